@@ -1,0 +1,47 @@
+# The front door. `make up` runs the whole system locally; `make test` passes the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(abspath .)
+PY := $(ROOT)/.venv/bin/python
+STACK := $(PY) deploy/local/stack.py
+
+.PHONY: help bootstrap up down status logs test test-fast lint fmt bench infra-up
+
+help:
+	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
+	@echo "make down     stop everything make up started"
+	@echo "make status   show what runs"
+	@echo "make logs     follow the logs (SERVICE=name for one)"
+	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
+	@echo "make bench    measure throughput and latency against the running stack's ceilings"
+	@echo "make lint     ruff, mypy, import-linter"
+
+bootstrap:
+	@bash deploy/local/bootstrap.sh
+
+up: bootstrap
+	@$(STACK) up
+
+infra-up: bootstrap
+	@$(STACK) up --infra-only
+
+down:
+	@if [ -x $(PY) ]; then $(STACK) down; else echo "nothing to stop (no .venv)"; fi
+
+status:
+	@$(STACK) status
+
+logs:
+	@$(STACK) logs $(SERVICE)
+
+lint:
+	@bash scripts/lint.sh
+
+fmt:
+	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+test: bootstrap
+	@bash scripts/test.sh
+
+bench: bootstrap
+	@bash scripts/bench.sh

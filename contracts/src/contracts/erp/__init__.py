@@ -1,0 +1,1 @@
+"""The ERP-facing contract: a deliberately stable topic family (``erp.outbound.*``, ``erp.inbound.*``)."""

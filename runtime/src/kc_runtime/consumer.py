@@ -1,0 +1,243 @@
+"""The idempotent consumer: at-least-once delivery, exactly-once effects.
+
+For each message: validate the envelope and the payload (invalid → dead-letter topic at once), skip it if
+its tracking position was recorded already (a redelivery or a republication), otherwise run the handler and
+save its new events together with the tracking record in one transaction, and only then commit the offset.
+
+Failures: infrastructure errors (database or broker unreachable) are retried with backoff for as long as
+they last — the partition waits, nothing is dead-lettered for an outage. Any other error is retried
+``max_attempts`` times, then the message goes to ``<topic>.dlt`` with the reason, and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    Tracking,
+)
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import ValidationError
+
+from contracts import Envelope, Headers, Message
+from contracts.topics import Topic
+from kc_runtime import context, metrics
+from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.faults import failpoint
+from kc_runtime.kafka import decode_headers
+
+log = structlog.get_logger("kc.consumer")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A validated message as a handler sees it."""
+
+    message: Message
+    envelope: Envelope
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def tracking(self) -> Tracking:
+        return Tracking(
+            application_name=f"{self.envelope.producer}/{self.topic}/{self.partition}",
+            notification_id=self.envelope.source_notification_id,
+        )
+
+
+Handler = Callable[[Inbound], Sequence[Any]]
+"""Runs in the event store's thread pool; returns the aggregates whose new events to save (may be empty)."""
+
+
+class PoisonMessage(Exception):
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(f"{reason}: {error}")
+        self.reason = reason
+        self.error = error
+
+
+@dataclass
+class ConsumerSpec:
+    topic: Topic
+    handlers: dict[type[Message], Handler]
+
+
+class IdempotentConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        group_id: str,
+        app: ServiceApplication,
+        broker: KafkaBroker,
+        blocking: Blocking,
+        spec: ConsumerSpec,
+        max_attempts: int = 5,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 10.0,
+        topic_prefix: str = "",
+    ) -> None:
+        self.topic_prefix = topic_prefix
+        self.service = service
+        self.group_id = group_id
+        self.app = app
+        self.broker = broker
+        self.blocking = blocking
+        self.spec = spec
+        self.max_attempts = max_attempts
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.stopping = asyncio.Event()
+
+    def register(self) -> None:
+        """Subscribe on the broker (called from the composition root, never at import time)."""
+        topic = self.spec.topic
+
+        @self.broker.subscriber(
+            self.topic_prefix + topic.name,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            title=f"{self.group_id}:{topic.name}",
+            description=topic.description,
+        )
+        async def on_message(msg: KafkaMessage) -> None:
+            await self.handle(msg)
+
+    async def handle(self, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        topic = self.spec.topic.name
+        partition = getattr(raw, "partition", 0)
+        offset = getattr(raw, "offset", -1)
+        headers = decode_headers(raw) or dict(msg.headers or {})
+        try:
+            inbound = self._validate(msg.body, headers, partition, offset)
+        except PoisonMessage as poison:
+            await self._dead_letter(msg, headers, poison.reason, poison.error)
+            await msg.ack()
+            return
+        if inbound is None:  # a message type this consumer does not handle
+            metrics.CONSUMED.labels(self.service, topic, "ignored").inc()
+            await msg.ack()
+            return
+        with context.bound(inbound.envelope.correlation_id, str(inbound.envelope.event_id)):
+            outcome = await self._apply_with_retries(inbound)
+            if isinstance(outcome, PoisonMessage):
+                await self._dead_letter(msg, headers, outcome.reason, outcome.error)
+                outcome_name = "dead_lettered"
+            else:
+                outcome_name = outcome
+            failpoint("consumer.after_commit")
+            await msg.ack()
+            metrics.CONSUMED.labels(self.service, topic, outcome_name).inc()
+
+    def _validate(self, body: bytes, headers: dict[str, str], partition: int, offset: int) -> Inbound | None:
+        try:
+            envelope = Envelope.from_headers(headers)
+        except ValidationError as exc:
+            raise PoisonMessage("invalid_envelope", _short(exc)) from exc
+        message_type = self.spec.topic.message_type(envelope.event_type)
+        if message_type is None or message_type not in self.spec.handlers:
+            return None
+        try:
+            message = message_type.model_validate_json(body)
+        except ValidationError as exc:
+            raise PoisonMessage("invalid_message", _short(exc)) from exc
+        return Inbound(message, envelope, self.spec.topic.name, partition, offset)
+
+    async def _apply_with_retries(self, inbound: Inbound) -> str | PoisonMessage:
+        attempt = 0
+        delay = self.backoff_initial_s
+        while True:
+            try:
+                return await self.blocking.run(self._apply, inbound)
+            except TRANSIENT_ERRORS as exc:
+                # An outage, not a bad message: wait for as long as it lasts (the partition waits too).
+                log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=delay)
+            except Exception as exc:
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    log.error("message keeps failing, dead-lettering", error=repr(exc), attempts=attempt)
+                    return PoisonMessage("handler_failed", repr(exc)[:2000])
+                log.warning("handler failed, retrying", error=repr(exc), attempt=attempt, retry_in_s=delay)
+            metrics.CONSUMER_RETRIES.labels(self.service, inbound.topic).inc()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max_s)
+
+    def _apply(self, inbound: Inbound) -> str:
+        """Runs in a worker thread. Returns ``applied`` or ``duplicate``."""
+        tracking = inbound.tracking
+        if self._already_applied(tracking):
+            log.info("duplicate skipped", tracking=tracking.application_name, id=tracking.notification_id)
+            return "duplicate"
+        handler = self.spec.handlers[type(inbound.message)]
+        aggregates = handler(inbound)
+        try:
+            self.app.save_tracked(tracking, *aggregates)
+        except IntegrityError:
+            if self._already_applied(tracking):
+                log.info("duplicate skipped", tracking=tracking.application_name, id=tracking.notification_id)
+                return "duplicate"
+            raise  # a concurrent change of the same aggregate: retried, and the handler reloads
+        return "applied"
+
+    def _already_applied(self, tracking: Tracking) -> bool:
+        last = self.app.max_tracking_id(tracking.application_name)
+        return last is not None and last >= tracking.notification_id
+
+    async def _dead_letter(self, msg: KafkaMessage, headers: dict[str, str], reason: str, error: str) -> None:
+        raw = msg.raw_message
+        topic = self.spec.topic
+        dlt_headers = {
+            **headers,
+            Headers.DLT_REASON: reason,
+            Headers.DLT_ERROR: error[:2000],
+            Headers.DLT_ORIGINAL_TOPIC: topic.name,
+            Headers.DLT_ORIGINAL_PARTITION: str(getattr(raw, "partition", "")),
+            Headers.DLT_ORIGINAL_OFFSET: str(getattr(raw, "offset", "")),
+            Headers.DLT_CONSUMER_GROUP: self.group_id,
+        }
+        delay = self.backoff_initial_s
+        while True:
+            try:
+                await self.broker.publish(
+                    msg.body, topic=self.topic_prefix + topic.dlt, key=getattr(raw, "key", None), headers=dlt_headers
+                )
+                break
+            except Exception as exc:
+                log.warning("dead-letter publish failed, retrying", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max_s)
+        metrics.DEAD_LETTERED.labels(self.service, topic.name, reason).inc()
+        log.error(
+            "message dead-lettered",
+            reason=reason,
+            error=error[:500],
+            topic=topic.name,
+            partition=getattr(raw, "partition", None),
+            offset=getattr(raw, "offset", None),
+        )
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))[:2000]

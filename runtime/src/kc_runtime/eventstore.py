@@ -1,0 +1,136 @@
+"""The event store: eventsourcing Applications on PostgreSQL, called from asyncio through a bounded pool.
+
+* :class:`ServiceApplication` records tracking positions in the same transaction as new events (the
+  idempotent consumer) and stamps every stored event with the correlation and causation ids of the work
+  that caused it (so the relay can put them in the Kafka headers).
+* :class:`Blocking` runs the synchronous library in a thread pool sized to its connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import (
+    Mapper,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.utils import get_topic
+
+from kc_runtime import context
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+META_KEY = "__kc_meta__"
+
+
+class MetadataMapper(Mapper[UUID]):
+    """Adds ``{correlation_id, causation_id}`` of the current context to each stored event's state.
+
+    The metadata is removed again when an event is reconstructed, so aggregates never see it.
+    """
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        topic = get_topic(domain_event.__class__)
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        meta = context.current()
+        if meta:
+            event_state[META_KEY] = meta
+        stored_state = self.transcoder.encode(event_state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=topic,
+            state=stored_state,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return self.to_domain_event_with_meta(stored_event)[0]
+
+    def to_domain_event_with_meta(self, stored_event: StoredEvent) -> tuple[Any, dict[str, str]]:
+        event = super().to_domain_event(stored_event)
+        meta = vars(event).pop(META_KEY, None) or {}
+        return event, meta
+
+
+class ServiceApplication(Application[UUID]):
+    """Base of every service's eventsourcing Application."""
+
+    recorder: ProcessRecorder
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return MetadataMapper(
+            transcoder=self.construct_transcoder(),
+            cipher=self.factory.cipher(),
+            compressor=self.factory.compressor(),
+        )
+
+    def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    def save_tracked(self, tracking: Tracking, *objs: Any) -> None:
+        """Save new events of ``objs`` and the tracking position in one transaction.
+
+        Raises ``eventsourcing.persistence.IntegrityError`` when the position was recorded already (a
+        duplicate) or an aggregate was changed concurrently.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*objs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+
+    def max_tracking_id(self, name: str) -> int | None:
+        return self.recorder.max_tracking_id(name)
+
+    def notifications(self, after: int, limit: int) -> list[tuple[Notification, Any, dict[str, str]]]:
+        """Up to ``limit`` notifications with ids above ``after``, each with its domain event and metadata."""
+        mapper = self.mapper
+        assert isinstance(mapper, MetadataMapper)
+        out = []
+        for n in self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False):
+            event, meta = mapper.to_domain_event_with_meta(n)
+            out.append((n, event, meta))
+        return out
+
+    def max_notification_id(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    @property
+    def events_table_name(self) -> str | None:
+        return getattr(self.recorder, "events_table_name", None)
+
+
+class Blocking:
+    """A bounded thread pool for the synchronous event store; carries context variables into the thread."""
+
+    def __init__(self, size: int, name: str = "eventstore") -> None:
+        self.size = size
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(ctx.run, fn, *args, **kwargs))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)

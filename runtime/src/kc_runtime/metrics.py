@@ -1,0 +1,27 @@
+"""Prometheus metrics shared by every service (one registry per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Histogram(
+    "kc_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RELAY_LAG = Gauge("kc_relay_lag_events", "Events stored but not yet published by the outbox relay", ["service"])
+RELAY_POSITION = Gauge("kc_relay_position", "Last notification id acknowledged by Kafka", ["service"])
+RELAY_PUBLISHED = Counter("kc_relay_published_total", "Messages published by the outbox relay", ["service", "topic"])
+RELAY_ACTIVE = Gauge("kc_relay_active", "1 while this process holds the relay lock", ["service"])
+CONSUMED = Counter(
+    "kc_consumer_messages_total",
+    "Messages handled by idempotent consumers, by outcome (applied, duplicate, ignored, dead_lettered)",
+    ["service", "topic", "outcome"],
+)
+CONSUMER_RETRIES = Counter(
+    "kc_consumer_retries_total", "Handler attempts that failed and were retried", ["service", "topic"]
+)
+DEAD_LETTERED = Counter(
+    "kc_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic", "reason"]
+)

@@ -1,0 +1,189 @@
+"""The composition of one service process: event store, broker, relay, consumers and the HTTP app.
+
+Each service's ``create_app(settings)`` builds a :class:`ServiceRuntime` and adds its own routes and
+handlers; nothing is created at import time. ``settings.roles`` chooses what this process runs (HTTP API,
+consumers, relay): together in development, apart where a platform team wants to scale them separately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kc_runtime import context, metrics
+from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
+from kc_runtime.errors import error_response, install_error_handlers
+from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.kafka import create_broker
+from kc_runtime.logging import configure_logging
+from kc_runtime.relay import OutboxRelay, Translator
+from kc_runtime.settings import ServiceSettings
+
+log = structlog.get_logger("kc.service")
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        app: ServiceApplication,
+        translate: Translator | None = None,
+        consumers: Sequence[ConsumerSpec] = (),
+        title: str,
+        description: str = "",
+        version: str = "0.1.0",
+        domain_errors: dict[type[Exception], int] | None = None,
+    ) -> None:
+        configure_logging(settings.service_name, settings.log_level, settings.log_format)
+        self.settings = settings
+        self.app = app
+        self.blocking = Blocking(settings.db_pool_size)
+        self.broker = create_broker(settings)
+        self.stopping = asyncio.Event()
+        self.relay: OutboxRelay | None = None
+        if translate is not None and "relay" in settings.roles:
+            self.relay = OutboxRelay(
+                service=settings.service_name,
+                app=app,
+                broker=self.broker,
+                translate=translate,
+                dsn=settings.database_url.get_secret_value(),
+                blocking=self.blocking,
+                batch_size=settings.relay_batch_size,
+                idle_interval_s=settings.relay_idle_interval_s,
+                topic_prefix=settings.topic_prefix,
+            )
+        self.consumers: list[IdempotentConsumer] = []
+        if "consumers" in settings.roles:
+            for spec in consumers:
+                consumer = IdempotentConsumer(
+                    service=settings.service_name,
+                    group_id=settings.group_id,
+                    app=app,
+                    broker=self.broker,
+                    blocking=self.blocking,
+                    spec=spec,
+                    max_attempts=settings.consumer_max_attempts,
+                    backoff_initial_s=settings.consumer_backoff_initial_s,
+                    backoff_max_s=settings.consumer_backoff_max_s,
+                    topic_prefix=settings.topic_prefix,
+                )
+                consumer.register()
+                self.consumers.append(consumer)
+        self.http = self._build_http(title, description, version, domain_errors or {})
+
+    # ---- HTTP -------------------------------------------------------------------------------------------
+
+    def include_router(self, router: APIRouter) -> None:
+        self.http.include_router(router)
+
+    def _build_http(
+        self, title: str, description: str, version: str, domain_errors: dict[type[Exception], int]
+    ) -> FastAPI:
+        http = FastAPI(title=title, description=description, version=version, lifespan=self._lifespan)
+        install_error_handlers(http, domain_errors)
+        service = self.settings.service_name
+
+        @http.middleware("http")
+        async def correlate(request: Request, call_next: Any) -> Response:
+            started = time.perf_counter()
+            correlation = request.headers.get(CORRELATION_HEADER) or request.headers.get("X-Request-ID")
+            if correlation is not None and (len(correlation) > 128 or not correlation.isprintable()):
+                correlation = None
+            with context.bound(correlation, None):
+                try:
+                    response = await call_next(request)
+                except Exception as exc:  # last resort; routes raise ApiError for anything expected
+                    log.exception("unhandled error", error=repr(exc))
+                    response = error_response(500, "internal_error", "Something went wrong on our side.")
+                response.headers[CORRELATION_HEADER] = context.correlation_id.get() or ""
+            route = request.scope.get("route")
+            metrics.HTTP_REQUESTS.labels(
+                service, request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+            ).observe(time.perf_counter() - started)
+            return response
+
+        @http.get("/healthz", include_in_schema=False)
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @http.get("/readyz", include_in_schema=False)
+        async def readyz() -> JSONResponse:
+            checks = await self.readiness()
+            ok = all(v == "ok" for v in checks.values())
+            return JSONResponse(
+                status_code=200 if ok else 503, content={"status": "ok" if ok else "unavailable", **checks}
+            )
+
+        @http.get("/metrics", include_in_schema=False)
+        async def metrics_endpoint() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return http
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            conn = await asyncpg.connect(self.settings.database_url.get_secret_value(), timeout=2)
+            await conn.close()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if self._broker_needed:
+            checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+        return checks
+
+    @property
+    def _broker_needed(self) -> bool:
+        return self.relay is not None or bool(self.consumers)
+
+    # ---- lifecycle --------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if self._broker_needed:
+            await self._start_broker()
+        if self.relay is not None:
+            tasks.append(asyncio.create_task(self.relay.run(self.stopping), name="relay"))
+        log.info("service started", roles=self.settings.roles, consumers=[c.spec.topic.name for c in self.consumers])
+        try:
+            yield
+        finally:
+            # Graceful shutdown: HTTP has stopped taking requests; stop consuming (the message in flight is
+            # finished and committed), let the relay finish its batch, then close the pools.
+            log.info("service stopping")
+            self.stopping.set()
+            if self._broker_needed:
+                await self.broker.stop()
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, timeout=15)
+                except TimeoutError:
+                    task.cancel()
+            await asyncio.get_running_loop().run_in_executor(None, self.blocking.shutdown)
+            self.app.close()
+            log.info("service stopped")
+
+    async def _start_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                return
+            except Exception as exc:
+                log.warning("broker not reachable yet, retrying", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

@@ -1,0 +1,69 @@
+"""Settings shared by every service, read from ``<SERVICE>_…`` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["api", "consumers", "relay"]
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings. Each service subclasses it with its own ``env_prefix`` (``APPROVAL_``, …)."""
+
+    model_config = SettingsConfigDict(env_prefix="KC_", extra="ignore")
+
+    service_name: str = "kundencenter"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54329/postgres")
+    db_pool_size: int = Field(default=8, ge=1, le=64, description="Connections of the event store pool")
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    roles: list[Role] = Field(
+        default=["api", "consumers", "relay"],
+        description="What this process runs; one image can run the roles together or apart",
+    )
+    consumer_group: str | None = Field(default=None, description="Defaults to the service name")
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_idle_interval_s: float = Field(default=0.2, gt=0, description="Poll interval when the log is idle")
+    consumer_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts for a failing message before it goes to the dead-letter topic"
+    )
+    consumer_backoff_initial_s: float = 0.1
+    consumer_backoff_max_s: float = 10.0
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name: isolates test runs or environments sharing one cluster",
+    )
+    jwks_url: str = "http://127.0.0.1:8112/.well-known/jwks.json"
+    jwt_issuer: str = "http://127.0.0.1:8112"
+    jwt_audience: str = "kundencenter"
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or self.service_name
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for this service's PostgreSQL database."""
+        url = urlparse(self.database_url.get_secret_value())
+        if url.scheme == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/"),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            "POSTGRES_MAX_OVERFLOW": "0",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_PRE_PING": "y",
+            "CREATE_TABLE": "y",
+        }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test`: lint, start the local stack (unless it already runs), run every test layer, stop what we started.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY=.venv/bin/python
+STACK="$PY deploy/local/stack.py"
+
+echo "== lint"
+bash scripts/lint.sh
+
+started=0
+if ! $STACK status 2>/dev/null | grep -qE '^kafka +[0-9]+ +running\+ready'; then
+  started=1
+fi
+cleanup() {
+  rc=$?
+  if [ "$started" -eq 1 ]; then
+    echo "== stopping the stack this run started"
+    $STACK down || true
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+echo "== starting the local stack"
+$STACK up
+
+echo "== tests (unit, service, contracts, integration, journeys)"
+set +e
+.venv/bin/pytest -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ $rc -ne 0 ]; then
+  echo "== tests failed (exit $rc); service logs are in .local/logs/"
+fi
+exit $rc

@@ -1,0 +1,3 @@
+from approval.main import run
+
+run()

@@ -1,0 +1,12 @@
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from kc_runtime.settings import ServiceSettings
+
+
+class ApprovalSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="APPROVAL_", extra="ignore")
+
+    service_name: str = "approval"
+    http_port: int = 8103
+    database_url: SecretStr = SecretStr("postgresql://approval:approval@127.0.0.1:54329/approval")

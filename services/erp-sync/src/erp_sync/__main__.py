@@ -1,0 +1,3 @@
+from erp_sync.main import run
+
+run()

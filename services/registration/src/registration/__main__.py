@@ -1,0 +1,3 @@
+from registration.main import run
+
+run()

@@ -1,0 +1,3 @@
+from users.main import run
+
+run()

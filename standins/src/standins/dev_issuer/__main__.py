@@ -1,0 +1,3 @@
+from standins.dev_issuer.app import run
+
+run()

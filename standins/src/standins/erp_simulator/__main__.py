@@ -1,0 +1,3 @@
+from standins.erp_simulator.app import run
+
+run()

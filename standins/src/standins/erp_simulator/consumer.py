@@ -1,0 +1,264 @@
+"""The ERP's side of the Kafka exchange: consume, record, create each sales order once, then acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import Topic as KafkaTopic
+from pydantic import ValidationError
+
+from contracts.envelope import Envelope, Headers
+from contracts.erp.v1 import SalesOrderRequested
+from contracts.topics import Topic, consumed_by
+from kc_runtime.kafka import decode_headers
+from standins.erp_simulator import db
+
+log = structlog.get_logger("standins.erp_simulator")
+
+ERP_CONSUMER = "erp"
+"""The consumer name of the ERP in :mod:`contracts.topics`."""
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # includes ConnectionError
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
+MAX_FAILED_ATTEMPTS = 5
+"""A message whose recording keeps failing for another reason than an outage is recorded as ``failed``."""
+
+
+def _strip_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
+class ErpConsumer:
+    """Subscribes to the ERP's topics; ``pause``/``resume`` stop and restart consumption (an ERP outage)."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        group_id: str,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self.broker = broker
+        self.group_id = group_id
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.pool: asyncpg.Pool | None = None
+        self.topics: tuple[Topic, ...] = consumed_by(ERP_CONSUMER)
+        self.subscribers: list[Any] = []
+        self.consuming = False
+        self.stopping = asyncio.Event()
+        self._switch = asyncio.Lock()
+
+    # ---- subscription and lifecycle ---------------------------------------------------------------------
+
+    def register(self) -> None:
+        """Subscribe to every topic of the consumer ``erp`` (before the broker starts)."""
+        for topic in self.topics:
+            subscriber = self.broker.subscriber(
+                # The topics are provisioned by `python -m kc_runtime.topics ensure`; never created here.
+                KafkaTopic(topic.name, declare=False),
+                group_id=self.group_id,
+                ack_policy=AckPolicy.MANUAL,
+                auto_offset_reset="earliest",
+                title=f"{self.group_id}:{topic.name}",
+                description=topic.description,
+            )
+
+            subscriber(self._handler_for(topic))
+            self.subscribers.append(subscriber)
+
+    def _handler_for(self, topic: Topic) -> Any:
+        # Only the message is injected (no other parameters: faststream would read them from the body).
+        async def on_message(msg: KafkaMessage) -> None:
+            await self.handle(topic, msg)
+
+        on_message.__name__ = f"erp_{topic.name.replace('.', '_').replace('-', '_')}"
+        return on_message
+
+    async def start_broker(self) -> None:
+        """Start the broker and with it the subscribers, retrying until Kafka answers."""
+        delay = self.retry_initial_s
+        while True:
+            try:
+                await self.broker.start()
+                break
+            except Exception as exc:
+                log.warning("kafka not reachable yet, retrying", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+        self.consuming = True
+        log.info(
+            "consumer started",
+            group_id=self.group_id,
+            topics=[t.name for t in self.topics],
+            consuming=self.consuming,
+        )
+
+    async def pause(self) -> bool:
+        """Stop consuming; the message in flight is finished and acknowledged first. Returns whether it
+        changed anything."""
+        async with self._switch:
+            if not self.consuming:
+                return False
+            for subscriber in self.subscribers:
+                await subscriber.stop()
+            self.consuming = False
+        log.info("consumption paused (simulated ERP outage)")
+        return True
+
+    async def resume(self) -> bool:
+        async with self._switch:
+            if self.consuming:
+                return False
+            for subscriber in self.subscribers:
+                await subscriber.start()
+            self.consuming = True
+        log.info("consumption resumed")
+        return True
+
+    async def missing_topics(self) -> list[str]:
+        """Consumed topics the cluster does not have (asked through a running subscriber's consumer)."""
+        for subscriber in self.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is not None:
+                existing = await asyncio.wait_for(consumer.topics(), 3)
+                return [t.name for t in self.topics if t.name not in existing]
+        return []
+
+    # ---- handling ---------------------------------------------------------------------------------------
+
+    async def handle(self, topic: Topic, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        headers = decode_headers(raw) or {k: str(v) for k, v in (msg.headers or {}).items()}
+        body: bytes = msg.body if isinstance(msg.body, bytes) else bytes(msg.body or b"")
+        position = {
+            "topic": getattr(raw, "topic", topic.name),
+            "partition": int(getattr(raw, "partition", 0)),
+            "offset": int(getattr(raw, "offset", -1)),
+        }
+        row, order = self._interpret(topic, headers, body, raw, position)
+        delay = self.retry_initial_s
+        failures = 0
+        while True:
+            if self.stopping.is_set():
+                log.warning("stopping before the message was recorded; it will be redelivered", **position)
+                return  # not acknowledged
+            try:
+                outcome, details = await self._record(row, order)
+                break
+            except TRANSIENT_ERRORS as exc:
+                log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=delay, **position)
+            except Exception as exc:
+                failures += 1
+                log.error("recording the message failed", error=repr(exc), attempt=failures, **position)
+                if failures >= MAX_FAILED_ATTEMPTS:
+                    row = _strip_nul({**row, "payload": None, "outcome": "failed", "error": repr(exc)[:2000]})
+                    if row["payload_text"] is None:
+                        row["payload_text"] = body.decode("utf-8", errors="replace").replace("\x00", "")
+                    order = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max_s)
+        await msg.ack()  # only now: the database transaction is committed
+        level = log.warning if outcome in ("invalid", "failed") else log.info
+        level(
+            "message received",
+            outcome=outcome,
+            event_type=row["event_type"],
+            idempotency_key=row["idempotency_key"],
+            correlation_id=headers.get(Headers.CORRELATION_ID),
+            **details,
+            **position,
+        )
+
+    def _interpret(
+        self, topic: Topic, headers: dict[str, str], body: bytes, raw: Any, position: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """What to record for this message, and the sales order it asks for (if any)."""
+        key = getattr(raw, "key", None)
+        if isinstance(key, bytes | bytearray):
+            key = bytes(key).decode("utf-8", errors="replace")
+        timestamp = getattr(raw, "timestamp", None)
+        payload: Any = None
+        payload_text: str | None = None
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            payload_text = body.decode("utf-8", errors="replace")
+        row: dict[str, Any] = {
+            **position,
+            "record_timestamp_ms": int(timestamp) if isinstance(timestamp, int) else -1,
+            "key": key,
+            "headers": headers,
+            "event_type": headers.get(Headers.EVENT_TYPE),
+            "payload": payload,
+            "payload_text": payload_text,
+            "outcome": "stored",
+            "error": None,
+            "idempotency_key": None,
+        }
+        try:
+            envelope = Envelope.from_headers(headers)
+        except ValidationError as exc:
+            row.update(outcome="invalid", error=f"invalid envelope: {_short(exc)}")
+            return row, None
+        message_type = topic.message_type(envelope.event_type)
+        if message_type is not SalesOrderRequested:
+            return row, None  # a message the simulated ERP only records
+        try:
+            message = SalesOrderRequested.model_validate_json(body)
+        except ValidationError as exc:
+            row.update(outcome="invalid", error=f"invalid {envelope.event_type}: {_short(exc)}")
+            return row, None
+        row["idempotency_key"] = message.idempotency_key
+        order = {
+            "idempotency_key": message.idempotency_key,
+            "order_id": message.order_id,
+            "company_id": message.company_id,
+            "customer_number": message.customer_number,
+            "payload": payload,
+            "event_id": str(envelope.event_id),
+            "correlation_id": envelope.correlation_id,
+            **position,
+        }
+        return row, order
+
+    async def _record(self, row: dict[str, Any], order: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        if self.pool is None:
+            raise ConnectionError("database not connected yet")
+        async with self.pool.acquire() as conn, conn.transaction():
+            received_id = await db.insert_received(conn, row)
+            if received_id is None:
+                return "redelivered", {}  # recorded (and maybe acknowledged) before: nothing to do again
+            if order is None:
+                return row["outcome"], {"error": row["error"]} if row["error"] else {}
+            result = await db.upsert_sales_order(conn, order)
+            outcome = "created" if result["created"] else "duplicate"
+            await db.set_outcome(conn, received_id, outcome)
+            return outcome, {
+                "sales_order_number": result["sales_order_number"],
+                "duplicates_discarded": result["duplicates_discarded"],
+            }
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))[:2000]

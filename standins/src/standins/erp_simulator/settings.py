@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from kc_runtime.settings import ServiceSettings
+
+
+class ErpSimulatorSettings(ServiceSettings):
+    """Only ``http_*``, ``kafka_bootstrap_servers``, ``database_url``, ``consumer_group`` and ``log_*`` of the
+    base settings are used."""
+
+    model_config = SettingsConfigDict(env_prefix="ERP_SIMULATOR_", extra="ignore")
+
+    service_name: str = "erp-simulator"
+    http_port: int = 8111
+    database_url: SecretStr = SecretStr("postgresql://erp_simulator:erp_simulator@127.0.0.1:54329/erp_simulator")
+    consumer_group: str | None = "erp-simulator"
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=5.0, gt=0)

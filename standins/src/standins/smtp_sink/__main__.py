@@ -1,0 +1,3 @@
+from standins.smtp_sink.app import run
+
+run()
