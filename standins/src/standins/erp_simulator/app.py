@@ -29,6 +29,7 @@ class Simulator:
         self.consumer = ErpConsumer(
             self.broker,
             group_id=settings.group_id,
+            topic_prefix=settings.topic_prefix,
             retry_initial_s=settings.retry_initial_s,
             retry_max_s=settings.retry_max_s,
         )
@@ -146,7 +147,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
             "consuming": simulator.broker_started and simulator.consumer.consuming,
             "broker_started": simulator.broker_started,
             "group_id": settings.group_id,
-            "topics": [t.name for t in simulator.consumer.topics],
+            "topics": simulator.consumer.topic_names,
         }
 
     @app.post("/admin/pause", summary="Stop consuming (simulate an ERP outage)")

@@ -55,11 +55,13 @@ class ErpConsumer:
         self,
         broker: KafkaBroker,
         group_id: str,
+        topic_prefix: str = "",
         retry_initial_s: float = 0.2,
         retry_max_s: float = 5.0,
     ) -> None:
         self.broker = broker
         self.group_id = group_id
+        self.topic_prefix = topic_prefix
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.pool: asyncpg.Pool | None = None
@@ -69,6 +71,11 @@ class ErpConsumer:
         self.stopping = asyncio.Event()
         self._switch = asyncio.Lock()
 
+    @property
+    def topic_names(self) -> list[str]:
+        """The names consumed, with the topic prefix (isolated test runs)."""
+        return [self.topic_prefix + t.name for t in self.topics]
+
     # ---- subscription and lifecycle ---------------------------------------------------------------------
 
     def register(self) -> None:
@@ -76,11 +83,11 @@ class ErpConsumer:
         for topic in self.topics:
             subscriber = self.broker.subscriber(
                 # The topics are provisioned by `python -m kc_runtime.topics ensure`; never created here.
-                KafkaTopic(topic.name, declare=False),
+                KafkaTopic(self.topic_prefix + topic.name, declare=False),
                 group_id=self.group_id,
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
-                title=f"{self.group_id}:{topic.name}",
+                title=f"{self.group_id}:{self.topic_prefix}{topic.name}",
                 description=topic.description,
             )
 
@@ -110,7 +117,7 @@ class ErpConsumer:
         log.info(
             "consumer started",
             group_id=self.group_id,
-            topics=[t.name for t in self.topics],
+            topics=self.topic_names,
             consuming=self.consuming,
         )
 
@@ -142,7 +149,7 @@ class ErpConsumer:
             consumer = getattr(subscriber, "consumer", None)
             if consumer is not None:
                 existing = await asyncio.wait_for(consumer.topics(), 3)
-                return [t.name for t in self.topics if t.name not in existing]
+                return [name for name in self.topic_names if name not in existing]
         return []
 
     # ---- handling ---------------------------------------------------------------------------------------
@@ -152,7 +159,7 @@ class ErpConsumer:
         headers = decode_headers(raw) or {k: str(v) for k, v in (msg.headers or {}).items()}
         body: bytes = msg.body if isinstance(msg.body, bytes) else bytes(msg.body or b"")
         position = {
-            "topic": getattr(raw, "topic", topic.name),
+            "topic": getattr(raw, "topic", self.topic_prefix + topic.name),
             "partition": int(getattr(raw, "partition", 0)),
             "offset": int(getattr(raw, "offset", -1)),
         }

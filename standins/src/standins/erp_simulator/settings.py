@@ -7,8 +7,8 @@ from kc_runtime.settings import ServiceSettings
 
 
 class ErpSimulatorSettings(ServiceSettings):
-    """Only ``http_*``, ``kafka_bootstrap_servers``, ``database_url``, ``consumer_group`` and ``log_*`` of the
-    base settings are used."""
+    """Only ``http_*``, ``kafka_bootstrap_servers``, ``database_url``, ``consumer_group``, ``topic_prefix``
+    and ``log_*`` of the base settings are used."""
 
     model_config = SettingsConfigDict(env_prefix="ERP_SIMULATOR_", extra="ignore")
 

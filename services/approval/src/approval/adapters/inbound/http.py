@@ -1,6 +1,5 @@
 """HTTP routes of the approval service (``/api/orders``). Thin: request → use case → response."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal

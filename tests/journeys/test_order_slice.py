@@ -1,0 +1,131 @@
+"""The first thin slice through every layer: an order posted through the gateway reaches the ERP once."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import uuid4
+
+import pytest
+
+from tests.conftest import eventually
+from tests.journeys.conftest import bearer
+from tests.support.orders import order_body
+
+pytestmark = pytest.mark.journey
+
+
+async def test_an_order_posted_through_the_gateway_arrives_once_at_the_erp_with_all_its_details(
+    gateway, token, erp_sync, erp_simulator
+):
+    company = str(uuid4())
+    auth = bearer(await token(company_id=company))
+    response = await gateway.post("/api/orders", json=order_body(quantity=3, unit_price="12.50"), headers=auth)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["status"] == "released"
+    assert order["total"] == {"amount": "37.50", "currency": "EUR"}
+    assert response.headers.get("X-Correlation-ID")
+
+    async def recorded_by_erp_sync():
+        r = await erp_sync.get(f"/ops/sales-orders/{order['id']}")
+        return r.json() if r.status_code == 200 else None
+
+    exchange = await eventually(recorded_by_erp_sync, what="erp-sync to record the released order")
+    assert exchange["version"] == 1
+
+    async def at_the_erp():
+        r = await erp_simulator.get(f"/sales-orders/{order['id']}")
+        return r.json() if r.status_code == 200 else None
+
+    sales_order = await eventually(at_the_erp, what="the ERP simulator to receive the sales order")
+    payload = sales_order.get("payload", sales_order)
+    assert payload["idempotency_key"] == f"sales-order/{order['id']}"
+    assert payload["total"] == {"amount": "37.50", "currency": "EUR"}
+    assert payload["lines"][0]["quantity"] == 3
+    assert payload["delivery_address"]["city"] == "Berlin"
+    assert payload["payment_method"] == "invoice"
+    assert payload["reference"] == "PO-4711"
+    assert sales_order.get("duplicates_discarded", 0) == 0
+
+
+async def test_an_order_without_a_token_is_refused_with_401(gateway):
+    response = await gateway.post("/api/orders", json=order_body())
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_token"
+
+
+async def test_a_forged_token_is_refused_with_401(gateway, token):
+    real = await token(company_id=str(uuid4()))
+    header, payload, signature = real.split(".")
+    forged = f"{header}.{payload}.{signature[::-1]}"
+    response = await gateway.post("/api/orders", json=order_body(), headers=bearer(forged))
+    assert response.status_code == 401
+
+
+async def test_a_token_for_another_audience_is_refused_with_401(gateway, token):
+    response = await gateway.post(
+        "/api/orders", json=order_body(), headers=bearer(await token(company_id=str(uuid4()), audience="other-app"))
+    )
+    assert response.status_code == 401
+
+
+async def test_an_invalid_order_gets_422_with_a_machine_readable_code(gateway, token):
+    auth = bearer(await token(company_id=str(uuid4())))
+    body = order_body()
+    body["lines"][0]["quantity"] = -1
+    response = await gateway.post("/api/orders", json=body, headers=auth)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert any(d["field"].endswith("quantity") for d in error["details"])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"\x00\xff\xfe", b'{"lines": "' + b"A" * 200_000 + b'"}', b"[]", b'{"lines": [{"sku": "\\u0000"}]}'],
+)
+async def test_hostile_bodies_get_4xx_never_500(gateway, token, raw):
+    auth = {**bearer(await token(company_id=str(uuid4()))), "Content-Type": "application/json"}
+    response = await gateway.post("/api/orders", content=raw, headers=auth)
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]["code"]
+
+
+async def test_another_companys_order_is_indistinguishable_from_a_missing_one(gateway, token):
+    mine = bearer(await token(company_id=str(uuid4())))
+    theirs = bearer(await token(company_id=str(uuid4())))
+    created = await gateway.post("/api/orders", json=order_body(), headers=mine)
+    other = await gateway.get(f"/api/orders/{created.json()['id']}", headers=theirs)
+    missing = await gateway.get(f"/api/orders/{uuid4()}", headers=theirs)
+    assert other.status_code == missing.status_code == 404
+    assert other.json() == missing.json()
+
+
+async def test_a_comment_against_a_stale_version_is_refused_with_412(gateway, token):
+    company = str(uuid4())
+    auth = bearer(await token(company_id=company))
+    order = (await gateway.post("/api/orders", json=order_body(), headers=auth)).json()
+    ok = await gateway.post(
+        f"/api/orders/{order['id']}/comments", json={"text": "eins"}, headers={**auth, "If-Match": f'"{order["version"]}"'}
+    )
+    assert ok.status_code == 200
+    stale = await gateway.post(
+        f"/api/orders/{order['id']}/comments", json={"text": "zwei"}, headers={**auth, "If-Match": f'"{order["version"]}"'}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["error"]["code"] == "version_mismatch"
+
+
+async def test_racing_comments_never_lose_an_update(gateway, token):
+    company = str(uuid4())
+    auth = bearer(await token(company_id=company))
+    order = (await gateway.post("/api/orders", json=order_body(), headers=auth)).json()
+    responses = await asyncio.gather(
+        *(gateway.post(f"/api/orders/{order['id']}/comments", json={"text": f"c{i}"}, headers=auth) for i in range(12))
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 409}
+    final = (await gateway.get(f"/api/orders/{order['id']}", headers=auth)).json()
+    assert len(final["comments"]) == statuses.count(200)
+    conflicts = [r.json()["error"]["code"] for r in responses if r.status_code == 409]
+    assert set(conflicts) <= {"conflict"}
