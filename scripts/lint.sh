@@ -5,4 +5,4 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 .venv/bin/ruff check --quiet .
 .venv/bin/lint-imports --no-cache >/dev/null && echo "import-linter: layer rules kept"
-.venv/bin/mypy --no-error-summary contracts/src runtime/src services/*/src && echo "mypy: ok"
+.venv/bin/mypy --no-error-summary contracts/src runtime/src services/*/src standins/src && echo "mypy: ok"

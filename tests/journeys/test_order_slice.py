@@ -106,11 +106,15 @@ async def test_a_comment_against_a_stale_version_is_refused_with_412(gateway, to
     auth = bearer(await token(company_id=company))
     order = (await gateway.post("/api/orders", json=order_body(), headers=auth)).json()
     ok = await gateway.post(
-        f"/api/orders/{order['id']}/comments", json={"text": "eins"}, headers={**auth, "If-Match": f'"{order["version"]}"'}
+        f"/api/orders/{order['id']}/comments",
+        json={"text": "eins"},
+        headers={**auth, "If-Match": f'"{order["version"]}"'},
     )
     assert ok.status_code == 200
     stale = await gateway.post(
-        f"/api/orders/{order['id']}/comments", json={"text": "zwei"}, headers={**auth, "If-Match": f'"{order["version"]}"'}
+        f"/api/orders/{order['id']}/comments",
+        json={"text": "zwei"},
+        headers={**auth, "If-Match": f'"{order["version"]}"'},
     )
     assert stale.status_code == 412
     assert stale.json()["error"]["code"] == "version_mismatch"

@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 )
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import Topic as KafkaTopic
 from pydantic import ValidationError
 
 from contracts import Envelope, Headers, Message
@@ -113,8 +114,9 @@ class IdempotentConsumer:
         """Subscribe on the broker (called from the composition root, never at import time)."""
         topic = self.spec.topic
 
+        # Topics are created from the contracts' registry (kc_runtime.topics / Strimzi), never by a consumer.
         @self.broker.subscriber(
-            self.topic_prefix + topic.name,
+            KafkaTopic(self.topic_prefix + topic.name, declare=False),
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",

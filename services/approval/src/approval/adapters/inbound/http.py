@@ -1,6 +1,5 @@
 """HTTP routes of the approval service (``/api/orders``). Thin: request → use case → response."""
 
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any

@@ -1,4 +1,4 @@
-"""Domain events of the Order aggregate → contract messages on ``approval.orders.v1``."""
+"""Domain events of the Order aggregate → contract messages on the orders topic (APPROVAL_ORDERS)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,246 @@
+"""`make bench`: the order flow's throughput and latency next to this machine's ceilings, from one run.
+
+Measures, against the running local stack:
+  * the raw PostgreSQL commit rate (single-row INSERT commits, 16 connections) and the same under an exclusive
+    table lock (what the event store does);
+  * the raw Kafka produce rate (idempotent producer, acks=all; pipelined, and one-at-a-time);
+  * the order flow: POST /api/orders through the gateway (concurrent buyers) → approval stores → relay →
+    Kafka → erp-sync applies (its handler's timestamp) — orders/s and p50/p95/p99 latencies.
+Prints a table and writes bench/results/<timestamp>.json for later comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.orders import order_body  # noqa: E402
+
+GATEWAY = os.environ.get("KC_BENCH_GATEWAY", "http://127.0.0.1:8080")
+ERP_SYNC = os.environ.get("KC_BENCH_ERP_SYNC", "http://127.0.0.1:8104")
+PG_ADMIN = os.environ.get("KC_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:54329/postgres")
+KAFKA = os.environ.get("KC_BENCH_KAFKA", "127.0.0.1:19092")
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def pg_commit_rate(seconds: float, clients: int = 16, locked: bool = False) -> float:
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    dsn = PG_ADMIN.rsplit("/", 1)[0] + "/" + db
+    try:
+        setup = await asyncpg.connect(dsn)
+        await setup.execute("CREATE TABLE t (id bigserial primary key, payload text)")
+        await setup.close()
+        conns = [await asyncpg.connect(dsn) for _ in range(clients)]
+        count = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(conn: asyncpg.Connection) -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                if locked:
+                    async with conn.transaction():
+                        await conn.execute("LOCK TABLE t IN EXCLUSIVE MODE")
+                        await conn.execute("INSERT INTO t (payload) VALUES ($1)", "x" * 200)
+                else:
+                    await conn.execute("INSERT INTO t (payload) VALUES ($1)", "x" * 200)
+                count += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in conns))
+        elapsed = time.perf_counter() - started
+        for c in conns:
+            await c.close()
+        return count / elapsed
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.close()
+
+
+async def kafka_produce_rate(messages: int) -> tuple[float, float]:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=2)
+    await producer.start()
+    try:
+        payload = b"x" * 1000
+        started = time.perf_counter()
+        futures = [await producer.send(topic, payload, key=str(i % 97).encode()) for i in range(messages)]
+        await asyncio.gather(*futures)
+        pipelined = messages / (time.perf_counter() - started)
+        sequential_n = max(50, messages // 20)
+        started = time.perf_counter()
+        for i in range(sequential_n):
+            await producer.send_and_wait(topic, payload, key=str(i).encode())
+        sequential = sequential_n / (time.perf_counter() - started)
+        return pipelined, sequential
+    finally:
+        await producer.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def order_flow(orders: int, concurrency: int, warmup: int) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as gw:
+        tokens = []
+        for _ in range(concurrency):
+            r = await gw.post("/dev-auth/token", json={"sub": str(uuid.uuid4()), "company_id": str(uuid.uuid4())})
+            r.raise_for_status()
+            tokens.append({"Authorization": f"Bearer {r.json()['access_token']}"})
+
+        submitted: dict[str, float] = {}
+        http_latency: list[float] = []
+        errors = 0
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(warmup + orders):
+            queue.put_nowait(i)
+
+        async def buyer(n: int) -> None:
+            nonlocal errors
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                body = order_body(quantity=1 + i % 5, unit_price="19.90", sku=f"SKU-{i % 50}")
+                t0 = time.time()
+                p0 = time.perf_counter()
+                r = await gw.post("/api/orders", json=body, headers=tokens[n])
+                took = time.perf_counter() - p0
+                if r.status_code != 201:
+                    errors += 1
+                    continue
+                if i >= warmup:
+                    submitted[r.json()["id"]] = t0
+                    http_latency.append(took)
+
+        # warm-up orders go first and are not measured
+        started = time.time()
+        await asyncio.gather(*(buyer(n) for n in range(concurrency)))
+        http_done = time.time()
+
+    applied: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=ERP_SYNC, timeout=30) as es:
+        deadline = time.monotonic() + 300
+        pending = set(submitted)
+        while pending and time.monotonic() < deadline:
+            for order_id in list(pending)[:500]:
+                r = await es.get(f"/ops/sales-orders/{order_id}")
+                if r.status_code == 200:
+                    applied[order_id] = datetime.fromisoformat(r.json()["requested_at"]).timestamp()
+                    pending.discard(order_id)
+    e2e = [applied[o] - submitted[o] for o in applied]
+    first = min(submitted.values()) if submitted else started
+    last = max(applied.values()) if applied else http_done
+    return {
+        "orders": len(submitted),
+        "concurrency": concurrency,
+        "errors": errors,
+        "not_applied": len(submitted) - len(applied),
+        "http_orders_per_s": len(submitted) / max(1e-9, http_done - first),
+        "end_to_end_orders_per_s": len(applied) / max(1e-9, last - first),
+        "http_p50_ms": pct(http_latency, 50) * 1000,
+        "http_p95_ms": pct(http_latency, 95) * 1000,
+        "http_p99_ms": pct(http_latency, 99) * 1000,
+        "e2e_p50_ms": pct(e2e, 50) * 1000,
+        "e2e_p95_ms": pct(e2e, 95) * 1000,
+        "e2e_p99_ms": pct(e2e, 99) * 1000,
+        "e2e_mean_ms": (statistics.fmean(e2e) * 1000) if e2e else float("nan"),
+    }
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 2000)))
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("BENCH_CONCURRENCY", 32)))
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
+    parser.add_argument("--kafka-messages", type=int, default=int(os.environ.get("BENCH_KAFKA_MESSAGES", 20000)))
+    parser.add_argument("--quick", action="store_true", help="a short run (used by make test)")
+    args = parser.parse_args()
+    if args.quick:
+        args.orders, args.concurrency, args.seconds, args.kafka_messages = 100, 8, 1.0, 2000
+
+    print(f"[bench] PostgreSQL commit rate ({args.seconds:.0f}s, 16 clients)…", flush=True)
+    pg_plain = await pg_commit_rate(args.seconds)
+    pg_locked = await pg_commit_rate(args.seconds, locked=True)
+    print(f"[bench] Kafka produce rate ({args.kafka_messages} × 1 kB, acks=all, idempotent)…", flush=True)
+    kafka_pipelined, kafka_sequential = await kafka_produce_rate(args.kafka_messages)
+    print(
+        f"[bench] order flow: {args.orders} orders, {args.concurrency} concurrent buyers, via the gateway…", flush=True
+    )
+    flow = await order_flow(args.orders, args.concurrency, warmup=min(50, args.orders // 10))
+
+    result = {
+        "at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "ceilings": {
+            "pg_commits_per_s": pg_plain,
+            "pg_commits_per_s_exclusive_lock": pg_locked,
+            "kafka_produce_per_s_pipelined": kafka_pipelined,
+            "kafka_produce_per_s_sequential": kafka_sequential,
+        },
+        "order_flow": flow,
+    }
+    rows = [
+        ("PostgreSQL INSERT commits/s (16 clients)", f"{pg_plain:,.0f}"),
+        ("PostgreSQL commits/s under exclusive table lock", f"{pg_locked:,.0f}"),
+        ("Kafka produce msgs/s (pipelined, acks=all)", f"{kafka_pipelined:,.0f}"),
+        ("Kafka produce msgs/s (one at a time)", f"{kafka_sequential:,.0f}"),
+        ("orders submitted via gateway /s", f"{flow['http_orders_per_s']:,.1f}"),
+        ("orders applied end to end /s (HTTP → erp-sync)", f"{flow['end_to_end_orders_per_s']:,.1f}"),
+        (
+            "HTTP submit latency p50 / p95 / p99 ms",
+            f"{flow['http_p50_ms']:.1f} / {flow['http_p95_ms']:.1f} / {flow['http_p99_ms']:.1f}",
+        ),
+        (
+            "HTTP → applied at erp-sync p50 / p95 / p99 ms",
+            f"{flow['e2e_p50_ms']:.1f} / {flow['e2e_p95_ms']:.1f} / {flow['e2e_p99_ms']:.1f}",
+        ),
+        ("orders (errors, not applied)", f"{flow['orders']} ({flow['errors']}, {flow['not_applied']})"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value:>24}")
+    out = (
+        ROOT
+        / "bench"
+        / "results"
+        / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n  results written to {out.relative_to(ROOT)}")
+    return 1 if flow["errors"] or flow["not_applied"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
