@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from contracts.approval import v1 as approval_v1
 from contracts.base import Message
 from contracts.erp import v1 as erp_v1
+from contracts.registration import v1 as registration_v1
 
 DLT_SUFFIX = ".dlt"
 
@@ -67,7 +68,18 @@ ERP_OUTBOUND_SALES_ORDERS = Topic(
     description="Released orders as sales-order requests for the ERP.",
 )
 
+REGISTRATION_REGISTRATIONS = Topic(
+    name="registration.registrations.v1",
+    owner="registration",
+    partitions=6,
+    key="customer number",
+    messages=(registration_v1.RegistrationCompleted,),
+    consumers=("users",),
+    description="Self-registrations through the ERP: attempts, verification, completion.",
+)
+
 TOPICS: tuple[Topic, ...] = (
+    REGISTRATION_REGISTRATIONS,
     APPROVAL_ORDERS,
     ERP_OUTBOUND_SALES_ORDERS,
 )
