@@ -5,13 +5,14 @@ ROOT := $(abspath .)
 PY := $(ROOT)/.venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: help bootstrap up down status logs test test-fast lint fmt bench infra-up
+.PHONY: help bootstrap up down status logs restart test lint fmt bench infra-up
 
 help:
 	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
 	@echo "make down     stop everything make up started"
 	@echo "make status   show what runs"
 	@echo "make logs     follow the logs (SERVICE=name for one)"
+	@echo "make restart SERVICE=approval   restart one component after a code change"
 	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
 	@echo "make lint     ruff, mypy, import-linter"
@@ -33,6 +34,9 @@ status:
 
 logs:
 	@$(STACK) logs $(SERVICE)
+
+restart:
+	@$(STACK) restart $(SERVICE)
 
 lint:
 	@bash scripts/lint.sh

@@ -1116,6 +1116,8 @@ def main(argv: list[str] | None = None) -> int:
     up_parser.add_argument("--infra-only", action="store_true", help="PostgreSQL, Kafka and the gateway only")
     commands.add_parser("down", help="stop everything")
     commands.add_parser("status", help="what runs")
+    restart_parser = commands.add_parser("restart", help="restart components (after a code change)")
+    restart_parser.add_argument("names", nargs="+", help=", ".join(COMPONENTS))
     logs_parser = commands.add_parser("logs", help="follow log files")
     logs_parser.add_argument("name", nargs="?", help=", ".join(COMPONENTS))
     args = parser.parse_args(argv)
@@ -1126,6 +1128,12 @@ def main(argv: list[str] | None = None) -> int:
             return down()
         elif args.command == "status":
             print_status()
+        elif args.command == "restart":
+            for name in args.names:
+                if name not in COMPONENTS:
+                    raise StackError(f"unknown component {name!r}; known: {', '.join(COMPONENTS)}")
+                stop_component(name)
+                start_component(name)
         elif args.command == "logs":
             return logs(args.name)
     except StackError as exc:

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from contracts import Envelope, Headers, Message
 from contracts.topics import Topic
 from kc_runtime import context, metrics
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import Blocking, ServiceApplication, stamp_metadata
 from kc_runtime.faults import failpoint
 from kc_runtime.kafka import decode_headers
 
@@ -81,6 +81,10 @@ class PoisonMessage(Exception):
 class ConsumerSpec:
     topic: Topic
     handlers: dict[type[Message], Handler]
+    batch: bool = False
+    """True when the handlers may see several messages of a partition applied in one transaction: each handler
+    only creates aggregates or touches aggregates no other message of the batch touches (a conflict falls
+    back to one by one, but a handler reading state another message of the batch changes would not see it)."""
 
 
 class IdempotentConsumer:
@@ -97,8 +101,10 @@ class IdempotentConsumer:
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 10.0,
         topic_prefix: str = "",
+        batch_size: int = 200,
     ) -> None:
         self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
         self.service = service
         self.group_id = group_id
         self.app = app
@@ -120,38 +126,94 @@ class IdempotentConsumer:
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            batch=True,
+            max_records=self.batch_size,
+            batch_timeout_ms=200,
             title=f"{self.group_id}:{topic.name}",
             description=topic.description,
         )
-        async def on_message(msg: KafkaMessage) -> None:
+        async def on_batch(msg: KafkaMessage) -> None:
             await self.handle(msg)
 
     async def handle(self, msg: KafkaMessage) -> None:
+        """Handle one fetched batch; the offsets are committed only when every record in it is done."""
         raw = msg.raw_message
-        topic = self.spec.topic.name
-        partition = getattr(raw, "partition", 0)
-        offset = getattr(raw, "offset", -1)
-        headers = decode_headers(raw) or dict(msg.headers or {})
-        try:
-            inbound = self._validate(msg.body, headers, partition, offset)
-        except PoisonMessage as poison:
-            await self._dead_letter(msg, headers, poison.reason, poison.error)
-            await msg.ack()
-            return
-        if inbound is None:  # a message type this consumer does not handle
-            metrics.CONSUMED.labels(self.service, topic, "ignored").inc()
-            await msg.ack()
-            return
+        records = raw if isinstance(raw, tuple | list) else (raw,)
+        chunks: dict[str, list[tuple[Inbound, Any, dict[str, str]]]] = {}
+        for record in records:
+            headers = decode_headers(record)
+            try:
+                inbound = self._validate(record.value, headers, record.partition, record.offset)
+            except PoisonMessage as poison:
+                await self._dead_letter(record, headers, poison.reason, poison.error)
+                continue
+            if inbound is None:  # a message type this consumer does not handle
+                metrics.CONSUMED.labels(self.service, self.spec.topic.name, "ignored").inc()
+                continue
+            chunks.setdefault(inbound.tracking.application_name, []).append((inbound, record, headers))
+        for items in chunks.values():
+            if self.spec.batch and len(items) > 1 and await self._apply_chunk_with_retries([i for i, _, _ in items]):
+                continue
+            for inbound, record, headers in items:
+                await self._apply_one(inbound, record, headers)
+        failpoint("consumer.after_commit")
+        await msg.ack()
+
+    async def _apply_one(self, inbound: Inbound, record: Any, headers: dict[str, str]) -> None:
         with context.bound(inbound.envelope.correlation_id, str(inbound.envelope.event_id)):
             outcome = await self._apply_with_retries(inbound)
             if isinstance(outcome, PoisonMessage):
-                await self._dead_letter(msg, headers, outcome.reason, outcome.error)
-                outcome_name = "dead_lettered"
+                await self._dead_letter(record, headers, outcome.reason, outcome.error)
             else:
-                outcome_name = outcome
-            failpoint("consumer.after_commit")
-            await msg.ack()
-            metrics.CONSUMED.labels(self.service, topic, outcome_name).inc()
+                metrics.CONSUMED.labels(self.service, inbound.topic, outcome).inc()
+
+    async def _apply_chunk_with_retries(self, chunk: list[Inbound]) -> bool:
+        """Apply the messages of one partition in one transaction. False: apply them one by one instead."""
+        delay = self.backoff_initial_s
+        while True:
+            try:
+                applied, duplicates = await self.blocking.run(self._apply_chunk, chunk)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=delay)
+                metrics.CONSUMER_RETRIES.labels(self.service, chunk[0].topic).inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max_s)
+                continue
+            except Exception as exc:
+                # A conflict inside the chunk or a failing handler: isolate it message by message.
+                log.info("batch not applicable as a whole, applying one by one", error=repr(exc), size=len(chunk))
+                return False
+            topic = chunk[0].topic
+            metrics.CONSUMED.labels(self.service, topic, "applied").inc(applied)
+            metrics.CONSUMED.labels(self.service, topic, "duplicate").inc(duplicates)
+            return True
+
+    def _apply_chunk(self, chunk: list[Inbound]) -> tuple[int, int]:
+        """Runs in a worker thread. Returns (applied, duplicates)."""
+        name = chunk[0].tracking.application_name
+        last = self.app.max_tracking_id(name) or 0
+        todo: list[Inbound] = []
+        for inbound in chunk:
+            if inbound.envelope.source_notification_id > last:
+                todo.append(inbound)
+                last = inbound.envelope.source_notification_id
+        if not todo:
+            return 0, len(chunk)
+        events: list[Any] = []
+        for inbound in todo:
+            meta = {"correlation_id": inbound.envelope.correlation_id, "causation_id": str(inbound.envelope.event_id)}
+            for aggregate in self.spec.handlers[type(inbound.message)](inbound):
+                for event in aggregate.collect_events():
+                    stamp_metadata(event, meta)
+                    events.append(event)
+        tracking = Tracking(application_name=name, notification_id=last)
+        try:
+            self.app.save_tracked(tracking, *events)
+        except IntegrityError:
+            if self._already_applied(tracking):
+                return 0, len(chunk)
+            raise
+        return len(todo), len(chunk) - len(todo)
 
     def _validate(self, body: bytes, headers: dict[str, str], partition: int, offset: int) -> Inbound | None:
         try:
@@ -207,8 +269,7 @@ class IdempotentConsumer:
         last = self.app.max_tracking_id(tracking.application_name)
         return last is not None and last >= tracking.notification_id
 
-    async def _dead_letter(self, msg: KafkaMessage, headers: dict[str, str], reason: str, error: str) -> None:
-        raw = msg.raw_message
+    async def _dead_letter(self, raw: Any, headers: dict[str, str], reason: str, error: str) -> None:
         topic = self.spec.topic
         dlt_headers = {
             **headers,
@@ -223,7 +284,7 @@ class IdempotentConsumer:
         while True:
             try:
                 await self.broker.publish(
-                    msg.body, topic=self.topic_prefix + topic.dlt, key=getattr(raw, "key", None), headers=dlt_headers
+                    raw.value, topic=self.topic_prefix + topic.dlt, key=getattr(raw, "key", None), headers=dlt_headers
                 )
                 break
             except Exception as exc:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    IntegrityError,
     Mapper,
     Notification,
     ProcessRecorder,
@@ -34,6 +37,11 @@ T = TypeVar("T")
 META_KEY = "__kc_meta__"
 
 
+def stamp_metadata(event: Any, meta: dict[str, str]) -> None:
+    """Give one event its own correlation/causation ids (when several are saved together, e.g. a batch)."""
+    vars(event)[META_KEY] = meta
+
+
 class MetadataMapper(Mapper[UUID]):
     """Adds ``{correlation_id, causation_id}`` of the current context to each stored event's state.
 
@@ -48,7 +56,7 @@ class MetadataMapper(Mapper[UUID]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             event_state["class_version"] = class_version
-        meta = context.current()
+        meta = event_state.pop(META_KEY, None) or context.current()
         if meta:
             event_state[META_KEY] = meta
         stored_state = self.transcoder.encode(event_state)
@@ -72,10 +80,100 @@ class MetadataMapper(Mapper[UUID]):
         return event, meta
 
 
+class _Ticket:
+    __slots__ = ("done", "error", "events")
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Leader/follower group commit: concurrent ``save()`` calls from worker threads share one transaction.
+
+    The event store serialises inserts per application with a table lock, so one save costs a dozen round trips
+    whoever makes it; saving the events of all waiting commands at once multiplies throughput. The first
+    caller becomes the leader and saves everything queued behind it; the others wait for the outcome. If the
+    combined save fails on a conflict (one command raced on an aggregate), each command is saved alone, so
+    only the command that really conflicts gets the error.
+    """
+
+    def __init__(self, save: Callable[..., Any], max_batch: int = 256) -> None:
+        self._save = save
+        self._max_batch = max_batch
+        self._queue: list[_Ticket] = []
+        self._leader = False
+        self._cv = threading.Condition()
+
+    def save(self, events: list[Any]) -> None:
+        ticket = _Ticket(events)
+        with self._cv:
+            self._queue.append(ticket)
+            while self._leader and not ticket.done:
+                self._cv.wait()
+            if ticket.done:
+                if ticket.error is not None:
+                    raise ticket.error
+                return
+            self._leader = True
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+        try:
+            self._commit(batch)
+        finally:
+            with self._cv:
+                for t in batch:
+                    t.done = True
+                self._leader = False
+                self._cv.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _commit(self, batch: list[_Ticket]) -> None:
+        if len(batch) > 1:
+            try:
+                self._save(*(e for t in batch for e in t.events))
+                return
+            except IntegrityError:
+                pass  # someone in the batch conflicted: find out who, one by one
+            except BaseException as exc:
+                for t in batch:
+                    t.error = exc
+                return
+        for t in batch:
+            try:
+                self._save(*t.events)
+            except BaseException as exc:
+                t.error = exc
+
+
 class ServiceApplication(Application[UUID]):
-    """Base of every service's eventsourcing Application."""
+    """Base of every service's eventsourcing Application.
+
+    ``save()`` of plain aggregates is group-committed (see :class:`GroupCommit`); saves with tracking or other
+    arguments go straight to the store.
+    """
 
     recorder: ProcessRecorder
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._group_commit = GroupCommit(super().save)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
+        if kwargs:
+            return super().save(*objs, **kwargs)
+        events: list[Any] = []
+        for obj in objs:
+            if obj is None:
+                continue
+            if isinstance(obj, Aggregate):
+                events.extend(obj.collect_events())
+            else:
+                events.append(obj)
+        if events:
+            self._group_commit.save(events)
+        return []
 
     def construct_mapper(self) -> Mapper[UUID]:
         return MetadataMapper(

@@ -49,7 +49,7 @@ class ServiceRuntime:
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         self.settings = settings
         self.app = app
-        self.blocking = Blocking(settings.db_pool_size)
+        self.blocking = Blocking(settings.worker_threads)
         self.broker = create_broker(settings)
         self.stopping = asyncio.Event()
         self.relay: OutboxRelay | None = None
@@ -79,6 +79,7 @@ class ServiceRuntime:
                     backoff_initial_s=settings.consumer_backoff_initial_s,
                     backoff_max_s=settings.consumer_backoff_max_s,
                     topic_prefix=settings.topic_prefix,
+                    batch_size=settings.consumer_batch_size,
                 )
                 consumer.register()
                 self.consumers.append(consumer)

@@ -21,7 +21,14 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54329/postgres")
-    db_pool_size: int = Field(default=8, ge=1, le=64, description="Connections of the event store pool")
+    db_pool_size: int = Field(default=10, ge=1, le=64, description="Connections of the event store pool")
+    worker_threads: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Threads calling the synchronous event store; more than connections pays off because "
+        "concurrent saves are group-committed by one thread",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     roles: list[Role] = Field(
@@ -29,6 +36,7 @@ class ServiceSettings(BaseSettings):
         description="What this process runs; one image can run the roles together or apart",
     )
     consumer_group: str | None = Field(default=None, description="Defaults to the service name")
+    consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched and handled per batch")
     relay_batch_size: int = Field(default=500, ge=1)
     relay_idle_interval_s: float = Field(default=0.2, gt=0, description="Poll interval when the log is idle")
     consumer_max_attempts: int = Field(

@@ -36,4 +36,5 @@ def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             msg.order_id, msg.company_id, request.model_dump(mode="json"), request.requested_at
         )
 
-    return [ConsumerSpec(topic=APPROVAL_ORDERS, handlers={OrderReleased: on_order_released})]
+    # Each release creates its own exchange record: safe to apply a partition's batch in one transaction.
+    return [ConsumerSpec(topic=APPROVAL_ORDERS, handlers={OrderReleased: on_order_released}, batch=True)]
