@@ -26,6 +26,11 @@ trap cleanup EXIT
 echo "== starting the local stack"
 $STACK up
 
+# Name the local stack's services, so the tests use them (and never testcontainers).
+export KC_TEST_PG_ADMIN_DSN="${KC_TEST_PG_ADMIN_DSN:-postgresql://postgres@127.0.0.1:54329/postgres}"
+export KC_TEST_KAFKA_BOOTSTRAP="${KC_TEST_KAFKA_BOOTSTRAP:-127.0.0.1:19092}"
+export KC_TEST_GATEWAY="${KC_TEST_GATEWAY:-http://127.0.0.1:8080}"
+
 echo "== tests (unit, service, contracts, integration, journeys)"
 set +e
 .venv/bin/pytest -p no:cacheprovider "$@"

@@ -10,6 +10,19 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def pytest_configure(config) -> None:
+    from tests.support import containers
+
+    if containers.wanted():
+        containers.start()
+
+
+def pytest_unconfigure(config) -> None:
+    from tests.support import containers
+
+    containers.stop()
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
 ) -> T:

@@ -38,10 +38,17 @@ async def infra() -> None:
 
 
 @pytest.fixture
-async def topic_prefix(infra: None) -> str:
+async def topic_prefix(infra: None) -> AsyncIterator[str]:
+    """A topic namespace of this test's own, deleted afterwards."""
     prefix = f"it-{random_suffix()}."
     await ensure(KAFKA, prefix=prefix)
-    return prefix
+    yield prefix
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
