@@ -74,7 +74,10 @@ REGISTRATION_REGISTRATIONS = Topic(
     partitions=6,
     key="customer number",
     messages=(registration_v1.RegistrationCompleted,),
-    consumers=("users",),
+    consumers=(
+        "notifications",
+        "users",
+    ),
     description="Self-registrations through the ERP: attempts, verification, completion.",
 )
 

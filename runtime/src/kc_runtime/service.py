@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from kc_runtime import context, metrics
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.errors import error_response, install_error_handlers
 from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.follower import LogFollower
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
 from kc_runtime.relay import OutboxRelay, Translator
@@ -45,6 +46,7 @@ class ServiceRuntime:
         description: str = "",
         version: str = "0.1.0",
         domain_errors: dict[type[Exception], int] | None = None,
+        followers: Sequence[Callable[[ServiceRuntime], LogFollower]] = (),
     ) -> None:
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         self.settings = settings
@@ -65,6 +67,10 @@ class ServiceRuntime:
                 idle_interval_s=settings.relay_idle_interval_s,
                 topic_prefix=settings.topic_prefix,
             )
+        # Other followers of the notification log (mail dispatch, projections) run with the relay role.
+        self.followers: list[LogFollower] = (
+            [make(self) for make in followers] if "relay" in settings.roles else []
+        )
         self.consumers: list[IdempotentConsumer] = []
         if "consumers" in settings.roles:
             for spec in consumers:
@@ -159,6 +165,8 @@ class ServiceRuntime:
             await self._start_broker()
         if self.relay is not None:
             tasks.append(asyncio.create_task(self.relay.run(self.stopping), name="relay"))
+        for follower in self.followers:
+            tasks.append(asyncio.create_task(follower.run(self.stopping), name=follower.kind))
         log.info("service started", roles=self.settings.roles, consumers=[c.spec.topic.name for c in self.consumers])
         try:
             yield

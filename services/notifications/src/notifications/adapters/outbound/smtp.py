@@ -1,0 +1,53 @@
+"""Sending a Mail over SMTP (the standard library's smtplib, called from a worker thread)."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from notifications.domain.model import Mail
+
+
+class PermanentMailError(Exception):
+    """The server refused the mail for good (5xx): retrying cannot help."""
+
+
+class SmtpSender:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password, self.starttls, self.timeout_s = username, password, starttls, timeout_s
+
+    def send(self, mail: Mail) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = mail.recipient
+        msg["Subject"] = mail.subject
+        msg["Message-ID"] = mail.message_id
+        msg["Date"] = formatdate(localtime=False)
+        msg["Content-Language"] = mail.language
+        msg["X-Kundencenter-Kind"] = mail.kind
+        msg.set_content(mail.text)
+        msg.add_alternative(mail.html, subtype="html")
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentMailError(str(exc)) from exc
+        except smtplib.SMTPResponseException as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentMailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise
