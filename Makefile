@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 PY := $(ROOT)/.venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: help bootstrap up down status logs restart test lint fmt bench infra-up
+.PHONY: help bootstrap up down status logs restart test lint fmt bench infra-up deploy-check
 
 help:
 	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
 	@echo "make lint     ruff, mypy, import-linter"
+	@echo "make deploy-check   render every Kubernetes overlay and validate it offline (part of make test)"
 
 bootstrap:
 	@bash deploy/local/bootstrap.sh
@@ -40,6 +41,9 @@ restart:
 
 lint:
 	@bash scripts/lint.sh
+
+deploy-check: bootstrap
+	@$(PY) scripts/deploy_check.py
 
 fmt:
 	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .

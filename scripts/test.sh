@@ -9,6 +9,9 @@ STACK="$PY deploy/local/stack.py"
 echo "== lint"
 bash scripts/lint.sh
 
+echo "== deploy-check (Kubernetes manifests, compose file)"
+.venv/bin/python scripts/deploy_check.py
+
 started=0
 if ! $STACK status 2>/dev/null | grep -qE '^kafka +[0-9]+ +running\+ready'; then
   started=1

@@ -17,6 +17,7 @@ from erp_sync.application.exchanges import Exchanges
 from tests.conftest import eventually
 from tests.integration.conftest import read_topic
 from tests.integration.test_exactly_once import approval_process, erp_sync_process, es_env, start
+from tests.support.approval import Company
 from tests.support.infra import KAFKA, random_suffix
 from tests.support.orders import order_content
 
@@ -57,7 +58,7 @@ async def test_a_poison_message_ends_in_the_dead_letter_topic_and_the_consumer_g
 
     await start(approval_process(approval_dsn, topic_prefix), processes)
     orders = Orders(env=es_env(approval_dsn))
-    order = orders.submit(uuid4(), uuid4(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_content())
     exchanges = Exchanges(env=es_env(erp_dsn))
     await eventually(
         lambda: asyncio.to_thread(exchanges.find_sales_order, order.id), what="the good order after the poison one"
@@ -77,20 +78,21 @@ async def test_a_poison_message_ends_in_the_dead_letter_topic_and_the_consumer_g
 async def test_two_concurrent_commands_on_one_order_one_wins_and_the_other_conflicts(database):
     dsn = await database("approval")
     first, second = Orders(env=es_env(dsn)), Orders(env=es_env(dsn))
-    company, buyer = uuid4(), uuid4()
-    order = first.submit(company, buyer, order_content())
+    company = Company(first)
+    buyer = company.buyer()
+    order = first.submit(buyer, order_content())
 
-    mine = first.get_order(company, order.id)
-    theirs = second.get_order(company, order.id)
-    mine.add_comment(buyer, "Bitte bis Freitag", datetime.now(UTC))
-    theirs.add_comment(uuid4(), "Menge prüfen", datetime.now(UTC))
+    mine = first.get_order(buyer, order.id)
+    theirs = second.get_order(company.main, order.id)
+    mine.add_comment(buyer.id, "Bitte bis Freitag", datetime.now(UTC))
+    theirs.add_comment(company.main.id, "Menge prüfen", datetime.now(UTC))
     first.save(mine)
     with pytest.raises(IntegrityError):
         second.save(theirs)
 
     # The loser reloads and retries: no update is lost.
-    second.comment(company, order.id, uuid4(), "Menge prüfen")
-    texts = [c.text for c in first.get_order(company, order.id).comments]
+    second.comment(company.main, order.id, "Menge prüfen")
+    texts = [c.text for c in first.get_order(buyer, order.id).conversation if c.kind == "comment"]
     assert texts == ["Bitte bis Freitag", "Menge prüfen"]
     first.close()
     second.close()
@@ -98,8 +100,8 @@ async def test_two_concurrent_commands_on_one_order_one_wins_and_the_other_confl
 
 async def test_only_one_relay_is_active_per_service_and_a_standby_takes_over(database, topic_prefix, processes):
     dsn = await database("approval")
-    a = await start(approval_process(dsn, topic_prefix), processes)
-    b = await start(approval_process(dsn, topic_prefix), processes)
+    a = await start(approval_process(dsn, topic_prefix, ROLES='["api","relay"]'), processes)
+    b = await start(approval_process(dsn, topic_prefix, ROLES='["api","relay"]'), processes)
 
     async def one_active() -> bool:
         values = await asyncio.gather(*(asyncio.to_thread(p.metric, "kc_relay_active") for p in (a, b)))
@@ -112,7 +114,7 @@ async def test_only_one_relay_is_active_per_service_and_a_standby_takes_over(dat
         lambda: asyncio.to_thread(standby.metric, "kc_relay_active"), what="the standby to take over", timeout=30
     )
     orders = Orders(env=es_env(dsn))
-    order = orders.submit(uuid4(), uuid4(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_content())
     records = await eventually(
         lambda: read_topic(topic_prefix + APPROVAL_ORDERS.name, key=str(order.id).encode()),
         what="the standby relay to publish",

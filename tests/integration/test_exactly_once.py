@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from uuid import uuid4
 
 import pytest
 from pydantic import SecretStr
@@ -16,6 +15,7 @@ from erp_sync.application.exchanges import Exchanges
 from kc_runtime.settings import ServiceSettings
 from tests.conftest import eventually
 from tests.integration.conftest import read_topic, service_env
+from tests.support.approval import Company
 from tests.support.infra import ServiceProcess, random_suffix
 from tests.support.orders import order_content
 
@@ -31,8 +31,15 @@ async def start(p: ServiceProcess, processes: list, failpoints: str = "") -> Ser
     return await asyncio.to_thread(p.wait_ready)
 
 
-def approval_process(dsn: str, prefix: str) -> ServiceProcess:
-    return ServiceProcess("approval", "APPROVAL_", service_env(dsn, prefix), name="approval")
+async def ready(p: ServiceProcess, processes: list) -> ServiceProcess:
+    """Wait for an already started process."""
+    processes.append(p)
+    return await asyncio.to_thread(p.wait_ready)
+
+
+def approval_process(dsn: str, prefix: str, **extra: str) -> ServiceProcess:
+    env = service_env(dsn, prefix, CONSUMER_GROUP=f"it-approval-{random_suffix()}", **extra)
+    return ServiceProcess("approval", "APPROVAL_", env, name="approval")
 
 
 def erp_sync_process(dsn: str, prefix: str, group: str) -> ServiceProcess:
@@ -45,7 +52,7 @@ async def test_an_event_is_applied_once_when_the_relay_dies_after_publishing_and
     approval_dsn, erp_dsn = await database("approval"), await database("erp-sync")
     erp = await start(erp_sync_process(erp_dsn, topic_prefix, f"it-erp-sync-{random_suffix()}"), processes)
     orders = Orders(env=es_env(approval_dsn))
-    order = orders.submit(uuid4(), uuid4(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_content())
     key = str(order.id).encode()
 
     doomed = approval_process(approval_dsn, topic_prefix)
@@ -53,7 +60,7 @@ async def test_an_event_is_applied_once_when_the_relay_dies_after_publishing_and
     assert await asyncio.to_thread(doomed.wait_exit) == -signal.SIGKILL
     assert len(await read_topic(topic_prefix + APPROVAL_ORDERS.name, key=key)) == 1
 
-    await start(approval_process(approval_dsn, topic_prefix), processes)
+    await ready(doomed.restarted(), processes)
 
     async def republished() -> bool:
         return len(await read_topic(topic_prefix + APPROVAL_ORDERS.name, key=key)) == 2
@@ -82,13 +89,13 @@ async def test_an_event_is_applied_once_when_the_consumer_dies_after_its_commit_
     doomed = await start(erp_sync_process(erp_dsn, topic_prefix, group), processes, failpoints="consumer.after_commit")
     await start(approval_process(approval_dsn, topic_prefix), processes)
     orders = Orders(env=es_env(approval_dsn))
-    order = orders.submit(uuid4(), uuid4(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_content())
 
     assert await asyncio.to_thread(doomed.wait_exit) == -signal.SIGKILL
     exchanges = Exchanges(env=es_env(erp_dsn))
     assert exchanges.sales_order(order.id).version == 1  # the database commit happened before the kill
 
-    erp = await start(erp_sync_process(erp_dsn, topic_prefix, group), processes)
+    erp = await ready(doomed.restarted(), processes)
     await eventually(
         lambda: asyncio.to_thread(erp.metric, "kc_consumer_messages_total", outcome="duplicate"),
         what="the redelivered message to be recognised as a duplicate",

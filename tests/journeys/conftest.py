@@ -9,7 +9,10 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.conftest import eventually
 from tests.support.infra import GATEWAY
+from tests.support.shop import Shop
+from tests.support.users import UsersApi, journey_fixtures
 
 pytestmark = pytest.mark.journey
 
@@ -41,6 +44,17 @@ async def erp_sync() -> AsyncIterator[httpx.AsyncClient]:
 
 
 TokenFactory = Callable[..., Awaitable[str]]
+
+# The session's registration publisher and the users API (companies come from a registration over Kafka).
+registrar, users_api = journey_fixtures()
+
+
+@pytest.fixture
+async def shop(users_api: UsersApi) -> Shop:
+    company = await users_api.company()
+    s = Shop(users_api, company)
+    await eventually(lambda: s._known_to_approval(company.main), what="approval to know the main contact")
+    return s
 
 
 @pytest.fixture(scope="session")

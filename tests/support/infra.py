@@ -54,6 +54,8 @@ class ServiceProcess:
     env: dict[str, str]
     name: str = ""
     port: int = field(default_factory=free_port)
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    """Static group membership: a restart (same object, or ``restarted()``) takes its partitions back at once."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -66,6 +68,7 @@ class ServiceProcess:
             self.env_prefix + "HTTP_PORT": str(self.port),
             self.env_prefix + "HTTP_HOST": "127.0.0.1",
             self.env_prefix + "LOG_FORMAT": "json",
+            self.env_prefix + "INSTANCE_ID": self.instance_id,
             "KC_FAILPOINTS": failpoints,
         }
         log = self.log_path.open("ab")
@@ -78,6 +81,13 @@ class ServiceProcess:
             start_new_session=True,
         )
         return self
+
+    def restarted(self, failpoints: str = "") -> ServiceProcess:
+        """The same logical instance again (same group membership), started anew on the same port."""
+        again = ServiceProcess(
+            self.module, self.env_prefix, self.env, name=self.name, port=self.port, instance_id=self.instance_id
+        )
+        return again.start(failpoints=failpoints)
 
     @property
     def url(self) -> str:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from contracts.approval import v1 as approval_v1
 from contracts.base import Message
 from contracts.erp import v1 as erp_v1
+from contracts.erp_sync import v1 as erp_sync_v1
 from contracts.registration import v1 as registration_v1
+from contracts.users import v1 as users_v1
 
 DLT_SUFFIX = ".dlt"
 
@@ -53,8 +55,15 @@ APPROVAL_ORDERS = Topic(
     owner="approval",
     partitions=6,
     key="order id",
-    messages=(approval_v1.OrderReleased,),
-    consumers=("erp-sync",),
+    messages=(
+        approval_v1.OrderApprovalRequested,
+        approval_v1.OrderApproversReassigned,
+        approval_v1.OrderApproved,
+        approval_v1.OrderRejected,
+        approval_v1.OrderCancelled,
+        approval_v1.OrderReleased,
+    ),
+    consumers=("erp-sync", "notifications"),
     description="The life of each order (approval case).",
 )
 
@@ -73,18 +82,89 @@ REGISTRATION_REGISTRATIONS = Topic(
     owner="registration",
     partitions=6,
     key="customer number",
-    messages=(registration_v1.RegistrationCompleted,),
+    messages=(
+        registration_v1.RegistrationCompleted,
+        registration_v1.VerificationRequested,
+        registration_v1.ConfirmationRequested,
+    ),
     consumers=(
         "notifications",
         "users",
+        "erp-sync",
     ),
     description="Self-registrations through the ERP: attempts, verification, completion.",
 )
 
+USERS_COMPANIES = Topic(
+    name="users.companies.v1",
+    owner="users",
+    partitions=6,
+    key="company id",
+    messages=users_v1.COMPANY_MESSAGES,
+    consumers=("approval",),
+    description="Companies: creation, approvers, main-contact transfers, custom roles.",
+)
+
+USERS_USERS = Topic(
+    name="users.users.v1",
+    owner="users",
+    partitions=6,
+    key="company id",
+    messages=users_v1.USER_MESSAGES,
+    consumers=("approval", "notifications"),
+    description="Users of each company: creation, names, e-mail, status, roles and permissions, budgets.",
+)
+
+ERP_SYNC_VERIFICATIONS = Topic(
+    name="erp-sync.verifications.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="customer number",
+    messages=(erp_sync_v1.CustomerVerified, erp_sync_v1.CustomerVerificationFailed),
+    consumers=("registration",),
+    description="The ERP's answers to registration verifications, one per registration attempt.",
+)
+
+ERP_OUTBOUND_CUSTOMER_VERIFICATIONS = Topic(
+    name="erp.outbound.customer-verifications.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerVerificationRequested,),
+    consumers=("erp",),
+    description="Questions to the ERP: customer, invoice, customer center allowed? Repeated while unanswered.",
+)
+
+ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS = Topic(
+    name="erp.inbound.customer-verification-results.v1",
+    owner="erp",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerVerificationAnswered,),
+    consumers=("erp-sync",),
+    description="The ERP's answers to customer verifications, with master data and known contacts.",
+)
+
+ERP_OUTBOUND_CUSTOMER_CENTER_ACTIVATIONS = Topic(
+    name="erp.outbound.customer-center-activations.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerCenterActivated,),
+    consumers=("erp",),
+    description="Tells the ERP that a customer's customer center is active, and who its main contact is.",
+)
+
 TOPICS: tuple[Topic, ...] = (
     REGISTRATION_REGISTRATIONS,
+    USERS_COMPANIES,
+    USERS_USERS,
     APPROVAL_ORDERS,
     ERP_OUTBOUND_SALES_ORDERS,
+    ERP_SYNC_VERIFICATIONS,
+    ERP_OUTBOUND_CUSTOMER_VERIFICATIONS,
+    ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
+    ERP_OUTBOUND_CUSTOMER_CENTER_ACTIVATIONS,
 )
 
 

@@ -96,13 +96,18 @@ class IdempotentConsumer:
         app: ServiceApplication,
         broker: KafkaBroker,
         blocking: Blocking,
-        spec: ConsumerSpec,
+        specs: Sequence[ConsumerSpec] = (),
+        spec: ConsumerSpec | None = None,
         max_attempts: int = 5,
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 10.0,
         topic_prefix: str = "",
         batch_size: int = 200,
+        instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
     ) -> None:
+        self.instance_id = instance_id
+        self.session_timeout_ms = session_timeout_ms
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
         self.service = service
@@ -110,27 +115,36 @@ class IdempotentConsumer:
         self.app = app
         self.broker = broker
         self.blocking = blocking
-        self.spec = spec
+        all_specs = [*specs, *([spec] if spec else [])]
+        self.specs: dict[str, ConsumerSpec] = {s.topic.name: s for s in all_specs}
         self.max_attempts = max_attempts
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stopping = asyncio.Event()
 
     def register(self) -> None:
-        """Subscribe on the broker (called from the composition root, never at import time)."""
-        topic = self.spec.topic
+        """Subscribe on the broker (called from the composition root, never at import time).
+
+        One Kafka consumer for all of the service's topics: one group membership, one rebalance on a restart.
+        """
+        if not self.specs:
+            return
+        names = sorted(self.specs)
 
         # Topics are created from the contracts' registry (kc_runtime.topics / Strimzi), never by a consumer.
         @self.broker.subscriber(
-            KafkaTopic(self.topic_prefix + topic.name, declare=False),
+            *(KafkaTopic(self.topic_prefix + name, declare=False) for name in names),
             group_id=self.group_id,
+            group_instance_id=self.instance_id,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.session_timeout_ms // 4),
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             batch=True,
             max_records=self.batch_size,
             batch_timeout_ms=200,
-            title=f"{self.group_id}:{topic.name}",
-            description=topic.description,
+            title=f"{self.group_id}:consumer",
+            description="; ".join(f"{n}: {self.specs[n].topic.description}" for n in names),
         )
         async def on_batch(msg: KafkaMessage) -> None:
             await self.handle(msg)
@@ -142,17 +156,18 @@ class IdempotentConsumer:
         chunks: dict[str, list[tuple[Inbound, Any, dict[str, str]]]] = {}
         for record in records:
             headers = decode_headers(record)
+            spec = self.specs[record.topic.removeprefix(self.topic_prefix)]
             try:
-                inbound = self._validate(record.value, headers, record.partition, record.offset)
+                inbound = self._validate(spec, record.value, headers, record.partition, record.offset)
             except PoisonMessage as poison:
-                await self._dead_letter(record, headers, poison.reason, poison.error)
+                await self._dead_letter(spec, record, headers, poison.reason, poison.error)
                 continue
             if inbound is None:  # a message type this consumer does not handle
-                metrics.CONSUMED.labels(self.service, self.spec.topic.name, "ignored").inc()
+                metrics.CONSUMED.labels(self.service, spec.topic.name, "ignored").inc()
                 continue
             chunks.setdefault(inbound.tracking.application_name, []).append((inbound, record, headers))
         for items in chunks.values():
-            if self.spec.batch and len(items) > 1 and await self._apply_chunk_with_retries([i for i, _, _ in items]):
+            if self.specs[items[0][0].topic].batch and len(items) > 1 and await self._apply_chunk_with_retries([i for i, _, _ in items]):
                 continue
             for inbound, record, headers in items:
                 await self._apply_one(inbound, record, headers)
@@ -163,7 +178,7 @@ class IdempotentConsumer:
         with context.bound(inbound.envelope.correlation_id, str(inbound.envelope.event_id)):
             outcome = await self._apply_with_retries(inbound)
             if isinstance(outcome, PoisonMessage):
-                await self._dead_letter(record, headers, outcome.reason, outcome.error)
+                await self._dead_letter(self.specs[inbound.topic], record, headers, outcome.reason, outcome.error)
             else:
                 metrics.CONSUMED.labels(self.service, inbound.topic, outcome).inc()
 
@@ -202,7 +217,7 @@ class IdempotentConsumer:
         events: list[Any] = []
         for inbound in todo:
             meta = {"correlation_id": inbound.envelope.correlation_id, "causation_id": str(inbound.envelope.event_id)}
-            for aggregate in self.spec.handlers[type(inbound.message)](inbound):
+            for aggregate in self.specs[inbound.topic].handlers[type(inbound.message)](inbound):
                 for event in aggregate.collect_events():
                     stamp_metadata(event, meta)
                     events.append(event)
@@ -215,19 +230,21 @@ class IdempotentConsumer:
             raise
         return len(todo), len(chunk) - len(todo)
 
-    def _validate(self, body: bytes, headers: dict[str, str], partition: int, offset: int) -> Inbound | None:
+    def _validate(
+        self, spec: ConsumerSpec, body: bytes, headers: dict[str, str], partition: int, offset: int
+    ) -> Inbound | None:
         try:
             envelope = Envelope.from_headers(headers)
         except ValidationError as exc:
             raise PoisonMessage("invalid_envelope", _short(exc)) from exc
-        message_type = self.spec.topic.message_type(envelope.event_type)
-        if message_type is None or message_type not in self.spec.handlers:
+        message_type = spec.topic.message_type(envelope.event_type)
+        if message_type is None or message_type not in spec.handlers:
             return None
         try:
             message = message_type.model_validate_json(body)
         except ValidationError as exc:
             raise PoisonMessage("invalid_message", _short(exc)) from exc
-        return Inbound(message, envelope, self.spec.topic.name, partition, offset)
+        return Inbound(message, envelope, spec.topic.name, partition, offset)
 
     async def _apply_with_retries(self, inbound: Inbound) -> str | PoisonMessage:
         attempt = 0
@@ -254,7 +271,7 @@ class IdempotentConsumer:
         if self._already_applied(tracking):
             log.info("duplicate skipped", tracking=tracking.application_name, id=tracking.notification_id)
             return "duplicate"
-        handler = self.spec.handlers[type(inbound.message)]
+        handler = self.specs[inbound.topic].handlers[type(inbound.message)]
         aggregates = handler(inbound)
         try:
             self.app.save_tracked(tracking, *aggregates)
@@ -269,8 +286,10 @@ class IdempotentConsumer:
         last = self.app.max_tracking_id(tracking.application_name)
         return last is not None and last >= tracking.notification_id
 
-    async def _dead_letter(self, raw: Any, headers: dict[str, str], reason: str, error: str) -> None:
-        topic = self.spec.topic
+    async def _dead_letter(
+        self, spec: ConsumerSpec, raw: Any, headers: dict[str, str], reason: str, error: str
+    ) -> None:
+        topic = spec.topic
         dlt_headers = {
             **headers,
             Headers.DLT_REASON: reason,

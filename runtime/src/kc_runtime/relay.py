@@ -70,7 +70,24 @@ class OutboxRelay(LogFollower):
         self.topic_prefix = topic_prefix
 
     async def process(self, batch: Batch) -> None:
+        # Translation runs in a worker thread: a translator may read the event store (e.g. the aggregate at
+        # the event's version) for what the wire message needs and the event does not carry.
+        prepared = await self.blocking.run(self._prepare, batch)
         futures = []
+        for topic, key, body, headers in prepared:
+            fut = await self.broker.publish(
+                body, topic=self.topic_prefix + topic, key=key, headers=headers, no_confirm=True
+            )
+            futures.append((topic, fut))
+        # Every message must be acknowledged (acks=all) before the position moves.
+        for topic, fut in futures:
+            if asyncio.isfuture(fut):
+                await fut
+            metrics.RELAY_PUBLISHED.labels(self.service, topic).inc()
+        failpoint("relay.after_publish")
+
+    def _prepare(self, batch: Batch) -> list[tuple[str, bytes, bytes, dict[str, str]]]:
+        prepared = []
         for notification, event, meta in batch:
             seen_topics: set[str] = set()
             for out in self.translate(event):
@@ -91,20 +108,10 @@ class OutboxRelay(LogFollower):
                     producer=self.service,
                     source_notification_id=notification.id,
                 )
-                fut = await self.broker.publish(
-                    out.message.model_dump_json().encode(),
-                    topic=self.topic_prefix + out.topic.name,
-                    key=out.key.encode(),
-                    headers=envelope.to_headers(),
-                    no_confirm=True,
+                prepared.append(
+                    (out.topic.name, out.key.encode(), out.message.model_dump_json().encode(), envelope.to_headers())
                 )
-                futures.append((out.topic.name, fut))
-        # Every message must be acknowledged (acks=all) before the position moves.
-        for topic, fut in futures:
-            if asyncio.isfuture(fut):
-                await fut
-            metrics.RELAY_PUBLISHED.labels(self.service, topic).inc()
-        failpoint("relay.after_publish")
+        return prepared
 
     def on_active(self, active: bool) -> None:
         metrics.RELAY_ACTIVE.labels(self.service).set(1 if active else 0)

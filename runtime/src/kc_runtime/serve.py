@@ -20,5 +20,5 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
         access_log=False,
         timeout_graceful_shutdown=20,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -47,7 +47,11 @@ class ServiceRuntime:
         version: str = "0.1.0",
         domain_errors: dict[type[Exception], int] | None = None,
         followers: Sequence[Callable[[ServiceRuntime], LogFollower]] = (),
+        on_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
+        on_shutdown: Sequence[Callable[[], Awaitable[Any]]] = (),
     ) -> None:
+        self.on_startup = list(on_startup)
+        self.on_shutdown = list(on_shutdown)
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         self.settings = settings
         self.app = app
@@ -68,27 +72,26 @@ class ServiceRuntime:
                 topic_prefix=settings.topic_prefix,
             )
         # Other followers of the notification log (mail dispatch, projections) run with the relay role.
-        self.followers: list[LogFollower] = (
-            [make(self) for make in followers] if "relay" in settings.roles else []
-        )
+        self.followers: list[LogFollower] = [make(self) for make in followers] if "relay" in settings.roles else []
         self.consumers: list[IdempotentConsumer] = []
-        if "consumers" in settings.roles:
-            for spec in consumers:
-                consumer = IdempotentConsumer(
-                    service=settings.service_name,
-                    group_id=settings.group_id,
-                    app=app,
-                    broker=self.broker,
-                    blocking=self.blocking,
-                    spec=spec,
-                    max_attempts=settings.consumer_max_attempts,
-                    backoff_initial_s=settings.consumer_backoff_initial_s,
-                    backoff_max_s=settings.consumer_backoff_max_s,
-                    topic_prefix=settings.topic_prefix,
-                    batch_size=settings.consumer_batch_size,
-                )
-                consumer.register()
-                self.consumers.append(consumer)
+        if "consumers" in settings.roles and consumers:
+            consumer = IdempotentConsumer(
+                service=settings.service_name,
+                group_id=settings.group_id,
+                app=app,
+                broker=self.broker,
+                blocking=self.blocking,
+                specs=consumers,
+                max_attempts=settings.consumer_max_attempts,
+                backoff_initial_s=settings.consumer_backoff_initial_s,
+                backoff_max_s=settings.consumer_backoff_max_s,
+                topic_prefix=settings.topic_prefix,
+                batch_size=settings.consumer_batch_size,
+                instance_id=settings.instance_id,
+                session_timeout_ms=settings.consumer_session_timeout_ms,
+            )
+            consumer.register()
+            self.consumers.append(consumer)
         self.http = self._build_http(title, description, version, domain_errors or {})
 
     # ---- HTTP -------------------------------------------------------------------------------------------
@@ -161,13 +164,15 @@ class ServiceRuntime:
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
+        for hook in self.on_startup:
+            await self._retrying(hook, "start-up step")
         if self._broker_needed:
             await self._start_broker()
         if self.relay is not None:
             tasks.append(asyncio.create_task(self.relay.run(self.stopping), name="relay"))
         for follower in self.followers:
             tasks.append(asyncio.create_task(follower.run(self.stopping), name=follower.kind))
-        log.info("service started", roles=self.settings.roles, consumers=[c.spec.topic.name for c in self.consumers])
+        log.info("service started", roles=self.settings.roles, consumers=sorted(t for c in self.consumers for t in c.specs))
         try:
             yield
         finally:
@@ -182,17 +187,22 @@ class ServiceRuntime:
                     await asyncio.wait_for(task, timeout=15)
                 except TimeoutError:
                     task.cancel()
+            for hook in self.on_shutdown:
+                await hook()
             await asyncio.get_running_loop().run_in_executor(None, self.blocking.shutdown)
             self.app.close()
             log.info("service stopped")
 
     async def _start_broker(self) -> None:
+        await self._retrying(self.broker.start, "broker connection")
+
+    async def _retrying(self, step: Callable[[], Awaitable[Any]], what: str) -> None:
         delay = 0.5
         while True:
             try:
-                await self.broker.start()
+                await step()
                 return
             except Exception as exc:
-                log.warning("broker not reachable yet, retrying", error=repr(exc), retry_in_s=delay)
+                log.warning(f"{what} failed, retrying", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

@@ -19,6 +19,11 @@ class ServiceSettings(BaseSettings):
     service_name: str = "kundencenter"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed: the "
+        "client address is the nearest address in it that is not one of them (the gateway's, in a cluster)",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54329/postgres")
     db_pool_size: int = Field(default=10, ge=1, le=64, description="Connections of the event store pool")
@@ -36,6 +41,13 @@ class ServiceSettings(BaseSettings):
         description="What this process runs; one image can run the roles together or apart",
     )
     consumer_group: str | None = Field(default=None, description="Defaults to the service name")
+    instance_id: str | None = Field(
+        default=None,
+        description="Static consumer-group membership (Kafka group.instance.id): a restarted process with the same "
+        "id takes its partitions back at once instead of waiting for the session timeout (e.g. a StatefulSet "
+        "pod name). Unset: dynamic membership",
+    )
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
     consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched and handled per batch")
     relay_batch_size: int = Field(default=500, ge=1)
     relay_idle_interval_s: float = Field(default=0.2, gt=0, description="Poll interval when the log is idle")

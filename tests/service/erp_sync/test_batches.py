@@ -51,7 +51,7 @@ class RecordingBroker:
 @pytest.fixture
 def consumer():
     exchanges = Exchanges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    (spec,) = consumer_specs(exchanges)
+    specs = consumer_specs(exchanges)
     broker = RecordingBroker()
     c = IdempotentConsumer(
         service="erp-sync",
@@ -59,7 +59,7 @@ def consumer():
         app=exchanges,
         broker=broker,
         blocking=Blocking(2),
-        spec=spec,
+        specs=specs,
         max_attempts=2,
         backoff_initial_s=0.01,
     )
@@ -99,14 +99,15 @@ async def test_a_poison_record_in_a_batch_is_dead_lettered_and_the_rest_applied(
 async def test_a_handler_that_keeps_failing_is_isolated_from_its_batch(consumer):
     c, exchanges, broker = consumer
     good, bad = released(), released()
-    real = c.spec.handlers[type(good)]
+    spec = c.specs[APPROVAL_ORDERS.name]
+    real = spec.handlers[type(good)]
 
     def flaky(inbound):
         if inbound.message.order_id == bad.order_id:
             raise RuntimeError("ERP mapping missing")
         return real(inbound)
 
-    c.spec = ConsumerSpec(topic=c.spec.topic, handlers={type(good): flaky}, batch=True)
+    c.specs[APPROVAL_ORDERS.name] = ConsumerSpec(topic=spec.topic, handlers={type(good): flaky}, batch=True)
     await c.handle(FakeBatch((record(good, 1), record(bad, 2))))
     assert exchanges.find_sales_order(good.order_id) is not None
     assert exchanges.find_sales_order(bad.order_id) is None

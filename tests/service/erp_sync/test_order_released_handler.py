@@ -62,14 +62,14 @@ def headers(message, notification_id: int) -> dict[str, str]:
 async def system():
     exchanges = Exchanges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     broker = create_broker(ServiceSettings(service_name="erp-sync"))
-    (spec,) = consumer_specs(exchanges)
+    specs = consumer_specs(exchanges)
     consumer = IdempotentConsumer(
         service="erp-sync",
         group_id="erp-sync",
         app=exchanges,
         broker=broker,
         blocking=Blocking(2),
-        spec=spec,
+        specs=specs,
         max_attempts=2,
         backoff_initial_s=0.01,
     )

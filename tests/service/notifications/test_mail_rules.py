@@ -1,10 +1,15 @@
 """Which mails an event causes, in which language, and only once per event and recipient."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import uuid4
 
-from contracts import Envelope
-from contracts.topics import REGISTRATION_REGISTRATIONS
+import pytest
+
+from contracts import Envelope, Money
+from contracts.approval import v1 as approval
+from contracts.topics import APPROVAL_ORDERS, REGISTRATION_REGISTRATIONS, USERS_USERS
+from contracts.users import v1 as users
 from kc_runtime.consumer import Inbound
 from notifications.adapters.inbound.kafka import consumer_specs
 from notifications.adapters.outbound.templates import Templates
@@ -12,59 +17,112 @@ from notifications.application.mails import Mails
 from notifications.domain.model import Mail
 from tests.support.messages import registration_completed
 
+TOTAL = Money(amount=Decimal("1234.50"), currency="EUR")
 
-def inbound(message, event_id=None) -> Inbound:
+
+def inbound(message, topic, event_id=None) -> Inbound:
     envelope = Envelope(
-        event_id=event_id or uuid4(),
-        event_type=message.event_type,
-        schema_version=1,
-        occurred_at=datetime.now(UTC),
-        correlation_id="c",
-        causation_id="c",
-        producer="registration",
-        source_notification_id=1,
+        event_id=event_id or uuid4(), event_type=message.event_type, schema_version=1,
+        occurred_at=datetime.now(UTC), correlation_id="c", causation_id="c", producer="x", source_notification_id=1,
+    )  # fmt: skip
+    return Inbound(message, envelope, topic.name, 0, 0)
+
+
+@pytest.fixture
+def mails() -> Mails:
+    return Mails(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+def handle(mails: Mails, message, topic, event_id=None):
+    spec = next(s for s in consumer_specs(mails) if s.topic.name == topic.name)
+    return spec.handlers[type(message)](inbound(message, topic, event_id))
+
+
+def test_a_completed_registration_welcomes_the_main_contact_at_their_address(mails):
+    (mail,) = handle(
+        mails, registration_completed(email="erika@example.com", language="en"), REGISTRATION_REGISTRATIONS
     )
-    return Inbound(message, envelope, REGISTRATION_REGISTRATIONS.name, 0, 0)
+    assert (mail.kind, mail.to_email, mail.language) == ("registration_completed", "erika@example.com", "en")
 
 
-def handler(mails: Mails):
-    (spec,) = consumer_specs(mails, Templates(), "https://shop.example")
-    return next(iter(spec.handlers.values()))
+def test_an_order_waiting_for_approval_mails_each_approver(mails):
+    a, b = uuid4(), uuid4()
+    message = approval.OrderApprovalRequested(
+        order_id=uuid4(), company_id=uuid4(), buyer_id=uuid4(), approver_ids=[a, b],
+        exceeded_limits=[approval.ExceededLimit(limit="max_quantity", allowed=Decimal(10), actual=Decimal(12))],
+        total=TOTAL, total_quantity=12, requested_at=datetime.now(UTC),
+    )  # fmt: skip
+    queued = handle(mails, message, APPROVAL_ORDERS)
+    assert {m.to_user_id for m in queued} == {a, b}
+    assert {m.kind for m in queued} == {"approval_requested"}
 
 
-def test_a_completed_registration_welcomes_the_main_contact_in_german():
-    mails = Mails(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    (mail,) = handler(mails)(inbound(registration_completed(email="erika@example.com", language="de")))
-    assert mail.recipient == "erika@example.com"
-    assert "ist aktiv" in mail.subject
-    assert "Hauptkontakt" in mail.text and "https://shop.example" in mail.html
+def test_a_rejection_mails_the_buyer_with_the_comment(mails):
+    buyer = uuid4()
+    message = approval.OrderRejected(
+        order_id=uuid4(), company_id=uuid4(), buyer_id=buyer, approver_id=uuid4(), comment="Zu teuer",
+        total=TOTAL, rejected_at=datetime.now(UTC),
+    )  # fmt: skip
+    (mail,) = handle(mails, message, APPROVAL_ORDERS)
+    assert mail.to_user_id == buyer and mail.data["comment"] == "Zu teuer"
 
 
-def test_an_english_main_contact_gets_english_mail():
-    mails = Mails(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    (mail,) = handler(mails)(inbound(registration_completed(language="en")))
-    assert mail.subject.startswith("Your customer center")
-    assert mail.language == "en"
-
-
-def test_the_same_event_queues_its_mail_once():
-    mails = Mails(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    h = handler(mails)
+def test_the_same_event_queues_its_mail_once(mails):
     event_id = uuid4()
     message = registration_completed()
-    first = h(inbound(message, event_id))
-    mails.save(*first)
-    assert h(inbound(message, event_id)) == []
+    mails.save(*handle(mails, message, REGISTRATION_REGISTRATIONS, event_id))
+    assert handle(mails, message, REGISTRATION_REGISTRATIONS, event_id) == []
 
 
-def test_html_templates_escape_what_customers_typed():
-    mails = Mails(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    message = registration_completed()
-    message = message.model_copy(update={"company": message.company.model_copy(update={"name": "<script>x</script>"})})
-    (mail,) = handler(mails)(inbound(message))
-    assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
+def test_users_are_kept_as_recipients_with_their_language(mails):
+    user_id = uuid4()
+    created = users.UserCreated(
+        user_id=user_id, company_id=uuid4(), email="max@example.com", first_name="Max", last_name="Muster",
+        language="en", role_ids=["buyer"], permissions=["place_orders"], budget=users.Budget(),
+        is_main_contact=False, created_at=datetime.now(UTC),
+    )  # fmt: skip
+    mails.save(*handle(mails, created, USERS_USERS))
+    mails.save(*handle(mails, users.UserEmailChanged(user_id=user_id, company_id=uuid4(), email="m@example.com",
+                                                     previous_email="max@example.com"), USERS_USERS))  # fmt: skip
+    recipient = mails.recipient(user_id)
+    assert (recipient.email, recipient.language, recipient.name) == ("m@example.com", "en", "Max Muster")
 
 
 def test_mail_ids_derive_from_event_and_recipient_case_insensitively():
     assert Mail.create_id("e1", "A@Example.com") == Mail.create_id("e1", "a@example.com")
     assert Mail.create_id("e1", "a@example.com") != Mail.create_id("e2", "a@example.com")
+
+
+SAMPLES = {
+    "registration_confirmation": {"first_name": "Erika", "last_name": "Muster", "company_name": "Muster GmbH",
+                                  "confirm_path": "/registrierung/bestaetigen?id=1&token=abc", "expires_at": "2026-11-27 10:00 UTC"},
+    "registration_completed": {"first_name": "Erika", "last_name": "Muster", "company_name": "Muster GmbH", "customer_number": "10001"},
+    "approval_requested": {"order_path": "/orders/1", "total": {"amount": "1234.5", "currency": "EUR"}, "reference": "PO-1",
+                           "exceeded": [{"limit": "max_value", "allowed": "1000", "actual": "1234.5", "currency": "EUR"}],
+                           "recipient_name": "Anna Approver"},
+    "approval_reassigned": {"order_path": "/orders/1", "recipient_name": "Anna Approver"},
+    "order_approved": {"order_path": "/orders/1", "total": {"amount": "10", "currency": "EUR"}, "comment": "ok",
+                       "modifications": [{"field": "line:A:quantity", "before": "12", "after": "9"}], "recipient_name": "Bob"},
+    "order_rejected": {"order_path": "/orders/1", "total": {"amount": "10", "currency": "EUR"}, "comment": "<b>nein</b>",
+                       "recipient_name": "Bob"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_every_mail_renders_in_both_languages(kind, language):
+    rendered = Templates().render(kind, language, shop_url="https://shop.example", **SAMPLES[kind])
+    assert rendered.subject and "\n" not in rendered.subject
+    assert rendered.text.strip() and rendered.html.strip()
+    assert ("Guten Tag" in rendered.text) == (language == "de")
+
+
+def test_html_mails_escape_what_people_typed():
+    rendered = Templates().render("order_rejected", "de", shop_url="https://x", **SAMPLES["order_rejected"])
+    assert "<b>nein</b>" not in rendered.html and "&lt;b&gt;nein&lt;/b&gt;" in rendered.html
+    assert "<b>nein</b>" in rendered.text
+
+
+def test_amounts_read_as_money():
+    rendered = Templates().render("approval_requested", "en", shop_url="https://x", **SAMPLES["approval_requested"])
+    assert "1,234.50 EUR" in rendered.subject

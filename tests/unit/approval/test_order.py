@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from approval.domain.model import Address, InvalidOrder, Order, OrderContent, OrderLine, OrderStatus
+from approval.domain.budget import UNLIMITED
+from approval.domain.model import Address, InvalidOrder, Order, OrderContent, OrderLine, OrderStatus, WrongState
 
 ADDRESS = Address(name="Muster GmbH", street="Hauptstr. 1", postal_code="10115", city="Berlin", country="DE")
 
@@ -46,22 +47,29 @@ def test_a_line_with_zero_quantity_is_refused():
 
 
 def test_released_order_pins_the_content_it_released():
-    order = Order(company_id=uuid4(), buyer_id=uuid4(), content=content(), submitted_at=datetime.now(UTC))
+    order = Order(
+        company_id=uuid4(), buyer_id=uuid4(), content=content(), budget=UNLIMITED, submitted_at=datetime.now(UTC)
+    )
     order.release(at=datetime.now(UTC))
     released = [e for e in order.collect_events() if isinstance(e, Order.Released)]
     assert order.status is OrderStatus.RELEASED
     assert len(released) == 1 and released[0].content == order.content
 
 
-def test_releasing_twice_releases_once():
-    order = Order(company_id=uuid4(), buyer_id=uuid4(), content=content(), submitted_at=datetime.now(UTC))
+def test_a_released_order_cannot_be_released_again():
+    order = Order(
+        company_id=uuid4(), buyer_id=uuid4(), content=content(), budget=UNLIMITED, submitted_at=datetime.now(UTC)
+    )
     order.release(at=datetime.now(UTC))
-    order.release(at=datetime.now(UTC))
+    with pytest.raises(WrongState):
+        order.release(at=datetime.now(UTC))
     assert sum(isinstance(e, Order.Released) for e in order.collect_events()) == 1
 
 
 def test_an_empty_comment_is_refused():
-    order = Order(company_id=uuid4(), buyer_id=uuid4(), content=content(), submitted_at=datetime.now(UTC))
+    order = Order(
+        company_id=uuid4(), buyer_id=uuid4(), content=content(), budget=UNLIMITED, submitted_at=datetime.now(UTC)
+    )
     with pytest.raises(InvalidOrder):
         order.add_comment(uuid4(), "   ", datetime.now(UTC))
 

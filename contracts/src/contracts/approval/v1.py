@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Message, Money
 from contracts.common import Address, LongText, OrderLine, ShortText
+
+
+class OrderChange(BaseModel):
+    """One modification an approver made, e.g. ``line:A-100:quantity`` from ``12`` to ``9``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    field: str
+    before: str | None = None
+    after: str | None = None
 
 
 class OrderReleased(Message):
@@ -33,3 +44,82 @@ class OrderReleased(Message):
     reference: ShortText | None = Field(default=None, description="The customer's order reference or cost centre")
     approved_by: UUID | None = Field(default=None, description="Null when released within budget")
     released_at: datetime
+    modifications: list[OrderChange] = Field(
+        default_factory=list, description="What the approver changed before approving (empty: nothing)"
+    )
+
+
+class ExceededLimit(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    limit: str = Field(description="max_quantity or max_value")
+    allowed: Decimal
+    actual: Decimal
+    currency: str | None = None
+    reason: str = Field(default="over_limit", description="over_limit or currency_mismatch")
+
+
+class OrderApprovalRequested(Message):
+    """An order over the buyer's budget waits for one of ``approver_ids`` (empty: nobody can decide yet)."""
+
+    event_type = "OrderApprovalRequested"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    approver_ids: list[UUID]
+    exceeded_limits: list[ExceededLimit]
+    total: Money
+    total_quantity: int
+    reference: ShortText | None = None
+    round: int = 1
+    requested_at: datetime
+
+
+class OrderApproversReassigned(Message):
+    """A pending order's approvers changed (one left, or the company named others)."""
+
+    event_type = "OrderApproversReassigned"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    approver_ids: list[UUID]
+    reassigned_at: datetime
+
+
+class OrderApproved(Message):
+    """An approver approved the order (its release follows as OrderReleased)."""
+
+    event_type = "OrderApproved"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    approver_id: UUID
+    comment: LongText | None = None
+    modifications: list[OrderChange] = Field(default_factory=list)
+    total: Money
+    approved_at: datetime
+
+
+class OrderRejected(Message):
+    event_type = "OrderRejected"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    approver_id: UUID
+    comment: LongText
+    total: Money
+    rejected_at: datetime
+
+
+class OrderCancelled(Message):
+    event_type = "OrderCancelled"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    comment: LongText | None = None
+    cancelled_at: datetime

@@ -64,3 +64,37 @@ class RegistrationCompleted(Message):
     main_contact: MainContact
     erp_contacts: list[ErpContact] = Field(default_factory=list)
     completed_at: datetime
+
+
+class VerificationRequested(Message):
+    """A registration attempt asks for verification through the ERP (erp-sync asks the ERP and answers on
+    ``erp-sync.verifications.v1``). Published once per attempt; ``registration_id`` is the idempotency key."""
+
+    event_type = "VerificationRequested"
+
+    registration_id: UUID
+    customer_number: ShortText
+    invoice_number: ShortText
+    requested_at: datetime
+
+
+class ConfirmationRequested(Message):
+    """The ERP verified the attempt: send the applicant the double opt-in mail with this single-use token.
+
+    The clear ``token`` travels only here (registration stores a SHA-256 hash of it). The mail links to the
+    shop's ``confirm_path`` (relative to the shop's base URL; it carries registration id and token), whose page
+    posts the token to ``POST /api/registrations/{registration_id}/confirm``. The token is worthless after
+    ``expires_at`` or once used. One message per attempt (and address): notifications sends one mail for it.
+    """
+
+    event_type = "ConfirmationRequested"
+
+    registration_id: UUID
+    email: EmailStr
+    first_name: ShortText
+    last_name: ShortText
+    language: Literal["de", "en"] = "de"
+    token: ShortText
+    expires_at: datetime
+    confirm_path: ShortText = Field(description="Shop page of the confirmation link, relative, with id and token")
+    company_name: ShortText | None = Field(default=None, description="The company's name as the ERP knows it")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from approval.adapters.inbound.http import orders_router
-from approval.adapters.outbound.translator import translate
-from approval.application.orders import Orders
-from approval.domain.model import InvalidOrder, OrderNotFound, VersionMismatch
+from approval.adapters.inbound.kafka import consumer_specs
+from approval.adapters.outbound.read_model import OrderProjector, OrderSummaries
+from approval.adapters.outbound.translator import make_translator
+from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
+from approval.domain.model import InvalidOrder, NotAllowed, OrderNotFound, VersionMismatch, WrongState
 from approval.settings import ApprovalSettings
 from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.serve import serve
@@ -17,20 +19,41 @@ from kc_runtime.service import ServiceRuntime
 def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
     settings = settings or ApprovalSettings()
     orders = Orders(env=settings.eventsourcing_env())
+    dsn = settings.database_url.get_secret_value()
+    summaries = OrderSummaries(dsn)
+
+    def projector(runtime: ServiceRuntime) -> OrderProjector:
+        return OrderProjector(
+            summaries=summaries, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )  # fmt: skip
+
     runtime = ServiceRuntime(
         settings,
         app=orders,
-        translate=translate,
+        translate=make_translator(lambda order_id, version: orders.repository.get(order_id, version=version)),
+        consumers=consumer_specs(orders, summaries.pending_of_company_blocking),
+        followers=[projector],
         title="Kundencenter approval",
-        description="Orders and their approval: submission, budget evaluation, decisions, conversation.",
-        domain_errors={OrderNotFound: 404, InvalidOrder: 422, VersionMismatch: 412},
+        description="Orders and their approval: submission, budget evaluation, routing, decisions, conversation.",
+        domain_errors={
+            OrderNotFound: 404,
+            InvalidOrder: 422,
+            VersionMismatch: 412,
+            WrongState: 409,
+            NotAllowed: 403,
+            UnknownCaller: 401,
+            CallerInactive: 403,
+            OrderingBlocked: 403,
+        },
+        on_startup=[summaries.pool],
+        on_shutdown=[summaries.close],
     )
     verifier = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
-    runtime.include_router(orders_router(orders, runtime.blocking, caller_dependency(verifier)))
+    runtime.include_router(orders_router(orders, summaries, runtime.blocking, caller_dependency(verifier)))
     runtime.http.state.runtime = runtime
     return runtime.http
 
 
 def run() -> None:
-    settings = ApprovalSettings()
-    serve(create_app, settings)  # type: ignore[arg-type]
+    serve(create_app, ApprovalSettings())  # type: ignore[arg-type]

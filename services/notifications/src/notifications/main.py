@@ -30,6 +30,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         return MailDispatcher(
             sender=sender,
             mails=mails,
+            templates=Templates(),
+            base_url=settings.shop_base_url,
             service=settings.service_name,
             dsn=settings.database_url.get_secret_value(),
             blocking=runtime.blocking,
@@ -39,7 +41,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         settings,
         app=mails,
-        consumers=consumer_specs(mails, Templates(), settings.shop_base_url),
+        consumers=consumer_specs(mails),
         followers=[dispatcher],
         title="Kundencenter notifications",
         description="E-mails to buyers, approvers and new customers: one mail per event and recipient.",

@@ -2,26 +2,78 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
+from kc_runtime.errors import error_response
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
-from registration.application.registrations import Registrations
-from registration.settings import RegistrationSettings
+from registration.adapters.inbound.http import ops_router, registrations_router
+from registration.adapters.inbound.kafka import consumer_specs
+from registration.adapters.outbound.translator import make_translator
+from registration.application.registrations import RegistrationPolicy, Registrations
+from registration.application.tokens import TokenIssuer
+from registration.domain.lockout import LockoutPolicy, TooManyAttempts
+from registration.domain.model import (
+    PUBLIC_MESSAGES,
+    AlreadyRegistered,
+    ConfirmationTokenExpired,
+    ConfirmationTokenInvalid,
+    ConfirmationTokenUsed,
+    NotAwaitingConfirmation,
+    RegistrationNotFound,
+)
+from registration.settings import DEVELOPMENT_TOKEN_SECRET, RegistrationSettings
+
+log = structlog.get_logger("registration")
 
 
 def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     settings = settings or RegistrationSettings()
-    app = Registrations(env=settings.eventsourcing_env())
+    tokens = TokenIssuer(settings.token_secret.get_secret_value().encode())
+    policy = RegistrationPolicy(
+        per_customer=LockoutPolicy(
+            settings.lockout_max_failures_per_customer, settings.lockout_window_s, settings.lockout_duration_s
+        ),
+        per_address=LockoutPolicy(
+            settings.lockout_max_failures_per_address, settings.lockout_window_s, settings.lockout_duration_s
+        ),
+        confirmation_ttl_s=settings.confirmation_ttl_s,
+        max_confirmation_failures=settings.confirmation_max_failures,
+    )
+    registrations = Registrations(env=settings.eventsourcing_env(), policy=policy, tokens=tokens)
     runtime = ServiceRuntime(
         settings,
-        app=app,
+        app=registrations,
+        translate=make_translator(tokens, settings.confirm_path_template),
+        consumers=consumer_specs(registrations),
         title="Kundencenter registration",
         description="Self-registration of business customers through the ERP.",
+        domain_errors={
+            RegistrationNotFound: 404,
+            ConfirmationTokenInvalid: 400,
+            ConfirmationTokenExpired: 410,
+            ConfirmationTokenUsed: 409,
+            NotAwaitingConfirmation: 409,
+            AlreadyRegistered: 409,
+        },
     )
+    async def too_many_attempts(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TooManyAttempts)
+        response = error_response(429, exc.code, PUBLIC_MESSAGES["too_many_attempts"])
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+    runtime.http.add_exception_handler(TooManyAttempts, too_many_attempts)
+    runtime.include_router(registrations_router(registrations, runtime.blocking))
+    runtime.include_router(ops_router(registrations, runtime.blocking))
     runtime.http.state.runtime = runtime
     return runtime.http
 
 
 def run() -> None:
-    serve(create_app, RegistrationSettings())  # type: ignore[arg-type]
+    settings = RegistrationSettings()
+    if settings.token_secret.get_secret_value() == DEVELOPMENT_TOKEN_SECRET:
+        log.warning("REGISTRATION_TOKEN_SECRET is not set: using the development secret (local stack only)")
+    serve(create_app, settings)  # type: ignore[arg-type]

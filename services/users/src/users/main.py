@@ -2,20 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import structlog
 from fastapi import FastAPI
 
+from kc_runtime.auth import Caller, TokenVerifier
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
+from users.adapters.inbound.http import users_routers
+from users.adapters.inbound.kafka import consumer_specs
+from users.adapters.outbound.read_model import PostgresReadModel, ProjectingRecorder
+from users.adapters.outbound.translator import translate
 from users.application.directory import Directory
+from users.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, VersionMismatch
 from users.settings import UsersSettings
 
+log = structlog.get_logger("users")
 
-def create_app(settings: UsersSettings | None = None) -> FastAPI:
+DOMAIN_ERRORS: dict[type[Exception], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    VersionMismatch: 412,
+    Invalid: 422,
+}
+
+
+def build_directory(settings: UsersSettings) -> Directory:
+    """The application on the configured store: PostgreSQL with the read model in the events' transaction, or
+    memory (``memory://``) with the in-memory read model."""
+    env = settings.eventsourcing_env()
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
+        return Directory(env=env)
+    env["PROCESS_RECORDER_TOPIC"] = f"{ProjectingRecorder.__module__}:{ProjectingRecorder.__qualname__}"
+    directory = Directory(env=env, read_model_factory=PostgresReadModel)
+    # Normally a no-op (the read model is written with every save); after a new deployment of the read
+    # model's tables, or a rebuild, it replays what they have not seen.
+    applied = directory.catch_up_read_model()
+    if applied:
+        log.info("read model caught up", notifications=applied)
+    return directory
+
+
+def create_app(settings: UsersSettings | None = None, verify_token: Callable[[str], Caller] | None = None) -> FastAPI:
     settings = settings or UsersSettings()
-    app = Directory(env=settings.eventsourcing_env())
+    directory = build_directory(settings)
     runtime = ServiceRuntime(
-        settings, app=app, title="Kundencenter users", description="Companies, users, roles, budgets and approvers."
+        settings,
+        app=directory,
+        translate=translate,
+        consumers=consumer_specs(directory),
+        title="Kundencenter users",
+        description="Companies, users, roles and rights, budgets and approvers. Every call needs the shop's "
+        "JWT; the token's e-mail names the user, and everything else comes from our own state.",
+        domain_errors=DOMAIN_ERRORS,
     )
+    if verify_token is None:
+        verify_token = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience).verify
+    for router in users_routers(directory, runtime.blocking, verify_token):
+        runtime.include_router(router)
     runtime.http.state.runtime = runtime
     return runtime.http
 

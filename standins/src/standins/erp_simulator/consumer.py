@@ -1,9 +1,12 @@
-"""The ERP's side of the Kafka exchange: consume, record, create each sales order once, then acknowledge."""
+"""The ERP's side of the Kafka exchange: consume, record, act (create each sales order once, answer customer
+verifications through the outbox, switch customer centers on), then acknowledge."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -14,10 +17,10 @@ from faststream.kafka import Topic as KafkaTopic
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Headers
-from contracts.erp.v1 import SalesOrderRequested
-from contracts.topics import Topic, consumed_by
+from contracts.erp.v1 import CustomerCenterActivated, CustomerVerificationRequested, SalesOrderRequested
+from contracts.topics import ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS, Topic, consumed_by
 from kc_runtime.kafka import decode_headers
-from standins.erp_simulator import db
+from standins.erp_simulator import db, verification
 
 log = structlog.get_logger("standins.erp_simulator")
 
@@ -33,6 +36,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
 )
+HANDLED = (SalesOrderRequested, CustomerVerificationRequested, CustomerCenterActivated)
+"""Messages the simulated ERP acts on; it records every other message only."""
+
 MAX_FAILED_ATTEMPTS = 5
 """A message whose recording keeps failing for another reason than an outage is recorded as ``failed``."""
 
@@ -70,6 +76,8 @@ class ErpConsumer:
         self.consuming = False
         self.stopping = asyncio.Event()
         self._switch = asyncio.Lock()
+        self.on_sent: Callable[[], None] = lambda: None
+        """Called after a transaction queued a message for the ERP to send (wakes the outbox publisher)."""
 
     @property
     def topic_names(self) -> list[str]:
@@ -186,6 +194,8 @@ class ErpConsumer:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_s)
         await msg.ack()  # only now: the database transaction is committed
+        if outcome == "answered":
+            self.on_sent()
         level = log.warning if outcome in ("invalid", "failed") else log.info
         level(
             "message received",
@@ -200,7 +210,8 @@ class ErpConsumer:
     def _interpret(
         self, topic: Topic, headers: dict[str, str], body: bytes, raw: Any, position: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """What to record for this message, and the sales order it asks for (if any)."""
+        """What to record for this message, and what it asks the ERP to do (if anything): a dict with ``kind``
+        (``sales_order``, ``customer_verification`` or ``customer_center_activation``)."""
         key = getattr(raw, "key", None)
         if isinstance(key, bytes | bytearray):
             key = bytes(key).decode("utf-8", errors="replace")
@@ -229,15 +240,28 @@ class ErpConsumer:
             row.update(outcome="invalid", error=f"invalid envelope: {_short(exc)}")
             return row, None
         message_type = topic.message_type(envelope.event_type)
-        if message_type is not SalesOrderRequested:
+        if message_type not in HANDLED:
             return row, None  # a message the simulated ERP only records
+        assert message_type is not None
         try:
-            message = SalesOrderRequested.model_validate_json(body)
+            parsed = message_type.model_validate_json(body)
         except ValidationError as exc:
             row.update(outcome="invalid", error=f"invalid {envelope.event_type}: {_short(exc)}")
             return row, None
-        row["idempotency_key"] = message.idempotency_key
+        row["idempotency_key"] = getattr(parsed, "idempotency_key", None)
+        if isinstance(parsed, CustomerVerificationRequested):
+            return row, {
+                "kind": "customer_verification",
+                "message": parsed,
+                "correlation_id": envelope.correlation_id,
+                "causation_id": str(envelope.event_id),
+            }
+        if isinstance(parsed, CustomerCenterActivated):
+            return row, {"kind": "customer_center_activation", "message": parsed}
+        assert isinstance(parsed, SalesOrderRequested)
+        message = parsed
         order = {
+            "kind": "sales_order",
             "idempotency_key": message.idempotency_key,
             "order_id": message.order_id,
             "company_id": message.company_id,
@@ -258,6 +282,15 @@ class ErpConsumer:
                 return "redelivered", {}  # recorded (and maybe acknowledged) before: nothing to do again
             if order is None:
                 return row["outcome"], {"error": row["error"]} if row["error"] else {}
+            if order["kind"] == "customer_verification":
+                return await self._answer_verification(conn, received_id, order)
+            if order["kind"] == "customer_center_activation":
+                activation: CustomerCenterActivated = order["message"]
+                outcome = await db.activate_customer(
+                    conn, activation.customer_number, activation.model_dump(mode="json")
+                )
+                await db.set_outcome(conn, received_id, outcome)
+                return outcome, {"customer_number": activation.customer_number}
             result = await db.upsert_sales_order(conn, order)
             outcome = "created" if result["created"] else "duplicate"
             await db.set_outcome(conn, received_id, outcome)
@@ -265,6 +298,30 @@ class ErpConsumer:
                 "sales_order_number": result["sales_order_number"],
                 "duplicates_discarded": result["duplicates_discarded"],
             }
+
+    async def _answer_verification(
+        self, conn: asyncpg.Connection, received_id: int, action: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Look the customer up and queue the answer, in the transaction that records the question. Every copy
+        of a question is answered (the same way): a repeated question means the asker missed the answer."""
+        request: CustomerVerificationRequested = action["message"]
+        customer = await db.customer(conn, request.customer_number)
+        reply = verification.answer(request, customer, datetime.now(UTC))
+        outbox_id = await db.enqueue(
+            conn,
+            {
+                "topic": ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS.name,
+                "key": request.customer_number,
+                "event_type": reply.event_type,
+                "schema_version": reply.schema_version,
+                "payload": reply.model_dump(mode="json"),
+                "correlation_id": action["correlation_id"],
+                "causation_id": action["causation_id"],
+                "idempotency_key": reply.idempotency_key,
+            },
+        )
+        await db.set_outcome(conn, received_id, "answered")
+        return "answered", {"answer": reply.outcome, "outbox_id": outbox_id, "attempt": request.attempt}
 
 
 def _short(exc: ValidationError) -> str:

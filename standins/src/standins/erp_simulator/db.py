@@ -48,6 +48,57 @@ CREATE TABLE IF NOT EXISTS sales_orders (
     last_duplicate_at     timestamptz
 );
 CREATE INDEX IF NOT EXISTS sales_orders_order_id ON sales_orders (order_id, received_at);
+
+-- The ERP's customers: master data, invoices, known contact persons, the customer-center flags.
+CREATE TABLE IF NOT EXISTS customers (
+    customer_number          text PRIMARY KEY,
+    name                     text        NOT NULL,
+    customer_center_allowed  boolean     NOT NULL,
+    customer_center_active   boolean     NOT NULL DEFAULT false,
+    activated_at             timestamptz,
+    activation               jsonb,
+    billing_address          jsonb,
+    delivery_addresses       jsonb       NOT NULL DEFAULT '[]',
+    vat_id                   text,
+    currency                 text        NOT NULL DEFAULT 'EUR',
+    invoices                 jsonb       NOT NULL DEFAULT '[]',
+    contacts                 jsonb       NOT NULL DEFAULT '[]',
+    seeded                   boolean     NOT NULL DEFAULT false,
+    created_at               timestamptz NOT NULL DEFAULT now()
+);
+
+-- What the ERP sends (answers), published in id order by the simulator's outbox publisher. The id is the
+-- messages' kc-source-notification-id: ids commit in order (inserts take OUTBOX_LOCK), so it rises per partition.
+CREATE TABLE IF NOT EXISTS outbox (
+    id              bigserial PRIMARY KEY,
+    topic           text        NOT NULL,
+    key             text        NOT NULL,
+    event_type      text        NOT NULL,
+    schema_version  integer     NOT NULL DEFAULT 1,
+    payload         jsonb       NOT NULL,
+    correlation_id  text,
+    causation_id    text,
+    idempotency_key text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    published_at    timestamptz
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key, id DESC);
+
+-- This database's identity: part of the producer name, so a fresh database (ids from 1 again) is a new producer
+-- for the consumers' tracking instead of a replay they would skip.
+CREATE TABLE IF NOT EXISTS instance (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    id         uuid    NOT NULL DEFAULT gen_random_uuid()
+);
+INSERT INTO instance DEFAULT VALUES ON CONFLICT DO NOTHING;
+"""
+
+OUTBOX_LOCK = 0x4B43_4552_504F  # advisory lock id: outbox inserts commit one after another, in id order
+
+CUSTOMER_COLUMNS = """
+    customer_number, name, customer_center_allowed, customer_center_active, activated_at, activation,
+    billing_address, delivery_addresses, vat_id, currency, invoices, contacts, seeded, created_at
 """
 
 SCHEMA_LOCK = 0x4B43_4552_5053  # advisory lock id: two simulators starting together create the tables once
@@ -154,21 +205,154 @@ async def stats(pool: asyncpg.Pool) -> dict[str, int]:
             """
             SELECT (SELECT count(*) FROM received) AS received,
                    (SELECT count(*) FROM sales_orders) AS sales_orders,
-                   (SELECT coalesce(sum(duplicates_discarded), 0) FROM sales_orders) AS duplicates_discarded
+                   (SELECT coalesce(sum(duplicates_discarded), 0) FROM sales_orders) AS duplicates_discarded,
+                   (SELECT count(*) FROM customers) AS customers,
+                   (SELECT count(*) FROM customers WHERE customer_center_active) AS active_customer_centers,
+                   (SELECT count(*) FROM outbox) AS sent,
+                   (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished
             """
         )
     assert row is not None
     return {k: int(v) for k, v in row.items()}
 
 
-async def received(pool: asyncpg.Pool, topic: str | None, limit: int = 1000) -> list[dict[str, Any]]:
+async def received(
+    pool: asyncpg.Pool,
+    topic: str | None,
+    limit: int = 1000,
+    key: str | None = None,
+    event_type: str | None = None,
+    idempotency_key: str | None = None,
+) -> list[dict[str, Any]]:
     columns = """id, topic, partition, "offset", record_timestamp_ms, key, headers, event_type, payload,
                  payload_text, outcome, error, idempotency_key, received_at"""
     async with pool.acquire() as conn:
-        if topic is None:
-            rows = await conn.fetch(f"SELECT {columns} FROM received ORDER BY id DESC LIMIT $1", limit)
-        else:
-            rows = await conn.fetch(
-                f"SELECT {columns} FROM received WHERE topic = $1 ORDER BY id DESC LIMIT $2", topic, limit
-            )
+        rows = await conn.fetch(
+            f"""SELECT {columns} FROM received
+                WHERE ($1::text IS NULL OR topic = $1) AND ($2::text IS NULL OR key = $2)
+                  AND ($3::text IS NULL OR event_type = $3) AND ($4::text IS NULL OR idempotency_key = $4)
+                ORDER BY id DESC LIMIT $5""",
+            topic,
+            key,
+            event_type,
+            idempotency_key,
+            limit,
+        )
+    return [dict(r) for r in rows]
+
+
+# ---- customers ---------------------------------------------------------------------------------------------
+
+
+async def insert_customer(conn: asyncpg.Connection | asyncpg.Pool, c: dict[str, Any], seeded: bool = False) -> bool:
+    """Insert a customer; False when its number is taken."""
+    result = await conn.fetchval(
+        """
+        INSERT INTO customers (customer_number, name, customer_center_allowed, billing_address, delivery_addresses,
+                               vat_id, currency, invoices, contacts, seeded)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (customer_number) DO NOTHING
+        RETURNING true
+        """,
+        c["customer_number"],
+        c["name"],
+        c["customer_center_allowed"],
+        c.get("billing_address"),
+        c.get("delivery_addresses") or [],
+        c.get("vat_id"),
+        c.get("currency") or "EUR",
+        c.get("invoices") or [],
+        c.get("contacts") or [],
+        seeded,
+    )
+    return bool(result)
+
+
+async def customer(conn: asyncpg.Connection | asyncpg.Pool, customer_number: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_number = $1", customer_number)
+    return dict(row) if row else None
+
+
+async def customers(pool: asyncpg.Pool, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await pool.fetch(f"SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY created_at DESC LIMIT $1", limit)
+    return [dict(r) for r in rows]
+
+
+async def activate_customer(conn: asyncpg.Connection, customer_number: str, activation: dict[str, Any]) -> str:
+    """``activated``, ``already_active`` or ``unknown_customer``."""
+    row = await conn.fetchrow(
+        "SELECT customer_center_active FROM customers WHERE customer_number = $1 FOR UPDATE", customer_number
+    )
+    if row is None:
+        return "unknown_customer"
+    if row["customer_center_active"]:
+        return "already_active"
+    await conn.execute(
+        "UPDATE customers SET customer_center_active = true, activated_at = now(), activation = $2"
+        " WHERE customer_number = $1",
+        customer_number,
+        activation,
+    )
+    return "activated"
+
+
+async def instance_id(pool: asyncpg.Pool) -> str:
+    return str(await pool.fetchval("SELECT id FROM instance"))
+
+
+async def seed(pool: asyncpg.Pool, customers: list[dict[str, Any]]) -> int:
+    """Insert the seed customers that are missing; returns how many were inserted."""
+    inserted = 0
+    async with pool.acquire() as conn:
+        for c in customers:
+            inserted += await insert_customer(conn, c, seeded=True)
+    return inserted
+
+
+# ---- outbox ------------------------------------------------------------------------------------------------
+
+
+async def enqueue(conn: asyncpg.Connection, message: dict[str, Any]) -> int:
+    """Queue a message the ERP sends (inside the caller's transaction). Returns its id."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
+    outbox_id = await conn.fetchval(
+        """
+        INSERT INTO outbox (topic, key, event_type, schema_version, payload, correlation_id, causation_id,
+                            idempotency_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        RETURNING id
+        """,
+        message["topic"],
+        message["key"],
+        message["event_type"],
+        message["schema_version"],
+        message["payload"],
+        message.get("correlation_id"),
+        message.get("causation_id"),
+        message.get("idempotency_key"),
+    )
+    return int(outbox_id)
+
+
+OUTBOX_COLUMNS = """id, topic, key, event_type, schema_version, payload, correlation_id, causation_id,
+                    idempotency_key, created_at, published_at"""
+
+
+async def unpublished(pool: asyncpg.Pool, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1", limit
+    )
+    return [dict(r) for r in rows]
+
+
+async def mark_published(pool: asyncpg.Pool, ids: list[int]) -> None:
+    await pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+
+async def sent(pool: asyncpg.Pool, key: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ($1::text IS NULL OR key = $1) ORDER BY id DESC LIMIT $2",
+        key,
+        limit,
+    )
     return [dict(r) for r in rows]

@@ -18,3 +18,4 @@ class ErpSimulatorSettings(ServiceSettings):
     consumer_group: str | None = "erp-simulator"
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=5.0, gt=0)
+    seed: bool = Field(default=True, description="Insert the seed customers (seed.py) that are missing at start")

@@ -1,16 +1,65 @@
-"""Use cases of the approval service, one method each; ids in and out."""
+"""Use cases of the approval service, one method each; ids in and out.
+
+Callers are identified by the e-mail of their verified token; who they are, which company they belong to,
+whether they are active and what they may do comes from approval's own view of the users service's events
+(:mod:`approval.domain.members`), never from the token.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import JSONTranscoder
 
-from approval.domain.model import Address, Comment, Order, OrderContent, OrderLine, OrderNotFound, VersionMismatch
+from approval.domain.budget import Budget, LimitExceeded, evaluate
+from approval.domain.members import (
+    APPROVE_ORDERS,
+    PLACE_ORDERS,
+    VIEW_COMPANY_ORDERS,
+    CompanyView,
+    Member,
+    MemberEmail,
+)
+from approval.domain.model import (
+    Address,
+    Change,
+    Comment,
+    NotAllowed,
+    Order,
+    OrderContent,
+    OrderError,
+    OrderLine,
+    OrderNotFound,
+    OrderStatus,
+    VersionMismatch,
+)
+from approval.domain.routing import route
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.transcoding import dataclass_transcoding
+
+
+class UnknownCaller(OrderError):
+    code = "unknown_user"
+
+
+class CallerInactive(OrderError):
+    code = "user_inactive"
+
+
+class OrderingBlocked(OrderError):
+    code = "ordering_blocked"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    exceeded: tuple[LimitExceeded, ...]
+    budget: Budget
+    approvers: tuple[UUID, ...]
 
 
 class Orders(ServiceApplication):
@@ -18,33 +67,216 @@ class Orders(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for cls in (Address, OrderLine, OrderContent, Comment):
+        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, LimitExceeded):
             transcoder.register(dataclass_transcoding(cls))
 
-    def submit(self, company_id: UUID, buyer_id: UUID, content: OrderContent) -> Order:
-        """Submit an order. Until budgets exist (approval issue), every order is released at once."""
+    # ---- who is calling ---------------------------------------------------------------------------------
+
+    def caller(self, email: str | None) -> Member:
+        """The active member a token's e-mail names; refused at once when unknown or deactivated."""
+        if not email:
+            raise UnknownCaller("This account is not known to the customer center.")
+        index = self._find(MemberEmail.create_id(email))
+        if index is None or index.user_id is None:
+            raise UnknownCaller("This account is not known to the customer center.")
+        member: Member = self.repository.get(index.user_id)
+        if not member.active:
+            raise CallerInactive("This account has been deactivated.")
+        return member
+
+    def company(self, company_id: UUID) -> CompanyView | None:
+        return self._find(company_id)
+
+    # ---- the buyer ----------------------------------------------------------------------------------------
+
+    def evaluate(self, buyer: Member, content: OrderContent) -> Evaluation:
+        """The budget check of a submission, as a dry run (the shop's checkout page)."""
+        self._require(buyer, PLACE_ORDERS)
+        company = self._company_for_orders(buyer)
+        exceeded = evaluate(content, buyer.budget)
+        approvers = route(buyer.id, company.approver_ids, company.main_contact_id) if exceeded else ()
+        return Evaluation(exceeded, buyer.budget, approvers)
+
+    def submit(self, buyer: Member, content: OrderContent) -> Order:
+        """Within budget: released to the ERP at once. Over budget: held for the company's approvers."""
+        evaluation = self.evaluate(buyer, content)
         now = datetime.now(UTC)
-        order = Order(company_id=company_id, buyer_id=buyer_id, content=content, submitted_at=now)
-        order.release(at=now)
+        order = Order(
+            company_id=buyer.company_id, buyer_id=buyer.id, content=content, budget=evaluation.budget, submitted_at=now
+        )
+        self._route(order, evaluation, now)
         self.save(order)
         return order
 
-    def comment(
-        self, company_id: UUID, order_id: UUID, author_id: UUID, text: str, expected_version: int | None = None
+    def resubmit(self, buyer: Member, order_id: UUID, comment: str, content: OrderContent) -> Order:
+        """A rejected order, back with a comment and adjusted lines: evaluated again, as one case."""
+        order = self._visible_order(buyer, order_id)
+        evaluation = self.evaluate(buyer, content)
+        now = datetime.now(UTC)
+        order.resubmit(buyer.id, comment, content, evaluation.budget, now)
+        self._route(order, evaluation, now)
+        self.save(order)
+        return order
+
+    def cancel(self, buyer: Member, order_id: UUID, comment: str | None = None) -> Order:
+        order = self._visible_order(buyer, order_id)
+        order.cancel(buyer.id, datetime.now(UTC), comment)
+        self.save(order)
+        return order
+
+    # ---- approvers --------------------------------------------------------------------------------------
+
+    def approve(
+        self, approver: Member, order_id: UUID, comment: str | None = None, modified: OrderContent | None = None
     ) -> Order:
-        order = self.get_order(company_id, order_id)
+        order = self._visible_order(approver, order_id)
+        self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
+        order.approve(approver.id, datetime.now(UTC), comment, modified)
+        self.save(order)
+        return order
+
+    def reject(self, approver: Member, order_id: UUID, comment: str) -> Order:
+        order = self._visible_order(approver, order_id)
+        self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
+        order.reject(approver.id, comment, datetime.now(UTC))
+        self.save(order)
+        return order
+
+    # ---- everyone involved --------------------------------------------------------------------------------
+
+    def comment(self, member: Member, order_id: UUID, text: str, expected_version: int | None = None) -> Order:
+        order = self._visible_order(member, order_id)
         if expected_version is not None and order.version != expected_version:
             raise VersionMismatch(f"The order is at version {order.version}, not {expected_version}.")
-        order.add_comment(author_id=author_id, text=text, at=datetime.now(UTC))
+        order.add_comment(author_id=member.id, text=text, at=datetime.now(UTC))
         self.save(order)
         return order
 
-    def get_order(self, company_id: UUID, order_id: UUID) -> Order:
-        """Another company's order is indistinguishable from one that does not exist."""
-        try:
-            order: Order = self.repository.get(order_id)
-        except AggregateNotFoundError:
-            raise OrderNotFound("Not found.") from None
-        if order.company_id != company_id:
+    def get_order(self, member: Member, order_id: UUID) -> Order:
+        return self._visible_order(member, order_id)
+
+    def history(self, member: Member, order_id: UUID) -> list[Any]:
+        """The order's events, oldest first: the timeline."""
+        self._visible_order(member, order_id)
+        return list(self.events.get(order_id))
+
+    def names(self, ids: Iterable[UUID]) -> dict[UUID, str]:
+        out = {}
+        for i in set(ids):
+            m = self._find(i)
+            if isinstance(m, Member):
+                out[i] = m.name
+        return out
+
+    # ---- keeping the view of users (called by the users topics' handlers) -------------------------------
+
+    def member_joined(
+        self, user_id: UUID, company_id: UUID, email: str, first_name: str, last_name: str, language: str, **state: Any
+    ) -> list[Any]:
+        if self._find(user_id) is not None:
+            return []
+        member = Member.join(user_id, company_id, email, first_name, last_name, language)
+        member.update(**state)
+        return [member, *self._claim_email(email, user_id)]
+
+    def member_changed(self, user_id: UUID, **changes: Any) -> list[Any]:
+        member = self._find(user_id)
+        if not isinstance(member, Member):
+            return []
+        out: list[Any] = [member]
+        if "email" in changes and changes["email"].lower() != member.email.lower():
+            old = self._find(MemberEmail.create_id(member.email))
+            if isinstance(old, MemberEmail) and old.user_id == user_id:
+                old.reassign(None)
+                out.append(old)
+            out.extend(self._claim_email(changes["email"], user_id))
+        member.update(**changes)
+        return out
+
+    def company_opened(self, company_id: UUID, main_contact_id: UUID) -> list[Any]:
+        company = self._find(company_id)
+        if company is None:
+            return [CompanyView.open(company_id, main_contact_id)]
+        return []
+
+    def approvers_changed(self, company_id: UUID, approver_ids: tuple[UUID, ...], pending: Iterable[UUID]) -> list[Any]:
+        """New approvers: pending orders routed to someone no longer approving move to those who remain."""
+        company = self._company_or_open(company_id)
+        company.set_approvers(tuple(approver_ids))
+        return [company, *self._reroute(company, pending)]
+
+    def main_contact_changed(self, company_id: UUID, main_contact_id: UUID, pending: Iterable[UUID]) -> list[Any]:
+        company = self._company_or_open(company_id)
+        company.set_main_contact(main_contact_id)
+        return [company, *self._reroute(company, pending)]
+
+    def ordering_allowed_changed(self, company_id: UUID, allowed: bool) -> list[Any]:
+        company = self._company_or_open(company_id)
+        if company.ordering_allowed == allowed:
+            return []
+        company.set_ordering_allowed(allowed)
+        return [company]
+
+    # ---- internals ----------------------------------------------------------------------------------------
+
+    def _route(self, order: Order, evaluation: Evaluation, now: datetime) -> None:
+        if evaluation.exceeded:
+            order.hold_for_approval(evaluation.exceeded, evaluation.approvers, now)
+        else:
+            order.release(now)
+
+    def _reroute(self, company: CompanyView, pending: Iterable[UUID]) -> list[Order]:
+        changed = []
+        for order_id in pending:
+            order = self._find(order_id)
+            if not isinstance(order, Order) or order.status is not OrderStatus.PENDING_APPROVAL:
+                continue
+            approvers = route(order.buyer_id, company.approver_ids, company.main_contact_id)
+            if approvers != order.approvers:
+                order.reassign(approvers, datetime.now(UTC))
+                changed.append(order)
+        return changed
+
+    def _company_for_orders(self, member: Member) -> CompanyView:
+        company = self._company_or_open(member.company_id)
+        if not company.ordering_allowed:
+            raise OrderingBlocked("Your company cannot order through the customer center at the moment.")
+        return company
+
+    def _company_or_open(self, company_id: UUID) -> CompanyView:
+        company = self._find(company_id)
+        if isinstance(company, CompanyView):
+            return company
+        return CompanyView.open(company_id, None)
+
+    def _require(self, member: Member, permission: str, unless_main_contact_for: Order | None = None) -> None:
+        if member.can(permission):
+            return
+        if unless_main_contact_for is not None and member.id in unless_main_contact_for.approvers:
+            return  # routed to them (e.g. as main contact with no approvers named)
+        raise NotAllowed("Your role does not allow this.")
+
+    def _visible_order(self, member: Member, order_id: UUID) -> Order:
+        """The order, if the caller may see it; otherwise indistinguishable from one that does not exist."""
+        order = self._find(order_id)
+        if not isinstance(order, Order) or order.company_id != member.company_id:
+            raise OrderNotFound("Not found.")
+        involved = member.id == order.buyer_id or member.id in order.approvers or member.id == order.decided_by
+        if not (involved or member.can(VIEW_COMPANY_ORDERS) or member.is_main_contact):
             raise OrderNotFound("Not found.")
         return order
+
+    def _claim_email(self, email: str, user_id: UUID) -> list[Any]:
+        index = self._find(MemberEmail.create_id(email))
+        if index is None:
+            return [MemberEmail.claim(email, user_id)]
+        if isinstance(index, MemberEmail) and index.user_id != user_id:
+            index.reassign(user_id)
+            return [index]
+        return []
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

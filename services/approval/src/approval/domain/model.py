@@ -1,7 +1,8 @@
-"""The Order aggregate: one approval case, from submission to release.
+"""The Order aggregate: one approval case, from submission to release (or rejection, or cancellation).
 
-Budget evaluation, routing and decisions are added by the approval issue; this module holds the order's
-content (value objects) and the commands that exist so far.
+Budget evaluation (:mod:`approval.domain.budget`) and routing (:mod:`approval.domain.routing`) are pure
+policies; the aggregate records their outcomes. Every round (submission, resubmission) stays one case with
+one history. Nothing here reads clocks or ids: callers pass them in (events are replayed).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+
+from approval.domain.budget import Budget, LimitExceeded
 
 
 class OrderError(Exception):
@@ -29,6 +32,20 @@ class OrderNotFound(OrderError):
 
 class VersionMismatch(OrderError):
     code = "version_mismatch"
+
+
+class NotAllowed(OrderError):
+    """The caller may not do this to this order (a 403: the order itself is visible to them)."""
+
+    code = "not_allowed"
+
+
+class SelfApproval(NotAllowed):
+    code = "self_approval"
+
+
+class WrongState(OrderError):
+    code = "wrong_state"
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,9 @@ class OrderContent:
     def check(self) -> None:
         if not self.lines:
             raise InvalidOrder("An order needs at least one line.")
+        skus = [line.sku for line in self.lines]
+        if len(set(skus)) != len(skus):
+            raise InvalidOrder("Each article (sku) may appear on one line only.")
         for line in self.lines:
             if line.quantity <= 0:
                 raise InvalidOrder(f"Line {line.sku}: the quantity must be positive.")
@@ -89,39 +109,115 @@ class OrderContent:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One visible modification an approver made: ``field`` is e.g. ``line:A-100:quantity``."""
+
+    field: str
+    before: str | None
+    after: str | None
+
+
+def changes_between(old: OrderContent, new: OrderContent) -> tuple[Change, ...]:
+    out: list[Change] = []
+    old_lines = {ln.sku: ln for ln in old.lines}
+    new_lines = {ln.sku: ln for ln in new.lines}
+    for sku, line in old_lines.items():
+        if sku not in new_lines:
+            out.append(Change(f"line:{sku}", f"{line.quantity} × {line.unit_price}", None))
+        else:
+            if new_lines[sku].quantity != line.quantity:
+                out.append(Change(f"line:{sku}:quantity", str(line.quantity), str(new_lines[sku].quantity)))
+            if new_lines[sku].unit_price != line.unit_price:
+                out.append(Change(f"line:{sku}:unit_price", str(line.unit_price), str(new_lines[sku].unit_price)))
+    for sku, line in new_lines.items():
+        if sku not in old_lines:
+            out.append(Change(f"line:{sku}", None, f"{line.quantity} × {line.unit_price}"))
+    for name in ("delivery_address", "billing_address"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            out.append(Change(name, _address_text(before), _address_text(after)))
+    for name in ("payment_method", "shipping_method", "reference"):
+        if getattr(old, name) != getattr(new, name):
+            out.append(Change(name, getattr(old, name), getattr(new, name)))
+    return tuple(out)
+
+
+def _address_text(a: Address) -> str:
+    return ", ".join(x for x in (a.name, a.street, a.additional, f"{a.postal_code} {a.city}", a.country) if x)
+
+
+@dataclass(frozen=True)
 class Comment:
     author_id: UUID
     text: str
     at: datetime
+    kind: str = "comment"
+    """comment | submission | approval | rejection | resubmission | cancellation"""
 
 
 class OrderStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     RELEASED = "released"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 class Order(Aggregate):
     @event("Submitted")
-    def __init__(self, company_id: UUID, buyer_id: UUID, content: OrderContent, submitted_at: datetime) -> None:
+    def __init__(
+        self, company_id: UUID, buyer_id: UUID, content: OrderContent, budget: Budget, submitted_at: datetime
+    ) -> None:
         self.company_id = company_id
         self.buyer_id = buyer_id
         self.content = content
+        self.budget = budget
         self.submitted_at = submitted_at
         self.status = OrderStatus.PENDING_APPROVAL
-        self.comments: list[Comment] = []
+        self.exceeded: tuple[LimitExceeded, ...] = ()
+        self.approvers: tuple[UUID, ...] = ()
+        self.round = 1
+        self.conversation: list[Comment] = []
+        if content.buyer_comment:
+            self.conversation.append(Comment(buyer_id, content.buyer_comment, submitted_at, "submission"))
+        self.modifications: list[Change] = []
         self.released_at: datetime | None = None
         self.approved_by: UUID | None = None
+        self.decided_by: UUID | None = None
+
+    # ---- routing ----------------------------------------------------------------------------------------
+
+    def hold_for_approval(self, exceeded: tuple[LimitExceeded, ...], approvers: tuple[UUID, ...], at: datetime) -> None:
+        """Over budget: hold the order for its approvers (none available: held until the company names one)."""
+        self._check_status(OrderStatus.PENDING_APPROVAL)
+        self._approval_requested(exceeded=tuple(exceeded), approvers=tuple(approvers), at=at)
+
+    @event("ApprovalRequested")
+    def _approval_requested(
+        self, exceeded: tuple[LimitExceeded, ...], approvers: tuple[UUID, ...], at: datetime
+    ) -> None:
+        self.exceeded = tuple(exceeded)
+        self.approvers = tuple(approvers)
+
+    def reassign(self, approvers: tuple[UUID, ...], at: datetime) -> None:
+        """Route a pending order anew (an approver left, or the company named approvers)."""
+        self._check_status(OrderStatus.PENDING_APPROVAL)
+        if tuple(approvers) != self.approvers:
+            self._reassigned(approvers=tuple(approvers), at=at)
+
+    @event("Reassigned")
+    def _reassigned(self, approvers: tuple[UUID, ...], at: datetime) -> None:
+        self.approvers = tuple(approvers)
 
     def release(self, at: datetime, approved_by: UUID | None = None) -> None:
         """Send the order to the ERP. The event pins the content released, whatever happens later."""
-        if self.status == OrderStatus.RELEASED:
-            return
+        self._check_status(OrderStatus.PENDING_APPROVAL)
         self._released(
             company_id=self.company_id,
             buyer_id=self.buyer_id,
             content=self.content,
             released_at=at,
             approved_by=approved_by,
+            modifications=tuple(self.modifications),
         )
 
     @event("Released")
@@ -132,10 +228,99 @@ class Order(Aggregate):
         content: OrderContent,
         released_at: datetime,
         approved_by: UUID | None,
+        modifications: tuple[Change, ...] = (),
     ) -> None:
         self.status = OrderStatus.RELEASED
         self.released_at = released_at
         self.approved_by = approved_by
+
+    # ---- decisions --------------------------------------------------------------------------------------
+
+    def approve(
+        self, approver_id: UUID, at: datetime, comment: str | None = None, modified: OrderContent | None = None
+    ) -> None:
+        self._check_decider(approver_id)
+        if modified is not None:
+            changes = changes_between(self.content, modified)
+            if changes:
+                self._modified(by=approver_id, content=modified, changes=changes, at=at)
+        self._approved(approver_id=approver_id, comment=(comment or "").strip() or None, at=at)
+        self.release(at=at, approved_by=approver_id)
+
+    @event("Modified")
+    def _modified(self, by: UUID, content: OrderContent, changes: tuple[Change, ...], at: datetime) -> None:
+        self.content = content
+        self.modifications.extend(changes)
+
+    @event("Approved")
+    def _approved(self, approver_id: UUID, comment: str | None, at: datetime) -> None:
+        self.decided_by = approver_id
+        if comment:
+            self.conversation.append(Comment(approver_id, comment, at, "approval"))
+
+    def reject(self, approver_id: UUID, comment: str, at: datetime) -> None:
+        self._check_decider(approver_id)
+        comment = comment.strip()
+        if not comment:
+            raise InvalidOrder("A rejection needs a comment for the buyer.")
+        self._rejected(approver_id=approver_id, comment=comment, at=at)
+
+    @event("Rejected")
+    def _rejected(self, approver_id: UUID, comment: str, at: datetime) -> None:
+        self.status = OrderStatus.REJECTED
+        self.decided_by = approver_id
+        self.conversation.append(Comment(approver_id, comment, at, "rejection"))
+
+    # ---- the buyer --------------------------------------------------------------------------------------
+
+    def resubmit(self, buyer_id: UUID, comment: str, content: OrderContent, budget: Budget, at: datetime) -> None:
+        """After a rejection, the buyer sends the order back with a comment and adjusted lines."""
+        if buyer_id != self.buyer_id:
+            raise NotAllowed("Only the buyer can resubmit the order.")
+        self._check_status(OrderStatus.REJECTED)
+        comment = comment.strip()
+        if not comment:
+            raise InvalidOrder("A resubmission needs a comment for the approvers.")
+        self._resubmitted(
+            buyer_id=buyer_id,
+            comment=comment,
+            content=content,
+            budget=budget,
+            changes=changes_between(self.content, content),
+            at=at,
+        )
+
+    @event("Resubmitted")
+    def _resubmitted(
+        self,
+        buyer_id: UUID,
+        comment: str,
+        content: OrderContent,
+        budget: Budget,
+        changes: tuple[Change, ...],
+        at: datetime,
+    ) -> None:
+        self.status = OrderStatus.PENDING_APPROVAL
+        self.content = content
+        self.budget = budget
+        self.round += 1
+        self.decided_by = None
+        self.exceeded = ()
+        self.approvers = ()
+        self.conversation.append(Comment(buyer_id, comment, at, "resubmission"))
+
+    def cancel(self, by: UUID, at: datetime, comment: str | None = None) -> None:
+        if by != self.buyer_id:
+            raise NotAllowed("Only the buyer can cancel the order.")
+        if self.status not in (OrderStatus.PENDING_APPROVAL, OrderStatus.REJECTED):
+            raise WrongState(f"The order is {self.status.value} and can no longer be cancelled.")
+        self._cancelled(by=by, comment=(comment or "").strip() or None, at=at)
+
+    @event("Cancelled")
+    def _cancelled(self, by: UUID, comment: str | None, at: datetime) -> None:
+        self.status = OrderStatus.CANCELLED
+        if comment:
+            self.conversation.append(Comment(by, comment, at, "cancellation"))
 
     def add_comment(self, author_id: UUID, text: str, at: datetime) -> None:
         text = text.strip()
@@ -145,4 +330,17 @@ class Order(Aggregate):
 
     @event("Commented")
     def _commented(self, comment: Comment) -> None:
-        self.comments.append(comment)
+        self.conversation.append(comment)
+
+    # ---- invariants -------------------------------------------------------------------------------------
+
+    def _check_status(self, expected: OrderStatus) -> None:
+        if self.status is not expected:
+            raise WrongState(f"The order is {self.status.value}, not {expected.value}.")
+
+    def _check_decider(self, approver_id: UUID) -> None:
+        self._check_status(OrderStatus.PENDING_APPROVAL)
+        if approver_id == self.buyer_id:
+            raise SelfApproval("Nobody decides their own order.")
+        if approver_id not in self.approvers:
+            raise NotAllowed("You are not an approver of this order.")

@@ -1,9 +1,15 @@
-"""The sent-mail log: one Mail per (causing event, recipient), rendered once, sent once."""
+"""The sent-mail log: one Mail per (causing event, recipient), sent once.
+
+A mail is queued with what it is about (its kind and the facts for the template) and whom it is for — an
+address and language, or a user of a customer company, resolved when it is sent (the users service's events
+may arrive after the event that causes the mail).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -21,31 +27,32 @@ class Mail(Aggregate):
     """A mail to one recipient because of one event. Its id derives from both: a redelivered event finds it."""
 
     @staticmethod
-    def create_id(cause: str, recipient: str) -> UUID:
-        return uuid5(_NS, f"{cause}/{recipient.strip().lower()}")
+    def create_id(cause: str, recipient_key: str) -> UUID:
+        return uuid5(_NS, f"{cause}/{recipient_key.strip().lower()}")
 
     @event("Queued")
     def __init__(
         self,
         cause: str,
+        recipient_key: str,
         kind: str,
-        recipient: str,
-        language: str,
-        subject: str,
-        text: str,
-        html: str,
+        data: dict[str, Any],
         queued_at: datetime,
+        to_user_id: UUID | None = None,
+        to_email: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.cause = cause
+        self.recipient_key = recipient_key
         self.kind = kind
-        self.recipient = recipient
-        self.language = language
-        self.subject = subject
-        self.text = text
-        self.html = html
+        self.data = data
         self.queued_at = queued_at
+        self.to_user_id = to_user_id
+        self.to_email = to_email
+        self.language = language
         self.status = MailStatus.QUEUED
-        self.attempts = 0
+        self.sent_to: str | None = None
+        self.subject: str | None = None
         self.sent_at: datetime | None = None
         self.failure: str | None = None
 
@@ -54,18 +61,20 @@ class Mail(Aggregate):
         """Stable Message-ID: a mail sent twice after a crash is recognisable as the same mail."""
         return f"<{self.id}@kundencenter.invalid>"
 
-    def mark_sent(self, at: datetime) -> None:
+    def mark_sent(self, to: str, subject: str, at: datetime) -> None:
         if self.status is MailStatus.SENT:
             return
-        self._sent(at=at)
+        self._sent(to=to, subject=subject, at=at)
 
     @event("Sent")
-    def _sent(self, at: datetime) -> None:
+    def _sent(self, to: str, subject: str, at: datetime) -> None:
         self.status = MailStatus.SENT
+        self.sent_to = to
+        self.subject = subject
         self.sent_at = at
 
     def mark_failed(self, reason: str, at: datetime) -> None:
-        """A permanent failure (the server refused the recipient): not retried."""
+        """A permanent failure (refused by the server, or nobody to send it to): not retried."""
         self._failed(reason=reason[:1000], at=at)
 
     @event("Failed")

@@ -1,7 +1,325 @@
-"""Use cases of the registration service (filled in by the self-registration issue)."""
+"""Use cases of the registration service, one method each; ids in and out.
+
+Commands from HTTP save their aggregates themselves; the handlers of the ERP's answers (``on_…``) run in the
+consumer's worker thread and return the aggregates to save together with the tracking record.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from kc_runtime.eventstore import ServiceApplication
+from registration.application.tokens import TokenIssuer, hash_token
+from registration.domain.lockout import AttemptCounter, CounterKind, LockoutPolicy, TooManyAttempts
+from registration.domain.model import (
+    FAILED_GUESSES,
+    AlreadyRegistered,
+    ConfirmationOutcome,
+    ConfirmationTokenExpired,
+    ConfirmationTokenInvalid,
+    CustomerAccount,
+    Reason,
+    Registration,
+    RegistrationNotFound,
+)
+
+log = structlog.get_logger("registration")
+
+CONFLICT_RETRIES = 12
+"""Attempts of a command whose save collided with a concurrent change (e.g. of a busy lockout counter)."""
+
+LOCK_STRIPES = 64
+
+SNAPSHOT_INTERVAL = 50
+"""A busy lockout counter is snapshotted every so many events (its history also indexes the attempts)."""
+
+
+@dataclass(frozen=True)
+class Applicant:
+    customer_number: str
+    invoice_number: str
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+
+
+@dataclass(frozen=True)
+class RegistrationPolicy:
+    per_customer: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(5, 900, 900))
+    per_address: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(20, 900, 900))
+    confirmation_ttl_s: int = 24 * 3600
+    max_confirmation_failures: int = 5
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One event of an aggregate's history, as support sees it."""
+
+    name: str
+    version: int
+    at: datetime
+    data: dict[str, Any]
+
+
+_HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "token_hash", "token_nonce", "originator_topic"}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_pause = threading.Event()
+
+
+def _jitter(attempt: int) -> None:
+    """A short random pause before retrying a command that lost a race, so racers do not collide again."""
+    _pause.wait(random.uniform(0, 0.005 * attempt))
 
 
 class Registrations(ServiceApplication):
     name = "Registrations"
+    # Snapshots are taken by the commands themselves (see _snapshot): the group-committed save() hands the
+    # library events, not aggregates, so its automatic snapshotting would never fire.
+    is_snapshotting_enabled = True
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        policy: RegistrationPolicy | None = None,
+        tokens: TokenIssuer | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        super().__init__(env)
+        self.policy = policy or RegistrationPolicy()
+        self.tokens = tokens or TokenIssuer(b"development-only-registration-token-secret")  # tests
+        self.clock = clock
+        # Attempts touching the same counters are serialised inside this process (they would only collide in
+        # the store and retry); across processes, optimistic concurrency and a retry with jitter remain.
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+    # ---- HTTP commands --------------------------------------------------------------------------------
+
+    def submit(self, applicant: Applicant, client_address: str) -> Registration:
+        """Record an attempt and ask the ERP to verify it — or refuse it (still recorded) when the customer
+        number or the client address is locked or over its limit: raises :class:`TooManyAttempts`."""
+        keys = (
+            AttemptCounter.create_id(CounterKind.CUSTOMER_NUMBER, applicant.customer_number),
+            AttemptCounter.create_id(CounterKind.CLIENT_ADDRESS, client_address),
+        )
+        with self._serialised(*keys):
+            return self._submit(applicant, client_address)
+
+    def _submit(self, applicant: Applicant, client_address: str) -> Registration:
+        for attempt in range(CONFLICT_RETRIES):
+            if attempt:
+                _jitter(attempt)
+            now = self.clock()
+            by_customer = self._counter(CounterKind.CUSTOMER_NUMBER, applicant.customer_number)
+            by_address = self._counter(CounterKind.CLIENT_ADDRESS, client_address)
+            registration = Registration(
+                customer_number=applicant.customer_number,
+                invoice_number=applicant.invoice_number,
+                email=applicant.email,
+                first_name=applicant.first_name,
+                last_name=applicant.last_name,
+                language=applicant.language,
+                client_address=client_address,
+                submitted_at=now,
+            )
+            try:
+                by_address.check(now, self.policy.per_address)
+                by_customer.check(now, self.policy.per_customer)
+            except TooManyAttempts as refused:
+                registration.reject(Reason.TOO_MANY_ATTEMPTS, now)
+                by_customer.record_refused(registration.id, now)
+                if self._saved(registration, by_customer):
+                    raise refused from None
+                continue
+            before = {by_customer.id: by_customer.version, by_address.id: by_address.version}
+            registration.request_verification(now)
+            by_customer.record_attempt(registration.id, now, self.policy.per_customer)
+            by_address.record_attempt(registration.id, now, self.policy.per_address)
+            if self._saved(registration, by_customer, by_address):
+                self._snapshot(before, by_customer, by_address)
+                return registration
+        raise IntegrityError("the attempt kept colliding with concurrent attempts")
+
+    def confirm(self, registration_id: UUID, token: str) -> Registration:
+        """Confirm the e-mail address with the token from the mail: the registration completes, unless the
+        company registered meanwhile. Wrong and expired tokens are recorded and refused."""
+        for _ in range(CONFLICT_RETRIES):
+            now = self.clock()
+            registration = self.registration(registration_id)
+            outcome = registration.check_token(hash_token(token), now, self.policy.max_confirmation_failures)
+            if outcome is ConfirmationOutcome.INVALID:
+                if self._saved(registration):
+                    raise ConfirmationTokenInvalid("The confirmation token is not valid for this registration.")
+                continue
+            if outcome is ConfirmationOutcome.EXPIRED:
+                if self._saved(registration):
+                    raise ConfirmationTokenExpired("The confirmation token has expired.")
+                continue
+            if self._account(registration.customer_number) is not None:
+                registration.reject(Reason.ALREADY_REGISTERED, now)
+                if self._saved(registration):
+                    raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
+                continue
+            registration.complete(now)
+            account = CustomerAccount(
+                customer_number=registration.customer_number,
+                registration_id=registration.id,
+                main_contact_email=registration.email,
+                at=now,
+            )
+            if self._saved(registration, account):
+                return registration
+        raise IntegrityError("the confirmation kept colliding with concurrent changes")
+
+    # ---- the ERP's answers (consumer handlers: return what to save) ------------------------------------
+
+    def on_verified(
+        self, registration_id: UUID, company: dict[str, Any], erp_contacts: list[dict[str, Any]]
+    ) -> list[Any]:
+        registration = self._find(registration_id)
+        if registration is None or not registration.is_verifying:
+            return []  # unknown or answered already
+        now = self.clock()
+        counters = self._counters_of(registration)
+        for counter in counters:
+            counter.record_resolved(registration.id, now)
+        registration.verified(company, erp_contacts, now)
+        if self._account(registration.customer_number) is not None:
+            registration.reject(Reason.ALREADY_REGISTERED, now)
+        else:
+            issued = self.tokens.issue(registration.id)
+            expires_at = now + timedelta(seconds=self.policy.confirmation_ttl_s)
+            registration.request_confirmation(issued.nonce, issued.token_hash, expires_at, now)
+        return [registration, *counters]
+
+    def on_verification_failed(self, registration_id: UUID, reason: str) -> list[Any]:
+        registration = self._find(registration_id)
+        if registration is None or not registration.is_verifying:
+            return []
+        now = self.clock()
+        why = Reason(reason)
+        registration.reject(why, now)
+        counters = self._counters_of(registration)
+        for counter in counters:
+            if why in FAILED_GUESSES:
+                policy = (
+                    self.policy.per_customer if counter.kind == CounterKind.CUSTOMER_NUMBER else self.policy.per_address
+                )
+                counter.record_failure(registration.id, now, policy)
+            else:
+                counter.record_resolved(registration.id, now)
+        return [registration, *counters]
+
+    # ---- queries --------------------------------------------------------------------------------------
+
+    def registration(self, registration_id: UUID) -> Registration:
+        found = self._find(registration_id)
+        if found is None:
+            raise RegistrationNotFound("Not found.")
+        return found
+
+    def counter(self, kind: CounterKind, key: str) -> AttemptCounter | None:
+        try:
+            counter: AttemptCounter = self.repository.get(AttemptCounter.create_id(kind, key))
+        except AggregateNotFoundError:
+            return None
+        return counter
+
+    def attempts_of_customer(self, customer_number: str, limit: int = 100) -> list[Registration]:
+        """Every attempt for a customer number, newest first (successful or not, refused ones included)."""
+        ids: list[UUID] = []
+        for e in self._history(AttemptCounter.create_id(CounterKind.CUSTOMER_NUMBER, customer_number)):
+            if isinstance(e, AttemptCounter.AttemptRecorded | AttemptCounter.AttemptRefused):  # type: ignore[attr-defined]
+                ids.append(UUID(str(e.registration_id)))
+                if len(ids) >= limit:
+                    break
+        return [self.registration(i) for i in ids]
+
+    def history(self, aggregate_id: UUID) -> list[RecordedEvent]:
+        """The events of an aggregate, oldest first, without token material."""
+        events = sorted(self._history(aggregate_id), key=lambda e: e.originator_version)
+        return [
+            RecordedEvent(
+                name=type(e).__qualname__.rsplit(".", 1)[-1],
+                version=e.originator_version,
+                at=e.timestamp,
+                data={k: v for k, v in vars(e).items() if k not in _HIDDEN_FIELDS},
+            )
+            for e in events
+        ]
+
+    # ---- helpers --------------------------------------------------------------------------------------
+
+    def _history(self, aggregate_id: UUID, page: int = 500) -> Iterator[Any]:
+        """Newest first, page by page."""
+        below: int | None = None
+        while True:
+            chunk = list(self.events.get(aggregate_id, lte=below, desc=True, limit=page))
+            yield from chunk
+            if len(chunk) < page:
+                return
+            below = chunk[-1].originator_version - 1
+
+    def _serialised(self, *keys: UUID) -> ExitStack:
+        stack = ExitStack()
+        for index in sorted({k.int % LOCK_STRIPES for k in keys}):  # one order everywhere: no deadlock
+            stack.enter_context(self._stripes[index])
+        return stack
+
+    def _snapshot(self, before: dict[UUID, int], *counters: AttemptCounter) -> None:
+        """Snapshot the counters whose last save crossed a multiple of the interval (best effort)."""
+        for counter in counters:
+            if counter.version // SNAPSHOT_INTERVAL > before[counter.id] // SNAPSHOT_INTERVAL:
+                try:
+                    self.take_snapshot(counter.id, version=counter.version)
+                except Exception as exc:  # e.g. another process took it; the events are the truth anyway
+                    log.info("snapshot not taken", aggregate=str(counter.id), error=repr(exc))
+
+    def _saved(self, *aggregates: Any) -> bool:
+        """Save; False when a concurrent change got there first (the command reloads and tries again)."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            return False
+        return True
+
+    def _find(self, registration_id: UUID) -> Registration | None:
+        try:
+            found: Any = self.repository.get(registration_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Registration) else None
+
+    def _account(self, customer_number: str) -> CustomerAccount | None:
+        try:
+            account: CustomerAccount = self.repository.get(CustomerAccount.create_id(customer_number))
+        except AggregateNotFoundError:
+            return None
+        return account
+
+    def _counter(self, kind: CounterKind, key: str) -> AttemptCounter:
+        return self.counter(kind, key) or AttemptCounter(kind=kind, key=key)
+
+    def _counters_of(self, registration: Registration) -> list[AttemptCounter]:
+        found = [
+            self.counter(CounterKind.CUSTOMER_NUMBER, registration.customer_number),
+            self.counter(CounterKind.CLIENT_ADDRESS, registration.client_address),
+        ]
+        return [c for c in found if c is not None]

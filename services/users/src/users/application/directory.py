@@ -1,7 +1,651 @@
-"""Use cases of the users service (filled in by the user administration issue)."""
+"""Use cases of the users service, one method each; ids in and out.
+
+Every use case takes the :class:`Actor` — who is asking, resolved from the token's e-mail in our own state —
+and is scoped to the actor's company: another company's user, role or contact is reported as not found.
+Permissions come from the actor's roles here, never from the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.transcoding import dataclass_transcoding
+from users.application.read_model import (
+    READ_MODEL_KWARG,
+    AuditEntry,
+    CompanyRow,
+    InMemoryReadModel,
+    ReadModel,
+    RoleRow,
+    UserPage,
+    UserRow,
+    project,
+    role_row,
+    user_row,
+)
+from users.domain.errors import (
+    EmailTaken,
+    Invalid,
+    KeyTaken,
+    MissingPermission,
+    NotFound,
+    RoleInUse,
+    RoleNameTaken,
+    Unauthenticated,
+    UnknownRole,
+    UserInactive,
+    VersionMismatch,
+)
+from users.domain.model import (
+    UNLIMITED,
+    ApproverRemovalReason,
+    Budget,
+    Company,
+    ErpContact,
+    KeyClaim,
+    Resolve,
+    Role,
+    User,
+    clean_email,
+    email_key,
+    role_name_key,
+)
+from users.domain.permissions import (
+    BUYER,
+    MAIN_CONTACT,
+    PREDEFINED_ROLES,
+    Permission,
+    effective_permissions,
+    sorted_permissions,
+)
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a use case, as our own state knows them."""
+
+    user_id: UUID
+    company_id: UUID
+    permissions: frozenset[str]
+    is_main_contact: bool
+
+    def require(self, permission: Permission) -> None:
+        if permission.value not in self.permissions:
+            raise MissingPermission(f"This needs the permission {permission.value}.")
+
+
+@dataclass(frozen=True)
+class RoleView:
+    role_id: str
+    name: str
+    description: str
+    permissions: tuple[str, ...]
+    predefined: bool
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Me:
+    user: UserRow
+    company: CompanyRow
+    roles: list[RoleView]
+    is_approver: bool
+
+
+@dataclass(frozen=True)
+class Approvers:
+    users: list[UserRow]
+    main_contact: UserRow | None
+
+    @property
+    def main_contact_decides(self) -> bool:
+        return not self.users
+
+
+def predefined_views() -> list[RoleView]:
+    return [
+        RoleView(r.id, r.name, r.description, sorted_permissions(r.permissions), True)
+        for r in PREDEFINED_ROLES.values()
+    ]
+
+
+def custom_view(row: RoleRow) -> RoleView:
+    return RoleView(str(row.role_id), row.name, row.description, tuple(row.permissions), False, row.version)
 
 
 class Directory(ServiceApplication):
+    """Companies, users, roles, approvers: the users service's eventsourcing application."""
+
     name = "Directory"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        read_model_factory: Callable[[Any], ReadModel] | None = None,
+    ) -> None:
+        super().__init__(env=env)
+        self.read_model: ReadModel = read_model_factory(self.recorder) if read_model_factory else InMemoryReadModel()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for cls in (Budget, ErpContact):
+            transcoder.register(dataclass_transcoding(cls))
+
+    # ---- the read model follows every save --------------------------------------------------------------
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        changes = project(processing_event.events)
+        if changes:
+            processing_event.saved_kwargs[READ_MODEL_KWARG] = changes
+        recordings = super()._record(processing_event)
+        if changes:
+            self.read_model.record(changes, [r.notification.id for r in recordings])
+        return recordings
+
+    def catch_up_read_model(self, batch_size: int = 500) -> int:
+        """Apply what the read model has not seen of the notification log (all of it after a ``clear``).
+
+        Every change names the aggregate version it leads to and applies only to older rows, so applying a
+        notification twice changes nothing. Returns the number of notifications applied.
+        """
+        position = self.read_model.position()
+        applied = 0
+        while True:
+            batch = self.notifications(position, batch_size)
+            if not batch:
+                return applied
+            ids = [n.id for n, _, _ in batch]
+            self.read_model.write(project([event for _, event, _ in batch]), ids)
+            position = ids[-1]
+            applied += len(batch)
+
+    def rebuild_read_model(self) -> int:
+        self.read_model.clear()
+        return self.catch_up_read_model()
+
+    # ---- who is asking ----------------------------------------------------------------------------------
+
+    def authenticate(self, email: object) -> Actor:
+        """The token's e-mail claim (any case) names the user; unknown → 401, inactive → 403."""
+        row = self.read_model.user_by_email(email) if isinstance(email, str) and email.strip() else None
+        if row is None:
+            raise Unauthenticated("The token's e-mail address belongs to no user of the customer center.")
+        if not row.is_active:
+            raise UserInactive("This user has been deactivated.")
+        return Actor(row.user_id, row.company_id, frozenset(row.permissions), row.is_main_contact)
+
+    def me(self, actor: Actor) -> Me:
+        user = self._user_row(actor, actor.user_id)
+        company = self._company_row(actor.company_id)
+        custom = {str(r.role_id): r for r in self.read_model.roles(actor.company_id)}
+        predefined = {v.role_id: v for v in predefined_views()}
+        roles = [
+            predefined[r] if r in predefined else custom_view(custom[r])
+            for r in user.role_ids
+            if r in predefined or r in custom
+        ]
+        return Me(user=user, company=company, roles=roles, is_approver=user.user_id in company.approver_ids)
+
+    # ---- users ------------------------------------------------------------------------------------------
+
+    def list_users(
+        self, actor: Actor, *, status: str | None = None, role_id: str | None = None, limit: int = 50, offset: int = 0
+    ) -> UserPage:
+        actor.require(Permission.MANAGE_USERS)
+        return self.read_model.users(actor.company_id, status=status, role_id=role_id, limit=limit, offset=offset)
+
+    def get_user(self, actor: Actor, user_id: UUID) -> UserRow:
+        actor.require(Permission.MANAGE_USERS)
+        return self._user_row(actor, user_id)
+
+    def create_user(
+        self,
+        actor: Actor,
+        *,
+        email: str,
+        first_name: str,
+        last_name: str,
+        language: str = "de",
+        role_ids: Sequence[str] = (BUYER,),
+        budget: Budget | None = None,
+    ) -> UserRow:
+        actor.require(Permission.MANAGE_USERS)
+        if budget is not None and budget != UNLIMITED:
+            actor.require(Permission.MANAGE_BUDGETS)
+        user = User.create(
+            company_id=actor.company_id,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            language=language,
+            role_ids=role_ids,
+            resolve=self._resolver(actor.company_id),
+            budget=budget or UNLIMITED,
+            created_at=datetime.now(UTC),
+            by=actor.user_id,
+        )
+        claim = self._claim_email(user.email, user.id)
+        self._save_with_email(user.email, user.id, user, claim)
+        return user_row(user)
+
+    def rename_user(
+        self, actor: Actor, user_id: UUID, first_name: str, last_name: str, expected_version: int | None = None
+    ) -> UserRow:
+        actor.require(Permission.MANAGE_USERS)
+        user = self._user(actor, user_id, expected_version)
+        user.rename(first_name, last_name, by=actor.user_id)
+        self.save(user)
+        return user_row(user)
+
+    def change_email(self, actor: Actor, user_id: UUID, email: str, expected_version: int | None = None) -> UserRow:
+        actor.require(Permission.MANAGE_USERS)
+        user = self._user(actor, user_id, expected_version)
+        email = clean_email(email)
+        aggregates: list[Any] = [user]
+        if email_key(email) != email_key(user.email):
+            aggregates.append(self._claim_email(email, user.id))
+            old = self._find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
+            if old is not None:
+                old.release(user.id)
+                aggregates.append(old)
+        user.change_email(email, by=actor.user_id)
+        self._save_with_email(email, user.id, *aggregates)
+        return user_row(user)
+
+    def activate_user(self, actor: Actor, user_id: UUID, expected_version: int | None = None) -> UserRow:
+        actor.require(Permission.MANAGE_USERS)
+        user = self._user(actor, user_id, expected_version)
+        user.activate(by=actor.user_id)
+        self.save(user)
+        return user_row(user)
+
+    def deactivate_user(self, actor: Actor, user_id: UUID, expected_version: int | None = None) -> UserRow:
+        """Refused for oneself and for the main contact. An approver leaves the approver list with it."""
+        actor.require(Permission.MANAGE_USERS)
+        user = self._user(actor, user_id, expected_version)
+        user.deactivate(by=actor.user_id)
+        company = self._company(actor.company_id)
+        company.remove_approver(user.id, ApproverRemovalReason.DEACTIVATED, by=actor.user_id)
+        self.save(user, company)
+        return user_row(user)
+
+    def set_budget(self, actor: Actor, user_id: UUID, budget: Budget, expected_version: int | None = None) -> UserRow:
+        actor.require(Permission.MANAGE_BUDGETS)
+        user = self._user(actor, user_id, expected_version)
+        user.set_budget(budget, by=actor.user_id)
+        self.save(user)
+        return user_row(user)
+
+    def set_roles(
+        self, actor: Actor, user_id: UUID, role_ids: Sequence[str], expected_version: int | None = None
+    ) -> UserRow:
+        """Replace a user's roles (the main-contact role stays where it is). An approver who loses the approve
+        permission leaves the approver list."""
+        actor.require(Permission.MANAGE_USERS)
+        user = self._user(actor, user_id, expected_version)
+        user.set_roles(role_ids, self._resolver(actor.company_id), by=actor.user_id)
+        company = self._company(actor.company_id)
+        if not user.has(Permission.APPROVE_ORDERS):
+            company.remove_approver(user.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
+        self.save(user, company)
+        return user_row(user)
+
+    # ---- roles ------------------------------------------------------------------------------------------
+
+    def roles(self, actor: Actor) -> list[RoleView]:
+        actor.require(Permission.MANAGE_USERS)
+        return predefined_views() + [custom_view(r) for r in self.read_model.roles(actor.company_id)]
+
+    def role(self, actor: Actor, role_id: str) -> RoleView:
+        actor.require(Permission.MANAGE_USERS)
+        for view in predefined_views():
+            if view.role_id == role_id:
+                return view
+        return custom_view(role_row(self._role(actor, role_id)))
+
+    def define_role(self, actor: Actor, *, name: str, description: str = "", permissions: Sequence[str]) -> RoleView:
+        actor.require(Permission.MANAGE_USERS)
+        role = Role.define(
+            company_id=actor.company_id, name=name, description=description, permissions=permissions, by=actor.user_id
+        )
+        claim = self._claim_role_name(actor.company_id, role.name, role.id)
+        self._save_with_role_name(actor.company_id, role.name, role.id, role, claim)
+        return custom_view(role_row(role))
+
+    def change_role(
+        self,
+        actor: Actor,
+        role_id: str,
+        *,
+        name: str,
+        description: str = "",
+        permissions: Sequence[str],
+        expected_version: int | None = None,
+    ) -> RoleView:
+        """Redefine a custom role. Its holders get their new effective permissions (an event each), and an
+        approver who loses the approve permission leaves the approver list."""
+        actor.require(Permission.MANAGE_USERS)
+        role = self._role(actor, role_id, expected_version)
+        old_key = role_name_key(actor.company_id, role.name)
+        role.change(name, description, permissions, by=actor.user_id)
+        aggregates: list[Any] = [role]
+        if role_name_key(actor.company_id, role.name) != old_key:
+            aggregates.append(self._claim_role_name(actor.company_id, role.name, role.id))
+            old = self._find(KeyClaim.create_id(old_key), KeyClaim)
+            if old is not None:
+                old.release(role.id)
+                aggregates.append(old)
+        resolve = self._resolver(actor.company_id, overrides={role.role_id: role.permissions})
+        company = self._company(actor.company_id)
+        for holder_id in self.read_model.user_ids_with_role(actor.company_id, role.role_id):
+            holder = self._find(holder_id, User)
+            if holder is None:
+                continue
+            holder.recompute_permissions(resolve, role.role_id, by=actor.user_id)
+            if not holder.has(Permission.APPROVE_ORDERS):
+                company.remove_approver(holder.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
+            aggregates.append(holder)
+        aggregates.append(company)
+        self._save_with_role_name(actor.company_id, role.name, role.id, *aggregates)
+        return custom_view(role_row(role))
+
+    def delete_role(self, actor: Actor, role_id: str, expected_version: int | None = None) -> None:
+        actor.require(Permission.MANAGE_USERS)
+        role = self._role(actor, role_id, expected_version)
+        holders = self.read_model.user_ids_with_role(actor.company_id, role.role_id)
+        if holders:
+            raise RoleInUse(f"{len(holders)} user(s) hold this role; take it from them first.")
+        role.delete(by=actor.user_id)
+        aggregates: list[Any] = [role]
+        claim = self._find(KeyClaim.create_id(role_name_key(actor.company_id, role.name)), KeyClaim)
+        if claim is not None:
+            claim.release(role.id)
+            aggregates.append(claim)
+        self.save(*aggregates)
+
+    # ---- company ----------------------------------------------------------------------------------------
+
+    def company(self, actor: Actor) -> CompanyRow:
+        return self._company_row(actor.company_id)
+
+    def approvers(self, actor: Actor) -> Approvers:
+        company = self._company_row(actor.company_id)
+        users = self.read_model.users_by_ids(actor.company_id, list(company.approver_ids))
+        return Approvers(users=users, main_contact=self.read_model.user(company.main_contact_id))
+
+    def set_approvers(self, actor: Actor, user_ids: Sequence[UUID]) -> Approvers:
+        """Name the approvers (none: the main contact decides). Each must be active and hold approve_orders."""
+        actor.require(Permission.MANAGE_USERS)
+        company = self._company(actor.company_id)
+        # An unknown id, or another company's, is not found; a user of the company who may not approve is
+        # refused by the company (422).
+        candidates = [self._user(actor, user_id).as_candidate() for user_id in user_ids]
+        company.set_approvers(candidates, by=actor.user_id)
+        self.save(company)
+        return self.approvers(actor)
+
+    def transfer_main_contact(
+        self, actor: Actor, user_id: UUID, roles_for_previous: Sequence[str] | None = None
+    ) -> CompanyRow:
+        """Hand the main-contact role to another active user. Only the main contact can. The previous main
+        contact keeps their other roles (``buyer`` if they had none) unless ``roles_for_previous`` is given."""
+        if not actor.is_main_contact:
+            raise MissingPermission("Only the main contact can hand on the main-contact role.")
+        company = self._company(actor.company_id)
+        target = self._user(actor, user_id)
+        previous = self._user(actor, company.main_contact_id)
+        company.transfer_main_contact(target.as_candidate(), by=actor.user_id)
+        resolve = self._resolver(actor.company_id)
+        remaining = (
+            list(roles_for_previous)
+            if roles_for_previous is not None
+            else [r for r in previous.role_ids if r != MAIN_CONTACT] or [BUYER]
+        )
+        previous.hand_over_main_contact(remaining, resolve, by=actor.user_id)
+        target.become_main_contact(resolve, by=actor.user_id)
+        if not previous.has(Permission.APPROVE_ORDERS):
+            company.remove_approver(previous.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
+        self.save(company, previous, target)
+        return self._company_row(actor.company_id)
+
+    # ---- ERP contacts -----------------------------------------------------------------------------------
+
+    def erp_contacts(self, actor: Actor) -> list[ErpContact]:
+        """The contacts the ERP knows for the company that are not users (of this company) yet."""
+        actor.require(Permission.MANAGE_USERS)
+        company = self._company_row(actor.company_id)
+        out = []
+        for contact in company.erp_contacts:
+            if contact.erp_contact_id in company.taken_over:
+                continue
+            if contact.email:
+                existing = self.read_model.user_by_email(contact.email)
+                if existing is not None and existing.company_id == actor.company_id:
+                    continue
+            out.append(contact)
+        return out
+
+    def take_over_erp_contact(
+        self,
+        actor: Actor,
+        erp_contact_id: str,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        language: str = "de",
+        role_ids: Sequence[str] = (BUYER,),
+    ) -> tuple[UserRow, bool]:
+        """Make an ERP contact a user, prefilled from the ERP. Idempotent: a contact taken over already
+        answers with its user. Returns the user and whether it was created now."""
+        actor.require(Permission.MANAGE_USERS)
+        company = self._company(actor.company_id)
+        contact = company.erp_contact(erp_contact_id)
+        existing = company.taken_over_by(erp_contact_id)
+        if existing is not None:
+            return self._user_row(actor, existing), False
+        address = email or contact.email
+        if not address:
+            raise Invalid("The ERP knows no e-mail address for this contact; give one.", code="email_required")
+        user = User.create(
+            company_id=actor.company_id,
+            email=address,
+            first_name=first_name or contact.first_name,
+            last_name=last_name or contact.last_name,
+            language=language,
+            role_ids=role_ids,
+            resolve=self._resolver(actor.company_id),
+            erp_contact_id=erp_contact_id,
+            created_at=datetime.now(UTC),
+            by=actor.user_id,
+        )
+        claim = self._claim_email(user.email, user.id)
+        company.record_take_over(erp_contact_id, user.id, by=actor.user_id)
+        try:
+            self._save_with_email(user.email, user.id, user, claim, company)
+        except IntegrityError:
+            # Taken over concurrently by the same request repeated? Then answer as the repetition would.
+            again = self._company(actor.company_id).taken_over_by(erp_contact_id)
+            if again is not None:
+                return self._user_row(actor, again), False
+            raise
+        return user_row(user), True
+
+    # ---- audit ------------------------------------------------------------------------------------------
+
+    def audit(
+        self, actor: Actor, *, subject_id: UUID | None = None, before: int | None = None, limit: int = 50
+    ) -> list[AuditEntry]:
+        actor.require(Permission.MANAGE_USERS)
+        return self.read_model.audit(actor.company_id, subject_id=subject_id, before=before, limit=limit)
+
+    # ---- from registration ------------------------------------------------------------------------------
+
+    def register_company(
+        self,
+        *,
+        company_id: UUID,
+        customer_number: str,
+        name: str,
+        currency: str,
+        main_contact_email: str,
+        main_contact_first_name: str,
+        main_contact_last_name: str,
+        main_contact_language: str,
+        erp_contacts: Sequence[ErpContact],
+        registration_id: UUID | None,
+        registered_at: datetime,
+    ) -> list[Any]:
+        """The aggregates to save for a completed registration: the company and its main contact (and the
+        claim of the main contact's e-mail). None if the company exists already (idempotent by company id).
+
+        Raises :class:`EmailTaken` when the main contact's address belongs to a user already.
+        """
+        if self._find(company_id, Company) is not None:
+            return []
+        user = User.create(
+            company_id=company_id,
+            email=main_contact_email,
+            first_name=main_contact_first_name,
+            last_name=main_contact_last_name,
+            language=main_contact_language,
+            role_ids=(),
+            resolve=self._resolver(company_id),
+            main_contact=True,
+            created_at=datetime.now(UTC),
+            by=None,
+        )
+        claim = self._claim_email(user.email, user.id)
+        company = Company(
+            company_id=company_id,
+            customer_number=customer_number,
+            name=name,
+            currency=currency,
+            main_contact_id=user.id,
+            erp_contacts=tuple(erp_contacts),
+            registration_id=registration_id,
+            registered_at=registered_at,
+        )
+        return [company, user, claim]
+
+    # ---- helpers ----------------------------------------------------------------------------------------
+
+    def _find(self, aggregate_id: UUID, cls: type[A]) -> A | None:
+        try:
+            aggregate: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _user(self, actor: Actor, user_id: UUID, expected_version: int | None = None) -> User:
+        user = self._find(user_id, User)
+        if user is None or user.company_id != actor.company_id:
+            raise NotFound("Not found.")
+        _check_version(user.version, expected_version)
+        return user
+
+    def _user_row(self, actor: Actor, user_id: UUID) -> UserRow:
+        row = self.read_model.user(user_id)
+        if row is None or row.company_id != actor.company_id:
+            raise NotFound("Not found.")
+        return row
+
+    def _company(self, company_id: UUID) -> Company:
+        company = self._find(company_id, Company)
+        if company is None:
+            raise NotFound("Not found.")
+        return company
+
+    def _company_row(self, company_id: UUID) -> CompanyRow:
+        row = self.read_model.company(company_id)
+        if row is None:
+            raise NotFound("Not found.")
+        return row
+
+    def _role(self, actor: Actor, role_id: str, expected_version: int | None = None) -> Role:
+        role = self._find_role(actor.company_id, role_id)
+        if role is None:
+            raise NotFound("Not found.")
+        _check_version(role.version, expected_version)
+        return role
+
+    def _find_role(self, company_id: UUID, role_id: str) -> Role | None:
+        try:
+            role = self._find(UUID(role_id), Role)
+        except ValueError:
+            return None
+        if role is None or role.company_id != company_id or role.deleted:
+            return None
+        return role
+
+    def _resolver(self, company_id: UUID, overrides: dict[str, Sequence[str]] | None = None) -> Resolve:
+        """Role ids → effective permissions, from the predefined roles and this company's custom roles."""
+
+        def resolve(role_ids: Sequence[str]) -> frozenset[Permission]:
+            custom: dict[str, Sequence[str]] = {}
+            for role_id in role_ids:
+                if role_id in PREDEFINED_ROLES:
+                    continue
+                if overrides and role_id in overrides:
+                    custom[role_id] = overrides[role_id]
+                    continue
+                role = self._find_role(company_id, role_id)
+                if role is None:
+                    raise UnknownRole(f"Unknown role {role_id!r}.")
+                custom[role_id] = role.permissions
+            return effective_permissions(role_ids, custom)
+
+        return resolve
+
+    def _claim(self, key: str, owner_id: UUID) -> KeyClaim:
+        claim = self._find(KeyClaim.create_id(key), KeyClaim)
+        if claim is None:
+            return KeyClaim(key=key, owner_id=owner_id)
+        claim.claim(owner_id)
+        return claim
+
+    def _claim_email(self, email: str, owner_id: UUID) -> KeyClaim:
+        try:
+            return self._claim(email_key(email), owner_id)
+        except KeyTaken:
+            raise EmailTaken(f"The e-mail address {email} belongs to another user already.") from None
+
+    def _claim_role_name(self, company_id: UUID, name: str, owner_id: UUID) -> KeyClaim:
+        try:
+            return self._claim(role_name_key(company_id, name), owner_id)
+        except KeyTaken:
+            raise RoleNameTaken(f"The company has a role named {name!r} already.") from None
+
+    def _save_with_email(self, email: str, owner_id: UUID, *aggregates: Any) -> None:
+        """Save; if the e-mail was claimed concurrently (the claim collides in the store), say so."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            claim = self._find(KeyClaim.create_id(email_key(email)), KeyClaim)
+            if claim is not None and claim.owner_id not in (None, owner_id):
+                raise EmailTaken(f"The e-mail address {email} belongs to another user already.") from None
+            raise
+
+    def _save_with_role_name(self, company_id: UUID, name: str, owner_id: UUID, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            claim = self._find(KeyClaim.create_id(role_name_key(company_id, name)), KeyClaim)
+            if claim is not None and claim.owner_id not in (None, owner_id):
+                raise RoleNameTaken(f"The company has a role named {name!r} already.") from None
+            raise
+
+
+def _check_version(actual: int, expected: int | None) -> None:
+    if expected is not None and actual != expected:
+        raise VersionMismatch(f"The current version is {actual}, not {expected}.")

@@ -1,14 +1,19 @@
-"""HTTP routes of the approval service (``/api/orders``). Thin: request → use case → response."""
+"""HTTP routes of the approval service (``/api/orders``, ``/api/approvals``). Thin: request → use case → response."""
+
+# No `from __future__ import annotations` here: FastAPI resolves the dependencies declared in closures.
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, status
+from fastapi import APIRouter, Depends, Header, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from approval.application.orders import Orders
+from approval.adapters.outbound.read_model import OrderSummaries
+from approval.application.orders import Evaluation, Orders
+from approval.domain.budget import Budget, LimitExceeded
+from approval.domain.members import Member
 from approval.domain.model import Address, Order, OrderContent, OrderLine
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
@@ -16,6 +21,7 @@ from kc_runtime.eventstore import Blocking
 
 Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True, min_length=1)]
 LongText = Annotated[str, StringConstraints(max_length=4000)]
+StatusFilter = Literal["pending_approval", "released", "rejected", "cancelled"]
 
 
 class Strict(BaseModel):
@@ -43,22 +49,82 @@ class LineIn(Strict):
 
 
 class OrderIn(Strict):
+    """An order as the shop's checkout sends it. Totals are not accepted: they are computed from the lines."""
+
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     delivery_address: AddressIn
     billing_address: AddressIn
     payment_method: Text
     shipping_method: Text
     buyer_comment: LongText | None = None
-    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+    reference: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="The customer's order reference or cost centre"
+    )
+
+    def to_domain(self) -> OrderContent:
+        currencies = {ln.currency for ln in self.lines}
+        if len(currencies) != 1:
+            raise ApiError(422, "mixed_currencies", "All lines of an order must have the same currency.")
+        return OrderContent(
+            lines=tuple(
+                OrderLine(sku=ln.sku, description=ln.description, quantity=ln.quantity, unit_price=ln.unit_price)
+                for ln in self.lines
+            ),
+            currency=currencies.pop(),
+            delivery_address=self.delivery_address.to_domain(),
+            billing_address=self.billing_address.to_domain(),
+            payment_method=self.payment_method,
+            shipping_method=self.shipping_method,
+            buyer_comment=self.buyer_comment,
+            reference=self.reference,
+        )
 
 
 class CommentIn(Strict):
     text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
+class ApproveIn(Strict):
+    comment: LongText | None = None
+    modified_order: OrderIn | None = Field(
+        default=None, description="The order as the approver changed it (quantities, lines, addresses, methods)"
+    )
+
+
+class RejectIn(Strict):
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class ResubmitIn(Strict):
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    order: OrderIn
+
+
+class CancelIn(Strict):
+    comment: LongText | None = None
+
+
 class MoneyOut(BaseModel):
     amount: Decimal
     currency: str
+
+
+class LimitOut(BaseModel):
+    limit: str = Field(description="max_quantity or max_value")
+    allowed: Decimal
+    actual: Decimal
+    currency: str | None
+    reason: str = Field(description="over_limit, or currency_mismatch")
+
+
+class BudgetOut(BaseModel):
+    max_quantity: int | None
+    max_value: MoneyOut | None
+
+
+class PersonOut(BaseModel):
+    id: UUID
+    name: str | None
 
 
 class LineOut(BaseModel):
@@ -69,18 +135,33 @@ class LineOut(BaseModel):
     line_total: MoneyOut
 
 
-class CommentOut(BaseModel):
-    author_id: UUID
+class MessageOut(BaseModel):
+    author: PersonOut
+    kind: str
     text: str
     at: datetime
+
+
+class ChangeOut(BaseModel):
+    field: str
+    before: str | None
+    after: str | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    by: PersonOut | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
 
 
 class OrderOut(BaseModel):
     id: UUID
     version: int
     status: str
+    round: int
     company_id: UUID
-    buyer_id: UUID
+    buyer: PersonOut
     lines: list[LineOut]
     total: MoneyOut
     total_quantity: int
@@ -88,22 +169,98 @@ class OrderOut(BaseModel):
     billing_address: dict[str, Any]
     payment_method: str
     shipping_method: str
-    buyer_comment: str | None
     reference: str | None
+    exceeded_limits: list[LimitOut]
+    budget_at_submission: BudgetOut
+    approvers: list[PersonOut]
+    decided_by: PersonOut | None
+    modifications: list[ChangeOut]
+    conversation: list[MessageOut]
+    timeline: list[TimelineEntry]
     submitted_at: datetime
     released_at: datetime | None
-    comments: list[CommentOut]
 
 
-def order_out(order: Order) -> OrderOut:
+class EvaluationOut(BaseModel):
+    within_budget: bool
+    exceeded_limits: list[LimitOut]
+    budget: BudgetOut
+    total: MoneyOut
+    total_quantity: int
+    approvers: list[PersonOut] = Field(description="Who would decide, if over budget")
+
+
+class SummaryOut(BaseModel):
+    id: UUID
+    status: str
+    buyer_id: UUID
+    total: MoneyOut
+    total_quantity: int
+    line_count: int
+    reference: str | None
+    approvers: list[UUID]
+    round: int
+    submitted_at: datetime
+    updated_at: datetime
+
+
+class PageOut(BaseModel):
+    items: list[SummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def _limit(x: LimitExceeded) -> LimitOut:
+    return LimitOut(limit=x.limit, allowed=x.allowed, actual=x.actual, currency=x.currency, reason=x.reason)
+
+
+def _budget(b: Budget) -> BudgetOut:
+    value = MoneyOut(amount=b.max_value, currency=b.currency or "EUR") if b.max_value is not None else None
+    return BudgetOut(max_quantity=b.max_quantity, max_value=value)
+
+
+def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
+    def person(i: UUID | None) -> PersonOut | None:
+        return PersonOut(id=i, name=names.get(i)) if i else None
+
+    out = []
+    for e in events:
+        kind = type(e).__name__
+        by = (
+            getattr(e, "approver_id", None)
+            or getattr(e, "buyer_id", None)
+            or getattr(e, "by", None)
+            or getattr(getattr(e, "comment", None), "author_id", None)
+        )
+        detail: dict[str, Any] = {}
+        if kind == "ApprovalRequested":
+            detail = {"exceeded_limits": [_limit(x).model_dump(mode="json") for x in e.exceeded],
+                      "approvers": [str(a) for a in e.approvers]}  # fmt: skip
+        elif kind == "Reassigned":
+            detail = {"approvers": [str(a) for a in e.approvers]}
+        elif kind == "Modified":
+            detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
+        elif kind == "Released":
+            by = e.approved_by
+        out.append(TimelineEntry(at=e.timestamp, event=kind, by=person(by), detail=detail))
+    return out
+
+
+def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderOut:
     c = order.content
     cur = c.currency
+
+    def person(i: UUID) -> PersonOut:
+        return PersonOut(id=i, name=names.get(i))
+
     return OrderOut(
         id=order.id,
         version=order.version,
         status=order.status.value,
+        round=order.round,
         company_id=order.company_id,
-        buyer_id=order.buyer_id,
+        buyer=person(order.buyer_id),
         lines=[
             LineOut(
                 sku=ln.sku,
@@ -120,19 +277,19 @@ def order_out(order: Order) -> OrderOut:
         billing_address=vars(c.billing_address),
         payment_method=c.payment_method,
         shipping_method=c.shipping_method,
-        buyer_comment=c.buyer_comment,
         reference=c.reference,
+        exceeded_limits=[_limit(x) for x in order.exceeded],
+        budget_at_submission=_budget(order.budget),
+        approvers=[person(a) for a in order.approvers],
+        decided_by=person(order.decided_by) if order.decided_by else None,
+        modifications=[ChangeOut(**vars(x)) for x in order.modifications],
+        conversation=[
+            MessageOut(author=person(m.author_id), kind=m.kind, text=m.text, at=m.at) for m in order.conversation
+        ],
+        timeline=_timeline(events, names),
         submitted_at=order.submitted_at,
         released_at=order.released_at,
-        comments=[CommentOut(author_id=x.author_id, text=x.text, at=x.at) for x in order.comments],
     )
-
-
-def _uuid_claim(caller: Caller, claim: str) -> UUID:
-    try:
-        return UUID(str(caller.claims.get(claim) if claim != "sub" else caller.subject))
-    except ValueError:
-        raise ApiError(403, "forbidden", "This account cannot use orders.") from None
 
 
 def _parse_if_match(value: str | None) -> int | None:
@@ -144,53 +301,123 @@ def _parse_if_match(value: str | None) -> int | None:
     return int(v)
 
 
-def orders_router(orders: Orders, blocking: Blocking, caller: Any) -> APIRouter:
+def _summary(row: dict[str, Any]) -> SummaryOut:
+    return SummaryOut(
+        id=row["order_id"],
+        status=row["status"],
+        buyer_id=row["buyer_id"],
+        total=MoneyOut(amount=row["total"], currency=row["currency"]),
+        total_quantity=row["total_quantity"],
+        line_count=row["line_count"],
+        reference=row["reference"],
+        approvers=list(row["approvers"]),
+        round=row["round"],
+        submitted_at=row["submitted_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking, caller: Any) -> APIRouter:
     """``caller`` is the dependency that verifies the JWT and yields a :class:`Caller`."""
-    router = APIRouter(prefix="/api/orders", tags=["orders"])
+    router = APIRouter(tags=["orders"])
 
-    # Interim identity: the buyer is the token's subject and the company its ``company_id`` claim, until
-    # approval has its read model of users (approval issue); then both come from that read model.
-    def ids(c: Caller) -> tuple[UUID, UUID]:
-        return _uuid_claim(c, "company_id"), _uuid_claim(c, "sub")
+    async def member(who: Annotated[Caller, Depends(caller)]) -> Member:
+        email = who.email or who.claims.get("email")
+        return await blocking.run(orders.caller, email)
 
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut, summary="Submit an order")
-    async def submit(body: OrderIn, who: Annotated[Caller, Depends(caller)]) -> OrderOut:
-        company_id, buyer_id = ids(who)
-        currencies = {ln.currency for ln in body.lines}
-        if len(currencies) != 1:
-            raise ApiError(422, "mixed_currencies", "All lines of an order must have the same currency.")
-        content = OrderContent(
-            lines=tuple(
-                OrderLine(sku=ln.sku, description=ln.description, quantity=ln.quantity, unit_price=ln.unit_price)
-                for ln in body.lines
-            ),
-            currency=currencies.pop(),
-            delivery_address=body.delivery_address.to_domain(),
-            billing_address=body.billing_address.to_domain(),
-            payment_method=body.payment_method,
-            shipping_method=body.shipping_method,
-            buyer_comment=body.buyer_comment,
-            reference=body.reference,
+    Me = Annotated[Member, Depends(member)]
+
+    async def respond(order: Order, me: Member) -> OrderOut:
+        def load() -> tuple[list[Any], dict[UUID, str]]:
+            events = orders.history(me, order.id)
+            ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
+            if order.decided_by:
+                ids.add(order.decided_by)
+            return events, orders.names(ids)
+
+        events, names = await blocking.run(load)
+        return order_out(order, events, names)
+
+    @router.post("/api/orders/evaluate", response_model=EvaluationOut, summary="Budget check of an order, as a dry run")
+    async def evaluate(body: OrderIn, me: Me) -> EvaluationOut:
+        content = body.to_domain()
+        ev: Evaluation = await blocking.run(orders.evaluate, me, content)
+        names = await blocking.run(orders.names, ev.approvers)
+        return EvaluationOut(
+            within_budget=not ev.exceeded,
+            exceeded_limits=[_limit(x) for x in ev.exceeded],
+            budget=_budget(ev.budget),
+            total=MoneyOut(amount=content.total_value, currency=content.currency),
+            total_quantity=content.total_quantity,
+            approvers=[PersonOut(id=a, name=names.get(a)) for a in ev.approvers],
         )
-        order = await blocking.run(orders.submit, company_id, buyer_id, content)
-        return order_out(order)
 
-    @router.get("/{order_id}", response_model=OrderOut, summary="One order of the caller's company")
-    async def get(order_id: UUID, who: Annotated[Caller, Depends(caller)]) -> OrderOut:
-        company_id, _ = ids(who)
-        return order_out(await blocking.run(orders.get_order, company_id, order_id))
+    @router.post(
+        "/api/orders",
+        status_code=status.HTTP_201_CREATED,
+        response_model=OrderOut,
+        summary="Submit an order: released within budget, else held for approval with the exceeded limits",
+    )
+    async def submit(body: OrderIn, me: Me) -> OrderOut:
+        order = await blocking.run(orders.submit, me, body.to_domain())
+        return await respond(order, me)
 
-    @router.post("/{order_id}/comments", response_model=OrderOut, summary="Add to the order's conversation")
+    @router.get("/api/orders", response_model=PageOut, summary="My orders (all of the company's with the right)")
+    async def list_orders(
+        me: Me,
+        status_filter: Annotated[StatusFilter | None, Query(alias="status")] = None,
+        scope: Annotated[Literal["mine", "company"], Query()] = "mine",
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> PageOut:
+        if scope == "company" and not (me.can("view_company_orders") or me.is_main_contact):
+            raise ApiError(403, "forbidden", "Your role does not allow viewing all of the company's orders.")
+        rows, total = await summaries.query(
+            me.company_id, buyer_id=me.id if scope == "mine" else None, status=status_filter, limit=limit, offset=offset
+        )
+        return PageOut(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    @router.get("/api/approvals", response_model=PageOut, summary="The approver's inbox: orders waiting for me")
+    async def inbox(
+        me: Me,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> PageOut:
+        rows, total = await summaries.query(
+            me.company_id, approver_id=me.id, status="pending_approval", limit=limit, offset=offset
+        )
+        return PageOut(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    @router.get("/api/orders/{order_id}", response_model=OrderOut, summary="One order with its whole history")
+    async def get(order_id: UUID, me: Me) -> OrderOut:
+        return await respond(await blocking.run(orders.get_order, me, order_id), me)
+
+    @router.post("/api/orders/{order_id}/approve", response_model=OrderOut, summary="Approve (optionally modified)")
+    async def approve(order_id: UUID, body: ApproveIn, me: Me) -> OrderOut:
+        modified = body.modified_order.to_domain() if body.modified_order else None
+        return await respond(await blocking.run(orders.approve, me, order_id, body.comment, modified), me)
+
+    @router.post("/api/orders/{order_id}/reject", response_model=OrderOut, summary="Reject with a comment")
+    async def reject(order_id: UUID, body: RejectIn, me: Me) -> OrderOut:
+        return await respond(await blocking.run(orders.reject, me, order_id, body.comment), me)
+
+    @router.post("/api/orders/{order_id}/resubmit", response_model=OrderOut, summary="Send a rejected order back")
+    async def resubmit(order_id: UUID, body: ResubmitIn, me: Me) -> OrderOut:
+        order = await blocking.run(orders.resubmit, me, order_id, body.comment, body.order.to_domain())
+        return await respond(order, me)
+
+    @router.post("/api/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel (the buyer, while open)")
+    async def cancel(order_id: UUID, body: CancelIn, me: Me) -> OrderOut:
+        return await respond(await blocking.run(orders.cancel, me, order_id, body.comment), me)
+
+    @router.post("/api/orders/{order_id}/comments", response_model=OrderOut, summary="Add to the conversation")
     async def comment(
         order_id: UUID,
         body: CommentIn,
-        who: Annotated[Caller, Depends(caller)],
+        me: Me,
         if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     ) -> OrderOut:
-        company_id, author_id = ids(who)
-        order = await blocking.run(
-            orders.comment, company_id, order_id, author_id, body.text, _parse_if_match(if_match)
-        )
-        return order_out(order)
+        order = await blocking.run(orders.comment, me, order_id, body.text, _parse_if_match(if_match))
+        return await respond(order, me)
 
     return router

@@ -1,12 +1,16 @@
-"""Domain events of the Order aggregate → contract messages on the orders topic (APPROVAL_ORDERS)."""
+"""Domain events of the Order aggregate → contract messages on the orders topic (APPROVAL_ORDERS).
+
+Runs in a worker thread of the relay: where the wire message needs what the event does not carry (the
+buyer, the totals), it reads the order as it was at that event's version.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from approval.domain.model import Address, Order, OrderContent
-from contracts.approval.v1 import OrderReleased
+from approval.domain.model import Address, Change, Order, OrderContent
+from contracts.approval import v1 as wire
 from contracts.base import Money
 from contracts.common import Address as WireAddress
 from contracts.common import OrderLine as WireLine
@@ -33,30 +37,70 @@ def _lines(c: OrderContent) -> list[WireLine]:
     ]
 
 
-def translate(event: Any) -> Sequence[Outgoing]:
-    if isinstance(event, Order.Released):  # type: ignore[attr-defined]  # event class made by @event
-        c: OrderContent = event.content
-        order_id = event.originator_id
-        return [
-            Outgoing(
-                topic=APPROVAL_ORDERS,
-                key=str(order_id),
-                message=OrderReleased(
-                    order_id=order_id,
-                    company_id=event.company_id,
-                    buyer_id=event.buyer_id,
-                    lines=_lines(c),
-                    total=Money(amount=c.total_value, currency=c.currency),
-                    total_quantity=c.total_quantity,
-                    delivery_address=_address(c.delivery_address),
-                    billing_address=_address(c.billing_address),
-                    payment_method=c.payment_method,
-                    shipping_method=c.shipping_method,
-                    buyer_comment=c.buyer_comment,
-                    reference=c.reference,
-                    approved_by=event.approved_by,
-                    released_at=event.released_at,
+def _changes(changes: Sequence[Change]) -> list[wire.OrderChange]:
+    return [wire.OrderChange(field=c.field, before=c.before, after=c.after) for c in changes]
+
+
+def _total(c: OrderContent) -> Money:
+    return Money(amount=c.total_value, currency=c.currency)
+
+
+def _is_order_event(event: Any) -> bool:
+    # (Other aggregates of this service have events of the same names, e.g. MemberEmail.Reassigned.)
+    return isinstance(event, Order.Event)
+
+
+def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequence[Outgoing]]:
+    """``load(order_id, version)``: the order as it was after that version."""
+
+    def out(order_id: Any, message: Any) -> list[Outgoing]:
+        return [Outgoing(topic=APPROVAL_ORDERS, key=str(order_id), message=message)]
+
+    def translate(event: Any) -> Sequence[Outgoing]:
+        name = type(event).__name__
+        oid = event.originator_id
+        if isinstance(event, Order.Released):  # type: ignore[attr-defined]
+            c: OrderContent = event.content
+            return out(
+                oid,
+                wire.OrderReleased(
+                    order_id=oid, company_id=event.company_id, buyer_id=event.buyer_id, lines=_lines(c),
+                    total=_total(c), total_quantity=c.total_quantity, delivery_address=_address(c.delivery_address),
+                    billing_address=_address(c.billing_address), payment_method=c.payment_method,
+                    shipping_method=c.shipping_method, buyer_comment=c.buyer_comment, reference=c.reference,
+                    approved_by=event.approved_by, released_at=event.released_at,
+                    modifications=_changes(getattr(event, "modifications", ())),
                 ),
+            )  # fmt: skip
+        if not _is_order_event(event) or name not in (
+            "ApprovalRequested", "Reassigned", "Approved", "Rejected", "Cancelled",
+        ):  # fmt: skip
+            return []
+        order = load(oid, event.originator_version)
+        common = {"order_id": oid, "company_id": order.company_id, "buyer_id": order.buyer_id}
+        if name == "ApprovalRequested":
+            message: Any = wire.OrderApprovalRequested(
+                **common, approver_ids=list(event.approvers),
+                exceeded_limits=[wire.ExceededLimit(**vars(x)) for x in event.exceeded],
+                total=_total(order.content), total_quantity=order.content.total_quantity,
+                reference=order.content.reference, round=order.round, requested_at=event.at,
+            )  # fmt: skip
+        elif name == "Reassigned":
+            message = wire.OrderApproversReassigned(
+                **common, approver_ids=list(event.approvers), reassigned_at=event.at
             )
-        ]
-    return []
+        elif name == "Approved":
+            message = wire.OrderApproved(
+                **common, approver_id=event.approver_id, comment=event.comment,
+                modifications=_changes(order.modifications), total=_total(order.content), approved_at=event.at,
+            )  # fmt: skip
+        elif name == "Rejected":
+            message = wire.OrderRejected(
+                **common, approver_id=event.approver_id, comment=event.comment, total=_total(order.content),
+                rejected_at=event.at,
+            )  # fmt: skip
+        else:
+            message = wire.OrderCancelled(**common, comment=event.comment, cancelled_at=event.at)
+        return out(oid, message)
+
+    return translate

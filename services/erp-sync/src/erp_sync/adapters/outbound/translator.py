@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts.erp.v1 import SalesOrderRequested
 from contracts.topics import ERP_OUTBOUND_SALES_ORDERS
+from erp_sync.adapters.outbound.verification_translator import translate_verification
 from erp_sync.domain.model import SalesOrderExchange
 from kc_runtime.relay import Outgoing
 
@@ -20,4 +21,4 @@ def translate(event: Any) -> Sequence[Outgoing]:
                 message=SalesOrderRequested.model_validate(event.request),
             )
         ]
-    return []
+    return translate_verification(event)

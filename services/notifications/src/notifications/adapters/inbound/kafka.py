@@ -1,54 +1,141 @@
-"""Which events cause which mails: contract messages in → rendered mails queued (once per event and recipient)."""
+"""Which events cause which mails, and the users the mails go to.
+
+Mails: the registration's double opt-in and welcome mails; an order waiting for approval (to its approvers);
+approved and sent on (to the buyer, with any modifications); rejected (to the buyer, with the comment).
+Each is queued once per event and recipient, however often the event is delivered.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from contracts.approval import v1 as approval
 from contracts.base import Message
-from contracts.registration.v1 import RegistrationCompleted
-from contracts.topics import REGISTRATION_REGISTRATIONS, Topic
-from kc_runtime.consumer import ConsumerSpec, Inbound
-from notifications.adapters.outbound.templates import Templates
-from notifications.application.mails import Mails, RenderedMail
+from contracts.registration import v1 as registration
+from contracts.topics import APPROVAL_ORDERS, REGISTRATION_REGISTRATIONS, USERS_USERS
+from contracts.users import v1 as users
+from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
+from notifications.application.mails import MailRequest, Mails
+
+Rule = Callable[[Any], list[MailRequest]]
 
 
-@dataclass(frozen=True)
-class MailRule:
-    topic: Topic
-    message: type[Message]
-    build: Callable[[Any, Templates, str], list[RenderedMail]]
-    """(message, templates, shop base url) → the mails it causes."""
+def _order_facts(m: Any) -> dict[str, Any]:
+    return {
+        "order_id": str(m.order_id),
+        "order_path": f"/orders/{m.order_id}",
+        "total": m.total.model_dump(mode="json"),
+    }
 
 
-def _welcome(msg: RegistrationCompleted, templates: Templates, base_url: str) -> list[RenderedMail]:
-    c = msg.main_contact
+def confirmation(m: registration.ConfirmationRequested) -> list[MailRequest]:
     return [
-        templates.render(
-            "registration_completed",
-            c.language,
-            str(c.email),
-            first_name=c.first_name,
-            last_name=c.last_name,
-            company_name=msg.company.name,
-            customer_number=msg.company.customer_number,
-            shop_url=base_url,
+        MailRequest(
+            "registration_confirmation",
+            {
+                "first_name": m.first_name,
+                "last_name": m.last_name,
+                "company_name": m.company_name or "",
+                "confirm_path": m.confirm_path,
+                "expires_at": m.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+            to_email=str(m.email),
+            language=m.language,
         )
     ]
 
 
-RULES: tuple[MailRule, ...] = (MailRule(REGISTRATION_REGISTRATIONS, RegistrationCompleted, _welcome),)
+def welcome(m: registration.RegistrationCompleted) -> list[MailRequest]:
+    c = m.main_contact
+    data = {
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "company_name": m.company.name,
+        "customer_number": m.company.customer_number,
+    }
+    return [MailRequest("registration_completed", data, to_email=str(c.email), language=c.language)]
 
 
-def consumer_specs(mails: Mails, templates: Templates, base_url: str) -> list[ConsumerSpec]:
-    specs: dict[str, ConsumerSpec] = {}
-    for rule in RULES:
+def approval_requested(m: approval.OrderApprovalRequested) -> list[MailRequest]:
+    data = {
+        **_order_facts(m),
+        "buyer_id": str(m.buyer_id),
+        "reference": m.reference or "",
+        "exceeded": [x.model_dump(mode="json") for x in m.exceeded_limits],
+        "round": m.round,
+    }
+    return [MailRequest("approval_requested", data, to_user_id=a) for a in m.approver_ids]
 
-        def handle(inbound: Inbound, rule: MailRule = rule) -> list[Any]:
-            rendered = rule.build(inbound.message, templates, base_url)
-            return mails.queue(str(inbound.envelope.event_id), rendered)
 
-        spec = specs.setdefault(rule.topic.name, ConsumerSpec(topic=rule.topic, handlers={}, batch=True))
-        spec.handlers[rule.message] = handle
-    return list(specs.values())
+def reassigned(m: approval.OrderApproversReassigned) -> list[MailRequest]:
+    data = {"order_id": str(m.order_id), "order_path": f"/orders/{m.order_id}", "buyer_id": str(m.buyer_id)}
+    return [MailRequest("approval_reassigned", data, to_user_id=a) for a in m.approver_ids]
+
+
+def approved(m: approval.OrderApproved) -> list[MailRequest]:
+    data = {
+        **_order_facts(m),
+        "comment": m.comment or "",
+        "modifications": [x.model_dump(mode="json") for x in m.modifications],
+    }
+    return [MailRequest("order_approved", data, to_user_id=m.buyer_id)]
+
+
+def rejected(m: approval.OrderRejected) -> list[MailRequest]:
+    return [MailRequest("order_rejected", {**_order_facts(m), "comment": m.comment}, to_user_id=m.buyer_id)]
+
+
+MAIL_RULES: dict[str, dict[type[Message], Rule]] = {
+    REGISTRATION_REGISTRATIONS.name: {
+        registration.ConfirmationRequested: confirmation,  # type: ignore[dict-item]
+        registration.RegistrationCompleted: welcome,  # type: ignore[dict-item]
+    },
+    APPROVAL_ORDERS.name: {
+        approval.OrderApprovalRequested: approval_requested,  # type: ignore[dict-item]
+        approval.OrderApproversReassigned: reassigned,  # type: ignore[dict-item]
+        approval.OrderApproved: approved,  # type: ignore[dict-item]
+        approval.OrderRejected: rejected,  # type: ignore[dict-item]
+    },
+}
+
+
+def consumer_specs(mails: Mails) -> list[ConsumerSpec]:
+    topics = {t.name: t for t in (REGISTRATION_REGISTRATIONS, APPROVAL_ORDERS)}
+    specs = []
+    for topic_name, rules in MAIL_RULES.items():
+        handlers: dict[type[Message], Handler] = {}
+        for message_type, rule in rules.items():
+
+            def handle(inbound: Inbound, rule: Rule = rule) -> list[Any]:
+                return mails.queue(str(inbound.envelope.event_id), rule(inbound.message))
+
+            handlers[message_type] = handle
+        # Each event makes mails of its own: a partition's batch can be saved in one transaction.
+        specs.append(ConsumerSpec(topic=topics[topic_name], handlers=handlers, batch=True))
+    specs.append(ConsumerSpec(topic=USERS_USERS, handlers=_recipient_handlers(mails)))
+    return specs
+
+
+def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
+    def keep(extract: Callable[[Any], dict[str, Any]]) -> Handler:
+        def handle(i: Inbound) -> list[Any]:
+            return mails.recipient_changed(i.message.user_id, **extract(i.message))  # type: ignore[attr-defined]
+
+        return handle
+
+    return {
+        users.UserCreated: keep(
+            lambda m: {
+                "email": m.email,
+                "first_name": m.first_name,
+                "last_name": m.last_name,
+                "language": m.language,
+                "active": m.status == "active",
+            }
+        ),
+        users.UserRenamed: keep(lambda m: {"first_name": m.first_name, "last_name": m.last_name}),
+        users.UserEmailChanged: keep(lambda m: {"email": m.email}),
+        users.UserActivated: keep(lambda m: {"active": True}),
+        users.UserDeactivated: keep(lambda m: {"active": False}),
+    }

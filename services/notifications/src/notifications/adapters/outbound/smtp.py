@@ -1,4 +1,4 @@
-"""Sending a Mail over SMTP (the standard library's smtplib, called from a worker thread)."""
+"""Sending a mail over SMTP (the standard library's smtplib, called from a worker thread)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from notifications.domain.model import Mail
+from notifications.adapters.outbound.templates import Rendered
 
 
 class PermanentMailError(Exception):
@@ -27,17 +27,17 @@ class SmtpSender:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.starttls, self.timeout_s = username, password, starttls, timeout_s
 
-    def send(self, mail: Mail) -> None:
+    def send(self, to: str, rendered: Rendered, message_id: str, kind: str) -> None:
         msg = EmailMessage()
         msg["From"] = self.sender
-        msg["To"] = mail.recipient
-        msg["Subject"] = mail.subject
-        msg["Message-ID"] = mail.message_id
+        msg["To"] = to
+        msg["Subject"] = rendered.subject
+        msg["Message-ID"] = message_id
         msg["Date"] = formatdate(localtime=False)
-        msg["Content-Language"] = mail.language
-        msg["X-Kundencenter-Kind"] = mail.kind
-        msg.set_content(mail.text)
-        msg.add_alternative(mail.html, subtype="html")
+        msg["Content-Language"] = rendered.language
+        msg["X-Kundencenter-Kind"] = kind
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
                 if self.starttls:

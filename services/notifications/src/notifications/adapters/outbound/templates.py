@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from notifications.application.mails import RenderedMail
-
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("de", "en")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    language: str
+    subject: str
+    text: str
+    html: str
 
 
 class Templates:
@@ -21,15 +28,23 @@ class Templates:
             undefined=StrictUndefined,
             keep_trailing_newline=True,
         )
+        self._env.filters["money"] = _money
 
-    def render(self, kind: str, language: str, recipient: str, **data: Any) -> RenderedMail:
+    def render(self, kind: str, language: str | None, **data: Any) -> Rendered:
         lang = language if language in LANGUAGES else "de"
-        ctx = {"recipient": recipient, **data}
-        return RenderedMail(
-            kind=kind,
-            recipient=recipient,
+        return Rendered(
             language=lang,
-            subject=self._env.get_template(f"{lang}/{kind}.subject.j2").render(ctx).strip(),
-            text=self._env.get_template(f"{lang}/{kind}.txt.j2").render(ctx),
-            html=self._env.get_template(f"{lang}/{kind}.html.j2").render(ctx),
+            subject=" ".join(self._env.get_template(f"{lang}/{kind}.subject.j2").render(data).split()),
+            text=self._env.get_template(f"{lang}/{kind}.txt.j2").render(data),
+            html=self._env.get_template(f"{lang}/{kind}.html.j2").render(data),
         )
+
+
+def _money(value: Any) -> str:
+    """``{"amount": "1234.5", "currency": "EUR"}`` → ``1234.50 EUR``."""
+    if isinstance(value, dict):
+        try:
+            return f"{float(value['amount']):,.2f} {value['currency']}"
+        except (KeyError, ValueError):
+            return str(value)
+    return str(value)

@@ -1,0 +1,240 @@
+"""``users.companies.v1`` and ``users.users.v1``: companies, their users, roles and approvers.
+
+Both topics are keyed by **company id**, so everything that happens within one company keeps its order on
+each topic. Every message carries ``company_id`` and the complete new value of what it changes (all role ids
+and effective permissions, the whole budget, the whole approver list), so a consumer keeps a read model by
+overwriting, never by computing. ``changed_by`` is the user who made the change (null: the system, e.g. a
+completed registration).
+
+Role ids are strings: the predefined roles ``main_contact``, ``buyer``, ``approver``, ``service_technician``,
+``controller``, and the uuids of a company's custom roles. Permissions come from a fixed catalogue:
+``place_orders``, ``approve_orders``, ``view_company_orders``, ``manage_users``, ``manage_budgets``,
+``view_data_sheets``, ``view_reports``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import Message, Money
+from contracts.common import ShortText
+
+UserStatus = Literal["active", "inactive"]
+
+
+class Budget(BaseModel):
+    """A user's per-order limits. A null limit means unlimited."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    max_total_quantity: int | None = Field(default=None, ge=0, description="Total quantity of one order")
+    max_order_value: Money | None = Field(default=None, description="Total value of one order")
+
+
+# ---- users.users.v1 --------------------------------------------------------------------------------------
+
+
+class UserCreated(Message):
+    """A user exists: the company's main contact (from a registration), a user created by an administrator, or
+    an ERP contact taken over. Carries the user's whole state."""
+
+    event_type = "UserCreated"
+
+    user_id: UUID
+    company_id: UUID
+    email: str
+    first_name: ShortText
+    last_name: ShortText
+    language: str = Field(description="de or en")
+    status: UserStatus = "active"
+    role_ids: list[str]
+    permissions: list[str] = Field(description="The effective permissions of the roles")
+    budget: Budget
+    is_main_contact: bool
+    erp_contact_id: str | None = Field(default=None, description="The ERP's contact this user was taken over from")
+    changed_by: UUID | None = None
+    created_at: datetime
+
+
+class UserRenamed(Message):
+    event_type = "UserRenamed"
+
+    user_id: UUID
+    company_id: UUID
+    first_name: ShortText
+    last_name: ShortText
+    changed_by: UUID | None = None
+
+
+class UserEmailChanged(Message):
+    """The user's e-mail address changed (it identifies the user at the shop's identity provider)."""
+
+    event_type = "UserEmailChanged"
+
+    user_id: UUID
+    company_id: UUID
+    email: str
+    previous_email: str
+    changed_by: UUID | None = None
+
+
+class UserActivated(Message):
+    event_type = "UserActivated"
+
+    user_id: UUID
+    company_id: UUID
+    changed_by: UUID | None = None
+
+
+class UserDeactivated(Message):
+    """Refuse this user from now on, whatever their token says."""
+
+    event_type = "UserDeactivated"
+
+    user_id: UUID
+    company_id: UUID
+    changed_by: UUID | None = None
+
+
+class UserBudgetSet(Message):
+    event_type = "UserBudgetSet"
+
+    user_id: UUID
+    company_id: UUID
+    budget: Budget
+    changed_by: UUID | None = None
+
+
+class UserRolesSet(Message):
+    """The user's roles were replaced (by an administrator, or by a transfer of the main-contact role)."""
+
+    event_type = "UserRolesSet"
+
+    user_id: UUID
+    company_id: UUID
+    role_ids: list[str]
+    permissions: list[str] = Field(description="The new effective permissions")
+    is_main_contact: bool
+    changed_by: UUID | None = None
+
+
+class UserPermissionsChanged(Message):
+    """A custom role the user holds was redefined: the user's new effective permissions."""
+
+    event_type = "UserPermissionsChanged"
+
+    user_id: UUID
+    company_id: UUID
+    permissions: list[str]
+    cause_role_id: str = Field(description="The redefined role")
+    changed_by: UUID | None = None
+
+
+# ---- users.companies.v1 ----------------------------------------------------------------------------------
+
+
+class CompanyCreated(Message):
+    """A customer completed its registration: the company exists, with its main contact (see UserCreated)."""
+
+    event_type = "CompanyCreated"
+
+    company_id: UUID
+    customer_number: ShortText
+    name: ShortText
+    currency: str
+    main_contact_id: UUID
+    registration_id: UUID | None = None
+    created_at: datetime
+
+
+class ApproversSet(Message):
+    """The company's approvers, all of them. Empty: the main contact decides."""
+
+    event_type = "ApproversSet"
+
+    company_id: UUID
+    approver_ids: list[UUID]
+    changed_by: UUID | None = None
+
+
+class ApproverRemoved(Message):
+    """An approver left the list because they were deactivated or lost the approve permission."""
+
+    event_type = "ApproverRemoved"
+
+    company_id: UUID
+    user_id: UUID
+    reason: Literal["approver_deactivated", "approve_permission_lost"]
+    approver_ids: list[UUID] = Field(description="The approvers that remain; empty: the main contact decides")
+    changed_by: UUID | None = None
+
+
+class MainContactTransferred(Message):
+    """The main-contact role went to another user (their roles follow as UserRolesSet on users.users.v1)."""
+
+    event_type = "MainContactTransferred"
+
+    company_id: UUID
+    previous_main_contact_id: UUID
+    main_contact_id: UUID
+    changed_by: UUID | None = None
+
+
+class RoleDefined(Message):
+    """A custom role of the company."""
+
+    event_type = "RoleDefined"
+
+    company_id: UUID
+    role_id: str
+    name: ShortText
+    description: str = ""
+    permissions: list[str]
+    changed_by: UUID | None = None
+
+
+class RoleChanged(Message):
+    """A custom role was redefined; its holders' new permissions follow as UserPermissionsChanged."""
+
+    event_type = "RoleChanged"
+
+    company_id: UUID
+    role_id: str
+    name: ShortText
+    description: str = ""
+    permissions: list[str]
+    changed_by: UUID | None = None
+
+
+class RoleDeleted(Message):
+    event_type = "RoleDeleted"
+
+    company_id: UUID
+    role_id: str
+    changed_by: UUID | None = None
+
+
+USER_MESSAGES: tuple[type[Message], ...] = (
+    UserCreated,
+    UserRenamed,
+    UserEmailChanged,
+    UserActivated,
+    UserDeactivated,
+    UserBudgetSet,
+    UserRolesSet,
+    UserPermissionsChanged,
+)
+
+COMPANY_MESSAGES: tuple[type[Message], ...] = (
+    CompanyCreated,
+    ApproversSet,
+    ApproverRemoved,
+    MainContactTransferred,
+    RoleDefined,
+    RoleChanged,
+    RoleDeleted,
+)

@@ -1,0 +1,79 @@
+"""Kafka handlers of approval: the users service's events keep approval's view of members and companies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from approval.application.orders import Orders
+from approval.domain.budget import Budget
+from contracts.topics import USERS_COMPANIES, USERS_USERS
+from contracts.users import v1 as users
+from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
+
+
+def _budget(b: users.Budget) -> Budget:
+    value = b.max_order_value
+    return Budget(
+        max_quantity=b.max_total_quantity,
+        max_value=Decimal(value.amount) if value else None,
+        currency=value.currency if value else None,
+    )
+
+
+def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUID]]) -> list[ConsumerSpec]:
+    """``pending_of_company`` lists a company's pending orders (from the read model) for rerouting."""
+
+    def created(i: Inbound) -> list[Any]:
+        m: users.UserCreated = i.message  # type: ignore[assignment]
+        return orders.member_joined(
+            m.user_id, m.company_id, m.email, m.first_name, m.last_name, m.language,
+            active=m.status == "active", permissions=m.permissions, budget=_budget(m.budget),
+            is_main_contact=m.is_main_contact,
+        )  # fmt: skip
+
+    def changed(extract: Callable[[Any], dict[str, Any]]) -> Handler:
+        def handle(i: Inbound) -> list[Any]:
+            return orders.member_changed(i.message.user_id, **extract(i.message))  # type: ignore[attr-defined]
+
+        return handle
+
+    def company_created(i: Inbound) -> list[Any]:
+        m: users.CompanyCreated = i.message  # type: ignore[assignment]
+        return orders.company_opened(m.company_id, m.main_contact_id)
+
+    def approvers(i: Inbound) -> list[Any]:
+        m = i.message
+        return orders.approvers_changed(
+            m.company_id,  # type: ignore[attr-defined]
+            tuple(m.approver_ids),  # type: ignore[attr-defined]
+            pending_of_company(m.company_id),  # type: ignore[attr-defined]
+        )
+
+    def main_contact(i: Inbound) -> list[Any]:
+        m: users.MainContactTransferred = i.message  # type: ignore[assignment]
+        return orders.main_contact_changed(m.company_id, m.main_contact_id, pending_of_company(m.company_id))
+
+    user_handlers: dict[Any, Handler] = {
+        users.UserCreated: created,
+        users.UserRenamed: changed(lambda m: {"first_name": m.first_name, "last_name": m.last_name}),
+        users.UserEmailChanged: changed(lambda m: {"email": m.email}),
+        users.UserActivated: changed(lambda m: {"active": True}),
+        users.UserDeactivated: changed(lambda m: {"active": False}),
+        users.UserBudgetSet: changed(lambda m: {"budget": _budget(m.budget)}),
+        users.UserRolesSet: changed(lambda m: {"permissions": m.permissions, "is_main_contact": m.is_main_contact}),
+        users.UserPermissionsChanged: changed(lambda m: {"permissions": m.permissions}),
+    }
+    company_handlers: dict[Any, Handler] = {
+        users.CompanyCreated: company_created,
+        users.ApproversSet: approvers,
+        users.ApproverRemoved: approvers,
+        users.MainContactTransferred: main_contact,
+    }
+    # One by one (no batching): messages of one company touch the same aggregates in order.
+    return [
+        ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
+        ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
+    ]

@@ -1,0 +1,177 @@
+"""Order summaries for lists and the approvers' inbox: a projection of approval's own events (asyncpg).
+
+Rebuildable at any time: truncate ``approval_order_summaries`` and reset the projector's position; the
+:class:`OrderProjector` replays the notification log. Updates are idempotent (guarded by the order version),
+so replaying a batch after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from approval.domain.model import Order, OrderContent
+from kc_runtime.follower import Batch, LogFollower
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS approval_order_summaries (
+    order_id uuid PRIMARY KEY,
+    company_id uuid NOT NULL,
+    buyer_id uuid NOT NULL,
+    status text NOT NULL,
+    total numeric NOT NULL,
+    currency text NOT NULL,
+    total_quantity integer NOT NULL,
+    line_count integer NOT NULL,
+    reference text,
+    approvers uuid[] NOT NULL DEFAULT '{}',
+    round integer NOT NULL DEFAULT 1,
+    submitted_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_order_summaries_buyer
+    ON approval_order_summaries (company_id, buyer_id, submitted_at DESC);
+CREATE INDEX IF NOT EXISTS approval_order_summaries_company
+    ON approval_order_summaries (company_id, status, submitted_at DESC);
+CREATE INDEX IF NOT EXISTS approval_order_summaries_approvers
+    ON approval_order_summaries USING gin (approvers);
+"""
+
+
+class OrderSummaries:
+    """Queries of the projection. The pool is created on first use, in the running event loop."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def pool(self) -> asyncpg.Pool:
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=8)
+                self.loop = asyncio.get_running_loop()
+                async with self._pool.acquire() as conn:
+                    await conn.execute(SCHEMA)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def query(
+        self,
+        company_id: UUID,
+        *,
+        buyer_id: UUID | None = None,
+        approver_id: UUID | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = ["company_id = $1"]
+        args: list[Any] = [company_id]
+        if buyer_id is not None:
+            args.append(buyer_id)
+            where.append(f"buyer_id = ${len(args)}")
+        if approver_id is not None:
+            args.append(approver_id)
+            where.append(f"${len(args)} = ANY(approvers)")
+        if status is not None:
+            args.append(status)
+            where.append(f"status = ${len(args)}")
+        sql_where = " AND ".join(where)
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            total = await conn.fetchval(f"SELECT count(*) FROM approval_order_summaries WHERE {sql_where}", *args)
+            rows = await conn.fetch(
+                f"SELECT * FROM approval_order_summaries WHERE {sql_where}"
+                f" ORDER BY submitted_at DESC, order_id LIMIT {int(limit)} OFFSET {int(offset)}",
+                *args,
+            )
+        return [dict(r) for r in rows], int(total)
+
+    async def pending_of_company(self, company_id: UUID) -> list[UUID]:
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT order_id FROM approval_order_summaries WHERE company_id = $1 AND status = 'pending_approval'",
+                company_id,
+            )
+        return [r["order_id"] for r in rows]
+
+    def pending_of_company_blocking(self, company_id: UUID) -> list[UUID]:
+        """For handlers running in worker threads: runs the query on the service's event loop."""
+        assert self.loop is not None, "the read model pool is not open yet"
+        return asyncio.run_coroutine_threadsafe(self.pending_of_company(company_id), self.loop).result(timeout=30)
+
+    async def apply(self, batch: Batch) -> None:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            for _notification, event, _meta in batch:
+                await _project(conn, event)
+
+
+def _is_order_event(event: Any) -> bool:
+    return isinstance(event, Order.Event)
+
+
+async def _project(conn: asyncpg.Connection, event: Any) -> None:
+    if not _is_order_event(event):
+        return  # members, e-mail index, companies: not orders
+    oid, version = event.originator_id, event.originator_version
+    at: datetime = event.timestamp
+    if isinstance(event, Order.Submitted):  # type: ignore[attr-defined]
+        c: OrderContent = event.content
+        await conn.execute(
+            "INSERT INTO approval_order_summaries (order_id, company_id, buyer_id, status, total, currency,"
+            " total_quantity, line_count, reference, submitted_at, updated_at, version)"
+            " VALUES ($1,$2,$3,'pending_approval',$4,$5,$6,$7,$8,$9,$9,$10) ON CONFLICT (order_id) DO NOTHING",
+            oid, event.company_id, event.buyer_id, Decimal(c.total_value), c.currency, c.total_quantity,
+            len(c.lines), c.reference, at, version,
+        )  # fmt: skip
+        return
+    sets: dict[str, Any] = {}
+    name = type(event).__name__
+    if name in ("ApprovalRequested", "Reassigned"):
+        sets["approvers"] = list(event.approvers)
+    elif name == "Released":
+        sets["status"] = "released"
+    elif name == "Rejected":
+        sets["status"] = "rejected"
+    elif name == "Cancelled":
+        sets["status"] = "cancelled"
+    elif name in ("Modified", "Resubmitted"):
+        c = event.content
+        sets.update(total=Decimal(c.total_value), total_quantity=c.total_quantity, line_count=len(c.lines))
+        if name == "Resubmitted":
+            sets.update(status="pending_approval", approvers=[])
+            await conn.execute(
+                "UPDATE approval_order_summaries SET round = round + 1 WHERE order_id = $1 AND version < $2",
+                oid, version,
+            )  # fmt: skip
+    assignments = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(sets))
+    prefix = f"{assignments}, " if assignments else ""
+    await conn.execute(
+        f"UPDATE approval_order_summaries SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
+        " WHERE order_id = $1 AND version < $2",
+        oid, version, *sets.values(), at,
+    )  # fmt: skip
+
+
+class OrderProjector(LogFollower):
+    kind = "order-projector"
+
+    def __init__(self, *, summaries: OrderSummaries, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.summaries = summaries
+
+    async def process(self, batch: Batch) -> None:
+        await self.summaries.apply(batch)

@@ -1,0 +1,133 @@
+"""Approval's own view of the people and companies it decides for, kept from the users service's events.
+
+Permissions are ours, not the token's: who may order, who may decide, with which budget, comes from here.
+"""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from approval.domain.budget import UNLIMITED, Budget
+
+_NS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:members")
+
+PLACE_ORDERS = "place_orders"
+APPROVE_ORDERS = "approve_orders"
+VIEW_COMPANY_ORDERS = "view_company_orders"
+
+
+class Member(Aggregate):
+    """A user of a customer company, as approval needs to know them. Its id is the user's id."""
+
+    def __init__(self, company_id: UUID, email: str, first_name: str, last_name: str, language: str) -> None:
+        self.company_id = company_id
+        self.email = email
+        self.first_name = first_name
+        self.last_name = last_name
+        self.language = language
+        self.active = True
+        self.permissions: frozenset[str] = frozenset()
+        self.budget: Budget = UNLIMITED
+        self.is_main_contact = False
+
+    @classmethod
+    def join(
+        cls,
+        user_id: UUID,
+        company_id: UUID,
+        email: str,
+        first_name: str,
+        last_name: str,
+        language: str,
+    ) -> Member:
+        return cls._create(
+            cls.Joined,
+            id=user_id,
+            company_id=company_id,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            language=language,
+        )
+
+    class Joined(Aggregate.Created):
+        company_id: UUID
+        email: str
+        first_name: str
+        last_name: str
+        language: str
+
+    FIELDS = ("email", "first_name", "last_name", "language", "active", "permissions", "budget", "is_main_contact")
+
+    def update(self, **changes: object) -> None:
+        """Overwrite what the users service said changed (names, e-mail, status, permissions, budget…)."""
+        unknown = set(changes) - set(self.FIELDS)
+        if unknown:
+            raise ValueError(f"not a member field: {sorted(unknown)}")
+        if "permissions" in changes:
+            changes["permissions"] = sorted(changes["permissions"])  # type: ignore[call-overload]
+        self._updated(changes=changes)
+
+    @event("Updated")
+    def _updated(self, changes: dict[str, object]) -> None:
+        for name, value in changes.items():
+            setattr(self, name, frozenset(value) if name == "permissions" else value)  # type: ignore[call-overload]
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def can(self, permission: str) -> bool:
+        return self.active and permission in self.permissions
+
+
+class MemberEmail(Aggregate):
+    """Which member an e-mail address (case-insensitive) belongs to: tokens name e-mails, not our ids."""
+
+    @staticmethod
+    def create_id(email: str) -> UUID:
+        return uuid5(_NS, email.strip().lower())
+
+    @classmethod
+    def claim(cls, email: str, user_id: UUID) -> MemberEmail:
+        return cls._create(cls.Claimed, id=cls.create_id(email), user_id=user_id)
+
+    class Claimed(Aggregate.Created):
+        user_id: UUID
+
+    def __init__(self, user_id: UUID) -> None:
+        self.user_id: UUID | None = user_id
+
+    @event("Reassigned")
+    def reassign(self, user_id: UUID | None) -> None:
+        self.user_id = user_id
+
+
+class CompanyView(Aggregate):
+    """A customer company: who decides over-budget orders, and whether it may order at all."""
+
+    def __init__(self, main_contact_id: UUID | None) -> None:
+        self.main_contact_id = main_contact_id
+        self.approver_ids: tuple[UUID, ...] = ()
+        self.ordering_allowed = True
+
+    @classmethod
+    def open(cls, company_id: UUID, main_contact_id: UUID | None) -> CompanyView:
+        return cls._create(cls.Opened, id=company_id, main_contact_id=main_contact_id)
+
+    class Opened(Aggregate.Created):
+        main_contact_id: UUID | None
+
+    @event("ApproversChanged")
+    def set_approvers(self, approver_ids: tuple[UUID, ...]) -> None:
+        self.approver_ids = tuple(approver_ids)
+
+    @event("MainContactChanged")
+    def set_main_contact(self, main_contact_id: UUID) -> None:
+        self.main_contact_id = main_contact_id
+
+    @event("OrderingAllowedChanged")
+    def set_ordering_allowed(self, allowed: bool) -> None:
+        self.ordering_allowed = allowed

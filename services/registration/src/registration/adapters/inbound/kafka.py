@@ -1,0 +1,34 @@
+"""Kafka handlers of registration: the ERP's answers (through erp-sync) → use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.erp_sync.v1 import CustomerVerificationFailed, CustomerVerified
+from contracts.topics import ERP_SYNC_VERIFICATIONS
+from kc_runtime.consumer import ConsumerSpec, Inbound
+from registration.application.registrations import Registrations
+
+
+def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
+    def on_verified(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, CustomerVerified)
+        return registrations.on_verified(
+            msg.registration_id,
+            company=msg.company.model_dump(mode="json"),
+            erp_contacts=[c.model_dump(mode="json") for c in msg.erp_contacts],
+        )
+
+    def on_failed(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, CustomerVerificationFailed)
+        return registrations.on_verification_failed(msg.registration_id, msg.reason)
+
+    # Not batched: answers for one customer number or client address touch the same lockout counters.
+    return [
+        ConsumerSpec(
+            topic=ERP_SYNC_VERIFICATIONS,
+            handlers={CustomerVerified: on_verified, CustomerVerificationFailed: on_failed},
+        )
+    ]

@@ -1,0 +1,62 @@
+"""Domain events of registration → contract messages on its registrations topic (key: customer number).
+
+The confirmation token is derived again here from the stored nonce (see :mod:`registration.application.tokens`);
+this is the only place the clear token exists after the request that created it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from contracts.registration.v1 import (
+    CompanyMasterData,
+    ConfirmationRequested,
+    ErpContact,
+    MainContact,
+    RegistrationCompleted,
+    VerificationRequested,
+)
+from contracts.topics import REGISTRATION_REGISTRATIONS
+from kc_runtime.relay import Outgoing
+from registration.application.tokens import TokenIssuer
+from registration.domain.model import Registration
+
+
+def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable[[Any], Sequence[Outgoing]]:
+    def translate(event: Any) -> Sequence[Outgoing]:
+        registration_id = event.originator_id
+        if isinstance(event, Registration.VerificationRequested):  # type: ignore[attr-defined]
+            message: Any = VerificationRequested(
+                registration_id=registration_id,
+                customer_number=event.customer_number,
+                invoice_number=event.invoice_number,
+                requested_at=event.at,
+            )
+        elif isinstance(event, Registration.ConfirmationRequested):  # type: ignore[attr-defined]
+            token = tokens.token_for(registration_id, event.token_nonce)
+            message = ConfirmationRequested(
+                registration_id=registration_id,
+                email=event.email,
+                first_name=event.first_name,
+                last_name=event.last_name,
+                language=event.language,
+                token=token,
+                expires_at=event.expires_at,
+                confirm_path=confirm_path_template.format(registration_id=registration_id, token=token),
+                company_name=event.company_name,
+            )
+        elif isinstance(event, Registration.Completed):  # type: ignore[attr-defined]
+            message = RegistrationCompleted(
+                registration_id=registration_id,
+                company_id=event.company_id,
+                company=CompanyMasterData.model_validate(event.company),
+                main_contact=MainContact.model_validate(event.main_contact),
+                erp_contacts=[ErpContact.model_validate(c) for c in event.erp_contacts],
+                completed_at=event.completed_at,
+            )
+        else:
+            return []
+        return [Outgoing(topic=REGISTRATION_REGISTRATIONS, key=event.customer_number, message=message)]
+
+    return translate

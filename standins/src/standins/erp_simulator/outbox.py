@@ -1,0 +1,105 @@
+"""Publishes what the simulated ERP sends (its outbox table), in id order, with the header envelope.
+
+The outbox id is the ``kc-source-notification-id``; the producer is ``erp-simulator/<database instance>``. A
+crash between publishing and marking a row publishes it again with the same ids, which consumers skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+
+from contracts.envelope import Envelope
+from standins.erp_simulator import db
+
+log = structlog.get_logger("standins.erp_simulator")
+
+EVENT_ID_NAMESPACE = uuid.UUID("0b6f7c8e-3d0a-4c55-9f63-0d3f5a6c2e71")
+
+
+class OutboxPublisher:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topic_prefix: str = "",
+        poll_interval_s: float = 0.2,
+        retry_max_s: float = 5.0,
+        sending: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.broker = broker
+        self.topic_prefix = topic_prefix
+        self.poll_interval_s = poll_interval_s
+        self.retry_max_s = retry_max_s
+        self.sending = sending
+        """False while the simulated ERP is paused: it neither consumes nor answers."""
+        self.pool: asyncpg.Pool | None = None
+        self.producer = "erp-simulator"
+        self.wakeup = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        self.wakeup.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        delay = self.poll_interval_s
+        while not stopping.is_set():
+            try:
+                if self.pool is not None and self.sending() and await self.publish_batch() > 0:
+                    delay = self.poll_interval_s
+                    continue
+            except Exception as exc:  # broker or database away: try again later, nothing is lost
+                log.warning("publishing the outbox failed, retrying", error=repr(exc), retry_in_s=delay)
+                await _wait(stopping, delay)
+                delay = min(delay * 2, self.retry_max_s)
+                continue
+            self.wakeup.clear()
+            await _wait_any(stopping, self.wakeup, self.poll_interval_s)
+
+    async def publish_batch(self, limit: int = 100) -> int:
+        assert self.pool is not None
+        rows = await db.unpublished(self.pool, limit)
+        for row in rows:
+            outbox_id = int(row["id"])
+            envelope = Envelope(
+                event_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.producer}/{outbox_id}"),
+                event_type=row["event_type"],
+                schema_version=row["schema_version"],
+                occurred_at=row["created_at"],
+                correlation_id=row["correlation_id"] or str(uuid.uuid5(EVENT_ID_NAMESPACE, str(outbox_id))),
+                causation_id=row["causation_id"] or row["correlation_id"] or str(outbox_id),
+                producer=self.producer,
+                source_notification_id=outbox_id,
+            )
+            await self.broker.publish(
+                json.dumps(row["payload"]).encode(),
+                topic=self.topic_prefix + row["topic"],
+                key=str(row["key"]).encode(),
+                headers=envelope.to_headers(),
+            )
+        if rows:
+            await db.mark_published(self.pool, [int(r["id"]) for r in rows])
+            self.published += len(rows)
+            log.info("sent", messages=len(rows), last_id=int(rows[-1]["id"]))
+        return len(rows)
+
+
+async def _wait(stopping: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float) -> None:
+    tasks = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

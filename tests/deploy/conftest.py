@@ -1,0 +1,46 @@
+"""The deploy artefacts, rendered once per session by scripts/deploy_check.py (which installs its tools)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_deploy_check() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("deploy_check", ROOT / "scripts" / "deploy_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["deploy_check"] = module
+    spec.loader.exec_module(module)
+    module.require_libs()
+    return module
+
+
+@pytest.fixture(scope="session")
+def deploy() -> ModuleType:
+    return sys.modules.get("deploy_check") or _load_deploy_check()
+
+
+@pytest.fixture(scope="session")
+def rendered(deploy: ModuleType) -> dict[str, list[dict[str, Any]]]:
+    """Every kustomize build (base, overlays/dev, overlays/prod) as a list of objects."""
+    return {build: deploy.render(build) for build in deploy.BUILDS}
+
+
+def workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] in ("Deployment", "Job")]
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    return workload["spec"]["template"]["spec"]
+
+
+def named(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}

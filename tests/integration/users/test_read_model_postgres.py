@@ -1,0 +1,158 @@
+"""The users read model on PostgreSQL: written in the events' transaction, guarding the cross-aggregate
+invariants under concurrency, and rebuildable from the events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from pydantic import SecretStr
+
+from tests.service.users.conftest import World, make_world
+from tests.support.users import unique_email
+from users.application.directory import Directory
+from users.domain.errors import EmailTaken, NotFound, UsersError
+from users.domain.model import Budget
+from users.domain.permissions import APPROVER
+from users.main import build_directory
+from users.settings import UsersSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def dsn(database) -> str:
+    return await database("users")
+
+
+@pytest.fixture
+def open_directory(dsn: str) -> Iterator[Callable[[], Directory]]:
+    opened: list[Directory] = []
+
+    def make() -> Directory:
+        directory = build_directory(UsersSettings(database_url=SecretStr(dsn), db_pool_size=8))
+        opened.append(directory)
+        return directory
+
+    yield make
+    for directory in opened:
+        directory.close()
+
+
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls at the same moment in threads; each result is its return value or its exception."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            results[i] = call()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def snapshot(world: World) -> tuple:
+    d = world.directory
+    return (
+        d.list_users(world.main, limit=200),
+        d.company(world.main),
+        d.roles(world.main),
+        d.audit(world.main, limit=500),
+    )
+
+
+def test_a_command_is_visible_to_the_next_query_at_once(open_directory):
+    world = make_world(open_directory())
+    user = world.user()
+    assert world.directory.read_model.user(user.user_id) == user
+    world.directory.deactivate_user(world.main, user.user_id)
+    assert world.directory.read_model.user_by_email(user.email.upper()).status == "inactive"
+
+
+def test_a_save_breaking_a_company_invariant_leaves_neither_events_nor_rows(open_directory):
+    world = make_world(open_directory())
+    d = world.directory
+    main = d.repository.get(world.main.user_id)
+    version, top = main.version, d.max_notification_id()
+    main._deactivated(company_id=world.company_id, by=None)  # bypass the domain's own check on purpose
+    with pytest.raises(IntegrityError, match="exactly one active main contact"):
+        d.save(main)
+    assert d.repository.get(world.main.user_id).version == version
+    assert d.max_notification_id() == top
+    assert d.read_model.user(world.main.user_id).status == "active"
+    assert d.read_model.position() == top
+
+
+def test_racing_creations_of_one_email_make_one_user(open_directory):
+    world = make_world(open_directory())
+    email = unique_email("race")
+    results = race(*(lambda i=i: world.user(email=email if i % 2 else email.upper()) for i in range(8)))
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, EmailTaken) for r in results if isinstance(r, Exception)), results
+    assert world.directory.list_users(world.main).total == 2
+
+
+def test_racing_approver_naming_and_deactivation_never_leave_an_inactive_approver(open_directory):
+    world = make_world(open_directory())
+    d = world.directory
+    outcomes = set()
+    for _ in range(15):
+        user = world.user(role_ids=[APPROVER])
+        results = race(
+            lambda u=user: d.set_approvers(world.main, [u.user_id]),
+            lambda u=user: d.deactivate_user(world.main, u.user_id),
+        )
+        outcomes.add(tuple(type(r).__name__ for r in results))
+        for r in results:
+            assert not isinstance(r, Exception) or isinstance(r, IntegrityError | UsersError), r
+        company = d.company(world.main)
+        row = d.read_model.user(user.user_id)
+        assert not (row.status == "inactive" and user.user_id in company.approver_ids), outcomes
+        aggregate = d.repository.get(world.company_id)
+        assert tuple(aggregate.approver_ids) == company.approver_ids
+        d.set_approvers(world.main, [])
+
+
+def test_many_concurrent_commands_are_all_in_the_read_model(open_directory):
+    world = make_world(open_directory())
+    results = race(*(lambda i=i: world.user(last_name=f"Many{i:02d}") for i in range(24)))
+    assert not [r for r in results if isinstance(r, Exception)]
+    page = world.directory.list_users(world.main, limit=200)
+    assert page.total == 25
+    assert world.directory.read_model.position() == world.directory.max_notification_id()
+
+
+def test_the_read_model_is_rebuilt_from_the_events_and_caught_up_at_start(open_directory):
+    d = open_directory()
+    world = make_world(d)
+    role = d.define_role(world.main, name="R", permissions=["approve_orders"])
+    a = world.user(role_ids=[role.role_id])
+    d.set_approvers(world.main, [a.user_id])
+    d.set_budget(world.main, a.user_id, Budget(3, Decimal("9.99"), "EUR"))
+    d.change_email(world.main, a.user_id, unique_email())
+    d.change_role(world.main, role.role_id, name="R2", permissions=["view_reports"])
+    d.transfer_main_contact(world.main, a.user_id)
+    world.main = d.authenticate(d.read_model.user(a.user_id).email)  # the new main contact
+    before = snapshot(world)
+
+    assert d.rebuild_read_model() == d.max_notification_id()
+    assert snapshot(world) == before
+
+    d.read_model.clear()
+    with pytest.raises(NotFound):
+        d.get_user(world.main, a.user_id)
+    restarted = open_directory()  # a new process: catches up at start
+    world.directory = restarted
+    assert snapshot(world) == before

@@ -1,0 +1,209 @@
+"""erp-sync's part of registration, in memory: ask the ERP, retry while it is silent, answer registration, and
+tell the ERP about activated customer centers. The sales-order path stays as it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from contracts.erp.v1 import (
+    CustomerCenterActivated,
+    CustomerVerificationAnswered,
+    CustomerVerificationRequested,
+    ErpContactPerson,
+    ErpCustomer,
+)
+from contracts.erp_sync.v1 import CustomerVerificationFailed, CustomerVerified
+from contracts.registration.v1 import (
+    CompanyMasterData,
+    ConfirmationRequested,
+    MainContact,
+    RegistrationCompleted,
+    VerificationRequested,
+)
+from contracts.topics import APPROVAL_ORDERS, ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS, REGISTRATION_REGISTRATIONS
+from erp_sync.adapters.inbound.kafka import consumer_specs, verification_consumer_specs
+from erp_sync.adapters.outbound.translator import translate
+from erp_sync.application.exchanges import Exchanges
+from erp_sync.application.verifications import PendingVerifications, Verifications
+from erp_sync.domain.verification import RetryPolicy
+from tests.service.registration.wire import Inbox, Outbox, published
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ErpSync:
+    def __init__(self) -> None:
+        self.exchanges = Exchanges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.clock = Clock()
+        self.verifications = Verifications(self.exchanges, RetryPolicy(5, 60, 3600), self.clock)
+        self.inbox = Inbox(self.exchanges, "erp-sync", verification_consumer_specs(self.verifications))
+        self.outbox = Outbox(self.exchanges, translate, "erp-sync")
+        self.pending = PendingVerifications(self.exchanges)
+        self._ids = iter(range(1, 10_000))
+
+    async def asked(self, registration_id=None, customer_number: str = "10001", invoice: str = "R-10001-1"):
+        rid = registration_id or uuid4()
+        msg = VerificationRequested(
+            registration_id=rid, customer_number=customer_number, invoice_number=invoice, requested_at=T0
+        )
+        await self.inbox.deliver(
+            published(REGISTRATION_REGISTRATIONS, customer_number, msg, next(self._ids), "registration")
+        )
+        return rid
+
+    async def erp_answers(self, rid, outcome: str, customer: ErpCustomer | None = None, contacts=()):
+        msg = CustomerVerificationAnswered(
+            idempotency_key=f"customer-verification/{rid}",
+            verification_id=rid,
+            customer_number="10001",
+            outcome=outcome,  # type: ignore[arg-type]
+            customer=customer,
+            contacts=list(contacts),
+            answered_at=T0,
+        )
+        p = published(ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS, "10001", msg, next(self._ids), "erp-simulator/x")
+        await self.inbox.deliver(p)
+
+    def tick(self) -> int:
+        self.pending.refresh()
+        return sum(1 for rid in self.pending.due_now(self.clock()) if self.verifications.retry(rid))
+
+
+@pytest.fixture
+def erp_sync() -> ErpSync:
+    return ErpSync()
+
+
+CUSTOMER = ErpCustomer(customer_number="10001", name="Muster GmbH", currency="EUR")
+
+
+async def test_a_registration_question_becomes_one_question_to_the_erp(erp_sync: ErpSync):
+    rid = await erp_sync.asked(invoice="R-7")
+    await erp_sync.asked(rid, invoice="R-7")  # a second delivery (another notification id)
+    (question,) = erp_sync.outbox.of_type(CustomerVerificationRequested)
+    assert (question.verification_id, question.invoice_number, question.attempt) == (rid, "R-7", 1)
+    assert question.idempotency_key == f"customer-verification/{rid}"
+
+
+async def test_a_verified_answer_reaches_registration_with_master_data_and_usable_contacts(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    contacts = [
+        ErpContactPerson(contact_id="1", email="anna@example.com", first_name="Anna"),
+        ErpContactPerson(contact_id="2", email="keine Adresse", first_name="Sepp"),
+    ]
+    await erp_sync.erp_answers(rid, "verified", CUSTOMER, contacts)
+    (verified,) = erp_sync.outbox.of_type(CustomerVerified)
+    assert verified.registration_id == rid
+    assert verified.company == CompanyMasterData(customer_number="10001", name="Muster GmbH", currency="EUR")
+    assert [(c.erp_contact_id, c.email) for c in verified.erp_contacts] == [("1", "anna@example.com"), ("2", None)]
+
+
+@pytest.mark.parametrize("outcome", ["unknown_customer", "invoice_mismatch", "not_allowed"])
+async def test_a_failed_verification_reaches_registration_with_its_reason(erp_sync: ErpSync, outcome: str):
+    rid = await erp_sync.asked()
+    await erp_sync.erp_answers(rid, outcome)
+    (failed,) = erp_sync.outbox.of_type(CustomerVerificationFailed)
+    assert (failed.registration_id, failed.reason) == (rid, outcome)
+
+
+async def test_only_the_first_of_several_answers_counts(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    await erp_sync.erp_answers(rid, "verified", CUSTOMER)
+    await erp_sync.erp_answers(rid, "verified", CUSTOMER)
+    assert len(erp_sync.outbox.of_type(CustomerVerified)) == 1
+
+
+async def test_an_answer_to_a_question_never_asked_changes_nothing(erp_sync: ErpSync):
+    await erp_sync.erp_answers(uuid4(), "verified", CUSTOMER)
+    assert erp_sync.exchanges.max_notification_id() == 0
+
+
+async def test_a_silent_erp_is_asked_again_with_backoff_under_the_same_key(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    assert erp_sync.tick() == 0
+    for seconds, attempt in [(5, 2), (15, 3), (35, 4)]:
+        erp_sync.clock.now = T0 + timedelta(seconds=seconds)
+        assert erp_sync.tick() == 1
+        assert erp_sync.tick() == 0  # not due again yet
+        assert erp_sync.verifications.verification(rid).attempts == attempt
+    questions = erp_sync.outbox.of_type(CustomerVerificationRequested)
+    assert [q.attempt for q in questions] == [1, 2, 3, 4]
+    assert {q.idempotency_key for q in questions} == {f"customer-verification/{rid}"}
+
+
+async def test_an_answered_question_is_not_asked_again(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    await erp_sync.erp_answers(rid, "verified", CUSTOMER)
+    erp_sync.clock.now = T0 + timedelta(hours=1)
+    assert erp_sync.tick() == 0
+
+
+async def test_the_schedule_is_rebuilt_from_the_log_after_a_restart(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    erp_sync.pending = PendingVerifications(erp_sync.exchanges)  # a new process: empty view
+    erp_sync.clock.now = T0 + timedelta(seconds=5)
+    assert erp_sync.tick() == 1
+    assert erp_sync.verifications.verification(rid).attempts == 2
+
+
+async def test_a_question_unanswered_past_the_deadline_fails_as_erp_unavailable(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    erp_sync.clock.now = T0 + timedelta(hours=2)
+    erp_sync.tick()
+    (failed,) = erp_sync.outbox.of_type(CustomerVerificationFailed)
+    assert (failed.registration_id, failed.reason) == (rid, "erp_unavailable")
+    await erp_sync.erp_answers(rid, "verified", CUSTOMER)  # too late
+    assert erp_sync.outbox.of_type(CustomerVerified) == []
+
+
+def completed(customer_number: str = "10001", company_id=None) -> RegistrationCompleted:
+    return RegistrationCompleted(
+        registration_id=uuid4(),
+        company_id=company_id or uuid4(),
+        company=CompanyMasterData(customer_number=customer_number, name="Muster GmbH"),
+        main_contact=MainContact(email="anna@example.com", first_name="Anna", last_name="Muster", language="en"),
+        completed_at=T0,
+    )
+
+
+async def test_a_completed_registration_tells_the_erp_once_that_the_customer_center_is_active(erp_sync: ErpSync):
+    msg = completed()
+    for i in (1, 2):  # the same completion twice (a replay)
+        p = published(REGISTRATION_REGISTRATIONS, "10001", msg, 100 + i, "registration")
+        await erp_sync.inbox.deliver(p)
+    (activated,) = erp_sync.outbox.of_type(CustomerCenterActivated)
+    assert activated.customer_number == "10001"
+    assert activated.company_id == msg.company_id
+    assert (activated.main_contact_email, activated.main_contact_language) == ("anna@example.com", "en")
+    assert activated.idempotency_key == "customer-center-activation/10001"
+
+
+async def test_confirmation_mails_on_the_registrations_topic_are_ignored(erp_sync: ErpSync):
+    mail = ConfirmationRequested(
+        registration_id=uuid4(),
+        email="anna@example.com",
+        first_name="Anna",
+        last_name="M",
+        token="t",
+        expires_at=T0,
+        confirm_path="/x",
+    )
+    await erp_sync.inbox.deliver(published(REGISTRATION_REGISTRATIONS, "1", mail, 1, "registration"))
+    assert erp_sync.exchanges.max_notification_id() == 0
+    assert erp_sync.inbox.dead_letters == []
+
+
+def test_the_sales_order_consumer_is_unchanged():
+    (spec,) = consumer_specs(Exchanges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}))
+    assert spec.topic is APPROVAL_ORDERS

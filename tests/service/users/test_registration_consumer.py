@@ -1,0 +1,117 @@
+"""users consumes RegistrationCompleted: one company and main contact per company, duplicates skipped."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from contracts import Envelope
+from contracts.registration.v1 import RegistrationCompleted
+from contracts.topics import REGISTRATION_REGISTRATIONS
+from kc_runtime.consumer import IdempotentConsumer
+from kc_runtime.eventstore import Blocking
+from tests.support.users import erp_contact, registration
+from users.adapters.inbound.kafka import consumer_specs
+from users.application.directory import Directory
+
+
+@dataclass
+class FakeBatch:
+    raw_message: tuple
+    acked: int = 0
+
+    async def ack(self) -> None:
+        self.acked += 1
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, dict]] = []
+
+    async def publish(self, body, topic, key=None, headers=None):
+        self.published.append((topic, body, headers or {}))
+
+
+def record(msg: RegistrationCompleted, notification_id: int, offset: int = 0, body: bytes | None = None):
+    headers = Envelope(
+        event_id=uuid4(),
+        event_type=msg.event_type,
+        schema_version=1,
+        occurred_at=datetime.now(UTC),
+        correlation_id="c-1",
+        causation_id="c-1",
+        producer="registration",
+        source_notification_id=notification_id,
+    ).to_headers()
+    return ConsumerRecord(
+        topic=REGISTRATION_REGISTRATIONS.name,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=msg.company.customer_number.encode(),
+        value=body if body is not None else msg.model_dump_json().encode(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=[(k, v.encode()) for k, v in headers.items()],
+    )
+
+
+@pytest.fixture
+def consumer():
+    directory = Directory(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    (spec,) = consumer_specs(directory)
+    broker = RecordingBroker()
+    c = IdempotentConsumer(
+        service="users",
+        group_id="users",
+        app=directory,
+        broker=broker,  # type: ignore[arg-type]
+        blocking=Blocking(2),
+        spec=spec,
+        max_attempts=2,
+        backoff_initial_s=0.01,
+    )
+    return c, directory, broker
+
+
+async def test_a_completed_registration_creates_the_company_and_its_main_contact(consumer):
+    c, directory, _ = consumer
+    msg = registration(erp_contacts=[erp_contact()])
+    await c.handle(FakeBatch((record(msg, 1),)))
+    actor = directory.authenticate(str(msg.main_contact.email))
+    assert actor.company_id == msg.company_id and actor.is_main_contact
+    company = directory.company(actor)
+    assert company.customer_number == msg.company.customer_number
+    assert [x.erp_contact_id for x in company.erp_contacts] == [msg.erp_contacts[0].erp_contact_id]
+
+
+async def test_a_redelivered_or_repeated_completion_creates_nothing_more(consumer):
+    c, directory, _ = consumer
+    msg = registration()
+    await c.handle(FakeBatch((record(msg, 1, 0), record(msg, 1, 1))))
+    await c.handle(FakeBatch((record(msg, 2, 2),)))  # the same company completed again, later
+    assert directory.max_notification_id() == 3  # Company.Created, User.Created, KeyClaim.Claimed
+    assert directory.max_tracking_id(f"registration/{REGISTRATION_REGISTRATIONS.name}/0") == 2
+
+
+async def test_an_invalid_completion_goes_to_the_dead_letter_topic(consumer):
+    c, directory, broker = consumer
+    msg = registration()
+    await c.handle(FakeBatch((record(msg, 1, body=b'{"company_id": "nope"}'),)))
+    assert [t for t, _, _ in broker.published] == [REGISTRATION_REGISTRATIONS.dlt]
+    assert directory.max_notification_id() == 0
+
+
+async def test_a_completion_whose_main_contact_is_a_user_already_is_dead_lettered(consumer):
+    c, _, broker = consumer
+    first = registration()
+    second = registration(email=str(first.main_contact.email).upper())
+    await c.handle(FakeBatch((record(first, 1, 0), record(second, 2, 1))))
+    (dead,) = broker.published
+    assert dead[0] == REGISTRATION_REGISTRATIONS.dlt
+    assert dead[2]["kc-dlt-reason"] == "handler_failed"
+    assert "EmailTaken" in dead[2]["kc-dlt-error"]

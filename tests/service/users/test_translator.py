@@ -1,0 +1,62 @@
+"""Every administrative change reaches the wire, keyed by company id, with the state a read model needs."""
+
+from decimal import Decimal
+
+from contracts.topics import USERS_COMPANIES, USERS_USERS
+from tests.service.users.conftest import World
+from tests.support.users import unique_email
+from users.adapters.outbound.translator import translate
+from users.domain.model import Budget
+from users.domain.permissions import APPROVER, BUYER
+
+
+def wire(world: World) -> list:
+    out = []
+    for _, event, _ in world.directory.notifications(0, 1000):
+        out.extend(translate(event))
+    return out
+
+
+def test_every_message_is_keyed_by_company_id_and_validates_against_its_topic(world: World):
+    d, main = world.directory, world.main
+    role = d.define_role(main, name="Freigabe", permissions=["approve_orders"])
+    a = world.user(role_ids=[role.role_id, BUYER])
+    d.set_approvers(main, [a.user_id])
+    d.set_budget(main, a.user_id, Budget(5, Decimal("99.90"), "EUR"))
+    d.rename_user(main, a.user_id, "X", "Y")
+    d.change_email(main, a.user_id, unique_email())
+    d.change_role(main, role.role_id, name="Freigabe", permissions=["view_reports"])
+    d.set_roles(main, a.user_id, [APPROVER])
+    d.deactivate_user(main, a.user_id)
+    d.activate_user(main, a.user_id)
+    d.transfer_main_contact(main, a.user_id)
+    d.delete_role(main, role.role_id)
+    messages = wire(world)
+    assert {o.key for o in messages} == {str(world.company_id)}
+    for o in messages:
+        assert type(o.message) in o.topic.messages
+        o.topic.message_type(o.message.event_type).model_validate_json(o.message.model_dump_json())
+    types = {o.message.event_type for o in messages}
+    assert types == {m.event_type for m in USERS_USERS.messages} | {m.event_type for m in USERS_COMPANIES.messages}
+
+
+def test_user_messages_carry_effective_permissions_and_the_whole_budget(world: World):
+    d, main = world.directory, world.main
+    a = world.user(role_ids=[BUYER])
+    d.set_budget(main, a.user_id, Budget(None, Decimal("100.00"), "CHF"))
+    d.set_roles(main, a.user_id, [BUYER, APPROVER])
+    by_type = {o.message.event_type: o.message for o in wire(world) if getattr(o.message, "user_id", None) == a.user_id}
+    assert by_type["UserCreated"].permissions == ["place_orders", "view_data_sheets"]
+    assert by_type["UserBudgetSet"].budget.model_dump(mode="json") == {
+        "max_total_quantity": None,
+        "max_order_value": {"amount": "100.00", "currency": "CHF"},
+    }
+    roles = by_type["UserRolesSet"]
+    assert roles.role_ids == [BUYER, APPROVER] and "approve_orders" in roles.permissions
+    assert roles.changed_by == main.user_id
+
+
+def test_the_main_contacts_creation_names_nobody_as_its_author(world: World):
+    created = [o.message for o in wire(world)]
+    assert [m.event_type for m in created] == ["CompanyCreated", "UserCreated"]
+    assert created[1].is_main_contact and created[1].changed_by is None

@@ -1,0 +1,58 @@
+"""A customer company ready for ordering, used through the gateway (journey tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import eventually
+from tests.support.orders import order_body
+from tests.support.users import JourneyCompany, UsersApi
+
+BUDGET = {"max_total_quantity": 10, "max_order_value": {"amount": "500.00", "currency": "EUR"}}
+
+
+class Shop:
+    """One company with a buyer (budget: 10 pieces, 500 EUR per order) and approvers, ready in approval."""
+
+    def __init__(self, api: UsersApi, company: JourneyCompany) -> None:
+        self.api = api
+        self.gw = api.gateway
+        self.company = company
+        self.main = company.main
+
+    async def person(self, roles: list[str], language: str = "de", budget: dict | None = None) -> tuple[dict, dict]:
+        fields: dict[str, Any] = {"language": language}
+        if budget is not None:
+            fields["budget"] = budget
+        user, headers = await self.api.user(self.company, roles, **fields)
+        await eventually(lambda: self._known_to_approval(headers), what="approval to know the new user")
+        return user, headers
+
+    async def _known_to_approval(self, headers: dict) -> bool:
+        r = await self.gw.get("/api/orders", headers=headers)
+        return r.status_code == 200
+
+    async def approvers(self, *users: dict, seen_by: dict, expected: set[str] | None = None) -> None:
+        """Name the approvers, and wait until approval routes ``seen_by``'s over-budget orders to them."""
+        r = await self.gw.put("/api/company/approvers", json={"user_ids": [u["id"] for u in users]}, headers=self.main)
+        assert r.status_code == 200, r.text
+        want = expected if expected is not None else {u["id"] for u in users}
+
+        async def routed() -> bool:
+            r = await self.gw.post("/api/orders/evaluate", json=order_body(quantity=1000), headers=seen_by)
+            return {a["id"] for a in r.json()["approvers"]} == want
+
+        await eventually(routed, what="approval to route to the new approvers")
+
+    async def order(self, headers: dict, quantity: int, price: str = "10.00") -> dict:
+        r = await self.gw.post("/api/orders", json=order_body(quantity=quantity, unit_price=price), headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def get(self, order_id: str, headers: dict) -> httpx.Response:
+        return await self.gw.get(f"/api/orders/{order_id}", headers=headers)
+
+    async def do(self, order_id: str, action: str, headers: dict, body: dict | None = None) -> httpx.Response:
+        return await self.gw.post(f"/api/orders/{order_id}/{action}", json=body or {}, headers=headers)
