@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.orders import order_body  # noqa: E402
 
 GATEWAY = os.environ.get("KC_BENCH_GATEWAY", "http://127.0.0.1:8080")
-ERP_SYNC = os.environ.get("KC_BENCH_ERP_SYNC", "http://127.0.0.1:8104")
+ERP_SIMULATOR = os.environ.get("KC_BENCH_ERP_SIMULATOR", "http://127.0.0.1:8111")
 PG_ADMIN = os.environ.get("KC_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:54329/postgres")
 KAFKA = os.environ.get("KC_BENCH_KAFKA", "127.0.0.1:19092")
 
@@ -108,68 +108,144 @@ async def kafka_produce_rate(messages: int) -> tuple[float, float]:
         await admin.close()
 
 
-async def order_flow(orders: int, concurrency: int, warmup: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as gw:
-        tokens = []
-        for _ in range(concurrency):
-            r = await gw.post("/dev-auth/token", json={"sub": str(uuid.uuid4()), "company_id": str(uuid.uuid4())})
+async def setup_companies(gw: httpx.AsyncClient, companies: int, buyers_per_company: int) -> list[dict[str, Any]]:
+    """Registered companies (over Kafka, as registration would) with buyers (budget) and one approver each."""
+    from tests.support.users import RegistrationPublisher, UsersApi
+
+    async def token(**claims: Any) -> str:
+        r = await gw.post("/dev-auth/token", json={"sub": str(uuid.uuid4()), **claims})
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    publisher = RegistrationPublisher(KAFKA)
+    await publisher.start()
+    try:
+        api = UsersApi(gw, token, publisher)
+        out = []
+        for _ in range(companies):
+            company = await api.company()
+            approver, approver_h = await api.user(company, ["approver"])
+            buyers = [(await api.user(company, ["buyer"], budget=BENCH_BUDGET))[1] for _ in range(buyers_per_company)]
+            r = await gw.put("/api/company/approvers", json={"user_ids": [approver["id"]]}, headers=company.main)
             r.raise_for_status()
-            tokens.append({"Authorization": f"Bearer {r.json()['access_token']}"})
+            out.append({"main": company.main, "approver": approver_h, "approver_id": approver["id"], "buyers": buyers})
+    finally:
+        await publisher.stop()
+    # approval learns of them through the users topics: wait until it routes to the approvers
+    deadline = time.monotonic() + 120
+    for c in out:
+        while True:
+            r = await gw.post("/api/orders/evaluate", json=order_body(quantity=1000), headers=c["buyers"][-1])
+            if r.status_code == 200 and [a["id"] for a in r.json()["approvers"]] == [c["approver_id"]]:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"approval did not learn of the bench companies: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(0.1)
+    return out
+
+
+BENCH_BUDGET = {"max_total_quantity": 40, "max_order_value": {"amount": "1000.00", "currency": "EUR"}}
+
+
+async def order_flow(
+    orders: int, concurrency: int, warmup: int, companies: int, over_budget_share: float
+) -> dict[str, Any]:
+    """Buyers submit orders concurrently; over-budget ones are approved (every 5th rejected, then resubmitted
+    within budget). Measures submission latency and submission → arrival at the ERP simulator."""
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=limits) as gw:
+        print(f"[bench]   registering {companies} companies with buyers and approvers…", flush=True)
+        shops = await setup_companies(gw, companies, max(1, concurrency // companies))
+        buyers = [(shop, b) for shop in shops for b in shop["buyers"]]
 
         submitted: dict[str, float] = {}
         http_latency: list[float] = []
-        errors = 0
+        decision_latency: list[float] = []
+        errors: list[str] = []
+        counts = {"released": 0, "approved": 0, "rejected_resubmitted": 0}
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(warmup + orders):
             queue.put_nowait(i)
 
+        async def call(method: str, url: str, headers: dict, body: Any = None) -> httpx.Response:
+            r = await gw.request(method, url, json=body, headers=headers)
+            if r.status_code >= 400:
+                errors.append(f"{method} {url.split('/')[-1]} {r.status_code} {r.text[:120]}")
+            return r
+
         async def buyer(n: int) -> None:
-            nonlocal errors
+            shop, headers = buyers[n % len(buyers)]
             while True:
                 try:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                body = order_body(quantity=1 + i % 5, unit_price="19.90", sku=f"SKU-{i % 50}")
-                t0 = time.time()
-                p0 = time.perf_counter()
-                r = await gw.post("/api/orders", json=body, headers=tokens[n])
+                over = (i % 100) < over_budget_share * 100
+                body = order_body(quantity=60 if over else 1 + i % 5, unit_price="9.90", sku=f"SKU-{i % 50}")
+                t0, p0 = time.time(), time.perf_counter()
+                r = await call("POST", "/api/orders", headers, body)
                 took = time.perf_counter() - p0
                 if r.status_code != 201:
-                    errors += 1
                     continue
-                if i >= warmup:
-                    submitted[r.json()["id"]] = t0
+                order = r.json()
+                measured = i >= warmup
+                if measured:
                     http_latency.append(took)
+                if order["status"] == "pending_approval":
+                    p1 = time.perf_counter()
+                    if i % 5 == 0:
+                        await call(
+                            "POST", f"/api/orders/{order['id']}/reject", shop["approver"], {"comment": "zu viel"}
+                        )
+                        again = order_body(quantity=30, unit_price="9.90", sku=f"SKU-{i % 50}")
+                        r = await call("POST", f"/api/orders/{order['id']}/resubmit", headers,
+                                       {"comment": "weniger", "order": again})  # fmt: skip
+                        counts["rejected_resubmitted"] += 1
+                    else:
+                        r = await call(
+                            "POST", f"/api/orders/{order['id']}/approve", shop["approver"], {"comment": "ok"}
+                        )
+                        counts["approved"] += 1
+                    if measured:
+                        decision_latency.append(time.perf_counter() - p1)
+                else:
+                    counts["released"] += 1
+                if measured and r.status_code < 400:
+                    submitted[order["id"]] = t0
 
-        # warm-up orders go first and are not measured
         started = time.time()
         await asyncio.gather(*(buyer(n) for n in range(concurrency)))
         http_done = time.time()
 
-    applied: dict[str, float] = {}
-    async with httpx.AsyncClient(base_url=ERP_SYNC, timeout=30) as es:
+    arrived: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
         deadline = time.monotonic() + 300
         pending = set(submitted)
         while pending and time.monotonic() < deadline:
             for order_id in list(pending)[:500]:
-                r = await es.get(f"/ops/sales-orders/{order_id}")
+                r = await erp.get(f"/sales-orders/{order_id}")
                 if r.status_code == 200:
-                    applied[order_id] = datetime.fromisoformat(r.json()["requested_at"]).timestamp()
+                    arrived[order_id] = datetime.fromisoformat(r.json()["received_at"]).timestamp()
                     pending.discard(order_id)
-    e2e = [applied[o] - submitted[o] for o in applied]
+    e2e = [arrived[o] - submitted[o] for o in arrived]
     first = min(submitted.values()) if submitted else started
-    last = max(applied.values()) if applied else http_done
+    last = max(arrived.values()) if arrived else http_done
     return {
         "orders": len(submitted),
+        "companies": companies,
+        "buyers": len(buyers),
         "concurrency": concurrency,
-        "errors": errors,
-        "not_applied": len(submitted) - len(applied),
+        "mix": counts,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "not_at_erp": len(submitted) - len(arrived),
         "http_orders_per_s": len(submitted) / max(1e-9, http_done - first),
-        "end_to_end_orders_per_s": len(applied) / max(1e-9, last - first),
+        "end_to_end_orders_per_s": len(arrived) / max(1e-9, last - first),
         "http_p50_ms": pct(http_latency, 50) * 1000,
         "http_p95_ms": pct(http_latency, 95) * 1000,
         "http_p99_ms": pct(http_latency, 99) * 1000,
+        "decision_p50_ms": pct(decision_latency, 50) * 1000,
+        "decision_p99_ms": pct(decision_latency, 99) * 1000,
         "e2e_p50_ms": pct(e2e, 50) * 1000,
         "e2e_p95_ms": pct(e2e, 95) * 1000,
         "e2e_p99_ms": pct(e2e, 99) * 1000,
@@ -183,10 +259,13 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("BENCH_CONCURRENCY", 32)))
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
     parser.add_argument("--kafka-messages", type=int, default=int(os.environ.get("BENCH_KAFKA_MESSAGES", 20000)))
+    parser.add_argument("--companies", type=int, default=int(os.environ.get("BENCH_COMPANIES", 8)))
+    parser.add_argument("--over-budget", type=float, default=float(os.environ.get("BENCH_OVER_BUDGET", 0.2)),
+                        help="share of orders over budget (approved, every 5th rejected and resubmitted)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short run (used by make test)")
     args = parser.parse_args()
     if args.quick:
-        args.orders, args.concurrency, args.seconds, args.kafka_messages = 100, 8, 1.0, 2000
+        args.orders, args.concurrency, args.seconds, args.kafka_messages, args.companies = 60, 8, 1.0, 2000, 2
 
     print(f"[bench] PostgreSQL commit rate ({args.seconds:.0f}s, 16 clients)…", flush=True)
     pg_plain = await pg_commit_rate(args.seconds)
@@ -196,7 +275,13 @@ async def main() -> int:
     print(
         f"[bench] order flow: {args.orders} orders, {args.concurrency} concurrent buyers, via the gateway…", flush=True
     )
-    flow = await order_flow(args.orders, args.concurrency, warmup=min(50, args.orders // 10))
+    flow = await order_flow(
+        args.orders,
+        args.concurrency,
+        warmup=min(50, args.orders // 10),
+        companies=args.companies,
+        over_budget_share=args.over_budget,
+    )
 
     result = {
         "at": datetime.now(UTC).isoformat(),
@@ -214,17 +299,22 @@ async def main() -> int:
         ("PostgreSQL commits/s under exclusive table lock", f"{pg_locked:,.0f}"),
         ("Kafka produce msgs/s (pipelined, acks=all)", f"{kafka_pipelined:,.0f}"),
         ("Kafka produce msgs/s (one at a time)", f"{kafka_sequential:,.0f}"),
-        ("orders submitted via gateway /s", f"{flow['http_orders_per_s']:,.1f}"),
-        ("orders applied end to end /s (HTTP → erp-sync)", f"{flow['end_to_end_orders_per_s']:,.1f}"),
+        ("orders submitted and decided via gateway /s", f"{flow['http_orders_per_s']:,.1f}"),
+        ("orders end to end /s (submitted -> at the ERP)", f"{flow['end_to_end_orders_per_s']:,.1f}"),
         (
-            "HTTP submit latency p50 / p95 / p99 ms",
+            "submit latency p50 / p95 / p99 ms",
             f"{flow['http_p50_ms']:.1f} / {flow['http_p95_ms']:.1f} / {flow['http_p99_ms']:.1f}",
         ),
+        ("decision latency p50 / p99 ms", f"{flow['decision_p50_ms']:.1f} / {flow['decision_p99_ms']:.1f}"),
         (
-            "HTTP → applied at erp-sync p50 / p95 / p99 ms",
+            "submit -> at the ERP p50 / p95 / p99 ms",
             f"{flow['e2e_p50_ms']:.1f} / {flow['e2e_p95_ms']:.1f} / {flow['e2e_p99_ms']:.1f}",
         ),
-        ("orders (errors, not applied)", f"{flow['orders']} ({flow['errors']}, {flow['not_applied']})"),
+        (
+            "mix: within budget / approved / rejected+resubmitted",
+            f"{flow['mix']['released']} / {flow['mix']['approved']} / {flow['mix']['rejected_resubmitted']}",
+        ),
+        ("orders (errors, not at the ERP)", f"{flow['orders']} ({flow['errors']}, {flow['not_at_erp']})"),
     ]
     width = max(len(r[0]) for r in rows)
     print()
@@ -239,7 +329,9 @@ async def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n  results written to {out.relative_to(ROOT)}")
-    return 1 if flow["errors"] or flow["not_applied"] else 0
+    for sample in flow["error_samples"]:
+        print(f"  error: {sample}")
+    return 1 if flow["errors"] or flow["not_at_erp"] else 0
 
 
 if __name__ == "__main__":

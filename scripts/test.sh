@@ -41,5 +41,8 @@ rc=$?
 set -e
 if [ $rc -ne 0 ]; then
   echo "== tests failed (exit $rc); service logs are in .local/logs/"
+  exit $rc
 fi
-exit $rc
+
+echo "== a short benchmark run (the full one: make bench)"
+.venv/bin/python bench/run.py --quick

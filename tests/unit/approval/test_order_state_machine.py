@@ -83,6 +83,18 @@ class OrderLifecycle(RuleBasedStateMachine):
     def cancel(self, who):
         self._try(self.order.cancel, who, NOW)
 
+    @rule(outcome=st.sampled_from(["transmitted", "confirmed", "erp_rejected"]))
+    def erp_says(self, outcome):
+        before = self.order.status
+        if outcome == "transmitted":
+            self.order.mark_transmitted(NOW)
+        elif outcome == "confirmed":
+            self.order.confirm_by_erp("SO-1", NOW)
+        else:
+            self.order.reject_by_erp("credit limit", NOW)
+        if before not in (OrderStatus.RELEASED, OrderStatus.TRANSMITTED):
+            assert self.order.status is before  # the ERP only speaks of orders it was given
+
     @rule(text=st.sampled_from(["", "Frage"]))
     def comment(self, text):
         self._try(self.order.add_comment, OTHER, text, NOW)
@@ -90,7 +102,9 @@ class OrderLifecycle(RuleBasedStateMachine):
     @invariant()
     def released_at_most_once_and_only_with_a_release_time(self):
         assert self.releases <= 1
-        assert (self.order.status is OrderStatus.RELEASED) == (self.order.released_at is not None)
+        after_release = (OrderStatus.RELEASED, OrderStatus.TRANSMITTED, OrderStatus.CONFIRMED, OrderStatus.ERP_REJECTED)
+        assert (self.order.status in after_release) == (self.order.released_at is not None)
+        assert (self.order.status is OrderStatus.CONFIRMED) == (self.order.erp_order_number is not None)
 
     @invariant()
     def a_pending_order_has_approvers_and_a_reason(self):

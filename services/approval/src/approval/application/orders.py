@@ -217,6 +217,25 @@ class Orders(ServiceApplication):
         company.set_ordering_allowed(allowed)
         return [company]
 
+    # ---- the ERP's word on released orders (called by erp-sync's topic handlers) -------------------------
+
+    def erp_transmitted(self, order_id: UUID) -> list[Any]:
+        return self._erp(order_id, lambda o: o.mark_transmitted(datetime.now(UTC)))
+
+    def erp_confirmed(self, order_id: UUID, erp_order_number: str) -> list[Any]:
+        return self._erp(order_id, lambda o: o.confirm_by_erp(erp_order_number, datetime.now(UTC)))
+
+    def erp_rejected(self, order_id: UUID, reason: str) -> list[Any]:
+        return self._erp(order_id, lambda o: o.reject_by_erp(reason, datetime.now(UTC)))
+
+    def _erp(self, order_id: UUID, change: Any) -> list[Any]:
+        order = self._find(order_id)
+        if not isinstance(order, Order):
+            return []
+        version = order.version
+        change(order)
+        return [order] if order.version != version else []
+
     # ---- internals ----------------------------------------------------------------------------------------
 
     def _route(self, order: Order, evaluation: Evaluation, now: datetime) -> None:

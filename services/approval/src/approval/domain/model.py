@@ -160,6 +160,15 @@ class OrderStatus(StrEnum):
     RELEASED = "released"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    TRANSMITTED = "transmitted"
+    """erp-sync handed the released order to the ERP"""
+    CONFIRMED = "confirmed"
+    """the ERP created its sales order (``erp_order_number``)"""
+    ERP_REJECTED = "erp_rejected"
+    """the ERP refused the order (``erp_rejection_reason``)"""
+
+
+AT_THE_ERP = (OrderStatus.RELEASED, OrderStatus.TRANSMITTED)
 
 
 class Order(Aggregate):
@@ -183,6 +192,8 @@ class Order(Aggregate):
         self.released_at: datetime | None = None
         self.approved_by: UUID | None = None
         self.decided_by: UUID | None = None
+        self.erp_order_number: str | None = None
+        self.erp_rejection_reason: str | None = None
 
     # ---- routing ----------------------------------------------------------------------------------------
 
@@ -233,6 +244,35 @@ class Order(Aggregate):
         self.status = OrderStatus.RELEASED
         self.released_at = released_at
         self.approved_by = approved_by
+
+    # ---- after the release: the ERP's word -----------------------------------------------------------------
+
+    def mark_transmitted(self, at: datetime) -> None:
+        """erp-sync handed the order to the ERP (repeats and late arrivals change nothing)."""
+        if self.status is OrderStatus.RELEASED:
+            self._transmitted(at=at)
+
+    @event("Transmitted")
+    def _transmitted(self, at: datetime) -> None:
+        self.status = OrderStatus.TRANSMITTED
+
+    def confirm_by_erp(self, erp_order_number: str, at: datetime) -> None:
+        if self.status in AT_THE_ERP:
+            self._confirmed_by_erp(erp_order_number=erp_order_number, at=at)
+
+    @event("ConfirmedByErp")
+    def _confirmed_by_erp(self, erp_order_number: str, at: datetime) -> None:
+        self.status = OrderStatus.CONFIRMED
+        self.erp_order_number = erp_order_number
+
+    def reject_by_erp(self, reason: str, at: datetime) -> None:
+        if self.status in AT_THE_ERP:
+            self._rejected_by_erp(reason=reason, at=at)
+
+    @event("RejectedByErp")
+    def _rejected_by_erp(self, reason: str, at: datetime) -> None:
+        self.status = OrderStatus.ERP_REJECTED
+        self.erp_rejection_reason = reason
 
     # ---- decisions --------------------------------------------------------------------------------------
 

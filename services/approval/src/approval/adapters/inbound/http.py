@@ -21,7 +21,9 @@ from kc_runtime.eventstore import Blocking
 
 Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True, min_length=1)]
 LongText = Annotated[str, StringConstraints(max_length=4000)]
-StatusFilter = Literal["pending_approval", "released", "rejected", "cancelled"]
+StatusFilter = Literal[
+    "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected"
+]
 
 
 class Strict(BaseModel):
@@ -179,6 +181,8 @@ class OrderOut(BaseModel):
     timeline: list[TimelineEntry]
     submitted_at: datetime
     released_at: datetime | None
+    erp_order_number: str | None = Field(description="The ERP's sales order number, once it confirmed the order")
+    erp_rejection_reason: str | None = Field(description="Why the ERP refused the order (status erp_rejected)")
 
 
 class EvaluationOut(BaseModel):
@@ -289,6 +293,8 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         timeline=_timeline(events, names),
         submitted_at=order.submitted_at,
         released_at=order.released_at,
+        erp_order_number=order.erp_order_number,
+        erp_rejection_reason=order.erp_rejection_reason,
     )
 
 

@@ -148,6 +148,12 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
         sets["status"] = "rejected"
     elif name == "Cancelled":
         sets["status"] = "cancelled"
+    elif name == "Transmitted":
+        sets["status"] = "transmitted"
+    elif name == "ConfirmedByErp":
+        sets["status"] = "confirmed"
+    elif name == "RejectedByErp":
+        sets["status"] = "erp_rejected"
     elif name in ("Modified", "Resubmitted"):
         c = event.content
         sets.update(total=Decimal(c.total_value), total_quantity=c.total_quantity, line_count=len(c.lines))
