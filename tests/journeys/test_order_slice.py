@@ -118,3 +118,10 @@ async def test_racing_comments_never_lose_an_update(shop: Shop):
     comments = [m for m in final["conversation"] if m["kind"] == "comment"]
     assert len(comments) == statuses.count(200)
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} <= {"conflict"}
+
+
+@pytest.mark.parametrize("path", ["/api/orders/%00", "/api/registrations/%00", "/api/users/%00"])
+async def test_a_malformed_path_gets_a_json_400_from_the_gateway(gateway, path):
+    response = await gateway.get(path)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"

@@ -60,8 +60,9 @@ async def test_a_customer_registers_and_its_main_contact_exists_in_users_and_at_
     assert at_erp["activation"]["company_id"] == company_id
     assert at_erp["activation"]["main_contact_email"] == email
     received = (await erp_simulator.get("/received", params={"key": number})).json()
-    kinds = sorted(m["event_type"] for m in received)
-    assert kinds == ["CustomerCenterActivated", "CustomerVerificationRequested"]
+    # (a slow ERP may have been asked more than once — always the same question)
+    assert {m["event_type"] for m in received} == {"CustomerCenterActivated", "CustomerVerificationRequested"}
+    assert [m["event_type"] for m in received].count("CustomerCenterActivated") == 1
 
     attempts = (await support_view(number))["attempts"]
     assert [(a["id"], a["status"], a["company_id"]) for a in attempts] == [(rid, "completed", company_id)]
@@ -92,10 +93,15 @@ async def test_the_erp_saw_one_question_and_answered_it_with_the_customers_data(
     registrar = Registrar(gateway, random_ip())
     rid = await registrar.started(customer, customer["invoices"][2])
     assert (await registrar.decided(rid))["status"] == "awaiting_confirmation"
-    (question,) = (await erp_simulator.get("/received", params={"key": number})).json()
-    assert question["payload"]["invoice_number"] == customer["invoices"][2]
-    assert question["payload"]["idempotency_key"] == f"customer-verification/{rid}"
-    (reply,) = (await erp_simulator.get("/sent", params={"key": number})).json()
-    assert reply["payload"]["outcome"] == "verified"
-    assert reply["payload"]["customer"]["name"] == customer["name"]
-    assert len(reply["payload"]["contacts"]) == 2
+    questions = (await erp_simulator.get("/received", params={"key": number})).json()
+    assert questions, "the ERP saw no question"
+    for question in questions:  # more than one only if the ERP was slower than erp-sync's first retry
+        assert question["event_type"] == "CustomerVerificationRequested"
+        assert question["payload"]["invoice_number"] == customer["invoices"][2]
+        assert question["payload"]["idempotency_key"] == f"customer-verification/{rid}"
+    replies = (await erp_simulator.get("/sent", params={"key": number})).json()
+    assert len(replies) == len(questions)
+    for reply in replies:
+        assert reply["payload"]["outcome"] == "verified"
+        assert reply["payload"]["customer"]["name"] == customer["name"]
+        assert len(reply["payload"]["contacts"]) == 2

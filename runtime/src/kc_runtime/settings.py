@@ -84,6 +84,6 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": "0",
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "5",
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",  # a ping per checkout costs a round trip; broken connections are retried
             "CREATE_TABLE": "y",
         }

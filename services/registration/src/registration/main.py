@@ -59,6 +59,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             AlreadyRegistered: 409,
         },
     )
+
     async def too_many_attempts(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TooManyAttempts)
         response = error_response(429, exc.code, PUBLIC_MESSAGES["too_many_attempts"])

@@ -143,9 +143,11 @@ class Registrations(ServiceApplication):
                 by_address.check(now, self.policy.per_address)
                 by_customer.check(now, self.policy.per_customer)
             except TooManyAttempts as refused:
+                before = {by_customer.id: by_customer.version}
                 registration.reject(Reason.TOO_MANY_ATTEMPTS, now)
                 by_customer.record_refused(registration.id, now)
                 if self._saved(registration, by_customer):
+                    self._snapshot(before, by_customer)
                     raise refused from None
                 continue
             before = {by_customer.id: by_customer.version, by_address.id: by_address.version}
