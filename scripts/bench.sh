@@ -8,4 +8,9 @@ started=0
 if ! $STACK status 2>/dev/null | grep -qE '^approval +[0-9]+ +running\+ready'; then started=1; fi
 trap '[ "$started" -eq 1 ] && $STACK down >/dev/null || true' EXIT
 $STACK up >/dev/null
-.venv/bin/python bench/run.py "$@"
+if [ "${1:-}" = "--chaos" ]; then
+  shift
+  .venv/bin/python bench/chaos.py "$@"
+else
+  .venv/bin/python bench/run.py "$@"
+fi

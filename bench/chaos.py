@@ -1,0 +1,316 @@
+"""`make chaos`: the full stack under a steady order load while processes are killed at random moments.
+
+Kills (kill -9, then restart) each service process, the Kafka broker and PostgreSQL, and cuts the ERP
+simulator off for a while. Afterwards it checks, and prints as figures:
+  * every acknowledged order reached a final or correctly pending state;
+  * every released order is at the ERP simulator exactly once (duplicates discarded there are counted);
+  * every mail was sent exactly once (no Message-ID twice) and every expected mail arrived;
+  * the approval read model (lists) equals the orders themselves;
+  * dead-letter topics hold only messages that really are poison (none were injected: expected empty).
+Exits non-zero if any check fails. Only ever targets the local stack on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+
+import stack  # noqa: E402
+
+from bench.run import GATEWAY, KAFKA, setup_companies  # noqa: E402
+from contracts.topics import TOPICS  # noqa: E402
+from tests.support.orders import order_body  # noqa: E402
+
+ERP_SIMULATOR = "http://127.0.0.1:8111"
+SMTP_SINK = "http://127.0.0.1:8113"
+SERVICES = ["registration", "users", "approval", "erp-sync", "notifications"]
+FINAL_OR_PENDING = {"pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled"}
+AT_ERP = {"released", "transmitted", "confirmed", "erp_rejected"}
+
+
+def log(text: str) -> None:
+    print(f"[chaos {datetime.now(UTC).strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+class Load:
+    """Buyers ordering steadily; over-budget orders are decided by the company's approver."""
+
+    def __init__(self, gw: httpx.AsyncClient, shops: list[dict[str, Any]]) -> None:
+        self.gw = gw
+        self.shops = shops
+        self.acknowledged: dict[str, dict[str, Any]] = {}  # order id → what we know we did
+        self.attempts = 0
+        self.failures = Counter[str]()
+        self.stop = asyncio.Event()
+
+    async def _post(self, url: str, headers: dict, body: Any) -> httpx.Response | None:
+        try:
+            r = await self.gw.post(url, json=body, headers=headers, timeout=15)
+        except httpx.HTTPError as exc:
+            self.failures[type(exc).__name__] += 1
+            return None
+        if r.status_code >= 500:
+            self.failures[f"http {r.status_code}"] += 1
+        return r
+
+    async def buyer(self, shop: dict[str, Any], headers: dict[str, str], n: int) -> None:
+        i = n * 100_000
+        while not self.stop.is_set():
+            i += 1
+            over = i % 4 == 0
+            body = order_body(quantity=60 if over else 1 + i % 5, unit_price="9.90", sku=f"SKU-{i % 40}")
+            self.attempts += 1
+            r = await self._post("/api/orders", headers, body)
+            if r is None or r.status_code != 201:
+                await asyncio.sleep(0.2)
+                continue
+            order = r.json()
+            record = {"status": order["status"], "buyer": headers, "shop": shop, "decided": None}
+            self.acknowledged[order["id"]] = record
+            if order["status"] == "pending_approval":
+                reject = i % 3 == 0
+                action, decision = ("reject", {"comment": "nein"}) if reject else ("approve", {"comment": "ok"})
+                d = await self._post(f"/api/orders/{order['id']}/{action}", shop["approver"], decision)
+                if d is not None and d.status_code == 200:
+                    record["decided"] = action
+            await asyncio.sleep(0.05)
+
+
+async def faults(load: Load, duration: float, quick: bool, rng: random.Random) -> list[str]:
+    """Kill -9 and restart components at random moments; cut the ERP off for a while."""
+    plan = [*SERVICES, "kafka", "postgres", "erp-outage"]
+    if quick:
+        plan = ["approval", "erp-sync", "notifications", "postgres", "kafka", "erp-outage"]
+    rng.shuffle(plan)
+    done = []
+    slot = duration / (len(plan) + 1)
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=10) as erp:
+        for k, target in enumerate(plan):
+            await asyncio.sleep(slot * (0.5 + rng.random()) if k else slot * rng.random())
+            if load.stop.is_set():
+                break
+            if target == "erp-outage":
+                log("ERP simulator cut off")
+                await erp.post("/admin/pause")
+                await asyncio.sleep(min(8.0, slot))
+                await erp.post("/admin/resume")
+                log("ERP simulator back")
+            else:
+                log(f"kill -9 {target}")
+                await asyncio.to_thread(stack.stop_component, target, signal.SIGKILL)
+                await asyncio.sleep(rng.uniform(0.5, 3.0))
+                started = time.monotonic()
+                await asyncio.to_thread(stack.start_component, target)
+                log(f"{target} back after {time.monotonic() - started:.1f}s")
+            done.append(target)
+    return done
+
+
+async def quiesce(timeout: float = 180) -> None:
+    """Wait until every relay has published everything and consumers have caught up (lag 0, stable)."""
+    deadline = time.monotonic() + timeout
+    ports = {"registration": 8101, "users": 8102, "approval": 8103, "erp-sync": 8104, "notifications": 8105}
+    stable = 0
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            lags = []
+            for port in ports.values():
+                try:
+                    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                except httpx.HTTPError:
+                    lags.append(1)
+                    continue
+                lags += [
+                    float(line.split()[-1]) for line in text.splitlines() if line.startswith("kc_relay_lag_events")
+                ]
+            stable = stable + 1 if lags and max(lags) == 0 else 0
+            if stable >= 5:
+                return
+            await asyncio.sleep(1)
+    raise TimeoutError("the system did not settle")
+
+
+async def dead_letters(since_ms: int) -> Counter[str]:
+    """Reasons of the dead letters written since ``since_ms`` on every dead-letter topic."""
+    reasons: Counter[str] = Counter()
+    dlts = [t.dlt for t in TOPICS if t.consumers]
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(dlts)
+    finally:
+        await admin.close()
+    parts = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        starts = await consumer.offsets_for_times({tp: since_ms for tp in parts})
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            start = starts[tp].offset if starts.get(tp) else ends[tp]
+            if start >= ends[tp]:
+                continue
+            consumer.seek(tp, start)
+            done = False
+            while not done:
+                records = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
+                for r in records:
+                    reasons[dict(r.headers).get("kc-dlt-reason", b"?").decode()] += 1
+                done = not records or records[-1].offset + 1 >= ends[tp]
+    finally:
+        await consumer.stop()
+    return reasons
+
+
+async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
+    failures: list[str] = []
+    figures: dict[str, Any] = {"orders_attempted": load.attempts, "orders_acknowledged": len(load.acknowledged)}
+    states: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
+        for order_id, rec in load.acknowledged.items():
+            r = await gw.get(f"/api/orders/{order_id}", headers=rec["buyer"])
+            if r.status_code != 200:
+                failures.append(f"order {order_id}: GET answered {r.status_code}")
+                continue
+            status = r.json()["status"]
+            states[order_id] = status
+            if status not in FINAL_OR_PENDING:
+                failures.append(f"order {order_id}: unknown status {status}")
+            if rec["decided"] == "approve" and status not in AT_ERP:
+                failures.append(f"order {order_id}: approved but {status}")
+            if rec["decided"] == "reject" and status != "rejected":
+                failures.append(f"order {order_id}: rejected but {status}")
+        # the read model (lists) against the orders themselves
+        mismatches = 0
+        for shop in load.shops:
+            for headers in shop["buyers"]:
+                listed: dict[str, str] = {}
+                offset = 0
+                while True:
+                    page = (
+                        await gw.get("/api/orders", params={"limit": 200, "offset": offset}, headers=headers)
+                    ).json()
+                    listed.update({o["id"]: o["status"] for o in page["items"]})
+                    offset += 200
+                    if offset >= page["total"]:
+                        break
+                for order_id, rec in load.acknowledged.items():
+                    if rec["buyer"] is headers and listed.get(order_id) != states.get(order_id):
+                        mismatches += 1
+        figures["read_model_mismatches"] = mismatches
+        if mismatches:
+            failures.append(f"{mismatches} orders listed with another status than they have")
+    figures["orders_by_status"] = dict(Counter(states.values()))
+
+    released = [o for o, s in states.items() if s in AT_ERP]
+    at_erp_once = 0
+    duplicates_discarded = 0
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
+        for order_id in released:
+            rows = (await erp.get("/sales-orders", params={"order_id": order_id})).json()
+            if len(rows) != 1:
+                failures.append(f"order {order_id}: {len(rows)} sales orders at the ERP")
+            else:
+                at_erp_once += 1
+                duplicates_discarded += rows[0].get("duplicates_discarded", 0)
+    figures["released_orders"] = len(released)
+    figures["released_at_erp_exactly_once"] = at_erp_once
+    figures["erp_duplicates_discarded"] = duplicates_discarded
+
+    async with httpx.AsyncClient(base_url=SMTP_SINK, timeout=30) as sink:
+        mails = (await sink.get("/messages")).json()
+    order_ids = set(load.acknowledged)
+    ours = [m for m in mails if any(o in (m.get("text") or "") for o in order_ids)]
+    by_message_id = Counter(m["headers"].get("Message-ID") for m in ours)
+    doubled = sum(n - 1 for n in by_message_id.values() if n > 1)
+    figures["mails_sent"] = len(ours)
+    figures["mails_doubled"] = doubled
+    if doubled:
+        failures.append(f"{doubled} mails were sent more than once")
+    expected = 0
+    missing = 0
+    for order_id, rec in load.acknowledged.items():
+        kinds = []
+        if rec["decided"] or states.get(order_id) == "pending_approval":
+            kinds.append("approval request")
+        if rec["decided"] == "approve":
+            kinds.append("approved")
+        if rec["decided"] == "reject":
+            kinds.append("rejected")
+        mentioning = [m for m in ours if order_id in (m.get("text") or "")]
+        expected += len(kinds)
+        if len(mentioning) < len(kinds):
+            missing += len(kinds) - len(mentioning)
+    figures["mails_expected"] = expected
+    figures["mails_missing"] = missing
+    if missing:
+        failures.append(f"{missing} expected mails did not arrive")
+
+    reasons = await dead_letters(since_ms)
+    figures["dead_letters_during_run"] = dict(reasons)
+    if sum(reasons.values()):
+        failures.append(f"dead-letter topics got {sum(reasons.values())} messages, none was poison: {dict(reasons)}")
+    return figures, failures
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("CHAOS_SECONDS", 120)))
+    parser.add_argument("--buyers", type=int, default=int(os.environ.get("CHAOS_BUYERS", 8)))
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("CHAOS_SEED", random.randrange(1 << 30))))
+    parser.add_argument("--quick", action="store_true", help="a short run (part of make test)")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.buyers = min(args.seconds, 45.0), 4
+    rng = random.Random(args.seed)
+    log(f"seed {args.seed}; {args.seconds:.0f}s of load with {args.buyers} buyers")
+    since_ms = int(time.time() * 1000)
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
+        shops = await setup_companies(gw, companies=2, buyers_per_company=max(1, args.buyers // 2))
+        load = Load(gw, shops)
+        buyers = [
+            asyncio.create_task(load.buyer(shop, h, n))
+            for n, (shop, h) in enumerate((s, b) for s in shops for b in s["buyers"])
+        ]
+        fault_task = asyncio.create_task(faults(load, args.seconds, args.quick, rng))
+        await asyncio.sleep(args.seconds)
+        load.stop.set()
+        await asyncio.gather(*buyers)
+        injected = await fault_task
+    log("load stopped; bringing everything up and waiting for the system to settle")
+    await asyncio.to_thread(stack.up)
+    await quiesce()
+    figures, failures = await check(load, since_ms)
+    figures.update({"seed": args.seed, "seconds": args.seconds, "faults": injected,
+                    "request_failures_during_faults": dict(load.failures)})  # fmt: skip
+    print(json.dumps(figures, indent=2, sort_keys=True))
+    out = ROOT / "bench" / "results" / f"chaos-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"figures": figures, "failures": failures}, indent=2) + "\n")
+    for f in failures[:30]:
+        print(f"FAILED: {f}")
+    print(f"chaos: {'FAILED' if failures else 'ok'} ({len(failures)} failed checks)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
