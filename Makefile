@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 PY := $(ROOT)/.venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: help bootstrap up down status logs restart test lint fmt bench chaos infra-up deploy-check
+.PHONY: help bootstrap up down status logs restart test lint fmt bench chaos fuzz infra-up deploy-check
 
 help:
 	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
 	@echo "make chaos    steady load while services, Kafka and PostgreSQL are killed; checks nothing was lost or doubled"
+	@echo "make fuzz     schemathesis against every OpenAPI document through the gateway (KC_FUZZ_EXAMPLES)"
 	@echo "make lint     ruff, mypy, import-linter"
 	@echo "make deploy-check   render every Kubernetes overlay and validate it offline (part of make test)"
 
@@ -54,6 +55,9 @@ test: bootstrap
 
 bench: bootstrap
 	@bash scripts/bench.sh
+
+fuzz: bootstrap
+	@bash scripts/fuzz.sh
 
 chaos: bootstrap
 	@bash scripts/bench.sh --chaos $(ARGS)

@@ -203,15 +203,26 @@ def principals() -> list[str]:
     return list(names)
 
 
+EXTERNAL = ("erp",)
+"""Principals that are not ours: what they cannot take, the owning service parks in the dead-letter topic."""
+
+
 def writes_of(principal: str) -> list[str]:
-    """Topics a principal writes: its own (outbox relay) and the dead-letter topics of what it consumes."""
+    """Topics a principal writes: its own (outbox relay), the dead-letter topics of what it consumes, and the
+    dead-letter topics of its own topics read by an external system (undeliverable requests, e.g. to the ERP)."""
     registry = topics().TOPICS
     own = [t.name for t in registry if t.owner == principal]
-    return own + [t.dlt for t in registry if principal in t.consumers]
+    parked = [t.dlt for t in registry if t.owner == principal and any(c in EXTERNAL for c in t.consumers)]
+    return own + [t.dlt for t in registry if principal in t.consumers] + parked
 
 
 def reads_of(principal: str) -> list[str]:
-    return [t.name for t in topics().TOPICS if principal in t.consumers]
+    """What it consumes, and the dead-letter topics it writes (an operator's retry reads them back)."""
+    registry = topics().TOPICS
+    consumed = [t.name for t in registry if principal in t.consumers]
+    if principal in EXTERNAL:
+        return consumed
+    return consumed + [name for name in writes_of(principal) if name.endswith(".dlt")]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -10,17 +10,28 @@ from tests.deploy.conftest import named
 BUILDS = ("base", "overlays/dev", "overlays/prod")
 
 
+EXTERNAL = {"erp"}
+
+
 def expected_acls(principal: str, group_of: dict[str, str]) -> set[tuple[str, str, str]]:
     """What a principal may do, from the registry alone: write its own topics and the dead-letter topics of
-    what it consumes, read what it consumes and its consumer group."""
+    what it consumes, read what it consumes and its consumer group; our services also read back the dead
+    letters they write (operator retry), and park what an external consumer could not take in its own
+    topics' dead-letter topics."""
     acls: set[tuple[str, str, str]] = set()
+    ours = principal not in EXTERNAL
     for topic in TOPICS:
         if topic.owner == principal:
             acls.add(("topic", topic.name, "Write"))
+            if ours and EXTERNAL & set(topic.consumers):
+                acls.add(("topic", topic.dlt, "Write"))
+                acls.add(("topic", topic.dlt, "Read"))
         if principal in topic.consumers:
             acls.add(("topic", topic.name, "Read"))
             acls.add(("topic", topic.dlt, "Write"))
             acls.add(("group", group_of.get(principal, principal), "Read"))
+            if ours:
+                acls.add(("topic", topic.dlt, "Read"))
     return acls
 
 

@@ -111,7 +111,7 @@ USERS_USERS = Topic(
     partitions=6,
     key="company id",
     messages=users_v1.USER_MESSAGES,
-    consumers=("approval", "notifications"),
+    consumers=("approval", "notifications", "erp-sync"),
     description="Users of each company: creation, names, e-mail, status, roles and permissions, budgets.",
 )
 
@@ -155,6 +155,81 @@ ERP_OUTBOUND_CUSTOMER_CENTER_ACTIVATIONS = Topic(
     description="Tells the ERP that a customer's customer center is active, and who its main contact is.",
 )
 
+ERP_OUTBOUND_CONTACTS = Topic(
+    name="erp.outbound.contacts.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="user id",
+    messages=(erp_v1.ContactCreated, erp_v1.ContactChanged, erp_v1.ContactDeactivated),
+    consumers=("erp",),
+    description="Contact persons (shop users) of customers: created, changed, deactivated; the whole state each time.",
+)
+
+ERP_INBOUND_SALES_ORDER_CONFIRMATIONS = Topic(
+    name="erp.inbound.sales-order-confirmations.v1",
+    owner="erp",
+    partitions=6,
+    key="order id",
+    messages=(erp_v1.SalesOrderConfirmed, erp_v1.SalesOrderRejected),
+    consumers=("erp-sync",),
+    description="The ERP's answers to sales-order requests: confirmed with its order number, or rejected.",
+)
+
+ERP_INBOUND_CUSTOMERS = Topic(
+    name="erp.inbound.customers.v1",
+    owner="erp",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerMasterDataChanged,),
+    consumers=("erp-sync",),
+    description="Customers' master data as the ERP keeps it, including whether the customer center is allowed.",
+)
+
+ERP_INBOUND_CONTACTS = Topic(
+    name="erp.inbound.contacts.v1",
+    owner="erp",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.ErpContactChanged,),
+    consumers=("erp-sync",),
+    description="Contact persons as the ERP keeps them: answers to the contact messages (with the ERP's ids), "
+    "and changes made in the ERP.",
+)
+
+ERP_INBOUND_INVOICES = Topic(
+    name="erp.inbound.invoices.v1",
+    owner="erp",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.InvoiceIssued,),
+    consumers=("erp-sync",),
+    description="Invoices the ERP issued to its customers (what applicants prove themselves with).",
+)
+
+ERP_SYNC_SALES_ORDERS = Topic(
+    name="erp-sync.sales-orders.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="order id",
+    messages=(
+        erp_sync_v1.SalesOrderTransmitted,
+        erp_sync_v1.SalesOrderConfirmedByErp,
+        erp_sync_v1.SalesOrderRejectedByErp,
+    ),
+    consumers=("approval",),
+    description="What became of released orders at the ERP: transmitted, confirmed (ERP order number), rejected.",
+)
+
+ERP_SYNC_CUSTOMERS = Topic(
+    name="erp-sync.customers.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="company id",
+    messages=(erp_sync_v1.CustomerCenterAccessChanged,),
+    consumers=("approval",),
+    description="What the ERP decided about registered companies: whether they may use the customer center.",
+)
+
 TOPICS: tuple[Topic, ...] = (
     REGISTRATION_REGISTRATIONS,
     USERS_COMPANIES,
@@ -165,7 +240,23 @@ TOPICS: tuple[Topic, ...] = (
     ERP_OUTBOUND_CUSTOMER_VERIFICATIONS,
     ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
     ERP_OUTBOUND_CUSTOMER_CENTER_ACTIVATIONS,
+    ERP_OUTBOUND_CONTACTS,
+    ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
+    ERP_INBOUND_CUSTOMERS,
+    ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_INVOICES,
+    ERP_SYNC_SALES_ORDERS,
+    ERP_SYNC_CUSTOMERS,
 )
+
+ERP = "erp"
+"""The ERP (or its integration middleware) as owner and consumer in this registry."""
+
+ERP_OUTBOUND_TOPICS: tuple[Topic, ...] = tuple(t for t in TOPICS if t.owner != ERP and ERP in t.consumers)
+"""The ERP-facing family the Kundencenter writes (``erp.outbound.*``)."""
+
+ERP_INBOUND_TOPICS: tuple[Topic, ...] = tuple(t for t in TOPICS if t.owner == ERP)
+"""The ERP-facing family the ERP writes (``erp.inbound.*``)."""
 
 
 def by_name(name: str) -> Topic:

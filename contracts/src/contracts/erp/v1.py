@@ -1,13 +1,31 @@
-"""ERP-facing messages, major version 1.
+"""ERP-facing messages, major version 1: what an ERP integration team implements against.
 
-Every outbound message carries an ``idempotency_key``: the ERP integration must treat a second message with
-the same key as the same request (messages may be delivered more than once, e.g. after a replay).
+Two topic families, deliberately stable and apart from the services' own topics:
+
+* ``erp.outbound.*`` — written by the Kundencenter (erp-sync), read by the ERP: customer-center activations,
+  contact persons, sales-order requests, customer verifications.
+* ``erp.inbound.*`` — written by the ERP (or its middleware), read by erp-sync: answers to verifications,
+  sales-order confirmations and rejections, customer master data, contact persons, invoices.
+
+Rules of the exchange:
+
+* Every outbound message carries an ``idempotency_key``. The ERP must treat a second message with the same key as
+  the same request (apply it once, answer it again): messages are delivered at least once, are re-sent while
+  the ERP has not answered, and are replayed after an ERP restore.
+* Every message carries the header envelope (``kc-event-id``, ``kc-event-type``, ``kc-schema-version``,
+  ``kc-occurred-at``, ``kc-correlation-id``, ``kc-causation-id``, ``kc-producer``,
+  ``kc-source-notification-id``). Messages the ERP writes must carry it too, with a
+  ``kc-source-notification-id`` that rises per partition (e.g. the middleware's outbox sequence): erp-sync skips
+  a message at or below the last id it applied from that producer and partition.
+* Answers name what they answer: the ``idempotency_key`` of the request (sales orders, verifications) or
+  ``in_reply_to`` (contacts, whose messages the ERP may also send unasked).
+* Within a major version fields are only added (optional); consumers ignore fields they do not know.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,18 +33,104 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.base import Message, Money
 from contracts.common import Address, LongText, OrderLine, ShortText
 
+# ---- examples (shown in the AsyncAPI document for the ERP team) -----------------------------------------------
+
+_ADDRESS = {"name": "Muster Maschinenbau GmbH", "street": "Industriestr. 12", "postal_code": "70565",
+            "city": "Stuttgart", "country": "DE"}  # fmt: skip
+_DELIVERY = {"name": "Muster Maschinenbau GmbH, Werk 2", "street": "Hafenweg 3", "postal_code": "68159",
+             "city": "Mannheim", "country": "DE", "additional": "Rampe 3"}  # fmt: skip
+_ORDER_ID = "6b0f4a4e-2f7c-4f8e-9d43-3f5b0a9b7c11"
+_COMPANY_ID = "0d7b2c4e-5a1f-5c3b-8e9d-2a4f6b8c0e13"
+_USER_ID = "9a3e7c51-1b2d-4e6f-8a0b-c4d5e6f7a8b9"
+_APPROVER_ID = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1a3c5e70"
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class ContactReference(BaseModel):
+    """Who a person in an order is: the Kundencenter's user id, and the ERP's contact id where known."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    user_id: UUID
+    erp_contact_id: ShortText | None = None
+    email: ShortText | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+
+
+# ---- erp.outbound.sales-orders.v1 ------------------------------------------------------------------------------
+
 
 class SalesOrderRequested(Message):
-    """``erp.outbound.sales-orders.v1``: create this sales order. Key: order id."""
+    """``erp.outbound.sales-orders.v1``: create this sales order. Key: order id.
+
+    The order as the customer released it (within the buyer's budget, or approved, possibly after the approver
+    changed it). Totals are recomputed by the Kundencenter from the lines. The ERP answers on
+    ``erp.inbound.sales-order-confirmations.v1`` with ``SalesOrderConfirmed`` (its order number) or
+    ``SalesOrderRejected``. Unanswered requests are sent again with the same ``idempotency_key`` and a higher
+    ``attempt``; the ERP creates the sales order once and answers every copy the same way.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": f"sales-order/{_ORDER_ID}",
+            "order_id": _ORDER_ID,
+            "company_id": _COMPANY_ID,
+            "customer_number": "10001",
+            "buyer_id": _USER_ID,
+            "approved_by": _APPROVER_ID,
+            "lines": [
+                {
+                    "sku": "A-100",
+                    "description": "Schraube M8",
+                    "quantity": 12,
+                    "unit_price": {"amount": "9.90", "currency": "EUR"},
+                    "line_total": {"amount": "118.80", "currency": "EUR"},
+                },
+            ],
+            "total": {"amount": "118.80", "currency": "EUR"},
+            "total_quantity": 12,
+            "delivery_address": _DELIVERY,
+            "billing_address": _ADDRESS,
+            "payment_method": "invoice",
+            "shipping_method": "standard",
+            "buyer_comment": "Bitte an Rampe 3 liefern",
+            "reference": "PO-4711",
+            "buyer": {
+                "user_id": _USER_ID,
+                "erp_contact_id": "10001-1",
+                "email": "anna.muster@example.com",
+                "first_name": "Anna",
+                "last_name": "Muster",
+            },
+            "approver": {
+                "user_id": _APPROVER_ID,
+                "erp_contact_id": None,
+                "email": "max.beispiel@example.com",
+                "first_name": "Max",
+                "last_name": "Beispiel",
+            },
+            "released_at": "2026-03-02T09:14:03.120000Z",
+            "requested_at": "2026-03-02T09:14:03.410000Z",
+            "attempt": 1,
+        }
+    )
 
     event_type = "SalesOrderRequested"
 
     idempotency_key: str = Field(description="Stable per order: the same order is always the same request")
     order_id: UUID
     company_id: UUID
-    customer_number: str | None = Field(default=None, description="The ERP's customer number, where known")
+    customer_number: str | None = Field(
+        default=None,
+        description="The ERP's customer number, as the customer registered with it (absent only when erp-sync "
+        "has not seen the registration yet; the company id then maps it, see CustomerCenterActivated)",
+    )
     buyer_id: UUID
-    approved_by: UUID | None = None
+    approved_by: UUID | None = Field(default=None, description="The approver; null when released within budget")
     lines: list[OrderLine] = Field(min_length=1)
     total: Money
     delivery_address: Address
@@ -34,8 +138,16 @@ class SalesOrderRequested(Message):
     payment_method: ShortText
     shipping_method: ShortText
     buyer_comment: LongText | None = None
-    reference: ShortText | None = None
+    reference: ShortText | None = Field(default=None, description="The customer's order reference or cost centre")
     requested_at: datetime
+    total_quantity: int | None = Field(default=None, description="Sum of the lines' quantities")
+    buyer: ContactReference | None = Field(default=None, description="The buyer, as a contact person")
+    approver: ContactReference | None = Field(default=None, description="The approver, as a contact person")
+    released_at: datetime | None = Field(default=None, description="When the customer released the order")
+    attempt: int = Field(default=1, ge=1, description="1 for the first copy; higher for copies sent again")
+
+
+# ---- erp.outbound.customer-verifications.v1 -------------------------------------------------------------------
 
 
 class CustomerVerificationRequested(Message):
@@ -45,6 +157,17 @@ class CustomerVerificationRequested(Message):
     Sent again with the same ``idempotency_key`` (and a higher ``attempt``) while no answer arrives; the ERP
     answers every copy the same way, on ``erp.inbound.customer-verification-results.v1``.
     """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "customer-verification/5f1d2e3c-4b5a-4968-8776-655443322110",
+            "verification_id": "5f1d2e3c-4b5a-4968-8776-655443322110",
+            "customer_number": "10001",
+            "invoice_number": "R-10001-2",
+            "attempt": 1,
+            "requested_at": "2026-03-01T08:00:00Z",
+        }
+    )
 
     event_type = "CustomerVerificationRequested"
 
@@ -91,6 +214,40 @@ class CustomerVerificationAnswered(Message):
     sequence), since consumers skip a message at or below the last id they applied.
     """
 
+    model_config = _examples(
+        {
+            "idempotency_key": "customer-verification/5f1d2e3c-4b5a-4968-8776-655443322110",
+            "verification_id": "5f1d2e3c-4b5a-4968-8776-655443322110",
+            "customer_number": "10001",
+            "outcome": "verified",
+            "customer": {
+                "customer_number": "10001",
+                "name": "Muster Maschinenbau GmbH",
+                "billing_address": _ADDRESS,
+                "delivery_addresses": [_DELIVERY],
+                "vat_id": "DE811234567",
+                "currency": "EUR",
+            },
+            "contacts": [
+                {
+                    "contact_id": "10001-1",
+                    "email": "anna.muster@example.com",
+                    "first_name": "Anna",
+                    "last_name": "Muster",
+                    "phone": "+49 711 1234-0",
+                }
+            ],
+            "answered_at": "2026-03-01T08:00:01Z",
+        },
+        {
+            "idempotency_key": "customer-verification/0e9d8c7b-6a59-4837-9261-504f3e2d1c0b",
+            "verification_id": "0e9d8c7b-6a59-4837-9261-504f3e2d1c0b",
+            "customer_number": "10003",
+            "outcome": "not_allowed",
+            "answered_at": "2026-03-01T08:00:02Z",
+        },
+    )
+
     event_type = "CustomerVerificationAnswered"
 
     idempotency_key: str
@@ -102,9 +259,29 @@ class CustomerVerificationAnswered(Message):
     answered_at: datetime
 
 
+# ---- erp.outbound.customer-center-activations.v1 --------------------------------------------------------------
+
+
 class CustomerCenterActivated(Message):
     """``erp.outbound.customer-center-activations.v1``: the customer completed its registration; its customer
-    center is active and this is its main contact. Key: customer number. One per customer."""
+    center is active and this is its main contact. Key: customer number. One per customer.
+
+    ``company_id`` is the Kundencenter's id of the customer: every other outbound message names it.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "customer-center-activation/10001",
+            "customer_number": "10001",
+            "company_id": _COMPANY_ID,
+            "registration_id": "5f1d2e3c-4b5a-4968-8776-655443322110",
+            "main_contact_email": "anna.muster@example.com",
+            "main_contact_first_name": "Anna",
+            "main_contact_last_name": "Muster",
+            "main_contact_language": "de",
+            "activated_at": "2026-03-01T08:05:00Z",
+        }
+    )
 
     event_type = "CustomerCenterActivated"
 
@@ -117,3 +294,271 @@ class CustomerCenterActivated(Message):
     main_contact_last_name: ShortText
     main_contact_language: Literal["de", "en"] = "de"
     activated_at: datetime
+
+
+# ---- erp.outbound.contacts.v1 ---------------------------------------------------------------------------------
+
+
+class _ContactState(Message):
+    """The whole state of a contact person, as every contact message carries it."""
+
+    idempotency_key: str = Field(description="Stable per message: contact/<user id>/<sequence>")
+    sequence: int = Field(
+        ge=1,
+        description="The n-th message about this contact. Apply a message only when its sequence is higher than "
+        "the last one applied for the user (a replay may bring older ones again)",
+    )
+    user_id: UUID = Field(description="The Kundencenter's id of the contact person (a shop user)")
+    company_id: UUID
+    customer_number: ShortText | None = Field(
+        default=None, description="Where erp-sync knows it (see SalesOrderRequested)"
+    )
+    erp_contact_id: ShortText | None = Field(
+        default=None,
+        description="The ERP's contact id, where known: the user was taken over from an ERP contact, or the ERP "
+        "named its id in an earlier ErpContactChanged",
+    )
+    email: ShortText
+    first_name: ShortText
+    last_name: ShortText
+    language: ShortText = Field(default="de", description="de or en")
+    active: bool = True
+    is_main_contact: bool = False
+    attempt: int = Field(default=1, ge=1, description="1 for the first copy; higher for copies sent again")
+
+
+_CONTACT = {
+    "user_id": _USER_ID, "company_id": _COMPANY_ID, "customer_number": "10001", "email": "anna.muster@example.com",
+    "first_name": "Anna", "last_name": "Muster", "language": "de", "is_main_contact": False, "attempt": 1,
+}  # fmt: skip
+
+
+class ContactCreated(_ContactState):
+    """``erp.outbound.contacts.v1``: a contact person of the customer uses the customer center now (a shop user
+    was created, or an ERP contact was taken over: then ``erp_contact_id`` names it). Key: user id.
+
+    The ERP answers on ``erp.inbound.contacts.v1`` with ``ErpContactChanged`` (``in_reply_to`` = this key),
+    naming its contact id; until it does, the message is sent again with a higher ``attempt``.
+    """
+
+    model_config = _examples(
+        {
+            **_CONTACT,
+            "idempotency_key": f"contact/{_USER_ID}/1",
+            "sequence": 1,
+            "erp_contact_id": None,
+            "active": True,
+            "created_at": "2026-03-01T09:00:00Z",
+        }
+    )
+
+    event_type = "ContactCreated"
+
+    created_at: datetime
+
+
+class ContactChanged(_ContactState):
+    """``erp.outbound.contacts.v1``: a contact person's name, e-mail address, status or main-contact role
+    changed (``changed`` names what). Carries the whole new state. Key: user id."""
+
+    model_config = _examples(
+        {
+            **_CONTACT,
+            "idempotency_key": f"contact/{_USER_ID}/2",
+            "sequence": 2,
+            "erp_contact_id": "C-100017",
+            "last_name": "Muster-Weber",
+            "active": True,
+            "changed": ["name"],
+            "changed_at": "2026-03-05T10:30:00Z",
+        }
+    )
+
+    event_type = "ContactChanged"
+
+    changed: list[Literal["name", "email", "active", "main_contact"]] = Field(default_factory=list)
+    changed_at: datetime
+
+
+class ContactDeactivated(_ContactState):
+    """``erp.outbound.contacts.v1``: the contact person no longer uses the customer center (the user was
+    deactivated). Carries the last state, with ``active`` false. Key: user id."""
+
+    model_config = _examples(
+        {
+            **_CONTACT,
+            "idempotency_key": f"contact/{_USER_ID}/3",
+            "sequence": 3,
+            "erp_contact_id": "C-100017",
+            "active": False,
+            "deactivated_at": "2026-04-01T16:00:00Z",
+        }
+    )
+
+    event_type = "ContactDeactivated"
+
+    deactivated_at: datetime
+
+
+# ---- erp.inbound.sales-order-confirmations.v1 -----------------------------------------------------------------
+
+
+class SalesOrderConfirmed(Message):
+    """``erp.inbound.sales-order-confirmations.v1`` (written by the ERP): the ERP created the sales order.
+    Key: order id. ``idempotency_key`` is the request's. The buyer sees ``erp_order_number``."""
+
+    model_config = _examples(
+        {
+            "idempotency_key": f"sales-order/{_ORDER_ID}",
+            "order_id": _ORDER_ID,
+            "customer_number": "10001",
+            "erp_order_number": "SO-100234",
+            "confirmed_at": "2026-03-02T09:14:05Z",
+        }
+    )
+
+    event_type = "SalesOrderConfirmed"
+
+    idempotency_key: str = Field(description="The key of the SalesOrderRequested this answers")
+    order_id: UUID
+    customer_number: ShortText | None = None
+    erp_order_number: ShortText
+    confirmed_at: datetime
+
+
+class SalesOrderRejected(Message):
+    """``erp.inbound.sales-order-confirmations.v1`` (written by the ERP): the ERP refuses the order (e.g. an
+    article it does not sell, a blocked customer). Key: order id. The buyer sees ``reason``."""
+
+    model_config = _examples(
+        {
+            "idempotency_key": f"sales-order/{_ORDER_ID}",
+            "order_id": _ORDER_ID,
+            "customer_number": "10001",
+            "reason": "Article X-999 is not sold any more.",
+            "reason_code": "unknown_article",
+            "rejected_at": "2026-03-02T09:14:05Z",
+        }
+    )
+
+    event_type = "SalesOrderRejected"
+
+    idempotency_key: str = Field(description="The key of the SalesOrderRequested this answers")
+    order_id: UUID
+    customer_number: ShortText | None = None
+    reason: LongText = Field(description="Shown to the buyer")
+    reason_code: ShortText | None = Field(default=None, description="The ERP's machine-readable reason, if any")
+    rejected_at: datetime
+
+
+# ---- erp.inbound.customers.v1 ---------------------------------------------------------------------------------
+
+
+class CustomerMasterDataChanged(Message):
+    """``erp.inbound.customers.v1`` (written by the ERP): a customer's master data as the ERP now keeps it,
+    whole. Key: customer number.
+
+    ``customer_center_allowed`` false revokes the customer center: the company can no longer order through it
+    (its users keep reading). True again allows it. Sent for any customer; the Kundencenter ignores customers
+    that never registered, except to remember the flag for a later registration.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "customer/10001/17",
+            "customer_number": "10001",
+            "customer": {
+                "customer_number": "10001",
+                "name": "Muster Maschinenbau GmbH",
+                "billing_address": _ADDRESS,
+                "delivery_addresses": [_DELIVERY],
+                "vat_id": "DE811234567",
+                "currency": "EUR",
+            },
+            "customer_center_allowed": False,
+            "changed_at": "2026-03-10T07:45:00Z",
+        }
+    )
+
+    event_type = "CustomerMasterDataChanged"
+
+    idempotency_key: str = Field(description="The ERP's own key of this change (e.g. customer/<number>/<version>)")
+    customer_number: ShortText
+    customer: ErpCustomer
+    customer_center_allowed: bool
+    changed_at: datetime
+
+
+# ---- erp.inbound.contacts.v1 ----------------------------------------------------------------------------------
+
+
+class ErpContactChanged(Message):
+    """``erp.inbound.contacts.v1`` (written by the ERP): a contact person as the ERP now keeps it, whole.
+    Key: customer number.
+
+    The answer to a ``ContactCreated``/``ContactChanged``/``ContactDeactivated`` (``in_reply_to`` its key,
+    ``user_id`` the Kundencenter's id), or a change made in the ERP (``in_reply_to`` null). The Kundencenter
+    remembers ``contact_id`` and names it in later messages about the same user.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "erp-contact/C-100017/1",
+            "customer_number": "10001",
+            "contact_id": "C-100017",
+            "user_id": _USER_ID,
+            "in_reply_to": f"contact/{_USER_ID}/1",
+            "email": "anna.muster@example.com",
+            "first_name": "Anna",
+            "last_name": "Muster",
+            "phone": None,
+            "active": True,
+            "changed_at": "2026-03-01T09:00:02Z",
+        }
+    )
+
+    event_type = "ErpContactChanged"
+
+    idempotency_key: str = Field(description="The ERP's own key of this change")
+    customer_number: ShortText
+    contact_id: ShortText = Field(description="The ERP's id of the contact person")
+    user_id: UUID | None = Field(default=None, description="The Kundencenter's user, when the contact is one")
+    in_reply_to: str | None = Field(default=None, description="The key of the Kundencenter message this applied")
+    email: ShortText | None = None
+    first_name: ShortText = ""
+    last_name: ShortText = ""
+    phone: ShortText | None = None
+    active: bool = True
+    changed_at: datetime
+
+
+# ---- erp.inbound.invoices.v1 ----------------------------------------------------------------------------------
+
+
+class InvoiceIssued(Message):
+    """``erp.inbound.invoices.v1`` (written by the ERP): the ERP issued an invoice to a customer. Key: customer
+    number.
+
+    Invoice numbers are what applicants type to prove who they are when they register; the Kundencenter keeps
+    the record for support (the verification itself still asks the ERP, which stays the authority).
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "invoice/R-10001-4",
+            "customer_number": "10001",
+            "invoice_number": "R-10001-4",
+            "invoice_date": "2026-03-03",
+            "total": {"amount": "1190.00", "currency": "EUR"},
+            "issued_at": "2026-03-03T18:00:00Z",
+        }
+    )
+
+    event_type = "InvoiceIssued"
+
+    idempotency_key: str
+    customer_number: ShortText
+    invoice_number: ShortText
+    invoice_date: date
+    total: Money | None = None
+    issued_at: datetime

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
+from erp_sync.adapters.inbound.delivery_retries import DeliveryRetries
 from erp_sync.adapters.inbound.http import ops_router
-from erp_sync.adapters.inbound.kafka import consumer_specs, verification_consumer_specs
+from erp_sync.adapters.inbound.kafka import consumer_specs, exchange_consumer_specs, verification_consumer_specs
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
 from erp_sync.adapters.inbound.verification_retries import VerificationRetries
+from erp_sync.adapters.outbound.operations import Operations
+from erp_sync.adapters.outbound.read_model import ExchangeProjector, ExchangeStates
 from erp_sync.adapters.outbound.translator import translate
+from erp_sync.application.deliveries import Deliveries
 from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
+from erp_sync.application.operations import OperatorRuns
 from erp_sync.application.verifications import Verifications
 from erp_sync.domain.verification import RetryPolicy
-from erp_sync.settings import ErpSyncSettings
+from erp_sync.settings import DEVELOPMENT_OPS_TOKEN, ErpSyncSettings
 from erp_sync.verification_settings import VerificationSettings
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
+
+log = structlog.get_logger("erp_sync")
 
 
 def create_app(settings: ErpSyncSettings | None = None, verification: VerificationSettings | None = None) -> FastAPI:
@@ -26,29 +34,60 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         exchanges,
         RetryPolicy(verification.retry_initial_s, verification.retry_max_s, verification.give_up_after_s),
     )
+    deliveries = Deliveries(
+        exchanges,
+        RetryPolicy(
+            settings.delivery_retry_initial_s, settings.delivery_retry_max_s, settings.delivery_give_up_after_s
+        ),
+    )
+    dsn = settings.database_url.get_secret_value()
+    states = ExchangeStates(dsn, relay_name=f"{settings.service_name}:{exchanges.name}")
+    specs = [
+        *consumer_specs(exchanges),
+        *exchange_consumer_specs(exchanges),
+        *verification_consumer_specs(verifications),
+    ]
 
-    def retries(rt: ServiceRuntime) -> VerificationRetries:
+    def leader(rt: ServiceRuntime) -> bool:
+        return rt.relay is not None and rt.relay.active
+
+    def verification_retries(rt: ServiceRuntime) -> VerificationRetries:
         return VerificationRetries(
-            rt,
-            verifications,
-            interval_s=verification.schedule_interval_s,
-            leader=lambda: rt.relay is not None and rt.relay.active,
+            rt, verifications, interval_s=verification.schedule_interval_s, leader=lambda: leader(rt)
         )
+
+    def delivery_retries(rt: ServiceRuntime) -> DeliveryRetries:
+        return DeliveryRetries(
+            rt, deliveries, interval_s=settings.delivery_schedule_interval_s, leader=lambda: leader(rt)
+        )
+
+    def projector(rt: ServiceRuntime) -> ExchangeProjector:
+        return ExchangeProjector(
+            states=states, service=settings.service_name, app=exchanges, dsn=dsn, blocking=rt.blocking,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )  # fmt: skip
+
+    def operations(rt: ServiceRuntime) -> Operations:
+        return Operations(rt, exchanges=exchanges, runs=OperatorRuns(exchanges), deliveries=deliveries, specs=specs)
 
     runtime = ServiceRuntime(
         settings,
         app=exchanges,
         translate=translate,
-        consumers=[*consumer_specs(exchanges), *verification_consumer_specs(verifications)],
+        consumers=specs,
         title="Kundencenter erp-sync",
-        description="The exchange with the ERP: what was sent, acknowledged, failed.",
+        description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
         domain_errors={ExchangeNotFound: 404},
-        followers=[retries],
+        followers=[verification_retries, delivery_retries, projector, operations],
+        on_shutdown=[states.close],
     )
-    runtime.include_router(ops_router(exchanges, runtime.blocking))
+    runtime.include_router(ops_router(exchanges, runtime.blocking, states=states, settings=settings))
     runtime.include_router(verification_ops_router(verifications, runtime.blocking))
     runtime.http.state.runtime = runtime
     runtime.http.state.verifications = verifications
+    runtime.http.state.deliveries = deliveries
+    if settings.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN:
+        log.warning("ERP_SYNC_OPS_TOKEN is not set: using the development token (local stack only)")
     return runtime.http
 
 

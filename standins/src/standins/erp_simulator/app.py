@@ -6,6 +6,8 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,12 +16,14 @@ import structlog
 from fastapi import FastAPI, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from contracts.base import Message, Money
 from contracts.common import Address
-from contracts.erp.v1 import ErpContactPerson
+from contracts.erp.v1 import ErpContactPerson, InvoiceIssued
+from contracts.topics import ERP_INBOUND_CONTACTS, ERP_INBOUND_CUSTOMERS, ERP_INBOUND_INVOICES, Topic
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
 from standins._common import add_health_routes, serve, throttle_library_logs
-from standins.erp_simulator import db
+from standins.erp_simulator import db, erp
 from standins.erp_simulator.consumer import ErpConsumer
 from standins.erp_simulator.outbox import OutboxPublisher
 from standins.erp_simulator.seed import SEED_CUSTOMERS
@@ -40,6 +44,9 @@ class Simulator:
             retry_max_s=settings.retry_max_s,
         )
         self.consumer.register()
+        self.consumer.rules = erp.Rules(
+            settings.reject_sku_prefix or None, settings.reject_total_above, settings.ignore_sku_prefix or None
+        )
         self.outbox = OutboxPublisher(
             self.broker,
             topic_prefix=settings.topic_prefix,
@@ -121,6 +128,20 @@ class Simulator:
             raise HTTPException(503, "the database is not ready yet")
         return self.pool
 
+    async def send(self, conn: asyncpg.Connection, topic: Topic, key: str, message: Message) -> int:
+        """Queue a message the ERP sends on its own (inside the caller's transaction); published in id order."""
+        return await db.enqueue(
+            conn,
+            {
+                "topic": topic.name,
+                "key": key,
+                "event_type": message.event_type,
+                "schema_version": message.schema_version,
+                "payload": message.model_dump(mode="json"),
+                "idempotency_key": getattr(message, "idempotency_key", None),
+            },
+        )
+
 
 CustomerNumber = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")]
 
@@ -140,6 +161,55 @@ class CustomerIn(BaseModel):
     delivery_addresses: list[Address] = Field(default_factory=list)
     vat_id: str | None = Field(default=None, max_length=40)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+
+
+class MasterDataIn(BaseModel):
+    """What changes in the ERP's master data of a customer (left out: unchanged). The whole master data is sent
+    to the Kundencenter on the ERP's customers topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    customer_center_allowed: bool | None = None
+    billing_address: Address | None = None
+    delivery_addresses: list[Address] | None = None
+    vat_id: str | None = Field(default=None, max_length=40)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+
+class ErpContactIn(BaseModel):
+    """A contact person created or changed in the ERP (an existing ``contact_id``: changed). Sent to the Kundencenter
+    on the ERP's contacts topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=200)
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    phone: str | None = Field(default=None, max_length=200)
+    active: bool = True
+
+
+class InvoiceIn(BaseModel):
+    """An invoice the ERP issues to a customer (usable for a registration from then on). Sent to the Kundencenter on
+    the ERP's invoices topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_number: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    invoice_date: date | None = None
+    total: Money | None = None
+
+
+class RulesIO(BaseModel):
+    """Which sales orders the simulated ERP rejects (see ``erp.Rules``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reject_sku_prefix: str | None = Field(default=None, max_length=40)
+    reject_total_above: Decimal | None = Field(default=None, ge=0)
+    ignore_sku_prefix: str | None = Field(default=None, max_length=40)
 
 
 def _fresh_number() -> str:
@@ -188,8 +258,10 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="erp-simulator (stand-in)",
-        description="Plays the ERP on Kafka: records what it receives and creates each sales order once. "
-        "Local stack and tests only; never deployed.",
+        description="Plays the ERP on Kafka: records what it receives, acts on each message once per idempotency "
+        "key (sales orders confirmed or rejected, contact persons kept, customer centers switched on), answers "
+        "through its outbox, and sends master data, contacts and invoices on command. Local stack and tests only; "
+        "never deployed.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -249,6 +321,118 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
             if body.customer_number:
                 raise HTTPException(409, f"customer {number} exists")
         raise HTTPException(503, "no free customer number found")
+
+    @app.post(
+        "/admin/customers/{customer_number}/master-data",
+        summary="Change a customer's master data (e.g. revoke the customer center) and send it to the Kundencenter",
+    )
+    async def change_master_data(customer_number: str, body: MasterDataIn) -> dict[str, Any]:
+        pool = simulator.require_pool()
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        async with pool.acquire() as conn, conn.transaction():
+            if await db.customer_for_update(conn, customer_number) is None:
+                raise HTTPException(404, f"no customer {customer_number}")
+            customer = await db.update_customer(conn, customer_number, changes)
+            message = erp.master_data(customer, datetime.now(UTC))
+            outbox_id = await simulator.send(conn, ERP_INBOUND_CUSTOMERS, customer_number, message)
+        simulator.outbox.wake()
+        log.info("master data changed", customer_number=customer_number, changes=sorted(changes), outbox_id=outbox_id)
+        return {**customer, "sent": {"outbox_id": outbox_id, "idempotency_key": message.idempotency_key}}
+
+    @app.post(
+        "/admin/customers/{customer_number}/contacts",
+        summary="Create or change a contact person in the ERP and send it to the Kundencenter",
+    )
+    async def change_erp_contact(customer_number: str, body: ErpContactIn) -> dict[str, Any]:
+        pool = simulator.require_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            customer = await db.customer_for_update(conn, customer_number)
+            if customer is None:
+                raise HTTPException(404, f"no customer {customer_number}")
+            contact_id = body.contact_id or f"{customer_number}-E{secrets.randbelow(10**8):08d}"
+            changes = body.model_dump(exclude={"contact_id"}, exclude_unset=True)
+            shop = await db.change_shop_contact(conn, contact_id, changes) if body.contact_id else None
+            if shop is not None:
+                contact: dict[str, Any] = shop
+            else:
+                contacts = [c for c in customer["contacts"] if c.get("contact_id") != contact_id]
+                before: dict[str, Any] = next(
+                    (c for c in customer["contacts"] if c.get("contact_id") == contact_id), {}
+                )
+                version = int(before.get("version", 0)) + 1
+                person = {**before, **changes, "contact_id": contact_id}
+                kept = {**ErpContactPerson.model_validate(person).model_dump(mode="json"), "version": version}
+                kept["active"] = person.get("active", True)
+                await db.set_customer_contacts(conn, customer_number, [*contacts, kept])
+                contact = {"customer_number": customer_number, **kept}
+            message = erp.contact_answer(contact, None, datetime.now(UTC))
+            outbox_id = await simulator.send(conn, ERP_INBOUND_CONTACTS, customer_number, message)
+        simulator.outbox.wake()
+        return {**message.model_dump(mode="json"), "sent": {"outbox_id": outbox_id}}
+
+    @app.post(
+        "/admin/customers/{customer_number}/invoices",
+        status_code=status.HTTP_201_CREATED,
+        summary="Issue an invoice to a customer (valid for registrations) and send it to the Kundencenter",
+    )
+    async def issue_invoice(customer_number: str, body: InvoiceIn | None = None) -> dict[str, Any]:
+        body = body or InvoiceIn()
+        pool = simulator.require_pool()
+        number = body.invoice_number or f"R-{customer_number}-{secrets.randbelow(10**6):06d}"
+        async with pool.acquire() as conn, conn.transaction():
+            if await db.customer_for_update(conn, customer_number) is None:
+                raise HTTPException(404, f"no customer {customer_number}")
+            if not await db.add_invoice(conn, customer_number, number):
+                raise HTTPException(409, f"invoice {number} exists")
+            now = datetime.now(UTC)
+            message = InvoiceIssued(
+                idempotency_key=f"invoice/{number}",
+                customer_number=customer_number,
+                invoice_number=number,
+                invoice_date=body.invoice_date or now.date(),
+                total=body.total,
+                issued_at=now,
+            )
+            outbox_id = await simulator.send(conn, ERP_INBOUND_INVOICES, customer_number, message)
+        simulator.outbox.wake()
+        return {**message.model_dump(mode="json"), "sent": {"outbox_id": outbox_id}}
+
+    @app.get("/contacts", summary="Contact persons the Kundencenter sent (shop users), newest first")
+    async def list_contacts(
+        customer_number: str | None = None, limit: int = Query(1000, ge=1, le=1000)
+    ) -> list[dict[str, Any]]:
+        return await db.shop_contacts(simulator.require_pool(), customer_number, limit)
+
+    @app.get("/contacts/{user_id}", summary="A contact person the Kundencenter sent, by its user id")
+    async def get_contact(user_id: UUID) -> dict[str, Any]:
+        found = await db.shop_contact(simulator.require_pool(), user_id)
+        if found is None:
+            raise HTTPException(404, f"no contact for user {user_id}")
+        return found
+
+    @app.get("/messages/{idempotency_key:path}", summary="A message acted on, by its key: duplicates discarded")
+    async def get_processed(idempotency_key: str) -> dict[str, Any]:
+        found = await db.processed(simulator.require_pool(), idempotency_key)
+        if found is None:
+            raise HTTPException(404, f"no message {idempotency_key}")
+        return found
+
+    @app.get("/admin/rules", response_model=RulesIO, summary="Which sales orders the simulated ERP rejects")
+    async def get_rules() -> RulesIO:
+        rules = simulator.consumer.rules
+        return RulesIO(
+            reject_sku_prefix=rules.reject_sku_prefix,
+            reject_total_above=rules.reject_total_above,
+            ignore_sku_prefix=rules.ignore_sku_prefix,
+        )
+
+    @app.put("/admin/rules", response_model=RulesIO, summary="Change which sales orders the simulated ERP rejects")
+    async def put_rules(body: RulesIO) -> RulesIO:
+        simulator.consumer.rules = erp.Rules(
+            body.reject_sku_prefix or None, body.reject_total_above, body.ignore_sku_prefix or None
+        )
+        log.info("rules changed", **body.model_dump(mode="json"))
+        return body
 
     @app.get("/admin/status", summary="Whether the simulated ERP consumes")
     async def admin_status() -> dict[str, Any]:

@@ -1,5 +1,10 @@
-"""The ERP's side of the Kafka exchange: consume, record, act (create each sales order once, answer customer
-verifications through the outbox, switch customer centers on), then acknowledge."""
+"""The ERP's side of the Kafka exchange: consume, record, act, then acknowledge.
+
+Acting: create each sales order once per idempotency key and answer it (confirmed, or rejected by the
+:class:`~standins.erp_simulator.erp.Rules`), keep the contact persons the Kundencenter sends and answer with the
+ERP's contact ids, answer customer verifications, switch customer centers on. Answers go through the outbox, in
+the transaction that records the message; a copy of a message (same key) is not applied again but answered again
+(a repeated request means the asker missed the answer), and counted as a discarded duplicate."""
 
 from __future__ import annotations
 
@@ -16,11 +21,25 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka import Topic as KafkaTopic
 from pydantic import ValidationError
 
+from contracts.base import Message
 from contracts.envelope import Envelope, Headers
-from contracts.erp.v1 import CustomerCenterActivated, CustomerVerificationRequested, SalesOrderRequested
-from contracts.topics import ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS, Topic, consumed_by
+from contracts.erp.v1 import (
+    ContactChanged,
+    ContactCreated,
+    ContactDeactivated,
+    CustomerCenterActivated,
+    CustomerVerificationRequested,
+    SalesOrderRequested,
+)
+from contracts.topics import (
+    ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
+    ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
+    Topic,
+    consumed_by,
+)
 from kc_runtime.kafka import decode_headers
-from standins.erp_simulator import db, verification
+from standins.erp_simulator import db, erp, verification
 
 log = structlog.get_logger("standins.erp_simulator")
 
@@ -36,7 +55,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
 )
-HANDLED = (SalesOrderRequested, CustomerVerificationRequested, CustomerCenterActivated)
+CONTACT_MESSAGES = (ContactCreated, ContactChanged, ContactDeactivated)
+HANDLED = (SalesOrderRequested, CustomerVerificationRequested, CustomerCenterActivated, *CONTACT_MESSAGES)
 """Messages the simulated ERP acts on; it records every other message only."""
 
 MAX_FAILED_ATTEMPTS = 5
@@ -78,6 +98,8 @@ class ErpConsumer:
         self._switch = asyncio.Lock()
         self.on_sent: Callable[[], None] = lambda: None
         """Called after a transaction queued a message for the ERP to send (wakes the outbox publisher)."""
+        self.rules = erp.Rules()
+        """Which sales orders the simulated ERP rejects (``PUT /admin/rules``)."""
 
     @property
     def topic_names(self) -> list[str]:
@@ -194,7 +216,7 @@ class ErpConsumer:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_s)
         await msg.ack()  # only now: the database transaction is committed
-        if outcome == "answered":
+        if "outbox_id" in details:
             self.on_sent()
         level = log.warning if outcome in ("invalid", "failed") else log.info
         level(
@@ -249,6 +271,9 @@ class ErpConsumer:
             row.update(outcome="invalid", error=f"invalid {envelope.event_type}: {_short(exc)}")
             return row, None
         row["idempotency_key"] = getattr(parsed, "idempotency_key", None)
+        causes = {"correlation_id": envelope.correlation_id, "causation_id": str(envelope.event_id)}
+        if isinstance(parsed, CONTACT_MESSAGES):
+            return row, {"kind": "contact", "message": parsed, "topic": topic.name, **causes}
         if isinstance(parsed, CustomerVerificationRequested):
             return row, {
                 "kind": "customer_verification",
@@ -257,7 +282,7 @@ class ErpConsumer:
                 "causation_id": str(envelope.event_id),
             }
         if isinstance(parsed, CustomerCenterActivated):
-            return row, {"kind": "customer_center_activation", "message": parsed}
+            return row, {"kind": "customer_center_activation", "message": parsed, "topic": topic.name}
         assert isinstance(parsed, SalesOrderRequested)
         message = parsed
         order = {
@@ -269,6 +294,8 @@ class ErpConsumer:
             "payload": payload,
             "event_id": str(envelope.event_id),
             "correlation_id": envelope.correlation_id,
+            "causation_id": str(envelope.event_id),
+            "message": message,
             **position,
         }
         return row, order
@@ -286,18 +313,83 @@ class ErpConsumer:
                 return await self._answer_verification(conn, received_id, order)
             if order["kind"] == "customer_center_activation":
                 activation: CustomerCenterActivated = order["message"]
+                await db.mark_processed(conn, activation.idempotency_key, order["kind"], order["topic"])
                 outcome = await db.activate_customer(
                     conn, activation.customer_number, activation.model_dump(mode="json")
                 )
                 await db.set_outcome(conn, received_id, outcome)
                 return outcome, {"customer_number": activation.customer_number}
-            result = await db.upsert_sales_order(conn, order)
-            outcome = "created" if result["created"] else "duplicate"
-            await db.set_outcome(conn, received_id, outcome)
-            return outcome, {
-                "sales_order_number": result["sales_order_number"],
-                "duplicates_discarded": result["duplicates_discarded"],
-            }
+            if order["kind"] == "contact":
+                return await self._apply_contact(conn, received_id, order)
+            return await self._create_sales_order(conn, received_id, order)
+
+    async def _create_sales_order(
+        self, conn: asyncpg.Connection, received_id: int, order: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Create the sales order once per key and decide it; answer every copy with the decision."""
+        if self.rules.ignores(order["message"]):
+            await db.set_outcome(conn, received_id, "ignored")
+            return "ignored", {"rule": "ignore_sku_prefix"}
+        result = await db.upsert_sales_order(conn, {k: v for k, v in order.items() if k != "message"})
+        created = bool(result["created"])
+        if created:
+            decision = self.rules.decide(order["message"])
+            await db.set_sales_order_decision(conn, order["idempotency_key"], *decision)
+        stored = await db.sales_order_by_key(conn, order["idempotency_key"])
+        assert stored is not None
+        answer = erp.sales_order_answer(stored, datetime.now(UTC))
+        outbox_id = await self._enqueue(
+            conn, ERP_INBOUND_SALES_ORDER_CONFIRMATIONS, str(order["order_id"]), answer, order
+        )
+        outcome = "created" if created else "duplicate"
+        await db.set_outcome(conn, received_id, outcome)
+        return outcome, {
+            "sales_order_number": stored["sales_order_number"],
+            "decision": stored["status"],
+            "duplicates_discarded": result["duplicates_discarded"],
+            "outbox_id": outbox_id,
+        }
+
+    async def _apply_contact(
+        self, conn: asyncpg.Connection, received_id: int, action: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Keep the contact person the Kundencenter sent (once per key) and answer with the ERP's contact id."""
+        message: ContactCreated | ContactChanged | ContactDeactivated = action["message"]
+        first = await db.mark_processed(conn, message.idempotency_key, "contact", action["topic"])
+        if first:
+            contact, changed = await db.apply_shop_contact(
+                conn, {**message.model_dump(mode="python"), "event_type": message.event_type}
+            )
+            outcome = "applied" if changed else "stale"
+        else:
+            contact = await db.shop_contact(conn, message.user_id) or {}
+            outcome = "duplicate"
+        if contact:
+            answer = erp.contact_answer(contact, message.idempotency_key, datetime.now(UTC))
+            outbox_id = await self._enqueue(conn, ERP_INBOUND_CONTACTS, answer.customer_number, answer, action)
+        await db.set_outcome(conn, received_id, outcome)
+        details: dict[str, Any] = {"user_id": str(message.user_id), "sequence": message.sequence}
+        if contact:
+            details.update(contact_id=contact["contact_id"], outbox_id=outbox_id)
+        return outcome, details
+
+    @staticmethod
+    async def _enqueue(
+        conn: asyncpg.Connection, topic: Topic, key: str, message: Message, causes: dict[str, Any]
+    ) -> int:
+        return await db.enqueue(
+            conn,
+            {
+                "topic": topic.name,
+                "key": key,
+                "event_type": message.event_type,
+                "schema_version": message.schema_version,
+                "payload": message.model_dump(mode="json"),
+                "correlation_id": causes.get("correlation_id"),
+                "causation_id": causes.get("causation_id"),
+                "idempotency_key": getattr(message, "idempotency_key", None),
+            },
+        )
 
     async def _answer_verification(
         self, conn: asyncpg.Connection, received_id: int, action: dict[str, Any]

@@ -85,6 +85,46 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key, id DESC);
 
+-- The ERP's answer to each sales order (the same for every copy of its request).
+ALTER TABLE sales_orders ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'confirmed';
+ALTER TABLE sales_orders ADD COLUMN IF NOT EXISTS rejection_reason text;
+ALTER TABLE sales_orders ADD COLUMN IF NOT EXISTS reason_code text;
+
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS master_data_version integer NOT NULL DEFAULT 0;
+
+-- Contact persons the Kundencenter told the ERP about (shop users), with the ERP's contact ids.
+CREATE SEQUENCE IF NOT EXISTS contact_number_seq START 100001;
+CREATE TABLE IF NOT EXISTS shop_contacts (
+    user_id          uuid PRIMARY KEY,
+    contact_id       text        NOT NULL UNIQUE,
+    company_id       uuid        NOT NULL,
+    customer_number  text,
+    email            text,
+    first_name       text,
+    last_name        text,
+    language         text,
+    phone            text,
+    active           boolean     NOT NULL DEFAULT true,
+    is_main_contact  boolean     NOT NULL DEFAULT false,
+    sequence         integer     NOT NULL,
+    version          integer     NOT NULL DEFAULT 1,
+    messages         jsonb       NOT NULL DEFAULT '[]',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS shop_contacts_customer ON shop_contacts (customer_number, created_at);
+
+-- Every message acted on, by idempotency key (besides sales orders, which count their own duplicates).
+CREATE TABLE IF NOT EXISTS processed_messages (
+    idempotency_key       text PRIMARY KEY,
+    kind                  text        NOT NULL,
+    topic                 text        NOT NULL,
+    outcome               text,
+    received_at           timestamptz NOT NULL DEFAULT now(),
+    duplicates_discarded  integer     NOT NULL DEFAULT 0,
+    last_duplicate_at     timestamptz
+);
+
 -- This database's identity: part of the producer name, so a fresh database (ids from 1 again) is a new producer
 -- for the consumers' tracking instead of a replay they would skip.
 CREATE TABLE IF NOT EXISTS instance (
@@ -98,14 +138,15 @@ OUTBOX_LOCK = 0x4B43_4552_504F  # advisory lock id: outbox inserts commit one af
 
 CUSTOMER_COLUMNS = """
     customer_number, name, customer_center_allowed, customer_center_active, activated_at, activation,
-    billing_address, delivery_addresses, vat_id, currency, invoices, contacts, seeded, created_at
+    billing_address, delivery_addresses, vat_id, currency, invoices, contacts, seeded, created_at, master_data_version
 """
 
 SCHEMA_LOCK = 0x4B43_4552_5053  # advisory lock id: two simulators starting together create the tables once
 
 SALES_ORDER_COLUMNS = """
     idempotency_key, sales_order_number, order_id, company_id, customer_number, received_at,
-    duplicates_discarded, last_duplicate_at, topic, partition, "offset", event_id, correlation_id, payload
+    duplicates_discarded, last_duplicate_at, topic, partition, "offset", event_id, correlation_id, payload,
+    status, rejection_reason, reason_code
 """
 
 
@@ -164,7 +205,8 @@ async def upsert_sales_order(conn: asyncpg.Connection, order: dict[str, Any]) ->
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (idempotency_key) DO UPDATE
             SET duplicates_discarded = sales_orders.duplicates_discarded + 1, last_duplicate_at = now()
-        RETURNING (xmax = 0) AS created, sales_order_number, duplicates_discarded
+        RETURNING (xmax = 0) AS created, sales_order_number, duplicates_discarded, status, rejection_reason,
+                  reason_code
         """,
         order["idempotency_key"],
         order["order_id"],
@@ -208,6 +250,13 @@ async def stats(pool: asyncpg.Pool) -> dict[str, int]:
                    (SELECT coalesce(sum(duplicates_discarded), 0) FROM sales_orders) AS duplicates_discarded,
                    (SELECT count(*) FROM customers) AS customers,
                    (SELECT count(*) FROM customers WHERE customer_center_active) AS active_customer_centers,
+                   (SELECT count(*) FROM sales_orders WHERE status = 'confirmed') AS sales_orders_confirmed,
+                   (SELECT count(*) FROM sales_orders WHERE status = 'rejected') AS sales_orders_rejected,
+                   (SELECT count(*) FROM shop_contacts) AS contacts,
+                   (SELECT coalesce(sum(duplicates_discarded), 0) FROM processed_messages WHERE kind = 'contact')
+                       AS contact_duplicates_discarded,
+                   (SELECT coalesce(sum(duplicates_discarded), 0) FROM processed_messages
+                       WHERE kind = 'customer_center_activation') AS activation_duplicates_discarded,
                    (SELECT count(*) FROM outbox) AS sent,
                    (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished
             """
@@ -356,3 +405,157 @@ async def sent(pool: asyncpg.Pool, key: str | None = None, limit: int = 1000) ->
         limit,
     )
     return [dict(r) for r in rows]
+
+
+# ---- the ERP's side of sales orders, contacts and master data -------------------------------------------------
+
+
+async def set_sales_order_decision(
+    conn: asyncpg.Connection, idempotency_key: str, status: str, reason: str | None, reason_code: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE sales_orders SET status = $2, rejection_reason = $3, reason_code = $4 WHERE idempotency_key = $1",
+        idempotency_key,
+        status,
+        reason,
+        reason_code,
+    )
+
+
+async def sales_order_by_key(conn: asyncpg.Connection, idempotency_key: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {SALES_ORDER_COLUMNS} FROM sales_orders WHERE idempotency_key = $1", idempotency_key
+    )
+    return dict(row) if row else None
+
+
+async def mark_processed(conn: asyncpg.Connection, idempotency_key: str, kind: str, topic: str) -> bool:
+    """Record a message acted on; False (and a counted duplicate) when its key was seen before."""
+    created = await conn.fetchval(
+        """
+        INSERT INTO processed_messages (idempotency_key, kind, topic) VALUES ($1, $2, $3)
+        ON CONFLICT (idempotency_key) DO UPDATE
+            SET duplicates_discarded = processed_messages.duplicates_discarded + 1, last_duplicate_at = now()
+        RETURNING (xmax = 0)
+        """,
+        idempotency_key,
+        kind,
+        topic,
+    )
+    return bool(created)
+
+
+async def processed(pool: asyncpg.Pool, idempotency_key: str) -> dict[str, Any] | None:
+    row = await pool.fetchrow("SELECT * FROM processed_messages WHERE idempotency_key = $1", idempotency_key)
+    return dict(row) if row else None
+
+
+SEQ = "contact_number_seq"
+
+SHOP_CONTACT_COLUMNS = """user_id, contact_id, company_id, customer_number, email, first_name, last_name, language,
+    phone, active, is_main_contact, sequence, version, messages, created_at, updated_at"""
+
+
+async def shop_contact(conn: asyncpg.Connection | asyncpg.Pool, user_id: Any) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {SHOP_CONTACT_COLUMNS} FROM shop_contacts WHERE user_id = $1", user_id)
+    return dict(row) if row else None
+
+
+async def shop_contacts(
+    pool: asyncpg.Pool, customer_number: str | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        f"""SELECT {SHOP_CONTACT_COLUMNS} FROM shop_contacts WHERE ($1::text IS NULL OR customer_number = $1)
+            ORDER BY created_at DESC LIMIT $2""",
+        customer_number,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def apply_shop_contact(conn: asyncpg.Connection, m: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create or change a contact person from a Kundencenter message (the whole state). A message older than the
+    last applied (lower sequence) changes nothing. Returns the contact and whether it changed."""
+    row = await conn.fetchrow(
+        f"SELECT {SHOP_CONTACT_COLUMNS} FROM shop_contacts WHERE user_id = $1 FOR UPDATE", m["user_id"]
+    )
+    entry = {"idempotency_key": m["idempotency_key"], "event_type": m["event_type"], "sequence": m["sequence"]}
+    fields = (m["email"], m["first_name"], m["last_name"], m["language"], m["active"], m["is_main_contact"])
+    if row is None:
+        contact_id = m.get("erp_contact_id") or f"C-{await conn.fetchval('SELECT nextval($1::regclass)', SEQ)}"
+        created = await conn.fetchrow(
+            f"""INSERT INTO shop_contacts (user_id, contact_id, company_id, customer_number, email, first_name,
+                    last_name, language, active, is_main_contact, sequence, messages)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                RETURNING {SHOP_CONTACT_COLUMNS}""",
+            m["user_id"], contact_id, m["company_id"], m.get("customer_number"), *fields, m["sequence"], [entry],
+        )  # fmt: skip
+        assert created is not None
+        return dict(created), True
+    if m["sequence"] <= row["sequence"]:
+        return dict(row), False
+    updated = await conn.fetchrow(
+        f"""UPDATE shop_contacts SET customer_number = coalesce($2, customer_number), email = $3, first_name = $4,
+                last_name = $5, language = $6, active = $7, is_main_contact = $8, sequence = $9,
+                version = version + 1, messages = messages || $10::jsonb, updated_at = now()
+            WHERE user_id = $1 RETURNING {SHOP_CONTACT_COLUMNS}""",
+        m["user_id"], m.get("customer_number"), *fields, m["sequence"], [entry],
+    )  # fmt: skip
+    assert updated is not None
+    return dict(updated), True
+
+
+async def change_shop_contact(
+    conn: asyncpg.Connection, contact_id: str, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A change made in the ERP to a contact person that is a shop user."""
+    row = await conn.fetchrow(
+        f"SELECT {SHOP_CONTACT_COLUMNS} FROM shop_contacts WHERE contact_id = $1 FOR UPDATE", contact_id
+    )
+    if row is None:
+        return None
+    new = {**dict(row), **changes}
+    updated = await conn.fetchrow(
+        f"""UPDATE shop_contacts SET email = $2, first_name = $3, last_name = $4, phone = $5, active = $6,
+                version = version + 1, updated_at = now()
+            WHERE contact_id = $1 RETURNING {SHOP_CONTACT_COLUMNS}""",
+        contact_id, new["email"], new["first_name"], new["last_name"], new["phone"], new["active"],
+    )  # fmt: skip
+    return dict(updated) if updated else None
+
+
+async def customer_for_update(conn: asyncpg.Connection, customer_number: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_number = $1 FOR UPDATE", customer_number
+    )
+    return dict(row) if row else None
+
+
+async def update_customer(conn: asyncpg.Connection, customer_number: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change master data (name, addresses, VAT id, currency, the customer-center flag); a new version."""
+    columns = ("name", "customer_center_allowed", "billing_address", "delivery_addresses", "vat_id", "currency")
+    sets = {k: v for k, v in changes.items() if k in columns}
+    assignments = "".join(f", {k} = ${i + 2}" for i, k in enumerate(sets))
+    row = await conn.fetchrow(
+        f"""UPDATE customers SET master_data_version = master_data_version + 1{assignments}
+            WHERE customer_number = $1 RETURNING {CUSTOMER_COLUMNS}""",
+        customer_number,
+        *sets.values(),
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def set_customer_contacts(conn: asyncpg.Connection, customer_number: str, contacts: list[dict[str, Any]]) -> None:
+    await conn.execute("UPDATE customers SET contacts = $2 WHERE customer_number = $1", customer_number, contacts)
+
+
+async def add_invoice(conn: asyncpg.Connection, customer_number: str, invoice_number: str) -> bool:
+    """Add an invoice number to the customer's invoices; False when it was there."""
+    added = await conn.fetchval(
+        """UPDATE customers SET invoices = invoices || to_jsonb($2::text)
+           WHERE customer_number = $1 AND NOT invoices ? $2 RETURNING true""",
+        customer_number,
+        invoice_number,
+    )
+    return bool(added)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -19,3 +21,14 @@ class ErpSimulatorSettings(ServiceSettings):
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=5.0, gt=0)
     seed: bool = Field(default=True, description="Insert the seed customers (seed.py) that are missing at start")
+    reject_sku_prefix: str = Field(
+        default="REJECT-",
+        description="Reject sales orders with a line whose SKU starts with this (an article the ERP does not sell); "
+        "empty: none",
+    )
+    reject_total_above: Decimal | None = Field(default=None, ge=0, description="Reject sales orders above this total")
+    ignore_sku_prefix: str = Field(
+        default="",
+        description="A fault to inject: orders with a line whose SKU starts with this are recorded, never created "
+        "nor answered (an ERP that drops messages); empty: none",
+    )

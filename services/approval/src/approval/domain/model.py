@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from approval.domain.budget import Budget, LimitExceeded
+from approval.domain.budget import UNLIMITED, Budget, LimitExceeded
 
 
 class OrderError(Exception):
@@ -174,12 +174,18 @@ AT_THE_ERP = (OrderStatus.RELEASED, OrderStatus.TRANSMITTED)
 class Order(Aggregate):
     @event("Submitted")
     def __init__(
-        self, company_id: UUID, buyer_id: UUID, content: OrderContent, budget: Budget, submitted_at: datetime
+        self,
+        company_id: UUID,
+        buyer_id: UUID,
+        content: OrderContent,
+        submitted_at: datetime,
+        budget: Budget | None = None,
     ) -> None:
         self.company_id = company_id
         self.buyer_id = buyer_id
         self.content = content
-        self.budget = budget
+        # (orders submitted before budgets were pinned have no budget in their event: unlimited)
+        self.budget = budget or UNLIMITED
         self.submitted_at = submitted_at
         self.status = OrderStatus.PENDING_APPROVAL
         self.exceeded: tuple[LimitExceeded, ...] = ()

@@ -1,13 +1,15 @@
-"""Use cases of erp-sync."""
+"""Use cases of erp-sync around released orders, and the service's one event store (``Exchanges``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from erp_sync.domain.model import SalesOrderExchange
+from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.eventstore import ServiceApplication
 
 
@@ -16,7 +18,11 @@ class ExchangeNotFound(Exception):
 
 
 class Exchanges(ServiceApplication):
+    """The event store of erp-sync (every exchange with the ERP), and the use cases of released orders."""
+
     name = "Exchanges"
+
+    # ---- consumer handlers (return what to save with the tracking record) ------------------------------
 
     def request_sales_order(
         self, order_id: UUID, company_id: UUID, request: dict[str, Any], requested_at: Any
@@ -25,14 +31,59 @@ class Exchanges(ServiceApplication):
         if self.find_sales_order(order_id) is not None:
             return []
         return [
-            SalesOrderExchange(order_id=order_id, company_id=company_id, request=request, requested_at=requested_at)
+            SalesOrderExchange(
+                order_id=order_id, company_id=company_id, request=request, requested_at=requested_at, awaits_answer=True
+            )
         ]
 
-    def find_sales_order(self, order_id: UUID) -> SalesOrderExchange | None:
+    def confirm_sales_order(self, order_id: UUID, erp_order_number: str, at: datetime) -> list[Any]:
+        """The ERP created the sales order; an answer for an unknown order changes nothing."""
+        exchange = self.find_sales_order(order_id)
+        if exchange is None:
+            return []
+        exchange.confirm(erp_order_number, at)
+        return [exchange]
+
+    def reject_sales_order(self, order_id: UUID, reason: str, reason_code: str | None, at: datetime) -> list[Any]:
+        exchange = self.find_sales_order(order_id)
+        if exchange is None:
+            return []
+        exchange.reject(reason, reason_code, at)
+        return [exchange]
+
+    # ---- what a sales-order request says about the company and its people ---------------------------------
+
+    def customer_number_of(self, company_id: UUID) -> str | None:
+        """The ERP's customer number of a registered company (from its customer-center activation)."""
+        activation = self.find(CustomerCenterActivation.create_id(company_id))
+        return activation.customer_number if isinstance(activation, CustomerCenterActivation) else None
+
+    def contact_reference(self, user_id: UUID | None) -> dict[str, Any] | None:
+        """Who a user is, as the ERP knows contact persons (``ContactReference`` of the contract)."""
+        if user_id is None:
+            return None
+        contact = self.find(ContactExchange.create_id(user_id))
+        if not isinstance(contact, ContactExchange):
+            return {"user_id": str(user_id)}
+        return {
+            "user_id": str(user_id),
+            "erp_contact_id": contact.erp_contact_id,
+            "email": contact.email,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+        }
+
+    # ---- queries ----------------------------------------------------------------------------------------
+
+    def find(self, aggregate_id: UUID) -> Any:
         try:
-            return self.repository.get(SalesOrderExchange.create_id(order_id))
+            return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    def find_sales_order(self, order_id: UUID) -> SalesOrderExchange | None:
+        found = self.find(SalesOrderExchange.create_id(order_id))
+        return found if isinstance(found, SalesOrderExchange) else None
 
     def sales_order(self, order_id: UUID) -> SalesOrderExchange:
         found = self.find_sales_order(order_id)

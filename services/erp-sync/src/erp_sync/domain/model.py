@@ -1,19 +1,49 @@
-"""ERP exchange records: what was requested of the ERP, and (ERP exchange issue) acknowledged or failed."""
+"""ERP exchange records of what customers maintain themselves: released orders and contact persons.
+
+Each exchange keeps the delivery of its latest message to the ERP:
+
+``requested`` (stored; the outbox relay publishes it — *sent* once the relay's position passed it) →
+``acknowledged`` (the ERP answered: an order confirmed or rejected, a contact applied) or, when the ERP stays
+silent, re-sent with the same idempotency key and a rising ``attempt`` (backoff of :class:`RetryPolicy`) until
+``failed`` (given up: dead-lettered, waiting for an operator's retry).
+
+Time never comes from inside: the caller passes ``now``.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from erp_sync.domain.verification import RetryPolicy
+
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:erp-sync")
 
 
-class ExchangeStatus(StrEnum):
+class DeliveryStatus(StrEnum):
     REQUESTED = "requested"
+    """stored, published by the relay, waiting for the ERP's answer"""
+    ACKNOWLEDGED = "acknowledged"
+    """the ERP answered"""
+    FAILED = "failed"
+    """the ERP never answered: dead-lettered, waits for an operator"""
+
+
+ExchangeStatus = DeliveryStatus  # the name of the first version
+
+
+def _due(status: DeliveryStatus, last_attempt_at: datetime, attempts: int, policy: RetryPolicy) -> datetime | None:
+    if status is not DeliveryStatus.REQUESTED:
+        return None
+    return last_attempt_at + policy.delay(attempts)
+
+
+def _gives_up(window_started_at: datetime, now: datetime, policy: RetryPolicy) -> bool:
+    return now - window_started_at >= timedelta(seconds=policy.give_up_after_s)
 
 
 class SalesOrderExchange(Aggregate):
@@ -24,13 +54,347 @@ class SalesOrderExchange(Aggregate):
         return uuid5(_NS, f"sales-order/{order_id}")
 
     @event("Requested")
-    def __init__(self, order_id: UUID, company_id: UUID, request: dict[str, Any], requested_at: datetime) -> None:
+    def __init__(
+        self,
+        order_id: UUID,
+        company_id: UUID,
+        request: dict[str, Any],
+        requested_at: datetime,
+        awaits_answer: bool = False,
+    ) -> None:
         self.order_id = order_id
         self.company_id = company_id
         self.request = request
         self.requested_at = requested_at
-        self.status = ExchangeStatus.REQUESTED
+        self.awaits_answer = awaits_answer
+        """False for exchanges recorded before the ERP answered sales orders: never sent again, never failed."""
+        self.status = DeliveryStatus.REQUESTED
+        self.attempts = 1
+        self.last_attempt_at = requested_at
+        self.window_started_at = requested_at
+        self.outcome: str | None = None
+        self.erp_order_number: str | None = None
+        self.rejection_reason: str | None = None
+        self.answered_at: datetime | None = None
+        self.failed_at: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:
         return f"sales-order/{self.order_id}"
+
+    @property
+    def customer_number(self) -> str | None:
+        return self.request.get("customer_number")
+
+    # ---- the ERP's silence ----------------------------------------------------------------------------------
+
+    def due_at(self, policy: RetryPolicy) -> datetime | None:
+        if not self.awaits_answer:
+            return None
+        return _due(self.status, self.last_attempt_at, self.attempts, policy)
+
+    def resend_if_due(self, now: datetime, policy: RetryPolicy) -> None:
+        """Send the request again (same key) when its answer is overdue; give up after the policy's window."""
+        due = self.due_at(policy)
+        if due is None or now < due:
+            return
+        if _gives_up(self.window_started_at, now, policy):
+            self._failed(order_id=self.order_id, attempts=self.attempts, at=now, request=self.request)
+        else:
+            self._resent(
+                order_id=self.order_id, attempt=self.attempts + 1, at=now, by_operator=False, request=self.request
+            )
+
+    def retry(self, now: datetime) -> bool:
+        """An operator's retry (after the dead letter): send again now, with a fresh window. False when the ERP
+        has answered already."""
+        if self.status is DeliveryStatus.ACKNOWLEDGED:
+            return False
+        self._resent(order_id=self.order_id, attempt=self.attempts + 1, at=now, by_operator=True, request=self.request)
+        return True
+
+    # (Resent and Failed carry the request, so that the relay and the dead-letter writer need not load anything.)
+    @event("Resent")
+    def _resent(self, order_id: UUID, attempt: int, at: datetime, by_operator: bool, request: dict[str, Any]) -> None:
+        self.attempts = attempt
+        self.last_attempt_at = at
+        self.status = DeliveryStatus.REQUESTED
+        if by_operator:
+            self.window_started_at = at
+            self.failed_at = None
+            self.awaits_answer = True
+
+    @event("Failed")
+    def _failed(self, order_id: UUID, attempts: int, at: datetime, request: dict[str, Any]) -> None:
+        self.status = DeliveryStatus.FAILED
+        self.failed_at = at
+
+    # ---- the ERP's answer -----------------------------------------------------------------------------------
+
+    def confirm(self, erp_order_number: str, at: datetime) -> None:
+        """The ERP created the sales order. Only the first answer counts (copies answer copies)."""
+        if self.status is not DeliveryStatus.ACKNOWLEDGED:
+            self._confirmed(
+                order_id=self.order_id, company_id=self.company_id, erp_order_number=erp_order_number, at=at
+            )
+
+    @event("Confirmed")
+    def _confirmed(self, order_id: UUID, company_id: UUID, erp_order_number: str, at: datetime) -> None:
+        self.status = DeliveryStatus.ACKNOWLEDGED
+        self.outcome = "confirmed"
+        self.erp_order_number = erp_order_number
+        self.answered_at = at
+
+    def reject(self, reason: str, reason_code: str | None, at: datetime) -> None:
+        """The ERP refused the order. Only the first answer counts."""
+        if self.status is not DeliveryStatus.ACKNOWLEDGED:
+            self._rejected(
+                order_id=self.order_id, company_id=self.company_id, reason=reason, reason_code=reason_code, at=at
+            )
+
+    @event("Rejected")
+    def _rejected(self, order_id: UUID, company_id: UUID, reason: str, reason_code: str | None, at: datetime) -> None:
+        self.status = DeliveryStatus.ACKNOWLEDGED
+        self.outcome = "rejected"
+        self.rejection_reason = reason
+        self.answered_at = at
+
+
+CONTACT_FIELDS = ("customer_number", "email", "first_name", "last_name", "language", "active", "is_main_contact")
+
+
+class ContactExchange(Aggregate):
+    """What the ERP was told about one contact person (a shop user). One per user.
+
+    Every change is a new message (``sequence`` + 1, key ``contact/<user id>/<sequence>``) carrying the whole
+    state; only the latest message is delivered (re-sent, failed), since it supersedes the ones before.
+    """
+
+    @staticmethod
+    def create_id(user_id: UUID) -> UUID:
+        return uuid5(_NS, f"contact/{user_id}")
+
+    @event("Created")
+    def __init__(
+        self,
+        user_id: UUID,
+        company_id: UUID,
+        customer_number: str | None,
+        email: str,
+        first_name: str,
+        last_name: str,
+        language: str,
+        active: bool,
+        is_main_contact: bool,
+        erp_contact_id: str | None,
+        at: datetime,
+    ) -> None:
+        self.user_id = user_id
+        self.company_id = company_id
+        self.customer_number = customer_number
+        self.email = email
+        self.first_name = first_name
+        self.last_name = last_name
+        self.language = language
+        self.active = active
+        self.is_main_contact = is_main_contact
+        self.erp_contact_id = erp_contact_id
+        self.created_at = at
+        self.sequence = 1
+        self.message = "created"
+        """What the latest message says: created, changed or deactivated."""
+        self.changed: list[str] = []
+        self.message_at = at
+        self.status = DeliveryStatus.REQUESTED
+        self.attempts = 1
+        self.last_attempt_at = at
+        self.window_started_at = at
+        self.acknowledged_at: datetime | None = None
+        self.failed_at: datetime | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.key_of(self.user_id, self.sequence)
+
+    @staticmethod
+    def key_of(user_id: UUID, sequence: int) -> str:
+        return f"contact/{user_id}/{sequence}"
+
+    def state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CONTACT_FIELDS}
+
+    # ---- changes in the Kundencenter ------------------------------------------------------------------------
+
+    def change(self, at: datetime, **changes: Any) -> None:
+        """Apply what changed (names, e-mail, status, main-contact role, a newly known customer number); a new
+        message only when something the ERP keeps changed."""
+        unknown = set(changes) - set(CONTACT_FIELDS)
+        if unknown:
+            raise ValueError(f"not a contact field: {sorted(unknown)}")
+        new = {**self.state(), **{k: v for k, v in changes.items() if v is not None}}
+        if new == self.state():
+            return
+        changed = []
+        if (new["first_name"], new["last_name"]) != (self.first_name, self.last_name):
+            changed.append("name")
+        if new["email"] != self.email:
+            changed.append("email")
+        if new["active"] != self.active:
+            changed.append("active")
+        if new["is_main_contact"] != self.is_main_contact:
+            changed.append("main_contact")
+        if not changed:  # only the customer number (or language) became known: ride along with the next message
+            self._amended(customer_number=new["customer_number"], language=new["language"])
+            return
+        sequence, user_id, company_id, erp_contact_id = (
+            self.sequence + 1,
+            self.user_id,
+            self.company_id,
+            self.erp_contact_id,
+        )
+        if changed == ["active"] and not new["active"]:
+            self._deactivated(
+                sequence=sequence,
+                user_id=user_id,
+                company_id=company_id,
+                erp_contact_id=erp_contact_id,
+                state=new,
+                at=at,
+            )
+        else:
+            self._changed(
+                sequence=sequence, user_id=user_id, company_id=company_id, erp_contact_id=erp_contact_id, state=new,
+                changed=changed, at=at,
+            )  # fmt: skip
+
+    @event("Amended")
+    def _amended(self, customer_number: str | None, language: str) -> None:
+        self.customer_number = customer_number
+        self.language = language
+
+    def _new_message(
+        self, sequence: int, state: dict[str, Any], message: str, changed: list[str], at: datetime
+    ) -> None:
+        for name in CONTACT_FIELDS:
+            setattr(self, name, state[name])
+        self.sequence = sequence
+        self.message = message
+        self.changed = list(changed)
+        self.message_at = at
+        self.status = DeliveryStatus.REQUESTED
+        self.attempts = 1
+        self.last_attempt_at = at
+        self.window_started_at = at
+        self.failed_at = None
+
+    @event("Changed")
+    def _changed(
+        self,
+        sequence: int,
+        user_id: UUID,
+        company_id: UUID,
+        erp_contact_id: str | None,
+        state: dict[str, Any],
+        changed: list[str],
+        at: datetime,
+    ) -> None:
+        self._new_message(sequence, state, "changed", changed, at)
+
+    @event("Deactivated")
+    def _deactivated(
+        self,
+        sequence: int,
+        user_id: UUID,
+        company_id: UUID,
+        erp_contact_id: str | None,
+        state: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        self._new_message(sequence, state, "deactivated", ["active"], at)
+
+    def message_state(self) -> dict[str, Any]:
+        """The latest message, whole: what is sent again, or dead-lettered."""
+        return {
+            "message": self.message,
+            "sequence": self.sequence,
+            "user_id": self.user_id,
+            "company_id": self.company_id,
+            "erp_contact_id": self.erp_contact_id,
+            "changed": list(self.changed),
+            "at": self.message_at,
+            "state": self.state(),
+        }
+
+    # ---- the ERP's silence ----------------------------------------------------------------------------------
+
+    def due_at(self, policy: RetryPolicy) -> datetime | None:
+        return _due(self.status, self.last_attempt_at, self.attempts, policy)
+
+    def resend_if_due(self, now: datetime, policy: RetryPolicy) -> None:
+        due = self.due_at(policy)
+        if due is None or now < due:
+            return
+        if _gives_up(self.window_started_at, now, policy):
+            self._failed(user_id=self.user_id, attempts=self.attempts, at=now, message=self.message_state())
+        else:
+            self._resent(
+                user_id=self.user_id, attempt=self.attempts + 1, at=now, by_operator=False, message=self.message_state()
+            )
+
+    def retry(self, now: datetime) -> bool:
+        if self.status is DeliveryStatus.ACKNOWLEDGED:
+            return False
+        self._resent(
+            user_id=self.user_id, attempt=self.attempts + 1, at=now, by_operator=True, message=self.message_state()
+        )
+        return True
+
+    # (Resent and Failed carry the message, so that the relay and the dead-letter writer need not load anything.)
+    @event("Resent")
+    def _resent(self, user_id: UUID, attempt: int, at: datetime, by_operator: bool, message: dict[str, Any]) -> None:
+        self.attempts = attempt
+        self.last_attempt_at = at
+        self.status = DeliveryStatus.REQUESTED
+        if by_operator:
+            self.window_started_at = at
+            self.failed_at = None
+
+    @event("Failed")
+    def _failed(self, user_id: UUID, attempts: int, at: datetime, message: dict[str, Any]) -> None:
+        self.status = DeliveryStatus.FAILED
+        self.failed_at = at
+
+    # ---- the ERP's answer -----------------------------------------------------------------------------------
+
+    def acknowledge(self, sequence: int | None, erp_contact_id: str | None, at: datetime) -> None:
+        """The ERP applied message ``sequence`` (None: it changed the contact on its own) and keeps the contact
+        as ``erp_contact_id``. Settles the delivery when it answers the latest message."""
+        settles = sequence == self.sequence and self.status is not DeliveryStatus.ACKNOWLEDGED
+        new_id = bool(erp_contact_id) and erp_contact_id != self.erp_contact_id
+        if settles or new_id:
+            self._acknowledged(
+                user_id=self.user_id,
+                sequence=sequence,
+                erp_contact_id=erp_contact_id or self.erp_contact_id,
+                settles=settles,
+                at=at,
+            )
+
+    @event("Acknowledged")
+    def _acknowledged(
+        self, user_id: UUID, sequence: int | None, erp_contact_id: str | None, settles: bool, at: datetime
+    ) -> None:
+        self.erp_contact_id = erp_contact_id
+        if settles:
+            self.status = DeliveryStatus.ACKNOWLEDGED
+            self.acknowledged_at = at
+            self.failed_at = None
+
+    @staticmethod
+    def sequence_of(idempotency_key: str | None, user_id: UUID) -> int | None:
+        """The sequence a key of ours names (None: not a key of this contact's messages)."""
+        prefix = f"contact/{user_id}/"
+        if not idempotency_key or not idempotency_key.startswith(prefix):
+            return None
+        tail = idempotency_key.removeprefix(prefix)
+        return int(tail) if tail.isdigit() else None

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import Evaluation, Orders
@@ -28,6 +28,15 @@ StatusFilter = Literal[
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """No NUL character in any text: PostgreSQL, mail and the ERP cannot take one (422 like any bad input)."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class AddressIn(Strict):

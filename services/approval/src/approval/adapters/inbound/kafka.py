@@ -1,4 +1,5 @@
-"""Kafka handlers of approval: the users service's events keep approval's view of members and companies."""
+"""Kafka handlers of approval: the users service's events keep approval's view of members and companies; erp-sync's
+events bring the ERP's word on released orders and on the companies' use of the customer center."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from uuid import UUID
 
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
-from contracts.topics import USERS_COMPANIES, USERS_USERS
+from contracts.erp_sync import v1 as erp_sync
+from contracts.topics import ERP_SYNC_CUSTOMERS, ERP_SYNC_SALES_ORDERS, USERS_COMPANIES, USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
@@ -72,8 +74,32 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         users.ApproverRemoved: approvers,
         users.MainContactTransferred: main_contact,
     }
-    # One by one (no batching): messages of one company touch the same aggregates in order.
+
+    def transmitted(i: Inbound) -> list[Any]:
+        m: erp_sync.SalesOrderTransmitted = i.message  # type: ignore[assignment]
+        return orders.erp_transmitted(m.order_id)
+
+    def confirmed(i: Inbound) -> list[Any]:
+        m: erp_sync.SalesOrderConfirmedByErp = i.message  # type: ignore[assignment]
+        return orders.erp_confirmed(m.order_id, m.erp_order_number)
+
+    def rejected(i: Inbound) -> list[Any]:
+        m: erp_sync.SalesOrderRejectedByErp = i.message  # type: ignore[assignment]
+        return orders.erp_rejected(m.order_id, m.reason)
+
+    def access(i: Inbound) -> list[Any]:
+        m: erp_sync.CustomerCenterAccessChanged = i.message  # type: ignore[assignment]
+        return orders.ordering_allowed_changed(m.company_id, m.allowed)
+
+    erp_order_handlers: dict[Any, Handler] = {
+        erp_sync.SalesOrderTransmitted: transmitted,
+        erp_sync.SalesOrderConfirmedByErp: confirmed,
+        erp_sync.SalesOrderRejectedByErp: rejected,
+    }
+    # One by one (no batching): messages of one company (one order) touch the same aggregates in order.
     return [
         ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
         ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
+        ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers),
+        ConsumerSpec(topic=ERP_SYNC_CUSTOMERS, handlers={erp_sync.CustomerCenterAccessChanged: access}),
     ]

@@ -119,6 +119,11 @@ class OrderSummaries:
                 await _project(conn, event)
 
 
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold a NUL character; an order stored with one must not stop the projection."""
+    return value.replace("\x00", "\ufffd") if value else value
+
+
 def _is_order_event(event: Any) -> bool:
     return isinstance(event, Order.Event)
 
@@ -135,7 +140,7 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
             " total_quantity, line_count, reference, submitted_at, updated_at, version)"
             " VALUES ($1,$2,$3,'pending_approval',$4,$5,$6,$7,$8,$9,$9,$10) ON CONFLICT (order_id) DO NOTHING",
             oid, event.company_id, event.buyer_id, Decimal(c.total_value), c.currency, c.total_quantity,
-            len(c.lines), c.reference, at, version,
+            len(c.lines), _text(c.reference), at, version,
         )  # fmt: skip
         return
     sets: dict[str, Any] = {}
@@ -156,7 +161,12 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
         sets["status"] = "erp_rejected"
     elif name in ("Modified", "Resubmitted"):
         c = event.content
-        sets.update(total=Decimal(c.total_value), total_quantity=c.total_quantity, line_count=len(c.lines))
+        sets.update(
+            total=Decimal(c.total_value),
+            total_quantity=c.total_quantity,
+            line_count=len(c.lines),
+            reference=_text(c.reference),
+        )
         if name == "Resubmitted":
             sets.update(status="pending_approval", approvers=[])
             await conn.execute(

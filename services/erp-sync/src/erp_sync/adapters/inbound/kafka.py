@@ -6,44 +6,143 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.approval.v1 import OrderReleased
-from contracts.erp.v1 import CustomerVerificationAnswered, SalesOrderRequested
+from contracts.erp import v1 as erp
 from contracts.registration.v1 import RegistrationCompleted, VerificationRequested
-from contracts.topics import APPROVAL_ORDERS, ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS, REGISTRATION_REGISTRATIONS
+from contracts.topics import (
+    APPROVAL_ORDERS,
+    ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
+    ERP_INBOUND_CUSTOMERS,
+    ERP_INBOUND_INVOICES,
+    ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
+    REGISTRATION_REGISTRATIONS,
+    USERS_USERS,
+)
+from contracts.users import v1 as users
+from erp_sync.application.contacts import Contacts
+from erp_sync.application.customers import Customers
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.verifications import Verifications
-from kc_runtime.consumer import ConsumerSpec, Inbound
+from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
 
 def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
+    """Released orders → sales-order requests for the ERP."""
+
     def on_order_released(inbound: Inbound) -> list[Any]:
         msg = inbound.message
         assert isinstance(msg, OrderReleased)
-        request = SalesOrderRequested(
+        request = erp.SalesOrderRequested(
             idempotency_key=f"sales-order/{msg.order_id}",
             order_id=msg.order_id,
             company_id=msg.company_id,
+            customer_number=exchanges.customer_number_of(msg.company_id),
             buyer_id=msg.buyer_id,
             approved_by=msg.approved_by,
             lines=msg.lines,
             total=msg.total,
+            total_quantity=msg.total_quantity,
             delivery_address=msg.delivery_address,
             billing_address=msg.billing_address,
             payment_method=msg.payment_method,
             shipping_method=msg.shipping_method,
             buyer_comment=msg.buyer_comment,
             reference=msg.reference,
+            buyer=exchanges.contact_reference(msg.buyer_id),  # type: ignore[arg-type]
+            approver=exchanges.contact_reference(msg.approved_by),  # type: ignore[arg-type]
+            released_at=msg.released_at,
             requested_at=datetime.now(UTC),
         )
         return exchanges.request_sales_order(
-            msg.order_id, msg.company_id, request.model_dump(mode="json"), request.requested_at
+            msg.order_id, msg.company_id, request.model_dump(mode="json", exclude={"attempt"}), request.requested_at
         )
 
     # Each release creates its own exchange record: safe to apply a partition's batch in one transaction.
     return [ConsumerSpec(topic=APPROVAL_ORDERS, handlers={OrderReleased: on_order_released}, batch=True)]
 
 
+def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
+    """Shop users → contact persons for the ERP; the ERP's answers, master data, contacts and invoices."""
+    contacts = Contacts(exchanges)
+    customers = Customers(exchanges)
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    # ---- the users' topic ----
+
+    def user_created(i: Inbound) -> list[Any]:
+        m: users.UserCreated = i.message  # type: ignore[assignment]
+        return contacts.user_created(
+            m.user_id, m.company_id, m.email, m.first_name, m.last_name, m.language,
+            active=m.status == "active", is_main_contact=m.is_main_contact, erp_contact_id=m.erp_contact_id,
+            at=m.created_at,
+        )  # fmt: skip
+
+    def user_changed(extract: Any) -> Handler:
+        def handle(i: Inbound) -> list[Any]:
+            m = i.message
+            return contacts.user_changed(m.user_id, at=i.envelope.occurred_at, **extract(m))  # type: ignore[attr-defined]
+
+        return handle
+
+    user_handlers: dict[Any, Handler] = {
+        users.UserCreated: user_created,
+        users.UserRenamed: user_changed(lambda m: {"first_name": m.first_name, "last_name": m.last_name}),
+        users.UserEmailChanged: user_changed(lambda m: {"email": m.email}),
+        users.UserDeactivated: user_changed(lambda m: {"active": False}),
+        users.UserActivated: user_changed(lambda m: {"active": True}),
+        users.UserRolesSet: user_changed(lambda m: {"is_main_contact": m.is_main_contact}),
+    }
+
+    # ---- the ERP's inbound topics ----
+
+    def confirmed(i: Inbound) -> list[Any]:
+        m: erp.SalesOrderConfirmed = i.message  # type: ignore[assignment]
+        return exchanges.confirm_sales_order(m.order_id, m.erp_order_number, m.confirmed_at)
+
+    def rejected(i: Inbound) -> list[Any]:
+        m: erp.SalesOrderRejected = i.message  # type: ignore[assignment]
+        return exchanges.reject_sales_order(m.order_id, m.reason, m.reason_code, m.rejected_at)
+
+    def master_data(i: Inbound) -> list[Any]:
+        m: erp.CustomerMasterDataChanged = i.message  # type: ignore[assignment]
+        return customers.master_data_changed(
+            m.customer_number, m.customer.model_dump(mode="json"), m.customer_center_allowed, m.changed_at
+        )
+
+    def erp_contact(i: Inbound) -> list[Any]:
+        m: erp.ErpContactChanged = i.message  # type: ignore[assignment]
+        if m.user_id is not None and contacts.find(m.user_id) is not None:
+            return contacts.erp_contact_changed(m.user_id, m.in_reply_to, m.contact_id, m.changed_at)
+        person = erp.ErpContactPerson(
+            contact_id=m.contact_id, email=m.email, first_name=m.first_name, last_name=m.last_name, phone=m.phone
+        )
+        return customers.erp_contact_recorded(m.customer_number, {**person.model_dump(mode="json"), "active": m.active})
+
+    def invoice(i: Inbound) -> list[Any]:
+        m: erp.InvoiceIssued = i.message  # type: ignore[assignment]
+        total = m.total.model_dump(mode="json") if m.total else None
+        return customers.invoice_issued(
+            m.customer_number, m.invoice_number, m.invoice_date.isoformat(), total, m.issued_at
+        )
+
+    # One by one (no batching): messages of one company or customer touch the same aggregates in order.
+    return [
+        ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
+        ConsumerSpec(
+            topic=ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
+            handlers={erp.SalesOrderConfirmed: confirmed, erp.SalesOrderRejected: rejected},
+        ),
+        ConsumerSpec(topic=ERP_INBOUND_CUSTOMERS, handlers={erp.CustomerMasterDataChanged: master_data}),
+        ConsumerSpec(topic=ERP_INBOUND_CONTACTS, handlers={erp.ErpContactChanged: erp_contact}),
+        ConsumerSpec(topic=ERP_INBOUND_INVOICES, handlers={erp.InvoiceIssued: invoice}),
+    ]
+
+
 def verification_consumer_specs(verifications: Verifications) -> list[ConsumerSpec]:
     """Registration's questions for the ERP, the ERP's answers, and completed registrations to activate."""
+    customers = Customers(verifications.exchanges)
 
     def on_verification_requested(inbound: Inbound) -> list[Any]:
         msg = inbound.message
@@ -53,17 +152,22 @@ def verification_consumer_specs(verifications: Verifications) -> list[ConsumerSp
     def on_registration_completed(inbound: Inbound) -> list[Any]:
         msg = inbound.message
         assert isinstance(msg, RegistrationCompleted)
-        return verifications.activate(
+        activation = verifications.activate(
             company_id=msg.company_id,
             customer_number=msg.company.customer_number,
             registration_id=msg.registration_id,
             main_contact=msg.main_contact.model_dump(mode="json"),
             activated_at=msg.completed_at,
         )
+        # erp-sync's map of customer numbers and companies (the ERP's messages name customer numbers).
+        link = customers.link(
+            msg.company.customer_number, msg.company_id, msg.company.model_dump(mode="json"), msg.completed_at
+        )
+        return [*activation, *link]
 
     def on_verification_answered(inbound: Inbound) -> list[Any]:
         msg = inbound.message
-        assert isinstance(msg, CustomerVerificationAnswered)
+        assert isinstance(msg, erp.CustomerVerificationAnswered)
         return verifications.answer(
             msg.verification_id,
             msg.outcome,
@@ -82,6 +186,6 @@ def verification_consumer_specs(verifications: Verifications) -> list[ConsumerSp
         ),
         ConsumerSpec(
             topic=ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
-            handlers={CustomerVerificationAnswered: on_verification_answered},
+            handlers={erp.CustomerVerificationAnswered: on_verification_answered},
         ),
     ]

@@ -1,24 +1,145 @@
-"""erp-sync's domain events → the ERP-facing contract."""
+"""erp-sync's domain events → the ERP-facing contract and erp-sync's own topics for the other services.
+
+Pure: every event carries what its messages need (resent and failed deliveries carry the whole message), so the
+relay, the replay and the dead-letter writer translate the same event into the same message.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.erp.v1 import SalesOrderRequested
-from contracts.topics import ERP_OUTBOUND_SALES_ORDERS
+from contracts.erp.v1 import ContactChanged, ContactCreated, ContactDeactivated, SalesOrderRequested
+from contracts.erp_sync.v1 import (
+    CustomerCenterAccessChanged,
+    SalesOrderConfirmedByErp,
+    SalesOrderRejectedByErp,
+    SalesOrderTransmitted,
+)
+from contracts.topics import ERP_OUTBOUND_CONTACTS, ERP_OUTBOUND_SALES_ORDERS, ERP_SYNC_CUSTOMERS, ERP_SYNC_SALES_ORDERS
 from erp_sync.adapters.outbound.verification_translator import translate_verification
-from erp_sync.domain.model import SalesOrderExchange
+from erp_sync.domain.customers import Customer
+from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from kc_runtime.relay import Outgoing
+
+SO = SalesOrderExchange
+CX = ContactExchange
+
+
+def sales_order_request(request: dict[str, Any], attempt: int) -> Outgoing:
+    message = SalesOrderRequested.model_validate({**request, "attempt": attempt})
+    return Outgoing(topic=ERP_OUTBOUND_SALES_ORDERS, key=str(message.order_id), message=message)
+
+
+def contact_message(m: dict[str, Any], attempt: int = 1) -> Outgoing:
+    """The wire message of a contact exchange's message state (see ``ContactExchange.message_state``)."""
+    state = m["state"]
+    common: dict[str, Any] = {
+        "idempotency_key": ContactExchange.key_of(m["user_id"], m["sequence"]),
+        "sequence": m["sequence"],
+        "user_id": m["user_id"],
+        "company_id": m["company_id"],
+        "erp_contact_id": m["erp_contact_id"],
+        "attempt": attempt,
+        **{name: state[name] for name in ("customer_number", "email", "first_name", "last_name", "language")},
+        "active": state["active"],
+        "is_main_contact": state["is_main_contact"],
+    }
+    message: Any
+    if m["message"] == "created":
+        message = ContactCreated(**common, created_at=m["at"])
+    elif m["message"] == "deactivated":
+        message = ContactDeactivated(**common, deactivated_at=m["at"])
+    else:
+        message = ContactChanged(**common, changed=m["changed"], changed_at=m["at"])
+    return Outgoing(topic=ERP_OUTBOUND_CONTACTS, key=str(m["user_id"]), message=message)
+
+
+def _created_contact(e: Any) -> dict[str, Any]:
+    state = {name: getattr(e, name) for name in ("customer_number", "email", "first_name", "last_name", "language")}
+    state.update(active=e.active, is_main_contact=e.is_main_contact)
+    return {
+        "message": "created", "sequence": 1, "user_id": e.user_id, "company_id": e.company_id,
+        "erp_contact_id": e.erp_contact_id, "changed": [], "at": e.at, "state": state,
+    }  # fmt: skip
+
+
+def _changed_contact(e: Any, message: str) -> dict[str, Any]:
+    return {
+        "message": message, "sequence": e.sequence, "user_id": e.user_id, "company_id": e.company_id,
+        "erp_contact_id": e.erp_contact_id, "changed": list(getattr(e, "changed", ["active"])), "at": e.at,
+        "state": e.state,
+    }  # fmt: skip
+
+
+def dead_letter(event: Any) -> Outgoing | None:
+    """The message a failed delivery leaves on its topic's dead-letter topic (None: not a failed delivery)."""
+    if isinstance(event, SO.Failed):  # type: ignore[attr-defined]
+        return sales_order_request(event.request, event.attempts)
+    if isinstance(event, CX.Failed):  # type: ignore[attr-defined]
+        return contact_message(event.message, event.attempts)
+    return None
 
 
 def translate(event: Any) -> Sequence[Outgoing]:
-    if isinstance(event, SalesOrderExchange.Requested):  # type: ignore[attr-defined]  # event class made by @event
+    # ---- released orders ----
+    if isinstance(event, SO.Requested):  # type: ignore[attr-defined]  # event classes made by @event
+        request = sales_order_request(event.request, 1)
         return [
+            request,
             Outgoing(
-                topic=ERP_OUTBOUND_SALES_ORDERS,
+                topic=ERP_SYNC_SALES_ORDERS,
                 key=str(event.order_id),
-                message=SalesOrderRequested.model_validate(event.request),
-            )
+                message=SalesOrderTransmitted(
+                    order_id=event.order_id,
+                    company_id=event.company_id,
+                    customer_number=event.request.get("customer_number"),
+                    idempotency_key=request.message.idempotency_key,  # type: ignore[attr-defined]
+                    transmitted_at=event.requested_at,
+                ),
+            ),
         ]
+    if isinstance(event, SO.Resent):  # type: ignore[attr-defined]
+        return [sales_order_request(event.request, event.attempt)]
+    if isinstance(event, SO.Confirmed):  # type: ignore[attr-defined]
+        confirmed = SalesOrderConfirmedByErp(
+            order_id=event.order_id,
+            company_id=event.company_id,
+            erp_order_number=event.erp_order_number,
+            confirmed_at=event.at,
+        )
+        return [Outgoing(topic=ERP_SYNC_SALES_ORDERS, key=str(event.order_id), message=confirmed)]
+    if isinstance(event, SO.Rejected):  # type: ignore[attr-defined]
+        rejected = SalesOrderRejectedByErp(
+            order_id=event.order_id,
+            company_id=event.company_id,
+            reason=event.reason,
+            reason_code=event.reason_code,
+            rejected_at=event.at,
+        )
+        return [Outgoing(topic=ERP_SYNC_SALES_ORDERS, key=str(event.order_id), message=rejected)]
+    # ---- contact persons ----
+    if isinstance(event, CX.Created):  # type: ignore[attr-defined]
+        return [contact_message(_created_contact(event))]
+    if isinstance(event, CX.Changed):  # type: ignore[attr-defined]
+        return [contact_message(_changed_contact(event, "changed"))]
+    if isinstance(event, CX.Deactivated):  # type: ignore[attr-defined]
+        return [contact_message(_changed_contact(event, "deactivated"))]
+    if isinstance(event, CX.Resent):  # type: ignore[attr-defined]
+        return [contact_message(event.message, event.attempt)]
+    # ---- customers: the customer-center flag of registered companies ----
+    if isinstance(event, Customer.Linked) and not event.customer_center_allowed:  # type: ignore[attr-defined]
+        return [_access(event.company_id, event.customer_number, False, event.at)]
+    if isinstance(event, Customer.MasterDataChanged) and event.access_changed and event.company_id:  # type: ignore[attr-defined]
+        return [_access(event.company_id, event.customer_number, event.customer_center_allowed, event.changed_at)]
     return translate_verification(event)
+
+
+def _access(company_id: Any, customer_number: str, allowed: bool, at: Any) -> Outgoing:
+    return Outgoing(
+        topic=ERP_SYNC_CUSTOMERS,
+        key=str(company_id),
+        message=CustomerCenterAccessChanged(
+            company_id=company_id, customer_number=customer_number, allowed=allowed, changed_at=at
+        ),
+    )

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from kc_runtime.auth import Caller, bearer_token
 from kc_runtime.errors import ApiError
@@ -29,6 +29,15 @@ Language = Literal["de", "en"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """No NUL character in any text: PostgreSQL, mail and the ERP cannot take one (422 like any bad input)."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 # ---- bodies ----------------------------------------------------------------------------------------------

@@ -127,6 +127,20 @@ rm_assert(NOT EXISTS (
 POSITION_NAME = "read_model"
 
 
+def _pg_safe(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold a NUL character: the read model keeps U+FFFD in its place (the
+    events keep what was sent). Without this, one such value would stop the read model for good."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Jsonb):
+        return Jsonb(_pg_safe(value.obj))
+    if isinstance(value, dict):
+        return {_pg_safe(k): _pg_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_pg_safe(v) for v in value]
+    return value
+
+
 def _columns(table: str, values: dict[str, Any]) -> dict[str, Any]:
     """Row fields → table columns and PostgreSQL values."""
     out: dict[str, Any] = {}
@@ -186,14 +200,23 @@ def _statement(change: RowChange) -> tuple[str, dict[str, Any]]:
 def apply_changes(cur: Cursor[DictRow], changes: Changes, notification_ids: Sequence[int], *, check: bool) -> None:
     for change in changes.rows:
         sql, params = _statement(change)
-        cur.execute(sql.encode(), params)  # type: ignore[arg-type]
+        cur.execute(sql.encode(), _pg_safe(params))  # type: ignore[arg-type]
     entries = changes.audit_entries(notification_ids)
     if entries:
         cur.executemany(
             b"INSERT INTO rm_audit (seq, company_id, at, actor_id, action, subject_type, subject_id, details)"
             b" VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (seq) DO NOTHING",
             [
-                (e.seq, e.company_id, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, Jsonb(e.details))
+                (
+                    e.seq,
+                    e.company_id,
+                    e.at,
+                    e.actor_id,
+                    e.action,
+                    e.subject_type,
+                    e.subject_id,
+                    Jsonb(_pg_safe(e.details)),
+                )
                 for e in entries
             ],
         )
@@ -226,10 +249,12 @@ class ProjectingRecorder(PostgresProcessRecorder):
             try:
                 with conn.pipeline(), conn.cursor() as cur:
                     apply_changes(cur, changes, ids, check=True)
-            except psycopg.Error:
-                raise  # the transaction has failed already
-            except BaseException:
-                # Never let the events commit without their read model: make the transaction fail.
+            except BaseException as exc:
+                if isinstance(exc, psycopg.Error) and exc.sqlstate is not None:
+                    raise  # the server has failed the transaction already
+                # Never let the events commit without their read model: make the transaction fail. That
+                # includes a value psycopg refused on the client (a NUL character, say): it never reached
+                # the server, and eventsourcing would commit the events without their read model.
                 with conn.pipeline():
                     conn.execute(b"SELECT rm_assert(false, 'read model projection failed')")
                 raise
@@ -246,7 +271,7 @@ class PostgresReadModel:
 
     def _all(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         with self.datastore.get_connection() as conn:
-            return list(conn.execute(sql.encode(), params).fetchall())  # type: ignore[arg-type]
+            return list(conn.execute(sql.encode(), _pg_safe(params)).fetchall())  # type: ignore[arg-type]
 
     def _one(self, sql: str, params: Any = None) -> dict[str, Any] | None:
         rows = self._all(sql, params)

@@ -1,0 +1,288 @@
+"""erp-sync's operations follower: dead-letters failed deliveries and carries out operator runs (replay, retry of
+dead letters), following the service's notification log (one active per service, relay role).
+
+* A delivery the ERP never answered (``Failed``) is copied to its topic's dead-letter topic, with the reason
+  headers, so that it shows where every other dead letter shows.
+* A replay republishes the ERP-facing messages of the notification log since a point in time exactly as the
+  relay published them (same event ids, same idempotency keys): the ERP discards what it has.
+* A retry of dead letters handles each record once (a tracking record per dead-letter topic partition and offset,
+  saved with its effects): an undelivered ERP message is sent again through its exchange (the outbox relay puts it
+  back on its original topic); a message erp-sync's consumer gave up on is applied again by the same handler.
+
+Both runs are idempotent, so a crash in the middle (the follower does the batch again) repeats nothing harmful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.utils import get_topic
+from pydantic import ValidationError
+
+from contracts import Envelope, Headers
+from contracts.topics import ERP, ERP_OUTBOUND_TOPICS
+from erp_sync.adapters.outbound.dead_letters import DeadLetter, dead_letter_scope, is_ours, read_dead_letters
+from erp_sync.adapters.outbound.translator import dead_letter
+from erp_sync.application.deliveries import Deliveries
+from erp_sync.application.exchanges import Exchanges
+from erp_sync.application.operations import OperatorRuns
+from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.operations import OperatorRun, RunKind, RunStatus
+from erp_sync.domain.verification import CustomerCenterActivation
+from kc_runtime import context
+from kc_runtime.consumer import ConsumerSpec, Inbound
+from kc_runtime.faults import failpoint
+from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.relay import EVENT_ID_NAMESPACE
+from kc_runtime.service import ServiceRuntime
+
+log = structlog.get_logger("erp_sync.operations")
+
+REPLAYED = (
+    SalesOrderExchange.Requested,  # type: ignore[attr-defined]
+    ContactExchange.Created,  # type: ignore[attr-defined]
+    ContactExchange.Changed,  # type: ignore[attr-defined]
+    ContactExchange.Deactivated,  # type: ignore[attr-defined]
+    CustomerCenterActivation.Requested,  # type: ignore[attr-defined]
+)
+"""The events whose ERP-facing messages a replay republishes: the first copy of every state-carrying message
+(verification questions are request/reply and asked again while unanswered; copies sent again are left out)."""
+
+Prepared = list[tuple[str, bytes, bytes, dict[str, str]]]
+
+
+class Operations(LogFollower):
+    kind = "operations"
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        *,
+        exchanges: Exchanges,
+        runs: OperatorRuns,
+        deliveries: Deliveries,
+        specs: Sequence[ConsumerSpec],
+        page: int = 500,
+    ) -> None:
+        settings = runtime.settings
+        super().__init__(
+            service=settings.service_name,
+            app=runtime.app,
+            dsn=settings.database_url.get_secret_value(),
+            blocking=runtime.blocking,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )
+        self.runtime = runtime
+        self.exchanges = exchanges
+        self.runs = runs
+        self.deliveries = deliveries
+        self.specs = {s.topic.name: s for s in specs}
+        self.page = page
+        self.prefix = settings.topic_prefix
+        self.group_id = settings.group_id
+
+    async def process(self, batch: Batch) -> None:
+        for notification, event, meta in batch:
+            with context.bound(meta.get("correlation_id"), meta.get("causation_id")):
+                if dead_letter(event) is not None:
+                    await self._dead_letter(notification, event, meta)
+                elif isinstance(event, OperatorRun.Requested):  # type: ignore[attr-defined]
+                    await self._carry_out(event.originator_id)
+
+    # ---- failed deliveries → their dead-letter topic ----------------------------------------------------
+
+    async def _dead_letter(self, notification: Any, event: Any, meta: dict[str, str]) -> None:
+        out = dead_letter(event)
+        assert out is not None
+        envelope = Envelope(
+            event_id=uuid.uuid5(
+                EVENT_ID_NAMESPACE,
+                f"{self.service}/{notification.originator_id}/{notification.originator_version}/{out.topic.dlt}",
+            ),
+            event_type=out.message.event_type,
+            schema_version=out.message.schema_version,
+            occurred_at=event.timestamp,
+            correlation_id=meta.get("correlation_id") or str(notification.originator_id),
+            causation_id=meta.get("causation_id") or str(notification.originator_id),
+            producer=self.service,
+            source_notification_id=notification.id,
+        )
+        headers = {
+            **envelope.to_headers(),
+            Headers.DLT_REASON: "unanswered",
+            Headers.DLT_ERROR: f"the ERP did not answer {event.attempts} copies within the retry window",
+            Headers.DLT_ORIGINAL_TOPIC: out.topic.name,
+            Headers.DLT_ORIGINAL_PARTITION: "",
+            Headers.DLT_ORIGINAL_OFFSET: "",
+            Headers.DLT_CONSUMER_GROUP: ERP,
+        }
+        await self._publish([(out.topic.dlt, out.key.encode(), out.message.model_dump_json().encode(), headers)])
+        log.error("delivery failed, dead-lettered", topic=out.topic.name, key=out.key, attempts=event.attempts)
+
+    # ---- operator runs ------------------------------------------------------------------------------------
+
+    async def _carry_out(self, run_id: UUID) -> None:
+        run = await self.blocking.run(self.runs.run, run_id)
+        if run.status is not RunStatus.REQUESTED:
+            return  # done before a restart
+        log.info("operator run started", run_id=str(run_id), kind=run.kind, parameters=run.parameters)
+        try:
+            if run.kind == RunKind.REPLAY:
+                result = await self.replay(run.parameters)
+            else:
+                result = await self.retry_dead_letters(run.parameters)
+        except Exception as exc:
+            log.exception("operator run failed", run_id=str(run_id), error=repr(exc))
+            await self.blocking.run(self.runs.fail, run_id, repr(exc)[:2000], {})
+            return
+        if result.get("stopped"):
+            await self.blocking.run(self.runs.fail, run_id, "some dead letters failed again", result)
+        else:
+            await self.blocking.run(self.runs.complete, run_id, result)
+        log.info("operator run finished", run_id=str(run_id), kind=run.kind, result=result)
+
+    # ---- replay -------------------------------------------------------------------------------------------
+
+    async def replay(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        since = datetime.fromisoformat(parameters["since"])
+        company_id = parameters.get("company_id")
+        relay = self.runtime.relay
+        if relay is None:
+            raise RuntimeError("replays run where the outbox relay runs")
+        outbound = {t.name for t in ERP_OUTBOUND_TOPICS}
+        position, published, by_topic = 0, 0, dict.fromkeys(sorted(outbound), 0)
+        while True:
+            page, position, more = await self.blocking.run(self._replay_page, position, since, company_id)
+            prepared = [p for p in await self.blocking.run(relay._prepare, page) if p[0] in outbound]
+            await self._publish(prepared)
+            failpoint("replay.after_publish")
+            published += len(prepared)
+            for topic, *_ in prepared:
+                by_topic[topic] += 1
+            if not more:
+                break
+        return {"published": published, "by_topic": by_topic}
+
+    def _replay_page(self, position: int, since: datetime, company_id: str | None) -> tuple[Batch, int, bool]:
+        mapper = self.exchanges.mapper
+        notifications = self.exchanges.recorder.select_notifications(
+            start=position,
+            limit=self.page,
+            topics=tuple(get_topic(cls) for cls in REPLAYED),
+            inclusive_of_start=False,
+        )
+        page: Batch = []
+        for n in notifications:
+            event, meta = mapper.to_domain_event_with_meta(n)  # type: ignore[attr-defined]
+            if event.timestamp >= since and (company_id is None or str(event.company_id) == company_id):
+                page.append((n, event, meta))
+        last = notifications[-1].id if notifications else position
+        return page, last, len(notifications) == self.page
+
+    # ---- retry of dead letters ----------------------------------------------------------------------------
+
+    async def retry_dead_letters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        scope = dead_letter_scope(self.service)
+        wanted = parameters.get("topics") or sorted(scope)
+        letters = await read_dead_letters(
+            self.runtime.settings.kafka_bootstrap_servers, [t for t in wanted if t in scope], self.prefix
+        )
+        result: dict[str, Any] = dict.fromkeys(
+            ("resent", "reapplied", "republished", "already_answered", "discarded_invalid", "done_before",
+             "not_ours"), 0,
+        )  # fmt: skip
+        result["stopped"] = []
+        stopped: set[tuple[str, int]] = set()
+        for letter in letters:
+            if (letter.topic, letter.partition) in stopped:
+                continue  # the partition waits behind a record that failed again (nothing is skipped)
+            tracking = Tracking(f"dead-letters/{letter.topic}/{letter.partition}", letter.offset + 1)
+            try:
+                outcome = await self._retry_one(letter, tracking)
+            except Exception as exc:
+                log.warning("dead letter failed again", topic=letter.topic, offset=letter.offset, error=repr(exc))
+                stopped.add((letter.topic, letter.partition))
+                result["stopped"].append({**letter.describe(), "retry_error": repr(exc)[:500]})
+                continue
+            result[outcome] += 1
+        return result
+
+    async def _retry_one(self, letter: DeadLetter, tracking: Tracking) -> str:
+        if (self.app.max_tracking_id(tracking.application_name) or 0) >= tracking.notification_id:
+            return "done_before"
+        if not is_ours(letter, self.group_id):
+            await self.blocking.run(self.app.save_tracked, tracking)
+            return "not_ours"
+        if any(letter.original_topic == t.name for t in ERP_OUTBOUND_TOPICS):
+            outcome = await self.blocking.run(self._resend, letter, tracking)
+            if outcome == "republish":
+                # Not an exchange of ours (e.g. a customer-center activation): put the copy back as it was.
+                await self._publish([(letter.original_topic, letter.key or b"", letter.value, letter.original_headers)])
+                await self.blocking.run(self.app.save_tracked, tracking)
+                return "republished"
+            return outcome
+        with context.bound(letter.headers.get(Headers.CORRELATION_ID), letter.headers.get(Headers.EVENT_ID)):
+            return await self.blocking.run(self._reapply, letter, tracking)
+
+    def _resend(self, letter: DeadLetter, tracking: Tracking) -> str:
+        """Runs in a worker thread: send an undelivered ERP message again through its exchange."""
+        for _ in range(3):
+            exchange = self.deliveries.for_key(letter.idempotency_key or "")
+            if exchange is None:
+                return "republish"
+            resent = exchange.retry(self.deliveries.clock())
+            try:
+                self.app.save_tracked(tracking, exchange)
+            except IntegrityError:
+                continue  # answered concurrently: look again
+            return "resent" if resent else "already_answered"
+        raise RuntimeError("the exchange kept changing concurrently")
+
+    def _reapply(self, letter: DeadLetter, tracking: Tracking) -> str:
+        """Runs in a worker thread: apply a message erp-sync's consumer gave up on, with the same handler."""
+        spec = self.specs.get(letter.original_topic)
+        try:
+            envelope = Envelope.from_headers(letter.original_headers)
+            message_type = spec.topic.message_type(envelope.event_type) if spec else None
+            if spec is None or message_type is None or message_type not in spec.handlers:
+                self.app.save_tracked(tracking)
+                return "discarded_invalid"
+            message = message_type.model_validate_json(letter.value)
+        except (ValidationError, ValueError):
+            self.app.save_tracked(tracking)  # still not a valid message: no handler will ever take it
+            return "discarded_invalid"
+        inbound = Inbound(
+            message,
+            envelope,
+            spec.topic.name,
+            int(letter.headers.get(Headers.DLT_ORIGINAL_PARTITION) or 0),
+            int(letter.headers.get(Headers.DLT_ORIGINAL_OFFSET) or -1),
+        )
+        for _ in range(3):
+            aggregates = spec.handlers[message_type](inbound)
+            try:
+                self.app.save_tracked(tracking, *aggregates)
+            except IntegrityError:
+                continue  # an aggregate changed concurrently: the handler reloads
+            return "reapplied"
+        raise RuntimeError("the aggregates kept changing concurrently")
+
+    # ---- publishing (acknowledged before the follower moves on) ------------------------------------------
+
+    async def _publish(self, prepared: Prepared) -> None:
+        futures = []
+        for topic, key, body, headers in prepared:
+            fut = await self.runtime.broker.publish(
+                body, topic=self.prefix + topic, key=key, headers=headers, no_confirm=True
+            )
+            futures.append(fut)
+        for fut in futures:
+            if asyncio.isfuture(fut):
+                await fut

@@ -1,0 +1,197 @@
+"""The sync state of every order and contact for operators: a projection of erp-sync's own events (asyncpg).
+
+One row per exchange with the delivery of its latest message. ``sent`` is not stored: a message is sent once the
+outbox relay's position (``kc_follower_position``) passed the notification that carries it, so a query compares
+the two. Rebuildable at any time: truncate ``erp_sync_exchanges`` and reset the projector's position; updates are
+guarded by the aggregate version, so replaying a batch after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+from uuid import UUID
+
+import asyncpg
+
+from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from kc_runtime.follower import Batch, LogFollower
+
+SO = SalesOrderExchange
+CX = ContactExchange
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS erp_sync_exchanges (
+    exchange_id uuid PRIMARY KEY,
+    kind text NOT NULL,
+    subject_id uuid NOT NULL,
+    company_id uuid NOT NULL,
+    customer_number text,
+    status text NOT NULL,
+    outcome text,
+    idempotency_key text NOT NULL,
+    notification_id bigint NOT NULL,
+    attempts integer NOT NULL,
+    erp_reference text,
+    detail text,
+    requested_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS erp_sync_exchanges_status ON erp_sync_exchanges (status, kind, updated_at DESC);
+CREATE INDEX IF NOT EXISTS erp_sync_exchanges_company ON erp_sync_exchanges (company_id, kind, requested_at DESC);
+"""
+
+KINDS = ("sales_order", "contact")
+SYNC_STATUSES = ("requested", "sent", "acknowledged", "failed")
+
+
+class ExchangeStates:
+    """Queries of the projection. The pool is created on first use, in the running event loop."""
+
+    def __init__(self, dsn: str, relay_name: str) -> None:
+        self.dsn = dsn
+        self.relay_name = relay_name
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+                async with self._pool.acquire() as conn:
+                    await conn.execute(SCHEMA)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def relay_position(self, conn: asyncpg.Connection) -> int:
+        try:
+            value = await conn.fetchval("SELECT position FROM kc_follower_position WHERE name = $1", self.relay_name)
+        except asyncpg.UndefinedTableError:
+            return 0  # the relay has not run yet
+        return int(value or 0)
+
+    async def query(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        company_id: UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """Rows with their ``sync_status``, the total, and the relay's position."""
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            relay = await self.relay_position(conn)
+            sync = "CASE WHEN status = 'requested' AND notification_id <= $1::bigint THEN 'sent' ELSE status END"
+            where, args = ["true"], list[Any]([relay])
+            if kind is not None:
+                args.append(kind)
+                where.append(f"kind = ${len(args)}")
+            if status is not None:
+                args.append(status)
+                where.append(f"({sync}) = ${len(args)}")
+            if company_id is not None:
+                args.append(company_id)
+                where.append(f"company_id = ${len(args)}")
+            sql_where = " AND ".join(where)
+            total = await conn.fetchval(
+                f"SELECT count(*) FROM erp_sync_exchanges WHERE {sql_where} AND $1::bigint IS NOT NULL", *args
+            )
+            rows = await conn.fetch(
+                f"SELECT *, {sync} AS sync_status FROM erp_sync_exchanges WHERE {sql_where}"
+                f" ORDER BY updated_at DESC, exchange_id LIMIT {int(limit)} OFFSET {int(offset)}",
+                *args,
+            )
+        return [dict(r) for r in rows], int(total), relay
+
+    async def row(self, exchange_id: UUID) -> tuple[dict[str, Any] | None, int]:
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            relay = await self.relay_position(conn)
+            row = await conn.fetchrow("SELECT * FROM erp_sync_exchanges WHERE exchange_id = $1", exchange_id)
+        return (dict(row) if row else None), relay
+
+    async def apply(self, batch: Batch) -> None:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            for notification, event, _meta in batch:
+                await _project(conn, notification.id, event)
+
+
+async def _project(conn: asyncpg.Connection, notification_id: int, e: Any) -> None:
+    xid, version, at = e.originator_id, e.originator_version, e.timestamp
+    if isinstance(e, SO.Requested):  # type: ignore[attr-defined]
+        await _insert(conn, xid, "sales_order", e.order_id, e.company_id, e.request.get("customer_number"),
+                      f"sales-order/{e.order_id}", notification_id, e.requested_at, version)  # fmt: skip
+        return
+    if isinstance(e, CX.Created):  # type: ignore[attr-defined]
+        e = cast(Any, e)
+        await _insert(conn, xid, "contact", e.user_id, e.company_id, e.customer_number,
+                      CX.key_of(e.user_id, 1), notification_id, e.at, version)  # fmt: skip
+        return
+    sets: dict[str, Any]
+    if isinstance(e, SO.Resent | CX.Resent):  # type: ignore[attr-defined]
+        sets = {"status": "requested", "attempts": e.attempt, "notification_id": notification_id}
+    elif isinstance(e, SO.Failed | CX.Failed):  # type: ignore[attr-defined]
+        sets = {"status": "failed", "attempts": e.attempts, "detail": "the ERP did not answer"}
+    elif isinstance(e, SO.Confirmed):  # type: ignore[attr-defined]
+        sets = {"status": "acknowledged", "outcome": "confirmed", "erp_reference": e.erp_order_number, "detail": None}
+    elif isinstance(e, SO.Rejected):  # type: ignore[attr-defined]
+        sets = {"status": "acknowledged", "outcome": "rejected", "detail": e.reason}
+    elif isinstance(e, CX.Changed | CX.Deactivated):  # type: ignore[attr-defined]
+        sets = {
+            "status": "requested", "outcome": None, "attempts": 1, "notification_id": notification_id,
+            "idempotency_key": CX.key_of(e.user_id, e.sequence), "customer_number": e.state["customer_number"],
+            "detail": None,
+        }  # fmt: skip
+    elif isinstance(e, CX.Acknowledged):  # type: ignore[attr-defined]
+        sets = {"erp_reference": e.erp_contact_id}
+        if e.settles:
+            sets.update(status="acknowledged", outcome="applied", detail=None)
+    elif isinstance(e, CX.Amended):  # type: ignore[attr-defined]
+        sets = {"customer_number": e.customer_number}
+    else:
+        return
+    assignments = ", ".join(f"{k} = ${i + 4}" for i, k in enumerate(sets))
+    await conn.execute(
+        f"UPDATE erp_sync_exchanges SET {assignments}, updated_at = $3, version = $2"
+        " WHERE exchange_id = $1 AND version < $2",
+        xid, version, at, *sets.values(),
+    )  # fmt: skip
+
+
+async def _insert(
+    conn: asyncpg.Connection, xid: UUID, kind: str, subject: UUID, company: UUID, customer_number: str | None,
+    key: str, notification_id: int, at: Any, version: int,
+) -> None:  # fmt: skip
+    await conn.execute(
+        "INSERT INTO erp_sync_exchanges (exchange_id, kind, subject_id, company_id, customer_number, status,"
+        " idempotency_key, notification_id, attempts, requested_at, updated_at, version)"
+        " VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7, 1, $8, $8, $9) ON CONFLICT (exchange_id) DO NOTHING",
+        xid, kind, subject, company, customer_number, key, notification_id, at, version,
+    )  # fmt: skip
+
+
+def sync_status(row: dict[str, Any] | None, relay_position: int, fallback: str) -> str:
+    """``sent`` when the relay passed the latest message's notification; the aggregate's status otherwise."""
+    if fallback != "requested":
+        return fallback
+    if row is not None and row["status"] == "requested" and row["notification_id"] <= relay_position:
+        return "sent"
+    return fallback
+
+
+class ExchangeProjector(LogFollower):
+    kind = "exchange-projector"
+
+    def __init__(self, *, states: ExchangeStates, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.states = states
+
+    async def process(self, batch: Batch) -> None:
+        await self.states.apply(batch)

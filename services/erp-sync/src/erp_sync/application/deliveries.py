@@ -1,0 +1,111 @@
+"""Deliveries to the ERP that wait for its answer: sent again with backoff while it stays silent, failed (and
+dead-lettered) when it stays silent for too long, retried by an operator afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from erp_sync.application.exchanges import Exchanges
+from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.verification import RetryPolicy
+
+SO = SalesOrderExchange
+CX = ContactExchange
+
+Exchange = SalesOrderExchange | ContactExchange
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Deliveries:
+    def __init__(
+        self, exchanges: Exchanges, policy: RetryPolicy | None = None, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.exchanges = exchanges
+        self.policy = policy or RetryPolicy(initial_s=300.0, max_s=3600.0, give_up_after_s=72 * 3600.0)
+        self.clock = clock
+
+    def resend_if_due(self, exchange_id: UUID) -> bool:
+        """Send again (or give up) if the answer is overdue; False if nothing was due or another process won."""
+        exchange = self.exchanges.find(exchange_id)
+        if not isinstance(exchange, SalesOrderExchange | ContactExchange):
+            return False
+        before = exchange.version
+        exchange.resend_if_due(self.clock(), self.policy)
+        if exchange.version == before:
+            return False
+        try:
+            self.exchanges.save(exchange)
+        except IntegrityError:
+            return False  # answered concurrently; the schedule sees it on its next refresh
+        return True
+
+    def for_key(self, idempotency_key: str) -> Exchange | None:
+        """The exchange an outbound message's idempotency key belongs to (sales orders and contacts)."""
+        kind, _, rest = idempotency_key.partition("/")
+        try:
+            if kind == "sales-order":
+                return self.exchanges.find_sales_order(UUID(rest))
+            if kind == "contact":
+                found = self.exchanges.find(ContactExchange.create_id(UUID(rest.partition("/")[0])))
+                return found if isinstance(found, ContactExchange) else None
+        except ValueError:
+            return None
+        return None
+
+
+class PendingDeliveries:
+    """Which deliveries wait for the ERP's answer, and when each is due again: an in-memory view of the log.
+
+    Rebuilt at start (only the delivery events are read) and kept current by reading what was appended since.
+    It may name more than is due (the aggregate decides); nothing is lost on a restart.
+    """
+
+    OPENING = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)  # type: ignore[attr-defined]
+    CLOSING = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)  # type: ignore[attr-defined]
+    TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))
+
+    def __init__(self, exchanges: Exchanges, policy: RetryPolicy, page: int = 1000) -> None:
+        self.exchanges = exchanges
+        self.policy = policy
+        self.page = page
+        self.position = 0
+        self.due: dict[UUID, datetime] = {}
+
+    def refresh(self) -> None:
+        recorder = self.exchanges.recorder
+        mapper = self.exchanges.mapper
+        while True:
+            notifications = recorder.select_notifications(
+                start=self.position, limit=self.page, topics=self.TOPICS, inclusive_of_start=False
+            )
+            for n in notifications:
+                self._apply(mapper.to_domain_event(n))
+                self.position = n.id
+            if len(notifications) < self.page:
+                return
+
+    def _apply(self, e: Any) -> None:
+        exchange_id = e.originator_id
+        if isinstance(e, self.OPENING):
+            opening: Any = e
+            if isinstance(e, SO.Requested) and not getattr(opening, "awaits_answer", False):  # type: ignore[attr-defined]
+                return  # recorded before the ERP answered sales orders
+            at = getattr(opening, "requested_at", None) or opening.at
+            attempt = getattr(opening, "attempt", 1)
+            self.due[exchange_id] = at + self.policy.delay(attempt)
+        elif isinstance(e, CX.Acknowledged) and not e.settles:  # type: ignore[attr-defined]
+            return
+        else:
+            self.due.pop(exchange_id, None)
+
+    def due_now(self, now: datetime) -> list[UUID]:
+        return [xid for xid, at in sorted(self.due.items(), key=lambda kv: kv[1]) if at <= now]

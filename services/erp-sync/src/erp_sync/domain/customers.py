@@ -1,0 +1,115 @@
+"""What erp-sync knows of the ERP's customers: which company each registered one is, its master data, whether
+the ERP allows it the customer center, the ERP's own contact persons; and the invoices the ERP issued."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_NS = uuid5(NAMESPACE_URL, "urn:kundencenter:erp-sync")
+
+
+class Customer(Aggregate):
+    """One ERP customer, by customer number (the key of everything the ERP sends). Known from its registration
+    (``company_id``) or from the ERP's master data, whichever comes first."""
+
+    @staticmethod
+    def create_id(customer_number: str) -> UUID:
+        return uuid5(_NS, f"customer/{customer_number}")
+
+    @event("Known")
+    def __init__(
+        self,
+        customer_number: str,
+        company_id: UUID | None,
+        customer_center_allowed: bool,
+        master_data: dict[str, Any] | None,
+        at: datetime,
+    ) -> None:
+        self.customer_number = customer_number
+        self.company_id = company_id
+        self.customer_center_allowed = customer_center_allowed
+        self.master_data = master_data
+        self.changed_at: datetime | None = None
+        self.erp_contacts: dict[str, dict[str, Any]] = {}
+        self.known_at = at
+
+    def link(self, company_id: UUID, at: datetime) -> None:
+        """The customer registered: it is this company now. A revocation the ERP sent before takes effect."""
+        if self.company_id != company_id:
+            self._linked(
+                customer_number=self.customer_number,
+                company_id=company_id,
+                customer_center_allowed=self.customer_center_allowed,
+                at=at,
+            )
+
+    @event("Linked")
+    def _linked(self, customer_number: str, company_id: UUID, customer_center_allowed: bool, at: datetime) -> None:
+        self.company_id = company_id
+
+    def change_master_data(
+        self, master_data: dict[str, Any], customer_center_allowed: bool, changed_at: datetime
+    ) -> None:
+        """The ERP's master data, whole. A change older than the last one applied changes nothing."""
+        if self.changed_at is not None and changed_at < self.changed_at:
+            return
+        if master_data == self.master_data and customer_center_allowed == self.customer_center_allowed:
+            return
+        self._master_data_changed(
+            customer_number=self.customer_number,
+            company_id=self.company_id,
+            master_data=master_data,
+            customer_center_allowed=customer_center_allowed,
+            access_changed=customer_center_allowed != self.customer_center_allowed,
+            changed_at=changed_at,
+        )
+
+    @event("MasterDataChanged")
+    def _master_data_changed(
+        self,
+        customer_number: str,
+        company_id: UUID | None,
+        master_data: dict[str, Any],
+        customer_center_allowed: bool,
+        access_changed: bool,
+        changed_at: datetime,
+    ) -> None:
+        self.master_data = master_data
+        self.customer_center_allowed = customer_center_allowed
+        self.changed_at = changed_at
+
+    def record_erp_contact(self, contact: dict[str, Any]) -> None:
+        """A contact person the ERP keeps for this customer (not a shop user, or not known as one)."""
+        if self.erp_contacts.get(contact["contact_id"]) != contact:
+            self._erp_contact_recorded(contact=contact)
+
+    @event("ErpContactRecorded")
+    def _erp_contact_recorded(self, contact: dict[str, Any]) -> None:
+        self.erp_contacts[contact["contact_id"]] = contact
+
+
+class Invoice(Aggregate):
+    """An invoice the ERP issued. One per customer and invoice number (a repeated message is the same invoice)."""
+
+    @staticmethod
+    def create_id(customer_number: str, invoice_number: str) -> UUID:
+        return uuid5(_NS, f"invoice/{customer_number}/{invoice_number.strip().upper()}")
+
+    @event("Issued")
+    def __init__(
+        self,
+        customer_number: str,
+        invoice_number: str,
+        invoice_date: str,
+        total: dict[str, str] | None,
+        issued_at: datetime,
+    ) -> None:
+        self.customer_number = customer_number
+        self.invoice_number = invoice_number
+        self.invoice_date = invoice_date
+        self.total = total
+        self.issued_at = issued_at

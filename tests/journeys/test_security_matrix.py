@@ -1,0 +1,469 @@
+"""Who may call what: every endpoint of users and approval (and registration's public ones), generated from one
+declarative table of (endpoint, method, what it needs), against callers of every relation, through the gateway.
+
+For each endpoint:
+
+- **allowed**: a caller holding just what the endpoint needs (a custom role with that one permission; for
+  endpoints open to every user, one with only ``view_data_sheets``) gets the expected 2xx;
+- **denied**: a caller holding every permission but that one gets 403 (404 where the order itself is hidden);
+- **other company**: company A's main contact (every permission) naming company B's data gets exactly the
+  answer an id that does not exist gets (404, or an empty list);
+- **tokens**: forged, expired, for another audience or issuer, none at all → 401 ``invalid_token``; a valid
+  token of nobody we know → 401 ``unknown_user``; a deactivated user's token → 403 ``user_inactive``.
+
+Lists without ids never show company B's data to company A. Registration's public endpoints answer the same
+with no token, a forged one or a valid one. Enumeration and brute force at registration: the registration
+journeys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from tests.conftest import eventually
+from tests.journeys.test_registration_support import random_ip
+from tests.support.infra import ROOT
+from tests.support.orders import order_body
+from tests.support.security import FORGED_KINDS, bad_token, bare, error_code
+from tests.support.shop import BUDGET, Shop
+from tests.support.users import UsersApi, erp_contact, journey_fixtures, unique_email
+
+pytestmark = pytest.mark.journey
+
+registrar, users_api = journey_fixtures()
+
+PERMISSIONS = (
+    "place_orders",
+    "approve_orders",
+    "view_company_orders",
+    "manage_users",
+    "manage_budgets",
+    "view_data_sheets",
+    "view_reports",
+)
+ANY_USER = None
+MAIN_CONTACT = "main_contact"  # the main contact, whatever the permissions
+BUYER_OF_THE_ORDER = "buyer_of_the_order"
+
+
+def _new_user(_: dict[str, str]) -> dict[str, Any]:
+    return {"email": unique_email("matrix"), "first_name": "Mia", "last_name": "Matrix", "role_ids": ["buyer"]}
+
+
+def _new_role(_: dict[str, str]) -> dict[str, Any]:
+    return {"name": f"Rolle {uuid4().hex[:10]}", "permissions": ["view_reports"]}
+
+
+def _order(_: dict[str, str]) -> dict[str, Any]:
+    return order_body(quantity=1)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    """With the placeholders ``{user}``, ``{role}``, ``{order}``, ``{contact}`` for the data it acts on."""
+    needs: str | None = ANY_USER
+    """A permission; ``ANY_USER``; ``MAIN_CONTACT``; ``BUYER_OF_THE_ORDER``."""
+    ok: int = 200
+    body: Callable[[dict[str, str]], Any] | None = None
+    body_uses: tuple[str, ...] = ()
+    """The placeholders the body needs (``user``, ``approver``)."""
+    query: dict[str, str] = field(default_factory=dict)
+    denied: tuple[int, str] = (403, "missing_permission")
+    order_state: str = "pending_approval"
+    other: int = 404
+    """What company A gets for company B's data (the same as for data that does not exist)."""
+
+    @property
+    def uses(self) -> tuple[str, ...]:
+        text = self.path + " ".join(self.query.values())
+        return tuple(dict.fromkeys([*re.findall(r"{(\w+)}", text), *self.body_uses]))
+
+    @property
+    def label(self) -> str:
+        query = "?" + "&".join(f"{k}={v}" for k, v in self.query.items()) if self.query else ""
+        return f"{self.method} {self.path}{query}"
+
+
+NOT_ALLOWED = (403, "not_allowed")
+HIDDEN = (404, "not_found")
+
+
+def _body(value: Any) -> Callable[[dict[str, str]], Any]:
+    return lambda _: value
+
+
+def _approvers(ids: dict[str, str]) -> dict[str, Any]:
+    return {"user_ids": [ids["approver"]]}
+
+
+def _successor(ids: dict[str, str]) -> dict[str, Any]:
+    return {"user_id": ids["user"]}
+
+
+def _moved(_: dict[str, str]) -> dict[str, Any]:
+    return {"email": unique_email("moved")}
+
+
+def _resubmission(_: dict[str, str]) -> dict[str, Any]:
+    return {"comment": "Jetzt weniger", "order": order_body(quantity=1)}
+
+
+# fmt: off
+ENDPOINTS = [
+    # ---- users ---------------------------------------------------------------------------------------------
+    Endpoint("GET",    "/api/me"),
+    Endpoint("GET",    "/api/company"),
+    Endpoint("GET",    "/api/company/approvers"),
+    Endpoint("GET",    "/api/roles/permissions"),
+    Endpoint("GET",    "/api/users",                             "manage_users"),
+    Endpoint("POST",   "/api/users",                             "manage_users", ok=201, body=_new_user),
+    Endpoint("GET",    "/api/users/{user}",                      "manage_users"),
+    Endpoint("PUT",    "/api/users/{user}/name",                 "manage_users", body=_body({"first_name": "Neu", "last_name": "Name"})),
+    Endpoint("PUT",    "/api/users/{user}/email",                "manage_users", body=_moved),
+    Endpoint("POST",   "/api/users/{user}/activate",             "manage_users"),
+    Endpoint("POST",   "/api/users/{user}/deactivate",           "manage_users"),
+    Endpoint("PUT",    "/api/users/{user}/budget",               "manage_budgets", body=_body(BUDGET)),
+    Endpoint("PUT",    "/api/users/{user}/roles",                "manage_users", body=_body({"role_ids": ["buyer", "approver"]})),
+    Endpoint("GET",    "/api/roles",                             "manage_users"),
+    Endpoint("POST",   "/api/roles",                             "manage_users", ok=201, body=_new_role),
+    Endpoint("GET",    "/api/roles/{role}",                      "manage_users"),
+    Endpoint("PUT",    "/api/roles/{role}",                      "manage_users", body=_new_role),
+    Endpoint("DELETE", "/api/roles/{role}",                      "manage_users", ok=204),
+    Endpoint("PUT",    "/api/company/approvers",                 "manage_users", body=_approvers, body_uses=("approver",)),
+    Endpoint("POST",   "/api/company/main-contact",              MAIN_CONTACT, body=_successor, body_uses=("user",)),
+    Endpoint("GET",    "/api/erp-contacts",                      "manage_users"),
+    Endpoint("POST",   "/api/erp-contacts/{contact}/take-over",  "manage_users", ok=201),
+    Endpoint("GET",    "/api/audit",                             "manage_users"),
+    Endpoint("GET",    "/api/audit",                             "manage_users", query={"subject_id": "{user}"}, other=200),
+    # ---- approval ------------------------------------------------------------------------------------------
+    Endpoint("GET",    "/api/orders"),
+    Endpoint("GET",    "/api/orders",                            "view_company_orders", query={"scope": "company"}, denied=(403, "forbidden")),
+    Endpoint("GET",    "/api/approvals"),
+    Endpoint("POST",   "/api/orders/evaluate",                   "place_orders", body=_order, denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/orders",                            "place_orders", ok=201, body=_order, denied=NOT_ALLOWED),
+    Endpoint("GET",    "/api/orders/{order}",                    "view_company_orders", denied=HIDDEN),
+    Endpoint("POST",   "/api/orders/{order}/comments",           "view_company_orders", body=_body({"text": "Eilt"}), denied=HIDDEN),
+    Endpoint("POST",   "/api/orders/{order}/approve",            "approve_orders", body=_body({"comment": "ok"}), denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/orders/{order}/reject",             "approve_orders", body=_body({"comment": "nein"}), denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/orders/{order}/cancel",             BUYER_OF_THE_ORDER, body=_body({}), denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/orders/{order}/resubmit",           BUYER_OF_THE_ORDER, body=_resubmission, denied=NOT_ALLOWED,
+             order_state="rejected"),
+]
+# fmt: on
+
+WITH_IDS = [e for e in ENDPOINTS if e.uses]
+WITHOUT_IDS = [e for e in ENDPOINTS if not e.uses and e.method == "GET"]
+RESTRICTED = [e for e in ENDPOINTS if e.needs is not ANY_USER]
+
+
+def _ids(endpoint: Endpoint) -> str:
+    return endpoint.label
+
+
+# ---- the world: company A with a caller per permission, company B with data A must never reach ---------------
+
+
+@dataclass
+class World:
+    api: UsersApi
+    a: Shop
+    b: Shop
+    callers: dict[str, dict[str, str]]
+    """A's callers: ``main``, ``only:<p>`` (a custom role with just permission p), ``all_but:<p>``, ``all``
+    (every permission, not the main contact), ``buyer`` (the buyer of the orders), ``deactivated``."""
+    approver_id: str
+    """A's named approver (``only:approve_orders``): orders over budget go to them."""
+    contacts: list[str]
+    """A's ERP contacts nobody took over yet."""
+    b_ids: dict[str, str]
+    b_markers: set[str]
+    tokens: dict[str, str] = field(default_factory=dict)
+    """Refused tokens by kind, all naming A's main contact."""
+
+    @property
+    def gw(self) -> httpx.AsyncClient:
+        return self.api.gateway
+
+
+async def _company(api: UsersApi, contacts: int) -> Shop:
+    company = await api.company(erp_contacts=[erp_contact(f"E{i}") for i in range(contacts)])
+    shop = Shop(api, company)
+    await eventually(lambda: shop._known_to_approval(company.main), what="approval to know the main contact")
+    return shop
+
+
+async def _role(shop: Shop, name: str, permissions: list[str]) -> str:
+    r = await shop.gw.post(
+        "/api/roles", json={"name": f"{name} {uuid4().hex[:6]}", "permissions": permissions}, headers=shop.main
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def _person_with(shop: Shop, permissions: list[str], name: str) -> tuple[dict, dict]:
+    return await shop.person([await _role(shop, name, permissions)])
+
+
+@pytest.fixture(scope="module")
+async def world(gateway, token, registrar) -> World:
+    api = UsersApi(gateway, token, registrar)
+    a, b = await asyncio.gather(_company(api, contacts=60), _company(api, contacts=2))
+    profiles: dict[str, list[str]] = {"all": list(PERMISSIONS)}
+    for p in PERMISSIONS:
+        profiles[f"only:{p}"] = [p]
+        profiles[f"all_but:{p}"] = [q for q in PERMISSIONS if q != p]
+    made = await asyncio.gather(*(_person_with(a, perms, name) for name, perms in profiles.items()))
+    people = dict(zip(profiles, made, strict=True))
+    (_, buyer), (gone, gone_h) = await asyncio.gather(
+        a.person(["buyer"], budget=BUDGET), a.person(["buyer"], budget=BUDGET)
+    )
+    approver = people["only:approve_orders"][0]
+    await a.approvers(approver, seen_by=buyer)
+
+    # The deactivated user: refused by users at once, by approval once it has heard of it.
+    r = await gateway.post(f"/api/users/{gone['id']}/deactivate", headers=a.main)
+    assert r.status_code == 200, r.text
+
+    async def refused_by_approval() -> bool:
+        r = await gateway.get("/api/orders", headers=gone_h)
+        return r.status_code == 403 and error_code(r.json()) == "user_inactive"
+
+    await eventually(refused_by_approval, what="approval to refuse the deactivated user")
+
+    # Company B: a user, a custom role, an order, an ERP contact.
+    b_user, b_buyer = await b.person(["buyer", "approver"], budget=BUDGET)
+    b_role = await _role(b, "B-Rolle", ["view_reports"])
+    b_order = await b.order(b_buyer, quantity=12, price="1.00")
+    b_contact = b.company.registration.erp_contacts[0].erp_contact_id
+    b_ids = {
+        "user": b_user["id"],
+        "approver": b_user["id"],
+        "role": b_role,
+        "order": b_order["id"],
+        "contact": b_contact,
+    }
+    w = World(
+        api=api,
+        a=a,
+        b=b,
+        callers={"main": a.main, "buyer": buyer, "deactivated": gone_h, **{k: h for k, (_, h) in people.items()}},
+        approver_id=approver["id"],
+        contacts=[c.erp_contact_id for c in a.company.registration.erp_contacts],
+        b_ids=b_ids,
+        b_markers={*b_ids.values(), b.company.id, b.company.main_id, b.company.main_email, b_user["email"]},
+    )
+    for kind in FORGED_KINDS:
+        w.tokens[kind] = await bad_token(
+            kind, gateway=gateway, token=token, valid=bare(buyer), victim_email=a.company.main_email
+        )
+    return w
+
+
+async def _fresh(world: World, endpoint: Endpoint) -> dict[str, str]:
+    """Fresh data of company A for one call: a user, a custom role, an order in the state the endpoint
+    needs, an ERP contact nobody took over."""
+    a, ids = world.a, {}
+    for name in endpoint.uses:
+        if name == "user":
+            r = await world.gw.post("/api/users", json=_new_user({}), headers=a.main)
+            assert r.status_code == 201, r.text
+            ids["user"] = r.json()["id"]
+        elif name == "approver":
+            ids["approver"] = world.approver_id
+        elif name == "role":
+            ids["role"] = await _role(a, "Ziel", ["view_reports"])
+        elif name == "contact":
+            ids["contact"] = world.contacts.pop()
+        elif name == "order":
+            order = await a.order(world.callers["buyer"], quantity=12, price="1.00")
+            assert order["status"] == "pending_approval", order
+            if endpoint.order_state == "rejected":
+                r = await a.do(order["id"], "reject", world.callers["only:approve_orders"], {"comment": "zu viel"})
+                assert r.json()["status"] == "rejected", r.text
+            ids["order"] = order["id"]
+    return ids
+
+
+def _missing(endpoint: Endpoint) -> dict[str, str]:
+    """Ids that exist nowhere, in place of the ones ``endpoint`` uses."""
+    return {name: (f"C-{uuid4().hex[:8]}" if name == "contact" else str(uuid4())) for name in endpoint.uses}
+
+
+async def _call(world: World, endpoint: Endpoint, ids: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+    path = endpoint.path.format(**ids)
+    params = {k: v.format(**ids) for k, v in endpoint.query.items()}
+    body = endpoint.body(ids) if endpoint.body else None
+    return await world.gw.request(endpoint.method, path, params=params, json=body, headers=headers)
+
+
+def _allowed_caller(endpoint: Endpoint) -> str:
+    if endpoint.needs is ANY_USER:
+        return "only:view_data_sheets"
+    if endpoint.needs == BUYER_OF_THE_ORDER:
+        return "buyer"
+    return f"only:{endpoint.needs}"
+
+
+def _denied_caller(endpoint: Endpoint) -> str:
+    if endpoint.needs in (MAIN_CONTACT, BUYER_OF_THE_ORDER):
+        return "all"
+    return f"all_but:{endpoint.needs}"
+
+
+def _where(r: httpx.Response) -> str:
+    return f"{r.request.method} {r.request.url} -> {r.status_code} {r.text[:300]}"
+
+
+# ---- the matrix ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.needs != MAIN_CONTACT], ids=_ids)
+async def test_allowed_with_just_what_the_endpoint_needs(world: World, endpoint: Endpoint):
+    r = await _call(world, endpoint, await _fresh(world, endpoint), world.callers[_allowed_caller(endpoint)])
+    assert r.status_code == endpoint.ok, _where(r)
+
+
+async def test_the_main_contact_hands_on_the_main_contact_role(world: World):
+    """The one endpoint that needs the main contact rather than a permission (a company of its own: the main
+    contact is gone afterwards)."""
+    shop = await _company(world.api, contacts=0)
+    target, _ = await world.api.user(shop.company, ["buyer"])
+    (endpoint,) = [e for e in ENDPOINTS if e.needs == MAIN_CONTACT]
+    r = await _call(world, endpoint, {"user": target["id"]}, shop.main)
+    assert r.status_code == endpoint.ok, _where(r)
+    assert r.json()["main_contact_id"] == target["id"]
+
+
+@pytest.mark.parametrize("endpoint", RESTRICTED, ids=_ids)
+async def test_denied_without_it(world: World, endpoint: Endpoint):
+    r = await _call(world, endpoint, await _fresh(world, endpoint), world.callers[_denied_caller(endpoint)])
+    assert (r.status_code, error_code(r.json())) == endpoint.denied, _where(r)
+
+
+@pytest.mark.parametrize("endpoint", WITH_IDS, ids=_ids)
+async def test_another_companys_data_is_indistinguishable_from_missing_data(world: World, endpoint: Endpoint):
+    theirs = await _call(world, endpoint, world.b_ids, world.callers["main"])
+    missing = _missing(endpoint)
+    nothing = await _call(world, endpoint, missing, world.callers["main"])
+    assert theirs.status_code == nothing.status_code == endpoint.other, (_where(theirs), _where(nothing))
+    text = theirs.text
+    for name, value in world.b_ids.items():
+        if name in missing:
+            text = text.replace(value, missing[name])
+    assert text == nothing.text
+    leaked = {m for m in world.b_markers if m in theirs.text}
+    assert not leaked, _where(theirs)
+
+
+@pytest.mark.parametrize("endpoint", WITHOUT_IDS, ids=_ids)
+async def test_lists_show_nothing_of_another_company(world: World, endpoint: Endpoint):
+    r = await _call(world, endpoint, {}, world.callers["main"])
+    assert r.status_code == 200, _where(r)
+    assert not {m for m in world.b_markers if m in r.text}, _where(r)
+
+
+@pytest.mark.parametrize("kind", FORGED_KINDS)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_ids)
+async def test_a_refused_token_gets_401(world: World, endpoint: Endpoint, kind: str):
+    r = await _call(world, endpoint, await _fresh(world, endpoint), {"Authorization": f"Bearer {world.tokens[kind]}"})
+    assert (r.status_code, error_code(r.json())) == (401, "invalid_token"), _where(r)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_ids)
+async def test_no_token_gets_401(world: World, endpoint: Endpoint):
+    r = await _call(world, endpoint, await _fresh(world, endpoint), {})
+    assert (r.status_code, error_code(r.json())) == (401, "invalid_token"), _where(r)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_ids)
+async def test_a_valid_token_of_nobody_we_know_gets_401(world: World, endpoint: Endpoint):
+    nobody = await world.api.auth(unique_email("nobody"))
+    r = await _call(world, endpoint, await _fresh(world, endpoint), nobody)
+    assert (r.status_code, error_code(r.json())) == (401, "unknown_user"), _where(r)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_ids)
+async def test_a_deactivated_user_gets_403(world: World, endpoint: Endpoint):
+    r = await _call(world, endpoint, await _fresh(world, endpoint), world.callers["deactivated"])
+    assert (r.status_code, error_code(r.json())) == (403, "user_inactive"), _where(r)
+
+
+def test_the_table_covers_every_endpoint_of_users_and_approval():
+    names = {"user_id": "user", "role_id": "role", "order_id": "order", "erp_contact_id": "contact"}
+    documented = set()
+    for service in ("users", "approval"):
+        doc = json.loads((ROOT / "docs" / "api" / f"{service}.openapi.json").read_text())
+        for path, operations in doc["paths"].items():
+            for old, new in names.items():
+                path = path.replace("{" + old + "}", "{" + new + "}")
+            documented |= {f"{method.upper()} {path}" for method in operations}
+    assert {f"{e.method} {e.path}" for e in ENDPOINTS} == documented
+
+
+# ---- registration: public, so a token neither helps nor hurts -----------------------------------------------
+
+PUBLIC_CALLERS = ("no_token", "forged_token", "valid_token")
+
+
+def _registration_body() -> dict[str, Any]:
+    return {
+        "customer_number": f"9{uuid4().int % 10**9}",
+        "invoice_number": "R-1",
+        "email": unique_email("reg"),
+        "first_name": "Hanna",
+        "last_name": "Hauptkontakt",
+    }
+
+
+async def _public_headers(world: World, caller: str) -> dict[str, str]:
+    headers = {"X-Forwarded-For": random_ip()}
+    if caller == "forged_token":
+        headers["Authorization"] = f"Bearer {world.tokens['tampered_claims']}"
+    elif caller == "valid_token":
+        headers.update(world.a.main)
+    return headers
+
+
+@pytest.fixture(scope="module")
+async def registration_id(world: World) -> str:
+    r = await world.gw.post("/api/registrations", json=_registration_body(), headers={"X-Forwarded-For": random_ip()})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+@pytest.mark.parametrize("caller", PUBLIC_CALLERS)
+async def test_anyone_may_register(world: World, caller: str):
+    r = await world.gw.post(
+        "/api/registrations", json=_registration_body(), headers=await _public_headers(world, caller)
+    )
+    assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize("caller", PUBLIC_CALLERS)
+async def test_anyone_may_read_a_registration_by_its_id(world: World, registration_id: str, caller: str):
+    r = await world.gw.get(f"/api/registrations/{registration_id}", headers=await _public_headers(world, caller))
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == registration_id
+
+
+@pytest.mark.parametrize("caller", PUBLIC_CALLERS)
+async def test_a_token_changes_nothing_about_a_confirmation(world: World, registration_id: str, caller: str):
+    async def confirm(headers: dict[str, str]) -> httpx.Response:
+        path = f"/api/registrations/{registration_id}/confirm"
+        return await world.gw.post(path, json={"token": "not-the-token"}, headers=headers)
+
+    anonymous = await confirm({"X-Forwarded-For": random_ip()})
+    r = await confirm(await _public_headers(world, caller))
+    assert 400 <= r.status_code < 500, r.text
+    assert (r.status_code, r.json()) == (anonymous.status_code, anonymous.json())
