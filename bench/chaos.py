@@ -37,6 +37,7 @@ import stack  # noqa: E402
 
 from bench.run import GATEWAY, KAFKA, setup_companies  # noqa: E402
 from contracts.topics import TOPICS  # noqa: E402
+from notifications.adapters.outbound.dispatcher import PARALLEL as MAIL_PARALLEL  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 
 ERP_SIMULATOR = "http://127.0.0.1:8111"
@@ -60,6 +61,7 @@ class Load:
         self.attempts = 0
         self.failures = Counter[str]()
         self.stop = asyncio.Event()
+        self.faults: list[str] = []
 
     async def _post(self, url: str, headers: dict, body: Any) -> httpx.Response | None:
         try:
@@ -105,23 +107,51 @@ async def faults(load: Load, duration: float, quick: bool, rng: random.Random) -
     async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=10) as erp:
         for k, target in enumerate(plan):
             await asyncio.sleep(slot * (0.5 + rng.random()) if k else slot * rng.random())
-            if load.stop.is_set():
-                break
             if target == "erp-outage":
                 log("ERP simulator cut off")
-                await erp.post("/admin/pause")
+                await _admin(erp, "/admin/pause")
                 await asyncio.sleep(min(8.0, slot))
-                await erp.post("/admin/resume")
+                await _admin(erp, "/admin/resume")
                 log("ERP simulator back")
             else:
                 log(f"kill -9 {target}")
                 await asyncio.to_thread(stack.stop_component, target, signal.SIGKILL)
                 await asyncio.sleep(rng.uniform(0.5, 3.0))
                 started = time.monotonic()
-                await asyncio.to_thread(stack.start_component, target)
+                await restart(target)
                 log(f"{target} back after {time.monotonic() - started:.1f}s")
             done.append(target)
+            load.faults.append(target)
     return done
+
+
+async def restart(target: str, timeout: float = 90) -> None:
+    """Start a killed component again (its dead processes may linger a moment, e.g. PostgreSQL's pid file)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await asyncio.to_thread(stack.start_component, target)
+            return
+        except stack.StackError as exc:
+            if time.monotonic() > deadline:
+                raise
+            log(f"{target} not startable yet ({str(exc).splitlines()[0][:80]}), retrying")
+            await asyncio.sleep(2)
+
+
+async def _admin(erp: httpx.AsyncClient, path: str, timeout: float = 120) -> None:
+    """An admin command to the ERP simulator, retried while another fault makes it slow to answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = await erp.post(path, timeout=30)
+            if r.status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ERP simulator did not accept {path}")
+        await asyncio.sleep(1)
 
 
 async def quiesce(timeout: float = 180) -> None:
@@ -244,8 +274,14 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     doubled = sum(n - 1 for n in by_message_id.values() if n > 1)
     figures["mails_sent"] = len(ours)
     figures["mails_doubled"] = doubled
-    if doubled:
-        failures.append(f"{doubled} mails were sent more than once")
+    # SMTP has no idempotency: a mail accepted by the server in the instant before notifications records it
+    # as sent is sent again after a kill -9, with the same Message-ID (receivers can drop it). At most the
+    # mails in flight at each kill can be doubled; more would mean a real bug.
+    kills = sum(1 for f in load.faults if f == "notifications")
+    allowed = kills * MAIL_PARALLEL
+    figures["mails_doubled_allowed_by_kills"] = allowed
+    if doubled > allowed:
+        failures.append(f"{doubled} mails were sent more than once (at most {allowed} could be, by {kills} kills)")
     expected = 0
     missing = 0
     for order_id, rec in load.acknowledged.items():
@@ -292,7 +328,8 @@ async def main() -> int:
             for n, (shop, h) in enumerate((s, b) for s in shops for b in s["buyers"])
         ]
         fault_task = asyncio.create_task(faults(load, args.seconds, args.quick, rng))
-        await asyncio.sleep(args.seconds)
+        # the load runs for the given time, and at least until every fault was injected and recovered
+        await asyncio.gather(asyncio.sleep(args.seconds), asyncio.shield(fault_task))
         load.stop.set()
         await asyncio.gather(*buyers)
         injected = await fault_task

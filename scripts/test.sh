@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: lint, validate the deploy manifests, start the local stack (unless it already runs), a short
-# benchmark, every test layer; stop what we started. Ends with one plain summary line ("N passed, N failed").
+# benchmark, every test layer, a short chaos run; stop what we started. Ends with one plain summary line.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -64,5 +64,8 @@ PYEOF
 )
 if [ $rc -ne 0 ]; then
   echo "== tests failed (exit $rc); service logs are in .local/logs/"
+  exit $rc
 fi
-exit $rc
+
+echo "== a short chaos run (the full one: make chaos)"
+$PY bench/chaos.py --quick
