@@ -84,7 +84,8 @@ async def test_a_contact_person_the_erp_adds_is_known_to_erp_sync(users_api, erp
     number = (await erp_customer(erp_simulator))["customer_number"]
     await registered_shop(users_api, number)
     added = await erp_simulator.post(
-        f"/admin/customers/{number}/contacts", json={"email": "neu@example.com", "first_name": "Nora", "last_name": "Neu"}
+        f"/admin/customers/{number}/contacts",
+        json={"email": "neu@example.com", "first_name": "Nora", "last_name": "Neu"},
     )
     assert added.status_code == 200, added.text
     contact_id = added.json()["contact_id"]

@@ -95,8 +95,11 @@ async def test_hostile_bodies_get_4xx_never_500(shop: Shop, raw):
 
 
 async def test_a_comment_against_a_stale_version_is_refused_with_412(shop: Shop):
-    order = (await shop.gw.post("/api/orders", json=order_body(), headers=shop.main)).json()
-    stale = {**shop.main, "If-Match": f'"{order["version"]}"'}
+    # An order waiting for approval: nothing else changes it meanwhile (a released one moves with the ERP).
+    _, buyer = await shop.person(["buyer"], budget=BUDGET)
+    order = (await shop.gw.post("/api/orders", json=order_body(quantity=12, unit_price="1.00"), headers=buyer)).json()
+    assert order["status"] == "pending_approval"
+    stale = {**buyer, "If-Match": f'"{order["version"]}"'}
     ok = await shop.gw.post(f"/api/orders/{order['id']}/comments", json={"text": "eins"}, headers=stale)
     assert ok.status_code == 200
     again = await shop.gw.post(f"/api/orders/{order['id']}/comments", json={"text": "zwei"}, headers=stale)
