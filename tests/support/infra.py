@@ -23,6 +23,14 @@ LOG_DIR = ROOT / ".local" / "logs" / "tests"
 
 
 _never = threading.Event()
+_STARTED: list[ServiceProcess] = []
+
+
+def kill_all() -> None:
+    """Kill every service process the tests started and did not stop (so none outlives the test run)."""
+    for p in _STARTED:
+        p.kill()
+    _STARTED.clear()
 
 
 def poll_pause(seconds: float = 0.1) -> None:
@@ -60,6 +68,9 @@ class ServiceProcess:
     log_path: Path | None = None
 
     def start(self, failpoints: str = "") -> ServiceProcess:
+        if self.proc is not None and self.proc.poll() is None:
+            raise AssertionError(f"{self.name or self.module} on port {self.port} is running already")
+        _STARTED.append(self)
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"{self.name or self.module}-{self.port}.log"
         env = {

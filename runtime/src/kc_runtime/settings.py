@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54329/postgres")
     db_pool_size: int = Field(default=10, ge=1, le=64, description="Connections of the event store pool")
+    db_pre_ping: bool = Field(
+        default=False, description="Check each pooled connection before use (one more round trip per call)"
+    )
     worker_threads: int = Field(
         default=32,
         ge=1,
@@ -84,6 +87,7 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": "0",
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "5",
-            "POSTGRES_PRE_PING": "n",  # a ping per checkout costs a round trip; broken connections are retried
+            # A ping per checkout costs a round trip on every call; broken connections are retried anyway.
+            "POSTGRES_PRE_PING": "y" if self.db_pre_ping else "n",
             "CREATE_TABLE": "y",
         }

@@ -143,7 +143,9 @@ async def test_a_replay_killed_half_way_is_done_again_after_the_restart_and_the_
     assert requested.status_code == 202, requested.text
     assert await asyncio.to_thread(doomed.wait_exit) == -signal.SIGKILL
 
-    revived = await start(doomed.restarted(), processes)
+    revived = doomed.restarted()
+    processes.append(revived)
+    await asyncio.to_thread(revived.wait_ready)
     run = await finished(revived, requested.json()["id"])
     assert run["status"] == "completed", run
     assert run["result"]["by_topic"][ERP_OUTBOUND_SALES_ORDERS.name] == 2
