@@ -45,13 +45,19 @@ class MailDispatcher(LogFollower):
             async with gate:
                 await self._deliver(mail_id)
 
-        await asyncio.gather(
+        # Every delivery finishes before the batch succeeds or fails: a batch retried after an error must never
+        # run beside deliveries of its previous attempt (they would send the same mail twice).
+        results = await asyncio.gather(
             *(
                 deliver(event.originator_id)
                 for _notification, event, _meta in batch
                 if isinstance(event, Mail.Queued)  # type: ignore[attr-defined]
-            )
+            ),
+            return_exceptions=True,
         )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def _address(self, mail: Mail) -> tuple[str, str | None, dict[str, Any]]:
         if mail.to_email:
@@ -84,8 +90,21 @@ class MailDispatcher(LogFollower):
             except RETRYABLE as exc:
                 self.log.warning("mail server unavailable, retrying", error=repr(exc), retry_in_s=delay)
             else:
-                await self.blocking.run(self.mails.mark_sent, mail.id, to, rendered.subject)
-                self.log.info("mail sent", mail_id=str(mail.id), kind=mail.kind, cause=mail.cause)
+                await self._record_sent(mail, to, rendered.subject)
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    async def _record_sent(self, mail: Mail, to: str, subject: str) -> None:
+        """The server took the mail: record it, however long the database is away. Giving up here would send
+        it again when the batch is retried."""
+        delay = 0.2
+        while True:
+            try:
+                await self.blocking.run(self.mails.mark_sent, mail.id, to, subject)
+                self.log.info("mail sent", mail_id=str(mail.id), kind=mail.kind, cause=mail.cause)
+                return
+            except Exception as exc:
+                self.log.warning("mail sent but not yet recorded, retrying", mail_id=str(mail.id), error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
