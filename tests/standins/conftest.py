@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.infra import poll_pause
+
 READY_DEADLINE_S = 30.0
 STOP_DEADLINE_S = 20.0
 
@@ -64,7 +66,7 @@ class StandinProcess:
                     last = f"{response.status_code} {response.text}"
                 except httpx.TransportError as exc:
                     last = repr(exc)
-                time.sleep(0.05)
+                poll_pause(0.05)
         pytest.fail(f"{self.module} not ready within {deadline_s}s (last: {last}):\n{self.log()[-4000:]}")
 
     def stop(self) -> int:
