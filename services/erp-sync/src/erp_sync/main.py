@@ -5,11 +5,10 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI
 
-from erp_sync.adapters.inbound.delivery_retries import DeliveryRetries
 from erp_sync.adapters.inbound.http import ops_router
 from erp_sync.adapters.inbound.kafka import consumer_specs, exchange_consumer_specs, verification_consumer_specs
+from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_tick, verification_tick
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
-from erp_sync.adapters.inbound.verification_retries import VerificationRetries
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.read_model import ExchangeProjector, ExchangeStates
 from erp_sync.adapters.outbound.translator import translate
@@ -51,15 +50,13 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     def leader(rt: ServiceRuntime) -> bool:
         return rt.relay is not None and rt.relay.active
 
-    def verification_retries(rt: ServiceRuntime) -> VerificationRetries:
-        return VerificationRetries(
-            rt, verifications, interval_s=verification.schedule_interval_s, leader=lambda: leader(rt)
-        )
+    def verification_retries(rt: ServiceRuntime) -> RetrySchedule:
+        tick = verification_tick(verifications)
+        return RetrySchedule(rt, "verification-retries", tick, verification.schedule_interval_s, lambda: leader(rt))
 
-    def delivery_retries(rt: ServiceRuntime) -> DeliveryRetries:
-        return DeliveryRetries(
-            rt, deliveries, interval_s=settings.delivery_schedule_interval_s, leader=lambda: leader(rt)
-        )
+    def delivery_retries(rt: ServiceRuntime) -> RetrySchedule:
+        tick = delivery_tick(deliveries)
+        return RetrySchedule(rt, "delivery-retries", tick, settings.delivery_schedule_interval_s, lambda: leader(rt))
 
     def projector(rt: ServiceRuntime) -> ExchangeProjector:
         return ExchangeProjector(
