@@ -225,9 +225,14 @@ ERP_SYNC_CUSTOMERS = Topic(
     owner="erp-sync",
     partitions=6,
     key="company id",
-    messages=(erp_sync_v1.CustomerCenterAccessChanged,),
-    consumers=("approval",),
-    description="What the ERP decided about registered companies: whether they may use the customer center.",
+    messages=(
+        erp_sync_v1.CustomerCenterAccessChanged,
+        erp_sync_v1.CompanyMasterDataChanged,
+        erp_sync_v1.ErpContactPersonChanged,
+    ),
+    consumers=("approval", "users"),
+    description="What the ERP keeps about registered companies: whether they may use the customer center, their "
+    "master data, their contact persons.",
 )
 
 TOPICS: tuple[Topic, ...] = (

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -16,7 +18,7 @@ from tests.service.users.conftest import World, make_world
 from tests.support.users import unique_email
 from users.application.directory import Directory
 from users.domain.errors import EmailTaken, NotFound, UsersError
-from users.domain.model import Budget
+from users.domain.model import Budget, ErpContact
 from users.domain.permissions import APPROVER
 from users.main import build_directory
 from users.settings import UsersSettings
@@ -155,4 +157,22 @@ def test_the_read_model_is_rebuilt_from_the_events_and_caught_up_at_start(open_d
         d.get_user(world.main, a.user_id)
     restarted = open_directory()  # a new process: catches up at start
     world.directory = restarted
+    assert snapshot(world) == before
+
+
+def test_the_erps_contacts_and_master_data_are_in_the_read_model_and_rebuilt(open_directory):
+    d = open_directory()
+    world = make_world(d)
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    nora = ErpContact("C-1", unique_email("nora"), "Nora", "Neu", "+49 30 1", changed_at=at)
+    user_contact = ErpContact("C-2", None, "Udo", "User", user_id=uuid4(), changed_at=at)
+    d.save(*d.erp_contact_changed(world.company_id, nora))
+    d.save(*d.erp_contact_changed(world.company_id, user_contact))
+    d.save(*d.erp_master_data_changed(world.company_id, "Muster AG", "EUR", at))
+    company = d.company(world.main)
+    assert company.name == "Muster AG"
+    assert company.erp_contacts == (nora, user_contact)
+    assert [c.erp_contact_id for c in d.erp_contacts(world.main)] == ["C-1"]
+    before = snapshot(world)
+    d.rebuild_read_model()
     assert snapshot(world) == before

@@ -204,7 +204,7 @@ async def test_the_erp_revoking_the_customer_center_tells_approval_which_company
 
     for n, allowed in enumerate((False, False, True), start=1):
         await erp_sync.deliver(ERP_INBOUND_CUSTOMERS, "10001", master(allowed, n), producer="erp")
-    changes = erp_sync.sent(ERP_SYNC_CUSTOMERS)
+    changes = [m for m in erp_sync.sent(ERP_SYNC_CUSTOMERS) if isinstance(m, sync_wire.CustomerCenterAccessChanged)]
     assert [(c.company_id, c.allowed) for c in changes] == [(company, False), (company, True)]
 
 
@@ -218,8 +218,11 @@ async def test_a_revocation_before_the_registration_reaches_approval_with_the_re
     assert erp_sync.sent(ERP_SYNC_CUSTOMERS) == []
     company = uuid4()
     await erp_sync.deliver(REGISTRATION_REGISTRATIONS, "20002", registration(company, "20002"))
-    (change,) = erp_sync.sent(ERP_SYNC_CUSTOMERS)
+    change, master_data = erp_sync.sent(ERP_SYNC_CUSTOMERS)
+    assert isinstance(change, sync_wire.CustomerCenterAccessChanged)
     assert (change.company_id, change.allowed) == (company, False)
+    assert isinstance(master_data, sync_wire.CompanyMasterDataChanged)
+    assert (master_data.company_id, master_data.name, master_data.changed_at) == (company, "Spät GmbH", T0)
 
 
 async def test_invoices_and_contacts_of_the_erp_are_recorded(erp_sync: ErpSync):

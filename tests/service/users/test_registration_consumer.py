@@ -63,7 +63,7 @@ def record(msg: RegistrationCompleted, notification_id: int, offset: int = 0, bo
 @pytest.fixture
 def consumer():
     directory = Directory(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    (spec,) = consumer_specs(directory)
+    specs = consumer_specs(directory)
     broker = RecordingBroker()
     c = IdempotentConsumer(
         service="users",
@@ -71,7 +71,7 @@ def consumer():
         app=directory,
         broker=broker,  # type: ignore[arg-type]
         blocking=Blocking(2),
-        spec=spec,
+        specs=specs,
         max_attempts=2,
         backoff_initial_s=0.01,
     )
@@ -94,7 +94,7 @@ async def test_a_redelivered_or_repeated_completion_creates_nothing_more(consume
     msg = registration()
     await c.handle(FakeBatch((record(msg, 1, 0), record(msg, 1, 1))))
     await c.handle(FakeBatch((record(msg, 2, 2),)))  # the same company completed again, later
-    assert directory.max_notification_id() == 3  # Company.Created, User.Created, KeyClaim.Claimed
+    assert directory.max_notification_id() == 4  # Company.Created, User.Created, KeyClaim.Claimed, ErpInbox.Opened
     assert directory.max_tracking_id(f"registration/{REGISTRATION_REGISTRATIONS.name}/0") == 2
 
 

@@ -8,8 +8,9 @@ away) and translates the ERP's answer into one of these messages, once per regis
 ``erp-sync.sales-orders.v1``: what became of a released order at the ERP (transmitted, then confirmed with the
 ERP's order number or rejected by the ERP). Key: order id.
 
-``erp-sync.customers.v1``: what the ERP decided about a registered company (whether it may use the customer
-center). Key: company id.
+``erp-sync.customers.v1``: what the ERP keeps about a registered company: whether it may use the customer
+center, its master data, its contact persons. Key: company id. Only companies erp-sync has linked to a customer
+number (their registration) are published; what the ERP sent before the registration follows with it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.base import Message
-from contracts.common import LongText, ShortText
+from contracts.common import Address, LongText, ShortText
 from contracts.registration.v1 import CompanyMasterData, ErpContact
 
 FailureReason = Literal["unknown_customer", "invoice_mismatch", "not_allowed", "erp_unavailable"]
@@ -110,3 +111,53 @@ class CustomerCenterAccessChanged(Message):
     customer_number: ShortText
     allowed: bool
     changed_at: datetime
+
+
+class CompanyMasterDataChanged(Message):
+    """The ERP changed a registered company's master data: here it is as the ERP now keeps it, whole (including
+    ``customer_center_allowed``, which also comes as ``CustomerCenterAccessChanged`` when it changed).
+
+    Apply only a ``changed_at`` later than the last one applied: the message is repeated when the customer
+    registers (what erp-sync knew before), and a consumer that saw a newer change must keep it."""
+
+    event_type = "CompanyMasterDataChanged"
+
+    company_id: UUID
+    customer_number: ShortText
+    name: ShortText
+    billing_address: Address | None = None
+    delivery_addresses: list[Address] = Field(default_factory=list)
+    vat_id: ShortText | None = None
+    currency: str = "EUR"
+    customer_center_allowed: bool = True
+    changed_at: datetime = Field(description="When the ERP made the change (the ERP's clock)")
+
+
+class ErpContactPersonChanged(Message):
+    """A contact person the ERP keeps for a registered company was added, changed or deactivated in the ERP:
+    its whole state as the ERP now keeps it.
+
+    ``user_id`` names the shop user the contact is, when the ERP says so. The shop is the master of its users:
+    a contact that is a user (``user_id`` set, or taken over from the ERP by the company) is never changed
+    in the user account by this message; consumers keep the ERP's state only as the ERP's view of the person. A
+    contact that is no user yet is a candidate the main contact may take over, unless ``active`` is false.
+
+    Per contact, apply only a ``changed_at`` not older than the last one applied (the message is repeated when
+    the customer registers). Answers of the ERP to the Kundencenter's own contact messages are not repeated
+    here: they tell nothing the users service does not know."""
+
+    event_type = "ErpContactPersonChanged"
+
+    company_id: UUID
+    customer_number: ShortText
+    contact_id: ShortText = Field(description="The ERP's id of the contact person")
+    change: Literal["added", "changed", "deactivated"] = Field(
+        description="added: first known; deactivated: active turned false; changed: anything else"
+    )
+    user_id: UUID | None = Field(default=None, description="The shop user the contact is, when the ERP knows it")
+    email: ShortText | None = Field(default=None, description="As the ERP keeps it; not necessarily valid")
+    first_name: ShortText = ""
+    last_name: ShortText = ""
+    phone: ShortText | None = None
+    active: bool = True
+    changed_at: datetime = Field(description="When the ERP made the change (the ERP's clock)")

@@ -3,7 +3,7 @@ ERP's master data (the customer-center flag above all), keep the ERP's contact p
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -51,14 +51,19 @@ class Customers:
         customer.change_master_data(master_data, customer_center_allowed, changed_at)
         return [customer] if customer.version != version else []
 
-    def erp_contact_recorded(self, customer_number: str, contact: dict[str, Any]) -> list[Any]:
-        """A contact person of the ERP's that is no shop user erp-sync knows: kept with the customer (registered
-        customers only)."""
+    def erp_contact_recorded(
+        self, customer_number: str, contact: dict[str, Any], changed_at: datetime | None = None
+    ) -> list[Any]:
+        """A contact person as the ERP keeps it, kept with the customer. Kept for customers that have not
+        registered yet too: their contacts go to the users service with the registration's link."""
         customer = self.find(customer_number)
-        if customer is None or customer.company_id is None:
-            return []
+        if customer is None:
+            customer = Customer(
+                customer_number=customer_number, company_id=None, customer_center_allowed=True, master_data=None,
+                at=changed_at or datetime.now(UTC),
+            )  # fmt: skip
         version = customer.version
-        customer.record_erp_contact(contact)
+        customer.record_erp_contact(contact, changed_at)
         return [customer] if customer.version != version else []
 
     def invoice_issued(

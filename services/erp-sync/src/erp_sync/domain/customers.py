@@ -38,17 +38,30 @@ class Customer(Aggregate):
         self.known_at = at
 
     def link(self, company_id: UUID, at: datetime) -> None:
-        """The customer registered: it is this company now. A revocation the ERP sent before takes effect."""
+        """The customer registered: it is this company now. A revocation the ERP sent before takes effect, and
+        what the ERP sent before (its master data, its contact persons) is handed on with the link."""
         if self.company_id != company_id:
             self._linked(
                 customer_number=self.customer_number,
                 company_id=company_id,
                 customer_center_allowed=self.customer_center_allowed,
                 at=at,
+                erp_master_data=self.master_data if self.changed_at is not None else None,
+                master_data_changed_at=self.changed_at,
+                erp_contacts=[dict(c) for c in self.erp_contacts.values()],
             )
 
     @event("Linked")
-    def _linked(self, customer_number: str, company_id: UUID, customer_center_allowed: bool, at: datetime) -> None:
+    def _linked(
+        self,
+        customer_number: str,
+        company_id: UUID,
+        customer_center_allowed: bool,
+        at: datetime,
+        erp_master_data: dict[str, Any] | None = None,
+        master_data_changed_at: datetime | None = None,
+        erp_contacts: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.company_id = company_id
 
     def change_master_data(
@@ -82,13 +95,37 @@ class Customer(Aggregate):
         self.customer_center_allowed = customer_center_allowed
         self.changed_at = changed_at
 
-    def record_erp_contact(self, contact: dict[str, Any]) -> None:
-        """A contact person the ERP keeps for this customer (not a shop user, or not known as one)."""
-        if self.erp_contacts.get(contact["contact_id"]) != contact:
-            self._erp_contact_recorded(contact=contact)
+    def record_erp_contact(self, contact: dict[str, Any], changed_at: datetime | None = None) -> None:
+        """A contact person as the ERP keeps it (``contact_id``, names, e-mail, phone, ``active``, and
+        ``user_id`` when it is a shop user), whole. A change older than the contact's last one changes nothing;
+        the same state again changes nothing."""
+        contact_id = contact["contact_id"]
+        before = self.erp_contacts.get(contact_id)
+        recorded = {**contact, "changed_at": changed_at.isoformat() if changed_at else None}
+        if before is not None:
+            last = before.get("changed_at")
+            if changed_at is not None and last is not None and changed_at < datetime.fromisoformat(last):
+                return
+            if {k: v for k, v in before.items() if k != "changed_at"} == contact:
+                return
+        if before is None:
+            change = "added"
+        elif before.get("active", True) and not contact.get("active", True):
+            change = "deactivated"
+        else:
+            change = "changed"
+        self._erp_contact_recorded(
+            contact=recorded, company_id=self.company_id, customer_number=self.customer_number, change=change
+        )
 
     @event("ErpContactRecorded")
-    def _erp_contact_recorded(self, contact: dict[str, Any]) -> None:
+    def _erp_contact_recorded(
+        self,
+        contact: dict[str, Any],
+        company_id: UUID | None = None,
+        customer_number: str | None = None,
+        change: str | None = None,
+    ) -> None:
         self.erp_contacts[contact["contact_id"]] = contact
 
 

@@ -50,6 +50,7 @@ from users.domain.model import (
     Budget,
     Company,
     ErpContact,
+    ErpInbox,
     KeyClaim,
     Resolve,
     Role,
@@ -426,7 +427,7 @@ class Directory(ServiceApplication):
         company = self._company_row(actor.company_id)
         out = []
         for contact in company.erp_contacts:
-            if contact.erp_contact_id in company.taken_over:
+            if not contact.is_candidate or contact.erp_contact_id in company.taken_over:
                 continue
             if contact.email:
                 existing = self.read_model.user_by_email(contact.email)
@@ -450,10 +451,10 @@ class Directory(ServiceApplication):
         answers with its user. Returns the user and whether it was created now."""
         actor.require(Permission.MANAGE_USERS)
         company = self._company(actor.company_id)
-        contact = company.erp_contact(erp_contact_id)
         existing = company.taken_over_by(erp_contact_id)
         if existing is not None:
             return self._user_row(actor, existing), False
+        contact = company.candidate(erp_contact_id)
         address = email or contact.email
         if not address:
             raise Invalid("The ERP knows no e-mail address for this contact; give one.", code="email_required")
@@ -536,7 +537,45 @@ class Directory(ServiceApplication):
             registration_id=registration_id,
             registered_at=registered_at,
         )
-        return [company, user, claim]
+        # The inbox is saved either way: an ERP message held concurrently collides with it and is retried.
+        inbox = self._find(ErpInbox.create_id(company_id), ErpInbox)
+        if inbox is None:
+            inbox = ErpInbox(company_id=company_id, delivered=True)
+        else:
+            inbox.deliver_to(company)
+        return [company, user, claim, inbox]
+
+    # ---- from erp-sync: what the ERP keeps about the company --------------------------------------------
+
+    def erp_master_data_changed(self, company_id: UUID, name: str, currency: str, changed_at: datetime) -> list[Any]:
+        """The aggregates to save for the ERP's master data of a company: the company's name and currency follow
+        the ERP (the newest change wins). Held for a company not registered here yet."""
+        company = self._find(company_id, Company)
+        target: Company | ErpInbox
+        if company is not None:
+            target = company
+            company.change_erp_master_data(name, currency, changed_at)
+        else:
+            target = self._inbox(company_id)
+            target.hold_master_data(name, currency, changed_at)
+        return [target] if target.pending_events else []
+
+    def erp_contact_changed(self, company_id: UUID, contact: ErpContact) -> list[Any]:
+        """The aggregates to save for a contact person the ERP added, changed or deactivated: kept in the
+        company's list of ERP contacts (a deactivated one leaves the take-over list). Users are never changed:
+        the shop is the master of its users. Held for a company not registered here yet."""
+        company = self._find(company_id, Company)
+        target: Company | ErpInbox
+        if company is not None:
+            target = company
+            company.record_erp_contact(contact)
+        else:
+            target = self._inbox(company_id)
+            target.hold_contact(contact)
+        return [target] if target.pending_events else []
+
+    def _inbox(self, company_id: UUID) -> ErpInbox:
+        return self._find(ErpInbox.create_id(company_id), ErpInbox) or ErpInbox(company_id=company_id)
 
     # ---- helpers ----------------------------------------------------------------------------------------
 

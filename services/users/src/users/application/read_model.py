@@ -314,6 +314,8 @@ def row_change(event: Any) -> RowChange | None:
             "ApproversSet": lambda: update("companies", approver_ids=tuple(e["approver_ids"])),
             "ApproverRemoved": lambda: update("companies", approver_ids=tuple(e["approver_ids"])),
             "MainContactTransferred": lambda: update("companies", main_contact_id=e["main_contact_id"]),
+            "ErpMasterDataChanged": lambda: update("companies", name=e["name"], currency=e["currency"]),
+            "ErpContactRecorded": lambda: update("companies", erp_contacts=tuple(e["erp_contacts"])),
             "ErpContactTakenOver": lambda: RowChange(
                 "companies", key, version, at, merge={"taken_over": {e["erp_contact_id"]: e["user_id"]}}
             ),

@@ -81,13 +81,26 @@ UNLIMITED = Budget()
 
 @dataclass(frozen=True)
 class ErpContact:
-    """A contact person the ERP knows for the company: a candidate shop user."""
+    """A contact person the ERP knows for the company: a candidate shop user while ``active`` and no user.
+
+    ``user_id``: the shop user the ERP says the contact is; ``changed_at``: the ERP's time of the state (None:
+    as the registration carried it)."""
 
     erp_contact_id: str
     email: str | None = None
     first_name: str = ""
     last_name: str = ""
     phone: str | None = None
+    active: bool = True
+    user_id: UUID | None = None
+    changed_at: datetime | None = None
+
+    @property
+    def is_candidate(self) -> bool:
+        return self.active and self.user_id is None
+
+    def is_older_than(self, other: ErpContact) -> bool:
+        return self.changed_at is not None and other.changed_at is not None and self.changed_at < other.changed_at
 
 
 @dataclass(frozen=True)
@@ -352,6 +365,7 @@ class Company(Aggregate):
         self.registered_at = registered_at
         self.approver_ids: tuple[UUID, ...] = ()
         self.taken_over: dict[str, UUID] = {}
+        self.master_data_changed_at: datetime | None = None
 
     def is_approver(self, user_id: UUID) -> bool:
         return user_id in self.approver_ids
@@ -407,6 +421,44 @@ class Company(Aggregate):
                 return contact
         raise NotFound("Not found.")
 
+    def candidate(self, erp_contact_id: str) -> ErpContact:
+        """An ERP contact the company may take over: known, active in the ERP, no user yet."""
+        contact = self.erp_contact(erp_contact_id)
+        if not contact.is_candidate or erp_contact_id in self.taken_over:
+            raise NotFound("Not found.")
+        return contact
+
+    # -- what the ERP keeps about the company (the shop stays the master of its users: see ADR 0008)
+
+    def change_erp_master_data(self, name: str, currency: str, changed_at: datetime) -> None:
+        """The ERP's master data (the company's name and currency as the ERP keeps them). A change not newer
+        than the last one applied changes nothing."""
+        if self.master_data_changed_at is not None and changed_at <= self.master_data_changed_at:
+            return
+        self._erp_master_data_changed(name=name, currency=currency, changed_at=changed_at)
+
+    @event("ErpMasterDataChanged")
+    def _erp_master_data_changed(self, name: str, currency: str, changed_at: datetime) -> None:
+        self.name = name
+        self.currency = currency
+        self.master_data_changed_at = changed_at
+
+    def record_erp_contact(self, contact: ErpContact) -> None:
+        """A contact person as the ERP now keeps it, whole: added to the list, or replacing what the list had.
+        An older state than the one kept, or the same again, changes nothing. Users are never changed here:
+        a contact that is a user (taken over, or named by the ERP) is only the ERP's view of the person."""
+        kept = [c for c in self.erp_contacts if c.erp_contact_id == contact.erp_contact_id]
+        if kept and (kept[0] == contact or contact.is_older_than(kept[0])):
+            return
+        contacts = [contact if c.erp_contact_id == contact.erp_contact_id else c for c in self.erp_contacts]
+        if not kept:
+            contacts.append(contact)
+        self._erp_contact_recorded(contact=contact, erp_contacts=tuple(contacts))
+
+    @event("ErpContactRecorded")
+    def _erp_contact_recorded(self, contact: ErpContact, erp_contacts: Sequence[ErpContact]) -> None:
+        self.erp_contacts = tuple(erp_contacts)
+
     def taken_over_by(self, erp_contact_id: str) -> UUID | None:
         return self.taken_over.get(erp_contact_id)
 
@@ -418,6 +470,56 @@ class Company(Aggregate):
     @event("ErpContactTakenOver")
     def _erp_contact_taken_over(self, erp_contact_id: str, user_id: UUID, by: UUID | None) -> None:
         self.taken_over[erp_contact_id] = user_id
+
+
+class ErpInbox(Aggregate):
+    """What the ERP sent about a company before the users service knew the company (the registration and the
+    ERP's messages come on different topics, in no order between them). The company takes it over when it is
+    registered; a registration always saves its inbox, so the two cannot pass each other unseen."""
+
+    @staticmethod
+    def create_id(company_id: UUID) -> UUID:
+        return uuid5(_INBOXES, str(company_id))
+
+    @event("Opened")
+    def __init__(self, company_id: UUID, delivered: bool = False) -> None:
+        """``delivered``: opened by the registration itself (nothing was held)."""
+        self.company_id = company_id
+        self.master_data: tuple[str, str, datetime] | None = None
+        self.contacts: dict[str, ErpContact] = {}
+        self.delivered = delivered
+
+    def hold_master_data(self, name: str, currency: str, changed_at: datetime) -> None:
+        if self.master_data is None or changed_at > self.master_data[2]:
+            self._master_data_held(name=name, currency=currency, changed_at=changed_at)
+
+    @event("MasterDataHeld")
+    def _master_data_held(self, name: str, currency: str, changed_at: datetime) -> None:
+        self.master_data = (name, currency, changed_at)
+
+    def hold_contact(self, contact: ErpContact) -> None:
+        kept = self.contacts.get(contact.erp_contact_id)
+        if kept is None or (kept != contact and not contact.is_older_than(kept)):
+            self._contact_held(contact=contact)
+
+    @event("ContactHeld")
+    def _contact_held(self, contact: ErpContact) -> None:
+        self.contacts[contact.erp_contact_id] = contact
+
+    def deliver_to(self, company: Company) -> None:
+        """Hand what was held to the newly registered company (which keeps what is newer)."""
+        if self.master_data is not None:
+            company.change_erp_master_data(*self.master_data)
+        for contact in self.contacts.values():
+            company.record_erp_contact(contact)
+        self._delivered()
+
+    @event("Delivered")
+    def _delivered(self) -> None:
+        self.delivered = True
+
+
+_INBOXES = uuid5(NAMESPACE_URL, "urn:kundencenter:users:erp-inboxes")
 
 
 # ---- Role ------------------------------------------------------------------------------------------------

@@ -113,12 +113,20 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
 
     def erp_contact(i: Inbound) -> list[Any]:
         m: erp.ErpContactChanged = i.message  # type: ignore[assignment]
-        if m.user_id is not None and contacts.find(m.user_id) is not None:
-            return contacts.erp_contact_changed(m.user_id, m.in_reply_to, m.contact_id, m.changed_at)
+        acknowledged: list[Any] = []
+        ours = m.user_id is not None and contacts.find(m.user_id) is not None
+        if m.user_id is not None and ours:
+            acknowledged = contacts.erp_contact_changed(m.user_id, m.in_reply_to, m.contact_id, m.changed_at)
+        if ours and m.in_reply_to is not None:
+            return acknowledged  # the ERP applied our own message: nothing the users service does not know
+        # A change made in the ERP (to one of our users, too: kept as the ERP's view of the person).
         person = erp.ErpContactPerson(
             contact_id=m.contact_id, email=m.email, first_name=m.first_name, last_name=m.last_name, phone=m.phone
         )
-        return customers.erp_contact_recorded(m.customer_number, {**person.model_dump(mode="json"), "active": m.active})
+        contact: dict[str, Any] = {**person.model_dump(mode="json"), "active": m.active}
+        if m.user_id is not None:
+            contact["user_id"] = str(m.user_id)
+        return [*acknowledged, *customers.erp_contact_recorded(m.customer_number, contact, m.changed_at)]
 
     def invoice(i: Inbound) -> list[Any]:
         m: erp.InvoiceIssued = i.message  # type: ignore[assignment]

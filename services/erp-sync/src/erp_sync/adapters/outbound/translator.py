@@ -11,7 +11,9 @@ from typing import Any
 
 from contracts.erp.v1 import ContactChanged, ContactCreated, ContactDeactivated, SalesOrderRequested
 from contracts.erp_sync.v1 import (
+    CompanyMasterDataChanged,
     CustomerCenterAccessChanged,
+    ErpContactPersonChanged,
     SalesOrderConfirmedByErp,
     SalesOrderRejectedByErp,
     SalesOrderTransmitted,
@@ -127,12 +129,37 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return [contact_message(_changed_contact(event, "deactivated"))]
     if isinstance(event, CX.Resent):  # type: ignore[attr-defined]
         return [contact_message(event.message, event.attempt)]
-    # ---- customers: the customer-center flag of registered companies ----
-    if isinstance(event, Customer.Linked) and not event.customer_center_allowed:  # type: ignore[attr-defined]
-        return [_access(event.company_id, event.customer_number, False, event.at)]
-    if isinstance(event, Customer.MasterDataChanged) and event.access_changed and event.company_id:  # type: ignore[attr-defined]
-        return [_access(event.company_id, event.customer_number, event.customer_center_allowed, event.changed_at)]
+    # ---- customers: what the ERP keeps about registered companies (only those: key company id) ----
+    if isinstance(event, Customer.Linked):  # type: ignore[attr-defined]
+        return _linked(event)
+    if isinstance(event, Customer.MasterDataChanged) and event.company_id:  # type: ignore[attr-defined]
+        out = [_master_data(event.company_id, event.customer_number, event.master_data,
+                            event.customer_center_allowed, event.changed_at)]  # fmt: skip
+        if event.access_changed:
+            out.insert(0, _access(event.company_id, event.customer_number, event.customer_center_allowed,
+                                  event.changed_at))  # fmt: skip
+        return out
+    if isinstance(event, Customer.ErpContactRecorded):  # type: ignore[attr-defined]
+        company_id = getattr(event, "company_id", None)  # None: not registered, or recorded by the first version
+        if company_id is None:
+            return []
+        return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]
     return translate_verification(event)
+
+
+def _linked(event: Any) -> list[Outgoing]:
+    """The registration linked the customer: a revocation, the master data and the contacts the ERP sent before
+    reach the other services now (events of the first version carry only the flag)."""
+    out: list[Outgoing] = []
+    if not event.customer_center_allowed:
+        out.append(_access(event.company_id, event.customer_number, False, event.at))
+    master_data = getattr(event, "erp_master_data", None)
+    if master_data is not None:
+        out.append(_master_data(event.company_id, event.customer_number, master_data, event.customer_center_allowed,
+                                event.master_data_changed_at))  # fmt: skip
+    for contact in getattr(event, "erp_contacts", None) or []:
+        out.append(_erp_contact(event.company_id, event.customer_number, contact, "added", event.at))
+    return out
 
 
 def _access(company_id: Any, customer_number: str, allowed: bool, at: Any) -> Outgoing:
@@ -143,3 +170,36 @@ def _access(company_id: Any, customer_number: str, allowed: bool, at: Any) -> Ou
             company_id=company_id, customer_number=customer_number, allowed=allowed, changed_at=at
         ),
     )
+
+
+def _master_data(company_id: Any, customer_number: str, data: dict[str, Any], allowed: bool, at: Any) -> Outgoing:
+    fields = ("name", "billing_address", "delivery_addresses", "vat_id", "currency")
+    message = CompanyMasterDataChanged.model_validate(
+        {
+            **{k: data[k] for k in fields if k in data},
+            "company_id": company_id,
+            "customer_number": customer_number,
+            "customer_center_allowed": allowed,
+            "changed_at": at,
+        }
+    )
+    return Outgoing(topic=ERP_SYNC_CUSTOMERS, key=str(company_id), message=message)
+
+
+def _erp_contact(
+    company_id: Any, customer_number: str, contact: dict[str, Any], change: Any, at: Any = None
+) -> Outgoing:
+    message = ErpContactPersonChanged(
+        company_id=company_id,
+        customer_number=customer_number,
+        contact_id=contact["contact_id"],
+        change=change or "changed",
+        user_id=contact.get("user_id"),
+        email=contact.get("email"),
+        first_name=contact.get("first_name") or "",
+        last_name=contact.get("last_name") or "",
+        phone=contact.get("phone"),
+        active=contact.get("active", True),
+        changed_at=contact.get("changed_at") or at,
+    )
+    return Outgoing(topic=ERP_SYNC_CUSTOMERS, key=str(company_id), message=message)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.erp_sync.v1 import CompanyMasterDataChanged, ErpContactPersonChanged
 from contracts.registration.v1 import RegistrationCompleted
-from contracts.topics import REGISTRATION_REGISTRATIONS
+from contracts.topics import ERP_SYNC_CUSTOMERS, REGISTRATION_REGISTRATIONS
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from users.application.directory import Directory
 from users.domain.model import ErpContact
@@ -39,6 +40,34 @@ def consumer_specs(directory: Directory) -> list[ConsumerSpec]:
             registered_at=msg.completed_at,
         )
 
+    def on_erp_master_data(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, CompanyMasterDataChanged)
+        return directory.erp_master_data_changed(msg.company_id, msg.name, msg.currency, msg.changed_at)
+
+    def on_erp_contact(inbound: Inbound) -> list[Any]:
+        """A contact person the ERP added, changed or deactivated: the company's take-over list follows; a
+        contact that is a user is never changed in the user account (the shop is the master of its users)."""
+        msg = inbound.message
+        assert isinstance(msg, ErpContactPersonChanged)
+        contact = ErpContact(
+            erp_contact_id=msg.contact_id,
+            email=msg.email,
+            first_name=msg.first_name,
+            last_name=msg.last_name,
+            phone=msg.phone,
+            active=msg.active,
+            user_id=msg.user_id,
+            changed_at=msg.changed_at,
+        )
+        return directory.erp_contact_changed(msg.company_id, contact)
+
     # Not batched: a completion reads state (does the company exist? is the e-mail free?) that another
-    # completion of the same batch could change.
-    return [ConsumerSpec(topic=REGISTRATION_REGISTRATIONS, handlers={RegistrationCompleted: on_registration_completed})]
+    # completion of the same batch could change; the ERP's messages of one company change the same company.
+    return [
+        ConsumerSpec(topic=REGISTRATION_REGISTRATIONS, handlers={RegistrationCompleted: on_registration_completed}),
+        ConsumerSpec(
+            topic=ERP_SYNC_CUSTOMERS,
+            handlers={CompanyMasterDataChanged: on_erp_master_data, ErpContactPersonChanged: on_erp_contact},
+        ),
+    ]

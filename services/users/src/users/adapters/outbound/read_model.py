@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -171,7 +172,25 @@ def _contact_json(c: ErpContact) -> dict[str, Any]:
         "first_name": c.first_name,
         "last_name": c.last_name,
         "phone": c.phone,
+        "active": c.active,
+        "user_id": str(c.user_id) if c.user_id else None,
+        "changed_at": c.changed_at.isoformat() if c.changed_at else None,
     }
+
+
+def _contact(c: dict[str, Any]) -> ErpContact:
+    """A contact of the jsonb column (rows written before ``active``, ``user_id``, ``changed_at`` lack them)."""
+    user_id, changed_at = c.get("user_id"), c.get("changed_at")
+    return ErpContact(
+        erp_contact_id=c["erp_contact_id"],
+        email=c.get("email"),
+        first_name=c.get("first_name") or "",
+        last_name=c.get("last_name") or "",
+        phone=c.get("phone"),
+        active=c.get("active", True),
+        user_id=UUID(user_id) if user_id else None,
+        changed_at=datetime.fromisoformat(changed_at) if changed_at else None,
+    )
 
 
 def _row_values(row: UserRow | CompanyRow | RoleRow) -> dict[str, Any]:
@@ -402,7 +421,7 @@ def _company(r: dict[str, Any]) -> CompanyRow:
         currency=r["currency"],
         main_contact_id=r["main_contact_id"],
         approver_ids=tuple(r["approver_ids"]),
-        erp_contacts=tuple(ErpContact(**c) for c in r["erp_contacts"]),
+        erp_contacts=tuple(_contact(c) for c in r["erp_contacts"]),
         taken_over={k: UUID(v) for k, v in r["taken_over"].items()},
         registered_at=r["registered_at"],
         version=r["version"],
