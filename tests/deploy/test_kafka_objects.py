@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.topics import TOPICS, all_topic_names
+from kc_runtime.topics import declared_topics
 from tests.deploy.conftest import named
 
 BUILDS = ("base", "overlays/dev", "overlays/prod")
@@ -60,6 +61,14 @@ def test_kafka_topics_keep_the_retention_of_the_registry(rendered):
     topics = {t["spec"]["topicName"]: t for t in named(rendered["base"], "KafkaTopic").values()}
     for topic in TOPICS:
         assert topics[topic.name]["spec"]["config"]["retention.ms"] == str(topic.retention_ms)
+
+
+def test_kafka_topics_have_the_configuration_topics_ensure_creates(rendered):
+    """One declaration (kc_runtime.topics) for the local stack and for Strimzi: retention of dead letters too."""
+    topics = {t["spec"]["topicName"]: t for t in named(rendered["base"], "KafkaTopic").values()}
+    for declared in declared_topics():
+        spec = topics[declared.name]["spec"]
+        assert spec["config"] == declared.config_for(spec["replicas"]), declared.name
 
 
 def test_every_producer_and_consumer_has_a_kafka_user(rendered):

@@ -12,7 +12,8 @@ they last — the partition waits, nothing is dead-lettered for an outage. Any o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +28,13 @@ from eventsourcing.persistence import (
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka import Topic as KafkaTopic
+from opentelemetry import trace
+from opentelemetry.trace import Span, Tracer
 from pydantic import ValidationError
 
 from contracts import Envelope, Headers, Message
 from contracts.topics import Topic
-from kc_runtime import context, metrics
+from kc_runtime import context, metrics, tracing
 from kc_runtime.eventstore import Blocking, ServiceApplication, stamp_metadata
 from kc_runtime.faults import failpoint
 from kc_runtime.kafka import decode_headers
@@ -57,6 +60,8 @@ class Inbound:
     topic: str
     partition: int
     offset: int
+    traceparent: str | None = None
+    """The W3C traceparent of the message's producer span, if it had one."""
 
     @property
     def tracking(self) -> Tracking:
@@ -105,7 +110,9 @@ class IdempotentConsumer:
         batch_size: int = 200,
         instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        tracer: Tracer | None = None,
     ) -> None:
+        self.tracer = tracer
         self.instance_id = instance_id
         self.session_timeout_ms = session_timeout_ms
         self.topic_prefix = topic_prefix
@@ -174,8 +181,35 @@ class IdempotentConsumer:
         failpoint("consumer.after_commit")
         await msg.ack()
 
+    def _start_span(self, inbound: Inbound) -> Span | None:
+        if self.tracer is None:
+            return None
+        return tracing.start_process_span(
+            self.tracer,
+            self.topic_prefix + inbound.topic,
+            {tracing.TRACEPARENT: inbound.traceparent} if inbound.traceparent else {},
+            group=self.group_id,
+            partition=inbound.partition,
+            offset=inbound.offset,
+        )
+
+    @contextmanager
+    def _traced(self, inbound: Inbound) -> Iterator[None]:
+        """The message is processed in a span that continues its producer's trace (tracing off: the trace
+        context is only passed on to the events saved)."""
+        span = self._start_span(inbound)
+        if span is None:
+            token = context.traceparent.set(inbound.traceparent)
+            try:
+                yield
+            finally:
+                context.traceparent.reset(token)
+            return
+        with trace.use_span(span, end_on_exit=True):
+            yield
+
     async def _apply_one(self, inbound: Inbound, record: Any, headers: dict[str, str]) -> None:
-        with context.bound(inbound.envelope.correlation_id, str(inbound.envelope.event_id)):
+        with self._traced(inbound), context.bound(inbound.envelope.correlation_id, str(inbound.envelope.event_id)):
             outcome = await self._apply_with_retries(inbound)
             if isinstance(outcome, PoisonMessage):
                 await self._dead_letter(self.specs[inbound.topic], record, headers, outcome.reason, outcome.error)
@@ -184,10 +218,23 @@ class IdempotentConsumer:
 
     async def _apply_chunk_with_retries(self, chunk: list[Inbound]) -> bool:
         """Apply the messages of one partition in one transaction. False: apply them one by one instead."""
+        spans = [self._start_span(inbound) for inbound in chunk]
+        parents = [
+            tracing.traceparent_of(span) if span is not None else inbound.traceparent
+            for span, inbound in zip(spans, chunk, strict=True)
+        ]
+        try:
+            return await self._apply_chunk_retrying(chunk, parents)
+        finally:
+            for span in spans:
+                if span is not None:
+                    span.end()
+
+    async def _apply_chunk_retrying(self, chunk: list[Inbound], parents: list[str | None]) -> bool:
         delay = self.backoff_initial_s
         while True:
             try:
-                applied, duplicates = await self.blocking.run(self._apply_chunk, chunk)
+                applied, duplicates = await self.blocking.run(self._apply_chunk, chunk, parents)
             except TRANSIENT_ERRORS as exc:
                 log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=delay)
                 metrics.CONSUMER_RETRIES.labels(self.service, chunk[0].topic).inc()
@@ -203,20 +250,22 @@ class IdempotentConsumer:
             metrics.CONSUMED.labels(self.service, topic, "duplicate").inc(duplicates)
             return True
 
-    def _apply_chunk(self, chunk: list[Inbound]) -> tuple[int, int]:
-        """Runs in a worker thread. Returns (applied, duplicates)."""
+    def _apply_chunk(self, chunk: list[Inbound], parents: Sequence[str | None] = ()) -> tuple[int, int]:
+        """Runs in a worker thread. Returns (applied, duplicates). ``parents``: the traceparent per message."""
         name = chunk[0].tracking.application_name
         last = self.app.max_tracking_id(name) or 0
-        todo: list[Inbound] = []
-        for inbound in chunk:
+        todo: list[tuple[Inbound, str | None]] = []
+        for inbound, parent in zip(chunk, list(parents) or [None] * len(chunk), strict=True):
             if inbound.envelope.source_notification_id > last:
-                todo.append(inbound)
+                todo.append((inbound, parent))
                 last = inbound.envelope.source_notification_id
         if not todo:
             return 0, len(chunk)
         events: list[Any] = []
-        for inbound in todo:
+        for inbound, parent in todo:
             meta = {"correlation_id": inbound.envelope.correlation_id, "causation_id": str(inbound.envelope.event_id)}
+            if parent:
+                meta["traceparent"] = parent
             for aggregate in self.specs[inbound.topic].handlers[type(inbound.message)](inbound):
                 for event in aggregate.collect_events():
                     stamp_metadata(event, meta)
@@ -244,7 +293,7 @@ class IdempotentConsumer:
             message = message_type.model_validate_json(body)
         except ValidationError as exc:
             raise PoisonMessage("invalid_message", _short(exc)) from exc
-        return Inbound(message, envelope, spec.topic.name, partition, offset)
+        return Inbound(message, envelope, spec.topic.name, partition, offset, headers.get(tracing.TRACEPARENT))
 
     async def _apply_with_retries(self, inbound: Inbound) -> str | PoisonMessage:
         attempt = 0

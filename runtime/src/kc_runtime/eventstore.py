@@ -1,8 +1,8 @@
 """The event store: eventsourcing Applications on PostgreSQL, called from asyncio through a bounded pool.
 
 * :class:`ServiceApplication` records tracking positions in the same transaction as new events (the
-  idempotent consumer) and stamps every stored event with the correlation and causation ids of the work
-  that caused it (so the relay can put them in the Kafka headers).
+  idempotent consumer) and stamps every stored event with the correlation and causation ids and the W3C
+  traceparent of the work that caused it (so the relay can put them in the Kafka headers).
 * :class:`Blocking` runs the synchronous library in a thread pool sized to its connection pool.
 """
 
@@ -43,7 +43,7 @@ def stamp_metadata(event: Any, meta: dict[str, str]) -> None:
 
 
 class MetadataMapper(Mapper[UUID]):
-    """Adds ``{correlation_id, causation_id}`` of the current context to each stored event's state.
+    """Adds ``{correlation_id, causation_id, traceparent}`` of the current context to each stored event's state.
 
     The metadata is removed again when an event is reconstructed, so aggregates never see it.
     """
@@ -172,6 +172,12 @@ class ServiceApplication(Application[UUID]):
             else:
                 events.append(obj)
         if events:
+            # The group commit's leader maps everyone's events in its own thread and context: each event takes
+            # the metadata of the command that made it along.
+            meta = context.current()
+            if meta:
+                for event in events:
+                    vars(event).setdefault(META_KEY, meta)
             self._group_commit.save(events)
         return []
 

@@ -24,8 +24,16 @@ log = structlog.get_logger("kc.follower")
 Batch = list[tuple[Notification, Any, dict[str, str]]]
 
 
+POSITION_TABLE_DDL = (
+    "CREATE TABLE IF NOT EXISTS kc_follower_position ("
+    " name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
 class LogFollower:
     kind = "follower"
+    create_schema = True
+    """False: the position table must exist already (``python -m kc_runtime.schema create``)."""
 
     def __init__(
         self,
@@ -78,10 +86,8 @@ class LogFollower:
     async def _run_locked(self, stopping: asyncio.Event) -> None:
         conn = await asyncpg.connect(self.dsn, timeout=10)
         try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS kc_follower_position ("
-                " name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
-            )
+            if self.create_schema:
+                await conn.execute(POSITION_TABLE_DDL)
             while not stopping.is_set():
                 if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", "kc-follower:" + self.name):
                     break

@@ -1,16 +1,67 @@
-"""The faststream Kafka broker: idempotent producer (acks=all), consumers with manual acknowledgement."""
+"""The faststream Kafka broker: idempotent producer (acks=all), consumers with manual acknowledgement.
+
+Security (TLS, SASL) comes from the settings, once, as a faststream security object; every Kafka client the
+runtime creates (the broker's producer and consumers, the admin client of ``kc_runtime.topics``) gets the
+same connection options from :func:`client_options`.
+"""
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from kc_runtime.settings import ServiceSettings
+
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+class KafkaSecurityError(ValueError):
+    pass
+
+
+def ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
+    """TLS towards the brokers: verified against the CA file (or the system's CAs), with a client certificate
+    for mutual TLS when one is configured."""
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_ca_file)
+    if settings.kafka_ssl_cert_file:
+        context.load_cert_chain(settings.kafka_ssl_cert_file, settings.kafka_ssl_key_file)
+    elif settings.kafka_ssl_key_file:
+        raise KafkaSecurityError("kafka_ssl_key_file is set without kafka_ssl_cert_file")
+    return context
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The faststream security object of the settings (None: plaintext, unauthenticated)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings) if protocol.endswith("SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
+        raise KafkaSecurityError(f"{protocol} needs kafka_sasl_username and kafka_sasl_password")
+    return _SASL[settings.kafka_sasl_mechanism](
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=context is not None,
+    )
+
+
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Connection keyword arguments for an aiokafka client (producer, consumer, admin) created directly."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(kafka_security(settings))}
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
+        security=kafka_security(settings),
         enable_idempotence=True,  # implies acks=all; no duplicates or reordering from producer retries
         request_timeout_ms=15_000,
         linger_ms=2,

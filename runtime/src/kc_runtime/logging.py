@@ -1,4 +1,4 @@
-"""structlog configuration: JSON lines with correlation and causation ids from context variables."""
+"""structlog configuration: JSON lines with correlation and causation ids (and trace ids) from context variables."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from typing import Any
 import structlog
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(service: str, level: str = "INFO", fmt: str = "json", *, trace_ids: bool = False) -> None:
+    """``trace_ids``: add ``trace_id`` and ``span_id`` of the active OpenTelemetry span (when tracing is on)."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service(service),
     ]
+    if trace_ids:
+        from kc_runtime.tracing import add_trace_ids
+
+        shared.append(add_trace_ids)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     )

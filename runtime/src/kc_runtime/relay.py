@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import Span, StatusCode, Tracer
 
 from contracts import Envelope, Message
 from contracts.topics import Topic
-from kc_runtime import metrics
+from kc_runtime import metrics, tracing
 from kc_runtime.eventstore import Blocking, ServiceApplication
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower
@@ -55,6 +56,7 @@ class OutboxRelay(LogFollower):
         batch_size: int = 500,
         idle_interval_s: float = 0.2,
         topic_prefix: str = "",
+        tracer: Tracer | None = None,
     ) -> None:
         super().__init__(
             service=service,
@@ -68,22 +70,40 @@ class OutboxRelay(LogFollower):
         self.broker = broker
         self.translate = translate
         self.topic_prefix = topic_prefix
+        self.tracer = tracer
 
     async def process(self, batch: Batch) -> None:
         # Translation runs in a worker thread: a translator may read the event store (e.g. the aggregate at
         # the event's version) for what the wire message needs and the event does not carry.
         prepared = await self.blocking.run(self._prepare, batch)
         futures = []
-        for topic, key, body, headers in prepared:
-            fut = await self.broker.publish(
-                body, topic=self.topic_prefix + topic, key=key, headers=headers, no_confirm=True
-            )
-            futures.append((topic, fut))
-        # Every message must be acknowledged (acks=all) before the position moves.
-        for topic, fut in futures:
-            if asyncio.isfuture(fut):
-                await fut
-            metrics.RELAY_PUBLISHED.labels(self.service, topic).inc()
+        spans: list[Span] = []
+        try:
+            for topic, key, body, headers in prepared:
+                # The message continues the trace of the work that stored its event: in a producer span, a
+                # child of the stored traceparent (tracing off: that traceparent is passed on as it is).
+                if self.tracer is not None:
+                    span = tracing.start_publish_span(
+                        self.tracer, self.topic_prefix + topic, headers.get(tracing.TRACEPARENT)
+                    )
+                    spans.append(span)
+                    tracing.inject(headers, span, None)
+                fut = await self.broker.publish(
+                    body, topic=self.topic_prefix + topic, key=key, headers=headers, no_confirm=True
+                )
+                futures.append((topic, fut))
+            # Every message must be acknowledged (acks=all) before the position moves.
+            for topic, fut in futures:
+                if asyncio.isfuture(fut):
+                    await fut
+                metrics.RELAY_PUBLISHED.labels(self.service, topic).inc()
+        except BaseException as exc:
+            for span in spans:
+                span.set_status(StatusCode.ERROR, repr(exc)[:200])
+            raise
+        finally:
+            for span in spans:
+                span.end()
         failpoint("relay.after_publish")
 
     def _prepare(self, batch: Batch) -> list[tuple[str, bytes, bytes, dict[str, str]]]:
@@ -108,9 +128,9 @@ class OutboxRelay(LogFollower):
                     producer=self.service,
                     source_notification_id=notification.id,
                 )
-                prepared.append(
-                    (out.topic.name, out.key.encode(), out.message.model_dump_json().encode(), envelope.to_headers())
-                )
+                headers = envelope.to_headers()
+                tracing.inject(headers, None, meta.get("traceparent"))  # the stored trace context
+                prepared.append((out.topic.name, out.key.encode(), out.message.model_dump_json().encode(), headers))
         return prepared
 
     def on_active(self, active: bool) -> None:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kc_runtime import context, metrics
+from kc_runtime import context, metrics, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.errors import error_response, install_error_handlers
 from kc_runtime.eventstore import Blocking, ServiceApplication
@@ -28,6 +28,7 @@ from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
 from kc_runtime.relay import OutboxRelay, Translator
 from kc_runtime.settings import ServiceSettings
+from kc_runtime.tracing import setup_tracing
 
 log = structlog.get_logger("kc.service")
 
@@ -49,10 +50,15 @@ class ServiceRuntime:
         followers: Sequence[Callable[[ServiceRuntime], LogFollower]] = (),
         on_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[Any]]] = (),
+        span_processors: Sequence[Any] = (),
     ) -> None:
         self.on_startup = list(on_startup)
         self.on_shutdown = list(on_shutdown)
-        configure_logging(settings.service_name, settings.log_level, settings.log_format)
+        # Tracing off (the default): no provider, no middleware, no log processor — nothing to pay.
+        self.tracing = setup_tracing(settings, span_processors)
+        configure_logging(
+            settings.service_name, settings.log_level, settings.log_format, trace_ids=self.tracing.enabled
+        )
         self.settings = settings
         self.app = app
         self.blocking = Blocking(settings.worker_threads)
@@ -70,9 +76,12 @@ class ServiceRuntime:
                 batch_size=settings.relay_batch_size,
                 idle_interval_s=settings.relay_idle_interval_s,
                 topic_prefix=settings.topic_prefix,
+                tracer=self.tracing.tracer,
             )
         # Other followers of the notification log (mail dispatch, projections) run with the relay role.
         self.followers: list[LogFollower] = [make(self) for make in followers] if "relay" in settings.roles else []
+        for follower in self._all_followers:
+            follower.create_schema = settings.create_schema
         self.consumers: list[IdempotentConsumer] = []
         if "consumers" in settings.roles and consumers:
             consumer = IdempotentConsumer(
@@ -89,10 +98,16 @@ class ServiceRuntime:
                 batch_size=settings.consumer_batch_size,
                 instance_id=settings.instance_id,
                 session_timeout_ms=settings.consumer_session_timeout_ms,
+                tracer=self.tracing.tracer,
             )
             consumer.register()
             self.consumers.append(consumer)
         self.http = self._build_http(title, description, version, domain_errors or {})
+        self.tracing.instrument(self.http)
+
+    @property
+    def _all_followers(self) -> list[LogFollower]:
+        return [*([self.relay] if self.relay is not None else []), *self.followers]
 
     # ---- HTTP -------------------------------------------------------------------------------------------
 
@@ -164,6 +179,9 @@ class ServiceRuntime:
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
+        if not self.settings.create_schema:
+            # Fail at once, and say why, rather than create tables or fail later on every request.
+            await schema.require(self.app, self.settings, followers=bool(self._all_followers))
         for hook in self.on_startup:
             await self._retrying(hook, "start-up step")
         if self._broker_needed:
@@ -191,7 +209,21 @@ class ServiceRuntime:
                 await hook()
             await asyncio.get_running_loop().run_in_executor(None, self.blocking.shutdown)
             self.app.close()
+            self.tracing.shutdown()
             log.info("service stopped")
+
+    # ---- schema -----------------------------------------------------------------------------------------
+
+    async def create_schema(self) -> None:
+        """Create every table of the service (``python -m kc_runtime.schema create``, the db-init Job).
+
+        The event store's tables (and tables its recorder adds) were created when the application was
+        constructed with ``create_schema`` on; the start-up hooks create the service's read models; the
+        follower position table is the runtime's own.
+        """
+        for hook in self.on_startup:
+            await hook()
+        await schema.create_runtime_tables(self.settings)
 
     async def _start_broker(self) -> None:
         await self._retrying(self.broker.start, "broker connection")

@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["api", "consumers", "relay"]
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+OtelExporter = Literal["none", "otlp", "console"]
 
 
 class ServiceSettings(BaseSettings):
@@ -25,6 +28,21 @@ class ServiceSettings(BaseSettings):
         "client address is the nearest address in it that is not one of them (the gateway's, in a cluster)",
     )
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT", description="How to reach the brokers: TLS (SSL), SASL authentication, or both"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL); Strimzi's KafkaUsers use SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user (the KafkaUser's name)")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (Strimzi: key password of the Secret the User Operator writes)"
+    )
+    kafka_ssl_ca_file: str | None = Field(
+        default=None, description="PEM file of the CA that signed the brokers' certificates (default: the system's CAs)"
+    )
+    kafka_ssl_cert_file: str | None = Field(default=None, description="PEM client certificate (mutual TLS)")
+    kafka_ssl_key_file: str | None = Field(default=None, description="PEM private key of the client certificate")
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54329/postgres")
     db_pool_size: int = Field(default=10, ge=1, le=64, description="Connections of the event store pool")
     db_pre_ping: bool = Field(
@@ -36,6 +54,12 @@ class ServiceSettings(BaseSettings):
         le=256,
         description="Threads calling the synchronous event store; more than connections pays off because "
         "concurrent saves are group-committed by one thread",
+    )
+    create_schema: bool = Field(
+        default=True,
+        description="Create missing tables at start. Off: the process only checks that they exist and exits with a "
+        "clear error if not; the tables come from `python -m kc_runtime.schema create <package>` (the db-init Job), "
+        "so the pods can run with a role that cannot change the schema",
     )
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -63,6 +87,23 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Prepended to every topic name: isolates test runs or environments sharing one cluster",
     )
+    otel_exporter: OtelExporter = Field(
+        default="none",
+        description="Where OpenTelemetry spans go: none (tracing off, no cost), otlp (OTLP over HTTP), console "
+        "(stdout, for debugging). W3C traceparent is carried through HTTP, stored events and Kafka headers",
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset: the standard "
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318/v1/traces",
+    )
+    otel_sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces recorded (a request without a sampled parent); a sampled parent's "
+        "decision is always followed",
+    )
     jwks_url: str = "http://127.0.0.1:8112/.well-known/jwks.json"
     jwt_issuer: str = "http://127.0.0.1:8112"
     jwt_audience: str = "kundencenter"
@@ -89,5 +130,5 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_LOCK_TIMEOUT": "5",
             # A ping per checkout costs a round trip on every call; broken connections are retried anyway.
             "POSTGRES_PRE_PING": "y" if self.db_pre_ping else "n",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "y" if self.create_schema else "n",
         }

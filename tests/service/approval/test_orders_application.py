@@ -147,3 +147,18 @@ def test_a_cancelled_order_cannot_be_approved(orders, company):
     orders.cancel(buyer, held.id)
     with pytest.raises(WrongState):
         orders.approve(company.main, held.id)
+
+
+def test_a_renamed_member_is_shown_by_the_new_name_at_once(orders, company):
+    buyer = company.member("buyer", ["place_orders"], BUDGET)
+    assert orders.names([buyer.id]) == {buyer.id: buyer.name}
+    orders.save(*orders.member_changed(buyer.id, first_name="Erika"))
+    assert orders.names([buyer.id]) == {buyer.id: "Erika Muster"}
+
+
+def test_a_company_blocked_after_its_buyer_was_seen_cannot_order(orders, company):
+    buyer = company.member("buyer", ["place_orders"], BUDGET)
+    orders.submit(orders.caller(buyer.email), order(5))
+    orders.save(*orders.ordering_allowed_changed(company.id, False))
+    with pytest.raises(OrderingBlocked):
+        orders.submit(orders.caller(buyer.email), order(5))

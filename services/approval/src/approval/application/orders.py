@@ -7,14 +7,17 @@ whether they are active and what they may do comes from approval's own view of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Tracking
+from psycopg.sql import SQL, Identifier
 
 from approval.domain.budget import Budget, LimitExceeded, evaluate
 from approval.domain.members import (
@@ -62,8 +65,62 @@ class Evaluation:
     approvers: tuple[UUID, ...]
 
 
+@dataclass
+class _Unit:
+    """What the handlers of one consumer transaction on one partition loaded and changed (not saved yet)."""
+
+    position: int = -1
+    """The source notification id of the last message handled in it"""
+    loaded: dict[UUID, Order] = field(default_factory=dict)
+
+
+class _Snapshots:
+    """Aggregates read on every request and seldom changed (members, their e-mail index, companies), kept in the
+    process and checked against the store's latest versions at every use: as fresh as loading them from their
+    events (a change saved by any process counts at once), for one small query instead of reading and replaying
+    their events. The instances are shared between threads: read them, never change them."""
+
+    def __init__(self, app: Orders, maxsize: int = 20_000) -> None:
+        self.app = app
+        self.maxsize = maxsize
+        self._cache: OrderedDict[UUID, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ids: Sequence[UUID], versions: dict[UUID, int] | None = None) -> dict[UUID, Any]:
+        """The current aggregates of ``ids`` (absent: none stored). ``versions``: their latest, if known."""
+        ids = list(dict.fromkeys(ids))
+        latest = versions if versions is not None else self.app.latest_versions(ids)
+        out: dict[UUID, Any] = {}
+        for i in ids:
+            version = latest.get(i)
+            if version is None:
+                continue
+            with self._lock:
+                cached = self._cache.get(i)
+                if cached is not None:
+                    self._cache.move_to_end(i)
+            if cached is None or cached.version != version:
+                cached = self.app.repository.get(i)
+                with self._lock:
+                    self._cache[i] = cached
+                    while len(self._cache) > self.maxsize:
+                        self._cache.popitem(last=False)
+            out[i] = cached
+        return out
+
+    def cached(self, i: UUID) -> Any:
+        with self._lock:
+            return self._cache.get(i)
+
+
 class Orders(ServiceApplication):
     name = "Orders"
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        self._units: dict[str, _Unit] = {}
+        self._units_lock = threading.Lock()
+        self._snapshots = _Snapshots(self)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -73,19 +130,53 @@ class Orders(ServiceApplication):
     # ---- who is calling ---------------------------------------------------------------------------------
 
     def caller(self, email: str | None) -> Member:
-        """The active member a token's e-mail names; refused at once when unknown or deactivated."""
+        """The active member a token's e-mail names; refused at once when unknown or deactivated.
+
+        The member is shared with other requests (:class:`_Snapshots`): read it, never change it.
+        """
         if not email:
             raise UnknownCaller("This account is not known to the customer center.")
-        index = self._find(MemberEmail.create_id(email))
-        if index is None or index.user_id is None:
+        index_id = MemberEmail.create_id(email)
+        known = self._snapshots.cached(index_id)
+        # one query for the versions of the e-mail index and (as last known) its member
+        ids = [index_id] if known is None or known.user_id is None else [index_id, known.user_id]
+        versions = self.latest_versions(ids)
+        index = self._snapshots.get([index_id], versions).get(index_id)
+        if not isinstance(index, MemberEmail) or index.user_id is None:
             raise UnknownCaller("This account is not known to the customer center.")
-        member: Member = self.repository.get(index.user_id)
+        if index.user_id not in versions:
+            versions = self.latest_versions([index.user_id])
+        member = self._snapshots.get([index.user_id], versions).get(index.user_id)
+        if not isinstance(member, Member):
+            raise UnknownCaller("This account is not known to the customer center.")
         if not member.active:
             raise CallerInactive("This account has been deactivated.")
         return member
 
     def company(self, company_id: UUID) -> CompanyView | None:
-        return self._find(company_id)
+        found = self._snapshots.get([company_id]).get(company_id)
+        return found if isinstance(found, CompanyView) else None
+
+    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The version of the latest stored event of each of ``ids`` (absent: nothing stored)."""
+        if not ids:
+            return {}
+        datastore = getattr(self.recorder, "datastore", None)
+        table = self.events_table_name
+        if table and hasattr(datastore, "get_connection"):  # PostgreSQL: one round trip, nothing decoded
+            statement = SQL(
+                "SELECT originator_id, max(originator_version) AS version FROM {schema}.{table}"
+                " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+            ).format(schema=Identifier(datastore.schema), table=Identifier(table))  # type: ignore[union-attr]
+            with datastore.get_connection() as conn, conn.cursor() as curs:  # type: ignore[union-attr]
+                curs.execute(statement, [list(ids)], prepare=True)
+                return {row["originator_id"]: row["version"] for row in curs.fetchall()}
+        out = {}
+        for i in ids:
+            last = self.recorder.select_events(i, desc=True, limit=1)
+            if last:
+                out[i] = last[0].originator_version
+        return out
 
     # ---- the buyer ----------------------------------------------------------------------------------------
 
@@ -157,16 +248,14 @@ class Orders(ServiceApplication):
 
     def history(self, member: Member, order_id: UUID) -> list[Any]:
         """The order's events, oldest first: the timeline."""
-        self._visible_order(member, order_id)
-        return list(self.events.get(order_id))
+        return self.timeline(self._visible_order(member, order_id))
+
+    def timeline(self, order: Order) -> list[Any]:
+        """The events of an order the caller got from one of the use cases above, up to its version."""
+        return list(self.events.get(order.id, lte=order.version))
 
     def names(self, ids: Iterable[UUID]) -> dict[UUID, str]:
-        out = {}
-        for i in set(ids):
-            m = self._find(i)
-            if isinstance(m, Member):
-                out[i] = m.name
-        return out
+        return {i: m.name for i, m in self._snapshots.get(list(ids)).items() if isinstance(m, Member)}
 
     # ---- keeping the view of users (called by the users topics' handlers) -------------------------------
 
@@ -219,22 +308,47 @@ class Orders(ServiceApplication):
 
     # ---- the ERP's word on released orders (called by erp-sync's topic handlers) -------------------------
 
-    def erp_transmitted(self, order_id: UUID) -> list[Any]:
-        return self._erp(order_id, lambda o: o.mark_transmitted(datetime.now(UTC)))
+    # Several messages of one partition may be applied in one transaction (the consumer's batch mode), and
+    # several of them may concern one order (transmitted, then confirmed). Each must then see what the ones
+    # before it did, so the handlers share the order instances within the transaction: ``unit`` names the
+    # partition (the tracking name) and the message's position in it. The shared instances are dropped when
+    # the runtime saves the tracking position (done, or failed) and when a position comes again (the last
+    # attempt failed before saving and is repeated); an order changed elsewhere meanwhile fails the save on
+    # its version, and the runtime retries. Without ``unit``, every call loads the order afresh.
 
-    def erp_confirmed(self, order_id: UUID, erp_order_number: str) -> list[Any]:
-        return self._erp(order_id, lambda o: o.confirm_by_erp(erp_order_number, datetime.now(UTC)))
+    def erp_transmitted(self, order_id: UUID, unit: tuple[str, int] | None = None) -> list[Any]:
+        return self._erp(order_id, lambda o: o.mark_transmitted(datetime.now(UTC)), unit)
 
-    def erp_rejected(self, order_id: UUID, reason: str) -> list[Any]:
-        return self._erp(order_id, lambda o: o.reject_by_erp(reason, datetime.now(UTC)))
+    def erp_confirmed(self, order_id: UUID, erp_order_number: str, unit: tuple[str, int] | None = None) -> list[Any]:
+        return self._erp(order_id, lambda o: o.confirm_by_erp(erp_order_number, datetime.now(UTC)), unit)
 
-    def _erp(self, order_id: UUID, change: Any) -> list[Any]:
-        order = self._find(order_id)
+    def erp_rejected(self, order_id: UUID, reason: str, unit: tuple[str, int] | None = None) -> list[Any]:
+        return self._erp(order_id, lambda o: o.reject_by_erp(reason, datetime.now(UTC)), unit)
+
+    def save_tracked(self, tracking: Tracking, *objs: Any) -> None:
+        try:
+            super().save_tracked(tracking, *objs)
+        finally:
+            with self._units_lock:
+                self._units.pop(tracking.application_name, None)
+
+    def _erp(self, order_id: UUID, change: Any, unit: tuple[str, int] | None) -> list[Any]:
+        loaded = self._unit(*unit) if unit else {}
+        order = loaded.get(order_id) or self._find(order_id)
         if not isinstance(order, Order):
             return []
         version = order.version
         change(order)
+        loaded[order_id] = order
         return [order] if order.version != version else []
+
+    def _unit(self, name: str, position: int) -> dict[UUID, Order]:
+        with self._units_lock:
+            unit = self._units.setdefault(name, _Unit())
+            if position <= unit.position:
+                unit.loaded.clear()  # a message again: the transaction it was part of was not saved
+            unit.position = position
+            return unit.loaded
 
     # ---- internals ----------------------------------------------------------------------------------------
 
@@ -257,7 +371,7 @@ class Orders(ServiceApplication):
         return changed
 
     def _company_for_orders(self, member: Member) -> CompanyView:
-        company = self._company_or_open(member.company_id)
+        company = self._company_to_read(member.company_id)
         if not company.ordering_allowed:
             raise OrderingBlocked("Your company cannot order through the customer center at the moment.")
         return company
@@ -267,6 +381,10 @@ class Orders(ServiceApplication):
         if isinstance(company, CompanyView):
             return company
         return CompanyView.open(company_id, None)
+
+    def _company_to_read(self, company_id: UUID) -> CompanyView:
+        """The company, shared with other requests (read it, never change it)."""
+        return self.company(company_id) or CompanyView.open(company_id, None)
 
     def _require(self, member: Member, permission: str, unless_main_contact_for: Order | None = None) -> None:
         if member.can(permission):

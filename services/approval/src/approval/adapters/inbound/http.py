@@ -344,7 +344,7 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
 
     async def respond(order: Order, me: Member) -> OrderOut:
         def load() -> tuple[list[Any], dict[UUID, str]]:
-            events = orders.history(me, order.id)
+            events = orders.timeline(order)  # the use case that returned the order checked the caller's view
             ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
             if order.decided_by:
                 ids.add(order.decided_by)

@@ -75,17 +75,20 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         users.MainContactTransferred: main_contact,
     }
 
+    def unit(i: Inbound) -> tuple[str, int]:
+        return i.tracking.application_name, i.envelope.source_notification_id
+
     def transmitted(i: Inbound) -> list[Any]:
         m: erp_sync.SalesOrderTransmitted = i.message  # type: ignore[assignment]
-        return orders.erp_transmitted(m.order_id)
+        return orders.erp_transmitted(m.order_id, unit(i))
 
     def confirmed(i: Inbound) -> list[Any]:
         m: erp_sync.SalesOrderConfirmedByErp = i.message  # type: ignore[assignment]
-        return orders.erp_confirmed(m.order_id, m.erp_order_number)
+        return orders.erp_confirmed(m.order_id, m.erp_order_number, unit(i))
 
     def rejected(i: Inbound) -> list[Any]:
         m: erp_sync.SalesOrderRejectedByErp = i.message  # type: ignore[assignment]
-        return orders.erp_rejected(m.order_id, m.reason)
+        return orders.erp_rejected(m.order_id, m.reason, unit(i))
 
     def access(i: Inbound) -> list[Any]:
         m: erp_sync.CustomerCenterAccessChanged = i.message  # type: ignore[assignment]
@@ -96,10 +99,11 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         erp_sync.SalesOrderConfirmedByErp: confirmed,
         erp_sync.SalesOrderRejectedByErp: rejected,
     }
-    # One by one (no batching): messages of one company (one order) touch the same aggregates in order.
+    # The users' and companies' messages one by one: they are few, and one may reroute orders another touches.
+    # The ERP's word on orders in batches: its handlers share the orders within a batch (Orders._erp).
     return [
         ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
         ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
-        ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers),
+        ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers, batch=True),
         ConsumerSpec(topic=ERP_SYNC_CUSTOMERS, handlers={erp_sync.CustomerCenterAccessChanged: access}),
     ]

@@ -1,0 +1,136 @@
+"""A service's database tables: created by a migration step, or at start; checked at start when not.
+
+``python -m kc_runtime.schema create <package>`` (the ``<service>-db-init`` Job) builds the service exactly as
+it starts (``<package>.main.create_app()``, the same settings from the same environment) but with
+``<PREFIX>CREATE_SCHEMA=true``, creates every table — the event store's (and what its recorder adds), the
+service's read models (its start-up hooks), the followers' positions — and exits. Idempotent.
+
+With ``<PREFIX>CREATE_SCHEMA=false`` a service never changes the schema, so its database role needs no
+DDL rights; it checks at start that the tables exist and exits with a clear error if not.
+``python -m kc_runtime.schema check <package>`` makes the same check from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import asyncpg
+
+from kc_runtime.follower import POSITION_TABLE_DDL
+from kc_runtime.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from kc_runtime.eventstore import ServiceApplication
+    from kc_runtime.service import ServiceRuntime
+
+FOLLOWER_POSITION_TABLE = "kc_follower_position"
+
+
+class SchemaMissing(RuntimeError):
+    """Tables are missing and this process may not create them."""
+
+
+def _in_memory(settings: ServiceSettings) -> bool:
+    return urlparse(settings.database_url.get_secret_value()).scheme == "memory"
+
+
+def required_tables(app: ServiceApplication, *, followers: bool) -> list[str]:
+    recorder = app.recorder
+    names = [getattr(recorder, "events_table_name", None), getattr(recorder, "tracking_table_name", None)]
+    if followers:
+        names.append(FOLLOWER_POSITION_TABLE)
+    return [n for n in names if n]
+
+
+async def missing_tables(settings: ServiceSettings, tables: list[str]) -> list[str]:
+    conn = await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
+    try:
+        rows = await conn.fetch("SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NULL", tables)
+    finally:
+        await conn.close()
+    return [r["t"] for r in rows]
+
+
+async def require(app: ServiceApplication, settings: ServiceSettings, *, followers: bool) -> None:
+    """Raise :class:`SchemaMissing` (with what to do) when a table this process needs does not exist."""
+    if _in_memory(settings):
+        return
+    missing = await missing_tables(settings, required_tables(app, followers=followers))
+    if missing:
+        prefix = settings.model_config.get("env_prefix", "")
+        package = type(settings).__module__.split(".")[0]
+        message = (
+            f"database schema missing: table(s) {', '.join(missing)} do not exist and {prefix}CREATE_SCHEMA is "
+            f"false. Run `python -m kc_runtime.schema create {package}` (the {settings.service_name}-db-init Job) "
+            f"with a role that may create tables, or set {prefix}CREATE_SCHEMA=true"
+        )
+        import structlog
+
+        structlog.get_logger("kc.schema").error("database schema missing", missing=missing, hint=message)
+        raise SchemaMissing(message)
+
+
+async def create_runtime_tables(settings: ServiceSettings) -> None:
+    """The runtime's own tables (the followers' positions)."""
+    if _in_memory(settings):
+        return
+    conn = await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
+    try:
+        await conn.execute(POSITION_TABLE_DDL)
+    finally:
+        await conn.close()
+
+
+def settings_class(package: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"{package}.settings")
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, ServiceSettings) and value.__module__ == module.__name__:
+            return value
+    raise SystemExit(f"{package}.settings has no ServiceSettings subclass")
+
+
+def build_runtime(package: str, *, create: bool) -> ServiceRuntime:
+    prefix = settings_class(package).model_config.get("env_prefix", "")
+    if create:
+        os.environ[prefix + "CREATE_SCHEMA"] = "true"
+    http: Any = importlib.import_module(f"{package}.main").create_app()
+    return http.state.runtime  # type: ignore[no-any-return]
+
+
+async def _create(runtime: ServiceRuntime) -> None:
+    try:
+        await runtime.create_schema()
+    finally:
+        for hook in runtime.on_shutdown:
+            await hook()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kc_runtime.schema", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["create", "check"])
+    parser.add_argument("package", help="the service's Python package, e.g. approval, erp_sync")
+    args = parser.parse_args(argv)
+    runtime = build_runtime(args.package, create=args.command == "create")
+    try:
+        if args.command == "create":
+            asyncio.run(_create(runtime))
+            print(f"{runtime.settings.service_name}: tables ok")
+            return 0
+        followers = bool(runtime.relay or runtime.followers)
+        tables = required_tables(runtime.app, followers=followers)
+        missing = [] if _in_memory(runtime.settings) else asyncio.run(missing_tables(runtime.settings, tables))
+        print(f"{runtime.settings.service_name}: " + (f"missing {', '.join(missing)}" if missing else "tables ok"))
+        return 1 if missing else 0
+    finally:
+        runtime.blocking.shutdown()
+        runtime.app.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""`<PREFIX>CREATE_SCHEMA=false`: a service never changes the schema (its role needs no DDL rights); the tables
+come from `python -m kc_runtime.schema create <package>`, the db-init Job of the Kubernetes manifests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.integration.conftest import service_env
+from tests.support.infra import PG_ADMIN_DSN, ROOT, ServiceProcess, random_suffix
+
+pytestmark = pytest.mark.integration
+
+
+async def tables(dsn: str) -> set[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    return {r["tablename"] for r in rows}
+
+
+def schema_command(command: str, package: str, prefix: str, dsn: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        f"{prefix}DATABASE_URL": dsn,
+        f"{prefix}CREATE_SCHEMA": "false",
+        f"{prefix}LOG_LEVEL": "WARNING",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "kc_runtime.schema", command, package],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+async def test_without_create_schema_a_service_on_a_fresh_database_refuses_to_start_and_creates_nothing(
+    database, topic_prefix, processes
+):
+    dsn = await database("approval")
+    env = service_env(dsn, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}")
+    approval = ServiceProcess("approval", "APPROVAL_", env, name="approval-no-schema")
+    processes.append(approval.start())
+    assert await asyncio.to_thread(approval.wait_exit) != 0
+    log = approval.tail(80)
+    assert "database schema missing" in log
+    assert "python -m kc_runtime.schema create approval" in log
+    assert await tables(dsn) == set()
+
+
+async def test_the_schema_command_creates_every_table_and_then_the_service_starts_without_creating_any(
+    database, topic_prefix, processes
+):
+    dsn = await database("approval")
+    assert schema_command("check", "approval", "APPROVAL_", dsn).returncode == 1
+    created = await asyncio.to_thread(schema_command, "create", "approval", "APPROVAL_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    assert "approval: tables ok" in created.stdout
+    made = await tables(dsn)
+    assert {"kc_follower_position", "approval_order_summaries"} <= made
+    assert any(t.endswith("_events") for t in made) and any(t.endswith("_tracking") for t in made)
+    # idempotent, as a re-run Job must be
+    assert schema_command("create", "approval", "APPROVAL_", dsn).returncode == 0
+    assert schema_command("check", "approval", "APPROVAL_", dsn).returncode == 0
+
+    env = service_env(dsn, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}")
+    approval = ServiceProcess("approval", "APPROVAL_", env, name="approval-schema-made")
+    processes.append(approval.start())
+    await asyncio.to_thread(approval.wait_ready)
+    assert await tables(dsn) == made
+
+
+async def test_a_service_runs_with_a_role_that_may_read_and_write_but_not_create_tables(
+    database, topic_prefix, processes
+):
+    dsn = await database("registration")
+    created = await asyncio.to_thread(schema_command, "create", "registration", "REGISTRATION_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    role = f"it_dml_{random_suffix()}"
+    owner = await asyncpg.connect(dsn)
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'x' NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        for grant in (
+            f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}",
+            f"GRANT USAGE ON SCHEMA public TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ):
+            await owner.execute(grant)
+        restricted = dsn.replace("://postgres@", f"://{role}:x@", 1)
+        env = service_env(
+            restricted, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-registration-{random_suffix()}"
+        )
+        registration = ServiceProcess("registration", "REGISTRATION_", env, name="registration-dml-only")
+        processes.append(registration.start())
+        await asyncio.to_thread(registration.wait_ready)
+        async with httpx.AsyncClient(base_url=registration.url, timeout=10) as http:
+            submitted = await http.post(
+                "/api/registrations",
+                json={
+                    "customer_number": "10001",
+                    "invoice_number": "R-10001-2",
+                    "email": "anna.muster@example.com",
+                    "first_name": "Anna",
+                    "last_name": "Muster",
+                    "language": "de",
+                },
+            )
+        assert submitted.status_code == 202, submitted.text
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):  # the role really cannot
+            conn = await asyncpg.connect(restricted)
+            try:
+                await conn.execute("CREATE TABLE it_probe (a int)")
+            finally:
+                await conn.close()
+    finally:
+        for p in processes:
+            p.kill()
+        await owner.execute(f"DROP OWNED BY {role}")
+        await owner.close()
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
