@@ -72,6 +72,9 @@ class ErpSync:
 
     def sent(self, topic) -> list:
         self.outbox.drain()
+        # As the relay insists: at most one message per event and topic (consumers track by the event's position).
+        positions = [(p.notification_id, p.topic.name) for p in self.outbox.seen]
+        assert len(positions) == len(set(positions)), "two messages of one event on one topic"
         return [p.message for p in self.outbox.seen if p.topic is topic]
 
     def tick(self) -> int:

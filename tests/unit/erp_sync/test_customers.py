@@ -44,10 +44,20 @@ def test_the_link_hands_on_what_the_erp_sent_before():
     c.collect_events()
     company = uuid4()
     c.link(company, T0 + timedelta(hours=1))
-    (linked,) = c.collect_events()
+    linked, master_data, contact = c.collect_events()  # an event each: at most one message per event and topic
     assert (linked.company_id, linked.customer_center_allowed) == (company, False)
-    assert (linked.erp_master_data, linked.master_data_changed_at) == ({"name": "Früh GmbH"}, T0)
-    assert [p["contact_id"] for p in linked.erp_contacts] == ["C-1"]
+    assert (master_data.company_id, master_data.master_data, master_data.changed_at) == (
+        company, {"name": "Früh GmbH"}, T0,
+    )  # fmt: skip
+    assert (contact.company_id, contact.contact["contact_id"]) == (company, "C-1")
+
+
+def test_a_change_of_flag_and_data_is_two_events():
+    c = customer(uuid4())
+    c.change_master_data({"name": "Neu GmbH"}, False, T0)
+    assert [type(e).__name__ for e in c.collect_events()] == ["AccessChanged", "MasterDataChanged"]
+    c.change_master_data({"name": "Neu GmbH"}, False, T0 + timedelta(minutes=1))
+    assert c.collect_events() == []
 
 
 def test_a_contact_recorded_by_the_first_version_is_read_back():

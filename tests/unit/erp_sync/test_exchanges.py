@@ -194,7 +194,7 @@ def test_a_revocation_before_the_registration_takes_effect_when_the_customer_reg
     customer.change_master_data({"name": "Muster"}, False, s(1))
     company = uuid4()
     customer.link(company, s(2))
-    linked = customer.collect_events()[-1]
+    linked = next(e for e in customer.collect_events() if isinstance(e, Customer.Linked))  # type: ignore[attr-defined]
     assert (type(linked).__name__, linked.company_id, linked.customer_center_allowed) == ("Linked", company, False)
 
 
@@ -206,7 +206,7 @@ def test_master_data_changes_mark_changes_of_the_customer_center_flag_and_ignore
     customer.change_master_data({"name": "B"}, True, s(1))  # older than the last one applied
     customer.change_master_data({"name": "A"}, False, s(4))  # the same again
     events = customer.collect_events()
-    assert [e.access_changed for e in events] == [False, True]
+    assert [type(e).__name__ for e in events] == ["MasterDataChanged", "AccessChanged"]
     assert (customer.customer_center_allowed, customer.master_data) == (False, {"name": "A"})
 
 

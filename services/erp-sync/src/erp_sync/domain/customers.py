@@ -39,17 +39,26 @@ class Customer(Aggregate):
 
     def link(self, company_id: UUID, at: datetime) -> None:
         """The customer registered: it is this company now. A revocation the ERP sent before takes effect, and
-        what the ERP sent before (its master data, its contact persons) is handed on with the link."""
-        if self.company_id != company_id:
-            self._linked(
+        what the ERP sent before (its master data, its contact persons) is handed on, an event each (every event
+        becomes at most one message on a topic: consumers track messages by the event's position)."""
+        if self.company_id == company_id:
+            return
+        self._linked(
+            customer_number=self.customer_number,
+            company_id=company_id,
+            customer_center_allowed=self.customer_center_allowed,
+            at=at,
+        )
+        if self.changed_at is not None and self.master_data is not None:
+            self._master_data_handed_on(
                 customer_number=self.customer_number,
                 company_id=company_id,
+                master_data=self.master_data,
                 customer_center_allowed=self.customer_center_allowed,
-                at=at,
-                erp_master_data=self.master_data if self.changed_at is not None else None,
-                master_data_changed_at=self.changed_at,
-                erp_contacts=[dict(c) for c in self.erp_contacts.values()],
+                changed_at=self.changed_at,
             )
+        for contact in list(self.erp_contacts.values()):
+            self._erp_contact_handed_on(customer_number=self.customer_number, company_id=company_id, contact=contact)
 
     @event("Linked")
     def _linked(
@@ -58,28 +67,57 @@ class Customer(Aggregate):
         company_id: UUID,
         customer_center_allowed: bool,
         at: datetime,
-        erp_master_data: dict[str, Any] | None = None,
+        erp_master_data: dict[str, Any] | None = None,  # in a few events of a development version
         master_data_changed_at: datetime | None = None,
         erp_contacts: list[dict[str, Any]] | None = None,
     ) -> None:
         self.company_id = company_id
 
+    @event("MasterDataHandedOn")
+    def _master_data_handed_on(
+        self,
+        customer_number: str,
+        company_id: UUID,
+        master_data: dict[str, Any],
+        customer_center_allowed: bool,
+        changed_at: datetime,
+    ) -> None:
+        pass
+
+    @event("ErpContactHandedOn")
+    def _erp_contact_handed_on(self, customer_number: str, company_id: UUID, contact: dict[str, Any]) -> None:
+        pass
+
     def change_master_data(
         self, master_data: dict[str, Any], customer_center_allowed: bool, changed_at: datetime
     ) -> None:
-        """The ERP's master data, whole. A change older than the last one applied changes nothing."""
+        """The ERP's master data, whole. A change older than the last one applied changes nothing. The
+        customer-center flag and the rest are separate events (each its own message for the other services)."""
         if self.changed_at is not None and changed_at < self.changed_at:
             return
-        if master_data == self.master_data and customer_center_allowed == self.customer_center_allowed:
-            return
-        self._master_data_changed(
-            customer_number=self.customer_number,
-            company_id=self.company_id,
-            master_data=master_data,
-            customer_center_allowed=customer_center_allowed,
-            access_changed=customer_center_allowed != self.customer_center_allowed,
-            changed_at=changed_at,
-        )
+        if customer_center_allowed != self.customer_center_allowed:
+            self._access_changed(
+                customer_number=self.customer_number,
+                company_id=self.company_id,
+                customer_center_allowed=customer_center_allowed,
+                changed_at=changed_at,
+            )
+        if master_data != self.master_data:
+            self._master_data_changed(
+                customer_number=self.customer_number,
+                company_id=self.company_id,
+                master_data=master_data,
+                customer_center_allowed=customer_center_allowed,
+                access_changed=False,
+                changed_at=changed_at,
+            )
+
+    @event("AccessChanged")
+    def _access_changed(
+        self, customer_number: str, company_id: UUID | None, customer_center_allowed: bool, changed_at: datetime
+    ) -> None:
+        self.customer_center_allowed = customer_center_allowed
+        self.changed_at = changed_at
 
     @event("MasterDataChanged")
     def _master_data_changed(
@@ -91,6 +129,7 @@ class Customer(Aggregate):
         access_changed: bool,
         changed_at: datetime,
     ) -> None:
+        """``access_changed``: true only in events of the first version, which changed the flag, too."""
         self.master_data = master_data
         self.customer_center_allowed = customer_center_allowed
         self.changed_at = changed_at

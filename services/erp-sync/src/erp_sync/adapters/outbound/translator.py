@@ -130,36 +130,38 @@ def translate(event: Any) -> Sequence[Outgoing]:
     if isinstance(event, CX.Resent):  # type: ignore[attr-defined]
         return [contact_message(event.message, event.attempt)]
     # ---- customers: what the ERP keeps about registered companies (only those: key company id) ----
+    # Every event becomes at most one message on that topic: consumers track a topic's messages by
+    # the position of the event they come from.
     if isinstance(event, Customer.Linked):  # type: ignore[attr-defined]
         return _linked(event)
-    if isinstance(event, Customer.MasterDataChanged) and event.company_id:  # type: ignore[attr-defined]
-        out = [_master_data(event.company_id, event.customer_number, event.master_data,
-                            event.customer_center_allowed, event.changed_at)]  # fmt: skip
-        if event.access_changed:
-            out.insert(0, _access(event.company_id, event.customer_number, event.customer_center_allowed,
-                                  event.changed_at))  # fmt: skip
-        return out
+    if isinstance(event, Customer.AccessChanged) and event.company_id:  # type: ignore[attr-defined]
+        return [_access(event.company_id, event.customer_number, event.customer_center_allowed, event.changed_at)]
+    if isinstance(event, Customer.MasterDataChanged | Customer.MasterDataHandedOn) and event.company_id:  # type: ignore[attr-defined]
+        if getattr(event, "access_changed", False):  # the first version: the flag only
+            return [_access(event.company_id, event.customer_number, event.customer_center_allowed, event.changed_at)]
+        return [_master_data(event.company_id, event.customer_number, event.master_data,
+                             event.customer_center_allowed, event.changed_at)]  # fmt: skip
     if isinstance(event, Customer.ErpContactRecorded):  # type: ignore[attr-defined]
         company_id = getattr(event, "company_id", None)  # None: not registered, or recorded by the first version
         if company_id is None:
             return []
         return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]
+    if isinstance(event, Customer.ErpContactHandedOn):  # type: ignore[attr-defined]
+        return [_erp_contact(event.company_id, event.customer_number, event.contact, "added", event.timestamp)]
     return translate_verification(event)
 
 
 def _linked(event: Any) -> list[Outgoing]:
-    """The registration linked the customer: a revocation, the master data and the contacts the ERP sent before
-    reach the other services now (events of the first version carry only the flag)."""
-    out: list[Outgoing] = []
+    """The registration linked the customer: a revocation the ERP sent before reaches approval now. (What else
+    the ERP sent before follows in events of its own; a few events of a development version carried it here and
+    are published with the first of their messages only.)"""
     if not event.customer_center_allowed:
-        out.append(_access(event.company_id, event.customer_number, False, event.at))
+        return [_access(event.company_id, event.customer_number, False, event.at)]
     master_data = getattr(event, "erp_master_data", None)
     if master_data is not None:
-        out.append(_master_data(event.company_id, event.customer_number, master_data, event.customer_center_allowed,
-                                event.master_data_changed_at))  # fmt: skip
-    for contact in getattr(event, "erp_contacts", None) or []:
-        out.append(_erp_contact(event.company_id, event.customer_number, contact, "added", event.at))
-    return out
+        return [_master_data(event.company_id, event.customer_number, master_data, True,
+                             event.master_data_changed_at)]  # fmt: skip
+    return []
 
 
 def _access(company_id: Any, customer_number: str, allowed: bool, at: Any) -> Outgoing:
