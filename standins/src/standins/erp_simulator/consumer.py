@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,17 @@ MAX_FAILED_ATTEMPTS = 5
 """A message whose recording keeps failing for another reason than an outage is recorded as ``failed``."""
 
 
+@dataclass(frozen=True)
+class _Item:
+    """One fetched record: what to record, what it asks of the ERP, its headers, position and body."""
+
+    row: dict[str, Any]
+    order: dict[str, Any] | None
+    headers: dict[str, str]
+    position: dict[str, Any]
+    body: bytes
+
+
 def _strip_nul(value: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000."""
     if isinstance(value, str):
@@ -84,7 +96,9 @@ class ErpConsumer:
         topic_prefix: str = "",
         retry_initial_s: float = 0.2,
         retry_max_s: float = 5.0,
+        batch_size: int = 200,
     ) -> None:
+        self.batch_size = batch_size
         self.broker = broker
         self.group_id = group_id
         self.topic_prefix = topic_prefix
@@ -117,6 +131,10 @@ class ErpConsumer:
                 group_id=self.group_id,
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
+                # what a fetch brings is recorded in one transaction and acknowledged with one offset commit
+                batch=True,
+                max_records=self.batch_size,
+                batch_timeout_ms=100,
                 title=f"{self.group_id}:{self.topic_prefix}{topic.name}",
                 description=topic.description,
             )
@@ -185,48 +203,99 @@ class ErpConsumer:
     # ---- handling ---------------------------------------------------------------------------------------
 
     async def handle(self, topic: Topic, msg: KafkaMessage) -> None:
+        """Record and act on what one fetch brought, in one transaction, then acknowledge it all at once. When the
+        batch cannot be recorded as a whole (one message fails for another reason than an outage), it is
+        recorded message by message, each in its own transaction, as before."""
         raw = msg.raw_message
-        headers = decode_headers(raw) or {k: str(v) for k, v in (msg.headers or {}).items()}
-        body: bytes = msg.body if isinstance(msg.body, bytes) else bytes(msg.body or b"")
+        records = raw if isinstance(raw, tuple | list) else (raw,)
+        items = [self._item(topic, record) for record in records]
+        if len(items) > 1:
+            done = await self._record_batch(items)
+            if done is None:
+                return  # stopping: not acknowledged, delivered again
+            if not done:
+                for item in items:
+                    if not await self._record_one(item):
+                        return
+        elif not await self._record_one(items[0]):
+            return
+        await msg.ack()  # only now: the database transactions are committed
+
+    def _item(self, topic: Topic, raw: Any) -> _Item:
+        headers = decode_headers(raw)
+        value = getattr(raw, "value", None)
+        body = bytes(value) if value is not None else b""
         position = {
             "topic": getattr(raw, "topic", self.topic_prefix + topic.name),
             "partition": int(getattr(raw, "partition", 0)),
             "offset": int(getattr(raw, "offset", -1)),
         }
         row, order = self._interpret(topic, headers, body, raw, position)
+        return _Item(row, order, headers, position, body)
+
+    async def _record_batch(self, items: list[_Item]) -> bool | None:
+        """True: recorded in one transaction. False: not as a whole. None: stopping before it was recorded."""
+        delay = self.retry_initial_s
+        while True:
+            if self.stopping.is_set():
+                log.warning("stopping before the batch was recorded; it will be redelivered", size=len(items))
+                return None
+            try:
+                if self.pool is None:
+                    raise ConnectionError("database not connected yet")
+                async with self.pool.acquire() as conn, conn.transaction():
+                    outcomes = [await self._apply(conn, item.row, item.order) for item in items]
+                break
+            except TRANSIENT_ERRORS as exc:
+                log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=delay, size=len(items))
+            except Exception as exc:
+                log.warning("batch not recordable as a whole, recording one by one", error=repr(exc))
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max_s)
+        for item, (outcome, details) in zip(items, outcomes, strict=True):
+            self._done(item, outcome, details)
+        return True
+
+    async def _record_one(self, item: _Item) -> bool:
+        """Record one message in its own transaction, retrying; False: stopping before it was recorded."""
+        row, order = item.row, item.order
         delay = self.retry_initial_s
         failures = 0
         while True:
             if self.stopping.is_set():
-                log.warning("stopping before the message was recorded; it will be redelivered", **position)
-                return  # not acknowledged
+                log.warning("stopping before the message was recorded; it will be redelivered", **item.position)
+                return False  # not acknowledged
             try:
                 outcome, details = await self._record(row, order)
                 break
             except TRANSIENT_ERRORS as exc:
-                log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=delay, **position)
+                log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=delay, **item.position)
             except Exception as exc:
                 failures += 1
-                log.error("recording the message failed", error=repr(exc), attempt=failures, **position)
+                log.error("recording the message failed", error=repr(exc), attempt=failures, **item.position)
                 if failures >= MAX_FAILED_ATTEMPTS:
                     row = _strip_nul({**row, "payload": None, "outcome": "failed", "error": repr(exc)[:2000]})
                     if row["payload_text"] is None:
-                        row["payload_text"] = body.decode("utf-8", errors="replace").replace("\x00", "")
+                        row["payload_text"] = item.body.decode("utf-8", errors="replace").replace("\x00", "")
                     order = None
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_s)
-        await msg.ack()  # only now: the database transaction is committed
+        self._done(_Item(row, order, item.headers, item.position, item.body), outcome, details)
+        return True
+
+    def _done(self, item: _Item, outcome: str, details: dict[str, Any]) -> None:
         if "outbox_id" in details:
             self.on_sent()
         level = log.warning if outcome in ("invalid", "failed") else log.info
         level(
             "message received",
             outcome=outcome,
-            event_type=row["event_type"],
-            idempotency_key=row["idempotency_key"],
-            correlation_id=headers.get(Headers.CORRELATION_ID),
+            event_type=item.row["event_type"],
+            idempotency_key=item.row["idempotency_key"],
+            correlation_id=item.headers.get(Headers.CORRELATION_ID),
             **details,
-            **position,
+            **item.position,
         )
 
     def _interpret(
@@ -304,24 +373,29 @@ class ErpConsumer:
         if self.pool is None:
             raise ConnectionError("database not connected yet")
         async with self.pool.acquire() as conn, conn.transaction():
-            received_id = await db.insert_received(conn, row)
-            if received_id is None:
-                return "redelivered", {}  # recorded (and maybe acknowledged) before: nothing to do again
-            if order is None:
-                return row["outcome"], {"error": row["error"]} if row["error"] else {}
-            if order["kind"] == "customer_verification":
-                return await self._answer_verification(conn, received_id, order)
-            if order["kind"] == "customer_center_activation":
-                activation: CustomerCenterActivated = order["message"]
-                await db.mark_processed(conn, activation.idempotency_key, order["kind"], order["topic"])
-                outcome = await db.activate_customer(
-                    conn, activation.customer_number, activation.model_dump(mode="json")
-                )
-                await db.set_outcome(conn, received_id, outcome)
-                return outcome, {"customer_number": activation.customer_number}
-            if order["kind"] == "contact":
-                return await self._apply_contact(conn, received_id, order)
-            return await self._create_sales_order(conn, received_id, order)
+            return await self._apply(conn, row, order)
+
+    async def _apply(
+        self, conn: asyncpg.Connection, row: dict[str, Any], order: dict[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Record one message and act on it, inside the caller's transaction (several messages may share it:
+        a copy later in the same transaction finds what the first one created, and is counted as a duplicate)."""
+        received_id = await db.insert_received(conn, row)
+        if received_id is None:
+            return "redelivered", {}  # recorded (and maybe acknowledged) before: nothing to do again
+        if order is None:
+            return row["outcome"], {"error": row["error"]} if row["error"] else {}
+        if order["kind"] == "customer_verification":
+            return await self._answer_verification(conn, received_id, order)
+        if order["kind"] == "customer_center_activation":
+            activation: CustomerCenterActivated = order["message"]
+            await db.mark_processed(conn, activation.idempotency_key, order["kind"], order["topic"])
+            outcome = await db.activate_customer(conn, activation.customer_number, activation.model_dump(mode="json"))
+            await db.set_outcome(conn, received_id, outcome)
+            return outcome, {"customer_number": activation.customer_number}
+        if order["kind"] == "contact":
+            return await self._apply_contact(conn, received_id, order)
+        return await self._create_sales_order(conn, received_id, order)
 
     async def _create_sales_order(
         self, conn: asyncpg.Connection, received_id: int, order: dict[str, Any]
