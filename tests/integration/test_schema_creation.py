@@ -27,11 +27,14 @@ async def tables(dsn: str) -> set[str]:
     return {r["tablename"] for r in rows}
 
 
-def schema_command(command: str, package: str, prefix: str, dsn: str) -> subprocess.CompletedProcess[str]:
+def schema_command(
+    command: str, package: str, prefix: str, dsn: str, create_schema: str = "false"
+) -> subprocess.CompletedProcess[str]:
+    """As the db-init Job runs it: with the service's config map, which in production says CREATE_SCHEMA=false."""
     env = {
         **os.environ,
         f"{prefix}DATABASE_URL": dsn,
-        f"{prefix}CREATE_SCHEMA": "false",
+        f"{prefix}CREATE_SCHEMA": create_schema,
         f"{prefix}LOG_LEVEL": "WARNING",
     }
     return subprocess.run(
@@ -58,7 +61,8 @@ async def test_the_schema_command_creates_every_table_and_then_the_service_start
     database, topic_prefix, processes
 ):
     dsn = await database("approval")
-    assert schema_command("check", "approval", "APPROVAL_", dsn).returncode == 1
+    assert schema_command("check", "approval", "APPROVAL_", dsn, create_schema="true").returncode == 1
+    assert await tables(dsn) == set()  # a check never creates
     created = await asyncio.to_thread(schema_command, "create", "approval", "APPROVAL_", dsn)
     assert created.returncode == 0, created.stderr + created.stdout
     assert "approval: tables ok" in created.stdout

@@ -97,8 +97,8 @@ def settings_class(package: str) -> type[ServiceSettings]:
 
 def build_runtime(package: str, *, create: bool) -> ServiceRuntime:
     prefix = settings_class(package).model_config.get("env_prefix", "")
-    if create:
-        os.environ[prefix + "CREATE_SCHEMA"] = "true"
+    # create: everything, as the service's start would; check: construct without creating anything
+    os.environ[prefix + "CREATE_SCHEMA"] = "true" if create else "false"
     http: Any = importlib.import_module(f"{package}.main").create_app()
     return http.state.runtime  # type: ignore[no-any-return]
 

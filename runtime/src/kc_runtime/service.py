@@ -181,7 +181,7 @@ class ServiceRuntime:
         tasks: list[asyncio.Task[None]] = []
         if not self.settings.create_schema:
             # Fail at once, and say why, rather than create tables or fail later on every request.
-            await schema.require(self.app, self.settings, followers=bool(self._all_followers))
+            await self._retrying(self._require_schema, "schema check", fatal=(schema.SchemaMissing,))
         for hook in self.on_startup:
             await self._retrying(hook, "start-up step")
         if self._broker_needed:
@@ -228,12 +228,20 @@ class ServiceRuntime:
     async def _start_broker(self) -> None:
         await self._retrying(self.broker.start, "broker connection")
 
-    async def _retrying(self, step: Callable[[], Awaitable[Any]], what: str) -> None:
+    async def _require_schema(self) -> None:
+        await schema.require(self.app, self.settings, followers=bool(self._all_followers))
+
+    async def _retrying(
+        self, step: Callable[[], Awaitable[Any]], what: str, fatal: tuple[type[Exception], ...] = ()
+    ) -> None:
+        """Run ``step`` until it succeeds (an outage at start is waited out), unless it fails with ``fatal``."""
         delay = 0.5
         while True:
             try:
                 await step()
                 return
+            except fatal:
+                raise
             except Exception as exc:
                 log.warning(f"{what} failed, retrying", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
