@@ -109,13 +109,13 @@ def people_runtime(processors: list, *, exporter: str = "none") -> tuple[Service
     return runtime, people
 
 
-def notes_consumer(tracer: Any, blocking: Blocking) -> tuple[IdempotentConsumer, Notes]:
+def notes_consumer(tracer: Any, blocking: Blocking, *, batch: bool = False) -> tuple[IdempotentConsumer, Notes]:
     notes = Notes(env=MEMORY)
 
     def on_renamed(inbound: Inbound) -> list[Note]:
         return [Note(inbound.message.user_id)]
 
-    spec = ConsumerSpec(topic=USERS_USERS, handlers={users.UserRenamed: on_renamed})
+    spec = ConsumerSpec(topic=USERS_USERS, handlers={users.UserRenamed: on_renamed}, batch=batch)
     consumer = IdempotentConsumer(
         service="notes",
         group_id="notes",
@@ -188,6 +188,29 @@ async def test_a_request_its_stored_event_the_relayed_message_and_the_consumer_i
         f"{process.context.span_id:016x}",
     ]
     assert dict(broker.records[0].headers)[TRACEPARENT].decode().split("-")[2] == f"{publish.context.span_id:016x}"
+
+
+async def test_messages_applied_together_in_one_transaction_each_continue_their_own_trace(exporter):
+    runtime, people = people_runtime([SimpleSpanProcessor(exporter)])
+    notes_tracing = setup_tracing(ServiceSettings(service_name="notes"), [SimpleSpanProcessor(exporter)])
+    broker = FakeBroker()
+    with TestClient(runtime.http) as client:
+        for _ in range(3):
+            assert client.post("/people").status_code == 200
+        await relay_of(runtime, people, broker).process(people.notifications(0, 100))
+        consumer, notes = notes_consumer(notes_tracing.tracer, runtime.blocking, batch=True)
+        for record in broker.records:  # one partition, so that they form one chunk
+            record.partition = 0
+        await consumer.handle(Fetched(broker.records))  # type: ignore[arg-type]
+
+    spans = exporter.get_finished_spans()
+    publishes = {s.context.span_id: s for s in spans if s.kind == SpanKind.PRODUCER}
+    processes = [s for s in spans if s.kind == SpanKind.CONSUMER]
+    assert len(processes) == 3 and len({s.context.trace_id for s in processes}) == 3
+    for process in processes:
+        assert publishes[process.parent.span_id].context.trace_id == process.context.trace_id
+    stored = {m["traceparent"].split("-")[2] for m in stored_meta(notes)}
+    assert stored == {f"{s.context.span_id:016x}" for s in processes}
 
 
 async def test_a_request_with_a_traceparent_continues_the_callers_trace(exporter):
