@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts import Envelope, Headers
 from contracts.erp import v1 as erp
@@ -23,6 +24,7 @@ from contracts.topics import (
 )
 from erp_sync.adapters.outbound import operations as operations_module
 from erp_sync.adapters.outbound.dead_letters import DeadLetter
+from erp_sync.adapters.outbound.metrics import PendingGauge
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.translator import translate
 from erp_sync.application.operations import OperatorRuns
@@ -161,3 +163,61 @@ async def test_a_replay_republishes_the_erp_facing_messages_since_an_instant_as_
     assert [b["idempotency_key"] for b in bodies] == [f"sales-order/{order.order_id}"]
     later = await world.ops.replay({"since": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()})
     assert later["published"] == 0
+
+
+def failures(kind: str, outcome: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "kc_erp_sync_failures_total", {"service": "erp-sync", "kind": kind, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_retries_and_dead_letters_of_erp_messages_are_counted_for_prometheus(world):
+    before = {o: failures("sales_order", o) for o in ("retried", "dead_lettered", "operator_resent")}
+    order = released(uuid4(), uuid4())
+    await world.sync.deliver(APPROVAL_ORDERS, str(order.order_id), order, producer="approval")
+    exchange = world.sync.exchanges.sales_order(order.order_id)
+    world.sync.clock.now = exchange.requested_at
+    while exchange.status is not DeliveryStatus.FAILED:
+        world.sync.clock.now += timedelta(minutes=1)
+        world.sync.tick()
+        exchange = world.sync.exchanges.sales_order(order.order_id)
+
+    await world.ops.process(world.sync.exchanges.notifications(0, 10_000))
+    assert failures("sales_order", "retried") - before["retried"] == exchange.attempts - 1
+    assert failures("sales_order", "dead_lettered") - before["dead_lettered"] == 1
+    assert failures("sales_order", "operator_resent") == before["operator_resent"]
+
+
+async def test_the_pending_gauge_shows_what_the_erp_has_not_answered():
+    counts = {"sales_order": 3}
+
+    async def pending() -> dict[str, int]:
+        return dict(counts)
+
+    runtime = SimpleNamespace(
+        settings=ErpSyncSettings(database_url="memory://"), app=ErpSync().exchanges, blocking=Blocking(1)
+    )
+    gauge = PendingGauge(runtime, pending, interval_s=1)  # type: ignore[arg-type]
+    await gauge.refresh()
+    labels = {"service": "erp-sync"}
+    assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "sales_order"}) == 3
+    assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "contact"}) == 0
+    counts["sales_order"] = 1
+    await gauge.refresh()
+    assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "sales_order"}) == 1
+
+
+async def test_a_replay_republishes_only_the_messages_stored_since_the_instant(world):
+    early = [released(uuid4(), uuid4()) for _ in range(3)]
+    for o in early:
+        await world.sync.deliver(APPROVAL_ORDERS, str(o.order_id), o, producer="approval")
+    since = datetime.now(UTC)
+    late = [released(uuid4(), uuid4()) for _ in range(2)]
+    for o in late:
+        await world.sync.deliver(APPROVAL_ORDERS, str(o.order_id), o, producer="approval")
+
+    result = await world.ops.replay({"since": since.isoformat()})
+    assert result["published"] == 2
+    bodies = [json.loads(b) for t, _, b, _ in world.broker.published if t == ERP_OUTBOUND_SALES_ORDERS.name]
+    assert [b["order_id"] for b in bodies] == [str(o.order_id) for o in late]

@@ -9,8 +9,10 @@ from erp_sync.adapters.inbound.http import ops_router
 from erp_sync.adapters.inbound.kafka import consumer_specs, exchange_consumer_specs, verification_consumer_specs
 from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_tick, verification_tick
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
+from erp_sync.adapters.outbound.metrics import PendingGauge
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.read_model import ExchangeProjector, ExchangeStates
+from erp_sync.adapters.outbound.replay_index import IndexingRecorder, PostgresReplayIndex
 from erp_sync.adapters.outbound.translator import translate
 from erp_sync.application.deliveries import Deliveries
 from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
@@ -28,7 +30,13 @@ log = structlog.get_logger("erp_sync")
 def create_app(settings: ErpSyncSettings | None = None, verification: VerificationSettings | None = None) -> FastAPI:
     settings = settings or ErpSyncSettings()
     verification = verification or VerificationSettings()
-    exchanges = Exchanges(env=settings.eventsourcing_env())
+    env = settings.eventsourcing_env()
+    replay_index = None
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        # The replay index is written by the recorder, in the events' transaction (ADR 0008).
+        env["PROCESS_RECORDER_TOPIC"] = f"{IndexingRecorder.__module__}:{IndexingRecorder.__qualname__}"
+        replay_index = PostgresReplayIndex
+    exchanges = Exchanges(env=env, replay_index_factory=replay_index)
     verifications = Verifications(
         exchanges,
         RetryPolicy(verification.retry_initial_s, verification.retry_max_s, verification.give_up_after_s),
@@ -64,6 +72,9 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 
+    def pending_gauge(rt: ServiceRuntime) -> PendingGauge:
+        return PendingGauge(rt, states.pending, interval_s=5.0)
+
     def operations(rt: ServiceRuntime) -> Operations:
         return Operations(rt, exchanges=exchanges, runs=OperatorRuns(exchanges), deliveries=deliveries, specs=specs)
 
@@ -75,7 +86,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         title="Kundencenter erp-sync",
         description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
         domain_errors={ExchangeNotFound: 404},
-        followers=[verification_retries, delivery_retries, projector, operations],
+        followers=[verification_retries, delivery_retries, projector, operations, pending_gauge],
         on_shutdown=[states.close],
     )
     runtime.include_router(ops_router(exchanges, runtime.blocking, states=states, settings=settings))

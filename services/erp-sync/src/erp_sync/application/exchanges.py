@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.persistence import Recording
 
+from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, InMemoryReplayIndex, ReplayIndex, replay_entries
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.eventstore import ServiceApplication
@@ -21,6 +24,26 @@ class Exchanges(ServiceApplication):
     """The event store of erp-sync (every exchange with the ERP), and the use cases of released orders."""
 
     name = "Exchanges"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        replay_index_factory: Callable[[Any], ReplayIndex] | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.replay_index: ReplayIndex = (
+            replay_index_factory(self.recorder) if replay_index_factory else InMemoryReplayIndex(self.recorder)
+        )
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Every save hands the replay index its entries (PostgreSQL: written in the events' transaction)."""
+        entries = replay_entries(processing_event.events)
+        if entries:
+            processing_event.saved_kwargs[REPLAY_INDEX_KWARG] = entries
+        recordings = super()._record(processing_event)
+        if entries:
+            self.replay_index.record(entries, [r.notification.id for r in recordings])
+        return recordings
 
     # ---- consumer handlers (return what to save with the tracking record) ------------------------------
 

@@ -23,19 +23,17 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from contracts import Envelope, Headers
 from contracts.topics import ERP, ERP_OUTBOUND_TOPICS
 from erp_sync.adapters.outbound.dead_letters import DeadLetter, dead_letter_scope, is_ours, read_dead_letters
+from erp_sync.adapters.outbound.metrics import count_failure
 from erp_sync.adapters.outbound.translator import dead_letter
 from erp_sync.application.deliveries import Deliveries
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.operations import OperatorRuns
-from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.operations import OperatorRun, RunKind, RunStatus
-from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime import context
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from kc_runtime.faults import failpoint
@@ -44,16 +42,6 @@ from kc_runtime.relay import EVENT_ID_NAMESPACE
 from kc_runtime.service import ServiceRuntime
 
 log = structlog.get_logger("erp_sync.operations")
-
-REPLAYED = (
-    SalesOrderExchange.Requested,  # type: ignore[attr-defined]
-    ContactExchange.Created,  # type: ignore[attr-defined]
-    ContactExchange.Changed,  # type: ignore[attr-defined]
-    ContactExchange.Deactivated,  # type: ignore[attr-defined]
-    CustomerCenterActivation.Requested,  # type: ignore[attr-defined]
-)
-"""The events whose ERP-facing messages a replay republishes: the first copy of every state-carrying message
-(verification questions are request/reply and asked again while unanswered; copies sent again are left out)."""
 
 Prepared = list[tuple[str, bytes, bytes, dict[str, str]]]
 
@@ -90,6 +78,7 @@ class Operations(LogFollower):
 
     async def process(self, batch: Batch) -> None:
         for notification, event, meta in batch:
+            count_failure(self.service, event)
             with context.bound(meta.get("correlation_id"), meta.get("causation_id")):
                 if dead_letter(event) is not None:
                     await self._dead_letter(notification, event, meta)
@@ -157,6 +146,9 @@ class Operations(LogFollower):
         if relay is None:
             raise RuntimeError("replays run where the outbox relay runs")
         outbound = {t.name for t in ERP_OUTBOUND_TOPICS}
+        indexed = await self.blocking.run(self.exchanges.replay_index.backfill, self.exchanges.mapper)
+        if indexed:
+            log.info("replay index filled with what the log held before it", entries=indexed)
         position, published, by_topic = 0, 0, dict.fromkeys(sorted(outbound), 0)
         while True:
             page, position, more = await self.blocking.run(self._replay_page, position, since, company_id)
@@ -171,18 +163,14 @@ class Operations(LogFollower):
         return {"published": published, "by_topic": by_topic}
 
     def _replay_page(self, position: int, since: datetime, company_id: str | None) -> tuple[Batch, int, bool]:
+        """The next page of the replay: read through the replay index, so only what is republished is read."""
         mapper = self.exchanges.mapper
-        notifications = self.exchanges.recorder.select_notifications(
-            start=position,
-            limit=self.page,
-            topics=tuple(get_topic(cls) for cls in REPLAYED),
-            inclusive_of_start=False,
-        )
+        company = UUID(company_id) if company_id else None
+        notifications = self.exchanges.replay_index.page(since, company, position, self.page)
         page: Batch = []
         for n in notifications:
             event, meta = mapper.to_domain_event_with_meta(n)  # type: ignore[attr-defined]
-            if event.timestamp >= since and (company_id is None or str(event.company_id) == company_id):
-                page.append((n, event, meta))
+            page.append((n, event, meta))
         last = notifications[-1].id if notifications else position
         return page, last, len(notifications) == self.page
 

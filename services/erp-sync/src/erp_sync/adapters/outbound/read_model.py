@@ -109,6 +109,18 @@ class ExchangeStates:
             )
         return [dict(r) for r in rows], int(total), relay
 
+    async def pending(self) -> dict[str, int]:
+        """Per kind: exchanges whose latest message the relay published and the ERP has not answered."""
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            relay = await self.relay_position(conn)
+            rows = await conn.fetch(
+                "SELECT kind, count(*) AS n FROM erp_sync_exchanges"
+                " WHERE status = 'requested' AND notification_id <= $1 GROUP BY kind",
+                relay,
+            )
+        return {r["kind"]: int(r["n"]) for r in rows}
+
     async def row(self, exchange_id: UUID) -> tuple[dict[str, Any] | None, int]:
         pool = await self.pool()
         async with pool.acquire() as conn:

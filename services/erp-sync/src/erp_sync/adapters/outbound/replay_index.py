@@ -1,0 +1,131 @@
+"""The replay index in PostgreSQL, written in the events' transaction (see ``erp_sync.application.replay_index``).
+
+:class:`IndexingRecorder` is the event store's process recorder with one addition: after inserting a save's events
+it inserts an ``erp_sync_replay_index`` row (notification id, stored at, company) for each event a replay
+republishes. A replay then reads the log joined with the index from the instant on: its cost grows with what it
+republishes, not with the log. Events stored before the index existed are indexed once, by the first replay
+(:meth:`PostgresReplayIndex.backfill`); deleting the row of ``erp_sync_replay_index_state`` makes the next replay
+index the log again (harmless: rows are inserted only where missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, Notification, ProcessRecorder, StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.utils import get_topic
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS erp_sync_replay_index (
+        notification_id bigint PRIMARY KEY,
+        stored_at timestamptz NOT NULL,
+        company_id uuid)""",
+    "CREATE INDEX IF NOT EXISTS erp_sync_replay_index_at ON erp_sync_replay_index (stored_at, notification_id)",
+    """CREATE INDEX IF NOT EXISTS erp_sync_replay_index_company
+        ON erp_sync_replay_index (company_id, stored_at, notification_id)""",
+    "CREATE TABLE IF NOT EXISTS erp_sync_replay_index_state (name text PRIMARY KEY, below bigint NOT NULL)",
+]
+
+INSERT = (
+    b"INSERT INTO erp_sync_replay_index (notification_id, stored_at, company_id) VALUES (%s, %s, %s)"
+    b" ON CONFLICT (notification_id) DO NOTHING"
+)
+
+
+def _rows(entries: Sequence[IndexEntry], ids: Sequence[int]) -> list[tuple[int, datetime, UUID | None]]:
+    return [(ids[e.event_index], e.stored_at, e.company_id) for e in entries]
+
+
+class IndexingRecorder(PostgresProcessRecorder):
+    """The process recorder that also writes the replay index, in the events' transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.datastore.enable_db_functions:
+            raise ValueError("the replay index needs POSTGRES_ENABLE_DB_FUNCTIONS off")
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        entries: Sequence[IndexEntry] | None = kwargs.get(REPLAY_INDEX_KWARG)
+        if entries and ids:
+            curs.executemany(INSERT, _rows(entries, ids))
+        return ids
+
+
+class PostgresReplayIndex:
+    def __init__(self, recorder: ProcessRecorder) -> None:
+        if not isinstance(recorder, IndexingRecorder):
+            raise TypeError("PostgresReplayIndex needs the IndexingRecorder (PROCESS_RECORDER_TOPIC)")
+        self.recorder = recorder
+        self.datastore = recorder.datastore
+
+    def record(self, entries: Sequence[IndexEntry], notification_ids: Sequence[int]) -> None:
+        """Written already, by the recorder, in the save's transaction."""
+
+    def page(self, since: datetime, company_id: UUID | None, after: int, limit: int) -> list[Notification]:
+        statement = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
+            " FROM erp_sync_replay_index i JOIN {schema}.{table} e ON e.notification_id = i.notification_id"
+            " WHERE i.stored_at >= %s AND i.notification_id > %s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.recorder.events_table_name))
+        params: list[Any] = [since, after]
+        if company_id is not None:
+            statement += SQL(" AND i.company_id = %s")
+            params.append(company_id)
+        statement += SQL(" ORDER BY i.notification_id LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def backfill(self, mapper: Mapper[UUID], batch_size: int = 1000) -> int:
+        """Index the notifications below the first one the recorder indexed (all of them, if none was)."""
+        with self.datastore.get_connection() as conn:
+            done = conn.execute(b"SELECT below FROM erp_sync_replay_index_state WHERE name = 'backfill'").fetchone()
+            if done is not None:
+                return 0
+            first = conn.execute(b"SELECT min(notification_id) AS n FROM erp_sync_replay_index").fetchone()
+        recorder = self.recorder
+        below = first["n"] if first and first["n"] is not None else (recorder.max_notification_id() or 0) + 1
+        topics = [get_topic(cls) for cls in REPLAYED]
+        position, added = 0, 0
+        while position < below - 1:
+            notifications = recorder.select_notifications(
+                start=position, limit=batch_size, stop=below - 1, topics=topics, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            events = [mapper.to_domain_event(n) for n in notifications]
+            rows = _rows(replay_entries(events), [n.id for n in notifications])
+            with self.datastore.transaction(commit=True) as curs:
+                curs.executemany(INSERT, rows)
+            added += len(rows)
+            position = notifications[-1].id
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                b"INSERT INTO erp_sync_replay_index_state (name, below) VALUES ('backfill', %s)"
+                b" ON CONFLICT (name) DO NOTHING",
+                (below,),
+            )
+        return added
