@@ -147,3 +147,29 @@ async def test_the_erps_master_data_renames_the_company_in_the_shop(users_api, e
 
     company = await eventually(renamed, what="users to take the company's name from the ERP")
     assert company["customer_number"] == number
+
+
+async def test_a_contact_the_erp_added_before_the_registration_is_in_the_list_after_it(
+    users_api, erp_simulator, erp_sync
+):
+    number = (await erp_customer(erp_simulator))["customer_number"]
+    email = unique_email("early")
+    added = await erp_simulator.post(
+        f"/admin/customers/{number}/contacts", json={"email": email, "first_name": "Frieda", "last_name": "Früh"}
+    )
+    assert added.status_code == 200, added.text
+    contact_id = added.json()["contact_id"]
+
+    async def kept_by_erp_sync():
+        r = await erp_sync.get(f"/ops/customers/{number}")
+        contacts = r.json()["erp_contacts"] if r.status_code == 200 else []
+        return [c for c in contacts if c["contact_id"] == contact_id]
+
+    await eventually(kept_by_erp_sync, what="erp-sync to keep the contact of a customer not registered yet")
+    shop = await registered_shop(users_api, number)  # the registration itself names no contacts
+
+    async def listed():
+        return (await erp_candidates(shop)).get(contact_id)
+
+    contact = await eventually(listed, what="the contact the ERP sent before the registration in the list")
+    assert (contact["email"], contact["last_name"]) == (email, "Früh")
