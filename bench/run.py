@@ -5,7 +5,12 @@ Measures, against the running local stack:
     table lock (what the event store does);
   * the raw Kafka produce rate (idempotent producer, acks=all; pipelined, and one-at-a-time);
   * the order flow: POST /api/orders through the gateway (concurrent buyers) → approval stores → relay →
-    Kafka → erp-sync applies (its handler's timestamp) — orders/s and p50/p95/p99 latencies.
+    Kafka → erp-sync applies (its handler's timestamp) — orders/s and p50/p95/p99 latencies;
+  * how cost grows with history: submission (and listing) latency for buyers whose company has ~0, 1,000 and
+    100,000 past orders (``--history``; ``--quick``: 0 and 1,000 only). The past orders are stored through
+    approval's application layer in bulk (real orders in approval's database, submitted and then cancelled by
+    the buyer, so nothing goes to the ERP or sends mail), and the measurement starts only once approval's
+    relay and projection have caught up with them.
 Prints a table and writes bench/results/<timestamp>.json for later comparison.
 """
 
@@ -38,6 +43,7 @@ GATEWAY = os.environ.get("KC_BENCH_GATEWAY", "http://127.0.0.1:8080")
 ERP_SIMULATOR = os.environ.get("KC_BENCH_ERP_SIMULATOR", "http://127.0.0.1:8111")
 PG_ADMIN = os.environ.get("KC_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:54329/postgres")
 KAFKA = os.environ.get("KC_BENCH_KAFKA", "127.0.0.1:19092")
+APPROVAL_DSN = os.environ.get("KC_BENCH_APPROVAL_DSN", "postgresql://approval:approval@127.0.0.1:54329/approval")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -253,6 +259,166 @@ async def order_flow(
     }
 
 
+# ---- cost with history ------------------------------------------------------------------------------------
+
+
+async def history_companies(gw: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
+    """Registered companies with one buyer each (no budget: their orders go straight to the ERP)."""
+    from tests.support.users import RegistrationPublisher, UsersApi
+
+    async def token(**claims: Any) -> str:
+        r = await gw.post("/dev-auth/token", json={"sub": str(uuid.uuid4()), **claims})
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    publisher = RegistrationPublisher(KAFKA)
+    await publisher.start()
+    try:
+        api = UsersApi(gw, token, publisher)
+        out = []
+        for _ in range(count):
+            company = await api.company()
+            buyer, headers = await api.user(company, ["buyer"])
+            out.append({"company_id": uuid.UUID(company.id), "buyer_id": uuid.UUID(buyer["id"]), "buyer": headers})
+    finally:
+        await publisher.stop()
+    deadline = time.monotonic() + 120
+    for c in out:
+        while True:
+            r = await gw.post("/api/orders/evaluate", json=order_body(quantity=1), headers=c["buyer"])
+            if r.status_code == 200:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"approval did not learn of the history buyers: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(0.1)
+    return out
+
+
+def seed_past_orders(company_id: uuid.UUID, buyer_id: uuid.UUID, count: int, chunk: int = 500) -> float:
+    """Store ``count`` past orders of the buyer in approval's event store, ``chunk`` orders per transaction,
+    through approval's own application (the aggregates, events and notification log of a real submission and
+    cancellation). Returns the orders stored per second."""
+    from datetime import timedelta
+
+    from approval.application.orders import Orders
+    from approval.domain.model import Order
+    from approval.settings import ApprovalSettings
+    from tests.support.orders import order_content
+
+    settings = ApprovalSettings(database_url=APPROVAL_DSN)  # type: ignore[arg-type]
+    app = Orders(env={**settings.eventsourcing_env(), "POSTGRES_POOL_SIZE": "2"})
+    try:
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        for first in range(0, count, chunk):
+            batch = []
+            for n in range(first, min(count, first + chunk)):
+                at = now - timedelta(minutes=count - n)
+                order = Order(
+                    company_id=company_id,
+                    buyer_id=buyer_id,
+                    content=order_content(quantity=1 + n % 7, sku=f"SKU-{n % 50}"),
+                    submitted_at=at,
+                )
+                order.cancel(buyer_id, at, "history seeded by the benchmark")
+                batch.append(order)
+            app.save(*batch)
+        return count / (time.perf_counter() - started)
+    finally:
+        app.close()
+
+
+async def wait_for_followers(timeout_s: float = 900) -> float:
+    """Until approval's relay and projection have passed everything stored so far; returns the seconds waited."""
+    conn = await asyncpg.connect(APPROVAL_DSN)
+    try:
+        top = await conn.fetchval("SELECT max(notification_id) FROM orders_events")
+        started = time.monotonic()
+        while True:
+            behind = await conn.fetchval(
+                "SELECT count(*) FROM kc_follower_position WHERE name LIKE 'approval:%' AND position < $1", top
+            )
+            if not behind:
+                # a history that built up over time has been vacuumed and analysed: so is the seeded one
+                await conn.execute("VACUUM (ANALYZE) approval_order_summaries")
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError("approval's relay or projection did not catch up with the seeded orders")
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def history_latency(sizes: list[int], submits: int, concurrency: int) -> dict[str, Any]:
+    """Submission and listing latency per history size. The companies take turns (round robin, in a shuffled
+    order each round), so background load on the shared machine falls on all of them alike."""
+    import random
+
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=limits) as gw:
+        print(f"[bench]   registering {len(sizes)} companies for history sizes {sizes}…", flush=True)
+        companies = await history_companies(gw, len(sizes))
+        seeding: dict[int, float] = {}
+        for size, c in zip(sizes, companies, strict=True):
+            if size:
+                print(f"[bench]   storing {size:,} past orders…", flush=True)
+                seeding[size] = await asyncio.to_thread(seed_past_orders, c["company_id"], c["buyer_id"], size)
+        waited = await wait_for_followers()
+        print(f"[bench]   approval's relay and projection caught up after {waited:.1f}s", flush=True)
+
+        submit: dict[int, list[float]] = {size: [] for size in sizes}
+        listing: dict[int, list[float]] = {size: [] for size in sizes}
+        errors: list[str] = []
+        rounds: asyncio.Queue[list[int]] = asyncio.Queue()
+        for i in range(submits):
+            order = list(range(len(sizes)))
+            random.Random(i).shuffle(order)
+            rounds.put_nowait(order)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    turn = rounds.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                for k in turn:
+                    size, headers = sizes[k], companies[k]["buyer"]
+                    p0 = time.perf_counter()
+                    r = await gw.post("/api/orders", json=order_body(quantity=2), headers=headers)
+                    took = time.perf_counter() - p0
+                    if r.status_code != 201:
+                        errors.append(f"POST /api/orders {r.status_code} {r.text[:120]}")
+                        continue
+                    submit[size].append(took)
+                    p0 = time.perf_counter()
+                    r = await gw.get("/api/orders", params={"limit": 20}, headers=headers)
+                    took = time.perf_counter() - p0
+                    if r.status_code != 200:
+                        errors.append(f"GET /api/orders {r.status_code} {r.text[:120]}")
+                        continue
+                    listing[size].append(took)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {
+        "submits_per_size": submits,
+        "concurrency": concurrency,
+        "seeded_orders_per_s": seeding,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "by_history": {
+            str(size): {
+                "submit_p50_ms": pct(submit[size], 50) * 1000,
+                "submit_p95_ms": pct(submit[size], 95) * 1000,
+                "submit_p99_ms": pct(submit[size], 99) * 1000,
+                "list_p50_ms": pct(listing[size], 50) * 1000,
+                "list_p95_ms": pct(listing[size], 95) * 1000,
+                "list_p99_ms": pct(listing[size], 99) * 1000,
+            }
+            for size in sizes
+        },
+    }
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 2000)))
@@ -262,10 +428,23 @@ async def main() -> int:
     parser.add_argument("--companies", type=int, default=int(os.environ.get("BENCH_COMPANIES", 8)))
     parser.add_argument("--over-budget", type=float, default=float(os.environ.get("BENCH_OVER_BUDGET", 0.2)),
                         help="share of orders over budget (approved, every 5th rejected and resubmitted)")  # fmt: skip
+    parser.add_argument("--history", default=os.environ.get("BENCH_HISTORY", "0,1000,100000"),
+                        help="past orders of the measured buyers' companies, comma-separated ('' to skip)")  # fmt: skip
+    parser.add_argument("--history-submits", type=int, default=int(os.environ.get("BENCH_HISTORY_SUBMITS", 200)),
+                        help="orders submitted per history size")  # fmt: skip
+    parser.add_argument("--history-concurrency", type=int, default=4)
+    parser.add_argument("--only-history", action="store_true", help="skip the ceilings and the order flow")
     parser.add_argument("--quick", action="store_true", help="a short run (used by make test)")
     args = parser.parse_args()
     if args.quick:
         args.orders, args.concurrency, args.seconds, args.kafka_messages, args.companies = 60, 8, 1.0, 2000, 2
+        args.history, args.history_submits = "0,1000", 30
+    history_sizes = [int(x) for x in args.history.replace("_", "").split(",") if x.strip()]
+    if args.only_history:
+        history = await run_history(history_sizes, args)
+        print_history(history, args.quick)
+        write_result({"at": datetime.now(UTC).isoformat(), "history": history}, args.quick)
+        return 1 if history.get("errors") else 0
 
     print(f"[bench] PostgreSQL commit rate ({args.seconds:.0f}s, 16 clients)…", flush=True)
     pg_plain = await pg_commit_rate(args.seconds)
@@ -282,6 +461,7 @@ async def main() -> int:
         companies=args.companies,
         over_budget_share=args.over_budget,
     )
+    history = await run_history(history_sizes, args) if history_sizes else {}
 
     result = {
         "at": datetime.now(UTC).isoformat(),
@@ -293,6 +473,7 @@ async def main() -> int:
             "kafka_produce_per_s_sequential": kafka_sequential,
         },
         "order_flow": flow,
+        "history": history,
     }
     rows = [
         ("PostgreSQL INSERT commits/s (16 clients)", f"{pg_plain:,.0f}"),
@@ -320,18 +501,37 @@ async def main() -> int:
     print()
     for name, value in rows:
         print(f"  {name:<{width}}  {value:>24}")
-    out = (
-        ROOT
-        / "bench"
-        / "results"
-        / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}.json"
-    )
+    if history:
+        print_history(history, args.quick)
+    write_result(result, args.quick)
+    for sample in flow["error_samples"] + history.get("error_samples", []):
+        print(f"  error: {sample}")
+    return 1 if flow["errors"] or flow["not_at_erp"] or history.get("errors") else 0
+
+
+async def run_history(sizes: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    note = " (--quick: small histories only)" if args.quick else ""
+    print(f"[bench] cost with history: {sizes} past orders, {args.history_submits} submissions each{note}…", flush=True)
+    return await history_latency(sizes, args.history_submits, args.history_concurrency)
+
+
+def print_history(history: dict[str, Any], quick: bool) -> None:
+    print(f"\n  cost with history ({history['submits_per_size']} submissions per size, {history['concurrency']} at a"
+          " time; the companies take turns)" + (" — quick run: up to 1,000 past orders only" if quick else ""))  # fmt: skip
+    print(f"  {'past orders':>12}  {'submit p50 / p95 / p99 ms':>28}  {'list p50 / p95 / p99 ms':>28}")
+    for size, h in history["by_history"].items():
+        submit = f"{h['submit_p50_ms']:.1f} / {h['submit_p95_ms']:.1f} / {h['submit_p99_ms']:.1f}"
+        listing = f"{h['list_p50_ms']:.1f} / {h['list_p95_ms']:.1f} / {h['list_p99_ms']:.1f}"
+        print(f"  {int(size):>12,}  {submit:>28}  {listing:>28}")
+    for size, rate in history["seeded_orders_per_s"].items():
+        print(f"  ({int(size):,} past orders stored at {rate:,.0f} orders/s)")
+
+
+def write_result(result: dict[str, Any], quick: bool) -> None:
+    out = ROOT / "bench" / "results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}{'-quick' if quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n  results written to {out.relative_to(ROOT)}")
-    for sample in flow["error_samples"]:
-        print(f"  error: {sample}")
-    return 1 if flow["errors"] or flow["not_at_erp"] else 0
 
 
 if __name__ == "__main__":

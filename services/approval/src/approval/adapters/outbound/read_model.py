@@ -35,10 +35,18 @@ CREATE TABLE IF NOT EXISTS approval_order_summaries (
     updated_at timestamptz NOT NULL,
     version integer NOT NULL
 );
-CREATE INDEX IF NOT EXISTS approval_order_summaries_buyer
-    ON approval_order_summaries (company_id, buyer_id, submitted_at DESC);
-CREATE INDEX IF NOT EXISTS approval_order_summaries_company
-    ON approval_order_summaries (company_id, status, submitted_at DESC);
+-- One index per kind of list, in the lists' order (newest first, then id): a page of a company with a long
+-- history is read from the index alone, without sorting all of the company's or the buyer's orders.
+CREATE INDEX IF NOT EXISTS approval_order_summaries_buyer_list
+    ON approval_order_summaries (company_id, buyer_id, submitted_at DESC, order_id);
+CREATE INDEX IF NOT EXISTS approval_order_summaries_buyer_status_list
+    ON approval_order_summaries (company_id, buyer_id, status, submitted_at DESC, order_id);
+CREATE INDEX IF NOT EXISTS approval_order_summaries_company_list
+    ON approval_order_summaries (company_id, submitted_at DESC, order_id);
+CREATE INDEX IF NOT EXISTS approval_order_summaries_company_status_list
+    ON approval_order_summaries (company_id, status, submitted_at DESC, order_id);
+DROP INDEX IF EXISTS approval_order_summaries_buyer;
+DROP INDEX IF EXISTS approval_order_summaries_company;
 CREATE INDEX IF NOT EXISTS approval_order_summaries_approvers
     ON approval_order_summaries USING gin (approvers);
 """
