@@ -26,6 +26,7 @@ from erp_sync.domain.operations import OperatorRun, RunKind
 from erp_sync.settings import ErpSyncSettings
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
+from kc_runtime.kafka import client_options
 
 SyncStatus = Literal["requested", "sent", "acknowledged", "failed"]
 
@@ -274,7 +275,7 @@ def ops_router(
         if topic is not None and topic not in scope:
             raise ApiError(422, "unknown_dead_letter_topic", f"Not a dead-letter topic erp-sync retries: {topic}.")
         letters = await read_dead_letters(
-            settings.kafka_bootstrap_servers, [topic] if topic else sorted(scope), settings.topic_prefix
+            client_options(settings), [topic] if topic else sorted(scope), settings.topic_prefix
         )
         return [DeadLetterOut(**d.describe()) for d in letters if is_ours(d, settings.group_id)]
 

@@ -95,10 +95,14 @@ def is_ours(letter: DeadLetter, group_id: str) -> bool:
 
 
 async def read_dead_letters(
-    bootstrap: str, topics: list[str], prefix: str = "", timeout_s: float = 20.0
+    client: dict[str, Any], topics: list[str], prefix: str = "", timeout_s: float = 20.0
 ) -> list[DeadLetter]:
-    """Every record of the named dead-letter topics, oldest first per partition (missing topics: none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    """Every record of the named dead-letter topics, oldest first per partition (missing topics: none).
+
+    ``client``: the connection options of the service's settings (:func:`kc_runtime.kafka.client_options`:
+    bootstrap servers, TLS, SASL), so an authenticated listener reads as the service's own clients do.
+    """
+    admin = AIOKafkaAdminClient(**client, request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -110,7 +114,7 @@ async def read_dead_letters(
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", request_timeout_ms=15_000
+        **client, enable_auto_commit=False, auto_offset_reset="earliest", request_timeout_ms=15_000
     )
     await consumer.start()
     try:

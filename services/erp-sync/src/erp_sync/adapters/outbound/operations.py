@@ -38,6 +38,7 @@ from kc_runtime import context
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.kafka import client_options
 from kc_runtime.relay import EVENT_ID_NAMESPACE
 from kc_runtime.service import ServiceRuntime
 
@@ -180,7 +181,7 @@ class Operations(LogFollower):
         scope = dead_letter_scope(self.service)
         wanted = parameters.get("topics") or sorted(scope)
         letters = await read_dead_letters(
-            self.runtime.settings.kafka_bootstrap_servers, [t for t in wanted if t in scope], self.prefix
+            client_options(self.runtime.settings), [t for t in wanted if t in scope], self.prefix
         )
         result: dict[str, Any] = dict.fromkeys(
             ("resent", "reapplied", "republished", "already_answered", "discarded_invalid", "done_before",
