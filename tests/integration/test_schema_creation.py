@@ -131,3 +131,76 @@ async def test_a_service_runs_with_a_role_that_may_read_and_write_but_not_create
         await owner.close()
         await admin.execute(f"DROP ROLE IF EXISTS {role}")
         await admin.close()
+
+
+ERP_SYNC_TABLES = {"erp_sync_exchanges", "erp_sync_replay_index", "erp_sync_replay_index_state"}
+
+
+def erp_sync_process(dsn: str, prefix: str, name: str, create_schema: str) -> ServiceProcess:
+    env = service_env(dsn, prefix, CREATE_SCHEMA=create_schema, CONSUMER_GROUP=f"it-erp-sync-{random_suffix()}")
+    return ServiceProcess("erp_sync", "ERP_SYNC_", env, name=name)
+
+
+async def test_without_create_schema_erp_sync_on_a_fresh_database_refuses_to_start_and_creates_nothing(
+    database, topic_prefix, processes
+):
+    dsn = await database("erp-sync")
+    erp_sync = erp_sync_process(dsn, topic_prefix, "erp-sync-no-schema", create_schema="false")
+    processes.append(erp_sync.start())
+    assert await asyncio.to_thread(erp_sync.wait_exit) != 0
+    log = erp_sync.tail(80)
+    assert "database schema missing" in log
+    assert "python -m kc_runtime.schema create erp_sync" in log
+    assert await tables(dsn) == set()
+
+
+async def test_the_schema_command_creates_erp_syncs_read_model_and_replay_index_and_then_erp_sync_starts(
+    database, topic_prefix, processes
+):
+    dsn = await database("erp-sync")
+    created = await asyncio.to_thread(schema_command, "create", "erp_sync", "ERP_SYNC_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    assert "erp-sync: tables ok" in created.stdout
+    made = await tables(dsn)
+    assert ERP_SYNC_TABLES | {"kc_follower_position"} <= made
+    assert schema_command("check", "erp_sync", "ERP_SYNC_", dsn).returncode == 0
+
+    erp_sync = erp_sync_process(dsn, topic_prefix, "erp-sync-schema-made", create_schema="false")
+    processes.append(erp_sync.start())
+    await asyncio.to_thread(erp_sync.wait_ready)
+    async with httpx.AsyncClient(base_url=erp_sync.url, timeout=10) as http:
+        listed = await http.get("/ops/exchanges")  # reads the read model
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["total"] == 0
+    assert await tables(dsn) == made
+
+
+async def test_the_check_and_the_start_require_erp_syncs_read_model_not_only_the_event_store(
+    database, topic_prefix, processes
+):
+    dsn = await database("erp-sync")
+    created = await asyncio.to_thread(schema_command, "create", "erp_sync", "ERP_SYNC_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP TABLE erp_sync_exchanges")
+    finally:
+        await conn.close()
+    checked = schema_command("check", "erp_sync", "ERP_SYNC_", dsn)
+    assert checked.returncode == 1 and "missing erp_sync_exchanges" in checked.stdout
+
+    erp_sync = erp_sync_process(dsn, topic_prefix, "erp-sync-read-model-missing", create_schema="false")
+    processes.append(erp_sync.start())
+    assert await asyncio.to_thread(erp_sync.wait_exit) != 0
+    assert "erp_sync_exchanges" in erp_sync.tail(80)
+    assert "erp_sync_exchanges" not in await tables(dsn)
+
+
+async def test_with_create_schema_erp_sync_creates_its_read_model_at_start_not_on_first_use(
+    database, topic_prefix, processes
+):
+    dsn = await database("erp-sync")
+    erp_sync = erp_sync_process(dsn, topic_prefix, "erp-sync-creates", create_schema="true")
+    processes.append(erp_sync.start())
+    await asyncio.to_thread(erp_sync.wait_ready)
+    assert ERP_SYNC_TABLES <= await tables(dsn)

@@ -3,11 +3,13 @@
 ``python -m kc_runtime.schema create <package>`` (the ``<service>-db-init`` Job) builds the service exactly as
 it starts (``<package>.main.create_app()``, the same settings from the same environment) but with
 ``<PREFIX>CREATE_SCHEMA=true``, creates every table — the event store's (and what its recorder adds), the
-service's read models (its start-up hooks), the followers' positions — and exits. Idempotent.
+tables the service declared with its runtime (:class:`Tables`: read models, indexes), what its start-up hooks
+create, the followers' positions — and exits. Idempotent.
 
 With ``<PREFIX>CREATE_SCHEMA=false`` a service never changes the schema, so its database role needs no
-DDL rights; it checks at start that the tables exist and exits with a clear error if not.
-``python -m kc_runtime.schema check <package>`` makes the same check from the command line.
+DDL rights; it checks at start that the tables exist (the event store's, the followers' and the declared
+ones) and exits with a clear error if not. ``python -m kc_runtime.schema check <package>`` makes the same
+check from the command line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import argparse
 import asyncio
 import importlib
 import os
+import re
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -36,15 +41,45 @@ class SchemaMissing(RuntimeError):
     """Tables are missing and this process may not create them."""
 
 
+_CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w.]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Tables a service keeps beside its event store (read models, indexes), declared to its runtime.
+
+    ``ServiceRuntime(..., tables=[Tables.of(DDL)])``: the runtime runs ``ddl`` at start when
+    ``<PREFIX>CREATE_SCHEMA`` is on (before the start-up hooks, consumers and followers), ``schema create``
+    runs it too, and with the flag off the start and ``schema check`` require ``names`` to exist. The DDL must
+    be idempotent (``CREATE … IF NOT EXISTS``).
+    """
+
+    names: tuple[str, ...]
+    ddl: tuple[str, ...] = ()
+    """Empty: created elsewhere (e.g. by the event store's recorder, with its own tables), only checked."""
+
+    @classmethod
+    def of(cls, *ddl: str, create: bool = True) -> Tables:
+        """The tables the statements create (their names read from the ``CREATE TABLE`` statements).
+
+        ``create=False``: only check them (their creator runs the statements, e.g. a recorder that adds them to
+        the event store's ``CREATE_TABLE``)."""
+        names = tuple(m.group(1) for statement in ddl for m in _CREATE_TABLE.finditer(statement))
+        if not names:
+            raise ValueError("no CREATE TABLE statement in the DDL")
+        return cls(names=names, ddl=ddl if create else ())
+
+
 def _in_memory(settings: ServiceSettings) -> bool:
     return urlparse(settings.database_url.get_secret_value()).scheme == "memory"
 
 
-def required_tables(app: ServiceApplication, *, followers: bool) -> list[str]:
+def required_tables(app: ServiceApplication, *, followers: bool, declared: Sequence[Tables] = ()) -> list[str]:
     recorder = app.recorder
     names = [getattr(recorder, "events_table_name", None), getattr(recorder, "tracking_table_name", None)]
     if followers:
         names.append(FOLLOWER_POSITION_TABLE)
+    names.extend(name for tables in declared for name in tables.names)
     return [n for n in names if n]
 
 
@@ -57,11 +92,11 @@ async def missing_tables(settings: ServiceSettings, tables: list[str]) -> list[s
     return [r["t"] for r in rows]
 
 
-async def require(app: ServiceApplication, settings: ServiceSettings, *, followers: bool) -> None:
+async def require(settings: ServiceSettings, tables: list[str]) -> None:
     """Raise :class:`SchemaMissing` (with what to do) when a table this process needs does not exist."""
     if _in_memory(settings):
         return
-    missing = await missing_tables(settings, required_tables(app, followers=followers))
+    missing = await missing_tables(settings, tables)
     if missing:
         prefix = settings.model_config.get("env_prefix", "")
         package = type(settings).__module__.split(".")[0]
@@ -76,15 +111,22 @@ async def require(app: ServiceApplication, settings: ServiceSettings, *, followe
         raise SchemaMissing(message)
 
 
-async def create_runtime_tables(settings: ServiceSettings) -> None:
-    """The runtime's own tables (the followers' positions)."""
-    if _in_memory(settings):
+async def create_tables(settings: ServiceSettings, declared: Sequence[Tables]) -> None:
+    """Run the declared tables' DDL (``CREATE … IF NOT EXISTS``), in order."""
+    statements = [statement for tables in declared for statement in tables.ddl]
+    if _in_memory(settings) or not statements:
         return
     conn = await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
     try:
-        await conn.execute(POSITION_TABLE_DDL)
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def create_runtime_tables(settings: ServiceSettings) -> None:
+    """The runtime's own tables (the followers' positions)."""
+    await create_tables(settings, [Tables(names=(FOLLOWER_POSITION_TABLE,), ddl=(POSITION_TABLE_DDL,))])
 
 
 def settings_class(package: str) -> type[ServiceSettings]:
@@ -122,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_create(runtime))
             print(f"{runtime.settings.service_name}: tables ok")
             return 0
-        followers = bool(runtime.relay or runtime.followers)
-        tables = required_tables(runtime.app, followers=followers)
+        tables = runtime.required_tables()
         missing = [] if _in_memory(runtime.settings) else asyncio.run(missing_tables(runtime.settings, tables))
         print(f"{runtime.settings.service_name}: " + (f"missing {', '.join(missing)}" if missing else "tables ok"))
         return 1 if missing else 0

@@ -51,8 +51,12 @@ class ServiceRuntime:
         on_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[Any]]] = (),
         span_processors: Sequence[Any] = (),
+        tables: Sequence[schema.Tables] = (),
     ) -> None:
         self.on_startup = list(on_startup)
+        # The service's own tables beside the event store: created at start (flag on) and by `schema create`,
+        # required at start (flag off) and by `schema check`.
+        self.tables = list(tables)
         self.on_shutdown = list(on_shutdown)
         # Tracing off (the default): no provider, no middleware, no log processor — nothing to pay.
         self.tracing = setup_tracing(settings, span_processors)
@@ -179,7 +183,9 @@ class ServiceRuntime:
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
-        if not self.settings.create_schema:
+        if self.settings.create_schema:
+            await self._retrying(self._create_tables, "table creation")
+        else:
             # Fail at once, and say why, rather than create tables or fail later on every request.
             await self._retrying(self._require_schema, "schema check", fatal=(schema.SchemaMissing,))
         for hook in self.on_startup:
@@ -218,18 +224,26 @@ class ServiceRuntime:
         """Create every table of the service (``python -m kc_runtime.schema create``, the db-init Job).
 
         The event store's tables (and tables its recorder adds) were created when the application was
-        constructed with ``create_schema`` on; the start-up hooks create the service's read models; the
-        follower position table is the runtime's own.
+        constructed with ``create_schema`` on; the declared :class:`~kc_runtime.schema.Tables` are created here,
+        as at start; start-up hooks may create more; the follower position table is the runtime's own.
         """
+        await self._create_tables()
         for hook in self.on_startup:
             await hook()
         await schema.create_runtime_tables(self.settings)
+
+    def required_tables(self) -> list[str]:
+        """Every table this process needs: the event store's, the followers' positions, the declared ones."""
+        return schema.required_tables(self.app, followers=bool(self._all_followers), declared=self.tables)
+
+    async def _create_tables(self) -> None:
+        await schema.create_tables(self.settings, self.tables)
 
     async def _start_broker(self) -> None:
         await self._retrying(self.broker.start, "broker connection")
 
     async def _require_schema(self) -> None:
-        await schema.require(self.app, self.settings, followers=bool(self._all_followers))
+        await schema.require(self.settings, self.required_tables())
 
     async def _retrying(
         self, step: Callable[[], Awaitable[Any]], what: str, fatal: tuple[type[Exception], ...] = ()

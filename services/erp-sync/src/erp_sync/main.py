@@ -9,6 +9,7 @@ from erp_sync.adapters.inbound.http import ops_router
 from erp_sync.adapters.inbound.kafka import consumer_specs, exchange_consumer_specs, verification_consumer_specs
 from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_tick, verification_tick
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
+from erp_sync.adapters.outbound import read_model, replay_index
 from erp_sync.adapters.outbound.metrics import PendingGauge
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.read_model import ExchangeProjector, ExchangeStates
@@ -31,12 +32,14 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     settings = settings or ErpSyncSettings()
     verification = verification or VerificationSettings()
     env = settings.eventsourcing_env()
-    replay_index = None
+    index_factory = None
+    tables = [read_model.TABLES]
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         # The replay index is written by the recorder, in the events' transaction (ADR 0008).
         env["PROCESS_RECORDER_TOPIC"] = f"{IndexingRecorder.__module__}:{IndexingRecorder.__qualname__}"
-        replay_index = PostgresReplayIndex
-    exchanges = Exchanges(env=env, replay_index_factory=replay_index)
+        index_factory = PostgresReplayIndex
+        tables.append(replay_index.TABLES)
+    exchanges = Exchanges(env=env, replay_index_factory=index_factory)
     verifications = Verifications(
         exchanges,
         RetryPolicy(verification.retry_initial_s, verification.retry_max_s, verification.give_up_after_s),
@@ -87,6 +90,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
         domain_errors={ExchangeNotFound: 404},
         followers=[verification_retries, delivery_retries, projector, operations, pending_gauge],
+        tables=tables,
         on_shutdown=[states.close],
     )
     runtime.include_router(ops_router(exchanges, runtime.blocking, states=states, settings=settings))

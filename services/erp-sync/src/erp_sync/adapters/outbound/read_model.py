@@ -3,7 +3,8 @@
 One row per exchange with the delivery of its latest message. ``sent`` is not stored: a message is sent once the
 outbox relay's position (``kc_follower_position``) passed the notification that carries it, so a query compares
 the two. Rebuildable at any time: truncate ``erp_sync_exchanges`` and reset the projector's position; updates are
-guarded by the aggregate version, so replaying a batch after a crash changes nothing.
+guarded by the aggregate version, so replaying a batch after a crash changes nothing. The table is declared to the
+runtime (:data:`TABLES`): created at start or by ``python -m kc_runtime.schema create erp_sync``, never here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncpg
 
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.schema import Tables
 
 SO = SalesOrderExchange
 CX = ContactExchange
@@ -41,13 +43,15 @@ CREATE TABLE IF NOT EXISTS erp_sync_exchanges (
 CREATE INDEX IF NOT EXISTS erp_sync_exchanges_status ON erp_sync_exchanges (status, kind, updated_at DESC);
 CREATE INDEX IF NOT EXISTS erp_sync_exchanges_company ON erp_sync_exchanges (company_id, kind, requested_at DESC);
 """
+TABLES = Tables.of(SCHEMA)
 
 KINDS = ("sales_order", "contact")
 SYNC_STATUSES = ("requested", "sent", "acknowledged", "failed")
 
 
 class ExchangeStates:
-    """Queries of the projection. The pool is created on first use, in the running event loop."""
+    """Queries of the projection. The pool is created on first use, in the running event loop; the table exists
+    by then (:data:`TABLES`, created or checked by the runtime at start)."""
 
     def __init__(self, dsn: str, relay_name: str) -> None:
         self.dsn = dsn
@@ -59,8 +63,6 @@ class ExchangeStates:
         async with self._lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
-                async with self._pool.acquire() as conn:
-                    await conn.execute(SCHEMA)
         return self._pool
 
     async def close(self) -> None:

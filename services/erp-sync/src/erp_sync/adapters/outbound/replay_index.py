@@ -5,7 +5,9 @@ it inserts an ``erp_sync_replay_index`` row (notification id, stored at, company
 republishes. A replay then reads the log joined with the index from the instant on: its cost grows with what it
 republishes, not with the log. Events stored before the index existed are indexed once, by the first replay
 (:meth:`PostgresReplayIndex.backfill`); deleting the row of ``erp_sync_replay_index_state`` makes the next replay
-index the log again (harmless: rows are inserted only where missing).
+index the log again (harmless: rows are inserted only where missing). The recorder creates the index's tables
+with the event store's (``CREATE_TABLE``, i.e. ``<PREFIX>CREATE_SCHEMA``); :data:`TABLES` declares them to the
+runtime, which requires them at start when it may not create them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
+from kc_runtime.schema import Tables
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS erp_sync_replay_index (
@@ -34,6 +37,7 @@ SCHEMA = [
         ON erp_sync_replay_index (company_id, stored_at, notification_id)""",
     "CREATE TABLE IF NOT EXISTS erp_sync_replay_index_state (name text PRIMARY KEY, below bigint NOT NULL)",
 ]
+TABLES = Tables.of(*SCHEMA, create=False)  # created by IndexingRecorder, checked by the runtime
 
 INSERT = (
     b"INSERT INTO erp_sync_replay_index (notification_id, stored_at, company_id) VALUES (%s, %s, %s)"
