@@ -7,6 +7,9 @@ save its new events together with the tracking record in one transaction, and on
 Failures: infrastructure errors (database or broker unreachable) are retried with backoff for as long as
 they last — the partition waits, nothing is dead-lettered for an outage. Any other error is retried
 ``max_attempts`` times, then the message goes to ``<topic>.dlt`` with the reason, and the consumer goes on.
+
+Lag: ``kc_consumer_lag_messages{service,topic,partition}`` is the highwater offset minus the committed offset of
+each assigned partition, set when a batch is fetched and again when it is committed (:class:`ConsumerLag`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import psycopg
 import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -92,6 +96,62 @@ class ConsumerSpec:
     back to one by one, but a handler reading state another message of the batch changes would not see it)."""
 
 
+class ConsumerLag:
+    """``kc_consumer_lag_messages`` of one consumer: per assigned partition, the highwater offset (the offset the
+    next message produced will get) minus the offset the group has committed, i.e. messages not yet handled.
+
+    Made of what the Kafka client knows already — the highwater comes with every fetch response, the position is
+    local — so it costs no request to the broker. A partition not fetched yet has no series; a revoked one loses it.
+    """
+
+    def __init__(self, service: str, topic_prefix: str = "") -> None:
+        self.service = service
+        self.topic_prefix = topic_prefix
+        self.series: set[tuple[str, str]] = set()
+
+    async def observe(self, client: Any, uncommitted: dict[TopicPartition, int] | None = None) -> None:
+        """Set the gauge of every assigned partition whose highwater is known. ``uncommitted``: the first offset
+        of the batch in hand per partition (fetched, so the client's position is past it, but not committed)."""
+        if not hasattr(client, "highwater"):  # faststream's fake consumer (a test broker): nothing to measure
+            return
+        try:
+            for tp in client.assignment():
+                highwater = client.highwater(tp)
+                if highwater is None:
+                    continue
+                committed = (uncommitted or {}).get(tp)
+                if committed is None:
+                    # Immediate: a fetched partition has a valid position (a new assignment has no highwater yet).
+                    committed = await client.position(tp)
+                self._set(tp, max(highwater - committed, 0))
+        except Exception as exc:  # a rebalance under way; the next batch measures again
+            log.debug("consumer lag not measured", error=repr(exc))
+
+    def _set(self, tp: TopicPartition, lag: int) -> None:
+        key = (tp.topic.removeprefix(self.topic_prefix), str(tp.partition))
+        metrics.CONSUMER_LAG.labels(self.service, *key).set(lag)
+        self.series.add(key)
+
+    def forget(self, partitions: Sequence[TopicPartition] | set[TopicPartition]) -> None:
+        """Remove the series of partitions this consumer no longer owns (another member reports them now)."""
+        for tp in partitions:
+            key = (tp.topic.removeprefix(self.topic_prefix), str(tp.partition))
+            if key in self.series:
+                self.series.discard(key)
+                metrics.CONSUMER_LAG.remove(self.service, *key)
+
+
+class _ForgetRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, lag: ConsumerLag) -> None:
+        self.lag = lag
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.lag.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+
 class IdempotentConsumer:
     def __init__(
         self,
@@ -128,6 +188,7 @@ class IdempotentConsumer:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stopping = asyncio.Event()
+        self.lag = ConsumerLag(service, topic_prefix)
 
     def register(self) -> None:
         """Subscribe on the broker (called from the composition root, never at import time).
@@ -150,6 +211,7 @@ class IdempotentConsumer:
             batch=True,
             max_records=self.batch_size,
             batch_timeout_ms=200,
+            listener=_ForgetRevoked(self.lag),
             title=f"{self.group_id}:consumer",
             description="; ".join(f"{n}: {self.specs[n].topic.description}" for n in names),
         )
@@ -160,6 +222,11 @@ class IdempotentConsumer:
         """Handle one fetched batch; the offsets are committed only when every record in it is done."""
         raw = msg.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
+        client = getattr(msg, "consumer", None)  # the aiokafka consumer that fetched the batch
+        uncommitted: dict[TopicPartition, int] = {}
+        for record in records:
+            uncommitted.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        await self.lag.observe(client, uncommitted)
         chunks: dict[str, list[tuple[Inbound, Any, dict[str, str]]]] = {}
         for record in records:
             headers = decode_headers(record)
@@ -180,6 +247,7 @@ class IdempotentConsumer:
                 await self._apply_one(inbound, record, headers)
         failpoint("consumer.after_commit")
         await msg.ack()
+        await self.lag.observe(client)
 
     def _start_span(self, inbound: Inbound) -> Span | None:
         if self.tracer is None:

@@ -25,3 +25,9 @@ CONSUMER_RETRIES = Counter(
 DEAD_LETTERED = Counter(
     "kc_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic", "reason"]
 )
+CONSUMER_LAG = Gauge(
+    "kc_consumer_lag_messages",
+    "Messages of an assigned partition not yet handled and committed by this consumer (highwater - committed), "
+    "updated when a batch is fetched and when it is committed; a revoked partition's series is removed",
+    ["service", "topic", "partition"],
+)
