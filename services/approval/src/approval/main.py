@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from approval.adapters.inbound.http import orders_router
 from approval.adapters.inbound.kafka import consumer_specs
+from approval.adapters.outbound.metrics import BusinessMetrics
 from approval.adapters.outbound.read_model import OrderProjector, OrderSummaries
 from approval.adapters.outbound.translator import make_translator
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
@@ -21,6 +22,7 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
     orders = Orders(env=settings.eventsourcing_env())
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn)
+    metrics = BusinessMetrics(settings.service_name, summaries.pool, settings.business_metrics_interval_s)
 
     def projector(runtime: ServiceRuntime) -> OrderProjector:
         return OrderProjector(
@@ -46,8 +48,8 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
             CallerInactive: 403,
             OrderingBlocked: 403,
         },
-        on_startup=[summaries.pool],
-        on_shutdown=[summaries.close],
+        on_startup=[summaries.pool, metrics.start],
+        on_shutdown=[metrics.stop, summaries.close],
     )
     verifier = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
     runtime.include_router(orders_router(orders, summaries, runtime.blocking, caller_dependency(verifier)))

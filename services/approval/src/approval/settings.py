@@ -1,4 +1,4 @@
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from kc_runtime.settings import ServiceSettings
@@ -10,3 +10,6 @@ class ApprovalSettings(ServiceSettings):
     service_name: str = "approval"
     http_port: int = 8103
     database_url: SecretStr = SecretStr("postgresql://approval:approval@127.0.0.1:54329/approval")
+    business_metrics_interval_s: float = Field(
+        default=5.0, gt=0, description="How often orders by status and pending approvals are counted for /metrics"
+    )

@@ -1,0 +1,69 @@
+"""Business metrics of approval for Prometheus: orders by status, pending approvals and how long the oldest one
+has waited. Refreshed from the read model every few seconds by one background task (a scrape never waits for
+the database; a database outage leaves the last figures and logs once)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+from prometheus_client import Gauge
+
+ORDERS_BY_STATUS = Gauge("kc_orders", "Orders by status (approval's read model)", ["service", "status"])
+PENDING_APPROVALS = Gauge("kc_approvals_pending", "Orders waiting for an approver's decision", ["service"])
+OLDEST_PENDING = Gauge(
+    "kc_approvals_oldest_pending_seconds", "Age of the longest-waiting order pending approval (0: none)", ["service"]
+)
+STATUSES = ("pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled")
+
+log = structlog.get_logger(__name__)
+
+
+class BusinessMetrics:
+    def __init__(self, service: str, pool: Callable[[], Awaitable[asyncpg.Pool]], interval_s: float = 15.0) -> None:
+        self.service = service
+        self.pool = pool
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    async def refresh(self) -> None:
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT status, count(*) AS n FROM approval_order_summaries GROUP BY status")
+            oldest = await conn.fetchval(
+                "SELECT min(submitted_at) FROM approval_order_summaries WHERE status = 'pending_approval'"
+            )
+        counts = {r["status"]: int(r["n"]) for r in rows}
+        for status in {*STATUSES, *counts}:
+            ORDERS_BY_STATUS.labels(self.service, status).set(counts.get(status, 0))
+        PENDING_APPROVALS.labels(self.service).set(counts.get("pending_approval", 0))
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        OLDEST_PENDING.labels(self.service).set(max(age, 0.0))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+                if self._failing:
+                    log.info("business metrics refreshed again")
+                self._failing = False
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if not self._failing:
+                    log.warning("business metrics not refreshed", error=type(exc).__name__)
+                self._failing = True
+            await asyncio.sleep(self.interval_s)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="business-metrics")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass

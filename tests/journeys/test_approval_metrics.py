@@ -1,0 +1,44 @@
+"""Approval's business metrics on the running service's /metrics: orders over budget show up as pending
+approvals (the counts going down again with decisions: tests/integration/approval/test_business_metrics.py)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import eventually
+from tests.support.shop import BUDGET, Shop
+
+pytestmark = pytest.mark.journey
+
+APPROVAL = "http://127.0.0.1:8103"
+
+
+async def scrape() -> dict[str, float]:
+    """approval's business gauges from one scrape: 'kc_approvals_pending', 'kc_orders:<status>', ..."""
+    async with httpx.AsyncClient(base_url=APPROVAL, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    figures: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(("kc_approvals_pending{", "kc_approvals_oldest_pending_seconds{")):
+            figures[line.split("{", 1)[0]] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("kc_orders{"):
+            status = line.split('status="', 1)[1].split('"', 1)[0]
+            figures[f"kc_orders:{status}"] = float(line.rsplit(" ", 1)[1])
+    assert "kc_approvals_pending" in figures, "approval's /metrics has no kc_approvals_pending"
+    return figures
+
+
+async def test_orders_over_budget_show_as_pending_approvals_on_the_metrics(shop: Shop):
+    _, buyer = await shop.person(["buyer"], budget=BUDGET)
+    before = (await scrape())["kc_approvals_pending"]
+    orders = [await shop.order(buyer, quantity=12, price="1.00") for _ in range(3)]
+    assert {o["status"] for o in orders} == {"pending_approval"}
+
+    async def counted() -> dict[str, float] | None:
+        figures = await scrape()
+        return figures if figures["kc_approvals_pending"] >= before + 3 else None
+
+    figures = await eventually(counted, timeout=30, what="three more pending approvals on /metrics")
+    assert figures["kc_orders:pending_approval"] == figures["kc_approvals_pending"]
+    assert figures["kc_approvals_oldest_pending_seconds"] > 0
