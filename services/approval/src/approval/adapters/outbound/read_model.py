@@ -1,8 +1,11 @@
 """Order summaries for lists and the approvers' inbox: a projection of approval's own events (asyncpg).
 
-Rebuildable at any time: truncate ``approval_order_summaries`` and reset the projector's position; the
-:class:`OrderProjector` replays the notification log. Updates are idempotent (guarded by the order version),
-so replaying a batch after a crash changes nothing.
+Rebuildable at any time: truncate ``approval_order_summaries`` and ``approval_order_counts`` and reset the
+projector's position; the :class:`OrderProjector` replays the notification log. Updates are idempotent (guarded
+by the order version), so replaying a batch after a crash changes nothing.
+
+The lists' totals come from ``approval_order_counts`` (orders per company, buyer and status, kept in the same
+transaction as the summaries): counting a long history row by row would make every list cost more as it grows.
 """
 
 from __future__ import annotations
@@ -49,7 +52,28 @@ DROP INDEX IF EXISTS approval_order_summaries_buyer;
 DROP INDEX IF EXISTS approval_order_summaries_company;
 CREATE INDEX IF NOT EXISTS approval_order_summaries_approvers
     ON approval_order_summaries USING gin (approvers);
+CREATE TABLE IF NOT EXISTS approval_order_counts (
+    company_id uuid NOT NULL,
+    buyer_id uuid NOT NULL,
+    status text NOT NULL,
+    orders bigint NOT NULL,
+    PRIMARY KEY (company_id, buyer_id, status)
+);
 """
+
+
+async def _count_existing(conn: asyncpg.Connection) -> None:
+    """Counts for summaries projected before the counts existed: once, with the projector held off meanwhile."""
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM approval_order_counts)"):
+        return
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE approval_order_summaries IN SHARE MODE")
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM approval_order_counts)"):
+            return
+        await conn.execute(
+            "INSERT INTO approval_order_counts (company_id, buyer_id, status, orders)"
+            " SELECT company_id, buyer_id, status, count(*) FROM approval_order_summaries GROUP BY 1, 2, 3"
+        )
 
 
 class OrderSummaries:
@@ -68,6 +92,7 @@ class OrderSummaries:
                 self.loop = asyncio.get_running_loop()
                 async with self._pool.acquire() as conn:
                     await conn.execute(SCHEMA)
+                    await _count_existing(conn)
         return self._pool
 
     async def close(self) -> None:
@@ -96,9 +121,13 @@ class OrderSummaries:
             args.append(status)
             where.append(f"status = ${len(args)}")
         sql_where = " AND ".join(where)
+        if approver_id is None:  # the counts have no approvers; an inbox holds only what waits for a decision
+            counted = f"SELECT coalesce(sum(orders), 0) FROM approval_order_counts WHERE {sql_where}"
+        else:
+            counted = f"SELECT count(*) FROM approval_order_summaries WHERE {sql_where}"
         pool = await self.pool()
         async with pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM approval_order_summaries WHERE {sql_where}", *args)
+            total = await conn.fetchval(counted, *args)
             rows = await conn.fetch(
                 f"SELECT * FROM approval_order_summaries WHERE {sql_where}"
                 f" ORDER BY submitted_at DESC, order_id LIMIT {int(limit)} OFFSET {int(offset)}",
@@ -143,13 +172,16 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
     at: datetime = event.timestamp
     if isinstance(event, Order.Submitted):  # type: ignore[attr-defined]
         c: OrderContent = event.content
-        await conn.execute(
+        inserted = await conn.fetchval(
             "INSERT INTO approval_order_summaries (order_id, company_id, buyer_id, status, total, currency,"
             " total_quantity, line_count, reference, submitted_at, updated_at, version)"
-            " VALUES ($1,$2,$3,'pending_approval',$4,$5,$6,$7,$8,$9,$9,$10) ON CONFLICT (order_id) DO NOTHING",
+            " VALUES ($1,$2,$3,'pending_approval',$4,$5,$6,$7,$8,$9,$9,$10) ON CONFLICT (order_id) DO NOTHING"
+            " RETURNING true",
             oid, event.company_id, event.buyer_id, Decimal(c.total_value), c.currency, c.total_quantity,
             len(c.lines), _text(c.reference), at, version,
         )  # fmt: skip
+        if inserted:
+            await _count(conn, event.company_id, event.buyer_id, "pending_approval", 1)
         return
     sets: dict[str, Any] = {}
     name = type(event).__name__
@@ -183,10 +215,31 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
             )  # fmt: skip
     assignments = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(sets))
     prefix = f"{assignments}, " if assignments else ""
-    await conn.execute(
-        f"UPDATE approval_order_summaries SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
-        " WHERE order_id = $1 AND version < $2",
+    if "status" not in sets:
+        await conn.execute(
+            f"UPDATE approval_order_summaries SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
+            " WHERE order_id = $1 AND version < $2",
+            oid, version, *sets.values(), at,
+        )  # fmt: skip
+        return
+    moved = await conn.fetchrow(
+        "WITH old AS (SELECT order_id, status FROM approval_order_summaries"
+        "             WHERE order_id = $1 AND version < $2 FOR UPDATE)"
+        f" UPDATE approval_order_summaries s SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
+        " FROM old WHERE s.order_id = old.order_id"
+        " RETURNING old.status AS before, s.status AS after, s.company_id, s.buyer_id",
         oid, version, *sets.values(), at,
+    )  # fmt: skip
+    if moved is not None and moved["before"] != moved["after"]:
+        await _count(conn, moved["company_id"], moved["buyer_id"], moved["before"], -1)
+        await _count(conn, moved["company_id"], moved["buyer_id"], moved["after"], 1)
+
+
+async def _count(conn: asyncpg.Connection, company_id: UUID, buyer_id: UUID, status: str, change: int) -> None:
+    await conn.execute(
+        "INSERT INTO approval_order_counts (company_id, buyer_id, status, orders) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (company_id, buyer_id, status) DO UPDATE SET orders = approval_order_counts.orders + $4",
+        company_id, buyer_id, status, change,
     )  # fmt: skip
 
 
