@@ -204,3 +204,46 @@ async def test_with_create_schema_erp_sync_creates_its_read_model_at_start_not_o
     processes.append(erp_sync.start())
     await asyncio.to_thread(erp_sync.wait_ready)
     assert ERP_SYNC_TABLES <= await tables(dsn)
+
+
+USERS_TABLES = {"rm_users", "rm_companies", "rm_roles", "rm_audit", "rm_position"}
+
+
+def users_process(dsn: str, prefix: str, name: str, create_schema: str) -> ServiceProcess:
+    env = service_env(dsn, prefix, CREATE_SCHEMA=create_schema, CONSUMER_GROUP=f"it-users-{random_suffix()}")
+    return ServiceProcess("users", "USERS_", env, name=name)
+
+
+async def test_without_create_schema_users_refuses_to_start_with_the_message_not_a_database_error(
+    database, topic_prefix, processes
+):
+    """users catches its read model up at start: that must wait for the schema check, not fail before it."""
+    dsn = await database("users")
+    users = users_process(dsn, topic_prefix, "users-no-schema", create_schema="false")
+    processes.append(users.start())
+    assert await asyncio.to_thread(users.wait_exit) != 0
+    log = users.tail(80)
+    assert "database schema missing" in log
+    assert "python -m kc_runtime.schema create users" in log
+    assert await tables(dsn) == set()
+
+
+async def test_the_schema_command_creates_users_read_model_and_then_users_starts(database, topic_prefix, processes):
+    dsn = await database("users")
+    created = await asyncio.to_thread(schema_command, "create", "users", "USERS_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    made = await tables(dsn)
+    assert USERS_TABLES | {"kc_follower_position"} <= made
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP TABLE rm_audit")
+    finally:
+        await conn.close()
+    checked = schema_command("check", "users", "USERS_", dsn)
+    assert checked.returncode == 1 and "rm_audit" in checked.stdout
+    assert schema_command("create", "users", "USERS_", dsn).returncode == 0
+
+    users = users_process(dsn, topic_prefix, "users-schema-made", create_schema="false")
+    processes.append(users.start())
+    await asyncio.to_thread(users.wait_ready)
+    assert await tables(dsn) == made

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import structlog
 from fastapi import FastAPI
 
 from kc_runtime.auth import Caller, TokenVerifier
+from kc_runtime.schema import Tables
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
 from users.adapters.inbound.http import users_routers
 from users.adapters.inbound.kafka import consumer_specs
-from users.adapters.outbound.read_model import PostgresReadModel, ProjectingRecorder
+from users.adapters.outbound.read_model import SCHEMA, PostgresReadModel, ProjectingRecorder
 from users.adapters.outbound.translator import translate
 from users.application.directory import Directory
+from users.application.read_model import InMemoryReadModel
 from users.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, VersionMismatch
 from users.settings import UsersSettings
 
@@ -30,25 +33,37 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
 }
 
 
-def build_directory(settings: UsersSettings) -> Directory:
+def build_directory(settings: UsersSettings, *, catch_up: bool = True) -> Directory:
     """The application on the configured store: PostgreSQL with the read model in the events' transaction, or
-    memory (``memory://``) with the in-memory read model."""
+    memory (``memory://``) with the in-memory read model. ``catch_up=False``: the caller catches the read model
+    up later (the service does it at start, after the runtime checked that its tables exist)."""
     env = settings.eventsourcing_env()
     if env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
         return Directory(env=env)
     env["PROCESS_RECORDER_TOPIC"] = f"{ProjectingRecorder.__module__}:{ProjectingRecorder.__qualname__}"
     directory = Directory(env=env, read_model_factory=PostgresReadModel)
+    if catch_up:
+        catch_up_read_model(directory)
+    return directory
+
+
+def catch_up_read_model(directory: Directory) -> None:
     # Normally a no-op (the read model is written with every save); after a new deployment of the read
     # model's tables, or a rebuild, it replays what they have not seen.
     applied = directory.catch_up_read_model()
     if applied:
         log.info("read model caught up", notifications=applied)
-    return directory
 
 
 def create_app(settings: UsersSettings | None = None, verify_token: Callable[[str], Caller] | None = None) -> FastAPI:
     settings = settings or UsersSettings()
-    directory = build_directory(settings)
+    directory = build_directory(settings, catch_up=False)
+    postgres = not isinstance(directory.read_model, InMemoryReadModel)
+
+    async def caught_up() -> None:
+        if postgres:
+            await asyncio.to_thread(catch_up_read_model, directory)
+
     runtime = ServiceRuntime(
         settings,
         app=directory,
@@ -58,6 +73,9 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
         description="Companies, users, roles and rights, budgets and approvers. Every call needs the shop's "
         "JWT; the token's e-mail names the user, and everything else comes from our own state.",
         domain_errors=DOMAIN_ERRORS,
+        # The read model's tables come with the event store's (the recorder's CREATE statements): only checked.
+        tables=[Tables.of(*SCHEMA, create=False)] if postgres else [],
+        on_startup=[caught_up],
     )
     if verify_token is None:
         verify_token = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience).verify
