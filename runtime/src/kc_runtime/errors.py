@@ -94,3 +94,62 @@ def install_error_handlers(app: FastAPI, domain_errors: dict[type[Exception], in
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", error=repr(exc))
         return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "description": "Every 4xx and 5xx answer. `error.code` is machine-readable and stable (e.g. `invalid_request`, "
+    "`unauthenticated`, `user_inactive`, `not_found`, `version_mismatch`, `wrong_state`, `ordering_blocked`, "
+    "`too_many_attempts`); `error.message` is a sentence for people; `error.details` (optional) says more, "
+    "e.g. which fields of the request are invalid.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "examples": ["invalid_request"]},
+                "message": {"type": "string", "examples": ["The request is not valid."]},
+                "details": {
+                    "type": "array",
+                    "items": {},
+                    "examples": [[{"field": "body.lines.0.quantity", "problem": "Input should be greater than 0"}]],
+                },
+            },
+        }
+    },
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what errors really look like: FastAPI documents its own validation body
+    (``HTTPValidationError``) for 422, which this service never sends; every operation answers client errors with
+    :data:`ERROR_SCHEMA` instead (``4XX``), validation errors included."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Error"] = ERROR_SCHEMA
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "The request is not valid (`invalid_request`; `details` name the fields), "
+                        "or the service refuses it for a reason `error.code` names.",
+                        "content": content,
+                    }
+                responses.setdefault(
+                    "4XX", {"description": "Refused: `error.code` says why (see the Error schema).", "content": content}
+                )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

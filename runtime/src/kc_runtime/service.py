@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kc_runtime import context, metrics, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
-from kc_runtime.errors import error_response, install_error_handlers
+from kc_runtime.errors import document_errors, error_response, install_error_handlers
 from kc_runtime.eventstore import Blocking, ServiceApplication
 from kc_runtime.follower import LogFollower
 from kc_runtime.kafka import create_broker
@@ -123,6 +123,7 @@ class ServiceRuntime:
     ) -> FastAPI:
         http = FastAPI(title=title, description=description, version=version, lifespan=self._lifespan)
         install_error_handlers(http, domain_errors)
+        document_errors(http)
         service = self.settings.service_name
 
         @http.middleware("http")
