@@ -414,7 +414,10 @@ def kafka_credentials_patch(component: Component) -> list[dict[str, Any]]:
         {
             "op": "add",
             "path": "/spec/template/spec/volumes/-",
-            "value": {"name": "kafka-ca", "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            "value": {
+                "name": "kafka-ca",
+                "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+            },
         },
         {
             "op": "add",
@@ -493,23 +496,7 @@ def worker_replicas_patch() -> list[dict[str, Any]]:
 def nginx_conf() -> str:
     """The compose stack's gateway: the local stack's template and route table, with compose host names."""
     st = stack()
-    upstreams, locations = [], []
-    for target in dict.fromkeys(route.upstream for route in st.ROUTES):
-        spec = st.SERVICES_BY_NAME[target]
-        upstreams.append(
-            f"    upstream {st.nginx_upstream(target)} {{\n"
-            f"        server {target}:{spec.port} max_fails=0;\n"
-            f"        keepalive 8;\n"
-            f"    }}\n"
-        )
-    for route in st.ROUTES:
-        proxy = f"{{ proxy_pass http://{st.nginx_upstream(route.upstream)}; }}"
-        locations.append(f"        # {route.prefix} -> {route.upstream}\n")
-        if route.prefix.endswith("/"):
-            locations.append(f"        location {route.prefix} {proxy}\n")
-        else:
-            locations.append(f"        location = {route.prefix} {proxy}\n")
-            locations.append(f"        location {route.prefix}/ {proxy}\n")
+    upstreams, locations = st.nginx_routes(lambda target: f"{target}:{st.SERVICES_BY_NAME[target].port}")
     text = st.render(
         st.Gateway.template,
         {
@@ -634,9 +621,7 @@ def yaml_text(header: str, docs: list[dict[str, Any]], *, blocks: bool = False) 
 
         BlockDumper.add_representer(str, text)
         dumper = BlockDumper
-    body = yaml.dump_all(
-        docs, Dumper=dumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True
-    )
+    body = yaml.dump_all(docs, Dumper=dumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
     return "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + body
 
 
@@ -913,7 +898,10 @@ def crd_files() -> list[Path]:
     module, version, folder = GATEWAY_API
     gateway = go_module_dir(module, version) / folder / "gateway.networking.k8s.io_httproutes.yaml"
     module, version, folder = KEDA
-    keda = [go_module_dir(module, version) / folder / f"keda.sh_{kind}.yaml" for kind in ("scaledobjects", "triggerauthentications")]
+    keda = [
+        go_module_dir(module, version) / folder / f"keda.sh_{kind}.yaml"
+        for kind in ("scaledobjects", "triggerauthentications")
+    ]
     return [gateway, *keda, *strimzi_crds()]
 
 

@@ -97,10 +97,11 @@ class Route:
     prefix: str
     upstream: str  # a SERVICES name
     local_only: bool = False  # not part of a deployed (Kubernetes) ingress
+    public: bool = False  # needs no token: its POSTs are rate-limited per client address at the gateway
 
 
 ROUTES: list[Route] = [
-    Route("/api/registrations", "registration"),
+    Route("/api/registrations", "registration", public=True),
     Route("/api/me", "users"),
     Route("/api/users", "users"),
     Route("/api/roles", "users"),
@@ -797,6 +798,31 @@ class PythonService(Component):
         return http_status(f"http://{HOST}:{self.port}/readyz") == 200
 
 
+def nginx_routes(address: Callable[[str], str]) -> tuple[list[str], list[str]]:
+    """The gateway's upstream blocks and locations from ROUTES; ``address`` gives a service's host:port."""
+    upstreams, locations = [], []
+    for target in dict.fromkeys(route.upstream for route in ROUTES):
+        upstreams.append(
+            f"    upstream {nginx_upstream(target)} {{\n"
+            f"        server {address(target)} max_fails=0;\n"
+            f"        keepalive 8;\n"
+            f"    }}\n"
+        )
+    for route in ROUTES:
+        limit = "limit_req zone=kc_public burst=30 nodelay; " if route.public else ""
+        proxy = f"{{ {limit}proxy_pass http://{nginx_upstream(route.upstream)}; }}"
+        notes = ", ".join(
+            n for n, on in (("local only", route.local_only), ("public, rate-limited", route.public)) if on
+        )
+        locations.append(f"        # {route.prefix} -> {route.upstream}{f' ({notes})' if notes else ''}\n")
+        if route.prefix.endswith("/"):
+            locations.append(f"        location {route.prefix} {proxy}\n")
+        else:
+            locations.append(f"        location = {route.prefix} {proxy}\n")
+            locations.append(f"        location {route.prefix}/ {proxy}\n")
+    return upstreams, locations
+
+
 class Gateway(Component):
     name = "gateway"
     port = GATEWAY_PORT
@@ -815,24 +841,7 @@ class Gateway(Component):
         return found
 
     def config_text(self) -> str:
-        upstreams, locations = [], []
-        for target in dict.fromkeys(route.upstream for route in ROUTES):
-            spec = SERVICES_BY_NAME[target]
-            upstreams.append(
-                f"    upstream {nginx_upstream(target)} {{\n"
-                f"        server {HOST}:{spec.port} max_fails=0;\n"
-                f"        keepalive 8;\n"
-                f"    }}\n"
-            )
-        for route in ROUTES:
-            proxy = f"{{ proxy_pass http://{nginx_upstream(route.upstream)}; }}"
-            note = " (local only)" if route.local_only else ""
-            locations.append(f"        # {route.prefix} -> {route.upstream}{note}\n")
-            if route.prefix.endswith("/"):
-                locations.append(f"        location {route.prefix} {proxy}\n")
-            else:
-                locations.append(f"        location = {route.prefix} {proxy}\n")
-                locations.append(f"        location {route.prefix}/ {proxy}\n")
+        upstreams, locations = nginx_routes(lambda target: f"{HOST}:{SERVICES_BY_NAME[target].port}")
         user = ""
         if IS_ROOT:  # workers drop to an unprivileged user; they never touch files (see the template)
             group = "nogroup" if _group_exists("nogroup") else "nobody"
