@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations` here: FastAPI resolves the dependencies declared in closures.
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -342,22 +343,26 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
 
     Me = Annotated[Member, Depends(member)]
 
-    async def respond(order: Order, me: Member) -> OrderOut:
-        def load() -> tuple[list[Any], dict[UUID, str]]:
-            events = orders.timeline(order)  # the use case that returned the order checked the caller's view
-            ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
-            if order.decided_by:
-                ids.add(order.decided_by)
-            return events, orders.names(ids)
+    def present(order: Order) -> OrderOut:
+        # the use case that returned the order checked that the caller may see it
+        ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
+        if order.decided_by:
+            ids.add(order.decided_by)
+        return order_out(order, orders.timeline(order), orders.names(ids))
 
-        events, names = await blocking.run(load)
-        return order_out(order, events, names)
+    async def respond(use_case: Callable[..., Order], *args: Any) -> OrderOut:
+        """The use case and the reads of its response in one call of the worker pool."""
+        return await blocking.run(lambda: present(use_case(*args)))
 
     @router.post("/api/orders/evaluate", response_model=EvaluationOut, summary="Budget check of an order, as a dry run")
     async def evaluate(body: OrderIn, me: Me) -> EvaluationOut:
         content = body.to_domain()
-        ev: Evaluation = await blocking.run(orders.evaluate, me, content)
-        names = await blocking.run(orders.names, ev.approvers)
+
+        def run() -> tuple[Evaluation, dict[UUID, str]]:
+            ev = orders.evaluate(me, content)
+            return ev, orders.names(ev.approvers)
+
+        ev, names = await blocking.run(run)
         return EvaluationOut(
             within_budget=not ev.exceeded,
             exceeded_limits=[_limit(x) for x in ev.exceeded],
@@ -374,8 +379,7 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
         summary="Submit an order: released within budget, else held for approval with the exceeded limits",
     )
     async def submit(body: OrderIn, me: Me) -> OrderOut:
-        order = await blocking.run(orders.submit, me, body.to_domain())
-        return await respond(order, me)
+        return await respond(orders.submit, me, body.to_domain())
 
     @router.get("/api/orders", response_model=PageOut, summary="My orders (all of the company's with the right)")
     async def list_orders(
@@ -405,25 +409,24 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
 
     @router.get("/api/orders/{order_id}", response_model=OrderOut, summary="One order with its whole history")
     async def get(order_id: UUID, me: Me) -> OrderOut:
-        return await respond(await blocking.run(orders.get_order, me, order_id), me)
+        return await respond(orders.get_order, me, order_id)
 
     @router.post("/api/orders/{order_id}/approve", response_model=OrderOut, summary="Approve (optionally modified)")
     async def approve(order_id: UUID, body: ApproveIn, me: Me) -> OrderOut:
         modified = body.modified_order.to_domain() if body.modified_order else None
-        return await respond(await blocking.run(orders.approve, me, order_id, body.comment, modified), me)
+        return await respond(orders.approve, me, order_id, body.comment, modified)
 
     @router.post("/api/orders/{order_id}/reject", response_model=OrderOut, summary="Reject with a comment")
     async def reject(order_id: UUID, body: RejectIn, me: Me) -> OrderOut:
-        return await respond(await blocking.run(orders.reject, me, order_id, body.comment), me)
+        return await respond(orders.reject, me, order_id, body.comment)
 
     @router.post("/api/orders/{order_id}/resubmit", response_model=OrderOut, summary="Send a rejected order back")
     async def resubmit(order_id: UUID, body: ResubmitIn, me: Me) -> OrderOut:
-        order = await blocking.run(orders.resubmit, me, order_id, body.comment, body.order.to_domain())
-        return await respond(order, me)
+        return await respond(orders.resubmit, me, order_id, body.comment, body.order.to_domain())
 
     @router.post("/api/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel (the buyer, while open)")
     async def cancel(order_id: UUID, body: CancelIn, me: Me) -> OrderOut:
-        return await respond(await blocking.run(orders.cancel, me, order_id, body.comment), me)
+        return await respond(orders.cancel, me, order_id, body.comment)
 
     @router.post("/api/orders/{order_id}/comments", response_model=OrderOut, summary="Add to the conversation")
     async def comment(
@@ -432,7 +435,6 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
         me: Me,
         if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     ) -> OrderOut:
-        order = await blocking.run(orders.comment, me, order_id, body.text, _parse_if_match(if_match))
-        return await respond(order, me)
+        return await respond(orders.comment, me, order_id, body.text, _parse_if_match(if_match))
 
     return router
