@@ -10,7 +10,8 @@ Measures, against the running local stack:
     100,000 past orders (``--history``; ``--quick``: 0 and 1,000 only). The past orders are stored through
     approval's application layer in bulk (real orders in approval's database, submitted and then cancelled by
     the buyer, so nothing goes to the ERP or sends mail), and the measurement starts only once approval's
-    relay and projection have caught up with them.
+    relay and projection have caught up with them. A history of 10,000 orders or more is kept for later runs
+    (bench/results/history-seeds.json), so repeated runs do not grow approval's database by 100,000 orders each.
 Prints a table and writes bench/results/<timestamp>.json for later comparison.
 """
 
@@ -300,14 +301,18 @@ async def order_flow(
 # ---- cost with history ------------------------------------------------------------------------------------
 
 
+async def token_for(gw: httpx.AsyncClient, **claims: Any) -> str:
+    r = await gw.post("/dev-auth/token", json={"sub": str(uuid.uuid4()), **claims})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
 async def history_companies(gw: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
     """Registered companies with one buyer each (no budget: their orders go straight to the ERP)."""
     from tests.support.users import RegistrationPublisher, UsersApi
 
     async def token(**claims: Any) -> str:
-        r = await gw.post("/dev-auth/token", json={"sub": str(uuid.uuid4()), **claims})
-        r.raise_for_status()
-        return r.json()["access_token"]
+        return await token_for(gw, **claims)
 
     publisher = RegistrationPublisher(KAFKA)
     await publisher.start()
@@ -317,19 +322,68 @@ async def history_companies(gw: httpx.AsyncClient, count: int) -> list[dict[str,
         for _ in range(count):
             company = await api.company()
             buyer, headers = await api.user(company, ["buyer"])
-            out.append({"company_id": uuid.UUID(company.id), "buyer_id": uuid.UUID(buyer["id"]), "buyer": headers})
+            out.append(
+                {
+                    "company_id": uuid.UUID(company.id),
+                    "buyer_id": uuid.UUID(buyer["id"]),
+                    "email": buyer["email"],
+                    "buyer": headers,
+                }
+            )
     finally:
         await publisher.stop()
-    deadline = time.monotonic() + 120
     for c in out:
-        while True:
-            r = await gw.post("/api/orders/evaluate", json=order_body(quantity=1), headers=c["buyer"])
-            if r.status_code == 200:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"approval did not learn of the history buyers: {r.status_code} {r.text[:200]}")
-            await asyncio.sleep(0.1)
+        if not await known_to_approval(gw, c["buyer"], deadline_s=120):
+            raise RuntimeError("approval did not learn of the history buyers")
     return out
+
+
+async def known_to_approval(gw: httpx.AsyncClient, headers: dict[str, str], deadline_s: float) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        r = await gw.post("/api/orders/evaluate", json=order_body(quantity=1), headers=headers)
+        if r.status_code == 200:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+
+
+HISTORY_SEEDS = ROOT / "bench" / "results" / "history-seeds.json"
+REUSED_FROM = 10_000
+"""Histories at least this long are kept for the next run (each run adds only its few hundred submissions)."""
+
+
+async def reusable_history(gw: httpx.AsyncClient, size: int) -> dict[str, Any] | None:
+    """A company seeded by an earlier run with ``size`` past orders (up to 5 % more), if it is still there."""
+    if size < REUSED_FROM or not HISTORY_SEEDS.exists():
+        return None
+    seed = json.loads(HISTORY_SEEDS.read_text()).get(str(size))
+    if not seed:
+        return None
+    company_id, buyer_id = uuid.UUID(seed["company_id"]), uuid.UUID(seed["buyer_id"])
+    conn = await asyncpg.connect(APPROVAL_DSN)
+    try:
+        orders = await conn.fetchval(
+            "SELECT coalesce(sum(orders), 0) FROM approval_order_counts WHERE company_id = $1 AND buyer_id = $2",
+            company_id,
+            buyer_id,
+        )
+    finally:
+        await conn.close()
+    if not size <= orders <= size * 1.05:
+        return None
+    headers = {"Authorization": f"Bearer {await token_for(gw, email=seed['email'])}"}
+    if not await known_to_approval(gw, headers, deadline_s=2):
+        return None
+    return {"company_id": company_id, "buyer_id": buyer_id, "email": seed["email"], "buyer": headers}
+
+
+def remember_history(size: int, company: dict[str, Any]) -> None:
+    seeds = json.loads(HISTORY_SEEDS.read_text()) if HISTORY_SEEDS.exists() else {}
+    seeds[str(size)] = {k: str(company[k]) for k in ("company_id", "buyer_id", "email")}
+    HISTORY_SEEDS.parent.mkdir(parents=True, exist_ok=True)
+    HISTORY_SEEDS.write_text(json.dumps(seeds, indent=2) + "\n")
 
 
 def seed_past_orders(company_id: uuid.UUID, buyer_id: uuid.UUID, count: int, chunk: int = 500) -> float:
@@ -394,13 +448,22 @@ async def history_latency(sizes: list[int], submits: int, concurrency: int) -> d
 
     limits = httpx.Limits(max_connections=concurrency * 2)
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=limits) as gw:
-        print(f"[bench]   registering {len(sizes)} companies for history sizes {sizes}…", flush=True)
-        companies = await history_companies(gw, len(sizes))
+        reused = {size: await reusable_history(gw, size) for size in sizes}
+        fresh = [size for size in sizes if reused[size] is None]
+        print(f"[bench]   registering {len(fresh)} companies for history sizes {fresh}…", flush=True)
+        made = dict(zip(fresh, await history_companies(gw, len(fresh)), strict=True))
+        companies = [reused[size] or made[size] for size in sizes]
         seeding: dict[int, float] = {}
-        for size, c in zip(sizes, companies, strict=True):
+        for size in fresh:
             if size:
                 print(f"[bench]   storing {size:,} past orders…", flush=True)
+                c = made[size]
                 seeding[size] = await asyncio.to_thread(seed_past_orders, c["company_id"], c["buyer_id"], size)
+                if size >= REUSED_FROM:
+                    remember_history(size, c)
+        for size in sizes:
+            if reused[size] is not None:
+                print(f"[bench]   reusing the {size:,} past orders stored by an earlier run", flush=True)
         waited = await wait_for_followers()
         print(f"[bench]   approval's relay and projection caught up after {waited:.1f}s", flush=True)
 
