@@ -15,7 +15,7 @@ help:
 	@echo "make restart SERVICE=approval   restart one component after a code change"
 	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
-	@echo "make chaos    steady load while services, Kafka and PostgreSQL are killed; checks nothing was lost or doubled"
+	@echo "make chaos    steady load while services, Kafka and PostgreSQL are killed; checks nothing was lost or doubled (ARGS="--signal term": SIGTERM each service instead)"
 	@echo "make fuzz     schemathesis against every OpenAPI document through the gateway (KC_FUZZ_EXAMPLES)"
 	@echo "make lint     ruff, mypy, import-linter"
 	@echo "make deploy-check   render every Kubernetes overlay and validate it offline (part of make test)"

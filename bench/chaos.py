@@ -1,7 +1,10 @@
 """`make chaos`: the full stack under a steady order load while processes are killed at random moments.
 
 Kills (kill -9, then restart) each service process, the Kafka broker and PostgreSQL, and cuts the ERP
-simulator off for a while. Afterwards it checks, and prints as figures:
+simulator off for a while. With ``--signal term`` it instead stops each service gracefully (SIGTERM, as
+Kubernetes does on a rollout or a node drain) at a random moment under the same load and starts it again; then
+nothing may be doubled at all, and every service must have stopped within its grace period.
+Afterwards it checks, and prints as figures:
   * every acknowledged order reached a final or correctly pending state;
   * every released order is at the ERP simulator exactly once (duplicates discarded there are counted);
   * every mail was sent exactly once (no Message-ID twice) and every expected mail arrived;
@@ -45,6 +48,7 @@ SMTP_SINK = "http://127.0.0.1:8113"
 SERVICES = ["registration", "users", "approval", "erp-sync", "notifications"]
 FINAL_OR_PENDING = {"pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled"}
 AT_ERP = {"released", "transmitted", "confirmed", "erp_rejected"}
+STOP_GRACE = 30.0  # seconds a service gets after SIGTERM (the Deployments' terminationGracePeriodSeconds)
 
 
 def log(text: str) -> None:
@@ -62,6 +66,7 @@ class Load:
         self.failures = Counter[str]()
         self.stop = asyncio.Event()
         self.faults: list[str] = []
+        self.stops: list[dict[str, Any]] = []  # graceful stops (--signal term): service, seconds, graceful
 
     async def _post(self, url: str, headers: dict, body: Any) -> httpx.Response | None:
         try:
@@ -96,11 +101,14 @@ class Load:
             await asyncio.sleep(0.05)
 
 
-async def faults(load: Load, duration: float, quick: bool, rng: random.Random) -> list[str]:
-    """Kill -9 and restart components at random moments; cut the ERP off for a while."""
+async def faults(load: Load, duration: float, quick: bool, rng: random.Random, mode: str = "kill") -> list[str]:
+    """Kill -9 and restart components at random moments; cut the ERP off for a while. In ``term`` mode: stop
+    each service with SIGTERM (graceful) and start it again."""
     plan = [*SERVICES, "kafka", "postgres", "erp-outage"]
     if quick:
         plan = ["approval", "erp-sync", "notifications", "postgres", "kafka", "erp-outage"]
+    if mode == "term":
+        plan = list(SERVICES)
     rng.shuffle(plan)
     done = []
     slot = duration / (len(plan) + 1)
@@ -113,6 +121,18 @@ async def faults(load: Load, duration: float, quick: bool, rng: random.Random) -
                 await asyncio.sleep(min(8.0, slot))
                 await _admin(erp, "/admin/resume")
                 log("ERP simulator back")
+            elif mode == "term":
+                log(f"SIGTERM {target}")
+                began = time.monotonic()
+                reports = await asyncio.to_thread(stack.stop_components, [stack.COMPONENTS[target]], STOP_GRACE)
+                took = time.monotonic() - began
+                graceful = not any(" killed " in line for line in reports)
+                load.stops.append({"service": target, "seconds": round(took, 2), "graceful": graceful})
+                log(f"{target} {'stopped' if graceful else 'had to be killed'} after {took:.1f}s")
+                await asyncio.sleep(rng.uniform(0.5, 2.0))
+                started = time.monotonic()
+                await restart(target)
+                log(f"{target} back after {time.monotonic() - started:.1f}s")
             else:
                 log(f"kill -9 {target}")
                 await asyncio.to_thread(stack.stop_component, target, signal.SIGKILL)
@@ -277,7 +297,9 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     # SMTP has no idempotency: a mail accepted by the server in the instant before notifications records it
     # as sent is sent again after a kill -9, with the same Message-ID (receivers can drop it). At most the
     # mails in flight at each kill can be doubled; more would mean a real bug.
-    kills = sum(1 for f in load.faults if f == "notifications")
+    kills = sum(1 for f in load.faults if f == "notifications") - sum(
+        1 for s in load.stops if s["service"] == "notifications"
+    )  # a graceful stop finishes its deliveries and records them: it may double nothing
     allowed = kills * MAIL_PARALLEL
     figures["mails_doubled_allowed_by_kills"] = allowed
     if doubled > allowed:
@@ -301,6 +323,12 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     if missing:
         failures.append(f"{missing} expected mails did not arrive")
 
+    if load.stops:
+        figures["graceful_stops"] = load.stops
+        for stop in load.stops:
+            if not stop["graceful"]:
+                failures.append(f"{stop['service']} did not exit within {STOP_GRACE:.0f}s of SIGTERM")
+
     reasons = await dead_letters(since_ms)
     figures["dead_letters_during_run"] = dict(reasons)
     if sum(reasons.values()):
@@ -314,11 +342,17 @@ async def main() -> int:
     parser.add_argument("--buyers", type=int, default=int(os.environ.get("CHAOS_BUYERS", 8)))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("CHAOS_SEED", random.randrange(1 << 30))))
     parser.add_argument("--quick", action="store_true", help="a short run (part of make test)")
+    parser.add_argument(
+        "--signal",
+        choices=("kill", "term"),
+        default=os.environ.get("CHAOS_SIGNAL", "kill"),
+        help="kill: kill -9 services, Kafka, PostgreSQL and cut the ERP off; term: SIGTERM each service (graceful)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.buyers = min(args.seconds, 45.0), 4
     rng = random.Random(args.seed)
-    log(f"seed {args.seed}; {args.seconds:.0f}s of load with {args.buyers} buyers")
+    log(f"seed {args.seed}; {args.seconds:.0f}s of load with {args.buyers} buyers; faults: {args.signal}")
     since_ms = int(time.time() * 1000)
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
         shops = await setup_companies(gw, companies=2, buyers_per_company=max(1, args.buyers // 2))
@@ -327,7 +361,7 @@ async def main() -> int:
             asyncio.create_task(load.buyer(shop, h, n))
             for n, (shop, h) in enumerate((s, b) for s in shops for b in s["buyers"])
         ]
-        fault_task = asyncio.create_task(faults(load, args.seconds, args.quick, rng))
+        fault_task = asyncio.create_task(faults(load, args.seconds, args.quick, rng, args.signal))
         # the load runs for the given time, and at least until every fault was injected and recovered
         await asyncio.gather(asyncio.sleep(args.seconds), asyncio.shield(fault_task))
         load.stop.set()
@@ -337,10 +371,10 @@ async def main() -> int:
     await asyncio.to_thread(stack.up)
     await quiesce()
     figures, failures = await check(load, since_ms)
-    figures.update({"seed": args.seed, "seconds": args.seconds, "faults": injected,
+    figures.update({"seed": args.seed, "seconds": args.seconds, "faults": injected, "signal": args.signal,
                     "request_failures_during_faults": dict(load.failures)})  # fmt: skip
     print(json.dumps(figures, indent=2, sort_keys=True))
-    out = ROOT / "bench" / "results" / f"chaos-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out = ROOT / "bench" / "results" / f"chaos-{args.signal}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"figures": figures, "failures": failures}, indent=2) + "\n")
     for f in failures[:30]:
