@@ -4,7 +4,8 @@ upstream). A raw HTTP/1.1 keep-alive client on asyncio streams (an HTTP library 
 before nginx): ``connections`` connections, one request in flight on each, for ``seconds``.
 
 The client runs on the same machine, so the figure is a floor for nginx and a ceiling for anything routed
-through it here; `python -m bench.gateway_rate` prints it alone.
+through it here (when pass-through and direct come out equal, the client is the limit); `python -m
+bench.gateway_rate` prints it alone.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ async def _connection(host: str, port: int, path: str, until: float, counts: lis
             writer.write(request)
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial:
+            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
                     raise
-                writer.close()
+                writer.close()  # nginx closed it (keepalive_requests) before or while this request went out
                 reader, writer = await asyncio.open_connection(host, port)
                 continue
             status = int(head.split(b" ", 2)[1])

@@ -4,6 +4,8 @@ Measures, against the running local stack:
   * the raw PostgreSQL commit rate (single-row INSERT commits, 16 connections) and the same under an exclusive
     table lock (what the event store does);
   * the raw Kafka produce rate (idempotent producer, acks=all; pipelined, and one-at-a-time);
+  * the gateway's pass-through rate (nginx proxying to an upstream that costs nothing, bench/gateway_rate.py) and
+    what it answers by itself — when the two are equal, the bench's own client is the limit, not nginx;
   * the order flow: POST /api/orders through the gateway (concurrent buyers) → approval stores → relay →
     Kafka → erp-sync applies (its handler's timestamp) — orders/s and p50/p95/p99 latencies;
   * how cost grows with history: submission (and listing) latency for buyers whose company has ~0, 1,000 and
@@ -38,6 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.gateway_rate import gateway_rates  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 
 GATEWAY = os.environ.get("KC_BENCH_GATEWAY", "http://127.0.0.1:8080")
@@ -552,6 +555,8 @@ async def main() -> int:
     pg_locked = await pg_commit_rate(args.seconds, locked=True)
     print(f"[bench] Kafka produce rate ({args.kafka_messages} × 1 kB, acks=all, idempotent)…", flush=True)
     kafka_pipelined, kafka_sequential = await kafka_produce_rate(args.kafka_messages)
+    print(f"[bench] gateway pass-through rate ({args.seconds:.0f}s, 32 keep-alive connections)…", flush=True)
+    gateway = await gateway_rates(args.seconds)
     print(
         f"[bench] order flow: {args.orders} orders, {args.concurrency} concurrent buyers, via the gateway…", flush=True
     )
@@ -572,6 +577,7 @@ async def main() -> int:
             "pg_commits_per_s_exclusive_lock": pg_locked,
             "kafka_produce_per_s_pipelined": kafka_pipelined,
             "kafka_produce_per_s_sequential": kafka_sequential,
+            **gateway,
         },
         "order_flow": flow,
         "history": history,
@@ -581,6 +587,8 @@ async def main() -> int:
         ("PostgreSQL commits/s under exclusive table lock", f"{pg_locked:,.0f}"),
         ("Kafka produce msgs/s (pipelined, acks=all)", f"{kafka_pipelined:,.0f}"),
         ("Kafka produce msgs/s (one at a time)", f"{kafka_sequential:,.0f}"),
+        ("nginx pass-through requests/s (to a no-cost upstream)", f"{gateway['nginx_pass_through_per_s']:,.0f}"),
+        ("nginx requests/s answered by itself", f"{gateway['nginx_direct_per_s']:,.0f}"),
         ("orders submitted and decided via gateway /s", f"{flow['http_orders_per_s']:,.1f}"),
         ("orders end to end /s (submitted -> at the ERP)", f"{flow['end_to_end_orders_per_s']:,.1f}"),
         (
