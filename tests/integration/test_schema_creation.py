@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import eventually
 from tests.integration.conftest import service_env
 from tests.support.infra import PG_ADMIN_DSN, ROOT, ServiceProcess, random_suffix
 
@@ -67,11 +68,20 @@ async def test_the_schema_command_creates_every_table_and_then_the_service_start
     assert created.returncode == 0, created.stderr + created.stdout
     assert "approval: tables ok" in created.stdout
     made = await tables(dsn)
-    assert {"kc_follower_position", "approval_order_summaries"} <= made
+    assert {"kc_follower_position", "approval_order_summaries", "approval_order_counts"} <= made
     assert any(t.endswith("_events") for t in made) and any(t.endswith("_tracking") for t in made)
     # idempotent, as a re-run Job must be
     assert schema_command("create", "approval", "APPROVAL_", dsn).returncode == 0
     assert schema_command("check", "approval", "APPROVAL_", dsn).returncode == 0
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP TABLE approval_order_counts")
+    finally:
+        await conn.close()
+    checked = schema_command("check", "approval", "APPROVAL_", dsn)
+    assert checked.returncode == 1 and "approval_order_counts" in checked.stdout  # the read model is checked too
+    assert schema_command("create", "approval", "APPROVAL_", dsn).returncode == 0
 
     env = service_env(dsn, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}")
     approval = ServiceProcess("approval", "APPROVAL_", env, name="approval-schema-made")
@@ -247,3 +257,46 @@ async def test_the_schema_command_creates_users_read_model_and_then_users_starts
     processes.append(users.start())
     await asyncio.to_thread(users.wait_ready)
     assert await tables(dsn) == made
+
+
+async def test_approval_with_its_read_model_and_metrics_runs_with_a_role_that_cannot_create_tables(
+    database, topic_prefix, processes
+):
+    dsn = await database("approval")
+    created = await asyncio.to_thread(schema_command, "create", "approval", "APPROVAL_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    role = f"it_dml_{random_suffix()}"
+    owner = await asyncpg.connect(dsn)
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'x' NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        for grant in (
+            f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}",
+            f"GRANT USAGE ON SCHEMA public TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ):
+            await owner.execute(grant)
+        restricted = dsn.replace("://postgres@", f"://{role}:x@", 1)
+        env = service_env(
+            restricted, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}",
+            BUSINESS_METRICS_INTERVAL_S="0.2",
+        )  # fmt: skip
+        approval = ServiceProcess("approval", "APPROVAL_", env, name="approval-dml-only")
+        processes.append(approval.start())
+        await asyncio.to_thread(approval.wait_ready)
+
+        async def counted() -> bool:
+            async with httpx.AsyncClient(base_url=approval.url, timeout=5) as http:
+                text = (await http.get("/metrics")).text
+            return any(line.startswith("kc_approvals_pending{") for line in text.splitlines())
+
+        await eventually(counted, timeout=20, what="business metrics read with the restricted role")
+        assert "permission denied" not in approval.tail(200)
+    finally:
+        for p in processes:
+            p.kill()
+        await owner.execute(f"DROP OWNED BY {role}")
+        await owner.close()
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from approval.adapters.inbound.http import orders_router
 from approval.adapters.inbound.kafka import consumer_specs
 from approval.adapters.outbound.metrics import BusinessMetrics
-from approval.adapters.outbound.read_model import OrderProjector, OrderSummaries
+from approval.adapters.outbound.read_model import TABLES, OrderProjector, OrderSummaries
 from approval.adapters.outbound.translator import make_translator
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
 from approval.domain.model import InvalidOrder, NotAllowed, OrderNotFound, VersionMismatch, WrongState
@@ -21,7 +21,7 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
     settings = settings or ApprovalSettings()
     orders = Orders(env=settings.eventsourcing_env())
     dsn = settings.database_url.get_secret_value()
-    summaries = OrderSummaries(dsn)
+    summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
     metrics = BusinessMetrics(settings.service_name, summaries.pool, settings.business_metrics_interval_s)
 
     def projector(runtime: ServiceRuntime) -> OrderProjector:
@@ -48,6 +48,7 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
             CallerInactive: 403,
             OrderingBlocked: 403,
         },
+        tables=[TABLES],
         on_startup=[summaries.pool, metrics.start],
         on_shutdown=[metrics.stop, summaries.close],
     )

@@ -1,5 +1,6 @@
 """Business metrics of approval for Prometheus: orders by status, pending approvals and how long the oldest one
-has waited. Refreshed from the read model every few seconds by one background task (a scrape never waits for
+has waited. Refreshed from the read model (the counts the projector keeps, and an index of the pending orders,
+so the cost does not grow with the history) every few seconds by one background task (a scrape never waits for
 the database; a database outage leaves the last figures and logs once)."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class BusinessMetrics:
     async def refresh(self) -> None:
         pool = await self.pool()
         async with pool.acquire() as conn:
-            rows = await conn.fetch("SELECT status, count(*) AS n FROM approval_order_summaries GROUP BY status")
+            rows = await conn.fetch("SELECT status, sum(orders) AS n FROM approval_order_counts GROUP BY status")
             oldest = await conn.fetchval(
                 "SELECT min(submitted_at) FROM approval_order_summaries WHERE status = 'pending_approval'"
             )

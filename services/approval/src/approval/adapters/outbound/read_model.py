@@ -20,6 +20,7 @@ import asyncpg
 
 from approval.domain.model import Order, OrderContent
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.schema import Tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS approval_order_summaries (
@@ -52,6 +53,9 @@ DROP INDEX IF EXISTS approval_order_summaries_buyer;
 DROP INDEX IF EXISTS approval_order_summaries_company;
 CREATE INDEX IF NOT EXISTS approval_order_summaries_approvers
     ON approval_order_summaries USING gin (approvers);
+-- The oldest order waiting for a decision (business metrics), found without reading the whole history.
+CREATE INDEX IF NOT EXISTS approval_order_summaries_pending
+    ON approval_order_summaries (submitted_at) WHERE status = 'pending_approval';
 CREATE TABLE IF NOT EXISTS approval_order_counts (
     company_id uuid NOT NULL,
     buyer_id uuid NOT NULL,
@@ -60,6 +64,9 @@ CREATE TABLE IF NOT EXISTS approval_order_counts (
     PRIMARY KEY (company_id, buyer_id, status)
 );
 """
+
+
+TABLES = Tables.of(SCHEMA)
 
 
 async def _count_existing(conn: asyncpg.Connection) -> None:
@@ -77,10 +84,15 @@ async def _count_existing(conn: asyncpg.Connection) -> None:
 
 
 class OrderSummaries:
-    """Queries of the projection. The pool is created on first use, in the running event loop."""
+    """Queries of the projection. The pool is created on first use, in the running event loop.
 
-    def __init__(self, dsn: str) -> None:
+    ``create``: run :data:`SCHEMA` when the pool is made (tests, tools). The service passes False: its runtime
+    runs the DDL at start when ``APPROVAL_CREATE_SCHEMA`` is on and otherwise checks the tables exist
+    (:data:`TABLES`)."""
+
+    def __init__(self, dsn: str, *, create: bool = True) -> None:
         self.dsn = dsn
+        self.create = create
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -91,7 +103,8 @@ class OrderSummaries:
                 self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=8)
                 self.loop = asyncio.get_running_loop()
                 async with self._pool.acquire() as conn:
-                    await conn.execute(SCHEMA)
+                    if self.create:
+                        await conn.execute(SCHEMA)
                     await _count_existing(conn)
         return self._pool
 
