@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import psycopg
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -51,6 +55,23 @@ _STATUS_CODES = {
 }
 
 
+# A dependency that is away for a moment (PostgreSQL restarting, a pool without a free connection, a connection
+# cut): the request did not happen or was rolled back, and the same request will work again soon. Answered
+# 503 with Retry-After, never 500: the client (or the gateway) should retry, and it is no bug of ours.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    StoreOperationalError,
+    StoreInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    ConnectionError,
+    TimeoutError,
+)
+RETRY_AFTER_S = 2
+
+
 def install_error_handlers(app: FastAPI, domain_errors: dict[type[Exception], int] | None = None) -> None:
     """``domain_errors`` maps domain exception classes (carrying ``code`` and a message) to HTTP statuses."""
 
@@ -90,6 +111,17 @@ def install_error_handlers(app: FastAPI, domain_errors: dict[type[Exception], in
 
         app.add_exception_handler(exc_class, make())
 
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", error=repr(exc)[:300])
+        response = error_response(
+            503, "service_unavailable", "A database this service needs is unavailable for a moment; retry shortly."
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    for exc_class in UNAVAILABLE:
+        app.add_exception_handler(exc_class, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", error=repr(exc))
@@ -101,7 +133,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Every 4xx and 5xx answer. `error.code` is machine-readable and stable (e.g. `invalid_request`, "
     "`unauthenticated`, `user_inactive`, `not_found`, `version_mismatch`, `wrong_state`, `ordering_blocked`, "
-    "`too_many_attempts`); `error.message` is a sentence for people; `error.details` (optional) says more, "
+    "`too_many_attempts`, `service_unavailable`); `error.message` is a sentence for people; `error.details` (optional) says more, "
     "e.g. which fields of the request are invalid.",
     "required": ["error"],
     "properties": {
@@ -148,6 +180,15 @@ def document_errors(app: FastAPI) -> None:
                     }
                 responses.setdefault(
                     "4XX", {"description": "Refused: `error.code` says why (see the Error schema).", "content": content}
+                )
+                responses.setdefault(
+                    "503",
+                    {
+                        "description": "`service_unavailable`: a database the service needs is away for a moment; "
+                        "nothing was changed — retry after `Retry-After` seconds.",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        "content": content,
+                    },
                 )
         app.openapi_schema = schema
         return schema

@@ -10,7 +10,14 @@ from approval.adapters.outbound.metrics import BusinessMetrics
 from approval.adapters.outbound.read_model import TABLES, OrderProjector, OrderSummaries
 from approval.adapters.outbound.translator import make_translator
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
-from approval.domain.model import InvalidOrder, NotAllowed, OrderNotFound, VersionMismatch, WrongState
+from approval.domain.model import (
+    IdempotencyKeyReused,
+    InvalidOrder,
+    NotAllowed,
+    OrderNotFound,
+    VersionMismatch,
+    WrongState,
+)
 from approval.settings import ApprovalSettings
 from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.serve import serve
@@ -41,6 +48,7 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
         domain_errors={
             OrderNotFound: 404,
             InvalidOrder: 422,
+            IdempotencyKeyReused: 422,
             VersionMismatch: 412,
             WrongState: 409,
             NotAllowed: 403,

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import JSONTranscoder, Tracking
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
 from approval.domain.budget import Budget, LimitExceeded, evaluate
@@ -32,6 +32,7 @@ from approval.domain.model import (
     Address,
     Change,
     Comment,
+    IdempotencyKeyReused,
     NotAllowed,
     Order,
     OrderContent,
@@ -188,15 +189,43 @@ class Orders(ServiceApplication):
         approvers = route(buyer.id, company.approver_ids, company.main_contact_id) if exceeded else ()
         return Evaluation(exceeded, buyer.budget, approvers)
 
-    def submit(self, buyer: Member, content: OrderContent) -> Order:
-        """Within budget: released to the ERP at once. Over budget: held for the company's approvers."""
+    def submit(self, buyer: Member, content: OrderContent, idempotency_key: str | None = None) -> Order:
+        """Within budget: released to the ERP at once. Over budget: held for the company's approvers.
+
+        ``idempotency_key`` (the client's, per buyer): the submission is made once; the same key again returns
+        that order as it is now (also when both arrive at the same time), with other lines it is refused."""
+        if idempotency_key is not None:
+            existing = self._submitted_before(buyer, content, idempotency_key)
+            if existing is not None:
+                return existing
         evaluation = self.evaluate(buyer, content)
         now = datetime.now(UTC)
         order = Order(
-            company_id=buyer.company_id, buyer_id=buyer.id, content=content, budget=evaluation.budget, submitted_at=now
-        )
+            company_id=buyer.company_id, buyer_id=buyer.id, content=content, budget=evaluation.budget,
+            submitted_at=now, idempotency_key=idempotency_key,
+        )  # fmt: skip
         self._route(order, evaluation, now)
-        self.save(order)
+        try:
+            self.save(order)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = self._submitted_before(buyer, content, idempotency_key)  # the same key, a moment earlier
+            if existing is None:
+                raise
+            return existing
+        return order
+
+    def _submitted_before(self, buyer: Member, content: OrderContent, idempotency_key: str) -> Order | None:
+        order_id = Order.create_id(buyer.company_id, buyer.id, idempotency_key)
+        try:
+            order: Any = self.repository.get(order_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(order, Order) or order.buyer_id != buyer.id:
+            return None
+        if order.submitted_content != content:
+            raise IdempotencyKeyReused("This Idempotency-Key was used for another order; use a new key.")
         return order
 
     def resubmit(self, buyer: Member, order_id: UUID, comment: str, content: OrderContent) -> Order:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -46,6 +46,16 @@ class SelfApproval(NotAllowed):
 
 class WrongState(OrderError):
     code = "wrong_state"
+
+
+class IdempotencyKeyReused(OrderError):
+    """The buyer's Idempotency-Key already names an order with other lines (a 422: a retry must repeat the
+    request it retries)."""
+
+    code = "idempotency_key_reused"
+
+
+_ORDER_IDS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:orders")
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,14 @@ AT_THE_ERP = (OrderStatus.RELEASED, OrderStatus.TRANSMITTED)
 
 
 class Order(Aggregate):
+    @staticmethod
+    def create_id(company_id: UUID, buyer_id: UUID, idempotency_key: str | None = None) -> UUID:
+        """With the buyer's Idempotency-Key the id follows from it: the same submission sent again (a client
+        retrying after a timeout) names the same order instead of making a second one."""
+        if idempotency_key is None:
+            return uuid4()
+        return uuid5(_ORDER_IDS, f"{company_id}/{buyer_id}/{idempotency_key}")
+
     @event("Submitted")
     def __init__(
         self,
@@ -180,7 +198,10 @@ class Order(Aggregate):
         content: OrderContent,
         submitted_at: datetime,
         budget: Budget | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
+        self.idempotency_key = idempotency_key
+        self.submitted_content = content  # as first submitted (``content`` follows modifications, resubmissions)
         self.company_id = company_id
         self.buyer_id = buyer_id
         self.content = content

@@ -378,8 +378,24 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
         response_model=OrderOut,
         summary="Submit an order: released within budget, else held for approval with the exceeded limits",
     )
-    async def submit(body: OrderIn, me: Me) -> OrderOut:
-        return await respond(orders.submit, me, body.to_domain())
+    async def submit(
+        body: OrderIn,
+        me: Me,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=8,
+                max_length=200,
+                pattern=r"^[\x21-\x7e]+$",
+                description="Recommended: a key the shop makes once per order it submits (e.g. a UUID) and sends "
+                "again when it retries after a timeout or a 502/503. The same key of the same buyer returns the "
+                "order made the first time (as it is now) instead of making a second one; with other lines it is "
+                "refused (422 `idempotency_key_reused`).",
+            ),
+        ] = None,
+    ) -> OrderOut:
+        return await respond(orders.submit, me, body.to_domain(), idempotency_key)
 
     @router.get("/api/orders", response_model=PageOut, summary="My orders (all of the company's with the right)")
     async def list_orders(
