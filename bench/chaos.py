@@ -23,6 +23,7 @@ import random
 import signal
 import sys
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,8 @@ class Load:
         self.stop = asyncio.Event()
         self.faults: list[str] = []
         self.stops: list[dict[str, Any]] = []  # graceful stops (--signal term): service, seconds, graceful
+        self.retried = 0  # submissions sent again with their Idempotency-Key after a failed answer
+        self.run = uuid.uuid4().hex[:8]
 
     async def _post(self, url: str, headers: dict, body: Any) -> httpx.Response | None:
         try:
@@ -85,7 +88,17 @@ class Load:
             over = i % 4 == 0
             body = order_body(quantity=60 if over else 1 + i % 5, unit_price="9.90", sku=f"SKU-{i % 40}")
             self.attempts += 1
-            r = await self._post("/api/orders", headers, body)
+            # As a shop should: one Idempotency-Key per order, the same key on every retry of it — an answer lost
+            # to a fault (502 while a service restarts, 503 while PostgreSQL does) never makes a second order.
+            keyed = {**headers, "Idempotency-Key": f"chaos-{n}-{i}-{self.run}"}
+            r = await self._post("/api/orders", keyed, body)
+            tries = 1
+            while (r is None or r.status_code >= 500) and tries < 40 and not self.stop.is_set():
+                await asyncio.sleep(0.25)
+                r = await self._post("/api/orders", keyed, body)
+                tries += 1
+            if tries > 1:
+                self.retried += 1
             if r is None or r.status_code != 201:
                 await asyncio.sleep(0.2)
                 continue
@@ -233,7 +246,11 @@ async def dead_letters(since_ms: int) -> Counter[str]:
 
 async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     failures: list[str] = []
-    figures: dict[str, Any] = {"orders_attempted": load.attempts, "orders_acknowledged": len(load.acknowledged)}
+    figures: dict[str, Any] = {
+        "orders_attempted": load.attempts,
+        "orders_acknowledged": len(load.acknowledged),
+        "submissions_retried_with_their_key": load.retried,
+    }
     states: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
         for order_id, rec in load.acknowledged.items():
@@ -251,6 +268,7 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                 failures.append(f"order {order_id}: rejected but {status}")
         # the read model (lists) against the orders themselves
         mismatches = 0
+        unanswered = 0  # orders made whose answer the load never got (it gave up retrying): not lost, but unseen
         for shop in load.shops:
             for headers in shop["buyers"]:
                 listed: dict[str, str] = {}
@@ -266,7 +284,9 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                 for order_id, rec in load.acknowledged.items():
                     if rec["buyer"] is headers and listed.get(order_id) != states.get(order_id):
                         mismatches += 1
+                unanswered += len(set(listed) - set(load.acknowledged))
         figures["read_model_mismatches"] = mismatches
+        figures["orders_made_but_never_answered"] = unanswered
         if mismatches:
             failures.append(f"{mismatches} orders listed with another status than they have")
     figures["orders_by_status"] = dict(Counter(states.values()))
