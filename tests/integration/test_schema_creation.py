@@ -7,6 +7,8 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
@@ -90,12 +92,10 @@ async def test_the_schema_command_creates_every_table_and_then_the_service_start
     assert await tables(dsn) == made
 
 
-async def test_a_service_runs_with_a_role_that_may_read_and_write_but_not_create_tables(
-    database, topic_prefix, processes
-):
-    dsn = await database("registration")
-    created = await asyncio.to_thread(schema_command, "create", "registration", "REGISTRATION_", dsn)
-    assert created.returncode == 0, created.stderr + created.stdout
+@asynccontextmanager
+async def dml_only_role(dsn: str, processes: list[ServiceProcess]) -> AsyncIterator[str]:
+    """A login role that may read and write the tables of ``dsn`` (made before) but create none; yields its DSN.
+    The processes started meanwhile are killed before the role is dropped."""
     role = f"it_dml_{random_suffix()}"
     owner = await asyncpg.connect(dsn)
     admin = await asyncpg.connect(PG_ADMIN_DSN)
@@ -108,7 +108,23 @@ async def test_a_service_runs_with_a_role_that_may_read_and_write_but_not_create
             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
         ):
             await owner.execute(grant)
-        restricted = dsn.replace("://postgres@", f"://{role}:x@", 1)
+        yield dsn.replace("://postgres@", f"://{role}:x@", 1)
+    finally:
+        for p in processes:
+            p.kill()
+        await owner.execute(f"DROP OWNED BY {role}")
+        await owner.close()
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+
+
+async def test_a_service_runs_with_a_role_that_may_read_and_write_but_not_create_tables(
+    database, topic_prefix, processes
+):
+    dsn = await database("registration")
+    created = await asyncio.to_thread(schema_command, "create", "registration", "REGISTRATION_", dsn)
+    assert created.returncode == 0, created.stderr + created.stdout
+    async with dml_only_role(dsn, processes) as restricted:
         env = service_env(
             restricted, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-registration-{random_suffix()}"
         )
@@ -134,13 +150,6 @@ async def test_a_service_runs_with_a_role_that_may_read_and_write_but_not_create
                 await conn.execute("CREATE TABLE it_probe (a int)")
             finally:
                 await conn.close()
-    finally:
-        for p in processes:
-            p.kill()
-        await owner.execute(f"DROP OWNED BY {role}")
-        await owner.close()
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
 
 
 ERP_SYNC_TABLES = {"erp_sync_exchanges", "erp_sync_replay_index", "erp_sync_replay_index_state"}
@@ -265,19 +274,7 @@ async def test_approval_with_its_read_model_and_metrics_runs_with_a_role_that_ca
     dsn = await database("approval")
     created = await asyncio.to_thread(schema_command, "create", "approval", "APPROVAL_", dsn)
     assert created.returncode == 0, created.stderr + created.stdout
-    role = f"it_dml_{random_suffix()}"
-    owner = await asyncpg.connect(dsn)
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'x' NOSUPERUSER NOCREATEDB NOCREATEROLE")
-        for grant in (
-            f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}",
-            f"GRANT USAGE ON SCHEMA public TO {role}",
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
-            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
-        ):
-            await owner.execute(grant)
-        restricted = dsn.replace("://postgres@", f"://{role}:x@", 1)
+    async with dml_only_role(dsn, processes) as restricted:
         env = service_env(
             restricted, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}",
             BUSINESS_METRICS_INTERVAL_S="0.2",
@@ -293,10 +290,3 @@ async def test_approval_with_its_read_model_and_metrics_runs_with_a_role_that_ca
 
         await eventually(counted, timeout=20, what="business metrics read with the restricted role")
         assert "permission denied" not in approval.tail(200)
-    finally:
-        for p in processes:
-            p.kill()
-        await owner.execute(f"DROP OWNED BY {role}")
-        await owner.close()
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
