@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from erp_sync.application.exchanges import Exchanges
+from erp_sync.application.exchanges import DueView, Exchanges
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import RetryPolicy
 
@@ -62,36 +62,16 @@ class Deliveries:
         return None
 
 
-class PendingDeliveries:
-    """Which deliveries wait for the ERP's answer, and when each is due again: an in-memory view of the log.
-
-    Rebuilt at start (only the delivery events are read) and kept current by reading what was appended since.
-    It may name more than is due (the aggregate decides); nothing is lost on a restart.
-    """
+class PendingDeliveries(DueView):
+    """Which deliveries (sales orders, contacts) wait for the ERP's answer, and when each is due again."""
 
     OPENING = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)  # type: ignore[attr-defined]
     CLOSING = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)  # type: ignore[attr-defined]
     TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))
 
     def __init__(self, exchanges: Exchanges, policy: RetryPolicy, page: int = 1000) -> None:
-        self.exchanges = exchanges
+        super().__init__(exchanges, page)
         self.policy = policy
-        self.page = page
-        self.position = 0
-        self.due: dict[UUID, datetime] = {}
-
-    def refresh(self) -> None:
-        recorder = self.exchanges.recorder
-        mapper = self.exchanges.mapper
-        while True:
-            notifications = recorder.select_notifications(
-                start=self.position, limit=self.page, topics=self.TOPICS, inclusive_of_start=False
-            )
-            for n in notifications:
-                self._apply(mapper.to_domain_event(n))
-                self.position = n.id
-            if len(notifications) < self.page:
-                return
 
     def _apply(self, e: Any) -> None:
         exchange_id = e.originator_id

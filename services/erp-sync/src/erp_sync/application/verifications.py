@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
+from erp_sync.application.exchanges import DueView, ExchangeNotFound, Exchanges
 from erp_sync.domain.verification import CustomerCenterActivation, CustomerVerificationExchange, RetryPolicy
 
 
@@ -122,12 +122,8 @@ class Verifications:
             return None
 
 
-class PendingVerifications:
-    """Which verifications wait for the ERP, and when each is due again: an in-memory view of the event log.
-
-    Rebuilt from the log at start (only the verification events are read), then kept current by reading what
-    was appended since. Nothing is lost on a restart: the truth is in the exchange aggregates.
-    """
+class PendingVerifications(DueView):
+    """Which verifications wait for the ERP, and when each is due again."""
 
     TOPICS = tuple(
         get_topic(cls)
@@ -138,25 +134,6 @@ class PendingVerifications:
             CustomerVerificationExchange.Abandoned,  # type: ignore[attr-defined]
         )
     )
-
-    def __init__(self, exchanges: Exchanges, page: int = 1000) -> None:
-        self.exchanges = exchanges
-        self.page = page
-        self.position = 0
-        self.due: dict[UUID, datetime] = {}
-
-    def refresh(self) -> None:
-        recorder = self.exchanges.recorder
-        mapper = self.exchanges.mapper
-        while True:
-            notifications = recorder.select_notifications(
-                start=self.position, limit=self.page, topics=self.TOPICS, inclusive_of_start=False
-            )
-            for n in notifications:
-                self._apply(mapper.to_domain_event(n))
-                self.position = n.id
-            if len(notifications) < self.page:
-                return
 
     def _apply(self, e: Any) -> None:
         registration_id = UUID(str(e.registration_id))
