@@ -18,6 +18,7 @@ from standins.erp_simulator.consumer import ErpConsumer
 from standins.erp_simulator.settings import ErpSimulatorSettings
 from tests.standins.test_erp_simulator import _envelope, _sales_order
 from tests.support.infra import PG_ADMIN_DSN, dsn_for, random_suffix
+from tests.support.messages import consumer_record
 
 
 @dataclass
@@ -30,19 +31,10 @@ class FakeFetch:
 
 
 def record(message: Any, offset: int) -> ConsumerRecord:
-    return ConsumerRecord(
-        topic=ERP_OUTBOUND_SALES_ORDERS.name,
-        partition=0,
-        offset=offset,
-        timestamp=1,
-        timestamp_type=0,
-        key=str(message.order_id).encode(),
-        value=message.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=[(k, v.encode()) for k, v in _envelope().to_headers().items()],
-    )
+    return consumer_record(
+        message, topic=ERP_OUTBOUND_SALES_ORDERS.name, key=str(message.order_id), offset=offset,
+        headers=_envelope().to_headers(),
+    )  # fmt: skip
 
 
 @pytest.fixture

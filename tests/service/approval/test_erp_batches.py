@@ -4,7 +4,6 @@ one order in one batch change that order one after the other."""
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import uuid4
 
 import pytest
 from aiokafka.structs import ConsumerRecord
@@ -13,12 +12,12 @@ from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine, OrderStatus
-from contracts import Envelope
 from contracts.erp_sync import v1 as erp_sync
 from contracts.topics import ERP_SYNC_SALES_ORDERS
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import Blocking
 from tests.support.approval import Company
+from tests.support.messages import consumer_record
 from tests.unit.approval.test_order import content
 
 TRACKING = f"erp-sync/{ERP_SYNC_SALES_ORDERS.name}/0"
@@ -42,34 +41,18 @@ class RecordingBroker:
 
 
 def record(message, notification_id: int, offset: int) -> ConsumerRecord:
-    headers = Envelope(
-        event_id=uuid4(),
-        event_type=message.event_type,
-        schema_version=1,
-        occurred_at=datetime.now(UTC),
-        correlation_id="c-1",
-        causation_id="c-1",
-        producer="erp-sync",
-        source_notification_id=notification_id,
-    ).to_headers()
-    return ConsumerRecord(
-        topic=ERP_SYNC_SALES_ORDERS.name,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=str(message.order_id).encode(),
-        value=message.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=[(k, v.encode()) for k, v in headers.items()],
-    )
+    return consumer_record(
+        message, topic=ERP_SYNC_SALES_ORDERS.name, key=str(message.order_id), notification_id=notification_id,
+        producer="erp-sync", offset=offset,
+    )  # fmt: skip
 
 
 def transmitted(order) -> erp_sync.SalesOrderTransmitted:
     return erp_sync.SalesOrderTransmitted(
-        order_id=order.id, company_id=order.company_id, idempotency_key=f"k-{order.id}", transmitted_at=datetime.now(UTC)
+        order_id=order.id,
+        company_id=order.company_id,
+        idempotency_key=f"k-{order.id}",
+        transmitted_at=datetime.now(UTC),
     )
 
 

@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 from uuid import uuid4
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 
 from contracts.topics import APPROVAL_ORDERS
 from erp_sync.adapters.inbound.kafka import consumer_specs
@@ -12,6 +11,7 @@ from erp_sync.application.exchanges import Exchanges
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.eventstore import Blocking
 from tests.service.erp_sync.test_order_released_handler import headers, released
+from tests.support.messages import consumer_record
 
 
 @dataclass
@@ -25,19 +25,10 @@ class FakeBatch:
 
 
 def record(message, notification_id: int, partition: int = 0, offset: int = 0, body: bytes | None = None):
-    return ConsumerRecord(
-        topic=APPROVAL_ORDERS.name,
-        partition=partition,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=str(message.order_id).encode(),
-        value=body if body is not None else message.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=[(k, v.encode()) for k, v in headers(message, notification_id).items()],
-    )
+    return consumer_record(
+        message, topic=APPROVAL_ORDERS.name, key=str(message.order_id), partition=partition, offset=offset,
+        body=body, headers=headers(message, notification_id),
+    )  # fmt: skip
 
 
 class RecordingBroker:

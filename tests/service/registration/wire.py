@@ -7,17 +7,15 @@ writes, the other side reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from aiokafka.structs import ConsumerRecord
 
-from contracts import Envelope
 from contracts.topics import Topic
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.eventstore import Blocking, ServiceApplication
 from kc_runtime.relay import Outgoing, Translator
+from tests.support.messages import consumer_record
 
 
 @dataclass
@@ -74,29 +72,10 @@ class Outbox:
 
 
 def record(p: Published, offset: int = 0, body: bytes | None = None) -> ConsumerRecord:
-    envelope = Envelope(
-        event_id=uuid4(),
-        event_type=p.message.event_type,
-        schema_version=p.message.schema_version,
-        occurred_at=datetime.now(UTC),
-        correlation_id="test",
-        causation_id="test",
-        producer=p.producer,
-        source_notification_id=p.notification_id,
-    )
-    return ConsumerRecord(
-        topic=p.topic.name,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=p.key.encode(),
-        value=body if body is not None else p.message.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
-    )
+    return consumer_record(
+        p.message, topic=p.topic.name, key=p.key, notification_id=p.notification_id, producer=p.producer,
+        offset=offset, body=body, correlation_id="test",
+    )  # fmt: skip
 
 
 class Inbox:

@@ -7,15 +7,14 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 
-from contracts import Envelope
 from contracts.erp_sync.v1 import CompanyMasterDataChanged, ErpContactPersonChanged
 from contracts.topics import ERP_SYNC_CUSTOMERS
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import Blocking
 from tests.service.users.conftest import World, make_world, register
 from tests.service.users.test_registration_consumer import FakeBatch, RecordingBroker
+from tests.support.messages import consumer_record
 from tests.support.users import registration
 from users.adapters.inbound.kafka import consumer_specs
 from users.application.directory import Directory
@@ -34,14 +33,9 @@ class Wire:
 
     async def deliver(self, msg, notification_id: int | None = None) -> None:
         self.offset += 1
-        headers = Envelope(
-            event_id=uuid4(), event_type=msg.event_type, schema_version=1, occurred_at=T0, correlation_id="c",
-            causation_id="c", producer="erp-sync", source_notification_id=notification_id or self.offset,
-        ).to_headers()  # fmt: skip
-        record = ConsumerRecord(
-            topic=ERP_SYNC_CUSTOMERS.name, partition=0, offset=self.offset, timestamp=0, timestamp_type=0,
-            key=str(msg.company_id).encode(), value=msg.model_dump_json().encode(), checksum=None,
-            serialized_key_size=0, serialized_value_size=0, headers=[(k, v.encode()) for k, v in headers.items()],
+        record = consumer_record(
+            msg, topic=ERP_SYNC_CUSTOMERS.name, key=str(msg.company_id), producer="erp-sync",
+            notification_id=notification_id or self.offset, offset=self.offset, correlation_id="c",
         )  # fmt: skip
         await self.consumer.handle(FakeBatch((record,)))
 

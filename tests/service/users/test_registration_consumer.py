@@ -1,17 +1,14 @@
 """users consumes RegistrationCompleted: one company and main contact per company, duplicates skipped."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from uuid import uuid4
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 
-from contracts import Envelope
 from contracts.registration.v1 import RegistrationCompleted
 from contracts.topics import REGISTRATION_REGISTRATIONS
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import Blocking
+from tests.support.messages import consumer_record
 from tests.support.users import erp_contact, registration
 from users.adapters.inbound.kafka import consumer_specs
 from users.application.directory import Directory
@@ -35,29 +32,10 @@ class RecordingBroker:
 
 
 def record(msg: RegistrationCompleted, notification_id: int, offset: int = 0, body: bytes | None = None):
-    headers = Envelope(
-        event_id=uuid4(),
-        event_type=msg.event_type,
-        schema_version=1,
-        occurred_at=datetime.now(UTC),
-        correlation_id="c-1",
-        causation_id="c-1",
-        producer="registration",
-        source_notification_id=notification_id,
-    ).to_headers()
-    return ConsumerRecord(
-        topic=REGISTRATION_REGISTRATIONS.name,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=msg.company.customer_number.encode(),
-        value=body if body is not None else msg.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=[(k, v.encode()) for k, v in headers.items()],
-    )
+    return consumer_record(
+        msg, topic=REGISTRATION_REGISTRATIONS.name, key=msg.company.customer_number,
+        notification_id=notification_id, producer="registration", offset=offset, body=body,
+    )  # fmt: skip
 
 
 @pytest.fixture
