@@ -235,6 +235,38 @@ ERP_SYNC_CUSTOMERS = Topic(
     "master data, their contact persons.",
 )
 
+
+ERP_INBOUND_CUSTOMER_PRICES = Topic(
+    name="erp.inbound.customer-prices.v1",
+    owner="erp",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerArticlePriceChanged, erp_v1.CustomerPriceListResent),
+    consumers=("erp-sync",),
+    description="Each customer's assortment with its prices as the ERP keeps it: changes, and full resends.",
+)
+
+ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS = Topic(
+    name="erp.outbound.customer-price-requests.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerPriceListRequested,),
+    consumers=("erp",),
+    description="Requests for a full resend of one customer's prices (at registration, or by an operator).",
+)
+
+ERP_SYNC_PRICES = Topic(
+    name="erp-sync.prices.v1",
+    owner="erp-sync",
+    partitions=6,
+    key="customer number",
+    messages=(erp_sync_v1.ArticlePriceChanged,),
+    consumers=("approval",),
+    description="Each ERP customer's articles and prices, as approval prices order lines with them.",
+)
+
+
 TOPICS: tuple[Topic, ...] = (
     REGISTRATION_REGISTRATIONS,
     USERS_COMPANIES,
@@ -252,6 +284,9 @@ TOPICS: tuple[Topic, ...] = (
     ERP_INBOUND_INVOICES,
     ERP_SYNC_SALES_ORDERS,
     ERP_SYNC_CUSTOMERS,
+    ERP_INBOUND_CUSTOMER_PRICES,
+    ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS,
+    ERP_SYNC_PRICES,
 )
 
 ERP = "erp"

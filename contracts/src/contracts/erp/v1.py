@@ -562,3 +562,124 @@ class InvoiceIssued(Message):
     invoice_date: date
     total: Money | None = None
     issued_at: datetime
+
+
+# ---- erp.inbound.customer-prices.v1 ---------------------------------------------------------------------------
+
+
+class PriceBreak(BaseModel):
+    """A quantity-break price: from ``min_quantity`` pieces (of the line) on, every piece costs ``unit_price``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    min_quantity: int = Field(gt=1, le=1_000_000_000)
+    unit_price: Money
+
+
+class CustomerArticlePriceChanged(Message):
+    """``erp.inbound.customer-prices.v1`` (written by the ERP): one article of one customer's assortment, as the
+    ERP now keeps it, whole. Key: customer number.
+
+    The ERP is the price authority: the Kundencenter prices every order line from these messages, never from
+    what the shop sends. ``unit_price`` is the price per ``unit`` in the customer's currency (0.00 is allowed:
+    a free sample); ``price_breaks`` lower it from a line quantity on. The price holds from ``valid_from``
+    (inclusive) until ``valid_to`` (exclusive); outside that window, and when ``blocked`` is true, the article
+    cannot be ordered. ``listed`` false takes the article out of the customer's assortment.
+
+    Per customer and sku, a ``changed_at`` older than the last one applied changes nothing. ``resend_id`` is set
+    on the messages of a full resend (see ``CustomerPriceListResent``).
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "price/10001/A-100/3",
+            "customer_number": "10001",
+            "sku": "A-100",
+            "description": "Schraube M8",
+            "unit": "piece",
+            "unit_price": {"amount": "9.90", "currency": "EUR"},
+            "price_breaks": [{"min_quantity": 100, "unit_price": {"amount": "8.90", "currency": "EUR"}}],
+            "valid_from": "2026-01-01T00:00:00Z",
+            "valid_to": None,
+            "blocked": False,
+            "listed": True,
+            "resend_id": None,
+            "changed_at": "2026-03-01T06:00:00Z",
+        }
+    )
+
+    event_type = "CustomerArticlePriceChanged"
+
+    idempotency_key: str = Field(description="The ERP's own key of this change (e.g. price/<customer>/<sku>/<n>)")
+    customer_number: ShortText
+    sku: ShortText
+    description: ShortText = ""
+    unit: ShortText = Field(default="piece", description="The unit the price is per (piece, m, kg, box of 100…)")
+    unit_price: Money
+    price_breaks: list[PriceBreak] = Field(default_factory=list, max_length=50)
+    valid_from: datetime | None = Field(default=None, description="Inclusive; none: since ever")
+    valid_to: datetime | None = Field(default=None, description="Exclusive; none: until further notice")
+    blocked: bool = Field(default=False, description="True: the customer may not order this article now")
+    listed: bool = Field(default=True, description="False: no longer in the customer's assortment")
+    resend_id: ShortText | None = Field(default=None, description="Set on the messages of a full resend")
+    changed_at: datetime = Field(description="When the ERP made the change (the ERP's clock)")
+
+
+class CustomerPriceListResent(Message):
+    """``erp.inbound.customer-prices.v1`` (written by the ERP): the end of a full resend of one customer's
+    assortment. Key: customer number.
+
+    The ERP sent every article of the customer as ``CustomerArticlePriceChanged`` with this ``resend_id`` (on the
+    same key, so before this message); articles the Kundencenter knows that were not among them are no longer
+    in the assortment. Sent when the Kundencenter asks (``CustomerPriceListRequested``), after an ERP restore,
+    or whenever the ERP wants to.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "price-list/10001/7",
+            "customer_number": "10001",
+            "resend_id": "resend-10001-7",
+            "article_count": 5,
+            "in_reply_to": "price-list-request/10001/2026-03-01T06:00:00Z",
+            "sent_at": "2026-03-01T06:00:03Z",
+        }
+    )
+
+    event_type = "CustomerPriceListResent"
+
+    idempotency_key: str
+    customer_number: ShortText
+    resend_id: ShortText
+    article_count: int = Field(ge=0, description="How many article messages the resend carried")
+    in_reply_to: str | None = Field(default=None, description="The key of the request this answers, if any")
+    sent_at: datetime
+
+
+# ---- erp.outbound.customer-price-requests.v1 ------------------------------------------------------------------
+
+
+class CustomerPriceListRequested(Message):
+    """``erp.outbound.customer-price-requests.v1``: please send this customer's whole assortment with its
+    prices again (``CustomerArticlePriceChanged`` per article, then ``CustomerPriceListResent`` naming this
+    ``idempotency_key`` in ``in_reply_to``). Key: customer number.
+
+    Sent when a customer registers and when an operator asks (erp-sync's operator API), e.g. after an ERP
+    restore. Answering twice is harmless: the prices are whole states.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "price-list-request/10001/2026-03-01T06:00:00Z",
+            "customer_number": "10001",
+            "reason": "registration",
+            "requested_at": "2026-03-01T06:00:00Z",
+        }
+    )
+
+    event_type = "CustomerPriceListRequested"
+
+    idempotency_key: str
+    customer_number: ShortText
+    reason: Literal["registration", "operator"] = "operator"
+    requested_at: datetime

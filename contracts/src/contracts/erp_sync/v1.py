@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.base import Message
+from contracts.base import Message, Money
 from contracts.common import Address, LongText, ShortText
 from contracts.registration.v1 import CompanyMasterData, ErpContact
 
@@ -160,4 +160,43 @@ class ErpContactPersonChanged(Message):
     last_name: ShortText = ""
     phone: ShortText | None = None
     active: bool = True
+    changed_at: datetime = Field(description="When the ERP made the change (the ERP's clock)")
+
+
+# ---- erp-sync.prices.v1 (key: customer number) -----------------------------------------------------------------
+
+
+class PriceBreakOut(BaseModel):
+    """From ``min_quantity`` pieces of a line on, each piece costs ``unit_price``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    min_quantity: int = Field(gt=1)
+    unit_price: Money
+
+
+class ArticlePriceChanged(Message):
+    """One article of one ERP customer's assortment, as the ERP now keeps it, whole: the price approval prices
+    order lines with. Key: customer number.
+
+    Published for every customer the ERP sends prices for, registered or not (``company_id`` is set once the
+    customer registered). Per customer and sku, apply only a ``changed_at`` not older than the last one
+    applied. ``listed`` false: the article left the customer's assortment (ordering it is ``unknown_article``);
+    ``blocked`` true: it may not be ordered now (``article_blocked``). The price holds from ``valid_from``
+    (inclusive) until ``valid_to`` (exclusive).
+    """
+
+    event_type = "ArticlePriceChanged"
+
+    customer_number: ShortText
+    company_id: UUID | None = None
+    sku: ShortText
+    description: ShortText = ""
+    unit: ShortText = "piece"
+    unit_price: Money
+    price_breaks: list[PriceBreakOut] = Field(default_factory=list)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    blocked: bool = False
+    listed: bool = True
     changed_at: datetime = Field(description="When the ERP made the change (the ERP's clock)")
