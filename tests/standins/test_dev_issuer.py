@@ -82,3 +82,21 @@ def test_refuses_to_start_unless_enabled(tmp_path: Path) -> None:
     assert b"DEV_ISSUER_ENABLED" in result.stderr
     log_line = json.loads(result.stdout.decode().strip().splitlines()[-1])
     assert log_line["level"] == "error"
+
+
+def test_an_email_gets_the_same_subject_every_time_and_is_verified_by_default(standin: Any) -> None:
+    issuer = standin("standins.dev_issuer", "DEV_ISSUER_", {"DEV_ISSUER_ENABLED": "true", "DEV_ISSUER_ISSUER": ISSUER})
+    verifier = TokenVerifier(f"{issuer.url}/.well-known/jwks.json", issuer=ISSUER, audience="kundencenter")
+    first = verifier.verify(_token(issuer.url, email="anna@example.com")["access_token"])
+    again = verifier.verify(_token(issuer.url, email="ANNA@example.com")["access_token"])
+    other = verifier.verify(_token(issuer.url, email="otto@example.com")["access_token"])
+    assert first.subject == again.subject != other.subject
+    assert first.email_verified is True
+
+
+def test_a_token_with_a_given_subject_and_unverified_email(standin: Any) -> None:
+    issuer = standin("standins.dev_issuer", "DEV_ISSUER_", {"DEV_ISSUER_ENABLED": "true", "DEV_ISSUER_ISSUER": ISSUER})
+    verifier = TokenVerifier(f"{issuer.url}/.well-known/jwks.json", issuer=ISSUER, audience="kundencenter")
+    body = {"sub": "attacker-1", "email": "anna@example.com", "email_verified": False}
+    caller = verifier.verify(_token(issuer.url, **body)["access_token"])
+    assert (caller.subject, caller.email, caller.email_verified) == ("attacker-1", "anna@example.com", False)

@@ -1,13 +1,22 @@
 """Verification of the shop's JWTs against the identity provider's key set (JWKS).
 
-Signature, issuer, audience and expiry are checked; the token only says *who* the caller is. What the
-caller may do comes from the service's own read model of users (active? which company? which rights?).
+Signature, issuer, audience and expiry are checked, and the claims we read (``sub``, ``email``,
+``email_verified``) must have the right type: anything else is a 401 ``invalid_token``, never a 500. The
+token only says *who* the caller is — the provider's (issuer, subject), and an e-mail address the provider may
+have verified; what the caller may do comes from the service's own read model of users.
+
+The key set is cached for at most ``keys_max_age_s``: a key the provider removed from its JWKS stops being
+trusted within that time. A token naming a key id the cached set does not hold causes at most one extra fetch
+per ``unknown_kid_refresh_s`` (PyJWT's ``cooldown_duration``), so random key ids cannot make us hammer the
+provider. Individual keys are not cached on their own (PyJWT's ``cache_keys`` LRU never expires, which would
+keep a removed key trusted until a restart).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
 
 import jwt
 from fastapi import Depends, Request
@@ -15,21 +24,87 @@ from fastapi import Depends, Request
 from kc_runtime.errors import ApiError
 
 ALGORITHMS = ["RS256", "ES256"]
+SUBJECT_MAX = 255
+EMAIL_MAX = 320
 
 
 @dataclass(frozen=True)
 class Caller:
+    """Who the token says the caller is. ``(issuer, subject)`` is the identity; ``email`` (with the provider's
+    ``email_verified``) only finds an invited user at their first sign-in."""
+
     subject: str
     email: str | None
-    claims: dict
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+    issuer: str = ""
+    email_verified: bool = False
+
+    @property
+    def verified_email(self) -> str | None:
+        return self.email if self.email_verified else None
+
+
+class JwtSettings(Protocol):
+    jwks_url: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwks_max_age_s: float
+    jwks_unknown_kid_refresh_s: float
+
+
+def _invalid(claim: str | None = None) -> ApiError:
+    if claim:
+        return ApiError(401, "invalid_token", f"The access token's {claim} claim is malformed.")
+    return ApiError(401, "invalid_token", "The access token is missing, invalid or expired.")
+
+
+def caller_from_claims(claims: dict[str, Any]) -> Caller:
+    """The caller named by verified claims; claims of the wrong type or shape → 401 ``invalid_token``."""
+    sub, iss, email, verified = claims.get("sub"), claims.get("iss"), claims.get("email"), claims.get("email_verified")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > SUBJECT_MAX:
+        raise _invalid("sub")
+    if not isinstance(iss, str):
+        raise _invalid("iss")
+    if email is not None:
+        if not isinstance(email, str) or len(email) > EMAIL_MAX or "@" not in email:
+            raise _invalid("email")
+        if any(ch.isspace() or ord(ch) < 32 for ch in email):
+            raise _invalid("email")
+    if verified is not None and not isinstance(verified, bool):
+        raise _invalid("email_verified")
+    return Caller(subject=sub, email=email, claims=claims, issuer=iss, email_verified=verified is True)
 
 
 class TokenVerifier:
-    def __init__(self, jwks_url: str, issuer: str, audience: str) -> None:
+    def __init__(
+        self,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        *,
+        keys_max_age_s: float = 300,
+        unknown_kid_refresh_s: float = 30,
+    ) -> None:
         self.issuer = issuer
         self.audience = audience
-        # PyJWKClient caches the key set and refetches it when a token names an unknown key id.
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+        self._jwks = jwt.PyJWKClient(
+            jwks_url,
+            cache_keys=False,
+            cache_jwk_set=True,
+            lifespan=keys_max_age_s,
+            cooldown_duration=unknown_kid_refresh_s,
+            timeout=5,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: JwtSettings) -> TokenVerifier:
+        return cls(
+            settings.jwks_url,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            keys_max_age_s=settings.jwks_max_age_s,
+            unknown_kid_refresh_s=settings.jwks_unknown_kid_refresh_s,
+        )
 
     def verify(self, token: str) -> Caller:
         try:
@@ -45,16 +120,18 @@ class TokenVerifier:
             )
         except jwt.PyJWKClientConnectionError as exc:
             raise ApiError(503, "identity_provider_unavailable", "Cannot verify tokens right now.") from exc
-        except (jwt.PyJWTError, ValueError) as exc:
-            raise ApiError(401, "invalid_token", "The access token is missing, invalid or expired.") from exc
-        return Caller(subject=str(claims["sub"]), email=claims.get("email"), claims=claims)
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise _invalid() from exc
+        if not isinstance(claims, dict):
+            raise _invalid()
+        return caller_from_claims(claims)
 
 
 def bearer_token(request: Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token or len(token) > 8192:
-        raise ApiError(401, "invalid_token", "The access token is missing, invalid or expired.")
+        raise _invalid()
     return token.strip()
 
 
@@ -62,8 +139,6 @@ def caller_dependency(verifier: TokenVerifier):
     """A FastAPI dependency that yields the verified :class:`Caller` (401 otherwise)."""
 
     async def _caller(token: Annotated[str, Depends(bearer_token)]) -> Caller:
-        import asyncio
-
         return await asyncio.to_thread(verifier.verify, token)
 
     return _caller

@@ -32,7 +32,8 @@ class ServiceSettings(BaseSettings):
         default="PLAINTEXT", description="How to reach the brokers: TLS (SSL), SASL authentication, or both"
     )
     kafka_sasl_mechanism: KafkaSaslMechanism = Field(
-        default="SCRAM-SHA-512", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL); Strimzi's KafkaUsers use SCRAM-SHA-512"
+        default="SCRAM-SHA-512",
+        description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL); Strimzi's KafkaUsers use SCRAM-SHA-512",
     )
     kafka_sasl_username: str | None = Field(default=None, description="SASL user (the KafkaUser's name)")
     kafka_sasl_password: SecretStr | None = Field(
@@ -107,6 +108,19 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8112/.well-known/jwks.json"
     jwt_issuer: str = "http://127.0.0.1:8112"
     jwt_audience: str = "kundencenter"
+    jwks_max_age_s: float = Field(
+        default=300,
+        gt=0,
+        le=86400,
+        description="How long the identity provider's key set is cached: a key removed from its JWKS stops "
+        "being trusted within this time",
+    )
+    jwks_unknown_kid_refresh_s: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="At most one extra JWKS fetch per this interval for tokens naming an unknown key id",
+    )
 
     @property
     def group_id(self) -> str:

@@ -18,6 +18,7 @@ from approval.domain.model import (
     VersionMismatch,
     WrongState,
 )
+from approval.domain.pricing import ArticlesRefused, MixedCurrencies, PriceChanged
 from approval.settings import ApprovalSettings
 from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.serve import serve
@@ -55,12 +56,15 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
             UnknownCaller: 401,
             CallerInactive: 403,
             OrderingBlocked: 403,
+            ArticlesRefused: 422,
+            MixedCurrencies: 422,
+            PriceChanged: 409,
         },
         tables=[TABLES],
         on_startup=[summaries.pool, metrics.start],
         on_shutdown=[metrics.stop, summaries.close],
     )
-    verifier = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+    verifier = TokenVerifier.from_settings(settings)
     runtime.include_router(orders_router(orders, summaries, runtime.blocking, caller_dependency(verifier)))
     runtime.http.state.runtime = runtime
     return runtime.http

@@ -78,7 +78,7 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
         on_startup=[caught_up],
     )
     if verify_token is None:
-        verify_token = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience).verify
+        verify_token = TokenVerifier.from_settings(settings).verify
     for router in users_routers(directory, runtime.blocking, verify_token):
         runtime.include_router(router)
     runtime.http.state.runtime = runtime

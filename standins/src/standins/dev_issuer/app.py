@@ -24,8 +24,17 @@ JWKS_PATH = "/.well-known/jwks.json"
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sub: str = Field(min_length=1, max_length=255)
+    sub: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="The subject; default: a stable subject derived from `email` (the same address always gets "
+        "the same subject, as one account at an identity provider would)",
+    )
     email: str | None = Field(default=None, max_length=320)
+    email_verified: bool | None = Field(
+        default=None, description="The provider's `email_verified` claim; default: true when an e-mail is given"
+    )
     company_id: str | None = Field(default=None, max_length=255)
     ttl_s: int = Field(default=3600, ge=1, description="Lifetime in seconds (at most DEV_ISSUER_MAX_TTL_S)")
     audience: str = Field(default="kundencenter", min_length=1)
@@ -42,12 +51,26 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+_SUBJECTS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kundencenter:dev-issuer:subjects")
+
+
+def stable_subject(email: str) -> str:
+    """The subject the dev issuer gives an e-mail address when no subject is asked for (case-insensitive)."""
+    return f"dev|{uuid.uuid5(_SUBJECTS, email.strip().lower())}"
+
+
 def issue(key: SigningKey, issuer: str, request: TokenRequest) -> tuple[str, dict[str, Any]]:
     now = int(time.time())
+    if request.sub is not None:
+        sub = request.sub
+    elif request.email is not None:
+        sub = stable_subject(request.email)
+    else:
+        sub = f"dev|{uuid.uuid4()}"
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": request.audience,
-        "sub": request.sub,
+        "sub": sub,
         "iat": now,
         "nbf": now,
         "exp": now + request.ttl_s,
@@ -55,6 +78,9 @@ def issue(key: SigningKey, issuer: str, request: TokenRequest) -> tuple[str, dic
     }
     if request.email is not None:
         claims["email"] = request.email
+        claims["email_verified"] = True if request.email_verified is None else request.email_verified
+    elif request.email_verified is not None:
+        claims["email_verified"] = request.email_verified
     if request.company_id is not None:
         claims["company_id"] = request.company_id
     claims.update(request.extra_claims)

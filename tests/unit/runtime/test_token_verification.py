@@ -1,0 +1,156 @@
+"""kc_runtime.auth: malformed claims are a 401 invalid_token; a key removed from the JWKS stops being trusted
+within the configured age; an unknown key id costs at most one JWKS fetch per interval."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from kc_runtime.auth import TokenVerifier, caller_from_claims
+from kc_runtime.errors import ApiError
+
+ISSUER = "https://idp.test"
+AUDIENCE = "kundencenter"
+
+
+class Jwks:
+    """A JWKS endpoint whose key set the test changes; it counts the fetches."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.fetches = 0
+        jwks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                jwks.fetches += 1
+                body = json.dumps(jwks.document()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+
+    def add(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def document(self) -> dict[str, Any]:
+        out = []
+        for kid, key in self.keys.items():
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            out.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": out}
+
+    def token(self, kid: str, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "s-1", "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(body, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+
+@pytest.fixture
+def jwks() -> Iterator[Jwks]:
+    j = Jwks()
+    j.add("k1")
+    thread = threading.Thread(target=j.server.serve_forever, daemon=True)
+    thread.start()
+    yield j
+    j.server.shutdown()
+    j.server.server_close()
+
+
+def refused(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(ApiError) as error:
+        verifier.verify(token)
+    assert error.value.status == 401
+    return error.value.code
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"email": ["a@example.com", "b@example.com"]},
+        {"email": 42},
+        {"email": {"address": "a@example.com"}},
+        {"email": "not-an-address"},
+        {"email": "a@example.com\n"},
+        {"email_verified": "true"},
+        {"email_verified": 1},
+        {"sub": 42},
+        {"sub": ["s-1"]},
+        {"sub": ""},
+        {"sub": "x" * 256},
+    ],
+    ids=lambda c: f"{next(iter(c))}={json.dumps(c[next(iter(c))])[:20]}",
+)
+def test_a_malformed_claim_is_invalid_token(jwks: Jwks, claims: dict[str, Any]) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE)
+    assert refused(verifier, jwks.token("k1", **claims)) == "invalid_token"
+
+
+def test_a_well_formed_token_names_issuer_subject_and_verified_email(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE)
+    caller = verifier.verify(jwks.token("k1", email="Anna@Example.com", email_verified=True))
+    assert (caller.issuer, caller.subject, caller.email, caller.email_verified) == (
+        ISSUER,
+        "s-1",
+        "Anna@Example.com",
+        True,
+    )
+    assert caller.verified_email == "Anna@Example.com"
+
+
+def test_an_email_without_email_verified_is_not_verified() -> None:
+    caller = caller_from_claims({"iss": ISSUER, "sub": "s", "email": "a@example.com"})
+    assert caller.email_verified is False and caller.verified_email is None
+
+
+def test_a_key_removed_from_the_jwks_stops_being_trusted_within_the_max_age(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE, keys_max_age_s=0.5, unknown_kid_refresh_s=0)
+    jwks.add("k2")
+    old = jwks.token("k1")
+    assert verifier.verify(old).subject == "s-1"
+    del jwks.keys["k1"]  # the provider rotates k1 out
+    removed_at = time.monotonic()
+    deadline = removed_at + 5
+    while time.monotonic() < deadline:
+        try:
+            verifier.verify(old)
+        except ApiError as error:
+            assert error.code == "invalid_token"
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the removed key was still trusted after 5 s")
+    assert time.monotonic() - removed_at < 0.5 + 1.0
+    assert verifier.verify(jwks.token("k2")).subject == "s-1"
+
+
+def test_unknown_key_ids_cause_at_most_one_refresh_per_interval(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE, keys_max_age_s=300, unknown_kid_refresh_s=60)
+    verifier.verify(jwks.token("k1"))
+    fetched = jwks.fetches
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for i in range(50):
+        assert refused(verifier, jwks.token(f"unknown-{i}", key=stranger)) == "invalid_token"
+    assert jwks.fetches - fetched <= 1
+
+
+def test_a_new_key_is_found_by_one_refresh_after_the_interval(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE, keys_max_age_s=300, unknown_kid_refresh_s=0)
+    verifier.verify(jwks.token("k1"))
+    jwks.add("k3")
+    assert verifier.verify(jwks.token("k3")).subject == "s-1"
