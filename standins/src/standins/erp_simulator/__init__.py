@@ -11,4 +11,10 @@ Copies of a request are answered again (the asker missed the answer). Everything
 outbox (``GET /sent``), also what it sends on command: master data (``POST /admin/customers/{n}/master-data``,
 e.g. revoking the customer center), contact persons (``…/contacts``) and invoices (``…/invoices``).
 ``POST /admin/pause`` and ``/admin/resume`` simulate an ERP outage: while paused it neither consumes nor sends.
+
+It is the price authority too (:mod:`.prices`: the default price list, the seeded prices, as tables): each
+customer's articles and prices (``GET /customers/{number}/prices``), published when a customer is created (the
+default list), at start (the seed, only what was never published) and on every change through
+``PUT /admin/customers/{number}/prices/{sku}``; a ``CustomerPriceListRequested`` is answered once per key with a
+full resend (every article with a ``resend_id``, then ``CustomerPriceListResent``).
 """

@@ -14,16 +14,22 @@ from uuid import UUID
 import asyncpg
 import structlog
 from fastapi import FastAPI, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.base import Message, Money
 from contracts.common import Address
 from contracts.erp.v1 import ErpContactPerson, InvoiceIssued
-from contracts.topics import ERP_INBOUND_CONTACTS, ERP_INBOUND_CUSTOMERS, ERP_INBOUND_INVOICES, Topic
+from contracts.topics import (
+    ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_PRICES,
+    ERP_INBOUND_CUSTOMERS,
+    ERP_INBOUND_INVOICES,
+    Topic,
+)
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
 from standins._common import add_health_routes, serve, throttle_library_logs
-from standins.erp_simulator import db, erp
+from standins.erp_simulator import db, erp, prices
 from standins.erp_simulator.consumer import ErpConsumer
 from standins.erp_simulator.outbox import OutboxPublisher
 from standins.erp_simulator.seed import SEED_CUSTOMERS
@@ -71,9 +77,10 @@ class Simulator:
                 pool = await db.connect(self.settings.database_url.get_secret_value())
                 await db.create_schema(pool)
                 seeded = await db.seed(pool, SEED_CUSTOMERS) if self.settings.seed else 0
+                prices = await self._seed_prices(pool) if self.settings.seed else 0
                 self.outbox.producer = f"erp-simulator/{(await db.instance_id(pool))[:8]}"
                 self.pool = pool
-                log.info("seed customers inserted", inserted=seeded)
+                log.info("seed customers inserted", inserted=seeded, prices_published=prices)
             except Exception as exc:
                 log.warning("database not ready yet, retrying", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
@@ -123,6 +130,25 @@ class Simulator:
             checks["topics"] = f"unknown: {type(exc).__name__}"
         return checks
 
+    async def _seed_prices(self, pool: asyncpg.Pool) -> int:
+        """Insert the seed customers' prices they do not have and publish every price never published (a restart
+        publishes nothing again). Returns how many were published."""
+        async with pool.acquire() as conn, conn.transaction():
+            for c in SEED_CUSTOMERS:
+                number = c["customer_number"]
+                if await db.customer(conn, number) is not None:
+                    await db.insert_prices(conn, number, c.get("currency") or "EUR", prices.price_list(number))
+            return await self.publish_prices(conn)
+
+    async def publish_prices(self, conn: asyncpg.Connection, customer_number: str | None = None) -> int:
+        """Queue every price row not published yet (of one customer, or all), one message per article, in the
+        caller's transaction. Returns how many."""
+        rows = await db.unpublished_prices(conn, customer_number)
+        for row in rows:
+            await self.send(conn, ERP_INBOUND_CUSTOMER_PRICES, row["customer_number"], prices.article_message(row))
+        await db.mark_prices_published(conn, rows)
+        return len(rows)
+
     def require_pool(self) -> asyncpg.Pool:
         if self.pool is None:
             raise HTTPException(503, "the database is not ready yet")
@@ -143,6 +169,7 @@ class Simulator:
         )
 
 
+SkuPath = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 CustomerNumber = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")]
 
 
@@ -200,6 +227,30 @@ class InvoiceIn(BaseModel):
     invoice_number: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     invoice_date: date | None = None
     total: Money | None = None
+
+
+class PriceBreakIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_quantity: int = Field(gt=1, le=1_000_000_000)
+    unit_price: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+
+
+class PriceIn(BaseModel):
+    """One article of a customer's assortment as the ERP now keeps it (left out: unchanged; a new article needs
+    ``unit_price``). Amounts are in the customer's currency. Sent to the Kundencenter on the ERP's customer-prices
+    topic, changed now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
+    price_breaks: list[PriceBreakIn] | None = Field(default=None, max_length=50)
+    blocked: bool | None = None
+    listed: bool | None = None
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    description: str | None = Field(default=None, max_length=200)
+    unit: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 class RulesIO(BaseModel):
@@ -313,10 +364,19 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
         pool = simulator.require_pool()
         for _ in range(20):
             number = body.customer_number or _fresh_number()
-            if await db.insert_customer(pool, _customer_row(body, number)):
+            async with pool.acquire() as conn, conn.transaction():
+                inserted = await db.insert_customer(conn, _customer_row(body, number))
+                if inserted:
+                    # the default price list, published with the customer (one message per article)
+                    await db.insert_prices(conn, number, body.currency, prices.price_list())
+                    published = await simulator.publish_prices(conn, number)
+            if inserted:
+                simulator.outbox.wake()
                 created = await db.customer(pool, number)
                 assert created is not None
-                log.info("customer added", customer_number=number, allowed=body.customer_center_allowed)
+                log.info(
+                    "customer added", customer_number=number, allowed=body.customer_center_allowed, prices=published
+                )
                 return created
             if body.customer_number:
                 raise HTTPException(409, f"customer {number} exists")
@@ -396,6 +456,42 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
             outbox_id = await simulator.send(conn, ERP_INBOUND_INVOICES, customer_number, message)
         simulator.outbox.wake()
         return {**message.model_dump(mode="json"), "sent": {"outbox_id": outbox_id}}
+
+    @app.get("/customers/{customer_number}/prices", summary="A customer's articles and prices, by sku")
+    async def get_prices(customer_number: str) -> list[dict[str, Any]]:
+        pool = simulator.require_pool()
+        if await db.customer(pool, customer_number) is None:
+            raise HTTPException(404, f"no customer {customer_number}")
+        return await db.customer_prices(pool, customer_number)
+
+    @app.put(
+        "/admin/customers/{customer_number}/prices/{sku}",
+        summary="Change (or add) one article's price of a customer and send it to the Kundencenter",
+    )
+    async def put_price(customer_number: str, sku: SkuPath, body: PriceIn) -> dict[str, Any]:
+        pool = simulator.require_pool()
+        fields = body.model_dump(exclude_unset=True)
+        if "price_breaks" in fields:
+            fields["price_breaks"] = [
+                {"min_quantity": b["min_quantity"], "unit_price": str(b["unit_price"])} for b in fields["price_breaks"]
+            ]
+        async with pool.acquire() as conn, conn.transaction():
+            customer = await db.customer_for_update(conn, customer_number)
+            if customer is None:
+                raise HTTPException(404, f"no customer {customer_number}")
+            try:
+                row = await db.change_price(conn, customer_number, sku, customer["currency"], fields)
+            except KeyError:
+                raise HTTPException(
+                    422, f"{sku} is a new article for {customer_number}: unit_price is required"
+                ) from None
+            row = {**row, "published_version": row["version"]}
+            message = prices.article_message(row)
+            outbox_id = await simulator.send(conn, ERP_INBOUND_CUSTOMER_PRICES, customer_number, message)
+            await db.mark_prices_published(conn, [row])
+        simulator.outbox.wake()
+        log.info("price changed", customer_number=customer_number, sku=sku, version=row["version"], outbox_id=outbox_id)
+        return {**row, "sent": {"outbox_id": outbox_id, "idempotency_key": message.idempotency_key}}
 
     @app.get("/contacts", summary="Contact persons the Kundencenter sent (shop users), newest first")
     async def list_contacts(

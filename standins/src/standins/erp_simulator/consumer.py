@@ -29,18 +29,20 @@ from contracts.erp.v1 import (
     ContactCreated,
     ContactDeactivated,
     CustomerCenterActivated,
+    CustomerPriceListRequested,
     CustomerVerificationRequested,
     SalesOrderRequested,
 )
 from contracts.topics import (
     ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_PRICES,
     ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
     ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
     Topic,
     consumed_by,
 )
 from kc_runtime.kafka import decode_headers
-from standins.erp_simulator import db, erp, verification
+from standins.erp_simulator import db, erp, prices, verification
 
 log = structlog.get_logger("standins.erp_simulator")
 
@@ -57,7 +59,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
 )
 CONTACT_MESSAGES = (ContactCreated, ContactChanged, ContactDeactivated)
-HANDLED = (SalesOrderRequested, CustomerVerificationRequested, CustomerCenterActivated, *CONTACT_MESSAGES)
+HANDLED = (
+    SalesOrderRequested,
+    CustomerVerificationRequested,
+    CustomerCenterActivated,
+    CustomerPriceListRequested,
+    *CONTACT_MESSAGES,
+)
 """Messages the simulated ERP acts on; it records every other message only."""
 
 MAX_FAILED_ATTEMPTS = 5
@@ -352,6 +360,8 @@ class ErpConsumer:
             }
         if isinstance(parsed, CustomerCenterActivated):
             return row, {"kind": "customer_center_activation", "message": parsed, "topic": topic.name}
+        if isinstance(parsed, CustomerPriceListRequested):
+            return row, {"kind": "price_list_request", "message": parsed, "topic": topic.name, **causes}
         assert isinstance(parsed, SalesOrderRequested)
         message = parsed
         order = {
@@ -395,6 +405,8 @@ class ErpConsumer:
             return outcome, {"customer_number": activation.customer_number}
         if order["kind"] == "contact":
             return await self._apply_contact(conn, received_id, order)
+        if order["kind"] == "price_list_request":
+            return await self._resend_prices(conn, received_id, order)
         return await self._create_sales_order(conn, received_id, order)
 
     async def _create_sales_order(
@@ -446,6 +458,31 @@ class ErpConsumer:
         if contact:
             details.update(contact_id=contact["contact_id"], outbox_id=outbox_id)
         return outcome, details
+
+    async def _resend_prices(
+        self, conn: asyncpg.Connection, received_id: int, action: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Answer a request for a customer's whole price list once per key: every article with a ``resend_id``,
+        then ``CustomerPriceListResent`` (same key: the customer number, so in this order on one partition)."""
+        request: CustomerPriceListRequested = action["message"]
+        number = request.customer_number
+        details: dict[str, Any] = {}
+        if not await db.mark_processed(conn, request.idempotency_key, "price_list_request", action["topic"]):
+            outcome = "duplicate"
+        elif await db.customer(conn, number) is None:
+            outcome = "unknown_customer"
+        else:
+            rows = await db.customer_prices(conn, number)
+            resend_id = await db.next_resend_id(conn, number)
+            for row in rows:
+                article = prices.article_message(row, resend_id, key=f"price-resend/{resend_id}/{row['sku']}")
+                await self._enqueue(conn, ERP_INBOUND_CUSTOMER_PRICES, number, article, action)
+            await db.mark_prices_published(conn, rows)
+            done = prices.resent_message(number, resend_id, len(rows), request.idempotency_key, datetime.now(UTC))
+            outbox_id = await self._enqueue(conn, ERP_INBOUND_CUSTOMER_PRICES, number, done, action)
+            outcome, details = "resent", {"resend_id": resend_id, "articles": len(rows), "outbox_id": outbox_id}
+        await db.set_outcome(conn, received_id, outcome)
+        return outcome, {"customer_number": number, **details}
 
     @staticmethod
     async def _enqueue(

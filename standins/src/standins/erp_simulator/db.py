@@ -132,6 +132,29 @@ CREATE TABLE IF NOT EXISTS instance (
     id         uuid    NOT NULL DEFAULT gen_random_uuid()
 );
 INSERT INTO instance DEFAULT VALUES ON CONFLICT DO NOTHING;
+
+-- The ERP's customer prices (see prices.py): one row per customer and article, its version rising with every
+-- change; published_version is the version last queued in the outbox (below version: not published yet).
+CREATE TABLE IF NOT EXISTS customer_prices (
+    customer_number    text        NOT NULL,
+    sku                text        NOT NULL,
+    description        text        NOT NULL DEFAULT '',
+    unit               text        NOT NULL DEFAULT 'piece',
+    unit_price         numeric     NOT NULL,
+    currency           text        NOT NULL,
+    price_breaks       jsonb       NOT NULL DEFAULT '[]',
+    valid_from         timestamptz,
+    valid_to           timestamptz,
+    blocked            boolean     NOT NULL DEFAULT false,
+    listed             boolean     NOT NULL DEFAULT true,
+    version            integer     NOT NULL DEFAULT 1,
+    published_version  integer     NOT NULL DEFAULT 0,
+    changed_at         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (customer_number, sku)
+);
+CREATE INDEX IF NOT EXISTS customer_prices_unpublished ON customer_prices (customer_number, sku)
+    WHERE published_version < version;
+CREATE SEQUENCE IF NOT EXISTS price_resend_seq;
 """
 
 OUTBOX_LOCK = 0x4B43_4552_504F  # advisory lock id: outbox inserts commit one after another, in id order
@@ -559,3 +582,97 @@ async def add_invoice(conn: asyncpg.Connection, customer_number: str, invoice_nu
         invoice_number,
     )
     return bool(added)
+
+
+# ---- customer prices ---------------------------------------------------------------------------------------
+
+PRICE_COLUMNS = """customer_number, sku, description, unit, unit_price, currency, price_breaks, valid_from, valid_to,
+    blocked, listed, version, published_version, changed_at"""
+
+
+async def insert_prices(
+    conn: asyncpg.Connection, customer_number: str, currency: str, articles: list[dict[str, Any]]
+) -> int:
+    """Insert the articles a customer does not have yet (not published: ``published_version`` 0)."""
+    inserted = 0
+    for a in articles:
+        breaks = [{"min_quantity": b["min_quantity"], "unit_price": str(b["unit_price"])} for b in a["price_breaks"]]
+        inserted += bool(
+            await conn.fetchval(
+                """INSERT INTO customer_prices (customer_number, sku, description, unit, unit_price, currency,
+                       price_breaks, blocked)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                   ON CONFLICT (customer_number, sku) DO NOTHING RETURNING true""",
+                customer_number,
+                a["sku"],
+                a["description"],
+                a["unit"],
+                a["unit_price"],
+                currency,
+                breaks,
+                a["blocked"],
+            )
+        )
+    return inserted
+
+
+async def unpublished_prices(conn: asyncpg.Connection, customer_number: str | None = None) -> list[dict[str, Any]]:
+    """Price rows whose latest version was not queued yet, locked for the caller's transaction."""
+    rows = await conn.fetch(
+        f"""SELECT {PRICE_COLUMNS} FROM customer_prices
+            WHERE published_version < version AND ($1::text IS NULL OR customer_number = $1)
+            ORDER BY customer_number, sku FOR UPDATE""",
+        customer_number,
+    )
+    return [dict(r) for r in rows]
+
+
+async def mark_prices_published(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:
+    await conn.executemany(
+        "UPDATE customer_prices SET published_version = $3 WHERE customer_number = $1 AND sku = $2",
+        [(r["customer_number"], r["sku"], r["version"]) for r in rows],
+    )
+
+
+async def change_price(
+    conn: asyncpg.Connection, customer_number: str, sku: str, currency: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Create or change one article of a customer (a new version, changed now; not published yet)."""
+    columns = ("description", "unit", "unit_price", "price_breaks", "valid_from", "valid_to", "blocked", "listed")
+    sets = {k: v for k, v in fields.items() if k in columns}
+    row = await conn.fetchrow(
+        f"SELECT {PRICE_COLUMNS} FROM customer_prices WHERE customer_number = $1 AND sku = $2 FOR UPDATE",
+        customer_number,
+        sku,
+    )
+    if row is None:
+        if "unit_price" not in sets:
+            raise KeyError("unit_price")
+        await conn.execute(
+            "INSERT INTO customer_prices (customer_number, sku, unit_price, currency, version) VALUES ($1, $2, $3, $4, 0)",
+            customer_number,
+            sku,
+            sets["unit_price"],
+            currency,
+        )
+    assignments = "".join(f", {k} = ${i + 3}" for i, k in enumerate(sets))
+    updated = await conn.fetchrow(
+        f"""UPDATE customer_prices SET version = version + 1, changed_at = clock_timestamp(){assignments}
+            WHERE customer_number = $1 AND sku = $2 RETURNING {PRICE_COLUMNS}""",
+        customer_number,
+        sku,
+        *sets.values(),
+    )
+    assert updated is not None
+    return dict(updated)
+
+
+async def customer_prices(conn: asyncpg.Connection | asyncpg.Pool, customer_number: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {PRICE_COLUMNS} FROM customer_prices WHERE customer_number = $1 ORDER BY sku", customer_number
+    )
+    return [dict(r) for r in rows]
+
+
+async def next_resend_id(conn: asyncpg.Connection, customer_number: str) -> str:
+    return f"resend-{customer_number}-{await conn.fetchval('SELECT nextval($1::regclass)', 'price_resend_seq')}"
