@@ -19,7 +19,7 @@ from tests.integration.conftest import read_topic
 from tests.integration.test_exactly_once import approval_process, erp_sync_process, es_env, start
 from tests.support.approval import Company
 from tests.support.infra import KAFKA, random_suffix
-from tests.support.orders import order_content
+from tests.support.orders import order_request
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ async def test_a_poison_message_ends_in_the_dead_letter_topic_and_the_consumer_g
 
     await start(approval_process(approval_dsn, topic_prefix), processes)
     orders = Orders(env=es_env(approval_dsn))
-    order = orders.submit(Company(orders).buyer(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_request())
     exchanges = Exchanges(env=es_env(erp_dsn))
     await eventually(
         lambda: asyncio.to_thread(exchanges.find_sales_order, order.id), what="the good order after the poison one"
@@ -80,7 +80,7 @@ async def test_two_concurrent_commands_on_one_order_one_wins_and_the_other_confl
     first, second = Orders(env=es_env(dsn)), Orders(env=es_env(dsn))
     company = Company(first)
     buyer = company.buyer()
-    order = first.submit(buyer, order_content())
+    order = first.submit(buyer, order_request())
 
     mine = first.get_order(buyer, order.id)
     theirs = second.get_order(company.main, order.id)
@@ -114,7 +114,7 @@ async def test_only_one_relay_is_active_per_service_and_a_standby_takes_over(dat
         lambda: asyncio.to_thread(standby.metric, "kc_relay_active"), what="the standby to take over", timeout=30
     )
     orders = Orders(env=es_env(dsn))
-    order = orders.submit(Company(orders).buyer(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_request())
     records = await eventually(
         lambda: read_topic(topic_prefix + APPROVAL_ORDERS.name, key=str(order.id).encode()),
         what="the standby relay to publish",

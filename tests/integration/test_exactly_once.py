@@ -17,7 +17,7 @@ from tests.conftest import eventually
 from tests.integration.conftest import read_topic, service_env
 from tests.support.approval import Company
 from tests.support.infra import ServiceProcess, random_suffix
-from tests.support.orders import order_content
+from tests.support.orders import order_request
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ async def test_an_event_is_applied_once_when_the_relay_dies_after_publishing_and
     approval_dsn, erp_dsn = await database("approval"), await database("erp-sync")
     erp = await start(erp_sync_process(erp_dsn, topic_prefix, f"it-erp-sync-{random_suffix()}"), processes)
     orders = Orders(env=es_env(approval_dsn))
-    order = orders.submit(Company(orders).buyer(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_request())
     key = str(order.id).encode()
 
     doomed = approval_process(approval_dsn, topic_prefix)
@@ -89,7 +89,7 @@ async def test_an_event_is_applied_once_when_the_consumer_dies_after_its_commit_
     doomed = await start(erp_sync_process(erp_dsn, topic_prefix, group), processes, failpoints="consumer.after_commit")
     await start(approval_process(approval_dsn, topic_prefix), processes)
     orders = Orders(env=es_env(approval_dsn))
-    order = orders.submit(Company(orders).buyer(), order_content())
+    order = orders.submit(Company(orders).buyer(), order_request())
 
     assert await asyncio.to_thread(doomed.wait_exit) == -signal.SIGKILL
     exchanges = Exchanges(env=es_env(erp_dsn))

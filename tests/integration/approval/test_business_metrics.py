@@ -16,6 +16,7 @@ from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine
+from approval.domain.pricing import OrderRequest
 from approval.settings import ApprovalSettings
 from tests.conftest import eventually
 from tests.support.approval import Company
@@ -27,7 +28,7 @@ BUDGET = Budget(max_quantity=10, max_value=Decimal("100.00"), currency="EUR")
 
 
 def order(quantity: int):
-    return content(OrderLine("A-1", "Schraube", quantity, Decimal("1.00")))
+    return OrderRequest.of(content(OrderLine("A-1", "Schraube", quantity, Decimal("10.00"))))
 
 
 @pytest.fixture

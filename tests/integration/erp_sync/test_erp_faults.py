@@ -20,7 +20,7 @@ from tests.integration.conftest import read_topic, service_env
 from tests.integration.test_exactly_once import approval_process, es_env, start
 from tests.support.approval import Company
 from tests.support.infra import ServiceProcess, random_suffix
-from tests.support.orders import order_content
+from tests.support.orders import order_request
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ async def test_a_sales_order_the_erp_drops_fails_to_its_dead_letter_topic_and_an
     await start(approval_process(approval_dsn, topic_prefix), processes)
     orders = Orders(env=es_env(approval_dsn))
     buyer = Company(orders).buyer()
-    order = orders.submit(buyer, order_content(sku="LOST-1"))
+    order = orders.submit(buyer, order_request(sku="LOST-1"))
 
     failed = await exchange_in(sync, order.id, "failed")
     assert failed["attempts"] >= 2  # sent again with backoff before giving up
@@ -131,7 +131,7 @@ async def test_a_replay_killed_half_way_is_done_again_after_the_restart_and_the_
     since = datetime.now(UTC) - timedelta(seconds=1)
     orders = Orders(env=es_env(approval_dsn))
     buyer = Company(orders).buyer()
-    placed = [orders.submit(buyer, order_content(quantity=q)) for q in (1, 2)]
+    placed = [orders.submit(buyer, order_request(quantity=q)) for q in (1, 2)]
     for order in placed:
         await exchange_in(sync, order.id, "acknowledged")
 

@@ -12,6 +12,7 @@ from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine, OrderStatus
+from approval.domain.pricing import OrderRequest
 from contracts.erp_sync import v1 as erp_sync
 from contracts.topics import ERP_SYNC_SALES_ORDERS
 from kc_runtime.consumer import IdempotentConsumer
@@ -109,7 +110,7 @@ def consumer(orders):
 def released(orders: Orders):
     company = Company(orders)
     buyer = company.member("buyer", ["place_orders"], Budget())
-    order = orders.submit(buyer, content(OrderLine("A-1", "Schraube", 1, Decimal("1.00"))))
+    order = orders.submit(buyer, OrderRequest.of(content(OrderLine("A-1", "Schraube", 1, Decimal("10.00")))))
     assert order.status is OrderStatus.RELEASED
     return order
 

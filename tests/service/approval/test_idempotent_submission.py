@@ -11,6 +11,7 @@ import pytest
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.model import IdempotencyKeyReused, Order, OrderLine, OrderStatus
+from approval.domain.pricing import OrderRequest
 from tests.support.approval import Company
 from tests.unit.approval.test_order import content
 
@@ -18,7 +19,7 @@ BUDGET = Budget(max_quantity=10, max_value=Decimal("1000.00"), currency="EUR")
 
 
 def order(quantity: int):
-    return content(OrderLine("A-1", "Schraube", quantity, Decimal("10.00")))
+    return OrderRequest.of(content(OrderLine("A-1", "Schraube", quantity, Decimal("10.00"))))
 
 
 @pytest.fixture

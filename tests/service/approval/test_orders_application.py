@@ -7,12 +7,13 @@ import pytest
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
 from approval.domain.budget import Budget
 from approval.domain.model import NotAllowed, OrderLine, OrderNotFound, OrderStatus, SelfApproval, WrongState
+from approval.domain.pricing import OrderRequest
 from tests.support.approval import Company
 from tests.unit.approval.test_order import content
 
 
 def order(quantity: int, price: str = "10.00"):
-    return content(OrderLine("A-1", "Schraube", quantity, Decimal(price)))
+    return OrderRequest.of(content(OrderLine("A-1", "Schraube", quantity, Decimal(price))))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from contracts.erp_sync import v1 as wire
 from contracts.topics import ERP_SYNC_CUSTOMERS, ERP_SYNC_SALES_ORDERS
 from tests.service.registration.wire import Inbox, published
 from tests.support.approval import Company
-from tests.support.orders import order_content
+from tests.support.orders import order_request
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ async def test_a_released_order_is_transmitted_then_confirmed_with_the_erps_numb
     orders, deliver = approval
     company = Company(orders)
     buyer = company.buyer()
-    order = orders.submit(buyer, order_content())
+    order = orders.submit(buyer, order_request())
     oid = order.id
     common = {"order_id": oid, "company_id": company.id}
     await deliver(ERP_SYNC_SALES_ORDERS, str(oid), wire.SalesOrderTransmitted(
@@ -55,7 +55,7 @@ async def test_a_confirmation_overtaking_the_transmission_still_confirms(approva
     orders, deliver = approval
     company = Company(orders)
     buyer = company.buyer()
-    oid = orders.submit(buyer, order_content()).id
+    oid = orders.submit(buyer, order_request()).id
     common = {"order_id": oid, "company_id": company.id}
     await deliver(ERP_SYNC_SALES_ORDERS, str(oid), wire.SalesOrderRejectedByErp(
         **common, reason="Article A-100 is not sold.", rejected_at=T0))  # fmt: skip
@@ -76,10 +76,10 @@ async def test_a_company_the_erp_revokes_cannot_order_until_it_is_allowed_again(
 
     await access(False)
     with pytest.raises(OrderingBlocked) as refused:
-        orders.submit(buyer, order_content())
+        orders.submit(buyer, order_request())
     assert refused.value.code == "ordering_blocked"
     await access(True)
-    assert orders.submit(buyer, order_content()).status is OrderStatus.RELEASED
+    assert orders.submit(buyer, order_request()).status is OrderStatus.RELEASED
 
 
 async def test_answers_for_orders_approval_does_not_know_change_nothing(approval):

@@ -18,6 +18,7 @@ from approval.domain.model import (
     VersionMismatch,
     WrongState,
 )
+from approval.domain.pricing import ArticlesRefused, MixedCurrencies, PriceChanged
 from approval.settings import ApprovalSettings
 from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.serve import serve
@@ -55,6 +56,9 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
             UnknownCaller: 401,
             CallerInactive: 403,
             OrderingBlocked: 403,
+            ArticlesRefused: 422,
+            MixedCurrencies: 422,
+            PriceChanged: 409,
         },
         tables=[TABLES],
         on_startup=[summaries.pool, metrics.start],

@@ -42,6 +42,7 @@ from approval.domain.model import (
     OrderStatus,
     VersionMismatch,
 )
+from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, price_lines
 from approval.domain.routing import route
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.transcoding import dataclass_transcoding
@@ -61,6 +62,8 @@ class OrderingBlocked(OrderError):
 
 @dataclass(frozen=True)
 class Evaluation:
+    content: OrderContent
+    """the order as priced from the ERP's prices at the moment of the evaluation"""
     exceeded: tuple[LimitExceeded, ...]
     budget: Budget
     approvers: tuple[UUID, ...]
@@ -125,7 +128,7 @@ class Orders(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, LimitExceeded):
+        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, LimitExceeded, PriceBreak):
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------
@@ -181,27 +184,42 @@ class Orders(ServiceApplication):
 
     # ---- the buyer ----------------------------------------------------------------------------------------
 
-    def evaluate(self, buyer: Member, content: OrderContent) -> Evaluation:
-        """The budget check of a submission, as a dry run (the shop's checkout page)."""
+    def evaluate(self, buyer: Member, request: OrderRequest, at: datetime | None = None) -> Evaluation:
+        """The order priced from the ERP's prices and checked against the buyer's budget, as a dry run (the
+        shop's checkout page); the same evaluation decides a submission."""
         self._require(buyer, PLACE_ORDERS)
         company = self._company_for_orders(buyer)
+        content = self.price(company, request, at or datetime.now(UTC))
         exceeded = evaluate(content, buyer.budget)
         approvers = route(buyer.id, company.approver_ids, company.main_contact_id) if exceeded else ()
-        return Evaluation(exceeded, buyer.budget, approvers)
+        return Evaluation(content, exceeded, buyer.budget, approvers)
 
-    def submit(self, buyer: Member, content: OrderContent, idempotency_key: str | None = None) -> Order:
-        """Within budget: released to the ERP at once. Over budget: held for the company's approvers.
+    def price(self, company: CompanyView, request: OrderRequest, at: datetime) -> OrderContent:
+        """The request priced from the company's ERP prices valid ``at`` (see :func:`price_lines`)."""
+        customer = company.customer_number
+        found = self._prices(customer, [ln.sku for ln in request.lines]) if customer else {}
+        lines, currency = price_lines(request.lines, found, company.currency, at)
+        return request.priced(lines, currency)
+
+    def _prices(self, customer_number: str, skus: Sequence[str]) -> dict[str, ArticlePrice]:
+        ids = {ArticlePrice.create_id(customer_number, sku): sku for sku in skus}
+        found = self._snapshots.get(list(ids))
+        return {ids[i]: p for i, p in found.items() if isinstance(p, ArticlePrice)}
+
+    def submit(self, buyer: Member, request: OrderRequest, idempotency_key: str | None = None) -> Order:
+        """Priced from the ERP's prices; within budget: released to the ERP at once, over budget: held for the
+        company's approvers.
 
         ``idempotency_key`` (the client's, per buyer): the submission is made once; the same key again returns
         that order as it is now (also when both arrive at the same time), with other lines it is refused."""
         if idempotency_key is not None:
-            existing = self._submitted_before(buyer, content, idempotency_key)
+            existing = self._submitted_before(buyer, request, idempotency_key)
             if existing is not None:
                 return existing
-        evaluation = self.evaluate(buyer, content)
         now = datetime.now(UTC)
+        evaluation = self.evaluate(buyer, request, now)
         order = Order(
-            company_id=buyer.company_id, buyer_id=buyer.id, content=content, budget=evaluation.budget,
+            company_id=buyer.company_id, buyer_id=buyer.id, content=evaluation.content, budget=evaluation.budget,
             submitted_at=now, idempotency_key=idempotency_key,
         )  # fmt: skip
         self._route(order, evaluation, now)
@@ -210,13 +228,13 @@ class Orders(ServiceApplication):
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            existing = self._submitted_before(buyer, content, idempotency_key)  # the same key, a moment earlier
+            existing = self._submitted_before(buyer, request, idempotency_key)  # the same key, a moment earlier
             if existing is None:
                 raise
             return existing
         return order
 
-    def _submitted_before(self, buyer: Member, content: OrderContent, idempotency_key: str) -> Order | None:
+    def _submitted_before(self, buyer: Member, request: OrderRequest, idempotency_key: str) -> Order | None:
         order_id = Order.create_id(buyer.company_id, buyer.id, idempotency_key)
         try:
             order: Any = self.repository.get(order_id)
@@ -224,16 +242,16 @@ class Orders(ServiceApplication):
             return None
         if not isinstance(order, Order) or order.buyer_id != buyer.id:
             return None
-        if order.submitted_content != content:
+        if not request.matches(order.submitted_content):
             raise IdempotencyKeyReused("This Idempotency-Key was used for another order; use a new key.")
         return order
 
-    def resubmit(self, buyer: Member, order_id: UUID, comment: str, content: OrderContent) -> Order:
-        """A rejected order, back with a comment and adjusted lines: evaluated again, as one case."""
+    def resubmit(self, buyer: Member, order_id: UUID, comment: str, request: OrderRequest) -> Order:
+        """A rejected order, back with a comment and adjusted lines: priced and evaluated again, as one case."""
         order = self._visible_order(buyer, order_id)
-        evaluation = self.evaluate(buyer, content)
         now = datetime.now(UTC)
-        order.resubmit(buyer.id, comment, content, evaluation.budget, now)
+        evaluation = self.evaluate(buyer, request, now)
+        order.resubmit(buyer.id, comment, evaluation.content, evaluation.budget, now)
         self._route(order, evaluation, now)
         self.save(order)
         return order
@@ -247,11 +265,18 @@ class Orders(ServiceApplication):
     # ---- approvers --------------------------------------------------------------------------------------
 
     def approve(
-        self, approver: Member, order_id: UUID, comment: str | None = None, modified: OrderContent | None = None
+        self, approver: Member, order_id: UUID, comment: str | None = None, modified: OrderRequest | None = None
     ) -> Order:
+        """Approve the order as it is, or as the approver changed it (quantities, lines, addresses, methods).
+        Either way it is priced again at this moment: an approver never types prices, and never releases an order
+        whose prices changed since they saw it without seeing the new ones (``price_changed``; approving again
+        with the lines as shown then goes through as a visible modification)."""
         order = self._visible_order(approver, order_id)
         self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
-        order.approve(approver.id, datetime.now(UTC), comment, modified)
+        now = datetime.now(UTC)
+        request = modified if modified is not None else OrderRequest.of(order.content)
+        priced = self.price(self._company_to_read(order.company_id), request, now)
+        order.approve(approver.id, now, comment, priced)
         self.save(order)
         return order
 
@@ -311,11 +336,38 @@ class Orders(ServiceApplication):
         member.update(**changes)
         return out
 
-    def company_opened(self, company_id: UUID, main_contact_id: UUID) -> list[Any]:
+    def company_opened(
+        self, company_id: UUID, main_contact_id: UUID, customer_number: str | None = None, currency: str | None = None
+    ) -> list[Any]:
         company = self._find(company_id)
         if company is None:
-            return [CompanyView.open(company_id, main_contact_id)]
-        return []
+            company = CompanyView.open(company_id, main_contact_id)
+        elif not isinstance(company, CompanyView) or company.customer_number is not None or customer_number is None:
+            return []
+        if customer_number is not None:
+            company.set_customer(customer_number, currency)
+        return [company]
+
+    # ---- keeping the view of the ERP's prices (called by erp-sync's prices topic handler) ------------------
+
+    def article_price_changed(
+        self, customer_number: str, sku: str, state: dict[str, Any], company_id: UUID | None = None
+    ) -> list[Any]:
+        """The ERP's whole state of one article of one customer (newer ``changed_at`` wins). ``company_id``, when
+        erp-sync knows it, also tells a company opened before its customer number was known (older companies)."""
+        out: list[Any] = []
+        price = self._find(ArticlePrice.create_id(customer_number, sku))
+        if isinstance(price, ArticlePrice):
+            if price.change(state):
+                out.append(price)
+        else:
+            out.append(ArticlePrice.know(customer_number, sku, state))
+        if company_id is not None:
+            company = self._find(company_id)
+            if isinstance(company, CompanyView) and company.customer_number is None:
+                company.set_customer(customer_number, None)
+                out.append(company)
+        return out
 
     def approvers_changed(self, company_id: UUID, approver_ids: tuple[UUID, ...], pending: Iterable[UUID]) -> list[Any]:
         """New approvers: pending orders routed to someone no longer approving move to those who remain."""

@@ -112,6 +112,9 @@ class CompanyView(Aggregate):
         self.main_contact_id = main_contact_id
         self.approver_ids: tuple[UUID, ...] = ()
         self.ordering_allowed = True
+        self.customer_number: str | None = None
+        """the ERP's customer number: whose prices the company's orders are priced with"""
+        self.currency: str | None = None
 
     @classmethod
     def open(cls, company_id: UUID, main_contact_id: UUID | None) -> CompanyView:
@@ -127,6 +130,11 @@ class CompanyView(Aggregate):
     @event("MainContactChanged")
     def set_main_contact(self, main_contact_id: UUID) -> None:
         self.main_contact_id = main_contact_id
+
+    @event("CustomerKnown")
+    def set_customer(self, customer_number: str, currency: str | None) -> None:
+        self.customer_number = customer_number
+        self.currency = currency
 
     @event("OrderingAllowedChanged")
     def set_ordering_allowed(self, allowed: bool) -> None:

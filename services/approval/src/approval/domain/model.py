@@ -70,10 +70,22 @@ class Address:
 
 @dataclass(frozen=True)
 class OrderLine:
+    """One priced line. The price fields after ``unit_price`` record which of the ERP's prices was used (orders
+    stored before approval priced lines itself have none of them)."""
+
     sku: str
     description: str
     quantity: int
     unit_price: Decimal
+    unit: str = "piece"
+    list_unit_price: Decimal | None = None
+    """the article's price without a quantity break"""
+    price_break: int | None = None
+    """the minimum quantity of the break that gave ``unit_price``, if one did"""
+    price_valid_from: datetime | None = None
+    price_valid_to: datetime | None = None
+    price_changed_at: datetime | None = None
+    """when the ERP set the price used (identifies the price record)"""
 
     @property
     def line_total(self) -> Decimal:
@@ -113,9 +125,20 @@ class OrderContent:
     def total_value(self) -> Decimal:
         return sum((line.line_total for line in self.lines), Decimal("0"))
 
+    def same_request(self, other: OrderContent) -> bool:
+        """The same order as the buyer asked for it (articles, quantities, addresses, methods, texts), whatever
+        prices it was given: a retried submission is recognised even when it was priced again."""
+        return _request(self) == _request(other)
+
     @property
     def total_quantity(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+
+def _request(c: OrderContent) -> tuple[object, ...]:
+    lines = tuple((ln.sku, ln.quantity) for ln in c.lines)
+    return (lines, c.delivery_address, c.billing_address, c.payment_method, c.shipping_method, c.buyer_comment,
+            c.reference)  # fmt: skip
 
 
 @dataclass(frozen=True)

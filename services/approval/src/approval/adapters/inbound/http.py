@@ -16,6 +16,7 @@ from approval.application.orders import Evaluation, Orders
 from approval.domain.budget import Budget, LimitExceeded
 from approval.domain.members import Member
 from approval.domain.model import Address, Order, OrderContent, OrderLine
+from approval.domain.pricing import OrderRequest, RequestedLine
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
@@ -25,6 +26,24 @@ LongText = Annotated[str, StringConstraints(max_length=4000)]
 StatusFilter = Literal[
     "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected"
 ]
+
+
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+PRICING_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "`price_changed`: a `unit_price` (or `currency`) the shop sent is not the ERP's current price. "
+        "Nothing was stored. `details` has one entry per differing line (`field` `lines.<i>.unit_price`, `sku`, "
+        "`shown`, the current `unit_price` and `line_total`) and a last entry with the new `total`.",
+        "content": _ERROR,
+    },
+}
+PRICING_DESCRIPTION = (
+    "Every line is priced from the ERP's prices for the caller's company at this moment (quantity breaks "
+    "included); the currency is the company's. Lines that cannot be ordered are refused with 422 and one "
+    "`details` entry per line (`field` `lines.<i>.sku`, `code`): `unknown_article` (not in the company's assortment, "
+    "or no price valid now) or `article_blocked`; the error's `code` is that code when all lines share it, else "
+    "`articles_refused`."
+)
 
 
 class Strict(BaseModel):
@@ -53,15 +72,30 @@ class AddressIn(Strict):
 
 
 class LineIn(Strict):
+    """An article and how many. The price is the ERP's: ``unit_price`` and ``currency``, when sent, are what the
+    shop showed the buyer, and only checked against the current price (``409 price_changed`` if it differs)."""
+
     sku: Text
-    description: Annotated[str, StringConstraints(max_length=200)] = ""
+    description: Annotated[str, StringConstraints(max_length=200)] = Field(
+        default="", description="Ignored: the article's description comes from the ERP"
+    )
     quantity: int = Field(gt=0, le=1_000_000)
-    unit_price: Decimal = Field(ge=0, le=Decimal("1000000000"), max_digits=14, decimal_places=4)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    unit_price: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=Decimal("1000000000"),
+        max_digits=14,
+        decimal_places=4,
+        description="The unit price the shop showed the buyer (optional); never used as the price",
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        default=None, description="The currency the shop showed (optional); the order's currency is the company's"
+    )
 
 
 class OrderIn(Strict):
-    """An order as the shop's checkout sends it. Totals are not accepted: they are computed from the lines."""
+    """An order as the shop's checkout sends it: articles and quantities. Prices, totals and the currency are not
+    taken from the caller: approval prices every line from the ERP's prices for the company."""
 
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     delivery_address: AddressIn
@@ -73,16 +107,9 @@ class OrderIn(Strict):
         default=None, description="The customer's order reference or cost centre"
     )
 
-    def to_domain(self) -> OrderContent:
-        currencies = {ln.currency for ln in self.lines}
-        if len(currencies) != 1:
-            raise ApiError(422, "mixed_currencies", "All lines of an order must have the same currency.")
-        return OrderContent(
-            lines=tuple(
-                OrderLine(sku=ln.sku, description=ln.description, quantity=ln.quantity, unit_price=ln.unit_price)
-                for ln in self.lines
-            ),
-            currency=currencies.pop(),
+    def to_domain(self) -> OrderRequest:
+        return OrderRequest(
+            lines=tuple(RequestedLine(ln.sku, ln.quantity, ln.unit_price, ln.currency) for ln in self.lines),
             delivery_address=self.delivery_address.to_domain(),
             billing_address=self.billing_address.to_domain(),
             payment_method=self.payment_method,
@@ -139,12 +166,24 @@ class PersonOut(BaseModel):
     name: str | None
 
 
+class PriceUsedOut(BaseModel):
+    """Which of the ERP's prices priced the line (absent on orders from before approval priced lines itself)."""
+
+    list_unit_price: MoneyOut = Field(description="The article's price without a quantity break")
+    price_break: int | None = Field(description="The minimum quantity of the quantity break applied, if any")
+    valid_from: datetime | None
+    valid_to: datetime | None
+    changed_at: datetime = Field(description="When the ERP set this price")
+
+
 class LineOut(BaseModel):
     sku: str
     description: str
     quantity: int
+    unit: str
     unit_price: MoneyOut
     line_total: MoneyOut
+    price: PriceUsedOut | None = None
 
 
 class MessageOut(BaseModel):
@@ -196,6 +235,7 @@ class OrderOut(BaseModel):
 
 
 class EvaluationOut(BaseModel):
+    lines: list[LineOut] = Field(description="The lines priced from the ERP's prices for the company, now")
     within_budget: bool
     exceeded_limits: list[LimitOut]
     budget: BudgetOut
@@ -261,6 +301,34 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
     return out
 
 
+def _lines(c: OrderContent) -> list[LineOut]:
+    cur = c.currency
+
+    def used(ln: OrderLine) -> PriceUsedOut | None:
+        if ln.price_changed_at is None or ln.list_unit_price is None:
+            return None
+        return PriceUsedOut(
+            list_unit_price=MoneyOut(amount=ln.list_unit_price, currency=cur),
+            price_break=ln.price_break,
+            valid_from=ln.price_valid_from,
+            valid_to=ln.price_valid_to,
+            changed_at=ln.price_changed_at,
+        )
+
+    return [
+        LineOut(
+            sku=ln.sku,
+            description=ln.description,
+            quantity=ln.quantity,
+            unit=ln.unit,
+            unit_price=MoneyOut(amount=ln.unit_price, currency=cur),
+            line_total=MoneyOut(amount=ln.line_total, currency=cur),
+            price=used(ln),
+        )
+        for ln in c.lines
+    ]
+
+
 def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderOut:
     c = order.content
     cur = c.currency
@@ -275,16 +343,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         round=order.round,
         company_id=order.company_id,
         buyer=person(order.buyer_id),
-        lines=[
-            LineOut(
-                sku=ln.sku,
-                description=ln.description,
-                quantity=ln.quantity,
-                unit_price=MoneyOut(amount=ln.unit_price, currency=cur),
-                line_total=MoneyOut(amount=ln.line_total, currency=cur),
-            )
-            for ln in c.lines
-        ],
+        lines=_lines(c),
         total=MoneyOut(amount=c.total_value, currency=cur),
         total_quantity=c.total_quantity,
         delivery_address=vars(c.delivery_address),
@@ -354,16 +413,24 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
         """The use case and the reads of its response in one call of the worker pool."""
         return await blocking.run(lambda: present(use_case(*args)))
 
-    @router.post("/api/orders/evaluate", response_model=EvaluationOut, summary="Budget check of an order, as a dry run")
+    @router.post(
+        "/api/orders/evaluate",
+        response_model=EvaluationOut,
+        summary="Price an order from the ERP's prices and check it against the buyer's budget, as a dry run",
+        description=PRICING_DESCRIPTION,
+        responses=PRICING_ERRORS,
+    )
     async def evaluate(body: OrderIn, me: Me) -> EvaluationOut:
-        content = body.to_domain()
+        request = body.to_domain()
 
         def run() -> tuple[Evaluation, dict[UUID, str]]:
-            ev = orders.evaluate(me, content)
+            ev = orders.evaluate(me, request)
             return ev, orders.names(ev.approvers)
 
         ev, names = await blocking.run(run)
+        content = ev.content
         return EvaluationOut(
+            lines=_lines(content),
             within_budget=not ev.exceeded,
             exceeded_limits=[_limit(x) for x in ev.exceeded],
             budget=_budget(ev.budget),
@@ -377,6 +444,8 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
         status_code=status.HTTP_201_CREATED,
         response_model=OrderOut,
         summary="Submit an order: released within budget, else held for approval with the exceeded limits",
+        description=PRICING_DESCRIPTION,
+        responses=PRICING_ERRORS,
     )
     async def submit(
         body: OrderIn,
@@ -427,7 +496,15 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
     async def get(order_id: UUID, me: Me) -> OrderOut:
         return await respond(orders.get_order, me, order_id)
 
-    @router.post("/api/orders/{order_id}/approve", response_model=OrderOut, summary="Approve (optionally modified)")
+    @router.post(
+        "/api/orders/{order_id}/approve",
+        response_model=OrderOut,
+        summary="Approve (optionally modified: quantities, lines, addresses, methods — never prices)",
+        description="The order is priced again now. If a price changed since the order was priced, the answer is "
+        "409 `price_changed` with the current prices and nothing is stored; approving with `modified_order` "
+        "(the lines as shown, with the new prices) then releases it with the change visible. " + PRICING_DESCRIPTION,
+        responses=PRICING_ERRORS,
+    )
     async def approve(order_id: UUID, body: ApproveIn, me: Me) -> OrderOut:
         modified = body.modified_order.to_domain() if body.modified_order else None
         return await respond(orders.approve, me, order_id, body.comment, modified)
@@ -436,7 +513,13 @@ def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking,
     async def reject(order_id: UUID, body: RejectIn, me: Me) -> OrderOut:
         return await respond(orders.reject, me, order_id, body.comment)
 
-    @router.post("/api/orders/{order_id}/resubmit", response_model=OrderOut, summary="Send a rejected order back")
+    @router.post(
+        "/api/orders/{order_id}/resubmit",
+        response_model=OrderOut,
+        summary="Send a rejected order back",
+        description=PRICING_DESCRIPTION,
+        responses=PRICING_ERRORS,
+    )
     async def resubmit(order_id: UUID, body: ResubmitIn, me: Me) -> OrderOut:
         return await respond(orders.resubmit, me, order_id, body.comment, body.order.to_domain())
 

@@ -10,8 +10,9 @@ from uuid import UUID
 
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
+from approval.domain.pricing import PriceBreak
 from contracts.erp_sync import v1 as erp_sync
-from contracts.topics import ERP_SYNC_CUSTOMERS, ERP_SYNC_SALES_ORDERS, USERS_COMPANIES, USERS_USERS
+from contracts.topics import ERP_SYNC_CUSTOMERS, ERP_SYNC_PRICES, ERP_SYNC_SALES_ORDERS, USERS_COMPANIES, USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
@@ -44,7 +45,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
 
     def company_created(i: Inbound) -> list[Any]:
         m: users.CompanyCreated = i.message  # type: ignore[assignment]
-        return orders.company_opened(m.company_id, m.main_contact_id)
+        return orders.company_opened(m.company_id, m.main_contact_id, m.customer_number, m.currency)
 
     def approvers(i: Inbound) -> list[Any]:
         m = i.message
@@ -94,6 +95,26 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         m: erp_sync.CustomerCenterAccessChanged = i.message  # type: ignore[assignment]
         return orders.ordering_allowed_changed(m.company_id, m.allowed)
 
+    def price(i: Inbound) -> list[Any]:
+        m: erp_sync.ArticlePriceChanged = i.message  # type: ignore[assignment]
+        state = {
+            "description": m.description,
+            "unit": m.unit,
+            "unit_price": m.unit_price.amount,
+            "currency": m.unit_price.currency,
+            "price_breaks": tuple(
+                PriceBreak(b.min_quantity, b.unit_price.amount)
+                for b in sorted(m.price_breaks, key=lambda b: b.min_quantity)
+                if b.unit_price.currency == m.unit_price.currency
+            ),
+            "valid_from": m.valid_from,
+            "valid_to": m.valid_to,
+            "blocked": m.blocked,
+            "listed": m.listed,
+            "changed_at": m.changed_at,
+        }
+        return orders.article_price_changed(m.customer_number, m.sku, state, m.company_id)
+
     erp_order_handlers: dict[Any, Handler] = {
         erp_sync.SalesOrderTransmitted: transmitted,
         erp_sync.SalesOrderConfirmedByErp: confirmed,
@@ -106,4 +127,6 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
         ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers, batch=True),
         ConsumerSpec(topic=ERP_SYNC_CUSTOMERS, handlers={erp_sync.CustomerCenterAccessChanged: access}),
+        # Prices come in bursts (a customer's whole assortment at registration or after a resend): in batches.
+        ConsumerSpec(topic=ERP_SYNC_PRICES, handlers={erp_sync.ArticlePriceChanged: price}, batch=True),
     ]
