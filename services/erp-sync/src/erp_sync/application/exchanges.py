@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import Recording
 
+from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, price_entries
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, InMemoryReplayIndex, ReplayIndex, replay_entries
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import CustomerCenterActivation
@@ -61,20 +62,30 @@ class Exchanges(ServiceApplication):
         self,
         env: Mapping[str, str] | None = None,
         replay_index_factory: Callable[[Any], ReplayIndex] | None = None,
+        price_index_factory: Callable[[Any], PriceIndex] | None = None,
     ) -> None:
         super().__init__(env)
         self.replay_index: ReplayIndex = (
             replay_index_factory(self.recorder) if replay_index_factory else InMemoryReplayIndex(self.recorder)
         )
+        self.price_index: PriceIndex = (
+            price_index_factory(self.recorder) if price_index_factory else InMemoryPriceIndex()
+        )
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Every save hands the replay index its entries (PostgreSQL: written in the events' transaction)."""
+        """Every save hands the replay index and the price index their entries (PostgreSQL: written in the events'
+        transaction)."""
         entries = replay_entries(processing_event.events)
         if entries:
             processing_event.saved_kwargs[REPLAY_INDEX_KWARG] = entries
+        prices = price_entries(processing_event.events)
+        if prices:
+            processing_event.saved_kwargs[PRICE_INDEX_KWARG] = prices
         recordings = super()._record(processing_event)
         if entries:
             self.replay_index.record(entries, [r.notification.id for r in recordings])
+        if prices:
+            self.price_index.record(prices)
         return recordings
 
     # ---- consumer handlers (return what to save with the tracking record) ------------------------------

@@ -11,6 +11,7 @@ from contracts.registration.v1 import RegistrationCompleted, VerificationRequest
 from contracts.topics import (
     APPROVAL_ORDERS,
     ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_PRICES,
     ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
     ERP_INBOUND_CUSTOMERS,
     ERP_INBOUND_INVOICES,
@@ -22,6 +23,7 @@ from contracts.users import v1 as users
 from erp_sync.application.contacts import Contacts
 from erp_sync.application.customers import Customers
 from erp_sync.application.exchanges import Exchanges
+from erp_sync.application.prices import Prices
 from erp_sync.application.verifications import Verifications
 from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
@@ -148,9 +150,42 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     ]
 
 
+PRICE_STATE_FIELDS = {
+    "description", "unit", "unit_price", "price_breaks", "valid_from", "valid_to", "blocked", "listed",
+}  # fmt: skip
+"""What the mirror keeps of a ``CustomerArticlePriceChanged`` (the rest names the message, not the article)."""
+
+
+def price_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
+    """The ERP's customer prices → the price mirror (and from there ``erp-sync.prices.v1`` for approval)."""
+    prices = Prices(exchanges)
+
+    def article(i: Inbound) -> list[Any]:
+        m: erp.CustomerArticlePriceChanged = i.message  # type: ignore[assignment]
+        state = m.model_dump(mode="json", include=PRICE_STATE_FIELDS)
+        return prices.article_changed(m.customer_number, m.sku, state, m.changed_at, m.resend_id)
+
+    def resent(i: Inbound) -> list[Any]:
+        m: erp.CustomerPriceListResent = i.message  # type: ignore[assignment]
+        return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count)
+
+    # Batched: a fetch of one partition is applied in one transaction. Two messages of a fetch that touch the same
+    # article (two changes, or an article of a resend and the resend's end, which reads the index as committed
+    # before the fetch) both write the article's next version: the save fails as a whole and the fetch is applied
+    # one by one, in order.
+    return [
+        ConsumerSpec(
+            topic=ERP_INBOUND_CUSTOMER_PRICES,
+            handlers={erp.CustomerArticlePriceChanged: article, erp.CustomerPriceListResent: resent},
+            batch=True,
+        )
+    ]
+
+
 def verification_consumer_specs(verifications: Verifications) -> list[ConsumerSpec]:
     """Registration's questions for the ERP, the ERP's answers, and completed registrations to activate."""
     customers = Customers(verifications.exchanges)
+    prices = Prices(verifications.exchanges)
 
     def on_verification_requested(inbound: Inbound) -> list[Any]:
         msg = inbound.message
@@ -168,10 +203,17 @@ def verification_consumer_specs(verifications: Verifications) -> list[ConsumerSp
             activated_at=msg.completed_at,
         )
         # erp-sync's map of customer numbers and companies (the ERP's messages name customer numbers).
-        link = customers.link(
-            msg.company.customer_number, msg.company_id, msg.company.model_dump(mode="json"), msg.completed_at
+        number = msg.company.customer_number
+        link = customers.link(number, msg.company_id, msg.company.model_dump(mode="json"), msg.completed_at)
+        # Newly linked: ask the ERP for the customer's prices again, so approval gets them with the company id.
+        request = (
+            prices.request_price_list(
+                number, "registration", msg.completed_at, f"price-list-request/{number}/registration/{msg.company_id}"
+            )
+            if link
+            else []
         )
-        return [*activation, *link]
+        return [*activation, *link, *request]
 
     def on_verification_answered(inbound: Inbound) -> list[Any]:
         msg = inbound.message

@@ -24,6 +24,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from erp_sync.adapters.outbound import price_index
+from erp_sync.application.prices import PRICE_INDEX_KWARG, PriceIndexEntry
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
 from kc_runtime.schema import Tables
 
@@ -50,13 +52,15 @@ def _rows(entries: Sequence[IndexEntry], ids: Sequence[int]) -> list[tuple[int, 
 
 
 class IndexingRecorder(PostgresProcessRecorder):
-    """The process recorder that also writes the replay index, in the events' transaction."""
+    """The process recorder that also writes the replay index and the price index (``price_index``), in the
+    events' transaction."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.datastore.enable_db_functions:
             raise ValueError("the replay index needs POSTGRES_ENABLE_DB_FUNCTIONS off")
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in price_index.SCHEMA)  # type: ignore[arg-type]
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -65,6 +69,9 @@ class IndexingRecorder(PostgresProcessRecorder):
         entries: Sequence[IndexEntry] | None = kwargs.get(REPLAY_INDEX_KWARG)
         if entries and ids:
             curs.executemany(INSERT, _rows(entries, ids))
+        prices: Sequence[PriceIndexEntry] | None = kwargs.get(PRICE_INDEX_KWARG)
+        if prices:
+            price_index.write(curs, prices)
         return ids
 
 

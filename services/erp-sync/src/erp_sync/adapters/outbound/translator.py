@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.erp.v1 import ContactChanged, ContactCreated, ContactDeactivated, SalesOrderRequested
+from contracts.erp.v1 import (
+    ContactChanged,
+    ContactCreated,
+    ContactDeactivated,
+    CustomerPriceListRequested,
+    SalesOrderRequested,
+)
 from contracts.erp_sync.v1 import (
+    ArticlePriceChanged,
     CompanyMasterDataChanged,
     CustomerCenterAccessChanged,
     ErpContactPersonChanged,
@@ -18,10 +25,18 @@ from contracts.erp_sync.v1 import (
     SalesOrderRejectedByErp,
     SalesOrderTransmitted,
 )
-from contracts.topics import ERP_OUTBOUND_CONTACTS, ERP_OUTBOUND_SALES_ORDERS, ERP_SYNC_CUSTOMERS, ERP_SYNC_SALES_ORDERS
+from contracts.topics import (
+    ERP_OUTBOUND_CONTACTS,
+    ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS,
+    ERP_OUTBOUND_SALES_ORDERS,
+    ERP_SYNC_CUSTOMERS,
+    ERP_SYNC_PRICES,
+    ERP_SYNC_SALES_ORDERS,
+)
 from erp_sync.adapters.outbound.verification_translator import translate_verification
 from erp_sync.domain.customers import Customer
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.prices import CustomerPrice, PriceListRequest
 from kc_runtime.relay import Outgoing
 
 SO = SalesOrderExchange
@@ -148,7 +163,32 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]
     if isinstance(event, Customer.ErpContactHandedOn):  # type: ignore[attr-defined]
         return [_erp_contact(event.company_id, event.customer_number, event.contact, "added", event.timestamp)]
+    # ---- customer prices: for every customer, registered or not (key customer number) ----
+    if isinstance(event, CustomerPrice.Changed):
+        return [article_price(event)]
+    if isinstance(event, PriceListRequest.Requested):
+        asked = CustomerPriceListRequested(
+            idempotency_key=event.idempotency_key,
+            customer_number=event.customer_number,
+            reason=event.reason,  # type: ignore[arg-type]
+            requested_at=event.requested_at,
+        )
+        return [Outgoing(topic=ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS, key=event.customer_number, message=asked)]
     return translate_verification(event)
+
+
+def article_price(event: CustomerPrice.Changed) -> Outgoing:
+    """One article of a customer as approval prices order lines with it (the mirror's whole state)."""
+    message = ArticlePriceChanged.model_validate(
+        {
+            **event.state,
+            "customer_number": event.customer_number,
+            "company_id": event.company_id,
+            "sku": event.sku,
+            "changed_at": event.changed_at,
+        }
+    )
+    return Outgoing(topic=ERP_SYNC_PRICES, key=event.customer_number, message=message)
 
 
 def _linked(event: Any) -> list[Outgoing]:

@@ -1,0 +1,158 @@
+"""The ERP's customer prices through erp-sync on an in-memory wire and store: mirrored per customer and article,
+handed on to approval on erp-sync.prices.v1 (registered or not), resends unlist what they did not carry, and
+erp-sync asks for a resend when a customer registers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+from contracts import Money
+from contracts.erp import v1 as erp
+from contracts.erp_sync import v1 as sync_wire
+from contracts.topics import (
+    ERP_INBOUND_CUSTOMER_PRICES,
+    ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS,
+    ERP_SYNC_PRICES,
+    REGISTRATION_REGISTRATIONS,
+)
+from erp_sync.adapters.inbound.kafka import price_consumer_specs
+from erp_sync.application.prices import Prices
+from erp_sync.domain.prices import PriceListRequest
+from tests.service.erp_sync.test_erp_exchange import T0, ErpSync, registration
+from tests.service.registration.wire import FakeBatch, Inbox, published, record
+
+
+class PriceSync(ErpSync):
+    def __init__(self) -> None:
+        super().__init__()
+        specs = [*self.inbox.specs.values(), *price_consumer_specs(self.exchanges)]
+        self.inbox = Inbox(self.exchanges, "erp-sync", specs)
+
+    async def erp(self, *messages: Any) -> None:
+        for m in messages:
+            await self.deliver(ERP_INBOUND_CUSTOMER_PRICES, m.customer_number, m, producer="erp")
+
+    async def erp_in_one_fetch(self, *messages: Any) -> None:
+        consumer = self.inbox.consumers[ERP_INBOUND_CUSTOMER_PRICES.name]
+        records = [
+            record(published(ERP_INBOUND_CUSTOMER_PRICES, m.customer_number, m, next(self._ids), "erp"), offset=i)
+            for i, m in enumerate(messages)
+        ]
+        await consumer.handle(FakeBatch(tuple(records)))  # type: ignore[arg-type]
+
+    def prices(self) -> list[sync_wire.ArticlePriceChanged]:
+        return self.sent(ERP_SYNC_PRICES)
+
+
+def article(
+    sku: str = "A-100", amount: str = "9.90", minutes: int = 0, number: str = "10001", **kw: Any
+) -> erp.CustomerArticlePriceChanged:
+    fields: dict[str, Any] = dict(
+        idempotency_key=f"price/{number}/{sku}/{minutes}", customer_number=number, sku=sku, description="Schraube M8",
+        unit_price=Money(amount=Decimal(amount), currency="EUR"), changed_at=T0 + timedelta(minutes=minutes),
+    )  # fmt: skip
+    return erp.CustomerArticlePriceChanged(**{**fields, **kw})
+
+
+def resent(resend_id: str, count: int, number: str = "10001", in_reply_to: str | None = None, minutes: int = 30):
+    return erp.CustomerPriceListResent(
+        idempotency_key=f"price-list/{resend_id}", customer_number=number, resend_id=resend_id, article_count=count,
+        in_reply_to=in_reply_to, sent_at=T0 + timedelta(minutes=minutes),
+    )  # fmt: skip
+
+
+async def test_a_price_of_a_customer_not_registered_is_handed_on_without_a_company():
+    sync = PriceSync()
+    breaks = [erp.PriceBreak(min_quantity=100, unit_price=Money(amount=Decimal("2.00"), currency="EUR"))]
+    await sync.erp(article("B-200", "2.50", price_breaks=breaks, unit="piece"))
+    (p,) = sync.prices()
+    assert (p.customer_number, p.company_id, p.sku, p.unit_price.amount) == ("10001", None, "B-200", Decimal("2.50"))
+    assert [(b.min_quantity, b.unit_price.amount) for b in p.price_breaks] == [(100, Decimal("2.00"))]
+    assert (p.listed, p.blocked, p.changed_at) == (True, False, T0)
+
+
+async def test_older_and_repeated_prices_change_nothing_and_newer_ones_are_handed_on_once():
+    sync = PriceSync()
+    await sync.erp(
+        article(amount="9.90", minutes=1),
+        article(amount="9.90", minutes=1),  # the same message twice
+        article(amount="5.00", minutes=0),  # older than what erp-sync has
+        article(amount="9.90", minutes=2),  # the same state, later: nothing new
+        article(amount="10.50", minutes=3),
+    )
+    assert [(p.unit_price.amount, p.changed_at) for p in sync.prices()] == [
+        (Decimal("9.90"), T0 + timedelta(minutes=1)),
+        (Decimal("10.50"), T0 + timedelta(minutes=3)),
+    ]
+
+
+async def test_prices_of_different_customers_for_the_same_sku_are_kept_apart():
+    sync = PriceSync()
+    await sync.erp(article(amount="9.90", number="10001"), article(amount="8.50", number="10002"))
+    assert {(p.customer_number, p.unit_price.amount) for p in sync.prices()} == {
+        ("10001", Decimal("9.90")),
+        ("10002", Decimal("8.50")),
+    }
+
+
+async def test_a_registration_asks_the_erp_for_the_prices_and_the_resend_hands_them_on_with_the_company():
+    sync, company = PriceSync(), uuid4()
+    await sync.erp(article("A-100"), article("BLK-1", blocked=True))
+    await sync.deliver(REGISTRATION_REGISTRATIONS, "10001", registration(company))
+    (request,) = sync.sent(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS)
+    assert (request.customer_number, request.reason) == ("10001", "registration")
+
+    await sync.erp(
+        article("A-100", resend_id="r-1"),
+        article("BLK-1", blocked=True, resend_id="r-1"),
+        resent("r-1", 2, in_reply_to=request.idempotency_key),
+    )
+    handed_on = sync.prices()[2:]
+    assert {(p.sku, p.company_id, p.listed) for p in handed_on} == {("A-100", company, True), ("BLK-1", company, True)}
+    answered = Prices(sync.exchanges).request(request.idempotency_key)
+    assert answered is not None and (answered.status, answered.article_count, answered.unlisted) == ("answered", 2, 0)
+
+
+async def test_a_resend_unlists_the_articles_it_did_not_carry():
+    sync = PriceSync()
+    await sync.erp(article("A-100"), article("OLD-1"), article("GONE-1", listed=False))
+    await sync.erp(article("A-100", resend_id="r-1"), resent("r-1", 1))
+    unlisted = sync.prices()[3:]
+    assert [(p.sku, p.listed) for p in unlisted] == [("OLD-1", False)]
+    assert unlisted[0].changed_at == T0 + timedelta(minutes=30)
+    await sync.erp(resent("r-1", 1))  # the end of the resend again: nothing more
+    assert len(sync.prices()) == 4
+
+
+async def test_a_resend_in_one_fetch_with_its_articles_unlists_only_the_missing():
+    sync = PriceSync()
+    await sync.erp(article("A-100"), article("B-200"), article("OLD-1"))
+    await sync.erp_in_one_fetch(
+        article("A-100", resend_id="r-1"), article("B-200", amount="2.40", minutes=5, resend_id="r-1"), resent("r-1", 2)
+    )
+    later = sync.prices()[3:]
+    assert sorted((p.sku, p.listed, p.unit_price.amount) for p in later) == [
+        ("B-200", True, Decimal("2.40")),
+        ("OLD-1", False, Decimal("9.90")),
+    ]
+
+
+async def test_an_article_the_resend_brings_back_is_listed_again():
+    sync = PriceSync()
+    await sync.erp(article("A-100"))
+    await sync.erp(resent("r-1", 0))
+    await sync.erp(article("A-100", resend_id="r-2", minutes=40), resent("r-2", 1))
+    assert [(p.sku, p.listed) for p in sync.prices()] == [("A-100", True), ("A-100", False), ("A-100", True)]
+
+
+async def test_a_price_list_request_is_sent_to_the_erp_once_per_key():
+    sync = PriceSync()
+    prices = Prices(sync.exchanges)
+    key = PriceListRequest.key_of("10001", T0, "operator")
+    sync.exchanges.save(*prices.request_price_list("10001", "operator", T0, key))
+    assert prices.request_price_list("10001", "operator", T0, key) == []
+    (request,) = sync.sent(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS)
+    assert (request.idempotency_key, request.reason, request.requested_at) == (key, "operator", T0)
