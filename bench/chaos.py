@@ -9,7 +9,9 @@ Afterwards it checks, and prints as figures:
   * every released order is at the ERP simulator exactly once (duplicates discarded there are counted);
   * every mail was sent exactly once (no Message-ID twice) and every expected mail arrived;
   * the approval read model (lists) equals the orders themselves;
-  * dead-letter topics hold only messages that really are poison (none were injected: expected empty).
+  * dead-letter topics hold only messages that really are poison (none were injected: expected empty);
+  * prices kept flowing: articles whose price the ERP changed during the faults are priced by approval as the
+    ERP (the simulator) finally keeps them.
 Exits non-zero if any check fails. Only ever targets the local stack on 127.0.0.1.
 """
 
@@ -26,6 +28,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ SMTP_SINK = "http://127.0.0.1:8113"
 SERVICES = ["registration", "users", "approval", "erp-sync", "notifications"]
 FINAL_OR_PENDING = {"pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled"}
 AT_ERP = {"released", "transmitted", "confirmed", "erp_rejected"}
+PRICED_BY_CHAOS = ("M-300", "B-200")  # in the ERP simulator's default list; the chaos buyers order SKU-0…39
 STOP_GRACE = 30.0  # seconds a service gets after SIGTERM (the Deployments' terminationGracePeriodSeconds)
 
 
@@ -70,6 +74,8 @@ class Load:
         self.stops: list[dict[str, Any]] = []  # graceful stops (--signal term): service, seconds, graceful
         self.retried = 0  # submissions sent again with their Idempotency-Key after a failed answer
         self.run = uuid.uuid4().hex[:8]
+        self.price_changes = Counter[bool]()  # the ERP's price changes: accepted by the simulator (True) or not
+        self.priced: set[tuple[str, str]] = set()  # (customer number, sku) whose price the ERP changed
 
     async def _post(self, url: str, headers: dict, body: Any) -> httpx.Response | None:
         try:
@@ -80,6 +86,23 @@ class Load:
         if r.status_code >= 500:
             self.failures[f"http {r.status_code}"] += 1
         return r
+
+    async def prices(self, rng: random.Random) -> None:
+        """The ERP changes prices throughout (articles the buyers do not order, so their shown prices stay right):
+        each change travels through erp-sync to approval, whatever is being killed at the time."""
+        async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=10) as erp:
+            while not self.stop.is_set():
+                shop = rng.choice(self.shops)
+                sku = rng.choice(PRICED_BY_CHAOS)
+                price = f"{rng.randint(100, 99_999) / 100:.2f}"
+                try:
+                    r = await erp.put(f"/admin/customers/{shop['customer_number']}/prices/{sku}",
+                                      json={"unit_price": price})  # fmt: skip
+                    self.price_changes[r.status_code == 200] += 1
+                except httpx.HTTPError:
+                    self.price_changes[False] += 1
+                self.priced.add((shop["customer_number"], sku))
+                await asyncio.sleep(0.3)
 
     async def buyer(self, shop: dict[str, Any], headers: dict[str, str], n: int) -> None:
         i = n * 100_000
@@ -244,6 +267,37 @@ async def dead_letters(since_ms: int) -> Counter[str]:
     return reasons
 
 
+async def check_prices(load: Load, failures: list[str], timeout: float = 120) -> dict[str, Any]:
+    """Every article whose price the ERP changed during the run: approval prices it as the ERP finally keeps it."""
+    shops = {s["customer_number"]: s for s in load.shops}
+    wrong: dict[tuple[str, str], str] = {}
+    async with (
+        httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp,
+        httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw,
+    ):
+        for number, sku in sorted(load.priced):
+            rows = (await erp.get(f"/customers/{number}/prices")).json()
+            (erp_price,) = [Decimal(str(r["unit_price"])) for r in rows if r["sku"] == sku]
+            deadline = time.monotonic() + timeout
+            while True:
+                r = await gw.post("/api/orders/evaluate", json=order_body(quantity=1, sku=sku),
+                                  headers=shops[number]["main"])  # fmt: skip
+                seen = Decimal(r.json()["lines"][0]["unit_price"]["amount"]) if r.status_code == 200 else None
+                if seen == erp_price or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            if seen != erp_price:
+                wrong[(number, sku)] = f"ERP {erp_price}, approval {seen if seen is not None else r.text[:100]}"
+    for (number, sku), text in wrong.items():
+        failures.append(f"price of {sku} for {number}: {text}")
+    return {
+        "price_changes_accepted_by_the_erp": load.price_changes[True],
+        "price_changes_refused_during_faults": load.price_changes[False],
+        "prices_checked": len(load.priced),
+        "prices_wrong_at_approval": len(wrong),
+    }
+
+
 async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     failures: list[str] = []
     figures: dict[str, Any] = {
@@ -349,6 +403,8 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
             if not stop["graceful"]:
                 failures.append(f"{stop['service']} did not exit within {STOP_GRACE:.0f}s of SIGTERM")
 
+    figures.update(await check_prices(load, failures))
+
     reasons = await dead_letters(since_ms)
     figures["dead_letters_during_run"] = dict(reasons)
     if sum(reasons.values()):
@@ -381,6 +437,7 @@ async def main() -> int:
             asyncio.create_task(load.buyer(shop, h, n))
             for n, (shop, h) in enumerate((s, b) for s in shops for b in s["buyers"])
         ]
+        buyers.append(asyncio.create_task(load.prices(random.Random(rng.random()))))
         fault_task = asyncio.create_task(faults(load, args.seconds, args.quick, rng, args.signal))
         # the load runs for the given time, and at least until every fault was injected and recovered
         await asyncio.gather(asyncio.sleep(args.seconds), asyncio.shield(fault_task))

@@ -14,6 +14,8 @@ Measures, against the running local stack:
     the buyer, so nothing goes to the ERP or sends mail), and the measurement starts only once approval's
     relay and projection have caught up with them. A history of 10,000 orders or more is kept for later runs
     (bench/results/history-seeds.json), so repeated runs do not grow approval's database by 100,000 orders each.
+  * how stale approval's prices may be: an article's price changed in the ERP (the simulator's hook) and timed
+    until approval's evaluation uses it (ERP outbox → Kafka → erp-sync → Kafka → approval).
 Prints a table and writes bench/results/<timestamp>.json for later comparison.
 """
 
@@ -29,6 +31,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +173,8 @@ async def setup_companies(gw: httpx.AsyncClient, companies: int, buyers_per_comp
             buyers = [(await api.user(company, ["buyer"], budget=BENCH_BUDGET))[1] for _ in range(buyers_per_company)]
             r = await gw.put("/api/company/approvers", json={"user_ids": [approver["id"]]}, headers=company.main)
             r.raise_for_status()
-            out.append({"main": company.main, "approver": approver_h, "approver_id": approver["id"], "buyers": buyers})
+            out.append({"main": company.main, "approver": approver_h, "approver_id": approver["id"], "buyers": buyers,
+                        "customer_number": company.registration.company.customer_number})  # fmt: skip
     finally:
         await publisher.stop()
     # approval learns of them through the users topics: wait until it routes to the approvers
@@ -186,11 +190,36 @@ async def setup_companies(gw: httpx.AsyncClient, companies: int, buyers_per_comp
     return out
 
 
+async def price_delay(gw: httpx.AsyncClient, shop: dict[str, Any], changes: int) -> dict[str, Any]:
+    """How long an ERP price change takes to count: the price of one article changed in the ERP (the simulator's
+    hook: its outbox → Kafka → erp-sync → Kafka → approval), timed until approval's evaluation uses it."""
+    delays: list[float] = []
+    body = order_body(quantity=1, sku="M-300")
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
+        for n in range(changes):
+            price = Decimal(1000 + n + 100 * (time.time_ns() % 97)) / 100  # another price each time
+            started = time.perf_counter()
+            r = await erp.put(
+                f"/admin/customers/{shop['customer_number']}/prices/M-300", json={"unit_price": str(price)}
+            )
+            r.raise_for_status()
+            deadline = started + 60
+            while True:
+                e = await gw.post("/api/orders/evaluate", json=body, headers=shop["main"])
+                if e.status_code == 200 and Decimal(e.json()["lines"][0]["unit_price"]["amount"]) == price:
+                    delays.append((time.perf_counter() - started) * 1000)
+                    break
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"an ERP price change did not reach approval in 60 s: {e.text[:200]}")
+                await asyncio.sleep(0.005)
+    return {"changes": changes, "p50_ms": pct(delays, 50), "max_ms": max(delays)}
+
+
 BENCH_BUDGET = {"max_total_quantity": 40, "max_order_value": {"amount": "1000.00", "currency": "EUR"}}
 
 
 async def order_flow(
-    orders: int, concurrency: int, warmup: int, companies: int, over_budget_share: float
+    orders: int, concurrency: int, warmup: int, companies: int, over_budget_share: float, price_changes: int = 10
 ) -> dict[str, Any]:
     """Buyers submit orders concurrently; over-budget ones are approved (every 5th rejected, then resubmitted
     within budget). Measures submission latency and submission → arrival at the ERP simulator."""
@@ -272,6 +301,8 @@ async def order_flow(
                     arrived[order_id] = datetime.fromisoformat(r.json()["received_at"]).timestamp()
                     pending.discard(order_id)
     e2e = [arrived[o] - submitted[o] for o in arrived]
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60) as gw:
+        prices = await price_delay(gw, shops[0], changes=price_changes)
     first = min(submitted.values()) if submitted else started
     last = max(arrived.values()) if arrived else http_done
     return {
@@ -298,6 +329,7 @@ async def order_flow(
         "e2e_p95_ms": pct(e2e, 95) * 1000,
         "e2e_p99_ms": pct(e2e, 99) * 1000,
         "e2e_mean_ms": (statistics.fmean(e2e) * 1000) if e2e else float("nan"),
+        "price_change_to_approval": prices,
     }
 
 
@@ -566,6 +598,7 @@ async def main() -> int:
         warmup=min(50, args.orders // 10),
         companies=args.companies,
         over_budget_share=args.over_budget,
+        price_changes=3 if args.quick else 20,
     )
     history = await run_history(history_sizes, args) if history_sizes else {}
 
@@ -610,6 +643,10 @@ async def main() -> int:
             f"{flow['mix']['released']} / {flow['mix']['approved']} / {flow['mix']['rejected_resubmitted']}",
         ),
         ("orders (errors, not at the ERP)", f"{flow['orders']} ({flow['errors']}, {flow['not_at_erp']})"),
+        (
+            f"ERP price change -> used by approval p50 / max ms ({flow['price_change_to_approval']['changes']})",
+            f"{flow['price_change_to_approval']['p50_ms']:.1f} / {flow['price_change_to_approval']['max_ms']:.1f}",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print()

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import eventually
 from tests.support.infra import GATEWAY
+from tests.support.ops import ops_headers
 from tests.support.shop import Shop
 from tests.support.users import UsersApi, journey_fixtures
 
@@ -39,7 +40,8 @@ async def erp_simulator() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 async def erp_sync() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ERP_SYNC, timeout=30) as client:
+    # erp-sync's operator API (every /ops/ route needs the operator token)
+    async with httpx.AsyncClient(base_url=ERP_SYNC, timeout=30, headers=ops_headers("erp-sync")) as client:
         yield client
 
 

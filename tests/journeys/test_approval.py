@@ -40,7 +40,7 @@ async def test_an_order_within_budget_is_released_at_once(shop: Shop):
 
 async def test_over_the_quantity_limit_the_buyer_is_told_which_limit(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     assert order["status"] == "pending_approval"
     (limit,) = order["exceeded_limits"]
     assert (limit["limit"], limit["allowed"], limit["actual"]) == ("max_quantity", "10", "12")
@@ -48,7 +48,8 @@ async def test_over_the_quantity_limit_the_buyer_is_told_which_limit(shop: Shop)
 
 async def test_over_the_value_limit_the_buyer_is_told_which_limit(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=2, price="300.00")
+    await shop.price("PUMP-9000", "300.00")
+    order = await shop.order(buyer, quantity=2, sku="PUMP-9000")
     (limit,) = order["exceeded_limits"]
     assert (limit["limit"], limit["allowed"], limit["actual"], limit["currency"]) == (
         "max_value", "500.00", "600.00", "EUR",
@@ -57,7 +58,7 @@ async def test_over_the_value_limit_the_buyer_is_told_which_limit(shop: Shop):
 
 async def test_the_checkout_can_evaluate_an_order_without_placing_it(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    r = await shop.gw.post("/api/orders/evaluate", json=order_body(quantity=12, unit_price="1.00"), headers=buyer)
+    r = await shop.gw.post("/api/orders/evaluate", json=order_body(quantity=12), headers=buyer)
     assert r.status_code == 200
     assert r.json()["within_budget"] is False
     assert (await shop.gw.get("/api/orders", headers=buyer)).json()["total"] == 0
@@ -67,11 +68,11 @@ async def test_an_approver_modifies_then_approves_and_the_erp_gets_the_modified_
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
     approver, approver_h = await shop.person(["approver"])
     await shop.approvers(approver, seen_by=buyer)
-    order = await shop.order(buyer, quantity=12, price="10.00")
+    order = await shop.order(buyer, quantity=12)
     assert order["approvers"] == [{"id": approver["id"], "name": "Bea Buyer"}]
     await eventually(lambda: _in(inbox(shop, approver_h), order["id"]), what="the order in the approver's inbox")
 
-    modified = order_body(quantity=9, unit_price="10.00")
+    modified = order_body(quantity=9)
     r = await shop.do(order["id"], "approve", approver_h, {"comment": "Nur 9 Stück", "modified_order": modified})
     assert r.status_code == 200, r.text
     done = r.json()
@@ -91,12 +92,10 @@ async def test_an_approver_modifies_then_approves_and_the_erp_gets_the_modified_
 
 async def test_rejected_then_resubmitted_with_a_lower_quantity_is_released(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     rejected = await shop.do(order["id"], "reject", shop.main, {"comment": "Bitte höchstens 10"})
     assert rejected.json()["status"] == "rejected"
-    again = await shop.do(
-        order["id"], "resubmit", buyer, {"comment": "Jetzt 8", "order": order_body(quantity=8, unit_price="1.00")}
-    )
+    again = await shop.do(order["id"], "resubmit", buyer, {"comment": "Jetzt 8", "order": order_body(quantity=8)})
     assert again.status_code == 200, again.text
     body = again.json()
     assert (body["status"], body["round"]) == ("released", 2)
@@ -105,14 +104,14 @@ async def test_rejected_then_resubmitted_with_a_lower_quantity_is_released(shop:
 
 async def test_a_rejection_needs_a_comment(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     r = await shop.do(order["id"], "reject", shop.main, {"comment": ""})
     assert r.status_code == 422
 
 
 async def test_the_buyer_can_cancel_a_pending_order(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     r = await shop.do(order["id"], "cancel", buyer, {"comment": "Doch nicht"})
     assert r.json()["status"] == "cancelled"
     late = await shop.do(order["id"], "approve", shop.main)
@@ -125,7 +124,7 @@ async def test_two_approvers_racing_one_decides_the_other_gets_409(shop: Shop):
     a, a_h = await shop.person(["approver"])
     b, b_h = await shop.person(["approver"])
     await shop.approvers(a, b, seen_by=buyer)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     assert {x["id"] for x in order["approvers"]} == {a["id"], b["id"]}
     first, second = await asyncio.gather(
         shop.do(order["id"], "approve", a_h, {"comment": "ok"}),
@@ -141,7 +140,7 @@ async def test_two_approvers_racing_one_decides_the_other_gets_409(shop: Shop):
 
 async def test_with_no_approvers_the_main_contact_decides(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     assert [x["id"] for x in order["approvers"]] == [shop.company.main_id]
     assert (await shop.do(order["id"], "approve", shop.main)).json()["status"] == "released"
 
@@ -149,7 +148,7 @@ async def test_with_no_approvers_the_main_contact_decides(shop: Shop):
 async def test_nobody_approves_their_own_order(shop: Shop):
     buyer, buyer_h = await shop.person(["buyer", "approver"], budget=BUDGET)
     await shop.approvers(buyer, seen_by=buyer_h, expected={shop.company.main_id})
-    order = await shop.order(buyer_h, quantity=12, price="1.00")
+    order = await shop.order(buyer_h, quantity=12)
     assert [x["id"] for x in order["approvers"]] == [shop.company.main_id]
     r = await shop.do(order["id"], "approve", buyer_h)
     assert r.status_code == 403
@@ -170,7 +169,7 @@ async def test_another_companys_order_is_indistinguishable_from_a_missing_one(sh
 
 async def test_buyer_and_approver_see_the_same_conversation(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = await shop.order(buyer, quantity=12, price="1.00")
+    order = await shop.order(buyer, quantity=12)
     await shop.do(order["id"], "comments", buyer, {"text": "Dringend, bitte"})
     await shop.do(order["id"], "comments", shop.main, {"text": "Schaue ich mir an"})
     mine = (await shop.get(order["id"], buyer)).json()["conversation"]
@@ -187,7 +186,7 @@ async def test_a_service_technician_cannot_order(shop: Shop):
 
 async def test_a_budget_change_reaches_the_approval_services_evaluation(shop: Shop):
     buyer, buyer_h = await shop.person(["buyer"], budget=BUDGET)
-    body = order_body(quantity=12, unit_price="1.00")
+    body = order_body(quantity=12)
     first = await shop.gw.post("/api/orders/evaluate", json=body, headers=buyer_h)
     assert first.json()["within_budget"] is False
     r = await shop.gw.put(
@@ -218,7 +217,7 @@ async def test_the_right_mails_arrive_once_in_the_right_language(shop: Shop):
     buyer, buyer_h = await shop.person(["buyer"], language="en", budget=BUDGET)
     approver, approver_h = await shop.person(["approver"], language="de")
     await shop.approvers(approver, seen_by=buyer_h)
-    held = await shop.order(buyer_h, quantity=12, price="1.00")
+    held = await shop.order(buyer_h, quantity=12)
     request = await eventually(lambda: mails_to(approver["email"]), what="the approval request mail")
     assert request[0]["subject"].startswith("Freigabe erbeten")
     assert held["id"] in request[0]["text"]
@@ -228,9 +227,7 @@ async def test_the_right_mails_arrive_once_in_the_right_language(shop: Shop):
     assert rejected[0]["subject"].startswith("Your order") and "was rejected" in rejected[0]["subject"]
     assert "Too many" in rejected[0]["text"]
 
-    await shop.do(
-        held["id"], "resubmit", buyer_h, {"comment": "11 then", "order": order_body(quantity=11, unit_price="1.00")}
-    )
+    await shop.do(held["id"], "resubmit", buyer_h, {"comment": "11 then", "order": order_body(quantity=11)})
     await shop.do(held["id"], "approve", approver_h, {"comment": "Passt"})
 
     async def two_for_buyer_two_for_approver():

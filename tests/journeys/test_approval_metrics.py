@@ -32,7 +32,7 @@ async def scrape() -> dict[str, float]:
 async def test_orders_over_budget_show_as_pending_approvals_on_the_metrics(shop: Shop):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
     before = (await scrape())["kc_approvals_pending"]
-    orders = [await shop.order(buyer, quantity=12, price="1.00") for _ in range(3)]
+    orders = [await shop.order(buyer, quantity=12) for _ in range(3)]
     assert {o["status"] for o in orders} == {"pending_approval"}
 
     async def counted() -> dict[str, float] | None:

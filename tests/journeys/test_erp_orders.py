@@ -28,6 +28,7 @@ async def test_an_approved_order_becomes_one_sales_order_with_every_detail_and_t
     buyer, buyer_auth = await shop.person(["buyer"], budget=BUDGET)
     approver, approver_auth = await shop.person(["approver"])
     await shop.approvers(approver, seen_by=buyer_auth)
+    await shop.price("A-100", "49.90")  # the ERP's price for this customer
     body = order_body(quantity=12, unit_price="49.90")  # over the buyer's budget: 12 pieces, 598.80 EUR
     body["delivery_address"] = {**body["delivery_address"], "name": "Werk 2", "additional": "Rampe 3"}
     placed = await shop.gw.post("/api/orders", json=body, headers=buyer_auth)

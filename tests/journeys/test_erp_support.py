@@ -15,7 +15,7 @@ from erp_sync.settings import DEVELOPMENT_OPS_TOKEN
 from tests.conftest import eventually
 from tests.support.orders import order_body
 from tests.support.shop import Shop
-from tests.support.users import JourneyCompany, UsersApi, registration
+from tests.support.users import UsersApi
 
 OPS_TOKEN = (
     os.environ.get("KC_TEST_ERP_SYNC_OPS_TOKEN") or os.environ.get("ERP_SYNC_OPS_TOKEN") or DEVELOPMENT_OPS_TOKEN
@@ -32,18 +32,7 @@ async def erp_customer(erp_simulator: httpx.AsyncClient, **fields: Any) -> dict[
 
 async def registered_shop(users_api: UsersApi, customer_number: str) -> Shop:
     """A company registered (over Kafka, as registration would) with the ERP's customer number, ready to order."""
-    msg = registration(customer_number=customer_number)
-    notification_id = await users_api.registrar.publish(msg)
-    headers = await users_api.auth(str(msg.main_contact.email))
-
-    async def created() -> Any:
-        r = await users_api.gateway.get("/api/me", headers=headers)
-        return r.json() if r.status_code == 200 else None
-
-    me = await eventually(created, what="users to create the company from the registration")
-    company = JourneyCompany(
-        str(msg.company_id), str(msg.main_contact.email), headers, me["user"]["id"], msg, notification_id
-    )
+    company = await users_api.company(customer_number=customer_number)
     shop = Shop(users_api, company)
     await eventually(lambda: shop._known_to_approval(company.main), what="approval to know the main contact")
     return shop

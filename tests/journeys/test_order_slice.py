@@ -19,6 +19,7 @@ async def test_an_order_posted_through_the_gateway_arrives_once_at_the_erp_with_
     shop: Shop, erp_sync, erp_simulator
 ):
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
+    await shop.price("A-100", "12.50")
     response = await shop.gw.post("/api/orders", json=order_body(quantity=3, unit_price="12.50"), headers=buyer)
     assert response.status_code == 201, response.text
     order = response.json()
@@ -97,7 +98,7 @@ async def test_hostile_bodies_get_4xx_never_500(shop: Shop, raw):
 async def test_a_comment_against_a_stale_version_is_refused_with_412(shop: Shop):
     # An order waiting for approval: nothing else changes it meanwhile (a released one moves with the ERP).
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
-    order = (await shop.gw.post("/api/orders", json=order_body(quantity=12, unit_price="1.00"), headers=buyer)).json()
+    order = (await shop.gw.post("/api/orders", json=order_body(quantity=12), headers=buyer)).json()
     assert order["status"] == "pending_approval"
     stale = {**buyer, "If-Match": f'"{order["version"]}"'}
     ok = await shop.gw.post(f"/api/orders/{order['id']}/comments", json={"text": "eins"}, headers=stale)

@@ -22,6 +22,7 @@ from contracts import Headers
 from contracts.topics import REGISTRATION_REGISTRATIONS
 from tests.conftest import eventually
 from tests.support.infra import KAFKA
+from tests.support.ops import ops_headers
 
 SMTP_SINK = "http://127.0.0.1:8113"
 REGISTRATION_OPS = "http://127.0.0.1:8101"
@@ -146,6 +147,10 @@ async def read_all(topic: str, timeout: float = 15.0) -> list[Any]:
 
 async def support_view(customer_number: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=10) as c:
-        r = await c.get(f"{REGISTRATION_OPS}/ops/registrations", params={"customer_number": customer_number})
+        r = await c.get(
+            f"{REGISTRATION_OPS}/ops/registrations",
+            params={"customer_number": customer_number},
+            headers=ops_headers("registration"),
+        )
     assert r.status_code == 200, r.text
     return r.json()

@@ -56,11 +56,13 @@ BUYER_OF_THE_ORDER = "buyer_of_the_order"
 
 
 def _new_user(_: dict[str, str]) -> dict[str, Any]:
-    return {"email": unique_email("matrix"), "first_name": "Mia", "last_name": "Matrix", "role_ids": ["buyer"]}
+    # No role: a caller with just manage_users may not give permissions they do not hold (the delegation cells
+    # themselves: tests/service/users/test_permission_matrix.py).
+    return {"email": unique_email("matrix"), "first_name": "Mia", "last_name": "Matrix", "role_ids": []}
 
 
 def _new_role(_: dict[str, str]) -> dict[str, Any]:
-    return {"name": f"Rolle {uuid4().hex[:10]}", "permissions": ["view_reports"]}
+    return {"name": f"Rolle {uuid4().hex[:10]}", "permissions": ["manage_users"]}
 
 
 def _order(_: dict[str, str]) -> dict[str, Any]:
@@ -134,16 +136,17 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/users/{user}/activate",             "manage_users"),
     Endpoint("POST",   "/api/users/{user}/deactivate",           "manage_users"),
     Endpoint("PUT",    "/api/users/{user}/budget",               "manage_budgets", body=_body(BUDGET)),
-    Endpoint("PUT",    "/api/users/{user}/roles",                "manage_users", body=_body({"role_ids": ["buyer", "approver"]})),
+    Endpoint("PUT",    "/api/users/{user}/roles",                "manage_users", body=_body({"role_ids": []})),
     Endpoint("GET",    "/api/roles",                             "manage_users"),
     Endpoint("POST",   "/api/roles",                             "manage_users", ok=201, body=_new_role),
     Endpoint("GET",    "/api/roles/{role}",                      "manage_users"),
     Endpoint("PUT",    "/api/roles/{role}",                      "manage_users", body=_new_role),
     Endpoint("DELETE", "/api/roles/{role}",                      "manage_users", ok=204),
     Endpoint("PUT",    "/api/company/approvers",                 "manage_users", body=_approvers, body_uses=("approver",)),
-    Endpoint("POST",   "/api/company/main-contact",              MAIN_CONTACT, body=_successor, body_uses=("user",)),
+    Endpoint("POST",   "/api/company/main-contact",              MAIN_CONTACT, body=_successor, body_uses=("user",),
+             denied=(403, "main_contact_only")),
     Endpoint("GET",    "/api/erp-contacts",                      "manage_users"),
-    Endpoint("POST",   "/api/erp-contacts/{contact}/take-over",  "manage_users", ok=201),
+    Endpoint("POST",   "/api/erp-contacts/{contact}/take-over",  "manage_users", ok=201, body=_body({"role_ids": []})),
     Endpoint("GET",    "/api/audit",                             "manage_users"),
     Endpoint("GET",    "/api/audit",                             "manage_users", query={"subject_id": "{user}"}, other=200),
     # ---- approval ------------------------------------------------------------------------------------------
@@ -244,7 +247,7 @@ async def world(gateway, token, registrar) -> World:
     # Company B: a user, a custom role, an order, an ERP contact.
     b_user, b_buyer = await b.person(["buyer", "approver"], budget=BUDGET)
     b_role = await _role(b, "B-Rolle", ["view_reports"])
-    b_order = await b.order(b_buyer, quantity=12, price="1.00")
+    b_order = await b.order(b_buyer, quantity=12)
     b_contact = b.company.registration.erp_contacts[0].erp_contact_id
     b_ids = {
         "user": b_user["id"],
@@ -286,7 +289,7 @@ async def _fresh(world: World, endpoint: Endpoint) -> dict[str, str]:
         elif name == "contact":
             ids["contact"] = world.contacts.pop()
         elif name == "order":
-            order = await a.order(world.callers["buyer"], quantity=12, price="1.00")
+            order = await a.order(world.callers["buyer"], quantity=12)
             assert order["status"] == "pending_approval", order
             if endpoint.order_state == "rejected":
                 r = await a.do(order["id"], "reject", world.callers["only:approve_orders"], {"comment": "zu viel"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -46,10 +47,26 @@ class Shop:
 
         await eventually(routed, what="approval to route to the new approvers")
 
-    async def order(self, headers: dict, quantity: int, price: str = "10.00") -> dict:
-        r = await self.gw.post("/api/orders", json=order_body(quantity=quantity, unit_price=price), headers=headers)
+    async def order(self, headers: dict, quantity: int, sku: str = "A-100", shown: str | None = None) -> dict:
+        """Place an order of ``quantity`` × ``sku`` (``shown``: the unit price the shop showed, if it sends one)."""
+        body = order_body(quantity=quantity, unit_price=shown, sku=sku)
+        r = await self.gw.post("/api/orders", json=body, headers=headers)
         assert r.status_code == 201, r.text
         return r.json()
+
+    async def price(self, sku: str, unit_price: str, **fields: Any) -> None:
+        """Change the company's price of ``sku`` in the ERP (the simulator's hook), and wait until approval
+        prices with it: the change travels ERP → Kafka → erp-sync → Kafka → approval."""
+        number = self.company.registration.company.customer_number
+        async with httpx.AsyncClient(base_url=self.api.erp_simulator, timeout=30) as erp:
+            r = await erp.put(f"/admin/customers/{number}/prices/{sku}", json={"unit_price": unit_price, **fields})
+            assert r.status_code == 200, r.text
+
+        async def priced() -> bool:
+            r = await self.gw.post("/api/orders/evaluate", json=order_body(quantity=1, sku=sku), headers=self.main)
+            return r.status_code == 200 and Decimal(r.json()["lines"][0]["unit_price"]["amount"]) == Decimal(unit_price)
+
+        await eventually(priced, what=f"approval to price {sku} at {unit_price}")
 
     async def get(self, order_id: str, headers: dict) -> httpx.Response:
         return await self.gw.get(f"/api/orders/{order_id}", headers=headers)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 
 from contracts.registration.v1 import CompanyMasterData, ErpContact, MainContact, RegistrationCompleted
+
+_ADDRESS = {"name": "Muster GmbH", "street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE"}
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -143,21 +147,36 @@ class JourneyCompany:
     notification_id: int
 
 
+ERP_SIMULATOR = os.environ.get("KC_TEST_ERP_SIMULATOR", "http://127.0.0.1:8111")
+
+
 @dataclass
 class UsersApi:
-    """The users API through the gateway, as the shop uses it, plus a registration over Kafka."""
+    """The users API through the gateway, as the shop uses it, plus a registration over Kafka (of a customer the
+    ERP simulator knows, with its default price list)."""
 
     gateway: Any
     token: Any
     registrar: RegistrationPublisher
+    erp_simulator: str = ERP_SIMULATOR
 
     async def auth(self, email: str, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(email=email, **claims)}"}
 
-    async def company(self, erp_contacts: list[ErpContact] | None = None) -> JourneyCompany:
+    async def company(
+        self, erp_contacts: list[ErpContact] | None = None, customer_number: str | None = None
+    ) -> JourneyCompany:
+        """A registered company; ``customer_number``: of a customer already in the ERP simulator (else a new one
+        with no contact persons). Returned once approval has the ERP's prices for it."""
         from tests.conftest import eventually
 
-        msg = registration(erp_contacts=erp_contacts)
+        msg = registration(erp_contacts=erp_contacts, customer_number=customer_number)
+        if customer_number is None:
+            async with httpx.AsyncClient(base_url=self.erp_simulator, timeout=30) as erp:
+                # the customer in the ERP: its default price list reaches approval through erp-sync
+                number = msg.company.customer_number
+                r = await erp.post("/admin/customers", json={"customer_number": number, "contacts": []})
+                assert r.status_code == 201, r.text
         notification_id = await self.registrar.publish(msg)
         email = str(msg.main_contact.email)
         headers = await self.auth(email)
@@ -167,6 +186,14 @@ class UsersApi:
             return r.json() if r.status_code == 200 else None
 
         me = await eventually(created, what="users to create the company from the registration")
+
+        async def priced() -> bool:
+            body = {"lines": [{"sku": "A-100", "quantity": 1}], "delivery_address": _ADDRESS,
+                    "billing_address": _ADDRESS, "payment_method": "invoice", "shipping_method": "standard"}  # fmt: skip
+            r = await self.gateway.post("/api/orders/evaluate", json=body, headers=headers)
+            return r.status_code == 200
+
+        await eventually(priced, what="approval to have the ERP's prices of the new company")
         return JourneyCompany(str(msg.company_id), email, headers, me["user"]["id"], msg, notification_id)
 
     async def user(
