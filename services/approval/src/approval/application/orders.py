@@ -125,6 +125,7 @@ class Orders(ServiceApplication):
         self._units: dict[str, _Unit] = {}
         self._units_lock = threading.Lock()
         self._snapshots = _Snapshots(self)
+        self._price_snapshots = _Snapshots(self, maxsize=100_000)  # apart: a big assortment never evicts members
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -203,7 +204,7 @@ class Orders(ServiceApplication):
 
     def _prices(self, customer_number: str, skus: Sequence[str]) -> dict[str, ArticlePrice]:
         ids = {ArticlePrice.create_id(customer_number, sku): sku for sku in skus}
-        found = self._snapshots.get(list(ids))
+        found = self._price_snapshots.get(list(ids))
         return {ids[i]: p for i, p in found.items() if isinstance(p, ArticlePrice)}
 
     def submit(self, buyer: Member, request: OrderRequest, idempotency_key: str | None = None) -> Order:
