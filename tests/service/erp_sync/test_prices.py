@@ -9,6 +9,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import httpx
+from fastapi import FastAPI
+
 from contracts import Money
 from contracts.erp import v1 as erp
 from contracts.erp_sync import v1 as sync_wire
@@ -19,8 +22,13 @@ from contracts.topics import (
     REGISTRATION_REGISTRATIONS,
 )
 from erp_sync.adapters.inbound.kafka import price_consumer_specs
+from erp_sync.adapters.inbound.prices_http import price_ops_router
+from erp_sync.application.exchanges import ExchangeNotFound
 from erp_sync.application.prices import Prices
 from erp_sync.domain.prices import PriceListRequest
+from erp_sync.settings import ErpSyncSettings
+from kc_runtime.errors import install_error_handlers
+from kc_runtime.eventstore import Blocking
 from tests.service.erp_sync.test_erp_exchange import T0, ErpSync, registration
 from tests.service.registration.wire import FakeBatch, Inbox, published, record
 
@@ -156,3 +164,62 @@ async def test_a_price_list_request_is_sent_to_the_erp_once_per_key():
     assert prices.request_price_list("10001", "operator", T0, key) == []
     (request,) = sync.sent(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS)
     assert (request.idempotency_key, request.reason, request.requested_at) == (key, "operator", T0)
+
+
+async def test_a_change_and_its_revert_in_one_fetch_are_both_handed_on():
+    sync = PriceSync()
+    await sync.erp(article(amount="9.90"))
+    await sync.erp_in_one_fetch(article(amount="10.50", minutes=1), article(amount="9.90", minutes=2))
+    assert [p.unit_price.amount for p in sync.prices()] == [Decimal("9.90"), Decimal("10.50"), Decimal("9.90")]
+
+
+# ---- the operator API ----------------------------------------------------------------------------------------
+
+
+def ops_client(sync: PriceSync, token: str = "test-ops-token") -> httpx.AsyncClient:
+    app = FastAPI()
+    install_error_handlers(app, {ExchangeNotFound: 404})
+    settings = ErpSyncSettings(database_url="memory://", ops_token=token)  # type: ignore[arg-type]
+    app.include_router(price_ops_router(sync.exchanges, Blocking(2), settings))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://erp-sync")
+
+
+OPS = {"Authorization": "Bearer test-ops-token"}
+
+
+async def test_an_operator_asks_for_a_customers_prices_and_sees_the_resend_end():
+    sync = PriceSync()
+    await sync.erp(article("A-100"), article("OLD-1"))
+    async with ops_client(sync) as ops:
+        r = await ops.post("/ops/customers/10001/price-list-requests", headers=OPS)
+        assert r.status_code == 202, r.text
+        asked = r.json()
+        assert (asked["status"], asked["reason"], asked["customer_number"]) == ("requested", "operator", "10001")
+        (request,) = sync.sent(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS)
+        assert request.idempotency_key == asked["idempotency_key"]
+
+        await sync.erp(article("A-100", resend_id="r-9"), resent("r-9", 1, in_reply_to=request.idempotency_key))
+        answered = (await ops.get(r.headers["Location"], headers=OPS)).json()
+        assert (answered["status"], answered["article_count"], answered["unlisted"]) == ("answered", 1, 1)
+        old = (await ops.get("/ops/customers/10001/prices/OLD-1", headers=OPS)).json()
+        assert old["state"]["listed"] is False and old["last_resend_id"] == "r-9"
+
+
+async def test_price_list_requests_need_the_operator_token():
+    sync = PriceSync()
+    async with ops_client(sync) as ops:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            r = await ops.post("/ops/customers/10001/price-list-requests", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_ops_token"
+    assert sync.sent(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS) == []
+
+
+async def test_a_bad_customer_number_or_an_unknown_article_is_a_4xx_with_a_code():
+    sync = PriceSync()
+    async with ops_client(sync) as ops:
+        r = await ops.post("/ops/customers/%20x%3B/price-list-requests", headers=OPS)
+        assert r.status_code == 422 and r.json()["error"]["code"]
+        r = await ops.get("/ops/customers/10001/prices/NOPE-1", headers=OPS)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        r = await ops.get(f"/ops/price-list-requests/{uuid4()}", headers=OPS)
+        assert r.status_code == 404

@@ -169,15 +169,13 @@ def price_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
         m: erp.CustomerPriceListResent = i.message  # type: ignore[assignment]
         return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count)
 
-    # Batched: a fetch of one partition is applied in one transaction. Two messages of a fetch that touch the same
-    # article (two changes, or an article of a resend and the resend's end, which reads the index as committed
-    # before the fetch) both write the article's next version: the save fails as a whole and the fetch is applied
-    # one by one, in order.
+    # One by one (no batching): a handler compares with the article as saved, and the end of a resend reads the
+    # price index as committed; in a batch they would not see what an earlier message of the same fetch changed (a
+    # change and its revert in one fetch would lose the revert as "the same state again").
     return [
         ConsumerSpec(
             topic=ERP_INBOUND_CUSTOMER_PRICES,
             handlers={erp.CustomerArticlePriceChanged: article, erp.CustomerPriceListResent: resent},
-            batch=True,
         )
     ]
 
