@@ -6,10 +6,16 @@ import structlog
 from fastapi import FastAPI
 
 from erp_sync.adapters.inbound.http import ops_router
-from erp_sync.adapters.inbound.kafka import consumer_specs, exchange_consumer_specs, verification_consumer_specs
+from erp_sync.adapters.inbound.kafka import (
+    consumer_specs,
+    exchange_consumer_specs,
+    price_consumer_specs,
+    verification_consumer_specs,
+)
+from erp_sync.adapters.inbound.prices_http import price_ops_router
 from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_tick, verification_tick
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
-from erp_sync.adapters.outbound import read_model, replay_index
+from erp_sync.adapters.outbound import price_index, read_model, replay_index
 from erp_sync.adapters.outbound.metrics import PendingGauge
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.read_model import ExchangeProjector, ExchangeStates
@@ -32,14 +38,15 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     settings = settings or ErpSyncSettings()
     verification = verification or VerificationSettings()
     env = settings.eventsourcing_env()
-    index_factory = None
+    index_factory = prices_factory = None
     tables = [read_model.TABLES]
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         # The replay index is written by the recorder, in the events' transaction (ADR 0008).
         env["PROCESS_RECORDER_TOPIC"] = f"{IndexingRecorder.__module__}:{IndexingRecorder.__qualname__}"
         index_factory = PostgresReplayIndex
-        tables.append(replay_index.TABLES)
-    exchanges = Exchanges(env=env, replay_index_factory=index_factory)
+        prices_factory = price_index.PostgresPriceIndex
+        tables.extend([replay_index.TABLES, price_index.TABLES])
+    exchanges = Exchanges(env=env, replay_index_factory=index_factory, price_index_factory=prices_factory)
     verifications = Verifications(
         exchanges,
         RetryPolicy(verification.retry_initial_s, verification.retry_max_s, verification.give_up_after_s),
@@ -56,6 +63,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         *consumer_specs(exchanges),
         *exchange_consumer_specs(exchanges),
         *verification_consumer_specs(verifications),
+        *price_consumer_specs(exchanges),
     ]
 
     def leader(rt: ServiceRuntime) -> bool:
@@ -95,6 +103,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     )
     runtime.include_router(ops_router(exchanges, runtime.blocking, states=states, settings=settings))
     runtime.include_router(verification_ops_router(verifications, runtime.blocking))
+    runtime.include_router(price_ops_router(exchanges, runtime.blocking, settings))
     runtime.http.state.runtime = runtime
     runtime.http.state.verifications = verifications
     runtime.http.state.deliveries = deliveries
