@@ -105,7 +105,9 @@ def install_error_handlers(app: FastAPI, domain_errors: dict[type[Exception], in
 
         def make(status: int = status):
             async def _domain(_: Request, exc: Exception) -> JSONResponse:
-                return error_response(status, getattr(exc, "code", "domain_error"), str(exc))
+                return error_response(
+                    status, getattr(exc, "code", "domain_error"), str(exc), getattr(exc, "details", None)
+                )
 
             return _domain
 

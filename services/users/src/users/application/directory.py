@@ -7,7 +7,7 @@ Permissions come from the actor's roles here, never from the token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -67,6 +67,7 @@ from users.domain.permissions import (
     effective_permissions,
     sorted_permissions,
 )
+from users.domain.policy import Action, Target, Who, check
 
 A = TypeVar("A")
 
@@ -83,6 +84,14 @@ class Actor:
     def require(self, permission: Permission) -> None:
         if permission.value not in self.permissions:
             raise MissingPermission(f"This needs the permission {permission.value}.")
+
+    def may(self, action: Action, target: Target | None = None, granted: Iterable[str] = ()) -> None:
+        """Refuse what the delegation policy (``users.domain.policy``) does not allow."""
+        check(action, Who(self.user_id, self.permissions, self.is_main_contact), target, granted)
+
+
+def _target(user: User) -> Target:
+    return Target(user.id, user.is_main_contact)
 
 
 @dataclass(frozen=True)
@@ -202,11 +211,11 @@ class Directory(ServiceApplication):
     def list_users(
         self, actor: Actor, *, status: str | None = None, role_id: str | None = None, limit: int = 50, offset: int = 0
     ) -> UserPage:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.VIEW_USERS)
         return self.read_model.users(actor.company_id, status=status, role_id=role_id, limit=limit, offset=offset)
 
     def get_user(self, actor: Actor, user_id: UUID) -> UserRow:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.VIEW_USERS)
         return self._user_row(actor, user_id)
 
     def create_user(
@@ -220,7 +229,7 @@ class Directory(ServiceApplication):
         role_ids: Sequence[str] = (BUYER,),
         budget: Budget | None = None,
     ) -> UserRow:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.CREATE_USER)
         if budget is not None and budget != UNLIMITED:
             actor.require(Permission.MANAGE_BUDGETS)
         user = User.create(
@@ -235,6 +244,7 @@ class Directory(ServiceApplication):
             created_at=datetime.now(UTC),
             by=actor.user_id,
         )
+        actor.may(Action.CREATE_USER, granted=user.permissions)
         claim = self._claim_email(user.email, user.id)
         self._save_with_email(user.email, user.id, user, claim)
         return user_row(user)
@@ -242,8 +252,9 @@ class Directory(ServiceApplication):
     def rename_user(
         self, actor: Actor, user_id: UUID, first_name: str, last_name: str, expected_version: int | None = None
     ) -> UserRow:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.RENAME_USER)
         user = self._user(actor, user_id, expected_version)
+        actor.may(Action.RENAME_USER, _target(user))
         user.rename(first_name, last_name, by=actor.user_id)
         self.save(user)
         return user_row(user)
@@ -264,16 +275,18 @@ class Directory(ServiceApplication):
         return user_row(user)
 
     def activate_user(self, actor: Actor, user_id: UUID, expected_version: int | None = None) -> UserRow:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.ACTIVATE_USER)
         user = self._user(actor, user_id, expected_version)
+        actor.may(Action.ACTIVATE_USER, _target(user))
         user.activate(by=actor.user_id)
         self.save(user)
         return user_row(user)
 
     def deactivate_user(self, actor: Actor, user_id: UUID, expected_version: int | None = None) -> UserRow:
         """Refused for oneself and for the main contact. An approver leaves the approver list with it."""
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.DEACTIVATE_USER)
         user = self._user(actor, user_id, expected_version)
+        actor.may(Action.DEACTIVATE_USER, _target(user))
         user.deactivate(by=actor.user_id)
         company = self._company(actor.company_id)
         company.remove_approver(user.id, ApproverRemovalReason.DEACTIVATED, by=actor.user_id)
@@ -281,8 +294,9 @@ class Directory(ServiceApplication):
         return user_row(user)
 
     def set_budget(self, actor: Actor, user_id: UUID, budget: Budget, expected_version: int | None = None) -> UserRow:
-        actor.require(Permission.MANAGE_BUDGETS)
+        actor.may(Action.SET_BUDGET)
         user = self._user(actor, user_id, expected_version)
+        actor.may(Action.SET_BUDGET, _target(user))
         user.set_budget(budget, by=actor.user_id)
         self.save(user)
         return user_row(user)
@@ -292,9 +306,12 @@ class Directory(ServiceApplication):
     ) -> UserRow:
         """Replace a user's roles (the main-contact role stays where it is). An approver who loses the approve
         permission leaves the approver list."""
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.SET_ROLES)
         user = self._user(actor, user_id, expected_version)
+        actor.may(Action.SET_ROLES, _target(user))
+        before = set(user.permissions)
         user.set_roles(role_ids, self._resolver(actor.company_id), by=actor.user_id)
+        actor.may(Action.SET_ROLES, _target(user), granted=set(user.permissions) - before)
         company = self._company(actor.company_id)
         if not user.has(Permission.APPROVE_ORDERS):
             company.remove_approver(user.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
@@ -304,21 +321,22 @@ class Directory(ServiceApplication):
     # ---- roles ------------------------------------------------------------------------------------------
 
     def roles(self, actor: Actor) -> list[RoleView]:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.VIEW_ROLES)
         return predefined_views() + [custom_view(r) for r in self.read_model.roles(actor.company_id)]
 
     def role(self, actor: Actor, role_id: str) -> RoleView:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.VIEW_ROLES)
         for view in predefined_views():
             if view.role_id == role_id:
                 return view
         return custom_view(role_row(self._role(actor, role_id)))
 
     def define_role(self, actor: Actor, *, name: str, description: str = "", permissions: Sequence[str]) -> RoleView:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.DEFINE_ROLE)
         role = Role.define(
             company_id=actor.company_id, name=name, description=description, permissions=permissions, by=actor.user_id
         )
+        actor.may(Action.DEFINE_ROLE, granted=role.permissions)
         claim = self._claim_role_name(actor.company_id, role.name, role.id)
         self._save_with_role_name(actor.company_id, role.name, role.id, role, claim)
         return custom_view(role_row(role))
@@ -335,10 +353,12 @@ class Directory(ServiceApplication):
     ) -> RoleView:
         """Redefine a custom role. Its holders get their new effective permissions (an event each), and an
         approver who loses the approve permission leaves the approver list."""
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.CHANGE_ROLE)
         role = self._role(actor, role_id, expected_version)
         old_key = role_name_key(actor.company_id, role.name)
+        before = set(role.permissions)
         role.change(name, description, permissions, by=actor.user_id)
+        actor.may(Action.CHANGE_ROLE, granted=set(role.permissions) - before)
         aggregates: list[Any] = [role]
         if role_name_key(actor.company_id, role.name) != old_key:
             aggregates.append(self._claim_role_name(actor.company_id, role.name, role.id))
@@ -361,7 +381,7 @@ class Directory(ServiceApplication):
         return custom_view(role_row(role))
 
     def delete_role(self, actor: Actor, role_id: str, expected_version: int | None = None) -> None:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.DELETE_ROLE)
         role = self._role(actor, role_id, expected_version)
         holders = self.read_model.user_ids_with_role(actor.company_id, role.role_id)
         if holders:
@@ -386,11 +406,13 @@ class Directory(ServiceApplication):
 
     def set_approvers(self, actor: Actor, user_ids: Sequence[UUID]) -> Approvers:
         """Name the approvers (none: the main contact decides). Each must be active and hold approve_orders."""
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.SET_APPROVERS)
         company = self._company(actor.company_id)
         # An unknown id, or another company's, is not found; a user of the company who may not approve is
         # refused by the company (422).
         candidates = [self._user(actor, user_id).as_candidate() for user_id in user_ids]
+        if (actor.user_id in user_ids) != (actor.user_id in company.approver_ids):
+            actor.may(Action.SET_APPROVERS, Target(actor.user_id, actor.is_main_contact))
         company.set_approvers(candidates, by=actor.user_id)
         self.save(company)
         return self.approvers(actor)
@@ -400,8 +422,7 @@ class Directory(ServiceApplication):
     ) -> CompanyRow:
         """Hand the main-contact role to another active user. Only the main contact can. The previous main
         contact keeps their other roles (``buyer`` if they had none) unless ``roles_for_previous`` is given."""
-        if not actor.is_main_contact:
-            raise MissingPermission("Only the main contact can hand on the main-contact role.")
+        actor.may(Action.TRANSFER_MAIN_CONTACT)
         company = self._company(actor.company_id)
         target = self._user(actor, user_id)
         previous = self._user(actor, company.main_contact_id)
@@ -423,7 +444,7 @@ class Directory(ServiceApplication):
 
     def erp_contacts(self, actor: Actor) -> list[ErpContact]:
         """The contacts the ERP knows for the company that are not users (of this company) yet."""
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.VIEW_ERP_CONTACTS)
         company = self._company_row(actor.company_id)
         out = []
         for contact in company.erp_contacts:
@@ -449,7 +470,7 @@ class Directory(ServiceApplication):
     ) -> tuple[UserRow, bool]:
         """Make an ERP contact a user, prefilled from the ERP. Idempotent: a contact taken over already
         answers with its user. Returns the user and whether it was created now."""
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.TAKE_OVER_ERP_CONTACT)
         company = self._company(actor.company_id)
         existing = company.taken_over_by(erp_contact_id)
         if existing is not None:
@@ -470,6 +491,7 @@ class Directory(ServiceApplication):
             created_at=datetime.now(UTC),
             by=actor.user_id,
         )
+        actor.may(Action.TAKE_OVER_ERP_CONTACT, granted=user.permissions)
         claim = self._claim_email(user.email, user.id)
         company.record_take_over(erp_contact_id, user.id, by=actor.user_id)
         try:
@@ -487,7 +509,7 @@ class Directory(ServiceApplication):
     def audit(
         self, actor: Actor, *, subject_id: UUID | None = None, before: int | None = None, limit: int = 50
     ) -> list[AuditEntry]:
-        actor.require(Permission.MANAGE_USERS)
+        actor.may(Action.VIEW_AUDIT)
         return self.read_model.audit(actor.company_id, subject_id=subject_id, before=before, limit=limit)
 
     # ---- from registration ------------------------------------------------------------------------------
