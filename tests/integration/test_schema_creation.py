@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import eventually
 from tests.integration.conftest import service_env
 from tests.support.infra import PG_ADMIN_DSN, ROOT, ServiceProcess, random_suffix
+from tests.support.ops import ops_headers
 
 pytestmark = pytest.mark.integration
 
@@ -187,7 +188,7 @@ async def test_the_schema_command_creates_erp_syncs_read_model_and_replay_index_
     erp_sync = erp_sync_process(dsn, topic_prefix, "erp-sync-schema-made", create_schema="false")
     processes.append(erp_sync.start())
     await asyncio.to_thread(erp_sync.wait_ready)
-    async with httpx.AsyncClient(base_url=erp_sync.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=erp_sync.url, timeout=10, headers=ops_headers("erp-sync")) as http:
         listed = await http.get("/ops/exchanges")  # reads the read model
     assert listed.status_code == 200, listed.text
     assert listed.json()["total"] == 0

@@ -5,12 +5,51 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from contracts.base import CurrencyCode, Money
+from contracts.limits import (
+    EMAIL_MAX,
+    LONG_TEXT_MAX,
+    POSTAL_CODE_MAX,
+    SHORT_TEXT_MAX,
+    unsafe_character,
+)
 
-ShortText = Annotated[str, StringConstraints(max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=4000)]
+
+def _plain(value: str) -> str:
+    ch = unsafe_character(value)
+    if ch is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "Text may not contain control or bidirectional formatting characters (found U+{code}).",
+            {"code": f"{ord(ch):04X}"},
+        )
+    return value
+
+
+def _multiline(value: str) -> str:
+    ch = unsafe_character(value, multiline=True)
+    if ch is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "Text may not contain control or bidirectional formatting characters other than line breaks and tabs "
+            "(found U+{code}).",
+            {"code": f"{ord(ch):04X}"},
+        )
+    return value
+
+
+PlainText = AfterValidator(_plain)
+"""Validator for one-line texts: no control or bidirectional formatting characters."""
+MultilineText = AfterValidator(_multiline)
+"""Validator for multi-line texts: line breaks and tabs allowed, no other control or formatting characters."""
+
+Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX)]
+"""An e-mail address as messages carry it (the services check its form where it enters)."""
+ShortText = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX)]
+LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX)]
 
 
 class Address(BaseModel):
@@ -20,7 +59,7 @@ class Address(BaseModel):
 
     name: ShortText
     street: ShortText
-    postal_code: Annotated[str, StringConstraints(max_length=20)]
+    postal_code: Annotated[str, StringConstraints(max_length=POSTAL_CODE_MAX)]
     city: ShortText
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
     additional: ShortText | None = None
@@ -38,4 +77,15 @@ class OrderLine(BaseModel):
     line_total: Money
 
 
-__all__ = ["Address", "CurrencyCode", "Decimal", "LongText", "Money", "OrderLine", "ShortText"]
+__all__ = [
+    "Address",
+    "CurrencyCode",
+    "Decimal",
+    "Email",
+    "LongText",
+    "Money",
+    "MultilineText",
+    "OrderLine",
+    "PlainText",
+    "ShortText",
+]

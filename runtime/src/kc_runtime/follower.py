@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 
 from kc_runtime import metrics
 from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL, ParkedRetry, describe, event_type, is_infrastructure
 
 log = structlog.get_logger("kc.follower")
 
@@ -34,6 +35,9 @@ class LogFollower:
     kind = "follower"
     create_schema = True
     """False: the position table must exist already (``python -m kc_runtime.schema create``)."""
+    parks = True
+    """Park an event that fails for a reason of its own content (see :mod:`kc_runtime.parking`); False: retry the
+    batch until it passes (a follower whose work is not per event, e.g. a gauge)."""
 
     def __init__(
         self,
@@ -56,10 +60,13 @@ class LogFollower:
         self.position = 0
         self.active = False
         self._wakeup = asyncio.Event()
+        self._parked: dict[str, int] = {}
+        """Aggregates with a parked event → the first parked notification id."""
         self.log = log.bind(follower=self.kind)
 
     async def process(self, batch: Batch) -> None:
-        """Handle a batch of notifications (in order). Raise to retry the batch later."""
+        """Handle a batch of notifications (in order). Raise to retry the batch later; an exception that is not an
+        outage (:func:`kc_runtime.parking.is_infrastructure`) parks the event at fault instead."""
         raise NotImplementedError
 
     def on_active(self, active: bool) -> None:
@@ -88,6 +95,7 @@ class LogFollower:
         try:
             if self.create_schema:
                 await conn.execute(POSITION_TABLE_DDL)
+                await conn.execute(PARKED_TABLE_DDL)
             while not stopping.is_set():
                 if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", "kc-follower:" + self.name):
                     break
@@ -97,6 +105,7 @@ class LogFollower:
             self._set_active(True)
             row = await conn.fetchval("SELECT position FROM kc_follower_position WHERE name = $1", self.name)
             self.position = int(row or 0)
+            await self._load_parked(conn)
             self.log.info("active", position=self.position)
             table = self.app.events_table_name
             if table:
@@ -115,8 +124,8 @@ class LogFollower:
     async def _step(self, conn: asyncpg.Connection) -> int:
         batch: Batch = await self.blocking.run(self.app.notifications, self.position, self.batch_size)
         if batch:
-            await self.process(batch)
-            new_position = batch[-1][0].id
+            consumed = await self._handle(conn, batch)
+            new_position = consumed[-1][0].id
             await conn.execute(
                 "INSERT INTO kc_follower_position (name, position) VALUES ($1, $2)"
                 " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
@@ -127,6 +136,150 @@ class LogFollower:
         top = await self.blocking.run(self.app.max_notification_id)
         self.on_position(self.position, top)
         return len(batch)
+
+    # ---- parking (see kc_runtime.parking) ----------------------------------------------------------------
+
+    async def _handle(self, conn: asyncpg.Connection, batch: Batch) -> Batch:
+        """Process what of ``batch`` can be processed now; returns the entries dealt with (a prefix of it).
+
+        Retry requests for other followers are skipped; one for this follower is handled alone (what comes before
+        it first); events of an aggregate with a parked event are parked behind it."""
+        consumed: Batch = []
+        work: Batch = []
+        for entry in batch:
+            event = entry[1]
+            if isinstance(event, ParkedRetry.Requested):
+                if event.follower != self.name:
+                    consumed.append(entry)
+                    continue
+                if consumed:
+                    break
+                await self._retry_parked(conn, entry)
+                return [entry]
+            consumed.append(entry)
+            blocked_by = self._parked.get(str(entry[0].originator_id)) if self.parks else None
+            if blocked_by is not None:
+                await self._park(conn, entry, f"waiting behind parked notification {blocked_by}", blocked_by)
+                continue
+            work.append(entry)
+        if work:
+            await self._process_isolating(conn, work)
+        return consumed
+
+    async def _process_isolating(self, conn: asyncpg.Connection, work: Batch) -> None:
+        try:
+            await self.process(work)
+            return
+        except Exception as exc:
+            if not self.parks or is_infrastructure(exc) or len(work) == 0:
+                raise
+            self.log.warning("batch failed, isolating the event at fault", error=describe(exc), events=len(work))
+        # One by one: the events before the bad one are handled again (process is idempotent), the bad one is
+        # parked, its aggregate's later events wait behind it, everything else goes on.
+        for entry in work:
+            blocked_by = self._parked.get(str(entry[0].originator_id))
+            if blocked_by is not None:
+                await self._park(conn, entry, f"waiting behind parked notification {blocked_by}", blocked_by)
+                continue
+            try:
+                await self.process([entry])
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    raise
+                await self._park(conn, entry, describe(exc), None)
+
+    async def _park(self, conn: asyncpg.Connection, entry: Any, reason: str, blocked_by: int | None) -> None:
+        notification, event, _ = entry
+        aggregate = str(notification.originator_id)
+        await conn.execute(
+            f"INSERT INTO {PARKED_TABLE} (follower, notification_id, aggregate_id, aggregate_version, event_type,"
+            " reason, blocked_by) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (follower, notification_id) DO UPDATE SET reason = EXCLUDED.reason,"
+            " blocked_by = EXCLUDED.blocked_by, attempts = kc_parked_event.attempts + 1, last_attempt_at = now()",
+            self.name,
+            notification.id,
+            aggregate,
+            notification.originator_version,
+            event_type(event),
+            reason,
+            blocked_by,
+        )
+        self._parked.setdefault(aggregate, notification.id)
+        kind = "held" if blocked_by is not None else "poison"
+        metrics.PARKED.labels(self.service, self.kind, kind).inc()
+        self._count_parked()
+        self.log.error(
+            "event parked",
+            notification_id=notification.id,
+            aggregate_id=aggregate,
+            event_type=event_type(event),
+            reason=reason,
+            blocked_by=blocked_by,
+        )
+
+    async def _retry_parked(self, conn: asyncpg.Connection, request: Any) -> None:
+        aggregate = request[1].aggregate_id
+        row = await conn.fetchrow(
+            f"SELECT notification_id FROM {PARKED_TABLE} WHERE follower = $1 AND aggregate_id = $2"
+            " ORDER BY notification_id LIMIT 1",
+            self.name,
+            aggregate,
+        )
+        if row is None:
+            return
+        original = await self.blocking.run(self.app.notifications, row["notification_id"] - 1, 1)
+        if not original or original[0][0].id != row["notification_id"]:
+            raise RuntimeError(f"parked notification {row['notification_id']} not found in the log")
+        try:
+            await self.process_retried(original[0], request)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            await conn.execute(
+                f"UPDATE {PARKED_TABLE} SET reason = $3, blocked_by = NULL, attempts = attempts + 1,"
+                " last_attempt_at = now() WHERE follower = $1 AND notification_id = $2",
+                self.name,
+                row["notification_id"],
+                describe(exc),
+            )
+            self.log.error("parked event failed again", notification_id=row["notification_id"], reason=describe(exc))
+            return
+        nxt = await conn.fetchval(
+            f"WITH gone AS (DELETE FROM {PARKED_TABLE} WHERE follower = $1 AND notification_id = $2)"
+            f" SELECT min(notification_id) FROM {PARKED_TABLE} WHERE follower = $1 AND aggregate_id = $3"
+            " AND notification_id <> $2",
+            self.name,
+            row["notification_id"],
+            aggregate,
+        )
+        if nxt is None:
+            self._parked.pop(aggregate, None)
+        else:
+            self._parked[aggregate] = int(nxt)
+            await conn.execute(
+                f"UPDATE {PARKED_TABLE} SET blocked_by = NULL WHERE follower = $1 AND notification_id = $2",
+                self.name,
+                nxt,
+            )
+        metrics.PARKED_RELEASED.labels(self.service, self.kind).inc()
+        self._count_parked()
+        self.log.info("parked event handled", notification_id=row["notification_id"], aggregate_id=aggregate)
+
+    async def process_retried(self, entry: Any, request: Any) -> None:
+        """Handle a parked event again (``request``: the retry request's log entry). Raise as ``process`` does."""
+        await self.process([entry])
+
+    async def _load_parked(self, conn: asyncpg.Connection) -> None:
+        rows = await conn.fetch(
+            f"SELECT aggregate_id, min(notification_id) AS first FROM {PARKED_TABLE} WHERE follower = $1"
+            " GROUP BY aggregate_id",
+            self.name,
+        )
+        self._parked = {r["aggregate_id"]: int(r["first"]) for r in rows}
+        self._count_parked()
+
+    def _count_parked(self) -> None:
+        metrics.PARKED_NOW.labels(self.service, self.kind).set(len(self._parked))
 
     def _set_active(self, active: bool) -> None:
         self.active = active

@@ -31,3 +31,15 @@ CONSUMER_LAG = Gauge(
     "updated when a batch is fetched and when it is committed; a revoked partition's series is removed",
     ["service", "topic", "partition"],
 )
+PARKED = Counter(
+    "kc_parked_events_total",
+    "Events a log follower parked: poison (failed for a reason of their own content) or held (a later event of an "
+    "aggregate with a parked event, kept back to keep the aggregate's order)",
+    ["service", "follower", "kind"],
+)
+PARKED_NOW = Gauge(
+    "kc_parked_aggregates", "Aggregates with parked events (waiting for an operator's retry)", ["service", "follower"]
+)
+PARKED_RELEASED = Counter(
+    "kc_parked_events_released_total", "Parked events handled by a retry", ["service", "follower"]
+)

@@ -5,6 +5,9 @@ contract messages, publishes them keyed by aggregate (or company) id with the id
 every acknowledgement, and only then lets the follower store its position. A crash between publishing and
 storing republishes the same messages with the same event ids and source notification ids, which consumers
 recognise as duplicates.
+
+An event whose message cannot be built (translation or validation fails) is parked, not retried forever: see
+:mod:`kc_runtime.parking`. A broker outage is retried and never parks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from opentelemetry.trace import Span, StatusCode, Tracer
 
@@ -24,6 +28,7 @@ from kc_runtime import metrics, tracing
 from kc_runtime.eventstore import Blocking, ServiceApplication
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.parking import Outage
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d3c1e-6b59-4c8e-9b8a-3f0f5d1e2a10")
 
@@ -75,7 +80,15 @@ class OutboxRelay(LogFollower):
     async def process(self, batch: Batch) -> None:
         # Translation runs in a worker thread: a translator may read the event store (e.g. the aggregate at
         # the event's version) for what the wire message needs and the event does not carry.
-        prepared = await self.blocking.run(self._prepare, batch)
+        await self._publish(await self.blocking.run(self._prepare, batch))
+
+    async def process_retried(self, entry: Any, request: Any) -> None:
+        # A parked event published after later ones: it carries the retry request's notification id, above all
+        # the relay has published so far, or consumers (deduplicating by the highest id per partition) would
+        # take it for a duplicate. Its event id stays the original's.
+        await self._publish(await self.blocking.run(self._prepare, [entry], request[0].id))
+
+    async def _publish(self, prepared: list[tuple[str, bytes, bytes, dict[str, str]]]) -> None:
         futures = []
         spans: list[Span] = []
         try:
@@ -100,13 +113,19 @@ class OutboxRelay(LogFollower):
         except BaseException as exc:
             for span in spans:
                 span.set_status(StatusCode.ERROR, repr(exc)[:200])
+            if isinstance(exc, Exception) and not isinstance(exc, MessageSizeTooLargeError):
+                # Only a message too large for the broker is the event's fault; anything else of the broker
+                # (away, no leader, closed producer, timeouts) is waited out and never parks.
+                raise Outage(f"publishing failed: {exc!r}"[:300]) from exc
             raise
         finally:
             for span in spans:
                 span.end()
         failpoint("relay.after_publish")
 
-    def _prepare(self, batch: Batch) -> list[tuple[str, bytes, bytes, dict[str, str]]]:
+    def _prepare(
+        self, batch: Batch, source_notification_id: int | None = None
+    ) -> list[tuple[str, bytes, bytes, dict[str, str]]]:
         prepared = []
         for notification, event, meta in batch:
             seen_topics: set[str] = set()
@@ -126,7 +145,7 @@ class OutboxRelay(LogFollower):
                     correlation_id=meta.get("correlation_id") or fallback,
                     causation_id=meta.get("causation_id") or meta.get("correlation_id") or fallback,
                     producer=self.service,
-                    source_notification_id=notification.id,
+                    source_notification_id=source_notification_id or notification.id,
                 )
                 headers = envelope.to_headers()
                 tracing.inject(headers, None, meta.get("traceparent"))  # the stored trace context

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import asyncpg
 
 from kc_runtime.follower import POSITION_TABLE_DDL
+from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL
 from kc_runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def required_tables(app: ServiceApplication, *, followers: bool, declared: Seque
     recorder = app.recorder
     names = [getattr(recorder, "events_table_name", None), getattr(recorder, "tracking_table_name", None)]
     if followers:
-        names.append(FOLLOWER_POSITION_TABLE)
+        names.extend([FOLLOWER_POSITION_TABLE, PARKED_TABLE])
     names.extend(name for tables in declared for name in tables.names)
     return [n for n in names if n]
 
@@ -125,8 +126,11 @@ async def create_tables(settings: ServiceSettings, declared: Sequence[Tables]) -
 
 
 async def create_runtime_tables(settings: ServiceSettings) -> None:
-    """The runtime's own tables (the followers' positions)."""
-    await create_tables(settings, [Tables(names=(FOLLOWER_POSITION_TABLE,), ddl=(POSITION_TABLE_DDL,))])
+    """The runtime's own tables (the followers' positions, their parked events)."""
+    await create_tables(
+        settings,
+        [Tables(names=(FOLLOWER_POSITION_TABLE, PARKED_TABLE), ddl=(POSITION_TABLE_DDL, PARKED_TABLE_DDL))],
+    )
 
 
 def settings_class(package: str) -> type[ServiceSettings]:

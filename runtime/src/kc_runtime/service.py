@@ -8,6 +8,7 @@ consumers, relay): together in development, apart where a platform team wants to
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -15,11 +16,11 @@ from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kc_runtime import context, metrics, schema
+from kc_runtime import context, metrics, ops, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.errors import document_errors, error_response, install_error_handlers
 from kc_runtime.eventstore import Blocking, ServiceApplication
@@ -64,6 +65,8 @@ class ServiceRuntime:
             settings.service_name, settings.log_level, settings.log_format, trace_ids=self.tracing.enabled
         )
         self.settings = settings
+        # Refuse to start without an operator token outside the development profile (raises OpsTokenMissing).
+        self.operator = Depends(ops.operator_dependency(settings))
         self.app = app
         self.blocking = Blocking(settings.worker_threads)
         self.broker = create_broker(settings)
@@ -107,6 +110,8 @@ class ServiceRuntime:
             consumer.register()
             self.consumers.append(consumer)
         self.http = self._build_http(title, description, version, domain_errors or {})
+        # Documented in docs/platform.md (operator API), not in the shop-facing OpenAPI documents.
+        self.http.include_router(ops.parked_router(self), dependencies=[self.operator], include_in_schema=False)
         self.tracing.instrument(self.http)
 
     @property
@@ -125,6 +130,21 @@ class ServiceRuntime:
         install_error_handlers(http, domain_errors)
         document_errors(http)
         service = self.settings.service_name
+        expected_ops_token = ops.ops_token(self.settings).encode()
+
+        @http.middleware("http")
+        async def operators_only(request: Request, call_next: Any) -> Response:
+            # Every path under /ops (routes a service adds itself included, unknown ones too) needs the operator
+            # token, in every profile: these views hold personal data and the commands change state.
+            path = request.url.path
+            if path == "/ops" or path.startswith("/ops/"):
+                scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+                if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected_ops_token):
+                    prefix = self.settings.model_config.get("env_prefix", "")
+                    return error_response(
+                        401, "invalid_ops_token", f"The operator API needs the operator token ({prefix}OPS_TOKEN)."
+                    )
+            return await call_next(request)  # type: ignore[no-any-return]
 
         @http.middleware("http")
         async def correlate(request: Request, call_next: Any) -> Response:
@@ -197,7 +217,9 @@ class ServiceRuntime:
             tasks.append(asyncio.create_task(self.relay.run(self.stopping), name="relay"))
         for follower in self.followers:
             tasks.append(asyncio.create_task(follower.run(self.stopping), name=follower.kind))
-        log.info("service started", roles=self.settings.roles, consumers=sorted(t for c in self.consumers for t in c.specs))
+        log.info(
+            "service started", roles=self.settings.roles, consumers=sorted(t for c in self.consumers for t in c.specs)
+        )
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
@@ -20,6 +21,17 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KC_", extra="ignore")
 
     service_name: str = "kundencenter"
+    profile: Literal["development", "production"] = Field(
+        default_factory=lambda: "production" if os.environ.get("KC_PROFILE") == "production" else "development",
+        description="development: the local stack and the tests (the operator API falls back to a development "
+        "token); production: every deployment (the images set KC_PROFILE=production): the service refuses to "
+        "start without its operator token. Default: KC_PROFILE",
+    )
+    ops_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the operator API under /ops/ on the service's own port (parked events, "
+        "support views, commands). Required outside the development profile",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     forwarded_allow_ips: str = Field(

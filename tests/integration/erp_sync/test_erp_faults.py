@@ -47,7 +47,7 @@ def simulator_process(dsn: str, prefix: str, **extra: str) -> ServiceProcess:
 
 
 async def get(url: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as c:
+    async with httpx.AsyncClient(timeout=10, headers=OPS) as c:
         return await c.get(url)
 
 

@@ -21,6 +21,7 @@ from registration.domain.model import company_id_for
 from tests.conftest import eventually
 from tests.integration.conftest import read_topic, service_env
 from tests.support.infra import ServiceProcess, random_suffix
+from tests.support.ops import ops_headers
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ def simulator_process(dsn: str, prefix: str, group: str) -> ServiceProcess:
 
 
 async def get_json(url: str) -> dict | None:
-    async with httpx.AsyncClient(timeout=5) as c:
+    async with httpx.AsyncClient(timeout=5, headers=ops_headers("erp-sync")) as c:
         r = await c.get(url)
     return r.json() if r.status_code == 200 else None
 

@@ -11,6 +11,7 @@ import pytest
 from contracts.registration.v1 import ConfirmationRequested, RegistrationCompleted, VerificationRequested
 from registration.domain.model import company_id_for
 from tests.service.registration.conftest import System, body, random_ip
+from tests.support.ops import ops_headers
 
 
 def fresh_number() -> str:
@@ -196,7 +197,11 @@ async def test_lockouts_and_every_attempt_are_recorded_for_support(system: Syste
         ids.append(rid)
     assert (await system.submit(customer_number=number)).status_code == 429
     async with system.client() as c:
-        r = await c.get("/ops/registrations", params={"customer_number": number, "events": "true"})
+        r = await c.get(
+            "/ops/registrations",
+            params={"customer_number": number, "events": "true"},
+            headers=ops_headers("registration"),
+        )
     assert r.status_code == 200
     out = r.json()
     assert out["lockout"]["locked"] is True and out["lockout"]["lockouts"] == 1

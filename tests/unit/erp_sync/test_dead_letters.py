@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from erp_sync.adapters.outbound import dead_letters
 from erp_sync.settings import ErpSyncSettings
 from kc_runtime.kafka import client_options
+from tests.support.ops import ops_headers
 
 SECURITY = {
     "security_protocol": "SASL_SSL",
@@ -95,6 +96,6 @@ async def test_the_dead_letter_listing_reads_with_the_services_client_options(mo
     app = FastAPI()
     app.include_router(http_module.ops_router(None, None, states=None, settings=settings))  # type: ignore[arg-type]
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://erp-sync") as client:
-        response = await client.get("/ops/dead-letters")
+        response = await client.get("/ops/dead-letters", headers=ops_headers("erp-sync"))
     assert response.status_code == 200, response.text
     assert seen and {k: seen[0][k] for k in SECURITY} == SECURITY

@@ -30,4 +30,10 @@ def test_ddl_without_a_table_is_refused():
 def test_the_declared_tables_are_required_with_the_event_stores_and_the_followers():
     app = ServiceApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     declared = [Tables.of("CREATE TABLE IF NOT EXISTS a (id int)"), Tables(names=("b", "c"))]
-    assert required_tables(app, followers=True, declared=declared)[-4:] == ["kc_follower_position", "a", "b", "c"]
+    assert required_tables(app, followers=True, declared=declared)[-5:] == [
+        "kc_follower_position",
+        "kc_parked_event",
+        "a",
+        "b",
+        "c",
+    ]

@@ -31,7 +31,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Message, Money
-from contracts.common import Address, LongText, OrderLine, ShortText
+from contracts.common import Address, Email, LongText, OrderLine, ShortText
 
 # ---- examples (shown in the AsyncAPI document for the ERP team) -----------------------------------------------
 
@@ -56,7 +56,7 @@ class ContactReference(BaseModel):
 
     user_id: UUID
     erp_contact_id: ShortText | None = None
-    email: ShortText | None = None
+    email: Email | None = None
     first_name: ShortText | None = None
     last_name: ShortText | None = None
 
@@ -185,7 +185,7 @@ class ErpContactPerson(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     contact_id: ShortText
-    email: ShortText | None = Field(default=None, description="As the ERP keeps it; not necessarily valid")
+    email: Email | None = Field(default=None, description="As the ERP keeps it; not necessarily valid")
     first_name: ShortText = ""
     last_name: ShortText = ""
     phone: ShortText | None = None
@@ -289,7 +289,7 @@ class CustomerCenterActivated(Message):
     customer_number: ShortText
     company_id: UUID
     registration_id: UUID
-    main_contact_email: ShortText
+    main_contact_email: Email
     main_contact_first_name: ShortText
     main_contact_last_name: ShortText
     main_contact_language: Literal["de", "en"] = "de"
@@ -318,7 +318,7 @@ class _ContactState(Message):
         description="The ERP's contact id, where known: the user was taken over from an ERP contact, or the ERP "
         "named its id in an earlier ErpContactChanged",
     )
-    email: ShortText
+    email: Email
     first_name: ShortText
     last_name: ShortText
     language: ShortText = Field(default="de", description="de or en")
@@ -524,7 +524,7 @@ class ErpContactChanged(Message):
     contact_id: ShortText = Field(description="The ERP's id of the contact person")
     user_id: UUID | None = Field(default=None, description="The Kundencenter's user, when the contact is one")
     in_reply_to: str | None = Field(default=None, description="The key of the Kundencenter message this applied")
-    email: ShortText | None = None
+    email: Email | None = None
     first_name: ShortText = ""
     last_name: ShortText = ""
     phone: ShortText | None = None

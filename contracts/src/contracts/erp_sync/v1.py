@@ -22,7 +22,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Message, Money
-from contracts.common import Address, LongText, ShortText
+from contracts.common import Address, Email, LongText, ShortText
 from contracts.registration.v1 import CompanyMasterData, ErpContact
 
 FailureReason = Literal["unknown_customer", "invoice_mismatch", "not_allowed", "erp_unavailable"]
@@ -155,7 +155,7 @@ class ErpContactPersonChanged(Message):
         description="added: first known; deactivated: active turned false; changed: anything else"
     )
     user_id: UUID | None = Field(default=None, description="The shop user the contact is, when the ERP knows it")
-    email: ShortText | None = Field(default=None, description="As the ERP keeps it; not necessarily valid")
+    email: Email | None = Field(default=None, description="As the ERP keeps it; not necessarily valid")
     first_name: ShortText = ""
     last_name: ShortText = ""
     phone: ShortText | None = None

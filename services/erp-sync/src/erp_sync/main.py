@@ -26,7 +26,7 @@ from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
 from erp_sync.application.operations import OperatorRuns
 from erp_sync.application.verifications import Verifications
 from erp_sync.domain.verification import RetryPolicy
-from erp_sync.settings import DEVELOPMENT_OPS_TOKEN, ErpSyncSettings
+from erp_sync.settings import ErpSyncSettings
 from erp_sync.verification_settings import VerificationSettings
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
@@ -107,8 +107,8 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     runtime.http.state.runtime = runtime
     runtime.http.state.verifications = verifications
     runtime.http.state.deliveries = deliveries
-    if settings.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN:
-        log.warning("ERP_SYNC_OPS_TOKEN is not set: using the development token (local stack only)")
+    if settings.ops_token is None:
+        log.warning("ERP_SYNC_OPS_TOKEN is not set: using the development token (development profile only)")
     return runtime.http
 
 

@@ -1,9 +1,12 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from kc_runtime.ops import development_ops_token
 from kc_runtime.settings import ServiceSettings
 
-DEVELOPMENT_OPS_TOKEN = "development-only-erp-sync-ops-token"  # noqa: S105  # local stack and tests only
+# The operator token of the development profile (KC_PROFILE=development: the local stack and the tests) when
+# ERP_SYNC_OPS_TOKEN is not set; no other profile starts without one (kc_runtime.ops).
+DEVELOPMENT_OPS_TOKEN = development_ops_token("erp-sync")
 
 
 class ErpSyncSettings(ServiceSettings):
@@ -13,11 +16,6 @@ class ErpSyncSettings(ServiceSettings):
     http_port: int = 8104
     database_url: SecretStr = SecretStr("postgresql://erp_sync:erp_sync@127.0.0.1:54329/erp_sync")
 
-    ops_token: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_OPS_TOKEN),
-        description="Bearer token of the operator commands under /ops/ (replay, dead-letter retry) on erp-sync's "
-        "own port. Set it in every deployment: the default is a development token",
-    )
     delivery_retry_initial_s: float = Field(
         default=300.0, gt=0, description="First wait for the ERP's answer to an order or contact before sending again"
     )

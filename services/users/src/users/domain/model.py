@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts import limits
 from users.domain.errors import (
     CannotDeactivateMainContact,
     CannotDeactivateSelf,
@@ -40,7 +41,7 @@ from users.domain.permissions import (
 
 LANGUAGES = ("de", "en")
 NAME_MAX = 100
-EMAIL_MAX = 254
+EMAIL_MAX = limits.EMAIL_MAX
 
 Resolve = Callable[[Sequence[str]], frozenset[Permission]]
 """Role ids → effective permissions (knows the predefined roles and the company's custom roles)."""

@@ -1,18 +1,17 @@
 """Operator API of erp-sync under ``/ops/`` (its own port; not routed through the public gateway).
 
-Reads are open on the internal port (like the other services' operator views); the commands (replay, retry of
-dead letters) need ``Authorization: Bearer <ERP_SYNC_OPS_TOKEN>``. Commands are stored as operator runs and
+Every route needs ``Authorization: Bearer <ERP_SYNC_OPS_TOKEN>`` (see :mod:`kc_runtime.ops`), the reads too: they
+hold contacts' names and e-mail addresses. Commands are stored as operator runs and
 carried out by the operations follower: they answer 202 with the run, which ``GET /ops/runs/{id}`` follows.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from erp_sync.adapters.outbound.dead_letters import dead_letter_scope, is_ours, read_dead_letters
@@ -27,6 +26,7 @@ from erp_sync.settings import ErpSyncSettings
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
 from kc_runtime.kafka import client_options
+from kc_runtime.ops import operator_dependency
 
 SyncStatus = Literal["requested", "sent", "acknowledged", "failed"]
 
@@ -161,14 +161,7 @@ def _run_out(run: OperatorRun) -> RunOut:
 
 
 def ops_token_dependency(settings: ErpSyncSettings) -> Any:
-    expected = settings.ops_token.get_secret_value().encode()
-
-    async def require(request: Request) -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            raise ApiError(401, "invalid_ops_token", "Operator commands need the operator token (ERP_SYNC_OPS_TOKEN).")
-
-    return require
+    return operator_dependency(settings)
 
 
 def ops_router(
@@ -181,7 +174,8 @@ def ops_router(
     settings = settings or ErpSyncSettings()
     contacts, customers, runs = Contacts(exchanges), Customers(exchanges), OperatorRuns(exchanges)
     operator = Depends(ops_token_dependency(settings))
-    router = APIRouter(prefix="/ops", tags=["operations"])
+    # Every route needs the token: the views hold contacts' names and addresses.
+    router = APIRouter(prefix="/ops", tags=["operations"], dependencies=[operator])
 
     async def row_and_relay(exchange_id: UUID) -> tuple[dict[str, Any] | None, int]:
         return await states.row(exchange_id) if states is not None else (None, 0)

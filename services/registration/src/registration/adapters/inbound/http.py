@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic.networks import validate_email
 
+from contracts.limits import CUSTOMER_NUMBER_MAX, EMAIL_MAX, INVOICE_NUMBER_MAX, NAME_MAX
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
 from registration.application.registrations import Applicant, RecordedEvent, Registrations
@@ -22,15 +23,20 @@ from registration.domain.lockout import AttemptCounter, CounterKind
 from registration.domain.model import PUBLIC_MESSAGES, Registration
 
 CustomerNumber = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=CUSTOMER_NUMBER_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$"
+    ),
 ]
 InvoiceNumber = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9/._-]*$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=INVOICE_NUMBER_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9/._-]*$"
+    ),
 ]
 # Letters of any script, with the spaces, apostrophes, dots and hyphens of real names; no markup, no controls.
 PersonName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\w[\w '’.-]*$")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=r"^\w[\w '’.-]*$")
 ]
 
 
@@ -38,7 +44,9 @@ def _email(value: str) -> str:
     return validate_email(value)[1]
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254), AfterValidator(_email)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=EMAIL_MAX), AfterValidator(_email)
+]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
