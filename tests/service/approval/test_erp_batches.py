@@ -2,7 +2,7 @@
 one order in one batch change that order one after the other."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,9 +12,10 @@ from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine, OrderStatus
-from approval.domain.pricing import OrderRequest
+from approval.domain.pricing import ArticlePrice, OrderRequest
+from contracts.base import Money
 from contracts.erp_sync import v1 as erp_sync
-from contracts.topics import ERP_SYNC_SALES_ORDERS
+from contracts.topics import ERP_SYNC_PRICES, ERP_SYNC_SALES_ORDERS
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import Blocking
 from tests.support.approval import Company
@@ -160,3 +161,30 @@ def test_a_message_handled_again_without_a_save_in_between_starts_from_the_store
     assert again and again[0].status is OrderStatus.TRANSMITTED
     orders.save(*again)
     assert [type(e).__name__ for e in orders.events.get(a.id)].count("Transmitted") == 1
+
+
+def price_record(customer_number: str, amount: str, notification_id: int, offset: int, at) -> ConsumerRecord:
+    message = erp_sync.ArticlePriceChanged(
+        customer_number=customer_number, sku="A-1", unit_price=Money(amount=Decimal(amount), currency="EUR"),
+        changed_at=at,
+    )  # fmt: skip
+    return consumer_record(
+        message, topic=ERP_SYNC_PRICES.name, key=customer_number, notification_id=notification_id,
+        producer="erp-sync", offset=offset,
+    )  # fmt: skip
+
+
+async def test_a_price_change_and_its_revert_in_one_batch_are_both_applied_in_order(orders, consumer):
+    company = Company(orders)  # A-1 at 10.00
+    t = datetime.now(UTC)
+    batch = FakeBatch((
+        price_record(company.customer_number, "12.00", 1, 0, t + timedelta(seconds=1)),
+        price_record(company.customer_number, "10.00", 2, 1, t + timedelta(seconds=2)),
+        price_record(company.customer_number, "11.00", 3, 2, t + timedelta(seconds=3)),
+        price_record(company.customer_number, "10.00", 4, 3, t + timedelta(seconds=4)),
+    ))  # fmt: skip
+    await consumer.handle(batch)
+    price = orders.repository.get(ArticlePrice.create_id(company.customer_number, "A-1"))
+    assert price.unit_price == Decimal("10.00")
+    assert price.changed_at == t + timedelta(seconds=4)
+    assert orders.transactions == 1
