@@ -75,7 +75,7 @@ class _Unit:
 
     position: int = -1
     """The source notification id of the last message handled in it"""
-    loaded: dict[UUID, Order] = field(default_factory=dict)
+    loaded: dict[UUID, Any] = field(default_factory=dict)
 
 
 class _Snapshots:
@@ -352,21 +352,33 @@ class Orders(ServiceApplication):
     # ---- keeping the view of the ERP's prices (called by erp-sync's prices topic handler) ------------------
 
     def article_price_changed(
-        self, customer_number: str, sku: str, state: dict[str, Any], company_id: UUID | None = None
+        self,
+        customer_number: str,
+        sku: str,
+        state: dict[str, Any],
+        company_id: UUID | None = None,
+        unit: tuple[str, int] | None = None,
     ) -> list[Any]:
         """The ERP's whole state of one article of one customer (newer ``changed_at`` wins). ``company_id``, when
-        erp-sync knows it, also tells a company opened before its customer number was known (older companies)."""
+        erp-sync knows it, also tells a company opened before its customer number was known (older companies).
+        ``unit``: as for the ERP's word on orders below — messages of one batch share what they loaded, so a change
+        and its revert in one batch are both applied, in order."""
+        loaded = self._unit(*unit) if unit else {}
         out: list[Any] = []
-        price = self._find(ArticlePrice.create_id(customer_number, sku))
+        price_id = ArticlePrice.create_id(customer_number, sku)
+        price = loaded.get(price_id) or self._find(price_id)
         if isinstance(price, ArticlePrice):
             if price.change(state):
                 out.append(price)
         else:
-            out.append(ArticlePrice.know(customer_number, sku, state))
+            price = ArticlePrice.know(customer_number, sku, state)
+            out.append(price)
+        loaded[price_id] = price
         if company_id is not None:
-            company = self._find(company_id)
+            company = loaded.get(company_id) or self._find(company_id)
             if isinstance(company, CompanyView) and company.customer_number is None:
                 company.set_customer(customer_number, None)
+                loaded[company_id] = company
                 out.append(company)
         return out
 
@@ -424,7 +436,7 @@ class Orders(ServiceApplication):
         loaded[order_id] = order
         return [order] if order.version != version else []
 
-    def _unit(self, name: str, position: int) -> dict[UUID, Order]:
+    def _unit(self, name: str, position: int) -> dict[UUID, Any]:
         with self._units_lock:
             unit = self._units.setdefault(name, _Unit())
             if position <= unit.position:

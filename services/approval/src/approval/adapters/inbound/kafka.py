@@ -113,7 +113,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
             "listed": m.listed,
             "changed_at": m.changed_at,
         }
-        return orders.article_price_changed(m.customer_number, m.sku, state, m.company_id)
+        return orders.article_price_changed(m.customer_number, m.sku, state, m.company_id, unit(i))
 
     erp_order_handlers: dict[Any, Handler] = {
         erp_sync.SalesOrderTransmitted: transmitted,
