@@ -493,6 +493,17 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
         log.info("price changed", customer_number=customer_number, sku=sku, version=row["version"], outbox_id=outbox_id)
         return {**row, "sent": {"outbox_id": outbox_id, "idempotency_key": message.idempotency_key}}
 
+    @app.delete(
+        "/admin/customers/{customer_number}/prices/{sku}",
+        summary="Lose an article without telling the Kundencenter (as an ERP restored from an older backup); a full "
+        "resend then leaves it out",
+    )
+    async def lose_price(customer_number: str, sku: SkuPath) -> dict[str, Any]:
+        deleted = await db.delete_price(simulator.require_pool(), customer_number, sku)
+        if deleted is None:
+            raise HTTPException(404, f"no article {sku} for customer {customer_number}")
+        return deleted
+
     @app.get("/contacts", summary="Contact persons the Kundencenter sent (shop users), newest first")
     async def list_contacts(
         customer_number: str | None = None, limit: int = Query(1000, ge=1, le=1000)

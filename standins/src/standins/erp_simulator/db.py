@@ -676,3 +676,12 @@ async def customer_prices(conn: asyncpg.Connection | asyncpg.Pool, customer_numb
 
 async def next_resend_id(conn: asyncpg.Connection, customer_number: str) -> str:
     return f"resend-{customer_number}-{await conn.fetchval('SELECT nextval($1::regclass)', 'price_resend_seq')}"
+
+
+async def delete_price(pool: asyncpg.Pool, customer_number: str, sku: str) -> dict[str, Any] | None:
+    row = await pool.fetchrow(
+        f"DELETE FROM customer_prices WHERE customer_number = $1 AND sku = $2 RETURNING {PRICE_COLUMNS}",
+        customer_number,
+        sku,
+    )
+    return dict(row) if row else None
