@@ -173,6 +173,32 @@ async def test_a_change_and_its_revert_in_one_fetch_are_both_handed_on():
     assert [p.unit_price.amount for p in sync.prices()] == [Decimal("9.90"), Decimal("10.50"), Decimal("9.90")]
 
 
+async def test_an_article_changed_in_the_same_fetch_before_a_resend_that_left_it_out_is_unlisted():
+    sync = PriceSync()
+    await sync.erp(article("A-100"), article("B-200"))
+    await sync.erp_in_one_fetch(
+        article("A-100", amount="9.50", minutes=1), article("B-200", resend_id="r-1"), resent("r-1", 1)
+    )
+    assert [(p.sku, p.unit_price.amount, p.listed) for p in sync.prices()[2:]] == [
+        ("A-100", Decimal("9.50"), True),
+        ("A-100", Decimal("9.50"), False),
+    ]
+
+
+async def test_a_whole_price_list_in_one_fetch_is_saved_in_one_transaction():
+    sync = PriceSync()
+    saves: list[int] = []
+    save_tracked = sync.exchanges.save_tracked
+
+    def counting(tracking, *objs):
+        saves.append(len(objs))
+        return save_tracked(tracking, *objs)
+
+    sync.exchanges.save_tracked = counting  # type: ignore[method-assign]
+    await sync.erp_in_one_fetch(*(article(f"SKU-{i}") for i in range(50)))
+    assert len(saves) == 1 and len(sync.prices()) == 50
+
+
 # ---- the operator API ----------------------------------------------------------------------------------------
 
 

@@ -74,6 +74,39 @@ class InMemoryPriceIndex:
             )
 
 
+@dataclass
+class _Unit:
+    position: int = -1
+    loaded: dict[UUID, Any] = field(default_factory=dict)
+
+
+class Units:
+    """The aggregates the handlers of one consumer transaction on one partition loaded and changed, not saved yet.
+
+    The price topic is consumed in batches (a fetch of one partition in one transaction), and two messages of a
+    batch may concern one article (a change and its revert) or a resend and its articles: each must see what the
+    ones before it did. ``name`` is the partition's tracking name, ``position`` the message's source notification
+    id. The instances are dropped when the application saves a tracking position of that name (done or failed)
+    and when a position comes again (an attempt failed before saving and is repeated); an aggregate changed
+    elsewhere meanwhile fails the save on its version, and the runtime retries."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, _Unit] = {}
+        self._lock = threading.Lock()
+
+    def of(self, name: str, position: int) -> dict[UUID, Any]:
+        with self._lock:
+            unit = self._units.setdefault(name, _Unit())
+            if position <= unit.position:
+                unit.loaded.clear()
+            unit.position = position
+            return unit.loaded
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            self._units.pop(name, None)
+
+
 class Prices:
     def __init__(self, exchanges: Any) -> None:
         self.exchanges = exchanges
@@ -81,30 +114,59 @@ class Prices:
     # ---- consumer handlers (return what to save with the tracking record) ------------------------------
 
     def article_changed(
-        self, customer_number: str, sku: str, state: dict[str, Any], changed_at: datetime, resend_id: str | None
+        self,
+        customer_number: str,
+        sku: str,
+        state: dict[str, Any],
+        changed_at: datetime,
+        resend_id: str | None,
+        unit: tuple[str, int] | None = None,
     ) -> list[Any]:
-        """The ERP's state of one article of a customer (``state``: the wire's fields as JSON values)."""
-        price = self.find(customer_number, sku)
-        new = price is None
+        """The ERP's state of one article of a customer (``state``: the wire's fields as JSON values). ``unit``:
+        the consumer transaction it is part of (see :class:`Units`)."""
+        loaded = self.exchanges.units.of(*unit) if unit else {}
+        price_id = CustomerPrice.create_id(customer_number, sku)
+        price = loaded.get(price_id) or self.find(customer_number, sku)
+        pending = price_id in loaded  # changed earlier in this transaction: returned again for its new events
         if price is None:
             price = CustomerPrice(customer_number=customer_number, sku=sku)
+            pending = True
         version = price.version
-        price.record(state, changed_at, self.company_of(customer_number), resend_id)
-        return [price] if new or price.version != version else []
+        company_id = self.company_of(customer_number, loaded)
+        loaded[price_id] = price
+        price.record(state, changed_at, company_id, resend_id)
+        return [price] if pending or price.version != version else []
 
     def resend_ended(
-        self, customer_number: str, resend_id: str, at: datetime, in_reply_to: str | None = None, article_count: int = 0
+        self,
+        customer_number: str,
+        resend_id: str,
+        at: datetime,
+        in_reply_to: str | None = None,
+        article_count: int = 0,
+        unit: tuple[str, int] | None = None,
     ) -> list[Any]:
         """A full resend of the customer's prices ended: the listed articles it did not carry are unlisted, and
-        the request it answers (if erp-sync asked) is answered."""
+        the request it answers (if erp-sync asked) is answered. The candidates: what the index holds (saved
+        before this transaction) and the customer's articles changed earlier in it; each aggregate decides."""
+        loaded = self.exchanges.units.of(*unit) if unit else {}
+        in_unit = {
+            p.sku: p for p in loaded.values() if isinstance(p, CustomerPrice) and p.customer_number == customer_number
+        }
+        skus = set(self.exchanges.price_index.listed_not_in(customer_number, resend_id)) | set(in_unit)
         out: list[Any] = []
-        for sku in self.exchanges.price_index.listed_not_in(customer_number, resend_id):
-            price = self.find(customer_number, sku)
-            if price is not None and price.unlist(resend_id, at):
+        unlisted = 0
+        for sku in sorted(skus):
+            price = in_unit.get(sku) or self.find(customer_number, sku)
+            if price is None:
+                continue
+            loaded[price.id] = price
+            if price.unlist(resend_id, at):
+                unlisted += 1
                 out.append(price)
         request = self.request(in_reply_to) if in_reply_to else None
         if request is not None and request.customer_number == customer_number and request.answered_at is None:
-            request.answer(resend_id, article_count, len(out), at)
+            request.answer(resend_id, article_count, unlisted, at)
             out.append(request)
         return out
 
@@ -128,7 +190,12 @@ class Prices:
         found = self.exchanges.find(PriceListRequest.create_id(idempotency_key))
         return found if isinstance(found, PriceListRequest) else None
 
-    def company_of(self, customer_number: str) -> UUID | None:
-        """The registered company of the customer (None: not registered)."""
-        customer = self.exchanges.find(Customer.create_id(customer_number))
+    def company_of(self, customer_number: str, loaded: dict[UUID, Any] | None = None) -> UUID | None:
+        """The registered company of the customer (None: not registered); read once per consumer transaction."""
+        customer_id = Customer.create_id(customer_number)
+        customer = loaded.get(customer_id) if loaded is not None else None
+        if customer is None:
+            customer = self.exchanges.find(customer_id)
+            if loaded is not None and isinstance(customer, Customer):
+                loaded[customer_id] = customer
         return customer.company_id if isinstance(customer, Customer) else None

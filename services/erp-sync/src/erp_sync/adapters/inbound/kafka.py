@@ -160,22 +160,26 @@ def price_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     """The ERP's customer prices → the price mirror (and from there ``erp-sync.prices.v1`` for approval)."""
     prices = Prices(exchanges)
 
+    def unit(i: Inbound) -> tuple[str, int]:
+        return i.tracking.application_name, i.envelope.source_notification_id
+
     def article(i: Inbound) -> list[Any]:
         m: erp.CustomerArticlePriceChanged = i.message  # type: ignore[assignment]
         state = m.model_dump(mode="json", include=PRICE_STATE_FIELDS)
-        return prices.article_changed(m.customer_number, m.sku, state, m.changed_at, m.resend_id)
+        return prices.article_changed(m.customer_number, m.sku, state, m.changed_at, m.resend_id, unit(i))
 
     def resent(i: Inbound) -> list[Any]:
         m: erp.CustomerPriceListResent = i.message  # type: ignore[assignment]
-        return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count)
+        return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count, unit(i))
 
-    # One by one (no batching): a handler compares with the article as saved, and the end of a resend reads the
-    # price index as committed; in a batch they would not see what an earlier message of the same fetch changed (a
-    # change and its revert in one fetch would lose the revert as "the same state again").
+    # Batched: a fetch of one partition is applied in one transaction (a customer's list is hundreds of messages
+    # at once). The handlers of one transaction share what they loaded (``unit``), so a change and its revert, or
+    # a resend and its end, in one fetch are applied as one by one.
     return [
         ConsumerSpec(
             topic=ERP_INBOUND_CUSTOMER_PRICES,
             handlers={erp.CustomerArticlePriceChanged: article, erp.CustomerPriceListResent: resent},
+            batch=True,
         )
     ]
 
