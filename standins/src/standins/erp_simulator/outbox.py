@@ -64,6 +64,7 @@ class OutboxPublisher:
     async def publish_batch(self, limit: int = 100) -> int:
         assert self.pool is not None
         rows = await db.unpublished(self.pool, limit)
+        pending = []
         for row in rows:
             outbox_id = int(row["id"])
             envelope = Envelope(
@@ -76,12 +77,19 @@ class OutboxPublisher:
                 producer=self.producer,
                 source_notification_id=outbox_id,
             )
-            await self.broker.publish(
-                json.dumps(row["payload"]).encode(),
-                topic=self.topic_prefix + row["topic"],
-                key=str(row["key"]).encode(),
-                headers=envelope.to_headers(),
+            # pipelined (the idempotent producer keeps each partition's order); every one acknowledged below
+            pending.append(
+                await self.broker.publish(
+                    json.dumps(row["payload"]).encode(),
+                    topic=self.topic_prefix + row["topic"],
+                    key=str(row["key"]).encode(),
+                    headers=envelope.to_headers(),
+                    no_confirm=True,
+                )
             )
+        for fut in pending:
+            if asyncio.isfuture(fut):
+                await fut
         if rows:
             await db.mark_published(self.pool, [int(r["id"]) for r in rows])
             self.published += len(rows)
