@@ -496,7 +496,6 @@ def worker_replicas_patch() -> list[dict[str, Any]]:
 def nginx_conf() -> str:
     """The compose stack's gateway: the local stack's template and route table, with compose host names."""
     st = stack()
-    upstreams, locations = st.nginx_routes(lambda target: f"{target}:{st.SERVICES_BY_NAME[target].port}")
     text = st.render(
         st.Gateway.template,
         {
@@ -504,8 +503,8 @@ def nginx_conf() -> str:
             "state_dir": "/tmp",  # noqa: S108 (the container's tmpfs; nginx keeps its pid and temp files there)
             "log_file": "/dev/stdout",
             "listen": "8080",
-            "upstreams": "".join(upstreams),
-            "locations": "".join(locations),
+            # a laptop's stack: the local profile (its token issuer is routed as in `make up`)
+            **st.gateway_values(lambda target: f"{target}:{st.SERVICES_BY_NAME[target].port}", local=True),
         },
     )
     return f"# {GENERATED_BY} from deploy/local/nginx.conf.tmpl and stack.ROUTES (compose host names).\n" + text
@@ -536,6 +535,8 @@ def _field_row(name: str, field: Any, default: str) -> str:
 def _default(field: Any) -> str:
     if "SecretStr" in str(field.annotation) or "Secret" in type(field.default).__name__:
         return "(secret)"
+    if field.default_factory is not None:
+        return "(computed: see what)"
     value = field.default
     if value is None:
         return ""

@@ -108,6 +108,7 @@ ROUTES: list[Route] = [
     Route("/api/company", "users"),
     Route("/api/erp-contacts", "users"),
     Route("/api/audit", "users"),
+    Route("/api/email-changes", "users", public=True),  # the confirmation link of an e-mail change: no token
     Route("/api/orders", "approval"),
     Route("/api/approvals", "approval"),
     Route("/api/erp", "erp-sync"),
@@ -798,17 +799,48 @@ class PythonService(Component):
         return http_status(f"http://{HOST}:{self.port}/readyz") == 200
 
 
-def nginx_routes(address: Callable[[str], str]) -> tuple[list[str], list[str]]:
-    """The gateway's upstream blocks and locations from ROUTES; ``address`` gives a service's host:port."""
+# Only in the local profile (`make up`, the compose stack on a laptop): `make bench` measures the gateway's own
+# pass-through ceiling through /_bench/echo, proxied exactly like the API routes (headers, ids, access log) to an
+# upstream that costs nothing (this nginx, on loopback only). A deployed gateway routes the public API only.
+LOCAL_SERVERS = """    upstream kc_bench_echo {
+        server 127.0.0.1:8088 max_fails=0;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:8088;
+        access_log off;
+        location / {
+            return 200 '{"ok":true}';
+        }
+    }
+"""
+LOCAL_LOCATIONS = "        location = /_bench/echo { proxy_pass http://kc_bench_echo; }  # local profile only\n"
+
+
+def gateway_values(address: Callable[[str], str], *, local: bool) -> dict[str, str]:
+    """The route parts of the gateway template: the public API, plus the token issuer and bench echo if ``local``."""
+    upstreams, locations = nginx_routes(address, local=local)
+    return {
+        "upstreams": "".join(upstreams),
+        "locations": "".join(locations),
+        "local_servers": LOCAL_SERVERS if local else "",
+        "local_locations": LOCAL_LOCATIONS if local else "",
+    }
+
+
+def nginx_routes(address: Callable[[str], str], *, local: bool = True) -> tuple[list[str], list[str]]:
+    """The gateway's upstream blocks and locations from ROUTES; ``address`` gives a service's host:port.
+    ``local=False``: without the local-only routes (the development token issuer)."""
     upstreams, locations = [], []
-    for target in dict.fromkeys(route.upstream for route in ROUTES):
+    routes = [route for route in ROUTES if local or not route.local_only]
+    for target in dict.fromkeys(route.upstream for route in routes):
         upstreams.append(
             f"    upstream {nginx_upstream(target)} {{\n"
             f"        server {address(target)} max_fails=0;\n"
             f"        keepalive 8;\n"
             f"    }}\n"
         )
-    for route in ROUTES:
+    for route in routes:
         limit = "limit_req zone=kc_public burst=30 nodelay; " if route.public else ""
         proxy = f"{{ {limit}proxy_pass http://{nginx_upstream(route.upstream)}; }}"
         notes = ", ".join(
@@ -841,7 +873,6 @@ class Gateway(Component):
         return found
 
     def config_text(self) -> str:
-        upstreams, locations = nginx_routes(lambda target: f"{HOST}:{SERVICES_BY_NAME[target].port}")
         user = ""
         if IS_ROOT:  # workers drop to an unprivileged user; they never touch files (see the template)
             group = "nogroup" if _group_exists("nogroup") else "nobody"
@@ -853,8 +884,8 @@ class Gateway(Component):
                 "state_dir": str(self.home),
                 "log_file": str(log_path(self.name)),
                 "listen": f"{HOST}:{self.port}",
-                "upstreams": "".join(upstreams),
-                "locations": "".join(locations),
+                # the local stack is the local profile: the development token issuer and bench echo are routed
+                **gateway_values(lambda target: f"{HOST}:{SERVICES_BY_NAME[target].port}", local=True),
             },
         )
 

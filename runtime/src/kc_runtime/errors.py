@@ -85,6 +85,14 @@ def install_error_handlers(app: FastAPI, domain_errors: dict[type[Exception], in
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", ""), "type": e.get("type")}
             for e in exc.errors()
         ][:50]
+        if any(d["type"] == "control_character" for d in details):
+            # Names, references and comments refuse control and bidi-formatting characters (contracts.common)
+            return error_response(
+                422,
+                "invalid_characters",
+                "Text may not contain control characters or bidirectional formatting characters.",
+                details,
+            )
         return error_response(422, "invalid_request", "The request is not valid.", details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -34,6 +35,8 @@ from kc_runtime.tracing import setup_tracing
 log = structlog.get_logger("kc.service")
 
 CORRELATION_HEADER = "X-Correlation-ID"
+PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+"""A caller's request or correlation id is taken only in this form (the gateway applies the same rule)."""
 
 
 class ServiceRuntime:
@@ -126,7 +129,11 @@ class ServiceRuntime:
     def _build_http(
         self, title: str, description: str, version: str, domain_errors: dict[type[Exception], int]
     ) -> FastAPI:
-        http = FastAPI(title=title, description=description, version=version, lifespan=self._lifespan)
+        # No trailing-slash redirects: Starlette builds their Location from the request's Host header, so
+        # `GET /api/users/` with `Host: evil.example` would send the caller there. A wrong path is a 404.
+        http = FastAPI(
+            title=title, description=description, version=version, lifespan=self._lifespan, redirect_slashes=False
+        )
         install_error_handlers(http, domain_errors)
         document_errors(http)
         service = self.settings.service_name
@@ -150,8 +157,8 @@ class ServiceRuntime:
         async def correlate(request: Request, call_next: Any) -> Response:
             started = time.perf_counter()
             correlation = request.headers.get(CORRELATION_HEADER) or request.headers.get("X-Request-ID")
-            if correlation is not None and (len(correlation) > 128 or not correlation.isprintable()):
-                correlation = None
+            if correlation is not None and not PLAIN_ID.fullmatch(correlation):
+                correlation = None  # replaced by a fresh one: only short, plain ids travel into headers and logs
             with context.bound(correlation, None):
                 try:
                     response = await call_next(request)

@@ -25,7 +25,7 @@ class ServiceSettings(BaseSettings):
         default_factory=lambda: "production" if os.environ.get("KC_PROFILE") == "production" else "development",
         description="development: the local stack and the tests (the operator API falls back to a development "
         "token); production: every deployment (the images set KC_PROFILE=production): the service refuses to "
-        "start without its operator token. Default: KC_PROFILE",
+        "start without its operator token. Default: the variable KC_PROFILE if it says production, else development",
     )
     ops_token: SecretStr | None = Field(
         default=None,

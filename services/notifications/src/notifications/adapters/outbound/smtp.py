@@ -6,6 +6,7 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from contracts.limits import unsafe_character
 from notifications.adapters.outbound.templates import Rendered
 
 
@@ -28,6 +29,11 @@ class SmtpSender:
         self.username, self.password, self.starttls, self.timeout_s = username, password, starttls, timeout_s
 
     def send(self, to: str, rendered: Rendered, message_id: str, kind: str) -> None:
+        # Nothing reaches a header with a line break or another control character (a header injection): the
+        # templates clean what they show, and an address or subject that still holds one is refused for good.
+        for name, value in (("To", to), ("Subject", rendered.subject), ("Message-ID", message_id), ("Kind", kind)):
+            if unsafe_character(value) is not None:
+                raise PermanentMailError(f"{name} holds a control or bidi-formatting character; not sent")
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = to

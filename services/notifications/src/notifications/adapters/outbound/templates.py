@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from contracts.limits import unsafe_character
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("de", "en")
 
@@ -32,12 +34,37 @@ class Templates:
 
     def render(self, kind: str, language: str | None, **data: Any) -> Rendered:
         lang = language if language in LANGUAGES else "de"
+        data = {key: clean(value, key) for key, value in data.items()}
         return Rendered(
             language=lang,
-            subject=" ".join(self._env.get_template(f"{lang}/{kind}.subject.j2").render(data).split()),
+            subject=one_line(self._env.get_template(f"{lang}/{kind}.subject.j2").render(data)),
             text=self._env.get_template(f"{lang}/{kind}.txt.j2").render(data),
             html=self._env.get_template(f"{lang}/{kind}.html.j2").render(data),
         )
+
+
+# Fields whose text is the writer's own words over several lines (the conversation of an order); every other text
+# is one line: a line break in a reference or a name must not become a line of the mail that seems ours.
+MULTILINE_FIELDS = ("comment", "text", "message")
+
+
+def one_line(value: str) -> str:
+    """``value`` without control or bidi-formatting characters (each becomes a space), whitespace collapsed."""
+    return " ".join("".join(" " if unsafe_character(ch) else ch for ch in value).split())
+
+
+def clean(value: Any, key: str = "") -> Any:
+    """What a template may show of ``value``: texts without control or bidi-formatting characters (line breaks and
+    tabs kept only in the multi-line fields), recursively through lists and dicts."""
+    if isinstance(value, str):
+        if any(part in key for part in MULTILINE_FIELDS):
+            return "".join(" " if unsafe_character(ch, multiline=True) else ch for ch in value)
+        return one_line(value)
+    if isinstance(value, dict):
+        return {k: clean(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v, key) for v in value]
+    return value
 
 
 def _money(value: Any) -> str:
