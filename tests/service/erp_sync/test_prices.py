@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from contracts import Money
 from contracts.erp import v1 as erp
@@ -23,6 +24,7 @@ from contracts.topics import (
 )
 from erp_sync.adapters.inbound.kafka import price_consumer_specs
 from erp_sync.adapters.inbound.prices_http import price_ops_router
+from erp_sync.adapters.outbound.metrics import count_failure
 from erp_sync.application.exchanges import ExchangeNotFound
 from erp_sync.application.prices import Prices
 from erp_sync.domain.prices import PriceListRequest
@@ -197,6 +199,25 @@ async def test_a_whole_price_list_in_one_fetch_is_saved_in_one_transaction():
     sync.exchanges.save_tracked = counting  # type: ignore[method-assign]
     await sync.erp_in_one_fetch(*(article(f"SKU-{i}") for i in range(50)))
     assert len(saves) == 1 and len(sync.prices()) == 50
+
+
+async def test_price_changes_resend_requests_and_the_delay_are_counted_for_prometheus():
+    sync, service = PriceSync(), f"erp-sync-{uuid4().hex[:6]}"
+    await sync.erp(article("A-100"), article("OLD-1"))
+    key = PriceListRequest.key_of("10001", T0, "operator")
+    sync.exchanges.save(*Prices(sync.exchanges).request_price_list("10001", "operator", T0, key))
+    await sync.erp(article("A-100", resend_id="r-1"), resent("r-1", 1, in_reply_to=key))
+    for _, event, _ in sync.exchanges.notifications(0, 10_000):
+        count_failure(service, event)  # what the operations follower does with every event of the log
+
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"service": service, **labels})
+
+    assert sample("kc_erp_sync_prices_total", change="changed") == 2
+    assert sample("kc_erp_sync_prices_total", change="unlisted") == 1
+    assert sample("kc_erp_sync_price_list_requests_total", reason="operator", outcome="requested") == 1
+    assert sample("kc_erp_sync_price_list_requests_total", reason="operator", outcome="answered") == 1
+    assert sample("kc_erp_sync_price_delay_seconds_count") == 2  # the changes outside the resend
 
 
 # ---- the operator API ----------------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class PriceListRequest(Aggregate):
         article_count: int
         unlisted: int
         at: datetime
+        reason: str
 
     @event(Requested)
     def __init__(self, idempotency_key: str, customer_number: str, reason: str, requested_at: datetime) -> None:
@@ -148,10 +149,12 @@ class PriceListRequest(Aggregate):
     def answer(self, resend_id: str, article_count: int, unlisted: int, at: datetime) -> None:
         """The ERP's full resend that answers this request ended (the first answer counts)."""
         if self.answered_at is None:
-            self._answered(resend_id=resend_id, article_count=article_count, unlisted=unlisted, at=at)
+            self._answered(
+                resend_id=resend_id, article_count=article_count, unlisted=unlisted, at=at, reason=self.reason
+            )
 
     @event(Answered)
-    def _answered(self, resend_id: str, article_count: int, unlisted: int, at: datetime) -> None:
+    def _answered(self, resend_id: str, article_count: int, unlisted: int, at: datetime, reason: str = "") -> None:
         self.resend_id = resend_id
         self.article_count = article_count
         self.unlisted = unlisted

@@ -8,6 +8,13 @@
   twice. Alert on the rate of ``dead_lettered``.
 * ``kc_erp_sync_pending{kind}``: sales orders and contacts sent to the ERP (the relay published the latest
   message) and not answered yet, from the sync-state projection every few seconds.
+* ``kc_erp_sync_prices_total{change}``: changes of the price mirror handed on to approval — ``changed`` (a new
+  price or state of an article), ``unlisted`` (the article left the assortment: the ERP said so, or a full resend
+  did not carry it). Counted like the failures, from the log.
+* ``kc_erp_sync_price_list_requests_total{reason, outcome}``: full resends asked of the ERP (``reason``
+  registration or operator; ``outcome`` requested, answered).
+* ``kc_erp_sync_price_delay_seconds``: from the ERP's ``changed_at`` of a price change (outside a resend) to
+  erp-sync recording it — how far erp-sync's side of the price mirror lags the ERP (the ERP's clock against ours).
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.prices import CustomerPrice, PriceListRequest
 from erp_sync.domain.verification import CustomerVerificationExchange
 from kc_runtime.follower import LogFollower, wait_or_stop
 from kc_runtime.service import ServiceRuntime
@@ -34,6 +42,23 @@ PENDING = Gauge(
     "kc_erp_sync_pending", "Sales orders and contacts sent to the ERP and not answered yet", ["service", "kind"]
 )
 KINDS = ("sales_order", "contact")
+PRICES = Counter(
+    "kc_erp_sync_prices_total",
+    "Changes of the price mirror handed on to approval: changed, unlisted (left the customer's assortment)",
+    ["service", "change"],
+)
+PRICE_LIST_REQUESTS = Counter(
+    "kc_erp_sync_price_list_requests_total",
+    "Full resends of a customer's prices asked of the ERP, by reason (registration, operator) and outcome "
+    "(requested, answered)",
+    ["service", "reason", "outcome"],
+)
+PRICE_DELAY = Histogram(
+    "kc_erp_sync_price_delay_seconds",
+    "From the ERP's changed_at of a price change (outside a full resend) to erp-sync recording it",
+    ["service"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
 FAILURE_LABELS = (
     *((k, o) for k in KINDS for o in ("retried", "dead_lettered", "operator_resent")),
     ("verification", "retried"),
@@ -65,6 +90,19 @@ def count_failure(service: str, event: Any) -> None:
     failure = failure_of(event)
     if failure is not None:
         FAILURES.labels(service, *failure).inc()
+    count_price(service, event)
+
+
+def count_price(service: str, event: Any) -> None:
+    """The price metrics of an event of erp-sync's log (nothing for other events)."""
+    if isinstance(event, CustomerPrice.Changed):
+        PRICES.labels(service, "changed" if event.state.get("listed", True) else "unlisted").inc()
+        if event.resend_id is None:
+            PRICE_DELAY.labels(service).observe(max(0.0, (event.timestamp - event.changed_at).total_seconds()))
+    elif isinstance(event, PriceListRequest.Requested):
+        PRICE_LIST_REQUESTS.labels(service, event.reason, "requested").inc()
+    elif isinstance(event, PriceListRequest.Answered):
+        PRICE_LIST_REQUESTS.labels(service, getattr(event, "reason", "") or "unknown", "answered").inc()
 
 
 class PendingGauge(LogFollower):
@@ -88,6 +126,11 @@ class PendingGauge(LogFollower):
         self._failing = False
         for labels in FAILURE_LABELS:  # shown at 0 from the start, so that rates and alerts have a series
             FAILURES.labels(self.service, *labels)
+        for change in ("changed", "unlisted"):
+            PRICES.labels(self.service, change)
+        for reason in ("registration", "operator"):
+            for outcome in ("requested", "answered"):
+                PRICE_LIST_REQUESTS.labels(self.service, reason, outcome)
 
     async def refresh(self) -> None:
         counts = await self.counts()
