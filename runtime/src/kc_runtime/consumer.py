@@ -189,6 +189,11 @@ class IdempotentConsumer:
         self.backoff_max_s = backoff_max_s
         self.stopping = asyncio.Event()
         self.lag = ConsumerLag(service, topic_prefix)
+        self.applied: dict[tuple[str, int], int] = {}
+        """(topic, partition) → the offset below which every message was handled and committed by this process
+        (what a fence waits for: :mod:`kc_runtime.fence`)."""
+        self.progressed = asyncio.Event()
+        """Set whenever ``applied`` moves (waiters clear it before they wait)."""
 
     def register(self) -> None:
         """Subscribe on the broker (called from the composition root, never at import time).
@@ -241,12 +246,20 @@ class IdempotentConsumer:
                 continue
             chunks.setdefault(inbound.tracking.application_name, []).append((inbound, record, headers))
         for items in chunks.values():
-            if self.specs[items[0][0].topic].batch and len(items) > 1 and await self._apply_chunk_with_retries([i for i, _, _ in items]):
+            if (
+                self.specs[items[0][0].topic].batch
+                and len(items) > 1
+                and await self._apply_chunk_with_retries([i for i, _, _ in items])
+            ):
                 continue
             for inbound, record, headers in items:
                 await self._apply_one(inbound, record, headers)
         failpoint("consumer.after_commit")
         await msg.ack()
+        for record in records:
+            key = (record.topic, record.partition)
+            self.applied[key] = max(self.applied.get(key, 0), record.offset + 1)
+        self.progressed.set()
         await self.lag.observe(client)
 
     def _start_span(self, inbound: Inbound) -> Span | None:

@@ -20,7 +20,9 @@ from approval.domain.model import (
 )
 from approval.domain.pricing import ArticlesRefused, MixedCurrencies, PriceChanged
 from approval.settings import ApprovalSettings
+from contracts.topics import USERS_COMPANIES, USERS_USERS
 from kc_runtime.auth import TokenVerifier, caller_dependency
+from kc_runtime.fence import ReadFence
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
 
@@ -65,7 +67,15 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
         on_shutdown=[metrics.stop, summaries.close],
     )
     verifier = TokenVerifier.from_settings(settings)
-    runtime.include_router(orders_router(orders, summaries, runtime.blocking, caller_dependency(verifier)))
+    fence = None
+    if settings.fence_timeout_s > 0:
+        # A change in users is in force when users answered it: fence on the users topics (ADR 0012).
+        consumer = runtime.consumers[0] if runtime.consumers else None
+        fence = ReadFence(settings, [USERS_USERS, USERS_COMPANIES], consumer, settings.fence_timeout_s)
+        runtime.on_startup.append(fence.start)
+        runtime.on_shutdown.append(fence.stop)
+    router = orders_router(orders, summaries, runtime.blocking, caller_dependency(verifier), fence=fence)
+    runtime.include_router(router)
     runtime.http.state.runtime = runtime
     return runtime.http
 

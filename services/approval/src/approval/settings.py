@@ -10,6 +10,13 @@ class ApprovalSettings(ServiceSettings):
     service_name: str = "approval"
     http_port: int = 8103
     database_url: SecretStr = SecretStr("postgresql://approval:approval@127.0.0.1:54329/approval")
+    fence_timeout_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="Before judging a caller, wait at most this long until approval has applied every users event "
+        "already on Kafka for the caller's company (ADR 0012; then 503); 0: no fence",
+    )
     business_metrics_interval_s: float = Field(
         default=5.0, gt=0, description="How often orders by status and pending approvals are counted for /metrics"
     )

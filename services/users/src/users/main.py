@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 
 from kc_runtime.auth import Caller, TokenVerifier
+from kc_runtime.published import Publication, answer_when_published
 from kc_runtime.schema import Tables
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
@@ -81,6 +82,17 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
         verify_token = TokenVerifier.from_settings(settings).verify
     for router in users_routers(directory, runtime.blocking, verify_token):
         runtime.include_router(router)
+    if postgres and settings.publish_wait_s > 0:
+        # A change is in force when it is acknowledged: answered once its event is on Kafka (ADR 0012).
+        publication = Publication(
+            service=settings.service_name,
+            relay=runtime.relay,
+            relay_name=f"{settings.service_name}:{directory.name}",
+            dsn=settings.database_url.get_secret_value(),
+            timeout_s=settings.publish_wait_s,
+        )
+        answer_when_published(runtime.http, publication, lambda: runtime.blocking.run(directory.max_notification_id))
+        runtime.on_shutdown.append(publication.close)
     runtime.http.state.runtime = runtime
     return runtime.http
 

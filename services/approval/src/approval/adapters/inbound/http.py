@@ -20,6 +20,7 @@ from approval.domain.pricing import OrderRequest, RequestedLine
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
+from kc_runtime.fence import ReadFence
 
 Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True, min_length=1)]
 LongText = Annotated[str, StringConstraints(max_length=4000)]
@@ -392,13 +393,21 @@ def _summary(row: dict[str, Any]) -> SummaryOut:
     )
 
 
-def orders_router(orders: Orders, summaries: OrderSummaries, blocking: Blocking, caller: Any) -> APIRouter:
-    """``caller`` is the dependency that verifies the JWT and yields a :class:`Caller`."""
+def orders_router(
+    orders: Orders, summaries: OrderSummaries, blocking: Blocking, caller: Any, fence: ReadFence | None = None
+) -> APIRouter:
+    """``caller`` is the dependency that verifies the JWT and yields a :class:`Caller`; ``fence``: wait for the
+    users topics before judging a caller (ADR 0012)."""
     router = APIRouter(tags=["orders"])
 
     async def member(who: Annotated[Caller, Depends(caller)]) -> Member:
+        if fence is not None:
+            await fence.before((who.issuer, who.subject))
         email = who.email or who.claims.get("email")
-        return await blocking.run(orders.caller, email)
+        found: Member = await blocking.run(orders.caller, email)
+        if fence is not None:
+            fence.remember((who.issuer, who.subject), found.company_id)
+        return found
 
     Me = Annotated[Member, Depends(member)]
 
