@@ -122,7 +122,8 @@ async def system() -> AsyncIterator[System]:
         database_url="memory://",  # type: ignore[arg-type]
         roles=["api"],
         log_format="console",
-        lockout_max_failures_per_customer=3,
+        lockout_max_failures_per_customer_at_address=3,
+        lockout_max_failures_per_customer=6,
         lockout_max_failures_per_address=5,
         confirmation_ttl_s=600,
         confirmation_max_failures=3,

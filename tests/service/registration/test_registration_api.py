@@ -152,17 +152,40 @@ async def test_an_erp_that_never_answered_rejects_without_counting_as_a_failure(
     assert (await system.submit(ip, customer_number=number)).status_code == 202
 
 
-async def test_repeated_failures_lock_the_customer_number_with_429_and_retry_after(system: System):
-    number = fresh_number()
+async def test_a_strangers_failures_lock_the_stranger_out_and_not_the_customer(system: System):
+    number, stranger = fresh_number(), random_ip()
     for _ in range(3):
-        rid = (await system.submit(customer_number=number)).json()["id"]  # each from another address
+        rid = (await system.submit(stranger, customer_number=number)).json()["id"]
         await system.erp_says(rid, number, "invoice_mismatch")
-    refused = await system.submit(customer_number=number)
+    refused = await system.submit(stranger, customer_number=number)
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "too_many_attempts"
     assert 0 < int(refused.headers["Retry-After"]) <= system.settings.lockout_duration_s
+    # the real customer, from its own address, with the right invoice: through and verified
+    real = await system.submit(random_ip(), customer_number=number)
+    assert real.status_code == 202
+    await system.erp_says(real.json()["id"], number)
+    assert (await system.status(real.json()["id"]))["status"] != "rejected"
     system.clock.advance(seconds=system.settings.lockout_duration_s)
-    assert (await system.submit(customer_number=number)).status_code == 202
+    assert (await system.submit(stranger, customer_number=number)).status_code == 202
+
+
+async def test_guessing_spread_over_many_addresses_leaves_only_fresh_addresses_one_attempt(system: System):
+    number = fresh_number()
+    guessers = [random_ip() for _ in range(6)]  # the customer-wide limit: 6 failures, one per address
+    for ip in guessers:
+        rid = (await system.submit(ip, customer_number=number)).json()["id"]
+        await system.erp_says(rid, number, "invoice_mismatch")
+    again = await system.submit(guessers[0], customer_number=number)
+    assert again.status_code == 429 and again.json()["error"]["code"] == "too_many_attempts"
+    customer = random_ip()
+    first = await system.submit(customer, customer_number=number)
+    assert first.status_code == 202  # a correct verification of the real customer gets through
+    assert (await system.submit(customer, customer_number=number)).status_code == 429  # one while it holds
+    await system.erp_says(first.json()["id"], number)
+    assert (await system.status(first.json()["id"]))["status"] != "rejected"
+    system.clock.advance(seconds=system.settings.lockout_customer_duration_s)
+    assert (await system.submit(guessers[0], customer_number=number)).status_code == 202
 
 
 async def test_repeated_failures_lock_the_client_address_whatever_the_customer_number(system: System):
@@ -177,8 +200,8 @@ async def test_repeated_failures_lock_the_client_address_whatever_the_customer_n
 
 
 async def test_a_burst_of_attempts_is_held_back_before_the_erp_answers(system: System):
-    number = fresh_number()
-    statuses = [(await system.submit(customer_number=number)).status_code for _ in range(5)]
+    number, ip = fresh_number(), random_ip()
+    statuses = [(await system.submit(ip, customer_number=number)).status_code for _ in range(5)]
     assert statuses == [202, 202, 202, 429, 429]
 
 
@@ -189,13 +212,15 @@ async def test_concurrent_attempts_of_one_address_are_all_counted(system: System
 
 
 async def test_lockouts_and_every_attempt_are_recorded_for_support(system: System):
-    number = fresh_number()
+    number, ip = fresh_number(), random_ip()
     ids = []
-    for _ in range(3):
-        rid = (await system.submit(customer_number=number, invoice="R-X")).json()["id"]
+    for _ in range(6):  # from one address: that address is locked out; from six: the customer-wide limit
+        rid = (await system.submit(ip if len(ids) < 3 else random_ip(), customer_number=number, invoice="R-X")).json()[
+            "id"
+        ]
         await system.erp_says(rid, number, "invoice_mismatch")
         ids.append(rid)
-    assert (await system.submit(customer_number=number)).status_code == 429
+    assert (await system.submit(ip, customer_number=number)).status_code == 429
     async with system.client() as c:
         r = await c.get(
             "/ops/registrations",
@@ -206,7 +231,7 @@ async def test_lockouts_and_every_attempt_are_recorded_for_support(system: Syste
     out = r.json()
     assert out["lockout"]["locked"] is True and out["lockout"]["lockouts"] == 1
     attempts = out["attempts"]
-    assert len(attempts) == 4
+    assert len(attempts) == 7
     assert attempts[0]["reason"] == "too_many_attempts"  # newest first: the refused one
     assert [a["id"] for a in attempts[1:]] == ids[::-1]
     assert {a["reason"] for a in attempts[1:]} == {"invoice_mismatch"}

@@ -33,8 +33,15 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     settings = settings or RegistrationSettings()
     tokens = TokenIssuer(settings.token_secret.get_secret_value().encode())
     policy = RegistrationPolicy(
+        per_customer_at_address=LockoutPolicy(
+            settings.lockout_max_failures_per_customer_at_address,
+            settings.lockout_window_s,
+            settings.lockout_duration_s,
+        ),
         per_customer=LockoutPolicy(
-            settings.lockout_max_failures_per_customer, settings.lockout_window_s, settings.lockout_duration_s
+            settings.lockout_max_failures_per_customer,
+            settings.lockout_customer_window_s,
+            settings.lockout_customer_duration_s,
         ),
         per_address=LockoutPolicy(
             settings.lockout_max_failures_per_address, settings.lockout_window_s, settings.lockout_duration_s

@@ -28,9 +28,22 @@ class RegistrationSettings(ServiceSettings):
     )
     lockout_window_s: int = Field(default=15 * 60, ge=1, description="Sliding window of the lockout counters")
     lockout_duration_s: int = Field(default=15 * 60, ge=1, description="How long a lockout lasts")
-    lockout_max_failures_per_customer: int = Field(
-        default=5, ge=1, description="Failed (or unanswered) attempts per customer number within the window"
+    lockout_max_failures_per_customer_at_address: int = Field(
+        default=5,
+        ge=1,
+        description="Failed (or unanswered) attempts per customer number from one client address within the window: "
+        "then that address is locked out for that customer (the guesser, not the customer)",
     )
+    lockout_max_failures_per_customer: int = Field(
+        default=25,
+        ge=1,
+        description="Failed (or unanswered) attempts per customer number from any address within the customer "
+        "window: then only a client address with nothing against it for this customer gets an attempt",
+    )
+    lockout_customer_window_s: int = Field(
+        default=3600, ge=1, description="Sliding window of the customer-wide counter (longer: slower to forget)"
+    )
+    lockout_customer_duration_s: int = Field(default=3600, ge=1, description="How long the customer-wide limit holds")
     lockout_max_failures_per_address: int = Field(
         default=20, ge=1, description="Failed (or unanswered) attempts per client address within the window"
     )

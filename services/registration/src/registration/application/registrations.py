@@ -21,7 +21,13 @@ from eventsourcing.persistence import IntegrityError
 
 from kc_runtime.eventstore import ServiceApplication
 from registration.application.tokens import TokenIssuer, hash_token
-from registration.domain.lockout import AttemptCounter, CounterKind, LockoutPolicy, TooManyAttempts
+from registration.domain.lockout import (
+    AttemptCounter,
+    CounterKind,
+    LockoutPolicy,
+    TooManyAttempts,
+    customer_at_address,
+)
 from registration.domain.model import (
     FAILED_GUESSES,
     AlreadyRegistered,
@@ -57,8 +63,20 @@ class Applicant:
 
 @dataclass(frozen=True)
 class RegistrationPolicy:
-    per_customer: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(5, 900, 900))
+    per_customer_at_address: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(5, 900, 900))
+    """One customer number from one client address: the strict limit, which locks the guesser."""
     per_address: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(20, 900, 900))
+    per_customer: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(25, 3600, 3600))
+    """Customer-wide (guessing spread over many addresses): once reached, only a client address with nothing
+    against it for this customer gets an attempt — the real customer's correct verification still gets through."""
+
+    def of(self, kind: CounterKind) -> LockoutPolicy:
+        return {
+            CounterKind.CUSTOMER_NUMBER: self.per_customer,
+            CounterKind.CLIENT_ADDRESS: self.per_address,
+            CounterKind.CUSTOMER_AT_ADDRESS: self.per_customer_at_address,
+        }[kind]
+
     confirmation_ttl_s: int = 24 * 3600
     max_confirmation_failures: int = 5
 
@@ -118,6 +136,9 @@ class Registrations(ServiceApplication):
         keys = (
             AttemptCounter.create_id(CounterKind.CUSTOMER_NUMBER, applicant.customer_number),
             AttemptCounter.create_id(CounterKind.CLIENT_ADDRESS, client_address),
+            AttemptCounter.create_id(
+                CounterKind.CUSTOMER_AT_ADDRESS, customer_at_address(applicant.customer_number, client_address)
+            ),
         )
         with self._serialised(*keys):
             return self._submit(applicant, client_address)
@@ -129,6 +150,9 @@ class Registrations(ServiceApplication):
             now = self.clock()
             by_customer = self._counter(CounterKind.CUSTOMER_NUMBER, applicant.customer_number)
             by_address = self._counter(CounterKind.CLIENT_ADDRESS, client_address)
+            by_pair = self._counter(
+                CounterKind.CUSTOMER_AT_ADDRESS, customer_at_address(applicant.customer_number, client_address)
+            )
             registration = Registration(
                 customer_number=applicant.customer_number,
                 invoice_number=applicant.invoice_number,
@@ -141,7 +165,8 @@ class Registrations(ServiceApplication):
             )
             try:
                 by_address.check(now, self.policy.per_address)
-                by_customer.check(now, self.policy.per_customer)
+                by_pair.check(now, self.policy.per_customer_at_address)
+                self._check_customer_wide(by_customer, by_pair, now)
             except TooManyAttempts as refused:
                 before = {by_customer.id: by_customer.version}
                 registration.reject(Reason.TOO_MANY_ATTEMPTS, now)
@@ -150,12 +175,12 @@ class Registrations(ServiceApplication):
                     self._snapshot(before, by_customer)
                     raise refused from None
                 continue
-            before = {by_customer.id: by_customer.version, by_address.id: by_address.version}
+            before = {c.id: c.version for c in (by_customer, by_address, by_pair)}
             registration.request_verification(now)
-            by_customer.record_attempt(registration.id, now, self.policy.per_customer)
-            by_address.record_attempt(registration.id, now, self.policy.per_address)
-            if self._saved(registration, by_customer, by_address):
-                self._snapshot(before, by_customer, by_address)
+            for counter in (by_customer, by_address, by_pair):
+                counter.record_attempt(registration.id, now, self.policy.of(counter.kind))
+            if self._saved(registration, by_customer, by_address, by_pair):
+                self._snapshot(before, by_customer, by_address, by_pair)
                 return registration
         raise IntegrityError("the attempt kept colliding with concurrent attempts")
 
@@ -211,6 +236,16 @@ class Registrations(ServiceApplication):
             registration.request_confirmation(issued.nonce, issued.token_hash, expires_at, now)
         return [registration, *counters]
 
+    def _check_customer_wide(self, by_customer: AttemptCounter, by_pair: AttemptCounter, now: datetime) -> None:
+        """The customer-wide limit stops guessing spread over many addresses without keeping the real customer out:
+        while it holds, an address with nothing against it for this customer still gets its attempt (one: a failed
+        one counts against the address), every other is refused."""
+        try:
+            by_customer.check(now, self.policy.per_customer)
+        except TooManyAttempts:
+            if not by_pair.is_clean(now, self.policy.per_customer_at_address):
+                raise
+
     def on_verification_failed(self, registration_id: UUID, reason: str) -> list[Any]:
         registration = self._find(registration_id)
         if registration is None or not registration.is_verifying:
@@ -221,10 +256,7 @@ class Registrations(ServiceApplication):
         counters = self._counters_of(registration)
         for counter in counters:
             if why in FAILED_GUESSES:
-                policy = (
-                    self.policy.per_customer if counter.kind == CounterKind.CUSTOMER_NUMBER else self.policy.per_address
-                )
-                counter.record_failure(registration.id, now, policy)
+                counter.record_failure(registration.id, now, self.policy.of(counter.kind))
             else:
                 counter.record_resolved(registration.id, now)
         return [registration, *counters]
@@ -323,5 +355,9 @@ class Registrations(ServiceApplication):
         found = [
             self.counter(CounterKind.CUSTOMER_NUMBER, registration.customer_number),
             self.counter(CounterKind.CLIENT_ADDRESS, registration.client_address),
+            self.counter(
+                CounterKind.CUSTOMER_AT_ADDRESS,
+                customer_at_address(registration.customer_number, registration.client_address),
+            ),
         ]
         return [c for c in found if c is not None]

@@ -1,4 +1,5 @@
-"""Lockout counters: sliding windows of registration attempts per customer number and per client address.
+"""Lockout counters: sliding windows of registration attempts per customer number at a client address, per client
+address, and per customer number (customer-wide, higher and slower; see ADR 0005, "Lockout").
 
 Attempts count while they wait for the ERP's answer (a burst of guesses is held back before any answer
 arrives) and when the ERP could not verify them; an attempt the ERP verified stops counting. When the failures
@@ -23,7 +24,15 @@ _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:registration:lockout")
 
 class CounterKind(StrEnum):
     CUSTOMER_NUMBER = "customer_number"
+    """Customer-wide: a higher, slower limit; once reached only a fresh client address gets an attempt."""
     CLIENT_ADDRESS = "client_address"
+    """One client address, whatever customer numbers it tries."""
+    CUSTOMER_AT_ADDRESS = "customer_at_address"
+    """One customer number from one client address: the guesser is locked, not the customer."""
+
+
+def customer_at_address(customer_number: str, client_address: str) -> str:
+    return f"{customer_number}@{client_address}"
 
 
 class TooManyAttempts(RegistrationError):
@@ -75,6 +84,10 @@ class AttemptCounter(Aggregate):
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
+
+    def is_clean(self, now: datetime, policy: LockoutPolicy) -> bool:
+        """Nothing against it: not locked, no attempt pending or failed within the window."""
+        return not self.is_locked(now) and not self.counted(now, policy)
 
     def check(self, now: datetime, policy: LockoutPolicy) -> None:
         """Raise :class:`TooManyAttempts` when a new attempt must wait (with the seconds to wait)."""
