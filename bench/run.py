@@ -51,6 +51,7 @@ ERP_SIMULATOR = os.environ.get("KC_BENCH_ERP_SIMULATOR", "http://127.0.0.1:8111"
 PG_ADMIN = os.environ.get("KC_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:54329/postgres")
 KAFKA = os.environ.get("KC_BENCH_KAFKA", "127.0.0.1:19092")
 APPROVAL = os.environ.get("KC_BENCH_APPROVAL", "http://127.0.0.1:8103")
+USERS = os.environ.get("KC_BENCH_USERS", "http://127.0.0.1:8102")
 APPROVAL_DSN = os.environ.get("KC_BENCH_APPROVAL_DSN", "postgresql://approval:approval@127.0.0.1:54329/approval")
 
 
@@ -73,6 +74,45 @@ async def approval_histogram(method: str, route: str, status: str) -> dict[float
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
     return out
+
+
+async def metric_histogram(base_url: str, metric: str, labels: str) -> dict[float, float]:
+    """Cumulative counts per upper bound (s) of a service's histogram ``metric`` for the series with ``labels``;
+    for ``kc_fence_seconds`` also the fence's ListOffsets counter, under the key -1."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(metric + "_bucket{") and labels in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("kc_fence_list_offsets_total{") and metric == "kc_fence_seconds":
+            out[-1.0] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+async def guarantee_snapshot() -> dict[str, dict[float, float]]:
+    """What "a change is in force when it is acknowledged" costs (ADR 0012): approval's read fence (per request
+    of a known caller, and ListOffsets sent) and users' wait for its relay before answering a change."""
+    return {
+        "fence": await metric_histogram(APPROVAL, "kc_fence_seconds", 'scope="company",service="approval"'),
+        "publication": await metric_histogram(USERS, "kc_publication_wait_seconds", 'outcome="published"'),
+    }
+
+
+def guarantee_cost(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict[str, float]:
+    fence_b = {k: v for k, v in before["fence"].items() if k >= 0}
+    fence_a = {k: v for k, v in after["fence"].items() if k >= 0}
+    fenced = fence_a.get(float("inf"), 0.0) - fence_b.get(float("inf"), 0.0)
+    list_offsets = after["fence"].get(-1.0, 0.0) - before["fence"].get(-1.0, 0.0)
+    return {
+        "fence_p50_ms": histogram_pct(fence_b, fence_a, 50) * 1000,
+        "fence_p99_ms": histogram_pct(fence_b, fence_a, 99) * 1000,
+        "fenced_requests": fenced,
+        "list_offsets_per_fenced_request": list_offsets / fenced if fenced else float("nan"),
+        "publication_p50_ms": histogram_pct(before["publication"], after["publication"], 50) * 1000,
+        "publication_p99_ms": histogram_pct(before["publication"], after["publication"], 99) * 1000,
+    }
 
 
 def histogram_pct(before: dict[float, float], after: dict[float, float], p: float) -> float:
@@ -226,6 +266,7 @@ async def order_flow(
     limits = httpx.Limits(max_connections=concurrency * 2)
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=limits) as gw:
         print(f"[bench]   registering {companies} companies with buyers and approvers…", flush=True)
+        guarantee_before = await guarantee_snapshot()
         shops = await setup_companies(gw, companies, max(1, concurrency // companies))
         buyers = [(shop, b) for shop in shops for b in shop["buyers"]]
 
@@ -289,6 +330,7 @@ async def order_flow(
         await asyncio.gather(*(buyer(n) for n in range(concurrency)))
         http_done = time.time()
         inside_after = await approval_histogram("POST", "/api/orders", "201")
+        guarantee_after = await guarantee_snapshot()
 
     arrived: dict[str, float] = {}
     async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
@@ -323,6 +365,9 @@ async def order_flow(
         "approval_submit_p50_ms": histogram_pct(inside_before, inside_after, 50) * 1000,
         "approval_submit_p95_ms": histogram_pct(inside_before, inside_after, 95) * 1000,
         "approval_submit_p99_ms": histogram_pct(inside_before, inside_after, 99) * 1000,
+        # what the changes-in-force guarantee costs: the read fence inside every request of approval (submissions,
+        # evaluations, decisions), users' wait for its relay inside every change the set-up made
+        "guarantee": guarantee_cost(guarantee_before, guarantee_after),
         "decision_p50_ms": pct(decision_latency, 50) * 1000,
         "decision_p99_ms": pct(decision_latency, 99) * 1000,
         "e2e_p50_ms": pct(e2e, 50) * 1000,
@@ -632,6 +677,19 @@ async def main() -> int:
             "  of which inside approval p50 / p95 / p99 ms",
             f"{flow['approval_submit_p50_ms']:.1f} / {flow['approval_submit_p95_ms']:.1f}"
             f" / {flow['approval_submit_p99_ms']:.1f}",
+        ),
+        (
+            "  of which the read fence p50 / p99 ms (ADR 0012)",
+            f"{flow['guarantee']['fence_p50_ms']:.1f} / {flow['guarantee']['fence_p99_ms']:.1f}",
+        ),
+        (
+            "read fence: ListOffsets sent per fenced request",
+            f"{flow['guarantee']['list_offsets_per_fenced_request']:.2f}"
+            f" ({flow['guarantee']['fenced_requests']:,.0f} fenced)",
+        ),
+        (
+            "users change answered after its publication: wait p50 / p99 ms",
+            f"{flow['guarantee']['publication_p50_ms']:.1f} / {flow['guarantee']['publication_p99_ms']:.1f}",
         ),
         ("decision latency p50 / p99 ms", f"{flow['decision_p50_ms']:.1f} / {flow['decision_p99_ms']:.1f}"),
         (

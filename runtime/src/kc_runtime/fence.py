@@ -145,6 +145,8 @@ class ReadFence:
             await self._applied(tp, ends.get(tp, 0))
 
     async def _applied(self, tp: TopicPartition, end: int) -> None:
+        if end <= 0:  # nothing was ever written to the partition
+            return
         rounds = 0
         while True:
             if self._applied_here(tp) >= end:
