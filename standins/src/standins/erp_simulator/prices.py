@@ -2,7 +2,7 @@
 
 Every customer created through ``POST /admin/customers`` gets the **default price list** (in the customer's
 currency), published at once (one ``CustomerArticlePriceChanged`` per article on
-``erp.inbound.customer-prices.v1``). Existing journeys, ``bench/run.py`` and ``bench/chaos.py`` order these
+the ERP's customer-prices topic). Existing journeys, ``bench/run.py`` and ``bench/chaos.py`` order these
 articles, so they keep their meaning:
 
 | sku                     | description                   | unit  | price | from 100 pieces | note                     |

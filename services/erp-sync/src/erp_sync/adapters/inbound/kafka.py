@@ -157,7 +157,7 @@ PRICE_STATE_FIELDS = {
 
 
 def price_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
-    """The ERP's customer prices → the price mirror (and from there ``erp-sync.prices.v1`` for approval)."""
+    """The ERP's customer prices → the price mirror (and from there erp-sync's prices topic, for approval)."""
     prices = Prices(exchanges)
 
     def unit(i: Inbound) -> tuple[str, int]:
