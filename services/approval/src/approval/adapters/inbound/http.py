@@ -17,13 +17,17 @@ from approval.domain.budget import Budget, LimitExceeded
 from approval.domain.members import Member
 from approval.domain.model import Address, Order, OrderContent, OrderLine
 from approval.domain.pricing import OrderRequest, RequestedLine
+from contracts.common import MultilineText, PlainText
+from contracts.limits import LONG_TEXT_MAX, SHORT_TEXT_MAX
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
 from kc_runtime.fence import ReadFence
 
-Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True, min_length=1)]
-LongText = Annotated[str, StringConstraints(max_length=4000)]
+# Limits from contracts.limits; texts refuse control and bidi-override characters (comments keep line breaks).
+Text = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX, strip_whitespace=True, min_length=1), PlainText]
+LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX), MultilineText]
+Comment = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX), MultilineText]
 StatusFilter = Literal[
     "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected"
 ]
@@ -104,7 +108,7 @@ class OrderIn(Strict):
     payment_method: Text
     shipping_method: Text
     buyer_comment: LongText | None = None
-    reference: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    reference: Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX), PlainText] | None = Field(
         default=None, description="The customer's order reference or cost centre"
     )
 
@@ -121,7 +125,7 @@ class OrderIn(Strict):
 
 
 class CommentIn(Strict):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    text: Comment
 
 
 class ApproveIn(Strict):
@@ -132,11 +136,11 @@ class ApproveIn(Strict):
 
 
 class RejectIn(Strict):
-    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    comment: Comment
 
 
 class ResubmitIn(Strict):
-    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    comment: Comment
     order: OrderIn
 
 

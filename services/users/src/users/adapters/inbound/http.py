@@ -14,6 +14,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
+from contracts.common import PlainText
+from contracts.limits import EMAIL_MAX, NAME_MAX
 from kc_runtime.auth import Caller, bearer_token
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
@@ -22,7 +24,9 @@ from users.application.read_model import AuditEntry, CompanyRow, UserRow
 from users.domain.model import Budget, ErpContact
 from users.domain.permissions import BUYER, CATALOGUE, Permission
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Limits from contracts.limits (what the messages carry); names refuse control and bidi-override characters.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX), PlainText]
+EmailAddress = Annotated[EmailStr, StringConstraints(max_length=EMAIL_MAX)]
 RoleId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Language = Literal["de", "en"]
 
@@ -67,7 +71,7 @@ class BudgetIO(Strict):
 
 
 class UserIn(Strict):
-    email: EmailStr
+    email: EmailAddress
     first_name: Name
     last_name: Name
     language: Language = "de"
@@ -81,7 +85,7 @@ class NameIn(Strict):
 
 
 class EmailIn(Strict):
-    email: EmailStr
+    email: EmailAddress
 
 
 class RolesIn(Strict):
@@ -110,7 +114,7 @@ class TransferIn(Strict):
 class TakeOverIn(Strict):
     """Anything given here replaces what the ERP knows about the contact."""
 
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     first_name: Name | None = None
     last_name: Name | None = None
     language: Language = "de"
