@@ -115,13 +115,14 @@ async def test_a_buyer_without_manage_users_gets_403_on_administration(users_api
         gw.get("/api/roles", headers=buyer),
         gw.post("/api/roles", json={"name": "Mine", "permissions": ["manage_users"]}, headers=buyer),
         gw.put("/api/company/approvers", json={"user_ids": []}, headers=buyer),
-        gw.post("/api/company/main-contact", json={"user_id": me["id"]}, headers=buyer),
         gw.get("/api/erp-contacts", headers=buyer),
         gw.get("/api/audit", headers=buyer),
     ]
     for r in [await c for c in calls]:
         assert r.status_code == 403, (r.request.method, r.request.url.path, r.text)
         assert r.json()["error"]["code"] == "missing_permission"
+    handed = await gw.post("/api/company/main-contact", json={"user_id": me["id"]}, headers=buyer)
+    assert (handed.status_code, handed.json()["error"]["code"]) == (403, "main_contact_only")
     # what every user may read
     assert (await gw.get("/api/me", headers=buyer)).status_code == 200
     assert (await gw.get("/api/company", headers=buyer)).status_code == 200
