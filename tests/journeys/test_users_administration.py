@@ -3,7 +3,7 @@ contacts, the main-contact transfer and the audit log."""
 
 import pytest
 
-from tests.support.users import UsersApi, erp_contact, journey_fixtures, unique_email
+from tests.support.users import UsersApi, erp_contact, journey_fixtures, subject_of, unique_email
 
 pytestmark = pytest.mark.journey
 
@@ -32,13 +32,15 @@ async def test_a_user_is_created_read_renamed_and_given_a_new_email(users_api: U
     )
     assert renamed.status_code == 200 and renamed.json()["last_name"] == "Neu"
 
+    anna = await users_api.auth(email)
+    assert (await gw.get("/api/me", headers=anna)).status_code == 200  # Anna's first sign-in binds her account
     new_email = unique_email("anna.neu")
-    changed = await gw.put(f"/api/users/{user['id']}/email", json={"email": new_email}, headers=company.main)
-    assert changed.status_code == 200 and changed.json()["email"] == new_email
-    me = await gw.get("/api/me", headers=await users_api.auth(new_email))
+    changed = await users_api.change_email(user["id"], new_email, by=company.main)
+    assert changed["email"] == new_email
+    # Anna's account at the identity provider now carries the new address
+    me = await gw.get("/api/me", headers=await users_api.auth(new_email, sub=subject_of(anna)))
     assert me.status_code == 200 and me.json()["user"]["id"] == user["id"]
-    old = await gw.get("/api/me", headers=await users_api.auth(email))
-    assert old.status_code == 401 and old.json()["error"]["code"] == "unknown_user"
+    assert me.json()["user"]["email"] == new_email
 
 
 async def test_users_are_listed_filtered_by_status_and_role_and_paged(users_api: UsersApi):

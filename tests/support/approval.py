@@ -10,6 +10,7 @@ from uuid import uuid4
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.pricing import PriceBreak
+from tests.support.users import signed_in
 
 PRICES = {"A-1": "10.00", "A-100": "9.90", "LOST-1": "9.90"}
 """The articles every test company can order (as the ERP simulator's default price list has them)."""
@@ -46,7 +47,7 @@ class Company:
                 active=True, permissions=permissions, budget=budget or Budget(), is_main_contact=main,
             )
         )  # fmt: skip
-        return self.orders.caller(email)
+        return self.orders.caller(signed_in(email))
 
     def approvers(self, *members) -> None:
         self.orders.save(*self.orders.approvers_changed(self.id, tuple(m.id for m in members), []))

@@ -12,8 +12,30 @@ import httpx
 import pytest
 
 from contracts.registration.v1 import CompanyMasterData, ErpContact, MainContact, RegistrationCompleted
+from kc_runtime.auth import Caller
 
 _ADDRESS = {"name": "Muster GmbH", "street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE"}
+
+
+TEST_ISSUER = "https://idp.test"
+
+
+def signed_in(email: Any, *, subject: str | None = None, verified: bool = True, issuer: str = TEST_ISSUER) -> Caller:
+    """What a verified token says, for service tests: one account (subject) per address, as at a real identity
+    provider, and a verified e-mail unless ``verified=False``."""
+    sub = subject if subject is not None else f"sub|{str(email).strip().lower()}"
+    return Caller(subject=sub, email=email, issuer=issuer, email_verified=verified)
+
+
+def signed_in_user(directory: Any, user_id: UUID) -> Caller:
+    """A token of the user's own account whatever their address is now: the subject users bound them to (not
+    signed in yet: their address's)."""
+    from users.application.identity import sign_in_of
+
+    row, binding = directory.read_model.user(user_id), sign_in_of(directory, user_id)
+    if binding is None:
+        return signed_in(row.email)
+    return signed_in(row.email, subject=binding.subject, issuer=binding.issuer)
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -210,6 +232,51 @@ class UsersApi:
         r = await self.gateway.post("/api/users", json=body, headers=company.main)
         assert r.status_code == 201, r.text
         return r.json(), await self.auth(body["email"])
+
+    async def change_email(self, user_id: str, email: str, by: dict[str, str]) -> dict[str, Any]:
+        """Start a change of a user's address and confirm it from the new mailbox; the user as it is then."""
+        started = await self.gateway.put(f"/api/users/{user_id}/email", json={"email": email}, headers=by)
+        assert started.status_code == 202, started.text
+        change = started.json()
+        token = await mailed_confirmation(email, change["id"])
+        confirmed = await self.gateway.post(f"/api/email-changes/{change['id']}/confirm", json={"token": token})
+        assert confirmed.status_code == 200, confirmed.text
+        return confirmed.json()
+
+
+SMTP_SINK = os.environ.get("KC_TEST_SMTP_SINK", "http://127.0.0.1:8113")
+
+
+async def mailed_confirmation(address: str, change_id: str) -> str:
+    """The token of the e-mail change ``change_id`` from the confirmation mail to ``address`` (the SMTP sink,
+    as the real mail path delivers it)."""
+    import re
+
+    from tests.conftest import eventually
+
+    link = re.compile(r"change=" + re.escape(change_id) + r"&(?:amp;)?token=([A-Za-z0-9_-]+)")
+
+    async def probe() -> str | None:
+        async with httpx.AsyncClient(base_url=SMTP_SINK, timeout=10) as sink:
+            r = await sink.get("/messages", params={"to": address})
+        if r.status_code != 200:
+            return None
+        for mail in r.json():
+            found = link.search((mail.get("text") or "") + (mail.get("html") or ""))
+            if found:
+                return found.group(1)
+        return None
+
+    return await eventually(probe, timeout=30, what=f"the confirmation mail to {address}")
+
+
+def subject_of(headers: dict[str, str]) -> str:
+    """The ``sub`` claim of the token in an Authorization header (the account at the identity provider)."""
+    import base64
+    import json
+
+    payload = headers["Authorization"].removeprefix("Bearer ").split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
 
 
 def journey_fixtures() -> tuple[Any, Any]:

@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import SecretStr
 
 from tests.service.users.conftest import World, make_world
-from tests.support.users import unique_email
+from tests.support.users import signed_in_user, unique_email
 from users.application.directory import Directory
 from users.domain.errors import EmailTaken, NotFound, UsersError
 from users.domain.model import Budget, ErpContact
@@ -146,7 +146,7 @@ def test_the_read_model_is_rebuilt_from_the_events_and_caught_up_at_start(open_d
     d.change_email(world.main, a.user_id, unique_email())
     d.change_role(world.main, role.role_id, name="R2", permissions=["view_reports"])
     d.transfer_main_contact(world.main, a.user_id)
-    world.main = d.authenticate(d.read_model.user(a.user_id).email)  # the new main contact
+    world.main = d.authenticate(signed_in_user(d, a.user_id))  # the new main contact
     before = snapshot(world)
 
     assert d.rebuild_read_model() == d.max_notification_id()

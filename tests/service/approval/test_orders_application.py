@@ -9,6 +9,7 @@ from approval.domain.budget import Budget
 from approval.domain.model import NotAllowed, OrderLine, OrderNotFound, OrderStatus, SelfApproval, WrongState
 from approval.domain.pricing import OrderRequest
 from tests.support.approval import Company
+from tests.support.users import signed_in
 from tests.unit.approval.test_order import content
 
 
@@ -61,27 +62,27 @@ def test_the_budget_at_submission_is_pinned(orders, company):
 def test_a_budget_change_applies_to_the_next_order(orders, company):
     buyer = company.member("buyer", ["place_orders"], BUDGET)
     orders.save(*orders.member_changed(buyer.id, budget=Budget(max_quantity=100)))
-    assert orders.submit(orders.caller(buyer.email), order(20)).status is OrderStatus.RELEASED
+    assert orders.submit(orders.caller(signed_in(buyer.email)), order(20)).status is OrderStatus.RELEASED
 
 
 def test_a_deactivated_user_is_refused_at_once(orders, company):
     buyer = company.member("buyer", ["place_orders"], BUDGET)
     orders.save(*orders.member_changed(buyer.id, active=False))
     with pytest.raises(CallerInactive):
-        orders.caller(buyer.email)
+        orders.caller(signed_in(buyer.email))
 
 
 def test_an_unknown_email_is_refused(orders):
     with pytest.raises(UnknownCaller):
-        orders.caller("nobody@example.com")
+        orders.caller(signed_in("nobody@example.com"))
 
 
 def test_a_changed_email_identifies_the_user_and_the_old_one_no_longer(orders, company):
     buyer = company.member("buyer", ["place_orders"], BUDGET)
     orders.save(*orders.member_changed(buyer.id, email="new-" + buyer.email))
-    assert orders.caller("NEW-" + buyer.email).id == buyer.id
+    assert orders.caller(signed_in("NEW-" + buyer.email)).id == buyer.id
     with pytest.raises(UnknownCaller):
-        orders.caller(buyer.email)
+        orders.caller(signed_in(buyer.email))
 
 
 def test_a_service_technician_cannot_order(orders, company):
@@ -159,7 +160,7 @@ def test_a_renamed_member_is_shown_by_the_new_name_at_once(orders, company):
 
 def test_a_company_blocked_after_its_buyer_was_seen_cannot_order(orders, company):
     buyer = company.member("buyer", ["place_orders"], BUDGET)
-    orders.submit(orders.caller(buyer.email), order(5))
+    orders.submit(orders.caller(signed_in(buyer.email)), order(5))
     orders.save(*orders.ordering_allowed_changed(company.id, False))
     with pytest.raises(OrderingBlocked):
-        orders.submit(orders.caller(buyer.email), order(5))
+        orders.submit(orders.caller(signed_in(buyer.email)), order(5))

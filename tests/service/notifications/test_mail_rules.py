@@ -96,6 +96,8 @@ def test_mail_ids_derive_from_event_and_recipient_case_insensitively():
 SAMPLES = {
     "registration_confirmation": {"first_name": "Erika", "last_name": "Muster", "company_name": "Muster GmbH",
                                   "confirm_path": "/registrierung/bestaetigen?id=1&token=abc", "expires_at": "2026-11-27 10:00 UTC"},
+    "email_change_confirmation": {"first_name": "Erika", "last_name": "Muster",
+                                  "confirm_path": "/account/email/confirm?change=1&token=abc", "expires_at": "2026-11-27 10:00 UTC"},
     "registration_completed": {"first_name": "Erika", "last_name": "Muster", "company_name": "Muster GmbH", "customer_number": "10001"},
     "approval_requested": {"order_path": "/orders/1", "total": {"amount": "1234.5", "currency": "EUR"}, "reference": "PO-1",
                            "exceeded": [{"limit": "max_value", "allowed": "1000", "actual": "1234.5", "currency": "EUR"}],
@@ -126,3 +128,20 @@ def test_html_mails_escape_what_people_typed():
 def test_amounts_read_as_money():
     rendered = Templates().render("approval_requested", "en", shop_url="https://x", **SAMPLES["approval_requested"])
     assert "1,234.50 EUR" in rendered.subject
+
+
+def test_an_email_change_is_confirmed_from_the_new_address_only_once(mails):
+    user_id = uuid4()
+    requested = users.UserEmailChangeRequested(
+        change_id=uuid4(), user_id=user_id, company_id=uuid4(), email="new@example.com", previous_email="old@example.com",
+        first_name="Max", last_name="Muster", language="en", token="tok", expires_at=datetime.now(UTC),
+        confirm_path="/account/email/confirm?change=1&token=tok",
+    )  # fmt: skip
+    event_id = uuid4()
+    queued = handle(mails, requested, USERS_USERS, event_id=event_id)
+    assert [(m.kind, m.to_email, m.language) for m in queued] == [
+        ("email_change_confirmation", "new@example.com", "en")
+    ]
+    assert queued[0].data["confirm_path"] == requested.confirm_path
+    mails.save(*queued)
+    assert handle(mails, requested, USERS_USERS, event_id=event_id) == []

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from contracts.registration.v1 import RegistrationCompleted
-from tests.support.users import registration, unique_email
+from tests.support.users import registration, signed_in, unique_email
 from users.application.directory import Actor, Directory
 from users.application.read_model import UserRow
 from users.domain.model import ErpContact
@@ -44,7 +44,7 @@ class World:
     registration: RegistrationCompleted
 
     def actor(self, user: UserRow) -> Actor:
-        return self.directory.authenticate(user.email)
+        return self.directory.authenticate(signed_in(user.email))
 
     def user(self, role_ids=("buyer",), **kw) -> UserRow:
         return self.directory.create_user(
@@ -61,7 +61,7 @@ def make_world(directory: Directory, **kw) -> World:
     msg = registration(**kw)
     register(directory, msg)
     email = str(msg.main_contact.email)
-    return World(directory, msg.company_id, directory.authenticate(email), email, msg)
+    return World(directory, msg.company_id, directory.authenticate(signed_in(email)), email, msg)
 
 
 @pytest.fixture

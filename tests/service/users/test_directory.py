@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 
 from tests.service.users.conftest import World, make_world, register
-from tests.support.users import erp_contact, registration, unique_email
+from tests.support.users import erp_contact, registration, signed_in, unique_email
 from users.application.directory import Directory
 from users.application.read_model import user_row
 from users.domain.errors import (
@@ -45,22 +45,22 @@ def test_a_repeated_registration_creates_nothing(directory: Directory, world: Wo
 
 
 def test_the_token_email_identifies_the_user_whatever_its_case(world: World):
-    assert world.directory.authenticate(world.main_email.upper()).user_id == world.main.user_id
+    assert world.directory.authenticate(signed_in(world.main_email.upper())).user_id == world.main.user_id
 
 
 def test_an_unknown_email_is_unauthenticated(world: World):
     with pytest.raises(Unauthenticated):
-        world.directory.authenticate(unique_email())
+        world.directory.authenticate(signed_in(unique_email()))
     for claim in (None, "", "  ", 42, ["a@example.com"]):
         with pytest.raises(Unauthenticated):
-            world.directory.authenticate(claim)
+            world.directory.authenticate(signed_in(claim))
 
 
 def test_a_deactivated_user_is_refused_at_once(world: World):
     user = world.user()
     world.directory.deactivate_user(world.main, user.user_id)
     with pytest.raises(UserInactive):
-        world.directory.authenticate(user.email)
+        world.directory.authenticate(signed_in(user.email))
 
 
 # ---- users ----------------------------------------------------------------------------------------------
@@ -100,9 +100,9 @@ def test_a_changed_email_frees_the_old_one(world: World):
     user = world.user()
     old = user.email
     changed = world.directory.change_email(world.main, user.user_id, unique_email())
-    assert world.directory.authenticate(changed.email).user_id == user.user_id
+    assert world.directory.authenticate(signed_in(changed.email)).user_id == user.user_id
     with pytest.raises(Unauthenticated):
-        world.directory.authenticate(old)
+        world.directory.authenticate(signed_in(old))
     assert world.user(email=old).email == old
 
 
@@ -110,7 +110,7 @@ def test_changing_only_the_case_of_an_email_keeps_the_claim(world: World):
     user = world.user()
     changed = world.directory.change_email(world.main, user.user_id, user.email.upper())
     assert changed.email == user.email.upper()
-    assert world.directory.authenticate(user.email).user_id == user.user_id
+    assert world.directory.authenticate(signed_in(user.email)).user_id == user.user_id
 
 
 def test_renaming_a_user(world: World):
@@ -144,7 +144,7 @@ def test_a_deactivated_user_can_be_activated_again(world: World):
     user = world.user()
     world.directory.deactivate_user(world.main, user.user_id)
     world.directory.activate_user(world.main, user.user_id)
-    assert world.directory.authenticate(user.email).user_id == user.user_id
+    assert world.directory.authenticate(signed_in(user.email)).user_id == user.user_id
 
 
 def test_a_budget_is_set_and_unset(world: World):
@@ -307,7 +307,7 @@ def test_the_main_contact_role_is_transferred_to_another_active_user(world: Worl
     company = world.directory.transfer_main_contact(world.main, successor.user_id)
     assert company.main_contact_id == successor.user_id
     assert world.directory.get_user(world.main, successor.user_id).is_main_contact
-    previous = world.directory.authenticate(world.main_email)
+    previous = world.directory.authenticate(signed_in(world.main_email))
     assert not previous.is_main_contact
     assert "manage_users" not in previous.permissions  # kept only the buyer role
 
@@ -316,7 +316,7 @@ def test_the_previous_main_contact_can_keep_chosen_roles(world: World):
     successor = world.user()
     admin_role = _admin_role(world)
     world.directory.transfer_main_contact(world.main, successor.user_id, roles_for_previous=[admin_role, APPROVER])
-    previous = world.directory.authenticate(world.main_email)
+    previous = world.directory.authenticate(signed_in(world.main_email))
     assert "manage_users" in previous.permissions
 
 

@@ -15,7 +15,7 @@ from kc_runtime.eventstore import Blocking
 from tests.service.users.conftest import World, make_world, register
 from tests.service.users.test_registration_consumer import FakeBatch, RecordingBroker
 from tests.support.messages import consumer_record
-from tests.support.users import registration
+from tests.support.users import registration, signed_in
 from users.adapters.inbound.kafka import consumer_specs
 from users.application.directory import Directory
 
@@ -120,6 +120,6 @@ async def test_what_the_erp_sends_before_the_registration_arrives_is_kept_for_th
     await wire.deliver(master(msg.company_id, 1, "Früh AG"))
     await wire.deliver(person(msg.company_id, "C-9", 1))
     register(directory, msg)
-    main = directory.authenticate(str(msg.main_contact.email))
+    main = directory.authenticate(signed_in(str(msg.main_contact.email)))
     assert directory.company(main).name == "Früh AG"
     assert [c.erp_contact_id for c in directory.erp_contacts(main)] == ["C-9"]

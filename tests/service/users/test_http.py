@@ -8,7 +8,7 @@ import pytest
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
 from tests.service.users.conftest import register
-from tests.support.users import erp_contact, registration, unique_email
+from tests.support.users import erp_contact, registration, signed_in, unique_email
 from users.main import create_app
 from users.settings import UsersSettings
 
@@ -17,7 +17,7 @@ def verify(token: str) -> Caller:
     """Tokens of these tests are ``email:<address>`` (the real verifier checks JWTs against the JWKS)."""
     if not token.startswith("email:"):
         raise ApiError(401, "invalid_token", "The access token is missing, invalid or expired.")
-    return Caller(subject="sub", email=token.removeprefix("email:") or None, claims={})
+    return signed_in(token.removeprefix("email:") or None)
 
 
 def auth(email: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from contracts.topics import REGISTRATION_REGISTRATIONS
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import Blocking
 from tests.support.messages import consumer_record
-from tests.support.users import erp_contact, registration
+from tests.support.users import erp_contact, registration, signed_in
 from users.adapters.inbound.kafka import consumer_specs
 from users.application.directory import Directory
 
@@ -60,7 +60,7 @@ async def test_a_completed_registration_creates_the_company_and_its_main_contact
     c, directory, _ = consumer
     msg = registration(erp_contacts=[erp_contact()])
     await c.handle(FakeBatch((record(msg, 1),)))
-    actor = directory.authenticate(str(msg.main_contact.email))
+    actor = directory.authenticate(signed_in(str(msg.main_contact.email)))
     assert actor.company_id == msg.company_id and actor.is_main_contact
     company = directory.company(actor)
     assert company.customer_number == msg.company.customer_number

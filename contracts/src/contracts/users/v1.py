@@ -134,6 +134,46 @@ class UserPermissionsChanged(Message):
     changed_by: UUID | None = None
 
 
+class UserSignInBound(Message):
+    """The user signed in for the first time and is bound to the identity provider's (issuer, subject) for good.
+
+    From now on this binding identifies the user, not the token's e-mail: a token with the user's e-mail but
+    another subject names nobody. Until it arrives, a consumer may accept the user's *verified* e-mail for a user
+    not bound yet (the users service stays the authority)."""
+
+    event_type = "UserSignInBound"
+
+    user_id: UUID
+    company_id: UUID
+    issuer: str = Field(max_length=2048, description="The token's `iss`")
+    subject: str = Field(max_length=255, description="The token's `sub`")
+    bound_at: datetime
+
+
+class UserEmailChangeRequested(Message):
+    """A change of the user's e-mail address was started: send the **new** address a single-use confirmation.
+
+    The clear ``token`` travels only here (users stores a SHA-256 hash of it). The mail links to the shop's
+    ``confirm_path`` (relative to the shop's base URL), whose page posts the token to
+    ``POST /api/email-changes/{change_id}/confirm``. The address changes (``UserEmailChanged``) only then; the
+    old address stays until that moment."""
+
+    event_type = "UserEmailChangeRequested"
+
+    change_id: UUID
+    user_id: UUID
+    company_id: UUID
+    email: str = Field(description="The new address, which must confirm")
+    previous_email: str
+    first_name: ShortText
+    last_name: ShortText
+    language: str = Field(description="de or en")
+    token: ShortText
+    expires_at: datetime
+    confirm_path: ShortText = Field(description="Shop page of the confirmation link, relative, with id and token")
+    changed_by: UUID | None = None
+
+
 # ---- users.companies.v1 ----------------------------------------------------------------------------------
 
 
@@ -227,6 +267,8 @@ USER_MESSAGES: tuple[type[Message], ...] = (
     UserBudgetSet,
     UserRolesSet,
     UserPermissionsChanged,
+    UserSignInBound,
+    UserEmailChangeRequested,
 )
 
 COMPANY_MESSAGES: tuple[type[Message], ...] = (

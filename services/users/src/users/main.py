@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
@@ -13,14 +14,15 @@ from kc_runtime.published import Publication, answer_when_published
 from kc_runtime.schema import Tables
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
+from kc_runtime.tokens import TokenIssuer
 from users.adapters.inbound.http import users_routers
 from users.adapters.inbound.kafka import consumer_specs
 from users.adapters.outbound.read_model import SCHEMA, PostgresReadModel, ProjectingRecorder
-from users.adapters.outbound.translator import translate
+from users.adapters.outbound.translator import make_translator
 from users.application.directory import Directory
 from users.application.read_model import InMemoryReadModel
 from users.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, VersionMismatch
-from users.settings import UsersSettings
+from users.settings import DEVELOPMENT_EMAIL_CHANGE_SECRET, UsersSettings
 
 log = structlog.get_logger("users")
 
@@ -65,14 +67,19 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
         if postgres:
             await asyncio.to_thread(catch_up_read_model, directory)
 
+    secret = settings.email_change_token_secret.get_secret_value()
+    if secret == DEVELOPMENT_EMAIL_CHANGE_SECRET:
+        log.warning("USERS_EMAIL_CHANGE_TOKEN_SECRET is not set: using the development secret (local stack only)")
+    tokens = TokenIssuer(secret.encode())
     runtime = ServiceRuntime(
         settings,
         app=directory,
-        translate=translate,
+        translate=make_translator(tokens, settings.email_change_confirm_path_template),
         consumers=consumer_specs(directory),
         title="Kundencenter users",
         description="Companies, users, roles and rights, budgets and approvers. Every call needs the shop's "
-        "JWT; the token's e-mail names the user, and everything else comes from our own state.",
+        "JWT; the token's (issuer, subject) names the user (bound at the first sign-in by a verified e-mail), and "
+        "everything else comes from our own state.",
         domain_errors=DOMAIN_ERRORS,
         # The read model's tables come with the event store's (the recorder's CREATE statements): only checked.
         tables=[Tables.of(*SCHEMA, create=False)] if postgres else [],
@@ -80,7 +87,8 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
     )
     if verify_token is None:
         verify_token = TokenVerifier.from_settings(settings).verify
-    for router in users_routers(directory, runtime.blocking, verify_token):
+    email_change_ttl = timedelta(seconds=settings.email_change_ttl_s)
+    for router in users_routers(directory, runtime.blocking, verify_token, tokens, email_change_ttl):
         runtime.include_router(router)
     if postgres and settings.publish_wait_s > 0:
         # A change is in force when it is acknowledged: answered once its event is on Kafka (ADR 0012).

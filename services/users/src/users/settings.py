@@ -3,6 +3,8 @@ from pydantic_settings import SettingsConfigDict
 
 from kc_runtime.settings import ServiceSettings
 
+DEVELOPMENT_EMAIL_CHANGE_SECRET = "development-only-email-change-token-secret"  # noqa: S105  # local stack and tests only
+
 
 class UsersSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="USERS_", extra="ignore")
@@ -16,4 +18,16 @@ class UsersSettings(ServiceSettings):
         le=60,
         description="A change is answered only once the outbox relay has published it (ADR 0012), waiting at most "
         "this long (then 503 not_yet_in_force); 0: answer at once",
+    )
+    email_change_token_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_EMAIL_CHANGE_SECRET),
+        description="Secret the e-mail change confirmation tokens are derived from (at least 16 bytes). Set it "
+        "in every deployment: with the default, anyone who reads the database can derive the tokens",
+    )
+    email_change_ttl_s: int = Field(
+        default=24 * 3600, ge=60, le=30 * 24 * 3600, description="How long an e-mail change's confirmation is valid"
+    )
+    email_change_confirm_path_template: str = Field(
+        default="/account/email/confirm?change={change_id}&token={token}",
+        description="The shop page the e-mail change's confirmation mail links to (relative to the shop's base URL)",
     )

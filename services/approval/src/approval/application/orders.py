@@ -27,6 +27,7 @@ from approval.domain.members import (
     CompanyView,
     Member,
     MemberEmail,
+    MemberSubject,
 )
 from approval.domain.model import (
     Address,
@@ -50,6 +51,14 @@ from kc_runtime.transcoding import dataclass_transcoding
 
 class UnknownCaller(OrderError):
     code = "unknown_user"
+
+
+class IdentityMismatch(UnknownCaller):
+    code = "identity_mismatch"
+
+
+class EmailNotVerified(UnknownCaller):
+    code = "email_not_verified"
 
 
 class CallerInactive(OrderError):
@@ -134,29 +143,47 @@ class Orders(ServiceApplication):
 
     # ---- who is calling ---------------------------------------------------------------------------------
 
-    def caller(self, email: str | None) -> Member:
-        """The active member a token's e-mail names; refused at once when unknown or deactivated.
+    def caller(self, who: Any) -> Member:
+        """The active member a verified token names; refused at once when unknown or deactivated.
+
+        ``who`` is what the token says (``kc_runtime.auth.Caller``): the member users bound to its (issuer,
+        subject) at their first sign-in. A member users has not bound yet (their ``UserSignInBound`` has not
+        arrived, or they never signed in at users) is found by the token's e-mail, only when the identity
+        provider verified it — the same rule users applies when it binds; users stays the authority, and once
+        the binding arrives a token with the member's e-mail but another subject is ``identity_mismatch``.
 
         The member is shared with other requests (:class:`_Snapshots`): read it, never change it.
         """
-        if not email:
-            raise UnknownCaller("This account is not known to the customer center.")
-        index_id = MemberEmail.create_id(email)
-        known = self._snapshots.cached(index_id)
-        # one query for the versions of the e-mail index and (as last known) its member
-        ids = [index_id] if known is None or known.user_id is None else [index_id, known.user_id]
-        versions = self.latest_versions(ids)
-        index = self._snapshots.get([index_id], versions).get(index_id)
-        if not isinstance(index, MemberEmail) or index.user_id is None:
-            raise UnknownCaller("This account is not known to the customer center.")
-        if index.user_id not in versions:
-            versions = self.latest_versions([index.user_id])
-        member = self._snapshots.get([index.user_id], versions).get(index.user_id)
-        if not isinstance(member, Member):
-            raise UnknownCaller("This account is not known to the customer center.")
+        issuer, subject = getattr(who, "issuer", None), getattr(who, "subject", None)
+        member = None
+        if isinstance(issuer, str) and isinstance(subject, str) and subject:
+            member = self._member_by(MemberSubject.create_id(issuer, subject))
+        if member is None:
+            email = getattr(who, "email", None)
+            member = self._member_by(MemberEmail.create_id(email)) if isinstance(email, str) and email else None
+            if member is None:
+                raise UnknownCaller("This account is not known to the customer center.")
+            if member.signed_in:
+                raise IdentityMismatch("This e-mail address belongs to a user who signs in with another account.")
+            if getattr(who, "email_verified", False) is not True:
+                raise EmailNotVerified("The identity provider has not verified this e-mail address.")
         if not member.active:
             raise CallerInactive("This account has been deactivated.")
         return member
+
+    def _member_by(self, index_id: UUID) -> Member | None:
+        """The member an index (e-mail or sign-in) names, from the version-checked snapshots."""
+        known = self._snapshots.cached(index_id)
+        # one query for the versions of the index and (as last known) its member
+        ids = [index_id] if known is None or known.user_id is None else [index_id, known.user_id]
+        versions = self.latest_versions(ids)
+        index = self._snapshots.get([index_id], versions).get(index_id)
+        if not isinstance(index, MemberEmail | MemberSubject) or index.user_id is None:
+            return None
+        if index.user_id not in versions:
+            versions = self.latest_versions([index.user_id])
+        member = self._snapshots.get([index.user_id], versions).get(index.user_id)
+        return member if isinstance(member, Member) else None
 
     def company(self, company_id: UUID) -> CompanyView | None:
         found = self._snapshots.get([company_id]).get(company_id)
@@ -322,6 +349,14 @@ class Orders(ServiceApplication):
         member = Member.join(user_id, company_id, email, first_name, last_name, language)
         member.update(**state)
         return [member, *self._claim_email(email, user_id)]
+
+    def member_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
+        """Users bound the member to (issuer, subject): from now on only that identifies them."""
+        member = self._find(user_id)
+        if not isinstance(member, Member) or self._find(MemberSubject.create_id(issuer, subject)) is not None:
+            return []
+        member.update(signed_in=True)
+        return [member, MemberSubject.bind(issuer, subject, user_id)]
 
     def member_changed(self, user_id: UUID, **changes: Any) -> list[Any]:
         member = self._find(user_id)

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 from approval.domain.budget import UNLIMITED, Budget
 
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:members")
+_SIGN_INS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:sign-ins")
 
 PLACE_ORDERS = "place_orders"
 APPROVE_ORDERS = "approve_orders"
@@ -31,6 +32,8 @@ class Member(Aggregate):
         self.permissions: frozenset[str] = frozenset()
         self.budget: Budget = UNLIMITED
         self.is_main_contact = False
+        self.signed_in = False
+        """bound to an identity provider's (issuer, subject) by users: from then on only that identifies them"""
 
     @classmethod
     def join(
@@ -59,7 +62,17 @@ class Member(Aggregate):
         last_name: str
         language: str
 
-    FIELDS = ("email", "first_name", "last_name", "language", "active", "permissions", "budget", "is_main_contact")
+    FIELDS = (
+        "email",
+        "first_name",
+        "last_name",
+        "language",
+        "active",
+        "permissions",
+        "budget",
+        "is_main_contact",
+        "signed_in",
+    )
 
     def update(self, **changes: object) -> None:
         """Overwrite what the users service said changed (names, e-mail, status, permissions, budget…)."""
@@ -103,6 +116,24 @@ class MemberEmail(Aggregate):
     @event("Reassigned")
     def reassign(self, user_id: UUID | None) -> None:
         self.user_id = user_id
+
+
+class MemberSubject(Aggregate):
+    """Which member an identity provider's (issuer, subject) is bound to (users' ``UserSignInBound``)."""
+
+    @staticmethod
+    def create_id(issuer: str, subject: str) -> UUID:
+        return uuid5(_SIGN_INS, f"{issuer}|{subject}")
+
+    @classmethod
+    def bind(cls, issuer: str, subject: str, user_id: UUID) -> MemberSubject:
+        return cls._create(cls.Bound, id=cls.create_id(issuer, subject), user_id=user_id)
+
+    class Bound(Aggregate.Created):
+        user_id: UUID
+
+    def __init__(self, user_id: UUID) -> None:
+        self.user_id: UUID | None = user_id
 
 
 class CompanyView(Aggregate):

@@ -1,6 +1,7 @@
 """Use cases of the users service, one method each; ids in and out.
 
-Every use case takes the :class:`Actor` — who is asking, resolved from the token's e-mail in our own state —
+Every use case takes the :class:`Actor` — who is asking, resolved from the token's (issuer, subject) in our own
+state (``users.application.identity``) —
 and is scoped to the actor's company: another company's user, role or contact is reported as not found.
 Permissions come from the actor's roles here, never from the token.
 """
@@ -18,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.transcoding import dataclass_transcoding
+from users.application.identity import BoundSubjects, Identity, identify
 from users.application.read_model import (
     READ_MODEL_KWARG,
     AuditEntry,
@@ -39,9 +41,7 @@ from users.domain.errors import (
     NotFound,
     RoleInUse,
     RoleNameTaken,
-    Unauthenticated,
     UnknownRole,
-    UserInactive,
     VersionMismatch,
 )
 from users.domain.model import (
@@ -145,6 +145,7 @@ class Directory(ServiceApplication):
     ) -> None:
         super().__init__(env=env)
         self.read_model: ReadModel = read_model_factory(self.recorder) if read_model_factory else InMemoryReadModel()
+        self.bound_subjects = BoundSubjects()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -185,13 +186,10 @@ class Directory(ServiceApplication):
 
     # ---- who is asking ----------------------------------------------------------------------------------
 
-    def authenticate(self, email: object) -> Actor:
-        """The token's e-mail claim (any case) names the user; unknown → 401, inactive → 403."""
-        row = self.read_model.user_by_email(email) if isinstance(email, str) and email.strip() else None
-        if row is None:
-            raise Unauthenticated("The token's e-mail address belongs to no user of the customer center.")
-        if not row.is_active:
-            raise UserInactive("This user has been deactivated.")
+    def authenticate(self, caller: Identity) -> Actor:
+        """The user bound to the token's (issuer, subject); at a first sign-in the invited user with the token's
+        verified e-mail, bound now (``users.application.identity``). Unknown → 401, inactive → 403."""
+        row = identify(self, caller)
         return Actor(row.user_id, row.company_id, frozenset(row.permissions), row.is_main_contact)
 
     def me(self, actor: Actor) -> Me:

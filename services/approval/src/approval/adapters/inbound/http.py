@@ -407,8 +407,7 @@ def orders_router(
     async def member(who: Annotated[Caller, Depends(caller)]) -> Member:
         if fence is not None:
             await fence.before((who.issuer, who.subject))
-        email = who.email or who.claims.get("email")
-        found: Member = await blocking.run(orders.caller, email)
+        found: Member = await blocking.run(orders.caller, who)
         if fence is not None:
             fence.remember((who.issuer, who.subject), found.company_id)
         return found

@@ -68,6 +68,11 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         users.UserBudgetSet: changed(lambda m: {"budget": _budget(m.budget)}),
         users.UserRolesSet: changed(lambda m: {"permissions": m.permissions, "is_main_contact": m.is_main_contact}),
         users.UserPermissionsChanged: changed(lambda m: {"permissions": m.permissions}),
+        users.UserSignInBound: lambda i: orders.member_signed_in(
+            i.message.user_id,  # type: ignore[attr-defined]
+            i.message.issuer,  # type: ignore[attr-defined]
+            i.message.subject,  # type: ignore[attr-defined]
+        ),
     }
     company_handlers: dict[Any, Handler] = {
         users.CompanyCreated: company_created,

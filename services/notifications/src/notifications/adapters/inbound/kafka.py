@@ -1,6 +1,6 @@
 """Which events cause which mails, and the users the mails go to.
 
-Mails: the registration's double opt-in and welcome mails; an order waiting for approval (to its approvers);
+Mails: the registration's double opt-in and welcome mails; the confirmation of an e-mail change (to the new address); an order waiting for approval (to its approvers);
 approved and sent on (to the buyer, with any modifications); rejected (to the buyer, with the comment).
 Each is queued once per event and recipient, however often the event is delivered.
 """
@@ -41,6 +41,23 @@ def confirmation(m: registration.ConfirmationRequested) -> list[MailRequest]:
                 "expires_at": m.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
             },
             to_email=str(m.email),
+            language=m.language,
+        )
+    ]
+
+
+def email_change_confirmation(m: users.UserEmailChangeRequested) -> list[MailRequest]:
+    """To the *new* address (it is not the user's address yet): the single-use link that makes the change."""
+    return [
+        MailRequest(
+            "email_change_confirmation",
+            {
+                "first_name": m.first_name,
+                "last_name": m.last_name,
+                "confirm_path": m.confirm_path,
+                "expires_at": m.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+            to_email=m.email,
             language=m.language,
         )
     ]
@@ -138,4 +155,8 @@ def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
         users.UserEmailChanged: keep(lambda m: {"email": m.email}),
         users.UserActivated: keep(lambda m: {"active": True}),
         users.UserDeactivated: keep(lambda m: {"active": False}),
+        users.UserEmailChangeRequested: lambda i: mails.queue(
+            str(i.envelope.event_id),
+            email_change_confirmation(i.message),  # type: ignore[arg-type]
+        ),
     }

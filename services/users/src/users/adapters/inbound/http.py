@@ -5,8 +5,9 @@ roles, permissions, whether the user is active — comes from our own state (``D
 """
 
 import asyncio
+import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -19,6 +20,8 @@ from contracts.limits import EMAIL_MAX, NAME_MAX
 from kc_runtime.auth import Caller, bearer_token
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
+from kc_runtime.tokens import TokenIssuer
+from users.application import email_changes
 from users.application.directory import Actor, Approvers, Directory, Me, RoleView
 from users.application.read_model import AuditEntry, CompanyRow, UserRow
 from users.domain.model import Budget, ErpContact
@@ -86,6 +89,21 @@ class NameIn(Strict):
 
 class EmailIn(Strict):
     email: EmailAddress
+
+
+class ConfirmIn(Strict):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class EmailChangeOut(BaseModel):
+    """A change of a user's e-mail address that the new address confirms (the link mailed to it)."""
+
+    id: UUID = Field(description="Confirm with POST /api/email-changes/{id}/confirm")
+    user_id: UUID
+    email: str = Field(description="The new address, which must confirm")
+    current_email: str = Field(description="The user's address until the change is confirmed")
+    status: Literal["pending", "confirmed"]
+    expires_at: datetime
 
 
 class RolesIn(Strict):
@@ -318,13 +336,22 @@ def _tagged(response: Response, user: UserRow) -> UserOut:
 # ---- routes ----------------------------------------------------------------------------------------------
 
 
-def users_routers(directory: Directory, blocking: Blocking, verify_token: Callable[[str], Caller]) -> list[APIRouter]:
-    """The routers of ``/api/me``, ``/api/users``, ``/api/roles``, ``/api/company``, ``/api/erp-contacts`` and
-    ``/api/audit``. ``verify_token`` checks a JWT against the issuer's key set and returns the caller."""
+def users_routers(
+    directory: Directory,
+    blocking: Blocking,
+    verify_token: Callable[[str], Caller],
+    tokens: TokenIssuer | None = None,
+    email_change_ttl: timedelta = email_changes.CONFIRMATION_TTL,
+) -> list[APIRouter]:
+    """The routers of ``/api/me``, ``/api/users``, ``/api/roles``, ``/api/company``, ``/api/erp-contacts``,
+    ``/api/email-changes`` and ``/api/audit``. ``verify_token`` checks a JWT against the issuer's key set and
+    returns the caller; ``tokens`` derives the e-mail changes' confirmation tokens (the relay's translator must
+    use the same secret)."""
+    tokens = tokens or TokenIssuer(secrets.token_bytes(32))
 
     async def current_actor(token: Annotated[str, Depends(bearer_token)]) -> Actor:
         caller = await asyncio.to_thread(verify_token, token)
-        return await blocking.run(directory.authenticate, caller.email)
+        return await blocking.run(directory.authenticate, caller)
 
     Who = Annotated[Actor, Depends(current_actor)]
 
@@ -373,12 +400,45 @@ def users_routers(directory: Directory, blocking: Blocking, verify_token: Callab
         )
         return _tagged(response, user)
 
-    @users.put("/{user_id}/email", response_model=UserOut, summary="Change the user's e-mail address (unique)")
+    @users.put(
+        "/{user_id}/email",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=EmailChangeOut,
+        summary="Start a change of the user's e-mail address (the user themselves or the main contact); it takes "
+        "effect when the new address confirms it",
+    )
     async def change_email(
         user_id: UUID, body: EmailIn, who: Who, response: Response, if_match: IfMatch = None
-    ) -> UserOut:
-        user = await blocking.run(directory.change_email, who, user_id, str(body.email), parse_if_match(if_match))
-        return _tagged(response, user)
+    ) -> EmailChangeOut:
+        change = await blocking.run(
+            email_changes.start,
+            directory,
+            tokens,
+            who,
+            user_id,
+            str(body.email),
+            parse_if_match(if_match),
+            email_change_ttl,
+        )
+        response.headers["Location"] = f"/api/email-changes/{change.id}"
+        return EmailChangeOut(
+            id=change.id,
+            user_id=change.user_id,
+            email=change.email,
+            current_email=change.previous_email,
+            status=change.status.value,  # type: ignore[arg-type]
+            expires_at=change.expires_at,
+        )
+
+    changes = APIRouter(prefix="/api/email-changes", tags=["users"])
+
+    @changes.post(
+        "/{change_id}/confirm",
+        response_model=UserOut,
+        summary="Confirm an e-mail change with the token mailed to the new address (no sign-in needed)",
+    )
+    async def confirm_email_change(change_id: UUID, body: ConfirmIn, response: Response) -> UserOut:
+        return _tagged(response, await blocking.run(email_changes.confirm, directory, change_id, body.token))
 
     @users.post("/{user_id}/activate", response_model=UserOut, summary="Activate the user")
     async def activate(user_id: UUID, who: Who, response: Response, if_match: IfMatch = None) -> UserOut:
@@ -522,4 +582,4 @@ def users_routers(directory: Directory, blocking: Blocking, verify_token: Callab
             next_before=entries[-1].seq if len(entries) == limit else None,
         )
 
-    return [me, users, roles, company, contacts, audit]
+    return [me, users, changes, roles, company, contacts, audit]

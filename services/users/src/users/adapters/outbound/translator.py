@@ -6,13 +6,16 @@ KeyClaim events are bookkeeping and stay inside.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from contracts.base import Message, Money
 from contracts.topics import USERS_COMPANIES, USERS_USERS
 from contracts.users import v1
 from kc_runtime.relay import Outgoing
+from kc_runtime.tokens import TokenIssuer
+from users.domain.email_change import EmailChange
+from users.domain.identity import SignIn
 from users.domain.model import Budget, Company, Role, User
 from users.domain.permissions import MAIN_CONTACT
 
@@ -117,8 +120,44 @@ def translate(event: Any) -> Sequence[Outgoing]:
     elif isinstance(event, Role.Event):
         message = _role_message(event)
         topic = USERS_COMPANIES
+    elif isinstance(event, SignIn.Bound):
+        message = v1.UserSignInBound(
+            user_id=event.user_id,
+            company_id=event.company_id,
+            issuer=event.issuer,
+            subject=event.subject,
+            bound_at=event.bound_at,
+        )
+        topic = USERS_USERS
     else:
         return []
     if message is None:
         return []
     return [Outgoing(topic=topic, key=str(message.company_id), message=message)]  # type: ignore[attr-defined]
+
+
+def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable[[Any], Sequence[Outgoing]]:
+    """:func:`translate`, plus the e-mail change's confirmation request, whose clear token is derived again
+    here from the stored nonce (the only place it exists after the request that started the change)."""
+
+    def translate_all(event: Any) -> Sequence[Outgoing]:
+        if isinstance(event, EmailChange.Requested):
+            token = tokens.token_for(event.user_id, event.token_nonce)
+            message = v1.UserEmailChangeRequested(
+                change_id=event.originator_id,
+                user_id=event.user_id,
+                company_id=event.company_id,
+                email=event.email,
+                previous_email=event.previous_email,
+                first_name=event.first_name,
+                last_name=event.last_name,
+                language=event.language,
+                token=token,
+                expires_at=event.expires_at,
+                confirm_path=confirm_path_template.format(change_id=event.originator_id, token=token),
+                changed_by=event.by,
+            )
+            return [Outgoing(topic=USERS_USERS, key=str(event.company_id), message=message)]
+        return translate(event)
+
+    return translate_all
