@@ -130,3 +130,20 @@ def test_the_e_mail_limit_is_one_limit():
     email_limits = {limit for fields in messages.values() for f, limit in fields.items() if carried_by("email", f)}
     assert email_limits <= {limits.EMAIL_MAX, None}
     assert {api_fields(s).get("email") for s in ("registration", "users")} == {limits.EMAIL_MAX}
+
+
+def test_the_walk_reports_the_old_e_mail_mismatch(monkeypatch):
+    # Before the fix the ERP's contact e-mail carried 200 characters while the APIs accepted 254: the walk names it.
+    import tests.contracts.test_field_limits as walk
+
+    schemas = current_schemas()
+    old = {
+        name: schema for name, schema in schemas.items() if name.startswith("erp.outbound.contacts.v1/ContactCreated")
+    }
+    assert old, "the ERP's ContactCreated schema"
+    for schema in old.values():
+        schema["properties"]["email"] = {"type": "string", "maxLength": 200}
+    monkeypatch.setattr(walk, "current_schemas", lambda: old)
+    found = walk.mismatches(["registration", "users"])
+    assert "registration API email (254) → erp.outbound.contacts.v1/ContactCreated.email (200)" in found
+    assert "users API email (254) → erp.outbound.contacts.v1/ContactCreated.email (200)" in found
