@@ -25,6 +25,7 @@ from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from prometheus_client import Counter, Histogram
 
@@ -128,7 +129,7 @@ class ReadFence:
         scope = "company" if company_id is not None else "all"
         try:
             await asyncio.wait_for(self._wait(self._partitions(company_id)), timeout=self.timeout_s)
-        except (TimeoutError, ConnectionError, OSError) as exc:
+        except (TimeoutError, ConnectionError, OSError, KafkaError) as exc:
             log.warning("read fence not reached", error=repr(exc), company_id=str(company_id))
             FENCE_SECONDS.labels(self.service, "failed").observe(time.perf_counter() - started)
             raise FenceUnavailable() from exc
