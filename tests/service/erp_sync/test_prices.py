@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
@@ -270,3 +271,43 @@ async def test_a_bad_customer_number_or_an_unknown_article_is_a_4xx_with_a_code(
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
         r = await ops.get(f"/ops/price-list-requests/{uuid4()}", headers=OPS)
         assert r.status_code == 404
+
+
+async def test_a_handler_that_fails_half_way_leaves_nothing_it_changed_to_the_next_message():
+    sync = PriceSync()
+    await sync.erp(article("A-100"), article("B-200"))
+    prices, name = Prices(sync.exchanges), "erp/prices/0"
+    find = prices.find
+
+    def failing_find(number: str, sku: str):
+        if sku == "B-200":
+            raise RuntimeError("the store failed for another reason than an outage")
+        return find(number, sku)
+
+    prices.find = failing_find  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        prices.resend_ended("10001", "r-1", T0, unit=(name, 10))  # A-100 was unlisted in memory, then it failed
+    assert sync.exchanges.units.of(name, 11) == {}  # the next message loads afresh
+    assert (
+        prices.article_changed(
+            "10001",
+            "A-100",
+            sync.prices()[0].model_dump(
+                mode="json",
+                include={
+                    "description",
+                    "unit",
+                    "unit_price",
+                    "price_breaks",
+                    "valid_from",
+                    "valid_to",
+                    "blocked",
+                    "listed",
+                },
+            ),
+            T0,
+            None,
+            unit=(name, 11),
+        )
+        == []
+    )  # unchanged: still listed as saved

@@ -10,7 +10,8 @@ with whether it is listed and the last resend that carried it, written in the ev
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -124,7 +125,18 @@ class Prices:
     ) -> list[Any]:
         """The ERP's state of one article of a customer (``state``: the wire's fields as JSON values). ``unit``:
         the consumer transaction it is part of (see :class:`Units`)."""
-        loaded = self.exchanges.units.of(*unit) if unit else {}
+        with self._unit(unit) as loaded:
+            return self._article_changed(customer_number, sku, state, changed_at, resend_id, loaded)
+
+    def _article_changed(
+        self,
+        customer_number: str,
+        sku: str,
+        state: dict[str, Any],
+        changed_at: datetime,
+        resend_id: str | None,
+        loaded: dict[UUID, Any],
+    ) -> list[Any]:
         price_id = CustomerPrice.create_id(customer_number, sku)
         price = loaded.get(price_id) or self.find(customer_number, sku)
         pending = price_id in loaded  # changed earlier in this transaction: returned again for its new events
@@ -149,7 +161,18 @@ class Prices:
         """A full resend of the customer's prices ended: the listed articles it did not carry are unlisted, and
         the request it answers (if erp-sync asked) is answered. The candidates: what the index holds (saved
         before this transaction) and the customer's articles changed earlier in it; each aggregate decides."""
-        loaded = self.exchanges.units.of(*unit) if unit else {}
+        with self._unit(unit) as loaded:
+            return self._resend_ended(customer_number, resend_id, at, in_reply_to, article_count, loaded)
+
+    def _resend_ended(
+        self,
+        customer_number: str,
+        resend_id: str,
+        at: datetime,
+        in_reply_to: str | None,
+        article_count: int,
+        loaded: dict[UUID, Any],
+    ) -> list[Any]:
         in_unit = {
             p.sku: p for p in loaded.values() if isinstance(p, CustomerPrice) and p.customer_number == customer_number
         }
@@ -169,6 +192,19 @@ class Prices:
             request.answer(resend_id, article_count, unlisted, at)
             out.append(request)
         return out
+
+    @contextmanager
+    def _unit(self, unit: tuple[str, int] | None) -> Iterator[dict[UUID, Any]]:
+        """The aggregates shared within the consumer transaction; all of them forgotten when a handler fails (it
+        may have changed some before it failed)."""
+        if unit is None:
+            yield {}
+            return
+        try:
+            yield self.exchanges.units.of(*unit)
+        except BaseException:
+            self.exchanges.units.drop(unit[0])
+            raise
 
     def request_price_list(self, customer_number: str, reason: str, requested_at: datetime, key: str) -> list[Any]:
         """Ask the ERP for a full resend of the customer's prices (once per key)."""
