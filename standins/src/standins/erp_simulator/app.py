@@ -330,7 +330,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
             raise HTTPException(404, f"no sales order for order {order_id}")
         return orders[0]
 
-    @app.get("/stats", summary="Counts: received messages, sales orders, discarded duplicates")
+    @app.get("/stats", summary="Counts: received messages, sales orders, prices, discarded duplicates")
     async def stats() -> dict[str, int]:
         return await db.stats(simulator.require_pool())
 

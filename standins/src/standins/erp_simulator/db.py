@@ -280,6 +280,10 @@ async def stats(pool: asyncpg.Pool) -> dict[str, int]:
                        AS contact_duplicates_discarded,
                    (SELECT coalesce(sum(duplicates_discarded), 0) FROM processed_messages
                        WHERE kind = 'customer_center_activation') AS activation_duplicates_discarded,
+                   (SELECT count(*) FROM customer_prices) AS prices,
+                   (SELECT count(*) FROM processed_messages WHERE kind = 'price_list_request') AS price_list_requests,
+                   (SELECT coalesce(sum(duplicates_discarded), 0) FROM processed_messages
+                       WHERE kind = 'price_list_request') AS price_list_request_duplicates_discarded,
                    (SELECT count(*) FROM outbox) AS sent,
                    (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished
             """
