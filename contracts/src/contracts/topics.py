@@ -111,7 +111,7 @@ USERS_USERS = Topic(
     partitions=6,
     key="company id",
     messages=users_v1.USER_MESSAGES,
-    consumers=("approval", "notifications", "erp-sync"),
+    consumers=("approval", "notifications", "erp-sync", "registration"),
     description="Users of each company: creation, names, e-mail, status, roles and permissions, budgets.",
 )
 

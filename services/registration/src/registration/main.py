@@ -21,6 +21,7 @@ from registration.domain.model import (
     ConfirmationTokenExpired,
     ConfirmationTokenInvalid,
     ConfirmationTokenUsed,
+    EmailTaken,
     NotAwaitingConfirmation,
     RegistrationNotFound,
 )
@@ -64,6 +65,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             ConfirmationTokenUsed: 409,
             NotAwaitingConfirmation: 409,
             AlreadyRegistered: 409,
+            EmailTaken: 409,
         },
     )
 

@@ -35,10 +35,12 @@ from registration.domain.model import (
     ConfirmationTokenExpired,
     ConfirmationTokenInvalid,
     CustomerAccount,
+    EmailTaken,
     Reason,
     Registration,
     RegistrationNotFound,
 )
+from registration.domain.taken import TakenAddress
 
 log = structlog.get_logger("registration")
 
@@ -204,6 +206,11 @@ class Registrations(ServiceApplication):
                 if self._saved(registration):
                     raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
                 continue
+            if self.email_taken(registration.email):
+                registration.reject(Reason.EMAIL_TAKEN, now)
+                if self._saved(registration):
+                    raise EmailTaken("This e-mail address already belongs to an account of the customer center.")
+                continue
             registration.complete(now)
             account = CustomerAccount(
                 customer_number=registration.customer_number,
@@ -230,6 +237,8 @@ class Registrations(ServiceApplication):
         registration.verified(company, erp_contacts, now)
         if self._account(registration.customer_number) is not None:
             registration.reject(Reason.ALREADY_REGISTERED, now)
+        elif self.email_taken(registration.email):
+            registration.reject(Reason.EMAIL_TAKEN, now)
         else:
             issued = self.tokens.issue(registration.id)
             expires_at = now + timedelta(seconds=self.policy.confirmation_ttl_s)
@@ -260,6 +269,35 @@ class Registrations(ServiceApplication):
             else:
                 counter.record_resolved(registration.id, now)
         return [registration, *counters]
+
+    # ---- the users' addresses (users.users.v1 handlers: return what to save) ----------------------------
+
+    def on_address_taken(self, email: str, user_id: UUID) -> list[Any]:
+        """A user holds ``email`` now (created, or changed to it)."""
+        found = self._taken(email)
+        if found is None:
+            return [TakenAddress(email=email, user_id=user_id)]
+        found.take(user_id)
+        return [found] if found.pending_events else []
+
+    def on_address_changed(self, user_id: UUID, email: str, previous_email: str) -> list[Any]:
+        out: list[Any] = []
+        previous = self._taken(previous_email)
+        if previous is not None and TakenAddress.create_id(previous_email) != TakenAddress.create_id(email):
+            previous.release(user_id)
+            out.extend([previous] if previous.pending_events else [])
+        return out + self.on_address_taken(email, user_id)
+
+    def email_taken(self, email: str) -> bool:
+        found = self._taken(email)
+        return found is not None and found.taken
+
+    def _taken(self, email: str) -> TakenAddress | None:
+        try:
+            found: Any = self.repository.get(TakenAddress.create_id(email))
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, TakenAddress) else None
 
     # ---- queries --------------------------------------------------------------------------------------
 

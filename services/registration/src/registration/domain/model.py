@@ -47,6 +47,10 @@ class AlreadyRegistered(RegistrationError):
     code = "already_registered"
 
 
+class EmailTaken(RegistrationError):
+    code = "email_taken"
+
+
 class Status(StrEnum):
     SUBMITTED = "submitted"
     VERIFYING = "verifying"
@@ -66,6 +70,7 @@ class Reason(StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     CONFIRMATION_EXPIRED = "confirmation_expired"
     TOO_MANY_CONFIRMATION_FAILURES = "too_many_confirmation_failures"
+    EMAIL_TAKEN = "email_taken"
 
 
 PUBLIC_REASONS: dict[Reason, str] = {
@@ -78,6 +83,8 @@ PUBLIC_REASONS: dict[Reason, str] = {
     Reason.TOO_MANY_ATTEMPTS: "too_many_attempts",
     Reason.CONFIRMATION_EXPIRED: "confirmation_expired",
     Reason.TOO_MANY_CONFIRMATION_FAILURES: "too_many_confirmation_failures",
+    # Only told after the ERP verified the customer: whoever sees it knows the customer and one of its invoices.
+    Reason.EMAIL_TAKEN: "email_taken",
 }
 
 PUBLIC_MESSAGES: dict[str, str] = {
@@ -90,6 +97,8 @@ PUBLIC_MESSAGES: dict[str, str] = {
     "too_many_attempts": "Too many attempts. Please wait a while before you try again.",
     "confirmation_expired": "The confirmation link has expired. Please register again.",
     "too_many_confirmation_failures": "Too many wrong confirmation codes. Please register again.",
+    "email_taken": "This e-mail address already belongs to an account of the customer center. Please register "
+    "with another address, or ask your company's main contact (Hauptkontakt).",
 }
 
 FAILED_GUESSES = frozenset({Reason.UNKNOWN_CUSTOMER, Reason.INVOICE_MISMATCH})

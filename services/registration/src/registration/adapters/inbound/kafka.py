@@ -1,11 +1,12 @@
-"""Kafka handlers of registration: the ERP's answers (through erp-sync) → use cases."""
+"""Kafka handlers of registration: the ERP's answers (through erp-sync) and the users' addresses → use cases."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from contracts.erp_sync.v1 import CustomerVerificationFailed, CustomerVerified
-from contracts.topics import ERP_SYNC_VERIFICATIONS
+from contracts.topics import ERP_SYNC_VERIFICATIONS, USERS_USERS
+from contracts.users.v1 import UserCreated, UserEmailChanged
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from registration.application.registrations import Registrations
 
@@ -25,10 +26,22 @@ def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
         assert isinstance(msg, CustomerVerificationFailed)
         return registrations.on_verification_failed(msg.registration_id, msg.reason)
 
+    def on_user_created(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, UserCreated)
+        return registrations.on_address_taken(msg.email, msg.user_id)
+
+    def on_email_changed(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, UserEmailChanged)
+        return registrations.on_address_changed(msg.user_id, msg.email, msg.previous_email)
+
     # Not batched: answers for one customer number or client address touch the same lockout counters.
     return [
         ConsumerSpec(
             topic=ERP_SYNC_VERIFICATIONS,
             handlers={CustomerVerified: on_verified, CustomerVerificationFailed: on_failed},
-        )
+        ),
+        # The addresses taken by users: a registration with one of them is refused before anything is created.
+        ConsumerSpec(topic=USERS_USERS, handlers={UserCreated: on_user_created, UserEmailChanged: on_email_changed}),
     ]
