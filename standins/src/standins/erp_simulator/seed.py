@@ -1,6 +1,7 @@
 """Seed data of the simulated ERP: customers (some allowed the customer center, some not), their invoices and the
 contact persons the ERP knows. Inserted at start when missing; tests add their own customers at runtime
-(``POST /admin/customers``) with fresh numbers, so runs sharing a database never collide.
+(``POST /admin/customers``) with fresh numbers, so runs sharing a database never collide. Their prices (and the
+default price list every new customer gets) are tables in :mod:`.prices`.
 
 | customer | allowed | invoices                        | contacts |
 |----------|---------|---------------------------------|----------|
