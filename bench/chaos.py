@@ -409,7 +409,27 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     figures["dead_letters_during_run"] = dict(reasons)
     if sum(reasons.values()):
         failures.append(f"dead-letter topics got {sum(reasons.values())} messages, none was poison: {dict(reasons)}")
+
+    # An outage must never park an event (kc_runtime.parking): every service's parked list stays empty.
+    parked = await parked_events()
+    figures["parked_events"] = parked
+    if any(parked.values()):  # -1: the list could not be read
+        failures.append(f"events were parked during the run (or the list was unreadable), none was poison: {parked}")
     return figures, failures
+
+
+async def parked_events() -> dict[str, int]:
+    """Parked events per service (GET /ops/parked with the development profile's operator tokens)."""
+    from kc_runtime.ops import development_ops_token
+
+    ports = {"registration": 8101, "users": 8102, "approval": 8103, "erp-sync": 8104, "notifications": 8105}
+    found: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for service, port in ports.items():
+            token = os.environ.get(f"{service.upper().replace('-', '_')}_OPS_TOKEN") or development_ops_token(service)
+            r = await client.get(f"http://127.0.0.1:{port}/ops/parked", headers={"Authorization": f"Bearer {token}"})
+            found[service] = len(r.json()) if r.status_code == 200 else -1
+    return found
 
 
 async def main() -> int:
