@@ -3,7 +3,7 @@
 - Attack 1 of issue 13: a user holding only ``manage_users`` defines an all-permission role, gives it to
   themselves, sets their own budget — each refused with a clear code (every cell of the rules:
   ``tests/service/users/test_permission_matrix.py``).
-- Once users answered a deactivation, a lowered budget or a new user, the very next request from the same client
+- Once users answered a deactivation, a lowered budget, a change of roles or a new user, the very next request from the same client
   to approval is judged on the new state: users answers only after its relay published the change, and approval
   fences on the users topics before it judges a caller (ADR 0012). Each is repeated 200 times.
 """
@@ -156,4 +156,17 @@ async def test_the_next_evaluation_uses_a_budget_lowered_a_moment_ago(shop: Shop
         if judged["within_budget"] or judged["budget"]["max_quantity"] != limit - 1:
             stale.append((limit - 1, judged["budget"], judged["within_budget"]))
         limit -= 1
+    assert stale == []
+
+
+async def test_roles_taken_away_and_given_back_count_at_the_next_request(shop: Shop):
+    user, headers = await shop.api.user(shop.company, ["buyer"])
+    stale = []
+    for _ in range(REPETITIONS // 2):
+        for roles, allowed in ((["service_technician"], False), (["buyer"], True)):
+            r = await shop.gw.put(f"/api/users/{user['id']}/roles", json={"role_ids": roles}, headers=shop.main)
+            assert r.status_code == 200, r.text
+            evaluation = await shop.gw.post("/api/orders/evaluate", json=order_body(quantity=1), headers=headers)
+            if (evaluation.status_code == 200) != allowed:
+                stale.append((roles, evaluation.status_code, evaluation.text[:200]))
     assert stale == []
