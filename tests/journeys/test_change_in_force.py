@@ -3,9 +3,10 @@
 - Attack 1 of issue 13: a user holding only ``manage_users`` defines an all-permission role, gives it to
   themselves, sets their own budget — each refused with a clear code (every cell of the rules:
   ``tests/service/users/test_permission_matrix.py``).
-- Once users answered a deactivation, a lowered budget, a change of roles or a new user, the very next request from the same client
-  to approval is judged on the new state: users answers only after its relay published the change, and approval
-  fences on the users topics before it judges a caller (ADR 0012). Each is repeated 200 times.
+- Once users answered a deactivation, a lowered budget, a change of roles or a new user, the very next request
+  from the same client to approval is judged on the new state: users answers only after its relay published the
+  change, and approval fences on the users topics before it judges a caller (ADR 0012). Each is repeated 200
+  times.
 """
 
 from __future__ import annotations
