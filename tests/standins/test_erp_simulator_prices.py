@@ -117,12 +117,24 @@ async def test_the_test_hook_changes_a_price_as_a_new_version_sent_like_any_erp_
     added = await world.http.put(f"/admin/customers/{number}/prices/NEW-1", json={"unit_price": "1.00", "unit": "m"})
     assert added.status_code == 200 and added.json()["version"] == 1
 
+    nulls = {"unit_price": None, "blocked": None, "description": None, "price_breaks": None, "valid_from": None}
+    again = await world.http.put(f"/admin/customers/{number}/prices/A-100", json=nulls)
+    assert again.status_code == 200, again.text  # null: unchanged (the validity bound: none)
+    kept = again.json()
+    assert (kept["unit_price"], kept["blocked"], kept["description"], kept["valid_from"]) == (
+        "8.75",
+        True,
+        "Schraube M8",
+        None,
+    )
+
 
 async def test_the_test_hook_refuses_what_the_erp_would_not_keep(world: World):
     number = (await world.http.post("/admin/customers", json={})).json()["customer_number"]
     before = len(await world.sent())
     for sku, body, status in (
         ("NEW-2", {"blocked": True}, 422),  # a new article needs a price
+        ("NEW-3", {"unit_price": None}, 422),
         ("A-100", {"unit_price": "-1"}, 422),
         ("A-100", {"price_breaks": [{"min_quantity": 1, "unit_price": "1"}]}, 422),
         ("A-100", {"valid_from": "2026-01-01T00:00:00"}, 422),  # no time zone

@@ -236,6 +236,9 @@ class PriceBreakIn(BaseModel):
     unit_price: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
 
 
+NULLABLE_PRICE_FIELDS = ("valid_from", "valid_to")
+
+
 class PriceIn(BaseModel):
     """One article of a customer's assortment as the ERP now keeps it (left out: unchanged; a new article needs
     ``unit_price``). Amounts are in the customer's currency. Sent to the Kundencenter on the ERP's customer-prices
@@ -470,7 +473,10 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
     )
     async def put_price(customer_number: str, sku: SkuPath, body: PriceIn) -> dict[str, Any]:
         pool = simulator.require_pool()
-        fields = body.model_dump(exclude_unset=True)
+        # null: unchanged, except for the validity bounds, where it means "since ever" / "until further notice"
+        fields = {
+            k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in NULLABLE_PRICE_FIELDS
+        }
         if "price_breaks" in fields:
             fields["price_breaks"] = [
                 {"min_quantity": b["min_quantity"], "unit_price": str(b["unit_price"])} for b in fields["price_breaks"]
