@@ -101,7 +101,7 @@ USERS_COMPANIES = Topic(
     partitions=6,
     key="company id",
     messages=users_v1.COMPANY_MESSAGES,
-    consumers=("approval",),
+    consumers=("approval", "registration"),
     description="Companies: creation, approvers, main-contact transfers, custom roles.",
 )
 

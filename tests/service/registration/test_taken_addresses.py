@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from contracts.registration.v1 import RegistrationCompleted
-from contracts.topics import USERS_USERS
+from contracts.topics import USERS_COMPANIES, USERS_USERS
 from contracts.users import v1 as users
 from tests.service.registration.conftest import System, body
 from tests.service.registration.wire import published
@@ -66,3 +66,21 @@ async def test_an_address_a_user_gave_up_is_free_again(system: System):
     rid, token = await system.verified(email=old)
     assert (await system.confirm(rid, token)).status_code == 200
     assert system.registrations.email_taken(new)
+
+
+async def test_a_completion_users_refused_is_told_to_the_applicant_and_the_customer_may_register_again(
+    system: System,
+):
+    rid, token = await system.verified(email=body()["email"])
+    assert (await system.confirm(rid, token)).status_code == 200
+    completed = [m.message for m in system.outbox.drain() if isinstance(m.message, RegistrationCompleted)]
+    refused = users.CompanyRegistrationRefused(
+        company_id=completed[0].company_id, registration_id=completed[0].registration_id, customer_number="10001",
+        reason="email_taken", refused_at=datetime.now(UTC),
+    )  # fmt: skip
+    await system.inbox.deliver(published(USERS_COMPANIES, str(refused.company_id), refused, next(_ids), "users"))
+    status = await system.status(rid)
+    assert (status["status"], status["reason"]) == ("rejected", "email_taken")
+    again, token = await system.verified(email=body()["email"])
+    assert (await system.confirm(again, token)).status_code == 200
+    assert (await system.status(again))["status"] == "completed"

@@ -6,11 +6,13 @@ import pytest
 
 from contracts.registration.v1 import RegistrationCompleted
 from contracts.topics import REGISTRATION_REGISTRATIONS
+from contracts.users.v1 import CompanyRegistrationRefused
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import Blocking
 from tests.support.messages import consumer_record
 from tests.support.users import erp_contact, registration, signed_in
 from users.adapters.inbound.kafka import consumer_specs
+from users.adapters.outbound.translator import translate
 from users.application.directory import Directory
 
 
@@ -84,12 +86,21 @@ async def test_an_invalid_completion_goes_to_the_dead_letter_topic(consumer):
     assert directory.max_notification_id() == 0
 
 
-async def test_a_completion_whose_main_contact_is_a_user_already_is_dead_lettered(consumer):
-    c, _, broker = consumer
+async def test_a_completion_whose_main_contact_is_a_user_already_is_refused_never_dead_lettered(consumer):
+    c, directory, broker = consumer
     first = registration()
     second = registration(email=str(first.main_contact.email).upper())
     await c.handle(FakeBatch((record(first, 1, 0), record(second, 2, 1))))
-    (dead,) = broker.published
-    assert dead[0] == REGISTRATION_REGISTRATIONS.dlt
-    assert dead[2]["kc-dlt-reason"] == "handler_failed"
-    assert "EmailTaken" in dead[2]["kc-dlt-error"]
+    await c.handle(FakeBatch((record(second, 2, 2),)))  # redelivered: refused once
+    assert broker.published == []
+    assert directory.read_model.company(second.company_id) is None  # nothing created
+    refusals = [
+        o.message
+        for _, event, _ in directory.notifications(0, 1000)
+        for o in translate(event)
+        if isinstance(o.message, CompanyRegistrationRefused)
+    ]
+    assert [(m.registration_id, m.company_id, m.reason) for m in refusals] == [
+        (second.registration_id, second.company_id, "email_taken")
+    ]
+    assert directory.authenticate(signed_in(str(first.main_contact.email))).company_id == first.company_id

@@ -177,6 +177,20 @@ class UserEmailChangeRequested(Message):
 # ---- users.companies.v1 ----------------------------------------------------------------------------------
 
 
+class CompanyRegistrationRefused(Message):
+    """A completed registration was refused: its main contact's address belongs to a user already (taken between
+    registration's own check and the completion). Nothing was created; registration tells the applicant, and
+    the customer may register again with another address."""
+
+    event_type = "CompanyRegistrationRefused"
+
+    company_id: UUID
+    registration_id: UUID
+    customer_number: ShortText
+    reason: Literal["email_taken"]
+    refused_at: datetime
+
+
 class CompanyCreated(Message):
     """A customer completed its registration: the company exists, with its main contact (see UserCreated)."""
 
@@ -279,4 +293,5 @@ COMPANY_MESSAGES: tuple[type[Message], ...] = (
     RoleDefined,
     RoleChanged,
     RoleDeleted,
+    CompanyRegistrationRefused,
 )

@@ -201,7 +201,7 @@ class Registrations(ServiceApplication):
                 if self._saved(registration):
                     raise ConfirmationTokenExpired("The confirmation token has expired.")
                 continue
-            if self._account(registration.customer_number) is not None:
+            if self._registered(registration.customer_number):
                 registration.reject(Reason.ALREADY_REGISTERED, now)
                 if self._saved(registration):
                     raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
@@ -212,12 +212,16 @@ class Registrations(ServiceApplication):
                     raise EmailTaken("This e-mail address already belongs to an account of the customer center.")
                 continue
             registration.complete(now)
-            account = CustomerAccount(
-                customer_number=registration.customer_number,
-                registration_id=registration.id,
-                main_contact_email=registration.email,
-                at=now,
-            )
+            account = self._account(registration.customer_number)
+            if account is None:
+                account = CustomerAccount(
+                    customer_number=registration.customer_number,
+                    registration_id=registration.id,
+                    main_contact_email=registration.email,
+                    at=now,
+                )
+            else:  # released: users refused an earlier completion
+                account.register_again(registration.id, registration.email, now)
             if self._saved(registration, account):
                 return registration
         raise IntegrityError("the confirmation kept colliding with concurrent changes")
@@ -235,7 +239,7 @@ class Registrations(ServiceApplication):
         for counter in counters:
             counter.record_resolved(registration.id, now)
         registration.verified(company, erp_contacts, now)
-        if self._account(registration.customer_number) is not None:
+        if self._registered(registration.customer_number):
             registration.reject(Reason.ALREADY_REGISTERED, now)
         elif self.email_taken(registration.email):
             registration.reject(Reason.EMAIL_TAKEN, now)
@@ -287,6 +291,20 @@ class Registrations(ServiceApplication):
             previous.release(user_id)
             out.extend([previous] if previous.pending_events else [])
         return out + self.on_address_taken(email, user_id)
+
+    def on_completion_refused(self, registration_id: UUID, reason: str) -> list[Any]:
+        """users refused the completion (the address was taken meanwhile): the applicant sees the attempt
+        rejected, and the customer is not registered (it may register again with another address)."""
+        registration = self._find(registration_id)
+        if registration is None:
+            return []
+        registration.refuse_completion(Reason(reason), self.clock())
+        out: list[Any] = [registration] if registration.pending_events else []
+        account = self._account(registration.customer_number)
+        if account is not None:
+            account.release(registration_id)
+            out.extend([account] if account.pending_events else [])
+        return out
 
     def email_taken(self, email: str) -> bool:
         found = self._taken(email)
@@ -378,6 +396,10 @@ class Registrations(ServiceApplication):
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, Registration) else None
+
+    def _registered(self, customer_number: str) -> bool:
+        account = self._account(customer_number)
+        return account is not None and not account.released
 
     def _account(self, customer_number: str) -> CustomerAccount | None:
         try:

@@ -291,6 +291,18 @@ class Registration(Aggregate):
         self.updated_at = completed_at
         self.token_hash = None  # single use
 
+    def refuse_completion(self, reason: Reason, at: datetime) -> None:
+        """The users service refused the completion (the main contact's address was taken meanwhile): nothing was
+        created, and the applicant sees the attempt rejected."""
+        if self.status is Status.COMPLETED:
+            self._completion_refused(reason=reason, at=at)
+
+    @event("CompletionRefused")
+    def _completion_refused(self, reason: Reason, at: datetime) -> None:
+        self.status = Status.REJECTED
+        self.reason = reason
+        self.updated_at = at
+
     # ---- rejection ------------------------------------------------------------------------------------
 
     def reject(self, reason: Reason, at: datetime) -> None:
@@ -331,3 +343,25 @@ class CustomerAccount(Aggregate):
         self.registration_id = registration_id
         self.main_contact_email = main_contact_email
         self.registered_at = at
+        self.released = False
+
+    def release(self, registration_id: UUID) -> None:
+        """The completion of ``registration_id`` was refused by users: the customer is not registered."""
+        if self.registration_id == registration_id and not self.released:
+            self._released()
+
+    @event("Released")
+    def _released(self) -> None:
+        self.released = True
+
+    def register_again(self, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
+        if not self.released:
+            raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
+        self._registered_again(registration_id=registration_id, main_contact_email=main_contact_email, at=at)
+
+    @event("RegisteredAgain")
+    def _registered_again(self, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
+        self.registration_id = registration_id
+        self.main_contact_email = main_contact_email
+        self.registered_at = at
+        self.released = False

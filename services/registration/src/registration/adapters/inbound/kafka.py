@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.erp_sync.v1 import CustomerVerificationFailed, CustomerVerified
-from contracts.topics import ERP_SYNC_VERIFICATIONS, USERS_USERS
-from contracts.users.v1 import UserCreated, UserEmailChanged
+from contracts.topics import ERP_SYNC_VERIFICATIONS, USERS_COMPANIES, USERS_USERS
+from contracts.users.v1 import CompanyRegistrationRefused, UserCreated, UserEmailChanged
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from registration.application.registrations import Registrations
 
@@ -36,6 +36,11 @@ def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
         assert isinstance(msg, UserEmailChanged)
         return registrations.on_address_changed(msg.user_id, msg.email, msg.previous_email)
 
+    def on_refused(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, CompanyRegistrationRefused)
+        return registrations.on_completion_refused(msg.registration_id, msg.reason)
+
     # Not batched: answers for one customer number or client address touch the same lockout counters.
     return [
         ConsumerSpec(
@@ -44,4 +49,6 @@ def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
         ),
         # The addresses taken by users: a registration with one of them is refused before anything is created.
         ConsumerSpec(topic=USERS_USERS, handlers={UserCreated: on_user_created, UserEmailChanged: on_email_changed}),
+        # A completion users refused (the address was taken meanwhile): the applicant is told.
+        ConsumerSpec(topic=USERS_COMPANIES, handlers={CompanyRegistrationRefused: on_refused}),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts.erp_sync.v1 import CompanyMasterDataChanged, ErpContactPersonChanged
@@ -9,14 +10,32 @@ from contracts.registration.v1 import RegistrationCompleted
 from contracts.topics import ERP_SYNC_CUSTOMERS, REGISTRATION_REGISTRATIONS
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from users.application.directory import Directory
+from users.domain.errors import EmailTaken
 from users.domain.model import ErpContact
+from users.domain.refusal import RegistrationRefusal
 
 
 def consumer_specs(directory: Directory) -> list[ConsumerSpec]:
     def on_registration_completed(inbound: Inbound) -> list[Any]:
-        """Create the company and its main contact; nothing when the company exists (a repeated completion)."""
+        """Create the company and its main contact; nothing when the company exists (a repeated completion).
+        The main contact's address taken meanwhile: refused (recorded and published), never dead-lettered."""
         msg = inbound.message
         assert isinstance(msg, RegistrationCompleted)
+        try:
+            return register(msg)
+        except EmailTaken:
+            if directory._find(RegistrationRefusal.create_id(msg.registration_id), RegistrationRefusal) is not None:
+                return []
+            refusal = RegistrationRefusal(
+                registration_id=msg.registration_id,
+                company_id=msg.company_id,
+                customer_number=msg.company.customer_number,
+                reason="email_taken",
+                refused_at=datetime.now(UTC),
+            )
+            return [refusal]
+
+    def register(msg: RegistrationCompleted) -> list[Any]:
         return directory.register_company(
             company_id=msg.company_id,
             customer_number=msg.company.customer_number,

@@ -18,6 +18,7 @@ from users.domain.email_change import EmailChange
 from users.domain.identity import SignIn
 from users.domain.model import Budget, Company, Role, User
 from users.domain.permissions import MAIN_CONTACT
+from users.domain.refusal import RegistrationRefusal
 
 
 def budget(b: Budget) -> v1.Budget:
@@ -119,6 +120,15 @@ def translate(event: Any) -> Sequence[Outgoing]:
         topic = USERS_COMPANIES
     elif isinstance(event, Role.Event):
         message = _role_message(event)
+        topic = USERS_COMPANIES
+    elif isinstance(event, RegistrationRefusal.Refused):
+        message = v1.CompanyRegistrationRefused(
+            company_id=event.company_id,
+            registration_id=event.registration_id,
+            customer_number=event.customer_number,
+            reason=event.reason,  # type: ignore[arg-type]
+            refused_at=event.refused_at,
+        )
         topic = USERS_COMPANIES
     elif isinstance(event, SignIn.Bound):
         message = v1.UserSignInBound(
