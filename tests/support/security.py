@@ -175,7 +175,7 @@ async def tenant(users_api: UsersApi, *, spare_users: int = 2) -> Tenant:
     assert r.status_code == 201, r.text
     role = r.json()
     released = await shop.order(buyer_h, quantity=1)
-    pending = await shop.order(buyer_h, quantity=12, price="1.00")
+    pending = await shop.order(buyer_h, quantity=12)
     assert (released["status"], pending["status"]) == ("released", "pending_approval")
     users = [buyer, tech, *spares]
     t = Tenant(
