@@ -125,3 +125,15 @@ def test_a_first_sign_in_does_not_change_the_users_version(world: World):
     world.directory.authenticate(signed_in(user.email))
     assert world.directory.read_model.user(user.user_id).version == user.version
     assert world.directory.authenticate(signed_in_user(world.directory, user.user_id)).user_id == user.user_id
+
+
+def test_the_first_sign_in_and_an_email_change_request_are_in_the_audit(world: World):
+    user = world.user()
+    world.directory.authenticate(signed_in(user.email, subject="idp|anna"))
+    email_changes.start(world.directory, TOKENS, world.main, user.user_id, unique_email())
+    entries = world.directory.audit(world.main, subject_id=user.user_id)
+    by_action = {e.action: e for e in entries}
+    assert by_action["user.sign_in_bound"].details == {"issuer": TEST_ISSUER, "subject": "idp|anna"}
+    assert by_action["user.sign_in_bound"].actor_id == user.user_id
+    requested = by_action["user.email_change_requested"]
+    assert requested.actor_id == world.main.user_id and "token_hash" not in requested.details

@@ -240,10 +240,49 @@ def jsonable(value: Any) -> Any:
 _NOT_DETAILS = {"originator_id", "originator_version", "originator_topic", "timestamp", "by", "company_id"}
 
 
+_ABOUT_A_USER = {
+    # aggregates of their own whose events are about a user: (action, the details shown); a confirmed change is
+    # audited as the user's own EmailChanged, saved with it
+    ("SignIn", "Bound"): ("user.sign_in_bound", ("issuer", "subject")),
+    ("EmailChange", "Requested"): ("user.email_change_requested", ("email", "previous_email", "expires_at")),
+}
+
+
+def _about_a_user(index: int, event: Any) -> AuditDraft | None:
+    owner, name = _owner(event), type(event).__name__
+    if owner == "RegistrationRefusal":
+        return AuditDraft(
+            event_index=index,
+            company_id=event.company_id,
+            at=event.timestamp,
+            actor_id=None,
+            action="company.registration_refused",
+            subject_type="company",
+            subject_id=event.company_id,
+            details={"registration_id": str(event.registration_id), "reason": event.reason},
+        )
+    known = _ABOUT_A_USER.get((owner, name))
+    if known is None:
+        return None
+    action, shown = known
+    attrs = vars(event)
+    user_id = attrs.get("user_id")
+    return AuditDraft(
+        event_index=index,
+        company_id=attrs["company_id"],
+        at=event.timestamp,
+        actor_id=attrs.get("by", user_id),
+        action=action,
+        subject_type="user",
+        subject_id=user_id if user_id is not None else event.originator_id,
+        details={k: jsonable(attrs[k]) for k in shown},
+    )
+
+
 def audit_draft(index: int, event: Any) -> AuditDraft | None:
     subject = _SUBJECTS.get(_owner(event))
-    if subject is None:  # KeyClaim: bookkeeping, not administration
-        return None
+    if subject is None:  # KeyClaim: bookkeeping, not administration; sign-ins, e-mail changes: about a user
+        return _about_a_user(index, event)
     attrs = vars(event)
     return AuditDraft(
         event_index=index,
