@@ -274,7 +274,7 @@ class Registrations(ServiceApplication):
                 counter.record_resolved(registration.id, now)
         return [registration, *counters]
 
-    # ---- the users' addresses (users.users.v1 handlers: return what to save) ----------------------------
+    # ---- the users' addresses (handlers of the users topic: return what to save) ------------------------
 
     def on_address_taken(self, email: str, user_id: UUID) -> list[Any]:
         """A user holds ``email`` now (created, or changed to it)."""

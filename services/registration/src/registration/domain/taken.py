@@ -1,5 +1,5 @@
 """Registration's own index of the e-mail addresses that belong to a user of the customer center, kept from the
-users service's ``users.users.v1`` (a user created; an address changed).
+users service's users topic (a user created; an address changed).
 
 A registration with such an address is refused before anything is created: after the ERP verified the
 customer (so nobody learns from it whether an address has an account without knowing a customer and one of its

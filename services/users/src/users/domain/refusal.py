@@ -1,6 +1,6 @@
 """A completed registration users refused: its main contact's address belongs to a user already.
 
-Registration checks the addresses users hold before it completes (from users.users.v1), but a user may get the
+Registration checks the addresses users hold before it completes (from the users topic), but a user may get the
 address between that check and the completion reaching users. Then nothing is created — nobody is signed in to a
 company through an address somebody else holds — and the refusal is recorded (and published) instead of the
 completion being dead-lettered, so registration can tell the applicant. Its id derives from the registration id:
