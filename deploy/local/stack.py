@@ -127,6 +127,8 @@ def service_env(spec: ServiceSpec) -> dict[str, str]:
         "SMTP_HOST": HOST,
         "SMTP_PORT": str(SMTP_PORT),
         "LOG_FORMAT": "json",
+        # a removed signing key stops being trusted within 10 s here (default 300 s; the identity journeys remove one)
+        "JWKS_MAX_AGE_S": "10",
     }
     if spec.database:
         db = spec.database

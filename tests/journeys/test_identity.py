@@ -6,8 +6,11 @@ refused with a clear code, and the legitimate paths next to them."""
 
 from __future__ import annotations
 
+import os
+import time
 from uuid import uuid4
 
+import httpx
 import pytest
 
 from tests.conftest import eventually
@@ -170,3 +173,33 @@ async def test_a_token_with_a_malformed_email_verified_claim_is_invalid_token(us
 async def test_the_dev_issuer_gives_an_address_one_account(token):
     first, again = await token(email="same@example.test"), await token(email="SAME@example.test")
     assert token_parts(first)[1]["sub"] == token_parts(again)[1]["sub"]
+
+
+DEV_ISSUER = os.environ.get("KC_TEST_DEV_ISSUER", "http://127.0.0.1:8112")
+KEY_REMOVAL_DEADLINE_S = 60  # the local stack caches the JWKS for <PREFIX>JWKS_MAX_AGE_S = 10 s
+
+
+async def test_a_key_removed_from_the_jwks_stops_being_trusted_within_the_configured_time(users_api: UsersApi, token):
+    company = await users_api.company()
+    async with httpx.AsyncClient(base_url=DEV_ISSUER, timeout=10) as issuer:
+        added = await issuer.post("/admin/keys")
+        assert added.status_code == 201, added.text
+        kid = added.json()["kid"]
+        signed = {"Authorization": f"Bearer {await token(email=company.main_email, kid=kid)}"}
+        for path in ("/api/me", "/api/orders"):  # a new key is fetched (an unknown kid refreshes the key set)
+            r = await users_api.gateway.get(path, headers=signed)
+            assert r.status_code == 200, r.text
+        removed = await issuer.delete(f"/admin/keys/{kid}")
+        assert removed.status_code == 204
+    started = time.monotonic()
+
+    async def refused_everywhere() -> bool:
+        answers = [await users_api.gateway.get(p, headers=signed) for p in ("/api/me", "/api/orders")]
+        return all(r.status_code == 401 and code(r) == "invalid_token" for r in answers)
+
+    await eventually(
+        refused_everywhere, timeout=KEY_REMOVAL_DEADLINE_S, interval=0.5, what="the removed key to stop being trusted"
+    )
+    assert time.monotonic() - started < KEY_REMOVAL_DEADLINE_S
+    still = await users_api.gateway.get("/api/me", headers=company.main)  # the main key is still trusted
+    assert still.status_code == 200

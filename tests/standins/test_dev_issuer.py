@@ -100,3 +100,19 @@ def test_a_token_with_a_given_subject_and_unverified_email(standin: Any) -> None
     body = {"sub": "attacker-1", "email": "anna@example.com", "email_verified": False}
     caller = verifier.verify(_token(issuer.url, **body)["access_token"])
     assert (caller.subject, caller.email, caller.email_verified) == ("attacker-1", "anna@example.com", False)
+
+
+def test_an_added_key_signs_and_once_removed_leaves_the_jwks(standin: Any) -> None:
+    issuer = standin("standins.dev_issuer", "DEV_ISSUER_", {"DEV_ISSUER_ENABLED": "true", "DEV_ISSUER_ISSUER": ISSUER})
+    kid = httpx.post(f"{issuer.url}/admin/keys", timeout=5).json()["kid"]
+    jwks = httpx.get(f"{issuer.url}/.well-known/jwks.json", timeout=5).json()
+    assert kid in {k["kid"] for k in jwks["keys"]} and len(jwks["keys"]) == 2
+    signed = _token(issuer.url, sub="user-1", kid=kid)["access_token"]
+    assert jwt.get_unverified_header(signed)["kid"] == kid
+    assert (
+        TokenVerifier(f"{issuer.url}/.well-known/jwks.json", ISSUER, "kundencenter").verify(signed).subject == "user-1"
+    )
+    assert httpx.delete(f"{issuer.url}/admin/keys/{kid}", timeout=5).status_code == 204
+    jwks = httpx.get(f"{issuer.url}/.well-known/jwks.json", timeout=5).json()
+    assert kid not in {k["kid"] for k in jwks["keys"]} and len(jwks["keys"]) == 1
+    assert httpx.post(f"{issuer.url}/dev-auth/token", json={"sub": "x", "kid": kid}, timeout=5).status_code == 422

@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from standins._common import add_health_routes, refuse_to_start, serve, setup_logging
-from standins.dev_issuer.keys import SigningKey, load_or_create
+from standins.dev_issuer.keys import SigningKey, generate, load_or_create
 from standins.dev_issuer.settings import DevIssuerSettings
 
 log = structlog.get_logger("standins.dev_issuer")
@@ -36,6 +36,9 @@ class TokenRequest(BaseModel):
         default=None, description="The provider's `email_verified` claim; default: true when an e-mail is given"
     )
     company_id: str | None = Field(default=None, max_length=255)
+    kid: str | None = Field(
+        default=None, max_length=100, description="Sign with this extra key (`POST /admin/keys`); default: the main key"
+    )
     ttl_s: int = Field(default=3600, ge=1, description="Lifetime in seconds (at most DEV_ISSUER_MAX_TTL_S)")
     audience: str = Field(default="kundencenter", min_length=1)
     extra_claims: dict[str, Any] = Field(
@@ -99,6 +102,7 @@ def create_app(settings: DevIssuerSettings | None = None, key: SigningKey | None
         version="0.1.0",
     )
     app.state.signing_key = key
+    extra: dict[str, SigningKey] = {}  # keys added for key-rotation tests; never saved
 
     async def readiness() -> dict[str, str]:
         return {"signing_key": "ok" if app.state.signing_key is not None else "missing"}
@@ -108,7 +112,20 @@ def create_app(settings: DevIssuerSettings | None = None, key: SigningKey | None
     @app.get(JWKS_PATH, summary="The public key set (JWKS)")
     @app.get("/dev-auth/jwks.json", summary="The public key set (JWKS), reachable through the gateway")
     async def jwks() -> dict[str, Any]:
-        return key.jwks()
+        return {"keys": [key.public_jwk(), *(k.public_jwk() for k in extra.values())]}
+
+    @app.post("/admin/keys", status_code=201, summary="Add a signing key to the JWKS (key-rotation tests)")
+    async def add_key() -> dict[str, str]:
+        added = SigningKey(generate(), f"extra-{uuid.uuid4().hex[:12]}", "generated")
+        extra[added.kid] = added
+        log.info("signing key added", kid=added.kid)
+        return {"kid": added.kid}
+
+    @app.delete("/admin/keys/{kid}", status_code=204, summary="Remove an added key from the JWKS (a revoked key)")
+    async def remove_key(kid: str) -> None:
+        if extra.pop(kid, None) is None:
+            raise HTTPException(404, f"no added key {kid}")
+        log.info("signing key removed", kid=kid)
 
     @app.get("/.well-known/openid-configuration", summary="Minimal discovery document")
     async def discovery() -> dict[str, Any]:
@@ -124,7 +141,12 @@ def create_app(settings: DevIssuerSettings | None = None, key: SigningKey | None
     async def token(request: TokenRequest) -> TokenResponse:
         if request.ttl_s > settings.max_ttl_s:
             raise HTTPException(422, f"ttl_s must be at most {settings.max_ttl_s}")
-        access_token, claims = issue(key, settings.issuer, request)
+        signing = key
+        if request.kid is not None:
+            if request.kid not in extra:
+                raise HTTPException(422, f"no added key {request.kid}")
+            signing = extra[request.kid]
+        access_token, claims = issue(signing, settings.issuer, request)
         exp, iat = claims.get("exp"), claims.get("iat")
         expires_in = exp - iat if isinstance(exp, int) and isinstance(iat, int) else request.ttl_s
         log.info(

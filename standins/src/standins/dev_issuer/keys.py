@@ -57,7 +57,7 @@ def thumbprint(private_key: rsa.RSAPrivateKey) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode("ascii")
 
 
-def _generate() -> rsa.RSAPrivateKey:
+def generate() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
@@ -84,12 +84,12 @@ def _save(path: Path, pem: bytes) -> bool:
 
 def load_or_create(key_file: Path | None, kid: str | None = None) -> SigningKey:
     if key_file is None:
-        key = _generate()
+        key = generate()
         return SigningKey(key, kid or thumbprint(key), "generated")
     if key_file.exists():
         key = _load(key_file)
         return SigningKey(key, kid or thumbprint(key), "loaded")
-    key = _generate()
+    key = generate()
     signing = SigningKey(key, kid or thumbprint(key), "generated+saved")
     if not _save(key_file, signing.private_pem):  # lost a race: use the winner's key
         key = _load(key_file)
