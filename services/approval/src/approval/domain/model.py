@@ -92,6 +92,14 @@ class OrderLine:
         return self.unit_price * self.quantity
 
 
+def check_articles(skus: list[str]) -> None:
+    """An order names at least one article, each on one line only (as asked for, and as priced)."""
+    if not skus:
+        raise InvalidOrder("An order needs at least one line.")
+    if len(set(skus)) != len(skus):
+        raise InvalidOrder("Each article (sku) may appear on one line only.")
+
+
 @dataclass(frozen=True)
 class OrderContent:
     """Everything the buyer ordered. Totals are always computed from the lines, never taken from outside."""
@@ -110,11 +118,7 @@ class OrderContent:
         self.check()
 
     def check(self) -> None:
-        if not self.lines:
-            raise InvalidOrder("An order needs at least one line.")
-        skus = [line.sku for line in self.lines]
-        if len(set(skus)) != len(skus):
-            raise InvalidOrder("Each article (sku) may appear on one line only.")
+        check_articles([line.sku for line in self.lines])
         for line in self.lines:
             if line.quantity <= 0:
                 raise InvalidOrder(f"Line {line.sku}: the quantity must be positive.")

@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from approval.domain.model import Address, InvalidOrder, OrderContent, OrderError, OrderLine
+from approval.domain.model import Address, OrderContent, OrderError, OrderLine, check_articles
 
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:prices")
 
@@ -255,11 +255,7 @@ class OrderRequest:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))
-        if not self.lines:
-            raise InvalidOrder("An order needs at least one line.")
-        skus = [line.sku for line in self.lines]
-        if len(set(skus)) != len(skus):
-            raise InvalidOrder("Each article (sku) may appear on one line only.")
+        check_articles([line.sku for line in self.lines])
 
     @classmethod
     def of(cls, content: OrderContent) -> OrderRequest:
