@@ -448,7 +448,14 @@ async def _public_headers(world: World, caller: str) -> dict[str, str]:
 async def registration_id(world: World) -> str:
     r = await world.gw.post("/api/registrations", json=_registration_body(), headers={"X-Forwarded-For": random_ip()})
     assert r.status_code == 202, r.text
-    return r.json()["id"]
+    rid = r.json()["id"]
+
+    async def decided() -> bool:  # settled, so two confirmations in a row meet the same state
+        status = (await world.gw.get(f"/api/registrations/{rid}")).json()["status"]
+        return status != "verifying"
+
+    await eventually(decided, what="the registration's verification to be decided")
+    return rid
 
 
 @pytest.mark.parametrize("caller", PUBLIC_CALLERS)
