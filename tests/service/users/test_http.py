@@ -190,3 +190,14 @@ async def test_malformed_ids_and_bodies_get_4xx(company):
         headers=auth(main),
     )
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("field, value", [("name", "Lager\u202eregaL"), ("name", "Lager\x1b[2J"),
+                                          ("description", "Liest\x07 Daten")])  # fmt: skip
+async def test_a_role_name_or_description_with_control_or_bidi_characters_is_refused(company, field, value):
+    client, main, _ = company
+    body = {"name": "Lager", "description": "Liest Datenblätter\nund Berichte", "permissions": ["view_reports"]}
+    assert (await client.post("/api/roles", json=body, headers=auth(main))).status_code == 201
+    r = await client.post("/api/roles", json={**body, "name": "Lager 2", field: value}, headers=auth(main))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_characters"

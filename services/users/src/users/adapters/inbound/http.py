@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
-from contracts.common import PlainText
+from contracts.common import MultilineText, PlainText
 from contracts.limits import EMAIL_MAX, NAME_MAX
 from kc_runtime.auth import Caller, bearer_token
 from kc_runtime.errors import ApiError
@@ -111,8 +111,8 @@ class RolesIn(Strict):
 
 
 class RoleIn(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), PlainText]
+    description: Annotated[str, StringConstraints(max_length=500), MultilineText] = ""
     permissions: list[Permission] = Field(min_length=1, max_length=len(CATALOGUE))
 
 
