@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -40,6 +40,13 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
         await _pause(interval)
+
+
+async def stays_pending(task: asyncio.Future[Any], within: float) -> bool:
+    """True when ``task`` has not finished ``within`` seconds: for what must NOT happen yet (the task is left
+    running). A wait for the task with a deadline, not a sleep."""
+    done, _ = await asyncio.wait({task}, timeout=within)
+    return not done
 
 
 async def _pause(seconds: float) -> None:

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from contracts.topics import USERS_COMPANIES, USERS_USERS
 from kc_runtime.fence import ReadFence, partition_of
 from kc_runtime.settings import ServiceSettings
+from tests.conftest import stays_pending
 from tests.support.infra import KAFKA
 
 pytestmark = pytest.mark.integration
@@ -50,8 +51,7 @@ async def test_a_fence_waits_for_the_message_the_producer_put_on_the_companys_pa
     await committer.start()
     try:
         waiting = asyncio.create_task(fence.wait(company))
-        await asyncio.sleep(0.3)
-        assert not waiting.done(), "nothing applied the message yet"
+        assert await stays_pending(waiting, within=0.3), "nothing applied the message yet"
         # Another replica applies it and commits: the group's committed offset releases the fence.
         tp = TopicPartition(topic, sent.partition)
         committer.assign([tp])

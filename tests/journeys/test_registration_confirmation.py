@@ -60,7 +60,7 @@ async def short_lived_tokens() -> AsyncIterator[int]:
     """registration restarted with tokens valid for a few seconds (and restarted as before afterwards)."""
     stack = _stack()
     if not stack.is_ready("registration"):
-        pytest.skip("needs the local stack's registration (stack.py) to restart it with short-lived tokens")
+        pytest.fail("needs the local stack's registration (stack.py) to restart it with short-lived tokens")
     ttl = 3
 
     def restart(extra: dict[str, str] | None) -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
-import httpx
 import pytest
 
 from tests.conftest import eventually
 from tests.journeys.conftest import bearer
 from tests.journeys.test_registration_support import (
-    USERS,
     Registrar,
     confirmation_token,
     new_customer,
@@ -23,12 +21,6 @@ from tests.journeys.test_registration_support import (
 pytestmark = pytest.mark.journey
 
 COMPANY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:kundencenter:company")  # ADR 0005: company id = uuid5(customer number)
-
-
-async def users_answers_me() -> bool:
-    async with httpx.AsyncClient(timeout=5) as c:
-        r = await c.get(f"{USERS}/openapi.json")
-    return r.status_code == 200 and "/api/me" in r.json().get("paths", {})
 
 
 async def test_a_customer_registers_and_its_main_contact_exists_in_users_and_at_the_erp(gateway, erp_simulator, token):
@@ -68,8 +60,6 @@ async def test_a_customer_registers_and_its_main_contact_exists_in_users_and_at_
     attempts = (await support_view(number))["attempts"]
     assert [(a["id"], a["status"], a["company_id"]) for a in attempts] == [(rid, "completed", company_id)]
 
-    if not await users_answers_me():
-        pytest.skip("users does not serve GET /api/me yet; registration, erp-sync and the ERP were checked")
     auth = bearer(await token(sub=str(uuid4()), email=email))
 
     async def me():

@@ -43,7 +43,7 @@ async def consumer() -> AsyncIterator[ErpConsumer]:
     try:
         admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_DSN} unreachable ({exc!r})")
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} unreachable ({exc!r}): run `make up` or `make test`")
     await admin.execute(f'CREATE DATABASE "{name}"')
     pool = await db.connect(dsn_for(name))
     try:

@@ -16,6 +16,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from contracts.topics import USERS_COMPANIES, USERS_USERS
 from kc_runtime.fence import FenceUnavailable, ReadFence, partition_of
 from kc_runtime.settings import ServiceSettings
+from tests.conftest import eventually, stays_pending
 
 
 class FakeClient:
@@ -71,10 +72,13 @@ async def test_requests_arriving_while_one_listoffsets_is_in_flight_share_the_ne
     f = fence(client, None)
     client.release.clear()
     first = asyncio.create_task(f._end_offsets({tps[0]}))
-    await asyncio.sleep(0.01)  # the first round is on its way
-    assert len(client.requests) == 1
+
+    async def first_round_sent() -> bool:
+        return len(client.requests) == 1
+
+    await eventually(first_round_sent, timeout=5, interval=0.001, what="the first round on its way")
     later = [asyncio.create_task(f._end_offsets({tp})) for tp in tps[1:] for _ in range(10)]
-    await asyncio.sleep(0.01)
+    assert await stays_pending(asyncio.gather(*later), within=0.01)
     assert len(client.requests) == 1  # 50 requests wait for the one in flight, none is sent
     client.release.set()
     await asyncio.gather(first, *later)
@@ -106,8 +110,7 @@ async def test_the_fence_waits_until_the_own_consumer_applied_everything_below_t
     consumer.apply(tp, 6)
     f = fence(FakeClient({tp: 7, other: 3}), consumer)
     waiting = asyncio.create_task(f.wait(company))
-    await asyncio.sleep(0.05)
-    assert not waiting.done()
+    assert await stays_pending(waiting, within=0.05)
     consumer.apply(tp, 7)
     await asyncio.wait_for(waiting, 1)
 

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from kc_runtime.published import Publication, answer_when_published
+from tests.conftest import stays_pending
 
 
 class FakeRelay:
@@ -39,8 +40,7 @@ async def test_the_wait_ends_when_the_relay_passes_the_change():
     p = publication(relay)
     waiting = asyncio.create_task(p.wait_for(5))
     relay.step(4)
-    await asyncio.sleep(0.02)
-    assert not waiting.done()
+    assert await stays_pending(waiting, within=0.02)
     relay.step(6)
     assert await asyncio.wait_for(waiting, 1) is True
     assert relay.seen == [(4, 4), (6, 6)]  # the relay's own hook still runs
@@ -79,8 +79,7 @@ async def test_a_change_is_answered_once_published_and_a_late_publication_is_a_5
     relay = FakeRelay()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app(relay, top=3)), base_url="http://t") as c:
         answer = asyncio.create_task(c.post("/api/things"))
-        await asyncio.sleep(0.05)
-        assert not answer.done()
+        assert await stays_pending(answer, within=0.05)
         relay.step(3)
         assert (await asyncio.wait_for(answer, 1)).status_code == 200
     async with httpx.AsyncClient(
