@@ -6,8 +6,9 @@ Measures, against the running local stack:
   * the raw Kafka produce rate (idempotent producer, acks=all; pipelined, and one-at-a-time);
   * the gateway's pass-through rate (nginx proxying to an upstream that costs nothing, bench/gateway_rate.py) and
     what it answers by itself — when the two are equal, the bench's own client is the limit, not nginx;
-  * the order flow: POST /api/orders through the gateway (concurrent buyers) → approval stores → relay →
-    Kafka → erp-sync applies (its handler's timestamp) — orders/s and p50/p95/p99 latencies;
+  * the order flow under open-loop load (bench/load.py): vegeta sends orders through the gateway at fixed rates —
+    within budget (a sweep to the knee) and the mix with approvals — and the records give the time from submission
+    to the ERP; /proc gives the CPU of every component, hence the server's CPU per order and its idle burn;
   * how cost grows with history: submission (and listing) latency for buyers whose company has ~0, 1,000 and
     100,000 past orders (``--history``; ``--quick``: 0 and 1,000 only). The past orders are stored through
     approval's application layer in bulk (real orders in approval's database, submitted and then cancelled by
@@ -26,7 +27,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 import uuid
@@ -43,6 +43,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import load  # noqa: E402
 from bench.gateway_rate import gateway_rates  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 
@@ -53,6 +54,10 @@ KAFKA = os.environ.get("KC_BENCH_KAFKA", "127.0.0.1:19092")
 APPROVAL = os.environ.get("KC_BENCH_APPROVAL", "http://127.0.0.1:8103")
 USERS = os.environ.get("KC_BENCH_USERS", "http://127.0.0.1:8102")
 APPROVAL_DSN = os.environ.get("KC_BENCH_APPROVAL_DSN", "postgresql://approval:approval@127.0.0.1:54329/approval")
+
+
+def rates(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -256,126 +261,6 @@ async def price_delay(gw: httpx.AsyncClient, shop: dict[str, Any], changes: int)
 
 
 BENCH_BUDGET = {"max_total_quantity": 40, "max_order_value": {"amount": "1000.00", "currency": "EUR"}}
-
-
-async def order_flow(
-    orders: int, concurrency: int, warmup: int, companies: int, over_budget_share: float, price_changes: int = 10
-) -> dict[str, Any]:
-    """Buyers submit orders concurrently; over-budget ones are approved (every 5th rejected, then resubmitted
-    within budget). Measures submission latency and submission → arrival at the ERP simulator."""
-    limits = httpx.Limits(max_connections=concurrency * 2)
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60, limits=limits) as gw:
-        print(f"[bench]   registering {companies} companies with buyers and approvers…", flush=True)
-        guarantee_before = await guarantee_snapshot()
-        shops = await setup_companies(gw, companies, max(1, concurrency // companies))
-        buyers = [(shop, b) for shop in shops for b in shop["buyers"]]
-
-        submitted: dict[str, float] = {}
-        http_latency: list[float] = []
-        decision_latency: list[float] = []
-        errors: list[str] = []
-        counts = {"released": 0, "approved": 0, "rejected_resubmitted": 0}
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(warmup + orders):
-            queue.put_nowait(i)
-
-        async def call(method: str, url: str, headers: dict, body: Any = None) -> httpx.Response:
-            r = await gw.request(method, url, json=body, headers=headers)
-            if r.status_code >= 400:
-                errors.append(f"{method} {url.split('/')[-1]} {r.status_code} {r.text[:120]}")
-            return r
-
-        async def buyer(n: int) -> None:
-            shop, headers = buyers[n % len(buyers)]
-            while True:
-                try:
-                    i = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                over = (i % 100) < over_budget_share * 100
-                body = order_body(quantity=60 if over else 1 + i % 5, unit_price="9.90", sku=f"SKU-{i % 50}")
-                t0, p0 = time.time(), time.perf_counter()
-                r = await call("POST", "/api/orders", headers, body)
-                took = time.perf_counter() - p0
-                if r.status_code != 201:
-                    continue
-                order = r.json()
-                measured = i >= warmup
-                if measured:
-                    http_latency.append(took)
-                if order["status"] == "pending_approval":
-                    p1 = time.perf_counter()
-                    if i % 5 == 0:
-                        await call(
-                            "POST", f"/api/orders/{order['id']}/reject", shop["approver"], {"comment": "zu viel"}
-                        )
-                        again = order_body(quantity=30, unit_price="9.90", sku=f"SKU-{i % 50}")
-                        r = await call("POST", f"/api/orders/{order['id']}/resubmit", headers,
-                                       {"comment": "weniger", "order": again})  # fmt: skip
-                        counts["rejected_resubmitted"] += 1
-                    else:
-                        r = await call(
-                            "POST", f"/api/orders/{order['id']}/approve", shop["approver"], {"comment": "ok"}
-                        )
-                        counts["approved"] += 1
-                    if measured:
-                        decision_latency.append(time.perf_counter() - p1)
-                else:
-                    counts["released"] += 1
-                if measured and r.status_code < 400:
-                    submitted[order["id"]] = t0
-
-        inside_before = await approval_histogram("POST", "/api/orders", "201")
-        started = time.time()
-        await asyncio.gather(*(buyer(n) for n in range(concurrency)))
-        http_done = time.time()
-        inside_after = await approval_histogram("POST", "/api/orders", "201")
-        guarantee_after = await guarantee_snapshot()
-
-    arrived: dict[str, float] = {}
-    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
-        deadline = time.monotonic() + 300
-        pending = set(submitted)
-        while pending and time.monotonic() < deadline:
-            for order_id in list(pending)[:500]:
-                r = await erp.get(f"/sales-orders/{order_id}")
-                if r.status_code == 200:
-                    arrived[order_id] = datetime.fromisoformat(r.json()["received_at"]).timestamp()
-                    pending.discard(order_id)
-    e2e = [arrived[o] - submitted[o] for o in arrived]
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60) as gw:
-        prices = await price_delay(gw, shops[0], changes=price_changes)
-    first = min(submitted.values()) if submitted else started
-    last = max(arrived.values()) if arrived else http_done
-    return {
-        "orders": len(submitted),
-        "companies": companies,
-        "buyers": len(buyers),
-        "concurrency": concurrency,
-        "mix": counts,
-        "errors": len(errors),
-        "error_samples": errors[:5],
-        "not_at_erp": len(submitted) - len(arrived),
-        "http_orders_per_s": len(submitted) / max(1e-9, http_done - first),
-        "end_to_end_orders_per_s": len(arrived) / max(1e-9, last - first),
-        "http_p50_ms": pct(http_latency, 50) * 1000,
-        "http_p95_ms": pct(http_latency, 95) * 1000,
-        "http_p99_ms": pct(http_latency, 99) * 1000,
-        # the same submissions as approval's own histogram saw them (the client's share left out; warm-up included)
-        "approval_submit_p50_ms": histogram_pct(inside_before, inside_after, 50) * 1000,
-        "approval_submit_p95_ms": histogram_pct(inside_before, inside_after, 95) * 1000,
-        "approval_submit_p99_ms": histogram_pct(inside_before, inside_after, 99) * 1000,
-        # what the changes-in-force guarantee costs: the read fence inside every request of approval (submissions,
-        # evaluations, decisions), users' wait for its relay inside every change the set-up made
-        "guarantee": guarantee_cost(guarantee_before, guarantee_after),
-        "decision_p50_ms": pct(decision_latency, 50) * 1000,
-        "decision_p99_ms": pct(decision_latency, 99) * 1000,
-        "e2e_p50_ms": pct(e2e, 50) * 1000,
-        "e2e_p95_ms": pct(e2e, 95) * 1000,
-        "e2e_p99_ms": pct(e2e, 99) * 1000,
-        "e2e_mean_ms": (statistics.fmean(e2e) * 1000) if e2e else float("nan"),
-        "price_change_to_approval": prices,
-    }
 
 
 # ---- cost with history ------------------------------------------------------------------------------------
@@ -602,8 +487,12 @@ async def history_latency(sizes: list[int], submits: int, concurrency: int) -> d
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 2000)))
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("BENCH_CONCURRENCY", 32)))
+    parser.add_argument("--rates", default=os.environ.get("BENCH_RATES", "25,50,100,150,200,300,400,600,800,1000"),
+                        help="within-budget orders per second, one step each, until the stack falls behind")  # fmt: skip
+    parser.add_argument("--mix-rates", default=os.environ.get("BENCH_MIX_RATES", "25,50,100,150,250,400"),
+                        help="orders per second of the mix (80 %% within budget, 20 %% over), one step each")  # fmt: skip
+    parser.add_argument("--step-seconds", type=float, default=float(os.environ.get("BENCH_STEP_SECONDS", 15)))
+    parser.add_argument("--buyers", type=int, default=int(os.environ.get("BENCH_BUYERS", 32)))
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
     parser.add_argument("--kafka-messages", type=int, default=int(os.environ.get("BENCH_KAFKA_MESSAGES", 20000)))
     parser.add_argument("--companies", type=int, default=int(os.environ.get("BENCH_COMPANIES", 8)))
@@ -618,7 +507,8 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (used by make test)")
     args = parser.parse_args()
     if args.quick:
-        args.orders, args.concurrency, args.seconds, args.kafka_messages, args.companies = 60, 8, 1.0, 2000, 2
+        args.rates, args.mix_rates, args.step_seconds, args.buyers = "20", "10", 3.0, 8
+        args.seconds, args.kafka_messages, args.companies = 1.0, 2000, 2
         args.history, args.history_submits = "0,1000", 30
     history_sizes = [int(x) for x in args.history.replace("_", "").split(",") if x.strip()]
     if args.only_history:
@@ -634,21 +524,19 @@ async def main() -> int:
     kafka_pipelined, kafka_sequential = await kafka_produce_rate(args.kafka_messages)
     print(f"[bench] gateway pass-through rate ({args.seconds:.0f}s, 32 keep-alive connections)…", flush=True)
     gateway = await gateway_rates(args.seconds)
-    print(
-        f"[bench] order flow: {args.orders} orders, {args.concurrency} concurrent buyers, via the gateway…", flush=True
-    )
-    flow = await order_flow(
-        args.orders,
-        args.concurrency,
-        warmup=min(50, args.orders // 10),
-        companies=args.companies,
-        over_budget_share=args.over_budget,
-        price_changes=3 if args.quick else 20,
-    )
+    print("[bench] order flow, open loop (vegeta at fixed rates; CPU from /proc)…", flush=True)
+    guarantee_before = await guarantee_snapshot()
+    shops = await load.setup(args.companies, max(1, args.buyers // args.companies))
+    flow = await load.sweep(rates(args.rates), rates(args.mix_rates), args.step_seconds, args.companies,
+                            args.buyers // args.companies, idle_seconds=3 if args.quick else 10, shops=shops)  # fmt: skip
+    flow["guarantee"] = guarantee_cost(guarantee_before, await guarantee_snapshot())
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=60) as gw:
+        flow["price_change_to_approval"] = await price_delay(gw, shops[0].raw, changes=3 if args.quick else 20)
     history = await run_history(history_sizes, args) if history_sizes else {}
 
     result = {
         "at": datetime.now(UTC).isoformat(),
+        "commit": commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "ceilings": {
             "pg_commits_per_s": pg_plain,
@@ -667,19 +555,8 @@ async def main() -> int:
         ("Kafka produce msgs/s (one at a time)", f"{kafka_sequential:,.0f}"),
         ("nginx pass-through requests/s (to a no-cost upstream)", f"{gateway['nginx_pass_through_per_s']:,.0f}"),
         ("nginx requests/s answered by itself", f"{gateway['nginx_direct_per_s']:,.0f}"),
-        ("orders submitted and decided via gateway /s", f"{flow['http_orders_per_s']:,.1f}"),
-        ("orders end to end /s (submitted -> at the ERP)", f"{flow['end_to_end_orders_per_s']:,.1f}"),
         (
-            "submit latency p50 / p95 / p99 ms",
-            f"{flow['http_p50_ms']:.1f} / {flow['http_p95_ms']:.1f} / {flow['http_p99_ms']:.1f}",
-        ),
-        (
-            "  of which inside approval p50 / p95 / p99 ms",
-            f"{flow['approval_submit_p50_ms']:.1f} / {flow['approval_submit_p95_ms']:.1f}"
-            f" / {flow['approval_submit_p99_ms']:.1f}",
-        ),
-        (
-            "  of which the read fence p50 / p99 ms (ADR 0012)",
+            "read fence inside approval p50 / p99 ms (ADR 0012)",
             f"{flow['guarantee']['fence_p50_ms']:.1f} / {flow['guarantee']['fence_p99_ms']:.1f}",
         ),
         (
@@ -691,16 +568,6 @@ async def main() -> int:
             "users change answered after its publication: wait p50 / p99 ms",
             f"{flow['guarantee']['publication_p50_ms']:.1f} / {flow['guarantee']['publication_p99_ms']:.1f}",
         ),
-        ("decision latency p50 / p99 ms", f"{flow['decision_p50_ms']:.1f} / {flow['decision_p99_ms']:.1f}"),
-        (
-            "submit -> at the ERP p50 / p95 / p99 ms",
-            f"{flow['e2e_p50_ms']:.1f} / {flow['e2e_p95_ms']:.1f} / {flow['e2e_p99_ms']:.1f}",
-        ),
-        (
-            "mix: within budget / approved / rejected+resubmitted",
-            f"{flow['mix']['released']} / {flow['mix']['approved']} / {flow['mix']['rejected_resubmitted']}",
-        ),
-        ("orders (errors, not at the ERP)", f"{flow['orders']} ({flow['errors']}, {flow['not_at_erp']})"),
         (
             f"ERP price change -> used by approval p50 / max ms ({flow['price_change_to_approval']['changes']})",
             f"{flow['price_change_to_approval']['p50_ms']:.1f} / {flow['price_change_to_approval']['max_ms']:.1f}",
@@ -710,12 +577,15 @@ async def main() -> int:
     print()
     for name, value in rows:
         print(f"  {name:<{width}}  {value:>24}")
+    load.print_report(flow)
     if history:
         print_history(history, args.quick)
     write_result(result, args.quick)
-    for sample in flow["error_samples"] + history.get("error_samples", []):
+    samples = [x for step in flow["steps"] for x in step["error_samples"]] + history.get("error_samples", [])
+    for sample in samples:
         print(f"  error: {sample}")
-    return 1 if flow["errors"] or flow["not_at_erp"] or history.get("errors") else 0
+    lost = sum(step["not_at_erp"] for step in flow["steps"])
+    return 1 if samples or lost or history.get("errors") else 0
 
 
 async def run_history(sizes: list[int], args: argparse.Namespace) -> dict[str, Any]:
@@ -736,8 +606,21 @@ def print_history(history: dict[str, Any], quick: bool) -> None:
         print(f"  ({int(size):,} past orders stored at {rate:,.0f} orders/s)")
 
 
+def commit() -> str:
+    """The commit measured (with ``-dirty`` when the working tree differs from it)."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git") or "git"
+    head = subprocess.run([git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout  # noqa: S603
+    status = [git, "status", "--porcelain", "--untracked-files=no"]
+    dirty = subprocess.run(status, capture_output=True, text=True, cwd=ROOT).stdout.strip()  # noqa: S603
+    return (head.strip() or "unknown") + ("-dirty" if dirty else "")
+
+
 def write_result(result: dict[str, Any], quick: bool) -> None:
-    out = ROOT / "bench" / "results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}{'-quick' if quick else ''}.json"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = ROOT / "bench" / "results" / f"{stamp}-{result.get('commit') or commit()}{'-quick' if quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n  results written to {out.relative_to(ROOT)}")

@@ -140,4 +140,25 @@ else
   printf '%s\n' "$pom_hash" >"$KAFKA_STAMP"
   say "kafka libs ok ($(ls "$KAFKA_LIBS" | wc -l) jars: $(cd "$KAFKA_LIBS" && ls kafka_2.13-*.jar))"
 fi
+
+# --- 4. the load generator of `make bench` (vegeta, MIT; built from the Go module proxy) ---------------------
+VEGETA_VERSION="v12.13.0"
+VEGETA=".local/bin/vegeta"
+if [ -x "$VEGETA" ] && [ "$(cat "$VEGETA.version" 2>/dev/null)" = "$VEGETA_VERSION" ]; then
+  say "vegeta ok ($VEGETA_VERSION)"
+else
+  GO="$(command -v go || true)"
+  [ -n "$GO" ] || [ ! -x /usr/local/go/bin/go ] || GO=/usr/local/go/bin/go
+  if [ -z "$GO" ]; then
+    apt_update_once
+    apt_install golang-go
+    GO="$(command -v go)"
+  fi
+  say "building vegeta $VEGETA_VERSION with $("$GO" version | cut -d' ' -f3) (first run: ~1 min)"
+  mkdir -p .local/bin
+  GOBIN="$ROOT/.local/bin" GOFLAGS=-mod=mod "$GO" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" \
+    >.local/bin/vegeta.log 2>&1 || { tail -n 20 .local/bin/vegeta.log >&2; die "building vegeta failed"; }
+  printf '%s\n' "$VEGETA_VERSION" >"$VEGETA.version"
+  say "vegeta ok ($VEGETA_VERSION)"
+fi
 say "done"

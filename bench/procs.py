@@ -1,0 +1,98 @@
+"""CPU time of the local stack, per component, from /proc (user + system time of each process and its children).
+
+A component is what ``deploy/local/stack.py`` starts (its pid file in ``.local/run``; PostgreSQL's from
+``postmaster.pid``): the process and every process below it (PostgreSQL backends, nginx workers), threads included
+(the JVM's). Processes that ended between two samples take their CPU time with them, so keep the windows short
+against the stack's lifetime (the stack's processes live as long as the stack).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TICK = os.sysconf("SC_CLK_TCK")
+
+STAND_INS = frozenset({"erp-simulator", "dev-issuer", "smtp-sink"})
+"""Systems that are not ours (ERP, identity provider, mailbox): shown, but not counted as the server's CPU."""
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, cpu seconds) of one process, or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _all() -> dict[int, tuple[int, float]]:
+    out: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            out[int(entry)] = stat
+    return out
+
+
+def components() -> dict[str, int]:
+    """Name → pid of every running component of the local stack (``stack.py status``)."""
+    status = subprocess.run(  # noqa: S603 — our own interpreter and script
+        [sys.executable, str(ROOT / "deploy" / "local" / "stack.py"), "status"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    out: dict[str, int] = {}
+    for line in status.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 3 and parts[1].isdigit() and parts[2].startswith("running"):
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: dict[str, float]
+    """CPU seconds used so far by each component's process tree."""
+
+
+class StackCpu:
+    """Samples of the stack's CPU time; the difference of two samples is what each component used in between."""
+
+    def __init__(self, extra: dict[str, int] | None = None) -> None:
+        self.roots = {**components(), **(extra or {})}
+
+    def sample(self) -> Sample:
+        procs = _all()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        seconds: dict[str, float] = {}
+        for name, root in self.roots.items():
+            todo, total = [root], 0.0
+            while todo:
+                pid = todo.pop()
+                if pid in procs:
+                    total += procs[pid][1]
+                todo.extend(children.get(pid, ()))
+            seconds[name] = total
+        return Sample(seconds)
+
+    @staticmethod
+    def used(before: Sample, after: Sample) -> dict[str, float]:
+        return {name: after.seconds[name] - before.seconds.get(name, 0.0) for name in after.seconds}
+
+
+def server_seconds(used: dict[str, float]) -> float:
+    """The product's CPU: our services, PostgreSQL, Kafka and the gateway — not the stand-ins, not the client."""
+    return sum(v for k, v in used.items() if k not in STAND_INS and not k.startswith("client:"))
+
+
+def self_cpu_seconds() -> float:
+    """CPU seconds of this (the benchmark's) process so far."""
+    return sum(os.times()[:2])
