@@ -284,10 +284,14 @@ async def run_step(
     workdir: Path,
     expect_at_erp: int,
     drain_s: float = 120,
+    flame: Path | None = None,
 ) -> Step:
+    profilers = _profile(cpu, flame, f"{load}-{rate:g}", len(requests) / rate) if flame else []
     before = cpu.sample()
     started = time.monotonic()
     results = await asyncio.to_thread(attack, requests, rate, workdir, f"{load}-{rate:g}")
+    for profiler in profilers:
+        await asyncio.to_thread(profiler.wait)
     released: dict[str, float] = {}
     submitted_ids: list[str] = []
     for r in results:
@@ -315,6 +319,35 @@ async def run_step(
     if expect_at_erp and len(ids) < expect_at_erp:
         step.figures["not_accepted"] = expect_at_erp - len(ids)
     return step
+
+
+PROFILED = ("approval", "erp-sync", "notifications", "users", "erp-simulator")
+
+
+def _profile(cpu: StackCpu, into: Path, name: str, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy flame graphs of the Python services while a step's requests are sent (sampling from outside, without
+    stopping the process)."""
+    spy = ROOT / ".venv" / "bin" / "py-spy"
+    into.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(  # noqa: S603 — our own arguments
+            [
+                str(spy),
+                "record",
+                "--nonblocking",
+                "-p",
+                str(cpu.roots[component]),
+                "-d",
+                str(max(1, round(seconds))),
+                "-o",
+                str(into / f"{component}-{name}.svg"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for component in PROFILED
+        if component in cpu.roots
+    ]
 
 
 def within_budget_requests(shops: list[Shop], count: int, offset: int) -> list[Request]:
@@ -375,6 +408,7 @@ async def sweep(
     buyers_per_company: int,
     idle_seconds: float = 10,
     shops: list[Shop] | None = None,
+    flame: tuple[Path, float] | None = None,
 ) -> dict[str, Any]:
     """Idle burn, then a step per within-budget rate, then a step per mix rate. Each sweep stops after the first
     step the stack could not keep up with (fewer orders per second at the ERP than offered, or some lost)."""
@@ -393,7 +427,10 @@ async def sweep(
     for rate in within_rates:
         count = max(1, round(rate * seconds))
         print(f"[bench]   within budget at {rate:g}/s for {seconds:g}s ({count} orders)…", flush=True)
-        step = await run_step("within", within_budget_requests(shops, count, offset), rate, cpu, idle, workdir, count)
+        into = flame[0] if flame and flame[1] == rate else None
+        step = await run_step(
+            "within", within_budget_requests(shops, count, offset), rate, cpu, idle, workdir, count, flame=into
+        )
         offset += count
         steps.append(step.figures)
         _line(step.figures)
@@ -408,7 +445,8 @@ async def sweep(
         requests = mix_requests(shops, count, held, offset)
         offset += count
         expected = sum(1 for r in requests if r.kind in ("submit", "approve", "resubmit"))
-        step = await run_step("mix", requests, rate * len(requests) / count, cpu, idle, workdir, expected)
+        into = flame[0] if flame and flame[1] == rate else None
+        step = await run_step("mix", requests, rate * len(requests) / count, cpu, idle, workdir, expected, flame=into)
         step.figures["orders_per_s_offered"] = rate
         steps.append(step.figures)
         _line(step.figures)
@@ -471,5 +509,6 @@ def print_report(flow: dict[str, Any]) -> None:
     )
     heavy = max(flow["steps"], key=lambda s: s["rate_per_s"]) if flow["steps"] else None
     if heavy:
-        print(f"  CPU seconds per component at {heavy['load']} {heavy['rate_per_s']:g}/s: "
+        rate = heavy.get("orders_per_s_offered", heavy["rate_per_s"])
+        print(f"  CPU seconds per component at {heavy['load']} {rate:g}/s: "
               + ", ".join(f"{k} {v:.1f}" for k, v in sorted(heavy["cpu_s"].items(), key=lambda kv: -kv[1])))  # fmt: skip

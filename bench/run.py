@@ -492,6 +492,9 @@ async def main() -> int:
     parser.add_argument("--mix-rates", default=os.environ.get("BENCH_MIX_RATES", "25,50,100,150,250,400"),
                         help="orders per second of the mix (80 %% within budget, 20 %% over), one step each")  # fmt: skip
     parser.add_argument("--step-seconds", type=float, default=float(os.environ.get("BENCH_STEP_SECONDS", 15)))
+    parser.add_argument("--flame", type=float, default=None, metavar="RATE",
+                        help="record py-spy flame graphs of the Python services during the steps at this rate, into"
+                        " bench/results/flame/<commit>/")  # fmt: skip
     parser.add_argument("--buyers", type=int, default=int(os.environ.get("BENCH_BUYERS", 32)))
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
     parser.add_argument("--kafka-messages", type=int, default=int(os.environ.get("BENCH_KAFKA_MESSAGES", 20000)))
@@ -528,7 +531,8 @@ async def main() -> int:
     guarantee_before = await guarantee_snapshot()
     shops = await load.setup(args.companies, max(1, args.buyers // args.companies))
     flow = await load.sweep(rates(args.rates), rates(args.mix_rates), args.step_seconds, args.companies,
-                            args.buyers // args.companies, idle_seconds=3 if args.quick else 10, shops=shops)  # fmt: skip
+                            args.buyers // args.companies, idle_seconds=3 if args.quick else 10, shops=shops,
+                            flame=(ROOT / "bench" / "results" / "flame" / commit(), args.flame) if args.flame else None)  # fmt: skip
     flow["guarantee"] = guarantee_cost(guarantee_before, await guarantee_snapshot())
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=60) as gw:
         flow["price_change_to_approval"] = await price_delay(gw, shops[0].raw, changes=3 if args.quick else 20)
