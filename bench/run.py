@@ -419,6 +419,7 @@ async def history_latency(sizes: list[int], submits: int, concurrency: int) -> d
         made = dict(zip(fresh, await history_companies(gw, len(fresh)), strict=True))
         companies = [reused[size] or made[size] for size in sizes]
         seeding: dict[int, float] = {}
+        seeding_started = time.monotonic()
         for size in fresh:
             if size:
                 print(f"[bench]   storing {size:,} past orders…", flush=True)
@@ -431,6 +432,9 @@ async def history_latency(sizes: list[int], submits: int, concurrency: int) -> d
                 print(f"[bench]   reusing the {size:,} past orders stored by an earlier run", flush=True)
         waited = await wait_for_followers()
         print(f"[bench]   approval's relay and projection caught up after {waited:.1f}s", flush=True)
+        # the followers ran while the orders were stored: from the first store to caught up, two events per order
+        seeded = sum(size for size in fresh if size)
+        follow_rate = 2 * seeded / (time.monotonic() - seeding_started) if seeded >= 10_000 else float("nan")
 
         submit: dict[int, list[float]] = {size: [] for size in sizes}
         listing: dict[int, list[float]] = {size: [] for size in sizes}
@@ -469,6 +473,8 @@ async def history_latency(sizes: list[int], submits: int, concurrency: int) -> d
         "submits_per_size": submits,
         "concurrency": concurrency,
         "seeded_orders_per_s": seeding,
+        # the rate at which one relay (and the projection) follows approval's log when it has a backlog
+        "followed_events_per_s": follow_rate,
         "errors": len(errors),
         "error_samples": errors[:5],
         "by_history": {
@@ -608,6 +614,9 @@ def print_history(history: dict[str, Any], quick: bool) -> None:
         print(f"  {int(size):>12,}  {submit:>28}  {listing:>28}")
     for size, rate in history["seeded_orders_per_s"].items():
         print(f"  ({int(size):,} past orders stored at {rate:,.0f} orders/s)")
+    if history.get("followed_events_per_s") == history.get("followed_events_per_s"):  # not NaN
+        print(f"  (approval's relay and projection followed the stored orders at {history['followed_events_per_s']:,.0f}"
+              " events/s)")  # fmt: skip
 
 
 def commit() -> str:
