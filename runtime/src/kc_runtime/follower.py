@@ -4,7 +4,16 @@ One active follower per (service, name): a PostgreSQL advisory lock on a dedicat
 stand by and take over when the holder's connection drops. The follower reads the log in order from its
 stored position, hands each batch to :meth:`LogFollower.process`, and stores the new position only after
 ``process`` returned — a crash in between processes the batch again (so ``process`` must be idempotent, or its
-effects deduplicated downstream). It wakes on the event store's ``NOTIFY`` and polls as a fallback.
+effects deduplicated downstream).
+
+Waking: the event store ``NOTIFY``s its channel in every transaction that stores events, and the follower
+``LISTEN``s on its lock connection, so it reads as soon as a change is committed and sleeps otherwise. The flag a
+notification sets is cleared *before* each read, so a notification that arrives while a batch is being handled
+makes the next wait return at once instead of being lost. A lost lock connection (the database restarted, the
+backend was terminated) wakes the follower at once too (asyncpg's termination listener), and it reconnects.
+``idle_interval_s`` is only a safety net for an event whose notification never came (written by something that
+does not notify, e.g. a restore or SQL by hand): PostgreSQL delivers every notification committed after
+``LISTEN`` to a live session, so seconds are enough, and an idle stack does not pay for polling.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ class LogFollower:
         dsn: str,
         blocking: Blocking,
         batch_size: int = 500,
-        idle_interval_s: float = 0.2,
+        idle_interval_s: float = 5.0,
         name: str | None = None,
     ) -> None:
         self.service = service
@@ -109,33 +118,40 @@ class LogFollower:
             self.log.info("active", position=self.position)
             table = self.app.events_table_name
             if table:
+                # Listening before the first read: whatever is committed from here on is read or notified.
                 await conn.add_listener(table.replace(".", "_"), lambda *_: self._wakeup.set())
+            conn.add_termination_listener(lambda *_: self._wakeup.set())
             while not stopping.is_set():
                 if conn.is_closed():
                     raise ConnectionError("lock connection lost")
-                done = await self._step(conn)
-                if done < self.batch_size:
-                    self._wakeup.clear()
+                self._wakeup.clear()
+                if await self._step(conn):
                     await _wait_any(stopping, self._wakeup, self.idle_interval_s)
         finally:
             self._set_active(False)
             await conn.close(timeout=5)
 
-    async def _step(self, conn: asyncpg.Connection) -> int:
+    async def _step(self, conn: asyncpg.Connection) -> bool:
+        """Read and handle one batch; True when the log is read to its end (as far as this read could see)."""
         batch: Batch = await self.blocking.run(self.app.notifications, self.position, self.batch_size)
-        if batch:
-            consumed = await self._handle(conn, batch)
-            new_position = consumed[-1][0].id
-            await conn.execute(
-                "INSERT INTO kc_follower_position (name, position) VALUES ($1, $2)"
-                " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-                self.name,
-                new_position,
-            )
-            self.position = new_position
-        top = await self.blocking.run(self.app.max_notification_id)
-        self.on_position(self.position, top)
-        return len(batch)
+        if not batch:
+            self.on_position(self.position, self.position)
+            return True
+        consumed = await self._handle(conn, batch)
+        new_position = consumed[-1][0].id
+        await conn.execute(
+            "INSERT INTO kc_follower_position (name, position) VALUES ($1, $2)"
+            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+            self.name,
+            new_position,
+        )
+        self.position = new_position
+        if len(batch) < self.batch_size:
+            # A short batch was everything visible at the read: its last id was the log's end then.
+            self.on_position(self.position, batch[-1][0].id)
+            return len(consumed) == len(batch)  # a prefix (a retry request came up): the rest at once
+        self.on_position(self.position, await self.blocking.run(self.app.max_notification_id))
+        return False
 
     # ---- parking (see kc_runtime.parking) ----------------------------------------------------------------
 

@@ -59,7 +59,7 @@ class OutboxRelay(LogFollower):
         dsn: str,
         blocking: Blocking,
         batch_size: int = 500,
-        idle_interval_s: float = 0.2,
+        idle_interval_s: float = 5.0,
         topic_prefix: str = "",
         tracer: Tracer | None = None,
     ) -> None:

@@ -90,7 +90,13 @@ class ServiceSettings(BaseSettings):
     consumer_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
     consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched and handled per batch")
     relay_batch_size: int = Field(default=500, ge=1)
-    relay_idle_interval_s: float = Field(default=0.2, gt=0, description="Poll interval when the log is idle")
+    relay_idle_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Followers of the service's log (relay, projections, mail dispatch) wake on the event store's "
+        "NOTIFY at once; this is only the safety-net poll for an event whose notification never came (written "
+        "without NOTIFY, e.g. a restore). A lost listening connection is noticed at once, not by this poll",
+    )
     consumer_max_attempts: int = Field(
         default=5, ge=1, description="Attempts for a failing message before it goes to the dead-letter topic"
     )
