@@ -15,8 +15,9 @@ each assigned partition, set when a batch is fetched and again when it is commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ from contracts.topics import Topic
 from kc_runtime import context, metrics, tracing
 from kc_runtime.eventstore import Blocking, ServiceApplication, stamp_metadata
 from kc_runtime.faults import failpoint
-from kc_runtime.kafka import decode_headers
+from kc_runtime.kafka import IDLE_POLL_MS, decode_headers, eager_batches
 
 log = structlog.get_logger("kc.consumer")
 
@@ -79,6 +80,24 @@ Handler = Callable[[Inbound], Sequence[Any]]
 """Runs in the event store's thread pool; returns the aggregates whose new events to save (may be empty)."""
 
 
+Preload = Callable[[Sequence[Inbound]], Mapping[Any, Any]]
+"""Runs in the worker thread before the handlers of a batch: loads in bulk what they will read, by key."""
+
+MISSING: Any = object()
+_PRELOADED: ContextVar[Mapping[Any, Any] | None] = ContextVar("kc_consumer_preloaded", default=None)
+
+
+def preloaded(key: Any) -> Any:
+    """What the spec's ``preload`` loaded under ``key`` for the batch being applied; :data:`MISSING` when it
+    loaded nothing under that key, or outside of a batch (a message applied on its own loads afresh).
+
+    A preloaded aggregate is one object for every handler of the batch: a handler sees what an earlier one
+    changed (its events are collected with the earlier handler's aggregates), and the batch's save checks
+    the versions as ever — a concurrent change elsewhere fails it, and it is applied one by one."""
+    loaded = _PRELOADED.get()
+    return MISSING if loaded is None else loaded.get(key, MISSING)
+
+
 class PoisonMessage(Exception):
     def __init__(self, reason: str, error: str) -> None:
         super().__init__(f"{reason}: {error}")
@@ -94,6 +113,8 @@ class ConsumerSpec:
     """True when the handlers may see several messages of a partition applied in one transaction: each handler
     only creates aggregates or touches aggregates no other message of the batch touches (a conflict falls
     back to one by one, but a handler reading state another message of the batch changes would not see it)."""
+    preload: Preload | None = None
+    """Batches only: one bulk read of the aggregates the batch's handlers will load (see :func:`preloaded`)."""
 
 
 class ConsumerLag:
@@ -205,7 +226,7 @@ class IdempotentConsumer:
         names = sorted(self.specs)
 
         # Topics are created from the contracts' registry (kc_runtime.topics / Strimzi), never by a consumer.
-        @self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *(KafkaTopic(self.topic_prefix + name, declare=False) for name in names),
             group_id=self.group_id,
             group_instance_id=self.instance_id,
@@ -215,13 +236,16 @@ class IdempotentConsumer:
             auto_offset_reset="earliest",
             batch=True,
             max_records=self.batch_size,
-            batch_timeout_ms=200,
+            batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
             listener=_ForgetRevoked(self.lag),
             title=f"{self.group_id}:consumer",
             description="; ".join(f"{n}: {self.specs[n].topic.description}" for n in names),
         )
+
         async def on_batch(msg: KafkaMessage) -> None:
             await self.handle(msg)
+
+        eager_batches(subscriber)(on_batch)
 
     async def handle(self, msg: KafkaMessage) -> None:
         """Handle one fetched batch; the offsets are committed only when every record in it is done."""
@@ -343,14 +367,22 @@ class IdempotentConsumer:
         if not todo:
             return 0, len(chunk)
         events: list[Any] = []
-        for inbound, parent in todo:
-            meta = {"correlation_id": inbound.envelope.correlation_id, "causation_id": str(inbound.envelope.event_id)}
-            if parent:
-                meta["traceparent"] = parent
-            for aggregate in self.specs[inbound.topic].handlers[type(inbound.message)](inbound):
-                for event in aggregate.collect_events():
-                    stamp_metadata(event, meta)
-                    events.append(event)
+        spec = self.specs[chunk[0].topic]
+        token = _PRELOADED.set(spec.preload([i for i, _ in todo]) if spec.preload else None)
+        try:
+            for inbound, parent in todo:
+                meta = {
+                    "correlation_id": inbound.envelope.correlation_id,
+                    "causation_id": str(inbound.envelope.event_id),
+                }
+                if parent:
+                    meta["traceparent"] = parent
+                for aggregate in spec.handlers[type(inbound.message)](inbound):
+                    for event in aggregate.collect_events():
+                        stamp_metadata(event, meta)
+                        events.append(event)
+        finally:
+            _PRELOADED.reset(token)
         tracking = Tracking(application_name=name, notification_id=last)
         try:
             self.app.save_tracked(tracking, *events)

@@ -8,10 +8,13 @@ same connection options from :func:`client_options`.
 from __future__ import annotations
 
 import ssl
+from itertools import chain
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from kc_runtime.settings import ServiceSettings
@@ -67,6 +70,31 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         linger_ms=2,
         logger=None,
     )
+
+
+IDLE_POLL_MS = 1000
+"""How long one poll of an idle batch subscriber waits for records (the poll returns as soon as any arrive)."""
+
+
+class _EagerBatchSubscriber(BatchSubscriber):
+    """faststream's batch subscriber sleeps ``batch_timeout_ms`` again after every empty poll, so a record that
+    arrives then waits that long (100–200 ms a hop). The poll itself already waits for records and returns as
+    soon as one is fetched: without the sleep a batch is handled when it arrives, and an idle consumer wakes
+    once per ``batch_timeout_ms``."""
+
+    __slots__ = ()
+
+    async def get_msg(self, consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[Any, Any], ...]:
+        fetched = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+        return tuple(chain.from_iterable(fetched.values()))
+
+
+def eager_batches(subscriber: Any) -> Any:
+    """Make a batch subscriber handle each fetch when it arrives (see :class:`_EagerBatchSubscriber`); other
+    subscribers (a test broker's) are returned unchanged."""
+    if type(subscriber) is BatchSubscriber:
+        subscriber.__class__ = _EagerBatchSubscriber
+    return subscriber
 
 
 def decode_headers(raw: object) -> dict[str, str]:

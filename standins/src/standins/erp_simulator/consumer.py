@@ -41,7 +41,7 @@ from contracts.topics import (
     Topic,
     consumed_by,
 )
-from kc_runtime.kafka import decode_headers
+from kc_runtime.kafka import IDLE_POLL_MS, decode_headers, eager_batches
 from standins.erp_simulator import db, erp, prices, verification
 
 log = structlog.get_logger("standins.erp_simulator")
@@ -131,32 +131,28 @@ class ErpConsumer:
     # ---- subscription and lifecycle ---------------------------------------------------------------------
 
     def register(self) -> None:
-        """Subscribe to every topic of the consumer ``erp`` (before the broker starts)."""
-        for topic in self.topics:
-            subscriber = self.broker.subscriber(
-                # The topics are provisioned by `python -m kc_runtime.topics ensure`; never created here.
-                KafkaTopic(self.topic_prefix + topic.name, declare=False),
-                group_id=self.group_id,
-                ack_policy=AckPolicy.MANUAL,
-                auto_offset_reset="earliest",
-                # what a fetch brings is recorded in one transaction and acknowledged with one offset commit
-                batch=True,
-                max_records=self.batch_size,
-                batch_timeout_ms=100,
-                title=f"{self.group_id}:{self.topic_prefix}{topic.name}",
-                description=topic.description,
-            )
+        """Subscribe to every topic of the consumer ``erp`` (before the broker starts): one Kafka consumer for all
+        of them (one fetch loop, one heartbeat, one group membership — what an idle consumer costs is per client)."""
+        subscriber = self.broker.subscriber(
+            # The topics are provisioned by `python -m kc_runtime.topics ensure`; never created here.
+            *(KafkaTopic(name, declare=False) for name in self.topic_names),
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            # what a fetch brings is recorded in one transaction and acknowledged with one offset commit
+            batch=True,
+            max_records=self.batch_size,
+            batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
+            title=f"{self.group_id}:erp",
+            description="; ".join(f"{t.name}: {t.description}" for t in self.topics),
+        )
 
-            subscriber(self._handler_for(topic))
-            self.subscribers.append(subscriber)
-
-    def _handler_for(self, topic: Topic) -> Any:
         # Only the message is injected (no other parameters: faststream would read them from the body).
-        async def on_message(msg: KafkaMessage) -> None:
-            await self.handle(topic, msg)
+        async def on_batch(msg: KafkaMessage) -> None:
+            await self.handle(msg)
 
-        on_message.__name__ = f"erp_{topic.name.replace('.', '_').replace('-', '_')}"
-        return on_message
+        eager_batches(subscriber)(on_batch)
+        self.subscribers.append(subscriber)
 
     async def start_broker(self) -> None:
         """Start the broker and with it the subscribers, retrying until Kafka answers."""
@@ -210,13 +206,14 @@ class ErpConsumer:
 
     # ---- handling ---------------------------------------------------------------------------------------
 
-    async def handle(self, topic: Topic, msg: KafkaMessage) -> None:
-        """Record and act on what one fetch brought, in one transaction, then acknowledge it all at once. When the
-        batch cannot be recorded as a whole (one message fails for another reason than an outage), it is
-        recorded message by message, each in its own transaction, as before."""
+    async def handle(self, msg: KafkaMessage) -> None:
+        """Record and act on what one fetch brought (of any of the topics), in one transaction, then acknowledge it
+        all at once. When the batch cannot be recorded as a whole (one message fails for another reason than an
+        outage), it is recorded message by message, each in its own transaction, as before."""
         raw = msg.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
-        items = [self._item(topic, record) for record in records]
+        by_name = {self.topic_prefix + t.name: t for t in self.topics}
+        items = [self._item(by_name[record.topic], record) for record in records]
         if len(items) > 1:
             done = await self._record_batch(items)
             if done is None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import Recording, Tracking
 
 from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, Units, price_entries
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, InMemoryReplayIndex, ReplayIndex, replay_entries
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import CustomerCenterActivation
+from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication
 
 
@@ -150,10 +151,24 @@ class Exchanges(ServiceApplication):
     # ---- queries ----------------------------------------------------------------------------------------
 
     def find(self, aggregate_id: UUID) -> Any:
+        """The aggregate (None: none); in a consumer batch, as its bulk read loaded it (see :meth:`load_many`)."""
+        hit = preloaded(aggregate_id)
+        if hit is not MISSING:
+            return hit
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    def load_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """Several aggregates by id (None: none) in one read of the event store where it can (PostgreSQL), one
+        by one otherwise. Snapshots are not used: an aggregate of erp-sync has few events."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        select = getattr(self.recorder, "select_events_of", None)
+        if select is None:
+            return {i: self.find(i) for i in ids}
+        stored = select(ids)
+        return {i: project_aggregate(None, map(self.mapper.to_domain_event, stored.get(i, ()))) for i in ids}
 
     def find_sales_order(self, order_id: UUID) -> SalesOrderExchange | None:
         found = self.find(SalesOrderExchange.create_id(order_id))

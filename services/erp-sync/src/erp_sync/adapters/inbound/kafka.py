@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from contracts.approval.v1 import OrderReleased
 from contracts.erp import v1 as erp
@@ -25,6 +27,8 @@ from erp_sync.application.customers import Customers
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.prices import Prices
 from erp_sync.application.verifications import Verifications
+from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
 
@@ -59,8 +63,21 @@ def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             msg.order_id, msg.company_id, request.model_dump(mode="json", exclude={"attempt"}), request.requested_at
         )
 
+    def preload(batch: Sequence[Inbound]) -> Mapping[Any, Any]:
+        """What the batch's releases read — their exchanges (none yet, unless released before), the companies'
+        activations and the buyers' and approvers' contacts — in one read of the event store."""
+        ids: list[UUID] = []
+        for inbound in batch:
+            msg = inbound.message
+            if isinstance(msg, OrderReleased):
+                ids += [SalesOrderExchange.create_id(msg.order_id), CustomerCenterActivation.create_id(msg.company_id)]
+                ids += [ContactExchange.create_id(u) for u in (msg.buyer_id, msg.approved_by) if u is not None]
+        return exchanges.load_many(ids)
+
     # Each release creates its own exchange record: safe to apply a partition's batch in one transaction.
-    return [ConsumerSpec(topic=APPROVAL_ORDERS, handlers={OrderReleased: on_order_released}, batch=True)]
+    return [
+        ConsumerSpec(topic=APPROVAL_ORDERS, handlers={OrderReleased: on_order_released}, batch=True, preload=preload)
+    ]
 
 
 def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
@@ -98,6 +115,9 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     }
 
     # ---- the ERP's inbound topics ----
+
+    def answered_exchanges(batch: Sequence[Inbound]) -> Mapping[Any, Any]:
+        return exchanges.load_many([SalesOrderExchange.create_id(i.message.order_id) for i in batch])  # type: ignore[attr-defined]
 
     def confirmed(i: Inbound) -> list[Any]:
         m: erp.SalesOrderConfirmed = i.message  # type: ignore[assignment]
@@ -137,12 +157,16 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             m.customer_number, m.invoice_number, m.invoice_date.isoformat(), total, m.issued_at
         )
 
-    # One by one (no batching): messages of one company or customer touch the same aggregates in order.
+    # One by one (no batching): messages of one company or customer touch the same aggregates in order. Except
+    # the ERP's answers to sales orders: each touches only its order's exchange (two answers of one order in a
+    # batch conflict on its version, and the batch is applied one by one then).
     return [
         ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
         ConsumerSpec(
             topic=ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
             handlers={erp.SalesOrderConfirmed: confirmed, erp.SalesOrderRejected: rejected},
+            batch=True,
+            preload=answered_exchanges,
         ),
         ConsumerSpec(topic=ERP_INBOUND_CUSTOMERS, handlers={erp.CustomerMasterDataChanged: master_data}),
         ConsumerSpec(topic=ERP_INBOUND_CONTACTS, handlers={erp.ErpContactChanged: erp_contact}),
