@@ -56,6 +56,8 @@ class Simulator:
         self.outbox = OutboxPublisher(
             self.broker,
             topic_prefix=settings.topic_prefix,
+            poll_interval_s=settings.outbox_idle_interval_s,
+            retry_initial_s=settings.retry_initial_s,
             retry_max_s=settings.retry_max_s,
             sending=lambda: self.consumer.consuming,
         )

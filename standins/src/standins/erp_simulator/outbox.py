@@ -2,6 +2,9 @@
 
 The outbox id is the ``kc-source-notification-id``; the producer is ``erp-simulator/<database instance>``. A
 crash between publishing and marking a row publishes it again with the same ids, which consumers skip.
+
+Every path that queues a message wakes the publisher (:meth:`OutboxPublisher.wake`); ``poll_interval_s`` is only a
+safety net, so an idle simulator does not ask its database several times a second.
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ class OutboxPublisher:
         self,
         broker: KafkaBroker,
         topic_prefix: str = "",
-        poll_interval_s: float = 0.2,
+        poll_interval_s: float = 5.0,
         retry_max_s: float = 5.0,
         sending: Callable[[], bool] = lambda: True,
+        retry_initial_s: float = 0.2,
     ) -> None:
         self.broker = broker
         self.topic_prefix = topic_prefix
         self.poll_interval_s = poll_interval_s
+        self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.sending = sending
         """False while the simulated ERP is paused: it neither consumes nor answers."""
@@ -47,18 +52,19 @@ class OutboxPublisher:
         self.wakeup.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        delay = self.poll_interval_s
+        delay = self.retry_initial_s
         while not stopping.is_set():
+            # Cleared before reading: a message queued while a batch is published wakes the next wait at once.
+            self.wakeup.clear()
             try:
                 if self.pool is not None and self.sending() and await self.publish_batch() > 0:
-                    delay = self.poll_interval_s
+                    delay = self.retry_initial_s
                     continue
             except Exception as exc:  # broker or database away: try again later, nothing is lost
                 log.warning("publishing the outbox failed, retrying", error=repr(exc), retry_in_s=delay)
                 await _wait(stopping, delay)
                 delay = min(delay * 2, self.retry_max_s)
                 continue
-            self.wakeup.clear()
             await _wait_any(stopping, self.wakeup, self.poll_interval_s)
 
     async def publish_batch(self, limit: int = 100) -> int:

@@ -20,6 +20,12 @@ class ErpSimulatorSettings(ServiceSettings):
     consumer_group: str | None = "erp-simulator"
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=5.0, gt=0)
+    outbox_idle_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Every message the simulated ERP queues wakes its outbox publisher at once; this is only the "
+        "safety-net poll of the outbox table when nothing woke it",
+    )
     seed: bool = Field(default=True, description="Insert the seed customers (seed.py) that are missing at start")
     reject_sku_prefix: str = Field(
         default="REJECT-",
