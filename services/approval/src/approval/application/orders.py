@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
@@ -87,6 +89,17 @@ class _Unit:
     loaded: dict[UUID, Any] = field(default_factory=dict)
 
 
+class _OneRead(threading.local):
+    """What one request's use case and its response read, in the thread that runs them (:meth:`Orders.one_read`).
+
+    ``versions``: the latest stored version of each aggregate asked about (None: nothing stored), read in as few
+    queries as the use case can name ids up front; ``events``: each order's events as loaded and as saved since,
+    so the response's timeline is built from what was just read and written instead of read again."""
+
+    versions: dict[UUID, int | None] | None = None
+    events: dict[UUID, list[Any]] | None = None
+
+
 class _Snapshots:
     """Aggregates read on every request and seldom changed (members, their e-mail index, companies), kept in the
     process and checked against the store's latest versions at every use: as fresh as loading them from their
@@ -135,6 +148,19 @@ class Orders(ServiceApplication):
         self._units_lock = threading.Lock()
         self._snapshots = _Snapshots(self)
         self._price_snapshots = _Snapshots(self, maxsize=100_000)  # apart: a big assortment never evicts members
+        self._one_read = _OneRead()
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Run a request's use case and the reads of its response as one read: the versions of the aggregates it
+        needs are asked for together (one query where the ids are known up front), and an order's timeline comes
+        from the events just loaded and saved. Every version is read after the request arrived, so a change saved
+        before it (a deactivation, a new price) counts exactly as with separate queries."""
+        self._one_read.versions, self._one_read.events = {}, {}
+        try:
+            yield
+        finally:
+            self._one_read.versions = self._one_read.events = None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -190,7 +216,18 @@ class Orders(ServiceApplication):
         return found if isinstance(found, CompanyView) else None
 
     def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The version of the latest stored event of each of ``ids`` (absent: nothing stored)."""
+        """The version of the latest stored event of each of ``ids`` (absent: nothing stored); inside
+        :meth:`one_read`, once per id and request."""
+        known = self._one_read.versions
+        if known is None:
+            return self._query_versions(ids)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            found = self._query_versions(missing)
+            known.update({i: found.get(i) for i in missing})
+        return {i: v for i in ids if (v := known[i]) is not None}
+
+    def _query_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
         if not ids:
             return {}
         datastore = getattr(self.recorder, "datastore", None)
@@ -216,6 +253,7 @@ class Orders(ServiceApplication):
         """The order priced from the ERP's prices and checked against the buyer's budget, as a dry run (the
         shop's checkout page); the same evaluation decides a submission."""
         self._require(buyer, PLACE_ORDERS)
+        self._prefetch_for_pricing(buyer, request)
         company = self._company_for_orders(buyer)
         content = self.price(company, request, at or datetime.now(UTC))
         exceeded = evaluate(content, buyer.budget)
@@ -334,6 +372,9 @@ class Orders(ServiceApplication):
 
     def timeline(self, order: Order) -> list[Any]:
         """The events of an order the caller got from one of the use cases above, up to its version."""
+        held = (self._one_read.events or {}).get(order.id)
+        if held and held[-1].originator_version == order.version:
+            return list(held)
         return list(self.events.get(order.id, lte=order.version))
 
     def names(self, ids: Iterable[UUID]) -> dict[UUID, str]:
@@ -454,6 +495,18 @@ class Orders(ServiceApplication):
     def erp_rejected(self, order_id: UUID, reason: str, unit: tuple[str, int] | None = None) -> list[Any]:
         return self._erp(order_id, lambda o: o.reject_by_erp(reason, datetime.now(UTC)), unit)
 
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        held = self._one_read.events
+        if held is None or kwargs:
+            return super().save(*objs, **kwargs)
+        events = [e for obj in objs if obj is not None
+                  for e in (obj.collect_events() if isinstance(obj, Aggregate) else [obj])]  # fmt: skip
+        out = super().save(*events)
+        for e in events:  # saved: the timeline of the response goes on from what was loaded
+            if e.originator_id in held or e.originator_version == 1:
+                held.setdefault(e.originator_id, []).append(e)
+        return out
+
     def save_tracked(self, tracking: Tracking, *objs: Any) -> None:
         try:
             super().save_tracked(tracking, *objs)
@@ -480,6 +533,22 @@ class Orders(ServiceApplication):
             return unit.loaded
 
     # ---- internals ----------------------------------------------------------------------------------------
+
+    def _prefetch_for_pricing(self, buyer: Member, request: OrderRequest) -> None:
+        """Inside :meth:`one_read`: the versions of what pricing, routing and the response will read — the
+        buyer's company, the articles' prices, the buyer and the company's approvers (as last known) — in one
+        query. An id not named here (a company whose approvers changed since) is asked for when it is read."""
+        if self._one_read.versions is None:
+            return
+        ids = [buyer.company_id, buyer.id]
+        company = self._snapshots.cached(buyer.company_id)
+        if isinstance(company, CompanyView):
+            ids.extend(company.approver_ids)
+            if company.main_contact_id is not None:
+                ids.append(company.main_contact_id)
+            if company.customer_number:
+                ids.extend(ArticlePrice.create_id(company.customer_number, ln.sku) for ln in request.lines)
+        self.latest_versions(ids)
 
     def _route(self, order: Order, evaluation: Evaluation, now: datetime) -> None:
         if evaluation.exceeded:
@@ -542,6 +611,15 @@ class Orders(ServiceApplication):
         return []
 
     def _find(self, aggregate_id: UUID) -> Any:
+        held = self._one_read.events
+        if held is not None:  # keep the events for the response's timeline
+            events = list(self.events.get(aggregate_id))
+            if not events:
+                return None
+            found = project_aggregate(None, events)
+            if isinstance(found, Order):
+                held[aggregate_id] = events
+            return found
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:

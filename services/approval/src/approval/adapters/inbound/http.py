@@ -422,8 +422,13 @@ def orders_router(
         return order_out(order, orders.timeline(order), orders.names(ids))
 
     async def respond(use_case: Callable[..., Order], *args: Any) -> OrderOut:
-        """The use case and the reads of its response in one call of the worker pool."""
-        return await blocking.run(lambda: present(use_case(*args)))
+        """The use case and the reads of its response in one call of the worker pool, as one read."""
+
+        def run() -> OrderOut:
+            with orders.one_read():
+                return present(use_case(*args))
+
+        return await blocking.run(run)
 
     @router.post(
         "/api/orders/evaluate",
@@ -436,8 +441,9 @@ def orders_router(
         request = body.to_domain()
 
         def run() -> tuple[Evaluation, dict[UUID, str]]:
-            ev = orders.evaluate(me, request)
-            return ev, orders.names(ev.approvers)
+            with orders.one_read():
+                ev = orders.evaluate(me, request)
+                return ev, orders.names(ev.approvers)
 
         ev, names = await blocking.run(run)
         content = ev.content
