@@ -5,11 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from approval.application.orders import Orders
+from approval.application.orders import CallerInactive, Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine, OrderStatus
 from approval.domain.pricing import OrderRequest
 from tests.support.approval import Company
+from tests.support.users import signed_in
 from tests.unit.approval.test_order import content
 
 BUDGET = Budget(max_quantity=10, max_value=Decimal("100.00"), currency="EUR")
@@ -99,3 +100,29 @@ def test_each_request_starts_a_new_read(orders, company):
     with orders.one_read():
         orders.company(company.id)
     assert orders.version_queries, "the second request asked for the company's version again"
+
+
+def test_a_known_caller_and_their_submission_cost_one_version_query(orders, company):
+    buyer = company.member("buyer", ["place_orders"], BUDGET)
+    approver = company.member("approver", ["approve_orders"])
+    company.approvers(approver)
+    orders.submit(buyer, order(1))
+    who = signed_in(buyer.email)
+    orders.caller(who)  # the process knows the caller's index and member from now on
+    orders.version_queries.clear()
+    with orders.one_read():
+        orders.prefetch(who, order(20))
+        held = orders.submit(orders.caller(who), order(20))
+        orders.names([held.buyer_id, *held.approvers])
+    assert held.approvers == (approver.id,)
+    assert len(orders.version_queries) == 1
+
+
+def test_a_deactivation_saved_before_the_request_refuses_the_caller_inside_it(orders, company):
+    buyer = company.member("buyer", ["place_orders"], BUDGET)
+    who = signed_in(buyer.email)
+    orders.caller(who)
+    orders.save(*orders.member_changed(buyer.id, active=False))
+    with orders.one_read(), pytest.raises(CallerInactive):
+        orders.prefetch(who, order(1))
+        orders.caller(who)

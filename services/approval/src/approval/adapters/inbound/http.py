@@ -404,13 +404,22 @@ def orders_router(
     users topics before judging a caller (ADR 0012)."""
     router = APIRouter(tags=["orders"])
 
-    async def member(who: Annotated[Caller, Depends(caller)]) -> Member:
+    async def fenced(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if fence is not None:
             await fence.before((who.issuer, who.subject))
-        found: Member = await blocking.run(orders.caller, who)
+        return who
+
+    Who = Annotated[Caller, Depends(fenced)]
+
+    def resolve(who: Caller) -> Member:
+        """The member the token names (in the worker pool), remembered for the fence of their next request."""
+        found = orders.caller(who)
         if fence is not None:
             fence.remember((who.issuer, who.subject), found.company_id)
         return found
+
+    async def member(who: Who) -> Member:
+        return await blocking.run(resolve, who)
 
     Me = Annotated[Member, Depends(member)]
 
@@ -421,12 +430,16 @@ def orders_router(
             ids.add(order.decided_by)
         return order_out(order, orders.timeline(order), orders.names(ids))
 
-    async def respond(use_case: Callable[..., Order], *args: Any) -> OrderOut:
-        """The use case and the reads of its response in one call of the worker pool, as one read."""
+    async def respond(
+        use_case: Callable[..., Order], who: Caller, *args: Any, request: OrderRequest | None = None
+    ) -> OrderOut:
+        """Who is calling, the use case and the reads of its response in one call of the worker pool, as one read
+        (``request``: the order it prices, so its prices' versions are asked for with the rest)."""
 
         def run() -> OrderOut:
             with orders.one_read():
-                return present(use_case(*args))
+                orders.prefetch(who, request)
+                return present(use_case(resolve(who), *args))
 
         return await blocking.run(run)
 
@@ -437,12 +450,13 @@ def orders_router(
         description=PRICING_DESCRIPTION,
         responses=PRICING_ERRORS,
     )
-    async def evaluate(body: OrderIn, me: Me) -> EvaluationOut:
+    async def evaluate(body: OrderIn, who: Who) -> EvaluationOut:
         request = body.to_domain()
 
         def run() -> tuple[Evaluation, dict[UUID, str]]:
             with orders.one_read():
-                ev = orders.evaluate(me, request)
+                orders.prefetch(who, request)
+                ev = orders.evaluate(resolve(who), request)
                 return ev, orders.names(ev.approvers)
 
         ev, names = await blocking.run(run)
@@ -467,7 +481,7 @@ def orders_router(
     )
     async def submit(
         body: OrderIn,
-        me: Me,
+        who: Who,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -482,7 +496,8 @@ def orders_router(
             ),
         ] = None,
     ) -> OrderOut:
-        return await respond(orders.submit, me, body.to_domain(), idempotency_key)
+        request = body.to_domain()
+        return await respond(orders.submit, who, request, idempotency_key, request=request)
 
     @router.get("/api/orders", response_model=PageOut, summary="My orders (all of the company's with the right)")
     async def list_orders(
@@ -511,8 +526,8 @@ def orders_router(
         return PageOut(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
 
     @router.get("/api/orders/{order_id}", response_model=OrderOut, summary="One order with its whole history")
-    async def get(order_id: UUID, me: Me) -> OrderOut:
-        return await respond(orders.get_order, me, order_id)
+    async def get(order_id: UUID, who: Who) -> OrderOut:
+        return await respond(orders.get_order, who, order_id)
 
     @router.post(
         "/api/orders/{order_id}/approve",
@@ -523,13 +538,13 @@ def orders_router(
         "(the lines as shown, with the new prices) then releases it with the change visible. " + PRICING_DESCRIPTION,
         responses=PRICING_ERRORS,
     )
-    async def approve(order_id: UUID, body: ApproveIn, me: Me) -> OrderOut:
+    async def approve(order_id: UUID, body: ApproveIn, who: Who) -> OrderOut:
         modified = body.modified_order.to_domain() if body.modified_order else None
-        return await respond(orders.approve, me, order_id, body.comment, modified)
+        return await respond(orders.approve, who, order_id, body.comment, modified, request=modified)
 
     @router.post("/api/orders/{order_id}/reject", response_model=OrderOut, summary="Reject with a comment")
-    async def reject(order_id: UUID, body: RejectIn, me: Me) -> OrderOut:
-        return await respond(orders.reject, me, order_id, body.comment)
+    async def reject(order_id: UUID, body: RejectIn, who: Who) -> OrderOut:
+        return await respond(orders.reject, who, order_id, body.comment)
 
     @router.post(
         "/api/orders/{order_id}/resubmit",
@@ -538,20 +553,21 @@ def orders_router(
         description=PRICING_DESCRIPTION,
         responses=PRICING_ERRORS,
     )
-    async def resubmit(order_id: UUID, body: ResubmitIn, me: Me) -> OrderOut:
-        return await respond(orders.resubmit, me, order_id, body.comment, body.order.to_domain())
+    async def resubmit(order_id: UUID, body: ResubmitIn, who: Who) -> OrderOut:
+        request = body.order.to_domain()
+        return await respond(orders.resubmit, who, order_id, body.comment, request, request=request)
 
     @router.post("/api/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel (the buyer, while open)")
-    async def cancel(order_id: UUID, body: CancelIn, me: Me) -> OrderOut:
-        return await respond(orders.cancel, me, order_id, body.comment)
+    async def cancel(order_id: UUID, body: CancelIn, who: Who) -> OrderOut:
+        return await respond(orders.cancel, who, order_id, body.comment)
 
     @router.post("/api/orders/{order_id}/comments", response_model=OrderOut, summary="Add to the conversation")
     async def comment(
         order_id: UUID,
         body: CommentIn,
-        me: Me,
+        who: Who,
         if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     ) -> OrderOut:
-        return await respond(orders.comment, me, order_id, body.text, _parse_if_match(if_match))
+        return await respond(orders.comment, who, order_id, body.text, _parse_if_match(if_match))
 
     return router
