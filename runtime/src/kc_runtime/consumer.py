@@ -42,7 +42,7 @@ from contracts.topics import Topic
 from kc_runtime import context, metrics, tracing
 from kc_runtime.eventstore import Blocking, ServiceApplication, stamp_metadata
 from kc_runtime.faults import failpoint
-from kc_runtime.kafka import IDLE_POLL_MS, decode_headers, eager_batches
+from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
 
 log = structlog.get_logger("kc.consumer")
 
@@ -162,12 +162,41 @@ class ConsumerLag:
                 metrics.CONSUMER_LAG.remove(self.service, *key)
 
 
+class TrackedPositions:
+    """Per tracking name, the last position this process saved: what the store holds or less (another member may
+    have moved it on while the partition was elsewhere). Known, it spares the read of the store's position before
+    a batch: a message at or below it is a duplicate for sure; one above it is applied, and if the store is ahead
+    after all, the save's tracking check fails and the messages are applied one by one, each checked in the
+    store. A revoked partition's positions are forgotten."""
+
+    def __init__(self, topic_prefix: str = "") -> None:
+        self.topic_prefix = topic_prefix
+        self.last: dict[str, int] = {}
+
+    def get(self, name: str) -> int | None:
+        return self.last.get(name)
+
+    def saved(self, name: str, notification_id: int) -> None:
+        self.last[name] = max(self.last.get(name, 0), notification_id)
+
+    def drop(self, name: str) -> None:
+        self.last.pop(name, None)
+
+    def forget(self, partitions: Sequence[TopicPartition] | set[TopicPartition]) -> None:
+        suffixes = tuple(f"/{tp.topic.removeprefix(self.topic_prefix)}/{tp.partition}" for tp in partitions)
+        for name in [n for n in self.last if n.endswith(suffixes)]:
+            del self.last[name]
+
+
 class _ForgetRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lag: ConsumerLag) -> None:
+    def __init__(self, lag: ConsumerLag, positions: TrackedPositions | None = None) -> None:
         self.lag = lag
+        self.positions = positions
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.lag.forget(revoked)
+        if self.positions is not None:
+            self.positions.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
@@ -210,6 +239,7 @@ class IdempotentConsumer:
         self.backoff_max_s = backoff_max_s
         self.stopping = asyncio.Event()
         self.lag = ConsumerLag(service, topic_prefix)
+        self.positions = TrackedPositions(topic_prefix)
         self.applied: dict[tuple[str, int], int] = {}
         """(topic, partition) → the offset below which every message was handled and committed by this process
         (what a fence waits for: :mod:`kc_runtime.fence`)."""
@@ -237,7 +267,8 @@ class IdempotentConsumer:
             batch=True,
             max_records=self.batch_size,
             batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
-            listener=_ForgetRevoked(self.lag),
+            **IDLE_FETCH,
+            listener=_ForgetRevoked(self.lag, self.positions),
             title=f"{self.group_id}:consumer",
             description="; ".join(f"{n}: {self.specs[n].topic.description}" for n in names),
         )
@@ -270,11 +301,8 @@ class IdempotentConsumer:
                 continue
             chunks.setdefault(inbound.tracking.application_name, []).append((inbound, record, headers))
         for items in chunks.values():
-            if (
-                self.specs[items[0][0].topic].batch
-                and len(items) > 1
-                and await self._apply_chunk_with_retries([i for i, _, _ in items])
-            ):
+            # A batch spec's single message too: its aggregates are preloaded in one read, as in a larger batch.
+            if self.specs[items[0][0].topic].batch and await self._apply_chunk_with_retries([i for i, _, _ in items]):
                 continue
             for inbound, record, headers in items:
                 await self._apply_one(inbound, record, headers)
@@ -358,7 +386,9 @@ class IdempotentConsumer:
     def _apply_chunk(self, chunk: list[Inbound], parents: Sequence[str | None] = ()) -> tuple[int, int]:
         """Runs in a worker thread. Returns (applied, duplicates). ``parents``: the traceparent per message."""
         name = chunk[0].tracking.application_name
-        last = self.app.max_tracking_id(name) or 0
+        last = self.positions.get(name)
+        if last is None:
+            last = self.app.max_tracking_id(name) or 0
         todo: list[tuple[Inbound, str | None]] = []
         for inbound, parent in zip(chunk, list(parents) or [None] * len(chunk), strict=True):
             if inbound.envelope.source_notification_id > last:
@@ -387,9 +417,11 @@ class IdempotentConsumer:
         try:
             self.app.save_tracked(tracking, *events)
         except IntegrityError:
+            self.positions.drop(name)
             if self._already_applied(tracking):
                 return 0, len(chunk)
             raise
+        self.positions.saved(name, last)
         return len(todo), len(chunk) - len(todo)
 
     def _validate(
@@ -430,18 +462,24 @@ class IdempotentConsumer:
     def _apply(self, inbound: Inbound) -> str:
         """Runs in a worker thread. Returns ``applied`` or ``duplicate``."""
         tracking = inbound.tracking
-        if self._already_applied(tracking):
-            log.info("duplicate skipped", tracking=tracking.application_name, id=tracking.notification_id)
+        name = tracking.application_name
+        known = self.positions.get(name)
+        if (known is not None and known >= tracking.notification_id) or (
+            known is None and self._already_applied(tracking)
+        ):
+            log.info("duplicate skipped", tracking=name, id=tracking.notification_id)
             return "duplicate"
         handler = self.specs[inbound.topic].handlers[type(inbound.message)]
         aggregates = handler(inbound)
         try:
             self.app.save_tracked(tracking, *aggregates)
         except IntegrityError:
+            self.positions.drop(name)
             if self._already_applied(tracking):
-                log.info("duplicate skipped", tracking=tracking.application_name, id=tracking.notification_id)
+                log.info("duplicate skipped", tracking=name, id=tracking.notification_id)
                 return "duplicate"
             raise  # a concurrent change of the same aggregate: retried, and the handler reloads
+        self.positions.saved(name, tracking.notification_id)
         return "applied"
 
     def _already_applied(self, tracking: Tracking) -> bool:
