@@ -41,7 +41,7 @@ from contracts.topics import (
     Topic,
     consumed_by,
 )
-from kc_runtime.kafka import IDLE_POLL_MS, decode_headers, eager_batches
+from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
 from standins.erp_simulator import db, erp, prices, verification
 
 log = structlog.get_logger("standins.erp_simulator")
@@ -143,6 +143,7 @@ class ErpConsumer:
             batch=True,
             max_records=self.batch_size,
             batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
+            **IDLE_FETCH,
             title=f"{self.group_id}:erp",
             description="; ".join(f"{t.name}: {t.description}" for t in self.topics),
         )
@@ -413,13 +414,11 @@ class ErpConsumer:
         if self.rules.ignores(order["message"]):
             await db.set_outcome(conn, received_id, "ignored")
             return "ignored", {"rule": "ignore_sku_prefix"}
-        result = await db.upsert_sales_order(conn, {k: v for k, v in order.items() if k != "message"})
+        # Decided up front, stored only with a new order: a copy keeps the first decision.
+        decision = self.rules.decide(order["message"])
+        result = await db.upsert_sales_order(conn, {k: v for k, v in order.items() if k != "message"}, decision)
         created = bool(result["created"])
-        if created:
-            decision = self.rules.decide(order["message"])
-            await db.set_sales_order_decision(conn, order["idempotency_key"], *decision)
-        stored = await db.sales_order_by_key(conn, order["idempotency_key"])
-        assert stored is not None
+        stored = dict(result)
         answer = erp.sales_order_answer(stored, datetime.now(UTC))
         outbox_id = await self._enqueue(
             conn, ERP_INBOUND_SALES_ORDER_CONFIRMATIONS, str(order["order_id"]), answer, order

@@ -218,18 +218,21 @@ async def set_outcome(conn: asyncpg.Connection, received_id: int, outcome: str) 
     await conn.execute("UPDATE received SET outcome = $1 WHERE id = $2", outcome, received_id)
 
 
-async def upsert_sales_order(conn: asyncpg.Connection, order: dict[str, Any]) -> asyncpg.Record:
-    """Create the sales order, or count a duplicate of its idempotency key. Returns ``created`` (bool),
-    ``sales_order_number`` and ``duplicates_discarded``."""
+async def upsert_sales_order(
+    conn: asyncpg.Connection,
+    order: dict[str, Any],
+    decision: tuple[str, str | None, str | None] = ("confirmed", None, None),
+) -> asyncpg.Record:
+    """Create the sales order with its ``decision`` (status, reason, reason code), or count a duplicate of its
+    idempotency key (which keeps the first decision). Returns ``created`` (bool) and the stored sales order."""
     record = await conn.fetchrow(
-        """
+        f"""
         INSERT INTO sales_orders (idempotency_key, order_id, company_id, customer_number, payload, event_id,
-                                  correlation_id, topic, partition, "offset")
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  correlation_id, topic, partition, "offset", status, rejection_reason, reason_code)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (idempotency_key) DO UPDATE
             SET duplicates_discarded = sales_orders.duplicates_discarded + 1, last_duplicate_at = now()
-        RETURNING (xmax = 0) AS created, sales_order_number, duplicates_discarded, status, rejection_reason,
-                  reason_code
+        RETURNING (xmax = 0) AS created, {SALES_ORDER_COLUMNS}
         """,
         order["idempotency_key"],
         order["order_id"],
@@ -241,6 +244,7 @@ async def upsert_sales_order(conn: asyncpg.Connection, order: dict[str, Any]) ->
         order["topic"],
         order["partition"],
         order["offset"],
+        *decision,
     )
     assert record is not None
     return record
@@ -390,12 +394,13 @@ async def seed(pool: asyncpg.Pool, customers: list[dict[str, Any]]) -> int:
 
 async def enqueue(conn: asyncpg.Connection, message: dict[str, Any]) -> int:
     """Queue a message the ERP sends (inside the caller's transaction). Returns its id."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
+    # One round trip: the lock is taken (the CTE is read) before the row, and with it the id, is made.
     outbox_id = await conn.fetchval(
         """
+        WITH locked AS (SELECT pg_advisory_xact_lock($9))
         INSERT INTO outbox (topic, key, event_type, schema_version, payload, correlation_id, causation_id,
                             idempotency_key)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM locked
         RETURNING id
         """,
         message["topic"],
@@ -406,6 +411,7 @@ async def enqueue(conn: asyncpg.Connection, message: dict[str, Any]) -> int:
         message.get("correlation_id"),
         message.get("causation_id"),
         message.get("idempotency_key"),
+        OUTBOX_LOCK,
     )
     return int(outbox_id)
 
