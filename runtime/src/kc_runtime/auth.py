@@ -10,11 +10,21 @@ trusted within that time. A token naming a key id the cached set does not hold c
 per ``unknown_kid_refresh_s`` (PyJWT's ``cooldown_duration``), so random key ids cannot make us hammer the
 provider. Individual keys are not cached on their own (PyJWT's ``cache_keys`` LRU never expires, which would
 keep a removed key trusted until a restart).
+
+A verified token is remembered (key: the token as sent) so that a caller's next requests skip the signature check:
+until its ``exp``, and only while the key set that verified it is the current one and within its age — a refreshed
+key set (every ``keys_max_age_s``, or earlier for an unknown key id) forgets every token verified with the one
+before, so a removed key stops being trusted within the same time as without the cache. Only tokens that passed
+every check are remembered; the same string always carries the same claims, so issuer, audience and the claims'
+shape need no second look, and what the caller may do is still decided per request by the service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
@@ -75,6 +85,41 @@ def caller_from_claims(claims: dict[str, Any]) -> Caller:
     return Caller(subject=sub, email=email, claims=claims, issuer=iss, email_verified=verified is True)
 
 
+class _KeySet(jwt.PyJWKClient):
+    """PyJWT's JWKS client, counting its fetches: a token verified with one key set is trusted from memory only
+    while that set is the current one (``generation``) and younger than its age (``fresh_until``)."""
+
+    def __init__(self, uri: str, *, lifespan: float, **options: Any) -> None:
+        super().__init__(uri, lifespan=lifespan, **options)
+        self.lifespan = lifespan
+        self.generation = 0
+        self.fresh_until = float("-inf")
+
+    def fetch_data(self) -> Any:
+        started = time.monotonic()  # the set is at least this new; PyJWT's own age counts from a moment later
+        data = super().fetch_data()
+        self.generation += 1
+        self.fresh_until = started + self.lifespan
+        return data
+
+    def signing_key_of(self, token: str) -> tuple[Any, int, float]:
+        """The key for ``token``, with the generation and freshness of the set it came from (PyJWT fetches only
+        under its client lock, so the set cannot change between the two)."""
+        with self._client_lock:
+            key = self.get_signing_key_from_jwt(token).key
+            return key, self.generation, self.fresh_until
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    caller: Caller
+    generation: int
+    fresh_until: float
+    """monotonic: when the key set that verified it has to be fetched again"""
+    expires: float
+    """wall clock: the token's ``exp``"""
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -84,10 +129,14 @@ class TokenVerifier:
         *,
         keys_max_age_s: float = 300,
         unknown_kid_refresh_s: float = 30,
+        remembered_tokens: int = 10_000,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._jwks = jwt.PyJWKClient(
+        self.remembered_tokens = remembered_tokens
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()  # verify() runs in worker threads, cached() on the event loop
+        self._jwks = _KeySet(
             jwks_url,
             cache_keys=False,
             cache_jwk_set=True,
@@ -106,9 +155,39 @@ class TokenVerifier:
             unknown_kid_refresh_s=settings.jwks_unknown_kid_refresh_s,
         )
 
+    def cached(self, token: str) -> Caller | None:
+        """The caller of a token verified before, if that still holds (see the module's docstring); else None."""
+        with self._lock:
+            found = self._verified.get(token)
+            if found is None:
+                return None
+            if (
+                found.generation == self._jwks.generation
+                and time.monotonic() < found.fresh_until
+                and time.time() < found.expires
+            ):
+                self._verified.move_to_end(token)
+                return found.caller
+            del self._verified[token]
+            return None
+
     def verify(self, token: str) -> Caller:
+        known = self.cached(token)
+        if known is not None:
+            return known
+        caller, generation, fresh_until = self._verify(token)
+        exp = caller.claims.get("exp")
+        if isinstance(exp, int | float) and self.remembered_tokens > 0:
+            with self._lock:
+                self._verified[token] = _Verified(caller, generation, fresh_until, float(exp))
+                self._verified.move_to_end(token)
+                while len(self._verified) > self.remembered_tokens:
+                    self._verified.popitem(last=False)
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, int, float]:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key
+            key, generation, fresh_until = self._jwks.signing_key_of(token)
             claims = jwt.decode(
                 token,
                 key=key,
@@ -124,7 +203,7 @@ class TokenVerifier:
             raise _invalid() from exc
         if not isinstance(claims, dict):
             raise _invalid()
-        return caller_from_claims(claims)
+        return caller_from_claims(claims), generation, fresh_until
 
 
 def bearer_token(request: Request) -> str:
@@ -139,6 +218,10 @@ def caller_dependency(verifier: TokenVerifier):
     """A FastAPI dependency that yields the verified :class:`Caller` (401 otherwise)."""
 
     async def _caller(token: Annotated[str, Depends(bearer_token)]) -> Caller:
+        # A token seen before is answered here, without a hop into a thread; a new one may need the JWKS (I/O).
+        known = verifier.cached(token)
+        if known is not None:
+            return known
         return await asyncio.to_thread(verifier.verify, token)
 
     return _caller

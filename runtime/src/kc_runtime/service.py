@@ -17,13 +17,13 @@ from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kc_runtime import context, metrics, ops, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
-from kc_runtime.errors import document_errors, error_response, install_error_handlers
+from kc_runtime.errors import JsonResponse, document_errors, error_response, install_error_handlers
 from kc_runtime.eventstore import Blocking, ServiceApplication
 from kc_runtime.follower import LogFollower
 from kc_runtime.kafka import create_broker
@@ -35,8 +35,85 @@ from kc_runtime.tracing import setup_tracing
 log = structlog.get_logger("kc.service")
 
 CORRELATION_HEADER = "X-Correlation-ID"
+CORRELATION_HEADER_RAW = CORRELATION_HEADER.lower().encode()
 PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 """A caller's request or correlation id is taken only in this form (the gateway applies the same rule)."""
+
+
+class RequestPath:
+    """What every request passes through, as one pure ASGI middleware (Starlette's ``BaseHTTPMiddleware`` costs a
+    task group, a second task and a wrapped body stream per request and per middleware):
+
+    - every path under ``/ops`` (routes a service adds itself included, unknown ones too) needs the operator token,
+      in every profile: these views hold personal data and the commands change state;
+    - the caller's correlation id (``X-Correlation-ID``, else ``X-Request-ID``) is taken only in :data:`PLAIN_ID`
+      form, else a fresh one is made; it is bound for the request's logs and events and echoed in the response;
+    - an exception no handler answered is logged and answered 500 (routes raise ApiError for anything expected);
+    - the latency histogram by method, route template and status.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str, ops_token: bytes, ops_token_variable: str) -> None:
+        self.app = app
+        self.service = service
+        self.ops_token = ops_token
+        self.ops_refusal = f"The operator API needs the operator token ({ops_token_variable})."
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        correlation = request_id = authorization = None
+        for name, value in scope["headers"]:  # names are lower case (ASGI); the first of each counts
+            if name == b"x-correlation-id":
+                correlation = value if correlation is None else correlation
+            elif name == b"x-request-id":
+                request_id = value if request_id is None else request_id
+            elif name == b"authorization":
+                authorization = value if authorization is None else authorization
+        correlation = correlation or request_id
+        caller_id = correlation.decode("latin-1") if correlation else None
+        if caller_id is not None and not PLAIN_ID.fullmatch(caller_id):
+            caller_id = None  # replaced by a fresh one: only short, plain ids travel into headers and logs
+        status = 500
+        response_started = False
+
+        try:
+            with context.bound(caller_id, None):
+                echoed = (CORRELATION_HEADER_RAW, (context.correlation_id.get() or "").encode("latin-1"))
+
+                async def send_correlated(message: Message) -> None:
+                    nonlocal status, response_started
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                        response_started = True
+                        headers = [h for h in message.get("headers", ()) if h[0].lower() != CORRELATION_HEADER_RAW]
+                        headers.append(echoed)
+                        message["headers"] = headers
+                    await send(message)
+
+                try:
+                    path = scope["path"]
+                    if (path == "/ops" or path.startswith("/ops/")) and not self._operator(authorization):
+                        refusal = error_response(401, "invalid_ops_token", self.ops_refusal)
+                        await refusal(scope, receive, send_correlated)
+                    else:
+                        await self.app(scope, receive, send_correlated)
+                except Exception as exc:  # last resort; routes raise ApiError for anything expected
+                    log.exception("unhandled error", error=repr(exc))
+                    if response_started:
+                        raise  # too late for an error response; the server closes the connection
+                    failed = error_response(500, "internal_error", "Something went wrong on our side.")
+                    await failed(scope, receive, send_correlated)
+        finally:
+            route = scope.get("route")
+            metrics.HTTP_REQUESTS.labels(
+                self.service, scope["method"], getattr(route, "path", "unmatched"), str(status)
+            ).observe(time.perf_counter() - started)
+
+    def _operator(self, authorization: bytes | None) -> bool:
+        scheme, _, token = (authorization or b"").partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.ops_token)
 
 
 class ServiceRuntime:
@@ -136,51 +213,24 @@ class ServiceRuntime:
         )
         install_error_handlers(http, domain_errors)
         document_errors(http)
-        service = self.settings.service_name
-        expected_ops_token = ops.ops_token(self.settings).encode()
 
-        @http.middleware("http")
-        async def operators_only(request: Request, call_next: Any) -> Response:
-            # Every path under /ops (routes a service adds itself included, unknown ones too) needs the operator
-            # token, in every profile: these views hold personal data and the commands change state.
-            path = request.url.path
-            if path == "/ops" or path.startswith("/ops/"):
-                scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-                if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected_ops_token):
-                    prefix = self.settings.model_config.get("env_prefix", "")
-                    return error_response(
-                        401, "invalid_ops_token", f"The operator API needs the operator token ({prefix}OPS_TOKEN)."
-                    )
-            return await call_next(request)  # type: ignore[no-any-return]
-
-        @http.middleware("http")
-        async def correlate(request: Request, call_next: Any) -> Response:
-            started = time.perf_counter()
-            correlation = request.headers.get(CORRELATION_HEADER) or request.headers.get("X-Request-ID")
-            if correlation is not None and not PLAIN_ID.fullmatch(correlation):
-                correlation = None  # replaced by a fresh one: only short, plain ids travel into headers and logs
-            with context.bound(correlation, None):
-                try:
-                    response = await call_next(request)
-                except Exception as exc:  # last resort; routes raise ApiError for anything expected
-                    log.exception("unhandled error", error=repr(exc))
-                    response = error_response(500, "internal_error", "Something went wrong on our side.")
-                response.headers[CORRELATION_HEADER] = context.correlation_id.get() or ""
-            route = request.scope.get("route")
-            metrics.HTTP_REQUESTS.labels(
-                service, request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-            ).observe(time.perf_counter() - started)
-            return response
+        prefix = self.settings.model_config.get("env_prefix", "")
+        http.add_middleware(
+            RequestPath,
+            service=self.settings.service_name,
+            ops_token=ops.ops_token(self.settings).encode(),
+            ops_token_variable=f"{prefix}OPS_TOKEN",
+        )
 
         @http.get("/healthz", include_in_schema=False)
         async def healthz() -> dict[str, str]:
             return {"status": "ok"}
 
         @http.get("/readyz", include_in_schema=False)
-        async def readyz() -> JSONResponse:
+        async def readyz() -> JsonResponse:
             checks = await self.readiness()
             ok = all(v == "ok" for v in checks.values())
-            return JSONResponse(
+            return JsonResponse(
                 status_code=200 if ok else 503, content={"status": "ok" if ok else "unavailable", **checks}
             )
 

@@ -155,3 +155,77 @@ def test_a_new_key_is_found_by_one_refresh_after_the_interval(jwks: Jwks) -> Non
     verifier.verify(jwks.token("k1"))
     jwks.add("k3")
     assert verifier.verify(jwks.token("k3")).subject == "s-1"
+
+
+def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every signature check kc_runtime.auth makes (jwt.decode) is recorded."""
+    calls: list[str] = []
+    decode = jwt.decode
+
+    def counted(token: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr("kc_runtime.auth.jwt.decode", counted)
+    return calls
+
+
+def test_a_verified_token_is_answered_from_memory_while_it_is_valid(
+    jwks: Jwks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _counting_decodes(monkeypatch)
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE)
+    token = jwks.token("k1", email="a@example.com", email_verified=True)
+    first = verifier.verify(token)
+    again = [verifier.verify(token) for _ in range(5)]
+    assert decodes == [token]
+    assert all(c == first and c.email_verified for c in again) and verifier.cached(token) == first
+
+
+def test_a_refused_token_is_not_remembered(jwks: Jwks, monkeypatch: pytest.MonkeyPatch) -> None:
+    decodes = _counting_decodes(monkeypatch)
+    verifier = TokenVerifier(jwks.url, "https://another-issuer.test", AUDIENCE)
+    token = jwks.token("k1")
+    for _ in range(3):
+        assert refused(verifier, token) == "invalid_token"
+    assert len(decodes) == 3 and verifier.cached(token) is None
+
+
+async def test_a_remembered_token_is_forgotten_when_it_expires(jwks: Jwks, monkeypatch: pytest.MonkeyPatch) -> None:
+    decodes = _counting_decodes(monkeypatch)
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE)
+    exp = int(time.time()) + 1
+    token = jwks.token("k1", exp=exp)
+    verifier.verify(token)
+    assert verifier.cached(token) is not None
+
+    async def forgotten() -> bool:
+        return verifier.cached(token) is None
+
+    await eventually(forgotten, timeout=5, interval=0.05, what="the token to be forgotten at its exp")
+    assert time.time() >= exp
+    verifier.verify(token)  # PyJWT's leeway still accepts it for a moment, but only after a full check
+    assert decodes == [token, token]
+
+
+def test_a_new_fetch_of_the_key_set_forgets_the_tokens_verified_with_the_one_before(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE, keys_max_age_s=300, unknown_kid_refresh_s=0)
+    token = jwks.token("k1")
+    verifier.verify(token)
+    assert verifier.cached(token) is not None
+    jwks.add("k2")
+    verifier.verify(jwks.token("k2"))  # an unknown key id: the key set is fetched again
+    assert verifier.cached(token) is None
+    del jwks.keys["k1"]
+    refused(verifier, jwks.token("k3-unknown", key=jwks.keys["k2"]))  # … and again, now without k1
+    assert refused(verifier, token) == "invalid_token"
+
+
+def test_the_remembered_tokens_are_bounded_least_recently_used_first(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks.url, ISSUER, AUDIENCE, remembered_tokens=2)
+    a, b, c = (jwks.token("k1", sub=f"s-{n}") for n in "abc")
+    verifier.verify(a)
+    verifier.verify(b)
+    verifier.verify(a)  # a used again: b is now the oldest
+    verifier.verify(c)
+    assert verifier.cached(a) is not None and verifier.cached(c) is not None and verifier.cached(b) is None
