@@ -300,9 +300,19 @@ class IdempotentConsumer:
                 metrics.CONSUMED.labels(self.service, spec.topic.name, "ignored").inc()
                 continue
             chunks.setdefault(inbound.tracking.application_name, []).append((inbound, record, headers))
-        for items in chunks.values():
+        batched = [[i for i, _, _ in items] for items in chunks.values() if self.specs[items[0][0].topic].batch]
+        done: set[str] = set()
+        if len(batched) > 1 and getattr(self.app, "saves_several_trackings", False):
+            # The batch specs' messages of every partition fetched: one transaction, one tracking record each.
+            if await self._apply_chunk_with_retries(batched):
+                done = {chunk[0].tracking.application_name for chunk in batched}
+        for name, items in chunks.items():
+            if name in done:
+                continue
             # A batch spec's single message too: its aggregates are preloaded in one read, as in a larger batch.
-            if self.specs[items[0][0].topic].batch and await self._apply_chunk_with_retries([i for i, _, _ in items]):
+            if self.specs[items[0][0].topic].batch and await self._apply_chunk_with_retries(
+                [[i for i, _, _ in items]]
+            ):
                 continue
             for inbound, record, headers in items:
                 await self._apply_one(inbound, record, headers)
@@ -349,56 +359,73 @@ class IdempotentConsumer:
             else:
                 metrics.CONSUMED.labels(self.service, inbound.topic, outcome).inc()
 
-    async def _apply_chunk_with_retries(self, chunk: list[Inbound]) -> bool:
-        """Apply the messages of one partition in one transaction. False: apply them one by one instead."""
-        spans = [self._start_span(inbound) for inbound in chunk]
-        parents = [
+    async def _apply_chunk_with_retries(self, chunks: list[list[Inbound]]) -> bool:
+        """Apply the messages of one or more partitions (one chunk each) in one transaction. False: not as a whole
+        (the caller applies them chunk by chunk, or one by one)."""
+        flat = [inbound for chunk in chunks for inbound in chunk]
+        spans = [self._start_span(inbound) for inbound in flat]
+        parents = iter(
             tracing.traceparent_of(span) if span is not None else inbound.traceparent
-            for span, inbound in zip(spans, chunk, strict=True)
-        ]
+            for span, inbound in zip(spans, flat, strict=True)
+        )
         try:
-            return await self._apply_chunk_retrying(chunk, parents)
+            return await self._apply_chunk_retrying(chunks, [[next(parents) for _ in chunk] for chunk in chunks])
         finally:
             for span in spans:
                 if span is not None:
                     span.end()
 
-    async def _apply_chunk_retrying(self, chunk: list[Inbound], parents: list[str | None]) -> bool:
+    async def _apply_chunk_retrying(self, chunks: list[list[Inbound]], parents: list[list[str | None]]) -> bool:
         delay = self.backoff_initial_s
         while True:
             try:
-                applied, duplicates = await self.blocking.run(self._apply_chunk, chunk, parents)
+                counts = await self.blocking.run(self._apply_chunks, chunks, parents)
             except TRANSIENT_ERRORS as exc:
                 log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=delay)
-                metrics.CONSUMER_RETRIES.labels(self.service, chunk[0].topic).inc()
+                metrics.CONSUMER_RETRIES.labels(self.service, chunks[0][0].topic).inc()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max_s)
                 continue
             except Exception as exc:
-                # A conflict inside the chunk or a failing handler: isolate it message by message.
-                log.info("batch not applicable as a whole, applying one by one", error=repr(exc), size=len(chunk))
+                # A conflict inside the batch or a failing handler: isolate it chunk by chunk, message by message.
+                size = sum(map(len, chunks))
+                log.info("batch not applicable as a whole, applying it in parts", error=repr(exc), size=size)
                 return False
-            topic = chunk[0].topic
-            metrics.CONSUMED.labels(self.service, topic, "applied").inc(applied)
-            metrics.CONSUMED.labels(self.service, topic, "duplicate").inc(duplicates)
+            for chunk, (applied, duplicates) in zip(chunks, counts, strict=True):
+                metrics.CONSUMED.labels(self.service, chunk[0].topic, "applied").inc(applied)
+                metrics.CONSUMED.labels(self.service, chunk[0].topic, "duplicate").inc(duplicates)
             return True
 
     def _apply_chunk(self, chunk: list[Inbound], parents: Sequence[str | None] = ()) -> tuple[int, int]:
         """Runs in a worker thread. Returns (applied, duplicates). ``parents``: the traceparent per message."""
-        name = chunk[0].tracking.application_name
-        last = self.positions.get(name)
-        if last is None:
-            last = self.app.max_tracking_id(name) or 0
+        return self._apply_chunks([chunk], [list(parents) or [None] * len(chunk)])[0]
+
+    def _apply_chunks(
+        self, chunks: Sequence[list[Inbound]], parents: Sequence[Sequence[str | None]]
+    ) -> list[tuple[int, int]]:
+        """Runs in a worker thread: the chunks (each one partition's messages of a batch spec) in one transaction
+        with a tracking record per chunk. Returns (applied, duplicates) per chunk."""
+        trackings: list[Tracking] = []
         todo: list[tuple[Inbound, str | None]] = []
-        for inbound, parent in zip(chunk, list(parents) or [None] * len(chunk), strict=True):
-            if inbound.envelope.source_notification_id > last:
-                todo.append((inbound, parent))
-                last = inbound.envelope.source_notification_id
+        counts: list[tuple[int, int]] = []
+        for chunk, chunk_parents in zip(chunks, parents, strict=True):
+            name = chunk[0].tracking.application_name
+            last = self.positions.get(name)
+            if last is None:
+                last = self.app.max_tracking_id(name) or 0
+            new = 0
+            for inbound, parent in zip(chunk, chunk_parents, strict=True):
+                if inbound.envelope.source_notification_id > last:
+                    todo.append((inbound, parent))
+                    last = inbound.envelope.source_notification_id
+                    new += 1
+            if new:
+                trackings.append(Tracking(application_name=name, notification_id=last))
+            counts.append((new, len(chunk) - new))
         if not todo:
-            return 0, len(chunk)
+            return counts
         events: list[Any] = []
-        spec = self.specs[chunk[0].topic]
-        token = _PRELOADED.set(spec.preload([i for i, _ in todo]) if spec.preload else None)
+        token = _PRELOADED.set(self._preload([i for i, _ in todo]))
         try:
             for inbound, parent in todo:
                 meta = {
@@ -407,22 +434,39 @@ class IdempotentConsumer:
                 }
                 if parent:
                     meta["traceparent"] = parent
-                for aggregate in spec.handlers[type(inbound.message)](inbound):
+                for aggregate in self.specs[inbound.topic].handlers[type(inbound.message)](inbound):
                     for event in aggregate.collect_events():
                         stamp_metadata(event, meta)
                         events.append(event)
         finally:
             _PRELOADED.reset(token)
-        tracking = Tracking(application_name=name, notification_id=last)
         try:
-            self.app.save_tracked(tracking, *events)
+            if len(trackings) == 1:
+                self.app.save_tracked(trackings[0], *events)
+            else:
+                self.app.save_tracked_many(trackings, *events)  # type: ignore[attr-defined]
         except IntegrityError:
-            self.positions.drop(name)
-            if self._already_applied(tracking):
-                return 0, len(chunk)
+            for tracking in trackings:
+                self.positions.drop(tracking.application_name)
+            if all(self._already_applied(tracking) for tracking in trackings):
+                return [(0, len(chunk)) for chunk in chunks]
             raise
-        self.positions.saved(name, last)
-        return len(todo), len(chunk) - len(todo)
+        for tracking in trackings:
+            self.positions.saved(tracking.application_name, tracking.notification_id)
+        return counts
+
+    def _preload(self, inbounds: list[Inbound]) -> dict[Any, Any] | None:
+        """Each spec's bulk read of what its messages' handlers will load (one object per key for all of them)."""
+        by_topic: dict[str, list[Inbound]] = {}
+        for inbound in inbounds:
+            by_topic.setdefault(inbound.topic, []).append(inbound)
+        loaded: dict[Any, Any] = {}
+        for topic, batch in by_topic.items():
+            preload = self.specs[topic].preload
+            if preload is not None:
+                for key, value in preload(batch).items():
+                    loaded.setdefault(key, value)
+        return loaded or None
 
     def _validate(
         self, spec: ConsumerSpec, body: bytes, headers: dict[str, str], partition: int, offset: int

@@ -25,6 +25,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from erp_sync.adapters.outbound import price_index
+from erp_sync.application.exchanges import MORE_TRACKING_KWARG
 from erp_sync.application.prices import PRICE_INDEX_KWARG, PriceIndexEntry
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
 from kc_runtime.schema import Tables
@@ -61,6 +62,14 @@ class IndexingRecorder(PostgresProcessRecorder):
             raise ValueError("the replay index needs POSTGRES_ENABLE_DB_FUNCTIONS off")
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in price_index.SCHEMA)  # type: ignore[arg-type]
+
+    inserts_more_tracking = True
+    """Tracking records under ``MORE_TRACKING_KWARG`` are inserted in the save's transaction, like its own."""
+
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        for tracking in kwargs.get(MORE_TRACKING_KWARG, ()):
+            self._insert_tracking(curs, tracking=tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
