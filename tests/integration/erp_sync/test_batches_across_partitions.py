@@ -73,3 +73,21 @@ async def test_when_one_partition_was_applied_elsewhere_the_others_are_still_app
     assert exchanges.find_sales_order(d.order_id) is None  # position 2 of partition 1 was applied elsewhere
     assert exchanges.max_tracking_id(P0) == 2
     assert exchanges.max_tracking_id(P1) == 3
+
+
+async def test_the_releases_of_a_fetch_read_their_aggregates_in_one_query(database):
+    exchanges = indexed(await database("erp-sync"))
+    single_reads: list = []
+    get = exchanges.repository.get
+
+    def counted_get(aggregate_id, *args, **kwargs):
+        single_reads.append(aggregate_id)
+        return get(aggregate_id, *args, **kwargs)
+
+    exchanges.repository.get = counted_get  # type: ignore[method-assign]
+    a, b, c = released(), released(), released()
+    await consumer_of(exchanges).handle(
+        FakeBatch((record(a, 1, partition=0), record(b, 1, partition=1), record(c, 2, partition=0, offset=1)))
+    )
+    assert single_reads == []  # exchanges, activations and contacts: all from the batch's one read
+    assert all(exchanges.sales_order(m.order_id).version == 1 for m in (a, b, c))
