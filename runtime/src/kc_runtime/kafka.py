@@ -72,8 +72,17 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
-IDLE_POLL_MS = 1000
+IDLE_POLL_MS = 5_000
 """How long one poll of an idle batch subscriber waits for records (the poll returns as soon as any arrive)."""
+
+IDLE_FETCH: dict[str, Any] = {"fetch_max_wait_ms": IDLE_POLL_MS, "consumer_timeout_ms": IDLE_POLL_MS}
+"""Consumer options for every subscriber: how long an idle consumer's fetch waits at the broker, and its client's
+fetch loop between wake-ups. The broker answers a held fetch the moment a record arrives (fetch_min_bytes=1), and
+the fetch loop wakes on every response, commit and rebalance, so neither adds latency to a message; they only
+decide how often an idle consumer asks and wakes (the clients' defaults, 500 ms and 200 ms, made the consumers
+and the broker serving them the largest idle cost of the local stack). The price: a request the client sends
+behind a held fetch on the same connection (a ListOffsets or the first fetch after a rebalance, a metadata
+refresh) may wait up to this long."""
 
 
 class _EagerBatchSubscriber(BatchSubscriber):
