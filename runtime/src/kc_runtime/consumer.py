@@ -15,7 +15,8 @@ each assigned partition, set when a batch is fetched and again when it is commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -125,18 +126,36 @@ class ConsumerLag:
     local — so it costs no request to the broker. A partition not fetched yet has no series; a revoked one loses it.
     """
 
+    SWEEP_INTERVAL_S = 1.0
+    """How often every assigned partition is measured; in between, only the partitions of the batch in hand (a
+    consumer of many topics owns dozens of partitions, and a batch at a low rate is a record or two)."""
+
     def __init__(self, service: str, topic_prefix: str = "") -> None:
         self.service = service
         self.topic_prefix = topic_prefix
         self.series: set[tuple[str, str]] = set()
+        self.next_sweep = 0.0
 
-    async def observe(self, client: Any, uncommitted: dict[TopicPartition, int] | None = None) -> None:
-        """Set the gauge of every assigned partition whose highwater is known. ``uncommitted``: the first offset
-        of the batch in hand per partition (fetched, so the client's position is past it, but not committed)."""
+    async def observe(
+        self,
+        client: Any,
+        uncommitted: dict[TopicPartition, int] | None = None,
+        batch: Iterable[TopicPartition] | None = None,
+    ) -> None:
+        """Set the gauge of every assigned partition whose highwater is known — or, between sweeps, of the
+        ``batch``'s partitions only. ``uncommitted``: the first offset of the batch in hand per partition
+        (fetched, so the client's position is past it, but not committed)."""
         if not hasattr(client, "highwater"):  # faststream's fake consumer (a test broker): nothing to measure
             return
+        now = time.monotonic()
+        if batch is None or now >= self.next_sweep:
+            self.next_sweep = now + self.SWEEP_INTERVAL_S
+            partitions: Iterable[TopicPartition] = client.assignment()
+        else:
+            assigned = client.assignment()
+            partitions = [tp for tp in batch if tp in assigned]
         try:
-            for tp in client.assignment():
+            for tp in partitions:
                 highwater = client.highwater(tp)
                 if highwater is None:
                     continue
@@ -286,7 +305,7 @@ class IdempotentConsumer:
         uncommitted: dict[TopicPartition, int] = {}
         for record in records:
             uncommitted.setdefault(TopicPartition(record.topic, record.partition), record.offset)
-        await self.lag.observe(client, uncommitted)
+        await self.lag.observe(client, uncommitted, batch=uncommitted)
         chunks: dict[str, list[tuple[Inbound, Any, dict[str, str]]]] = {}
         for record in records:
             headers = decode_headers(record)
@@ -322,7 +341,7 @@ class IdempotentConsumer:
             key = (record.topic, record.partition)
             self.applied[key] = max(self.applied.get(key, 0), record.offset + 1)
         self.progressed.set()
-        await self.lag.observe(client)
+        await self.lag.observe(client, batch=uncommitted)
 
     def _start_span(self, inbound: Inbound) -> Span | None:
         if self.tracer is None:
