@@ -105,3 +105,35 @@ async def test_summaries_projected_before_the_counts_existed_are_counted_at_star
         assert await totals(restarted, company, status="cancelled") == (1, 1)
     finally:
         await restarted.close()
+
+
+async def rows(dsn: str) -> tuple[list[tuple], list[tuple]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        summaries = await conn.fetch(
+            "SELECT order_id, status, total, total_quantity, approvers, round, version, submitted_at, updated_at"
+            " FROM approval_order_summaries ORDER BY order_id"
+        )
+        counts = await conn.fetch("SELECT * FROM approval_order_counts WHERE orders <> 0 ORDER BY 1, 2, 3")
+        return [tuple(r) for r in summaries], [tuple(r) for r in counts]
+    finally:
+        await conn.close()
+
+
+async def test_batches_of_any_size_and_a_batch_handled_again_leave_the_same_summaries(world, dsn):
+    orders, summaries = world
+    history(orders)
+    everything = orders.notifications(0, 10_000)
+    for first in range(0, len(everything)):  # one event at a time: the event-by-event way
+        await summaries.apply(everything[first : first + 1])
+    one_by_one = await rows(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("TRUNCATE approval_order_summaries, approval_order_counts")
+    finally:
+        await conn.close()
+    await summaries.apply(everything)  # one batch: each order folded into one row change
+    assert await rows(dsn) == one_by_one
+    for first in range(0, len(everything), 3):  # handled again, cut differently
+        await summaries.apply(everything[first : first + 3])
+    assert await rows(dsn) == one_by_one

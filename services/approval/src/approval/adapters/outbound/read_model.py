@@ -165,8 +165,7 @@ class OrderSummaries:
     async def apply(self, batch: Batch) -> None:
         pool = await self.pool()
         async with pool.acquire() as conn, conn.transaction():
-            for _notification, event, _meta in batch:
-                await _project(conn, event)
+            await _project_batch(conn, [event for _notification, event, _meta in batch])
 
 
 def _text(value: str | None) -> str | None:
@@ -176,6 +175,153 @@ def _text(value: str | None) -> str | None:
 
 def _is_order_event(event: Any) -> bool:
     return isinstance(event, Order.Event)
+
+
+_STATUS = {
+    "Released": "released",
+    "Rejected": "rejected",
+    "Cancelled": "cancelled",
+    "Transmitted": "transmitted",
+    "ConfirmedByErp": "confirmed",
+    "RejectedByErp": "erp_rejected",
+}
+
+
+def _fold(events: list[Any]) -> dict[str, Any]:
+    """The columns an order's events (in order, none of them a resubmission) leave behind: final values, so
+    applying them again — or after some of the events were applied already — changes nothing more."""
+    sets: dict[str, Any] = {}
+    for event in events:
+        name = type(event).__name__
+        if name in ("ApprovalRequested", "Reassigned"):
+            sets["approvers"] = list(event.approvers)
+        elif name in _STATUS:
+            sets["status"] = _STATUS[name]
+        elif name == "Modified":
+            c = event.content
+            sets.update(total=Decimal(c.total_value), total_quantity=c.total_quantity, line_count=len(c.lines),
+                        reference=_text(c.reference))  # fmt: skip
+    return sets
+
+
+async def _project_batch(conn: asyncpg.Connection, events: list[Any]) -> None:
+    """A follower batch in few statements: the events of each order folded into one row change (new orders
+    inserted together, with their state at the end of the batch), the counts changed once per company, buyer and
+    status. An order with a resubmission in the batch (its round counts up) and a new order already projected (a
+    batch handled again) take the event-by-event way, which is idempotent by the version guard."""
+    orders: dict[UUID, list[Any]] = {}
+    for event in events:
+        if _is_order_event(event):
+            orders.setdefault(event.originator_id, []).append(event)
+    one_by_one: list[Any] = []
+    new: list[tuple[Any, ...]] = []
+    new_events: dict[UUID, list[Any]] = {}
+    counts: dict[tuple[UUID, UUID, str], int] = {}
+    for oid, evs in orders.items():
+        if any(type(e).__name__ == "Resubmitted" for e in evs):
+            one_by_one.extend(evs)
+            continue
+        first, last = evs[0], evs[-1]
+        sets = _fold(evs)
+        if isinstance(first, Order.Submitted):  # type: ignore[attr-defined]
+            c: OrderContent = first.content
+            if "total" in sets:
+                c_total, c_qty, c_lines, c_ref = (
+                    sets["total"],
+                    sets["total_quantity"],
+                    sets["line_count"],
+                    sets["reference"],
+                )
+            else:
+                c_total, c_qty, c_lines, c_ref = (
+                    Decimal(c.total_value),
+                    c.total_quantity,
+                    len(c.lines),
+                    _text(c.reference),
+                )
+            new.append((oid, first.company_id, first.buyer_id, sets.get("status", "pending_approval"), c_total,
+                        c.currency, c_qty, c_lines, c_ref, sets.get("approvers", []), first.timestamp, last.timestamp,
+                        last.originator_version))  # fmt: skip
+            new_events[oid] = evs
+            continue
+        await _update(conn, oid, last.originator_version, sets, last.timestamp, counts)
+    if new:
+        rows = await conn.fetch(
+            "INSERT INTO approval_order_summaries (order_id, company_id, buyer_id, status, total, currency,"
+            " total_quantity, line_count, reference, approvers, submitted_at, updated_at, version)"
+            " SELECT n.order_id, n.company_id, n.buyer_id, n.status, n.total, n.currency, n.total_quantity,"
+            "  n.line_count, n.reference, coalesce((SELECT array_agg(a::uuid) FROM jsonb_array_elements_text(n.approvers) a),"
+            "  '{}'), n.submitted_at, n.updated_at, n.version"
+            " FROM jsonb_to_recordset($1::jsonb) AS n(order_id uuid, company_id uuid, buyer_id uuid, status text,"
+            "  total numeric, currency text, total_quantity integer, line_count integer, reference text,"
+            "  approvers jsonb, submitted_at timestamptz, updated_at timestamptz, version integer)"
+            " ON CONFLICT (order_id) DO NOTHING RETURNING order_id, company_id, buyer_id, status",
+            _json_rows(new),
+        )
+        inserted = {r["order_id"] for r in rows}
+        for r in rows:
+            key = (r["company_id"], r["buyer_id"], r["status"])
+            counts[key] = counts.get(key, 0) + 1
+        for oid, evs in new_events.items():
+            if oid not in inserted:  # projected before: the batch is handled again
+                one_by_one.extend(evs)
+    if counts:
+        await conn.executemany(
+            "INSERT INTO approval_order_counts (company_id, buyer_id, status, orders) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (company_id, buyer_id, status) DO UPDATE SET orders = approval_order_counts.orders + $4",
+            [(*key, change) for key, change in sorted(counts.items(), key=lambda kv: str(kv[0])) if change],
+        )
+    for event in one_by_one:
+        await _project(conn, event)
+
+
+def _json_rows(rows: list[tuple[Any, ...]]) -> str:
+    import json
+
+    keys = ("order_id", "company_id", "buyer_id", "status", "total", "currency", "total_quantity", "line_count",
+            "reference", "approvers", "submitted_at", "updated_at", "version")  # fmt: skip
+    out = []
+    for row in rows:
+        item = dict(zip(keys, row, strict=True))
+        for k in ("order_id", "company_id", "buyer_id", "total"):
+            item[k] = str(item[k])
+        item["approvers"] = [str(a) for a in item["approvers"]]
+        item["submitted_at"] = item["submitted_at"].isoformat()
+        item["updated_at"] = item["updated_at"].isoformat()
+        out.append(item)
+    return json.dumps(out)
+
+
+async def _update(
+    conn: asyncpg.Connection,
+    oid: UUID,
+    version: int,
+    sets: dict[str, Any],
+    at: datetime,
+    counts: dict[tuple[UUID, UUID, str], int],
+) -> None:
+    """One row change for an existing order (guarded by its version); a status move is counted in ``counts``."""
+    assignments = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(sets))
+    prefix = f"{assignments}, " if assignments else ""
+    if "status" not in sets:
+        await conn.execute(
+            f"UPDATE approval_order_summaries SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
+            " WHERE order_id = $1 AND version < $2",
+            oid, version, *sets.values(), at,
+        )  # fmt: skip
+        return
+    moved = await conn.fetchrow(
+        "WITH old AS (SELECT order_id, status FROM approval_order_summaries"
+        "             WHERE order_id = $1 AND version < $2 FOR UPDATE)"
+        f" UPDATE approval_order_summaries s SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
+        " FROM old WHERE s.order_id = old.order_id"
+        " RETURNING old.status AS before, s.status AS after, s.company_id, s.buyer_id",
+        oid, version, *sets.values(), at,
+    )  # fmt: skip
+    if moved is not None and moved["before"] != moved["after"]:
+        for status, change in ((moved["before"], -1), (moved["after"], 1)):
+            key = (moved["company_id"], moved["buyer_id"], status)
+            counts[key] = counts.get(key, 0) + change
 
 
 async def _project(conn: asyncpg.Connection, event: Any) -> None:
