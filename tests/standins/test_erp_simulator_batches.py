@@ -62,7 +62,7 @@ async def consumer() -> AsyncIterator[ErpConsumer]:
 async def test_a_fetch_is_recorded_at_once_and_a_copy_in_it_counts_as_one_duplicate(consumer: ErpConsumer) -> None:
     a, b = _sales_order(), _sales_order()
     fetch = FakeFetch((record(a, 0), record(b, 1), record(a, 2)))
-    await consumer.handle(ERP_OUTBOUND_SALES_ORDERS, fetch)  # type: ignore[arg-type]
+    await consumer.handle(fetch)  # type: ignore[arg-type]
     assert fetch.acked == 1
     assert consumer.pool is not None
     orders = {o["idempotency_key"]: o for o in await db.sales_orders(consumer.pool)}
@@ -77,9 +77,9 @@ async def test_a_fetch_is_recorded_at_once_and_a_copy_in_it_counts_as_one_duplic
 async def test_a_fetch_delivered_again_changes_nothing(consumer: ErpConsumer) -> None:
     a = _sales_order()
     records = (record(a, 0), record(_sales_order(), 1))
-    await consumer.handle(ERP_OUTBOUND_SALES_ORDERS, FakeFetch(records))  # type: ignore[arg-type]
+    await consumer.handle(FakeFetch(records))  # type: ignore[arg-type]
     again = FakeFetch(records)
-    await consumer.handle(ERP_OUTBOUND_SALES_ORDERS, again)  # type: ignore[arg-type]
+    await consumer.handle(again)  # type: ignore[arg-type]
     assert again.acked == 1
     assert consumer.pool is not None
     stats = await db.stats(consumer.pool)
@@ -100,7 +100,7 @@ async def test_a_message_that_cannot_be_recorded_does_not_hold_up_the_others(con
 
     consumer._apply = failing  # type: ignore[method-assign]
     fetch = FakeFetch((record(a, 0), broken, record(_sales_order(), 2)))
-    await consumer.handle(ERP_OUTBOUND_SALES_ORDERS, fetch)  # type: ignore[arg-type]
+    await consumer.handle(fetch)  # type: ignore[arg-type]
     assert fetch.acked == 1
     assert consumer.pool is not None
     outcomes = [r["outcome"] for r in reversed(await db.received(consumer.pool, None))]

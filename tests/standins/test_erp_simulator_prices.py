@@ -161,7 +161,7 @@ async def test_a_price_list_request_is_answered_once_per_key_with_a_full_resend(
     before = len(await world.sent())
     key = f"price-list-request/{number}/operator/1"
     fetch = FakeFetch((request_record(number, key, 0), request_record(number, key, 1)))
-    await world.simulator.consumer.handle(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS, fetch)  # type: ignore[arg-type]
+    await world.simulator.consumer.handle(fetch)  # type: ignore[arg-type]
     assert fetch.acked == 1
 
     resend = (await world.sent())[before:]
@@ -178,7 +178,7 @@ async def test_a_price_list_request_is_answered_once_per_key_with_a_full_resend(
 
 async def test_a_price_list_request_for_a_customer_the_erp_does_not_know_is_not_answered(world: World):
     fetch = FakeFetch((request_record("NOBODY-1", "price-list-request/NOBODY-1/x", 0),))
-    await world.simulator.consumer.handle(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS, fetch)  # type: ignore[arg-type]
+    await world.simulator.consumer.handle(fetch)  # type: ignore[arg-type]
     assert await world.sent() == []
     assert [r["outcome"] for r in await db.received(world.pool, None)] == ["unknown_customer"]
 
@@ -187,7 +187,7 @@ async def test_the_stats_count_prices_and_price_list_requests(world: World):
     number = (await world.http.post("/admin/customers", json={})).json()["customer_number"]
     key = f"price-list-request/{number}/operator/2"
     fetch = FakeFetch((request_record(number, key, 0), request_record(number, key, 1)))
-    await world.simulator.consumer.handle(ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS, fetch)  # type: ignore[arg-type]
+    await world.simulator.consumer.handle(fetch)  # type: ignore[arg-type]
     stats = (await world.http.get("/stats")).json()
     assert stats["prices"] == len(prices.DEFAULT_PRICE_LIST)
     assert (stats["price_list_requests"], stats["price_list_request_duplicates_discarded"]) == (1, 1)

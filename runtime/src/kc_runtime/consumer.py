@@ -329,9 +329,7 @@ class IdempotentConsumer:
             if name in done:
                 continue
             # A batch spec's single message too: its aggregates are preloaded in one read, as in a larger batch.
-            if self.specs[items[0][0].topic].batch and await self._apply_chunk_with_retries(
-                [[i for i, _, _ in items]]
-            ):
+            if self.specs[items[0][0].topic].batch and await self._apply_chunk_with_retries([[i for i, _, _ in items]]):
                 continue
             for inbound, record, headers in items:
                 await self._apply_one(inbound, record, headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kc_runtime.logging import configure_logging
+from kc_runtime.serve import run
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
 """Returns named checks; the stand-in is ready when every value is ``"ok"``."""
@@ -91,18 +91,6 @@ class HttpSettings(Protocol):
     http_port: int
 
 
-class _SecondTickServer(uvicorn.Server):
-    """uvicorn wakes ten times a second to look for a stop request and, every tenth time, refresh the Date
-    header; an idle stand-in spent most of its CPU on that. One tick a second does both (each tick counts as the
-    tenth): a stop is noticed within a second."""
-
-    async def main_loop(self) -> None:
-        should_exit = await self.on_tick(0)
-        while not should_exit:
-            await asyncio.sleep(1.0)
-            should_exit = await self.on_tick(0)
-
-
 def serve(app: FastAPI, settings: HttpSettings) -> None:
     """Run the app with uvicorn; SIGTERM and SIGINT stop it gracefully (lifespan shutdown runs)."""
     config = uvicorn.Config(
@@ -114,10 +102,7 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
         timeout_graceful_shutdown=10,
         lifespan="on",
     )
-    server = _SecondTickServer(config)
-    server.run()
-    if not server.started:  # as uvicorn.run: a failed start is a failed process
-        sys.exit(3)
+    run(config)  # one tick a second (kc_runtime.serve)
 
 
 def refuse_to_start(service: str, message: str, exit_code: int = 2) -> None:
