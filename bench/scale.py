@@ -88,7 +88,7 @@ def plan(rate: float, m: Machine) -> dict[str, float]:
 
 
 def latest_result() -> Path | None:
-    runs = sorted(p for p in (ROOT / "bench" / "results").glob("*.json") if "quick" not in p.name and "-" in p.name)
+    runs = sorted(p for p in (ROOT / "bench" / "results").glob("20*.json") if "quick" not in p.name)
     return runs[-1] if runs else None
 
 
