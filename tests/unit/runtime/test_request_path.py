@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter
 from pydantic import SecretStr
 
-from kc_runtime import context, metrics
+from kc_runtime import context, metrics, service
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import ServiceSettings
@@ -91,9 +91,11 @@ async def test_the_correlation_id_is_echoed_on_error_answers_too(client: httpx.A
 
 
 async def test_an_unhandled_error_is_logged_and_answered_500_with_the_correlation_id(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with structlog.testing.capture_logs() as logs:
+        # a logger cached by an earlier test would write past the capture: a fresh one binds under it
+        monkeypatch.setattr(service, "log", structlog.get_logger("kc.service"))
         r = await client.get("/api/broken", headers={"X-Correlation-ID": "c-500"})
     assert r.status_code == 500 and r.headers["X-Correlation-ID"] == "c-500"
     assert r.json()["error"]["code"] == "internal_error" and "a bug" not in r.text
