@@ -342,56 +342,21 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
         if inserted:
             await _count(conn, event.company_id, event.buyer_id, "pending_approval", 1)
         return
-    sets: dict[str, Any] = {}
-    name = type(event).__name__
-    if name in ("ApprovalRequested", "Reassigned"):
-        sets["approvers"] = list(event.approvers)
-    elif name == "Released":
-        sets["status"] = "released"
-    elif name == "Rejected":
-        sets["status"] = "rejected"
-    elif name == "Cancelled":
-        sets["status"] = "cancelled"
-    elif name == "Transmitted":
-        sets["status"] = "transmitted"
-    elif name == "ConfirmedByErp":
-        sets["status"] = "confirmed"
-    elif name == "RejectedByErp":
-        sets["status"] = "erp_rejected"
-    elif name in ("Modified", "Resubmitted"):
+    if type(event).__name__ == "Resubmitted":
         c = event.content
-        sets.update(
-            total=Decimal(c.total_value),
-            total_quantity=c.total_quantity,
-            line_count=len(c.lines),
-            reference=_text(c.reference),
-        )
-        if name == "Resubmitted":
-            sets.update(status="pending_approval", approvers=[])
-            await conn.execute(
-                "UPDATE approval_order_summaries SET round = round + 1 WHERE order_id = $1 AND version < $2",
-                oid, version,
-            )  # fmt: skip
-    assignments = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(sets))
-    prefix = f"{assignments}, " if assignments else ""
-    if "status" not in sets:
+        sets: dict[str, Any] = {"total": Decimal(c.total_value), "total_quantity": c.total_quantity,
+                                "line_count": len(c.lines), "reference": _text(c.reference),
+                                "status": "pending_approval", "approvers": []}  # fmt: skip
         await conn.execute(
-            f"UPDATE approval_order_summaries SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
-            " WHERE order_id = $1 AND version < $2",
-            oid, version, *sets.values(), at,
+            "UPDATE approval_order_summaries SET round = round + 1 WHERE order_id = $1 AND version < $2",
+            oid, version,
         )  # fmt: skip
-        return
-    moved = await conn.fetchrow(
-        "WITH old AS (SELECT order_id, status FROM approval_order_summaries"
-        "             WHERE order_id = $1 AND version < $2 FOR UPDATE)"
-        f" UPDATE approval_order_summaries s SET {prefix}updated_at = ${len(sets) + 3}, version = $2"
-        " FROM old WHERE s.order_id = old.order_id"
-        " RETURNING old.status AS before, s.status AS after, s.company_id, s.buyer_id",
-        oid, version, *sets.values(), at,
-    )  # fmt: skip
-    if moved is not None and moved["before"] != moved["after"]:
-        await _count(conn, moved["company_id"], moved["buyer_id"], moved["before"], -1)
-        await _count(conn, moved["company_id"], moved["buyer_id"], moved["after"], 1)
+    else:
+        sets = _fold([event])
+    counts: dict[tuple[UUID, UUID, str], int] = {}
+    await _update(conn, oid, version, sets, at, counts)
+    for (company_id, buyer_id, status), change in counts.items():
+        await _count(conn, company_id, buyer_id, status, change)
 
 
 async def _count(conn: asyncpg.Connection, company_id: UUID, buyer_id: UUID, status: str, change: int) -> None:
