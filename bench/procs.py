@@ -2,8 +2,9 @@
 
 A component is what ``deploy/local/stack.py`` starts (its pid file in ``.local/run``; PostgreSQL's from
 ``postmaster.pid``): the process and every process below it (PostgreSQL backends, nginx workers), threads included
-(the JVM's). Processes that ended between two samples take their CPU time with them, so keep the windows short
-against the stack's lifetime (the stack's processes live as long as the stack).
+(the JVM's). A process that ended (a PostgreSQL backend whose connection closed) is counted through its parent:
+each process's own time plus the time of its children it has waited for (``cutime``/``cstime``), so a
+component's figure never goes back when a child ends.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ STAND_INS = frozenset({"erp-simulator", "dev-issuer", "smtp-sink"})
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, cpu seconds) of one process, or None once it is gone."""
+    """(parent pid, cpu seconds of the process and of its ended, waited-for children), or None once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[1]), sum(int(f) for f in fields[11:15]) / TICK
 
 
 def _all() -> dict[int, tuple[int, float]]:
@@ -64,8 +65,9 @@ class Sample:
 class StackCpu:
     """Samples of the stack's CPU time; the difference of two samples is what each component used in between."""
 
-    def __init__(self, extra: dict[str, int] | None = None) -> None:
-        self.roots = {**components(), **(extra or {})}
+    def __init__(self, extra: dict[str, int] | None = None, roots: dict[str, int] | None = None) -> None:
+        """``roots``: name → pid of the process trees to sample (default: the local stack's components)."""
+        self.roots = roots if roots is not None else {**components(), **(extra or {})}
 
     def sample(self) -> Sample:
         procs = _all()
