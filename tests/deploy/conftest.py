@@ -44,3 +44,15 @@ def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
 
 def named(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "builds_image: builds an image's environment (uv sync per image; slow)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `make check` leaves these out (-m "not builds_image"): each builds a fresh virtualenv like the Dockerfile's
+    # step, ~10-20 s apiece; `make test` runs them.
+    for item in items:
+        if "image" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.builds_image)
