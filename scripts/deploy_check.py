@@ -155,6 +155,7 @@ class Component:
     prefix: str
     standin: bool
     settings: type
+    frontend: bool = False
 
     @property
     def env_names(self) -> frozenset[str]:
@@ -187,15 +188,25 @@ def settings_class(module: str, prefix: str) -> type:
 def components() -> dict[str, Component]:
     return {
         spec.name: Component(
-            spec.name, spec.module, spec.env_prefix, spec.standin, settings_class(spec.module, spec.env_prefix)
+            spec.name,
+            spec.module,
+            spec.env_prefix,
+            spec.standin,
+            settings_class(spec.module, spec.env_prefix),
+            spec.frontend,
         )
         for spec in stack().SERVICES
     }
 
 
 def services() -> list[Component]:
-    """The Kundencenter's own services (deployed everywhere), in the stack's order."""
-    return [c for c in components().values() if not c.standin]
+    """The Kundencenter's own backend services (deployed everywhere), in the stack's order."""
+    return [c for c in components().values() if not c.standin and not c.frontend]
+
+
+def frontends() -> list[Component]:
+    """The reference frontend (deployed everywhere; HTTP only: no database, no Kafka)."""
+    return [c for c in components().values() if c.frontend]
 
 
 def principals() -> list[str]:
@@ -570,6 +581,10 @@ def env_table() -> str:
         for name, field in component.settings.model_fields.items():  # type: ignore[attr-defined]
             if name not in shared:
                 rows.append(_field_row(f"{component.prefix}{name.upper()}", field, _default(field)))
+    rows += ["", "The reference frontend:", "", "| variable | type | default | what |", "|---|---|---|---|"]
+    for component in frontends():
+        for name, field in component.settings.model_fields.items():  # type: ignore[attr-defined]
+            rows.append(_field_row(f"{component.prefix}{name.upper()}", field, _default(field)))
     rows += ["", "The stand-ins (development only):", "", "| variable | type | default | what |", "|---|---|---|---|"]
     for component in components().values():
         if component.standin:

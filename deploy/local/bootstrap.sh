@@ -3,6 +3,7 @@
 #   - uv and the workspace virtualenv (.venv)
 #   - PostgreSQL server binaries, nginx, Java 17+ and Maven (Debian packages)
 #   - the Kafka broker's runtime classpath in .local/kafka/libs (Maven, deploy/local/kafka/pom.xml)
+#   - Chromium and its WebDriver (Debian packages) for the browser tests of the frontend (tests/browser)
 # Idempotent and fast when everything is present; non-interactive; safe on a fresh clone as root.
 set -euo pipefail
 
@@ -103,6 +104,8 @@ have_pg || missing+=(postgres)
 have_nginx || missing+=(nginx)
 [ "$(java_major)" -ge 17 ] 2>/dev/null || missing+=(java)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# the browser tests drive Debian's Chromium through its matching driver (no browser download from elsewhere)
+{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ] || die "need to install ${missing[*]} but am neither root nor have sudo"
@@ -114,14 +117,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
       nginx)    p="$(first_available nginx-light nginx)" ;;
       java)     p="$(first_available openjdk-17-jre-headless default-jre-headless)" ;;
       maven)    p="$(first_available maven)" ;;
+      chromium) p="$(first_available chromium) $(first_available chromium-driver)" ;;
     esac || die "no Debian package found for $m"
-    pkgs+=("$p")
+    # shellcheck disable=SC2206  # (chromium: two package names)
+    pkgs+=($p)
   done
   apt_install "${pkgs[@]}"
   have_pg || die "PostgreSQL server binaries still missing"
   have_nginx || die "nginx still missing"
 fi
-say "system packages ok (postgresql, nginx, java $(java_major), maven)"
+say "system packages ok (postgresql, nginx, java $(java_major), maven, chromium)"
 
 # --- 3. Kafka broker classpath -------------------------------------------------------------------------------
 pom_hash="$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)"

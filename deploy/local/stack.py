@@ -63,6 +63,9 @@ class ServiceSpec:
     standin: bool = False  # stand-ins start before the services
     extra_ports: dict[str, int] = field(default_factory=dict)  # shown in `status` only
     env: dict[str, str] = field(default_factory=dict)  # its own settings (keys get the prefix too)
+    # the reference frontend: pages and their backend-for-frontend, HTTP only (no database, no Kafka); not one of
+    # the backend services (their shared settings, topics, workers and tables do not apply)
+    frontend: bool = False
 
 
 # Listed in start order: stand-ins first (the services need the JWKS and SMTP at start-up).
@@ -83,7 +86,25 @@ SERVICES: list[ServiceSpec] = [
     ServiceSpec("users", "users", "USERS_", 8102, "users"),
     ServiceSpec("approval", "approval", "APPROVAL_", 8103, "approval"),
     ServiceSpec("erp-sync", "erp_sync", "ERP_SYNC_", 8104, "erp_sync"),
-    ServiceSpec("notifications", "notifications", "NOTIFICATIONS_", 8105, "notifications"),
+    ServiceSpec(
+        "notifications",
+        "notifications",
+        "NOTIFICATIONS_",
+        8105,
+        "notifications",
+        # the mails link to the reference frontend's pages (/kundencenter/registration/confirm?…, /orders/<id>)
+        env={"SHOP_BASE_URL": "http://127.0.0.1:8080/kundencenter"},
+    ),
+    ServiceSpec(
+        "frontend",
+        "frontend",
+        "FRONTEND_",
+        8106,
+        None,
+        # the local stack signs in through the development token issuer (behind the gateway, like the API)
+        env={"AUTH_MODE": "dev", "API_BASE_URL": "http://127.0.0.1:8080"},
+        frontend=True,
+    ),
 ]
 SERVICES_BY_NAME = {s.name: s for s in SERVICES}
 DATABASES = [s.database for s in SERVICES if s.database]
@@ -114,6 +135,8 @@ ROUTES: list[Route] = [
     Route("/api/erp", "erp-sync"),
     Route("/api/notifications", "notifications"),
     Route("/dev-auth/", "dev-issuer", local_only=True),
+    # the reference frontend (pages and its backend-for-frontend); its form POSTs are rate-limited per address
+    Route("/kundencenter", "frontend", public=True),
 ]
 
 

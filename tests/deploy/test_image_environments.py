@@ -15,6 +15,7 @@ import pytest
 from tests.deploy.test_compose import DOCKER, ROOT, environment, module_of
 
 SERVICES = {"registration", "users", "approval", "erp-sync", "notifications"}
+FRONTEND = "frontend"
 DEV_ONLY = ("pytest", "schemathesis", "ruff", "mypy", "import_linter", "py_spy")
 
 
@@ -37,8 +38,15 @@ def image(tmp_path_factory):
             venv = tmp_path_factory.mktemp(f"image-{service}") / "venv"
             env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"}
             env.pop("VIRTUAL_ENV", None)
+            # the workspace's own packages are built afresh: uv reuses a built wheel of a local package until its
+            # pyproject.toml changes, so an image of the working tree could otherwise hold older code of them
+            fresh = [
+                arg
+                for member in ("kc-contracts", "kc-runtime", f"kc-{service}")
+                for arg in ("--refresh-package", member)
+            ]
             done = subprocess.run(
-                [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--package", f"kc-{service}", "-q"],
+                [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--package", f"kc-{service}", "-q", *fresh],
                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
@@ -66,7 +74,7 @@ def images(compose) -> dict[str, list[tuple[str, dict]]]:
 
 
 def test_every_image_of_the_compose_file_is_checked(compose):
-    assert set(images(compose)) == SERVICES | {"standins", "runtime"}
+    assert set(images(compose)) == SERVICES | {FRONTEND, "standins", "runtime"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -92,6 +100,23 @@ def test_a_service_image_builds_its_app_and_holds_no_development_tool(image, com
     assert not present & set(DEV_ONLY), f"development tools in the {service} image: {present & set(DEV_ONLY)}"
     others = (SERVICES - {service}) | {"standins"}
     assert not present & {o.replace("-", "_") for o in others}, "another service's code in the image"
+
+
+def test_the_frontend_image_builds_its_app_and_holds_no_development_tool_nor_a_service(image, compose):
+    venv = image(FRONTEND)
+    (name, definition) = images(compose)[FRONTEND][0]
+    built = python(
+        venv,
+        "import frontend.main as m; app = m.create_app(); print(type(app).__name__, len(app.routes))",
+        environment(definition),
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert built.stdout.splitlines()[-1].startswith("FastAPI"), built.stdout
+    assert module_of(definition) == FRONTEND, name
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    present = {p.name.split("-")[0].lower() for p in site.iterdir()}
+    assert not present & set(DEV_ONLY), f"development tools in the frontend image: {present & set(DEV_ONLY)}"
+    assert not present & {o.replace("-", "_") for o in SERVICES | {"standins"}}, "a service's code in the image"
 
 
 @pytest.mark.parametrize("service", ["standins", "runtime"])

@@ -16,6 +16,7 @@ from approval.application.orders import Evaluation, Orders
 from approval.domain.budget import Budget, LimitExceeded
 from approval.domain.members import Member
 from approval.domain.model import Address, Order, OrderContent, OrderLine
+from approval.domain.model import Comment as OrderComment
 from approval.domain.pricing import OrderRequest, RequestedLine
 from contracts.common import MultilineText, PlainText
 from contracts.limits import LONG_TEXT_MAX, SHORT_TEXT_MAX
@@ -208,6 +209,10 @@ class TimelineEntry(BaseModel):
     at: datetime
     event: str
     by: PersonOut | None = None
+    comment: str | None = Field(
+        default=None,
+        description="What the person wrote with this step (a decision's, resubmission's or message's text)",
+    )
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -226,6 +231,7 @@ class OrderOut(BaseModel):
     payment_method: str
     shipping_method: str
     reference: str | None
+    buyer_comment: str | None = Field(default=None, description="What the buyer wrote with the order (checkout)")
     exceeded_limits: list[LimitOut]
     budget_at_submission: BudgetOut
     approvers: list[PersonOut]
@@ -261,6 +267,10 @@ class SummaryOut(BaseModel):
     round: int
     submitted_at: datetime
     updated_at: datetime
+    buyer: PersonOut | None = Field(default=None, description="The buyer with their name")
+    approvers_with_names: list[PersonOut] = Field(
+        default_factory=list, description="The approvers with their names (`approvers` in the same order)"
+    )
 
 
 class PageOut(BaseModel):
@@ -302,7 +312,9 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
             detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
         elif kind == "Released":
             by = e.approved_by
-        out.append(TimelineEntry(at=e.timestamp, event=kind, by=person(by), detail=detail))
+        said = getattr(e, "comment", None)
+        text = said.text if isinstance(said, OrderComment) else said if isinstance(said, str) else None
+        out.append(TimelineEntry(at=e.timestamp, event=kind, by=person(by), comment=text, detail=detail))
     return out
 
 
@@ -356,6 +368,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         payment_method=c.payment_method,
         shipping_method=c.shipping_method,
         reference=c.reference,
+        buyer_comment=c.buyer_comment,
         exceeded_limits=[_limit(x) for x in order.exceeded],
         budget_at_submission=_budget(order.budget),
         approvers=[person(a) for a in order.approvers],
@@ -381,7 +394,7 @@ def _parse_if_match(value: str | None) -> int | None:
     return int(v)
 
 
-def _summary(row: dict[str, Any]) -> SummaryOut:
+def _summary(row: dict[str, Any], names: dict[UUID, str]) -> SummaryOut:
     return SummaryOut(
         id=row["order_id"],
         status=row["status"],
@@ -394,7 +407,18 @@ def _summary(row: dict[str, Any]) -> SummaryOut:
         round=row["round"],
         submitted_at=row["submitted_at"],
         updated_at=row["updated_at"],
+        buyer=PersonOut(id=row["buyer_id"], name=names.get(row["buyer_id"])),
+        approvers_with_names=[PersonOut(id=a, name=names.get(a)) for a in row["approvers"]],
     )
+
+
+async def _page(
+    rows: list[dict[str, Any]], total: int, limit: int, offset: int, orders: Orders, blocking: Blocking
+) -> PageOut:
+    """A page of summaries with the names of their buyers and approvers (one read for the whole page)."""
+    people = {r["buyer_id"] for r in rows} | {a for r in rows for a in r["approvers"]}
+    names = await blocking.run(orders.names, people) if people else {}
+    return PageOut(items=[_summary(r, names) for r in rows], total=total, limit=limit, offset=offset)
 
 
 def orders_router(
@@ -512,7 +536,7 @@ def orders_router(
         rows, total = await summaries.query(
             me.company_id, buyer_id=me.id if scope == "mine" else None, status=status_filter, limit=limit, offset=offset
         )
-        return PageOut(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
+        return await _page(rows, total, limit, offset, orders, blocking)
 
     @router.get("/api/approvals", response_model=PageOut, summary="The approver's inbox: orders waiting for me")
     async def inbox(
@@ -523,7 +547,7 @@ def orders_router(
         rows, total = await summaries.query(
             me.company_id, approver_id=me.id, status="pending_approval", limit=limit, offset=offset
         )
-        return PageOut(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
+        return await _page(rows, total, limit, offset, orders, blocking)
 
     @router.get("/api/orders/{order_id}", response_model=OrderOut, summary="One order with its whole history")
     async def get(order_id: UUID, who: Who) -> OrderOut:

@@ -1,0 +1,3 @@
+from frontend.main import run
+
+run()

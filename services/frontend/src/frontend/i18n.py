@@ -1,0 +1,541 @@
+"""German and English texts of the pages, and money and dates per locale (Babel).
+
+One table: each key has its German and English text. API error codes have their own sentences here, so a
+refusal reads the same whichever service gave it; an unknown code falls back to the API's own sentence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_currency, format_decimal
+
+LANGUAGES = ("de", "en")
+DEFAULT = "de"
+LOCALES = {"de": "de_DE", "en": "en_GB"}
+TIMEZONE = ZoneInfo("Europe/Berlin")
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # frame
+    "app.title": ("Kundencenter", "Customer center"),
+    "app.account": ("Mein Konto", "My account"),
+    "nav.skip": ("Zum Inhalt springen", "Skip to content"),
+    "nav.main": ("Hauptnavigation", "Main navigation"),
+    "nav.home": ("Übersicht", "Overview"),
+    "nav.orders": ("Meine Bestellungen", "My orders"),
+    "nav.new_order": ("Neue Bestellung", "New order"),
+    "nav.approvals": ("Bestellungen freigeben", "Approve orders"),
+    "nav.users": ("Benutzerverwaltung", "User management"),
+    "nav.audit": ("Protokoll", "Audit log"),
+    "nav.sign_in": ("Anmelden", "Sign in"),
+    "nav.sign_out": ("Abmelden", "Sign out"),
+    "nav.register": ("Registrieren", "Register"),
+    "nav.language": ("Sprache", "Language"),
+    "nav.signed_in_as": ("Angemeldet als", "Signed in as"),
+    "common.save": ("Speichern", "Save"),
+    "common.back": ("Zurück", "Back"),
+    "common.yes": ("ja", "yes"),
+    "common.no": ("nein", "no"),
+    "common.none": ("keine", "none"),
+    "common.unlimited": ("unbegrenzt", "unlimited"),
+    "common.filter": ("Filtern", "Filter"),
+    "common.all": ("alle", "all"),
+    "common.required": ("Pflichtfeld", "required"),
+    "common.error_title": ("Das hat nicht geklappt", "That did not work"),
+    "common.details": ("Details", "Details"),
+    "common.total": ("Summe", "Total"),
+    "common.comment": ("Kommentar", "Comment"),
+    "common.page_of": ("{shown} von {total}", "{shown} of {total}"),
+    "common.previous": ("Vorherige Seite", "Previous page"),
+    "common.next": ("Nächste Seite", "Next page"),
+    # home
+    "home.title": ("Kundencenter", "Customer center"),
+    "home.welcome": ("Willkommen, {name}", "Welcome, {name}"),
+    "home.company": ("Firma {name} (Kundennummer {number})", "Company {name} (customer number {number})"),
+    "home.anonymous": (
+        "Melden Sie sich an, um Bestellungen, Freigaben und Benutzer Ihrer Firma zu verwalten. Noch kein Zugang? "
+        "Registrieren Sie Ihre Firma mit Kundennummer und einer Rechnungsnummer.",
+        "Sign in to manage your company's orders, approvals and users. No access yet? Register your company "
+        "with its customer number and one of its invoice numbers.",
+    ),
+    "home.pending_approvals": (
+        "{count} Bestellung(en) warten auf Ihre Freigabe",
+        "{count} order(s) await your approval",
+    ),
+    # sign-in
+    "signin.title": ("Anmelden", "Sign in"),
+    "signin.dev_note": (
+        "Lokale Entwicklungsumgebung: Anmeldung über den Entwicklungs-Token-Aussteller, ohne Passwort.",
+        "Local development stack: sign-in through the development token issuer, without a password.",
+    ),
+    "signin.email": ("E-Mail-Adresse", "E-mail address"),
+    "signin.submit": ("Anmelden", "Sign in"),
+    "signin.oidc": ("Weiter zur Anmeldung", "Continue to sign-in"),
+    "signin.signed_out": ("Sie wurden abgemeldet.", "You have been signed out."),
+    "signin.ended": (
+        "Ihre Sitzung wurde beendet. Bitte melden Sie sich erneut an.",
+        "Your session has ended. Please sign in again.",
+    ),
+    "signin.failed": ("Die Anmeldung ist fehlgeschlagen.", "Signing in failed."),
+    # registration
+    "reg.title": ("Firma registrieren", "Register your company"),
+    "reg.intro": (
+        "Geben Sie Ihre Kundennummer, eine Ihrer Rechnungsnummern und Ihre E-Mail-Adresse an. Wir prüfen die "
+        "Angaben mit unserem Warenwirtschaftssystem; danach erhalten Sie eine E-Mail zur Bestätigung. Sie werden "
+        "Hauptkontakt Ihrer Firma.",
+        "Enter your customer number, one of your invoice numbers and your e-mail address. We check them with "
+        "our ERP system; then you receive an e-mail to confirm. You become your company's main contact.",
+    ),
+    "reg.customer_number": ("Kundennummer", "Customer number"),
+    "reg.invoice_number": ("Rechnungsnummer", "Invoice number"),
+    "reg.invoice_hint": ("Steht oben rechts auf jeder Rechnung.", "Printed at the top right of every invoice."),
+    "reg.email": ("E-Mail-Adresse", "E-mail address"),
+    "reg.first_name": ("Vorname", "First name"),
+    "reg.last_name": ("Nachname", "Last name"),
+    "reg.language": ("Sprache der E-Mails", "Language of the e-mails"),
+    "reg.submit": ("Registrieren", "Register"),
+    "reg.status_title": ("Ihre Registrierung", "Your registration"),
+    "reg.status.verifying": (
+        "Wir prüfen Ihre Angaben mit dem Warenwirtschaftssystem. Das dauert meist nur wenige Sekunden …",
+        "We are checking your details with the ERP system. This usually takes a few seconds …",
+    ),
+    "reg.status.awaiting_confirmation": (
+        "Ihre Angaben sind bestätigt. Wir haben Ihnen eine E-Mail geschickt: Bitte bestätigen Sie Ihre "
+        "Registrierung über den Link darin.",
+        "Your details are confirmed. We have sent you an e-mail: please confirm your registration with its link.",
+    ),
+    "reg.status.completed": (
+        "Ihre Registrierung ist abgeschlossen. Sie können sich jetzt anmelden.",
+        "Your registration is complete. You can sign in now.",
+    ),
+    "reg.status.rejected": ("Die Registrierung wurde abgelehnt.", "The registration was refused."),
+    "reg.status.expired": (
+        "Die Bestätigungsfrist ist abgelaufen. Bitte registrieren Sie sich erneut.",
+        "The confirmation period has expired. Please register again.",
+    ),
+    "reg.status.unknown": ("Status: {status}", "Status: {status}"),
+    "reg.waiting": ("Bitte warten", "Please wait"),
+    "reg.again": ("Erneut registrieren", "Register again"),
+    "reg.confirm_title": ("Registrierung bestätigen", "Confirm your registration"),
+    "reg.confirm_intro": (
+        "Bestätigen Sie mit einem Klick, dass diese E-Mail-Adresse Ihnen gehört. Danach wird Ihr Zugang angelegt.",
+        "Confirm with one click that this e-mail address is yours. Your access is then created.",
+    ),
+    "reg.confirm_submit": ("Registrierung bestätigen", "Confirm registration"),
+    "reg.confirm_bad_link": (
+        "Dieser Bestätigungslink ist unvollständig. Bitte öffnen Sie den Link aus der E-Mail erneut.",
+        "This confirmation link is incomplete. Please open the link from the e-mail again.",
+    ),
+    "email.confirm_title": ("Neue E-Mail-Adresse bestätigen", "Confirm the new e-mail address"),
+    "email.confirm_submit": ("E-Mail-Adresse bestätigen", "Confirm e-mail address"),
+    "email.confirmed": ("Die neue E-Mail-Adresse gilt ab sofort.", "The new e-mail address is in effect now."),
+    # orders
+    "orders.title": ("Meine Bestellungen", "My orders"),
+    "orders.company_title": ("Bestellungen der Firma", "The company's orders"),
+    "orders.empty": ("Keine Bestellungen.", "No orders."),
+    "orders.col.submitted": ("Eingereicht", "Submitted"),
+    "orders.col.reference": ("Referenz", "Reference"),
+    "orders.col.status": ("Status", "Status"),
+    "orders.col.total": ("Summe", "Total"),
+    "orders.col.quantity": ("Menge", "Quantity"),
+    "orders.col.lines": ("Positionen", "Lines"),
+    "orders.col.buyer": ("Besteller", "Buyer"),
+    "orders.col.approvers": ("Freigeber", "Approvers"),
+    "orders.open": ("Bestellung {ref} öffnen", "Open order {ref}"),
+    "orders.filter_status": ("Status", "Status"),
+    "order.title": ("Bestellung {ref}", "Order {ref}"),
+    "order.lines": ("Positionen", "Lines"),
+    "order.sku": ("Artikel", "Article"),
+    "order.description": ("Bezeichnung", "Description"),
+    "order.quantity": ("Menge", "Quantity"),
+    "order.unit_price": ("Einzelpreis", "Unit price"),
+    "order.line_total": ("Gesamt", "Line total"),
+    "order.new_quantity": ("Neue Menge für {sku}", "New quantity for {sku}"),
+    "order.buyer": ("Besteller", "Buyer"),
+    "order.submitted": ("Eingereicht am", "Submitted on"),
+    "order.reference": ("Referenz", "Reference"),
+    "order.buyer_comment": ("Kommentar des Bestellers", "Buyer's comment"),
+    "order.delivery": ("Lieferadresse", "Delivery address"),
+    "order.payment": ("Zahlungsart", "Payment method"),
+    "order.shipping": ("Versandart", "Shipping method"),
+    "order.erp_number": ("Auftragsnummer im ERP", "ERP order number"),
+    "order.budget": ("Budgetprüfung", "Budget check"),
+    "order.within_budget": ("Die Bestellung liegt im Budget.", "The order is within budget."),
+    "order.exceeds": ("Die Bestellung überschreitet das Budget:", "The order exceeds the budget:"),
+    "order.limit.max_quantity": (
+        "Menge {actual} statt höchstens {allowed} Stück",
+        "quantity {actual} where at most {allowed} pieces are allowed",
+    ),
+    "order.limit.max_value": (
+        "Bestellwert {actual} statt höchstens {allowed}",
+        "order value {actual} where at most {allowed} is allowed",
+    ),
+    "order.approvers": ("Freigeber", "Approvers"),
+    "order.decided_by": ("Entschieden von", "Decided by"),
+    "order.timeline": ("Verlauf", "Timeline"),
+    "order.conversation": ("Unterhaltung", "Conversation"),
+    "order.no_messages": ("Noch keine Nachrichten.", "No messages yet."),
+    "order.add_comment": ("Nachricht schreiben", "Write a message"),
+    "order.send_comment": ("Nachricht senden", "Send message"),
+    "order.decide": ("Entscheidung", "Decision"),
+    "order.approve": ("Freigeben", "Approve"),
+    "order.approve_changed": ("Mit Änderungen freigeben", "Approve with changes"),
+    "order.approve_changed_hint": (
+        "Ändern Sie Mengen (0 entfernt eine Position); Preise kommen immer aus dem ERP.",
+        "Change quantities (0 removes a line); prices always come from the ERP.",
+    ),
+    "order.reject": ("Ablehnen", "Reject"),
+    "order.reject_comment": ("Begründung der Ablehnung", "Reason for the rejection"),
+    "order.resubmit": ("Erneut einreichen", "Submit again"),
+    "order.resubmit_hint": (
+        "Passen Sie die Mengen an und erklären Sie die Änderung im Kommentar.",
+        "Adjust the quantities and explain the change in the comment.",
+    ),
+    "order.cancel": ("Bestellung stornieren", "Cancel order"),
+    "order.approved_msg": ("Die Bestellung ist freigegeben.", "The order is approved."),
+    "order.rejected_msg": ("Die Bestellung ist abgelehnt.", "The order is rejected."),
+    "order.resubmitted_msg": ("Die Bestellung ist erneut eingereicht.", "The order has been submitted again."),
+    "order.cancelled_msg": ("Die Bestellung ist storniert.", "The order is cancelled."),
+    "order.comment_msg": ("Ihre Nachricht ist gesendet.", "Your message has been sent."),
+    "order.submitted_msg": ("Die Bestellung ist eingereicht.", "The order has been submitted."),
+    "status.pending_approval": ("wartet auf Freigabe", "awaiting approval"),
+    "status.transmitted": ("an das ERP gesendet", "sent to the ERP"),
+    "status.released": ("freigegeben", "released"),
+    "status.rejected": ("abgelehnt", "rejected"),
+    "status.cancelled": ("storniert", "cancelled"),
+    "status.confirmed": ("vom ERP bestätigt", "confirmed by the ERP"),
+    "status.erp_rejected": ("vom ERP abgelehnt", "refused by the ERP"),
+    "event.Submitted": ("eingereicht", "submitted"),
+    "event.ApprovalRequested": ("Freigabe angefordert", "approval requested"),
+    "event.Approved": ("freigegeben", "approved"),
+    "event.Modified": ("geändert", "changed"),
+    "event.Rejected": ("abgelehnt", "rejected"),
+    "event.Resubmitted": ("erneut eingereicht", "submitted again"),
+    "event.Cancelled": ("storniert", "cancelled"),
+    "event.Released": ("an das ERP übergeben", "sent to the ERP"),
+    "event.Commented": ("Nachricht", "message"),
+    "event.Reassigned": ("neu zugewiesen", "reassigned"),
+    "event.ConfirmedByErp": ("vom ERP bestätigt", "confirmed by the ERP"),
+    "event.RejectedByErp": ("vom ERP abgelehnt", "refused by the ERP"),
+    "new_order.title": ("Neue Bestellung", "New order"),
+    "new_order.intro": (
+        "Eine einfache Bestellmaske (im Shop ist das der Warenkorb): Artikel und Mengen; die Preise kommen aus dem ERP.",
+        "A plain order form (in the shop this is the checkout): articles and quantities; prices come from the ERP.",
+    ),
+    "new_order.line": ("Position {n}", "Line {n}"),
+    "new_order.sku": ("Artikelnummer", "Article number"),
+    "new_order.address": ("Lieferadresse", "Delivery address"),
+    "new_order.name": ("Name", "Name"),
+    "new_order.street": ("Straße", "Street"),
+    "new_order.postal_code": ("Postleitzahl", "Postal code"),
+    "new_order.city": ("Ort", "City"),
+    "new_order.country": ("Land (ISO-Code)", "Country (ISO code)"),
+    "new_order.reference": ("Ihre Referenz", "Your reference"),
+    "new_order.comment": ("Kommentar", "Comment"),
+    "new_order.submit": ("Bestellen", "Place order"),
+    # approvals
+    "inbox.title": ("Bestellungen freigeben", "Approve orders"),
+    "inbox.empty": ("Keine Bestellung wartet auf Ihre Freigabe.", "No order awaits your approval."),
+    # users
+    "users.title": ("Benutzerverwaltung", "User management"),
+    "users.new": ("Benutzer anlegen", "Create user"),
+    "users.col.name": ("Name", "Name"),
+    "users.col.email": ("E-Mail", "E-mail"),
+    "users.col.status": ("Status", "Status"),
+    "users.col.roles": ("Rollen", "Roles"),
+    "users.col.approver": ("Freigeber", "Approver"),
+    "users.status.active": ("aktiv", "active"),
+    "users.status.inactive": ("deaktiviert", "deactivated"),
+    "users.status.invited": ("eingeladen", "invited"),
+    "users.filter_status": ("Status", "Status"),
+    "users.filter_role": ("Rolle", "Role"),
+    "users.first_name": ("Vorname", "First name"),
+    "users.last_name": ("Nachname", "Last name"),
+    "users.email": ("E-Mail-Adresse", "E-mail address"),
+    "users.language": ("Sprache", "Language"),
+    "users.roles": ("Rollen", "Roles"),
+    "users.budget": ("Budget je Bestellung", "Budget per order"),
+    "users.max_quantity": ("Höchstmenge (Stück)", "Maximum quantity (pieces)"),
+    "users.max_value": ("Höchster Bestellwert ({currency})", "Maximum order value ({currency})"),
+    "users.budget_hint": ("Leer lassen für unbegrenzt.", "Leave empty for unlimited."),
+    "users.create": ("Anlegen", "Create"),
+    "users.created": ("Der Benutzer ist angelegt.", "The user has been created."),
+    "users.saved": ("Gespeichert.", "Saved."),
+    "users.name_section": ("Name", "Name"),
+    "users.email_section": ("E-Mail-Adresse ändern", "Change e-mail address"),
+    "users.email_pending": (
+        "Wir haben einen Bestätigungslink an {email} geschickt; bis zur Bestätigung gilt die bisherige Adresse.",
+        "We sent a confirmation link to {email}; the current address stays until it is confirmed.",
+    ),
+    "users.status_section": ("Zugang", "Access"),
+    "users.activate": ("Aktivieren", "Activate"),
+    "users.deactivate": ("Deaktivieren", "Deactivate"),
+    "users.activated": ("Der Benutzer ist aktiviert.", "The user has been activated."),
+    "users.deactivated": ("Der Benutzer ist deaktiviert.", "The user has been deactivated."),
+    "users.approvers": ("Freigeber der Firma", "The company's approvers"),
+    "users.approvers_hint": (
+        "Bestellungen über Budget gehen an diese Personen; ist niemand benannt, entscheidet der Hauptkontakt.",
+        "Orders over budget go to these people; where nobody is named, the main contact decides.",
+    ),
+    "users.main_contact_decides": ("Es entscheidet der Hauptkontakt.", "The main contact decides."),
+    "users.make_approver": ("Als Freigeber benennen", "Name as approver"),
+    "users.remove_approver": ("Nicht mehr Freigeber", "Remove as approver"),
+    "users.erp_contacts": ("Bekannte Ansprechpartner aus dem ERP", "Contacts the ERP knows"),
+    "users.erp_contacts_empty": ("Keine weiteren Ansprechpartner im ERP.", "No further contacts in the ERP."),
+    "users.take_over": ("{name} übernehmen", "Take over {name}"),
+    "users.taken_over": ("Der Ansprechpartner ist jetzt Benutzer.", "The contact is now a user."),
+    "users.main_contact": ("Hauptkontakt", "Main contact"),
+    "audit.title": ("Protokoll", "Audit log"),
+    "audit.col.at": ("Zeitpunkt", "When"),
+    "audit.col.action": ("Aktion", "Action"),
+    "audit.col.actor": ("Von", "By"),
+    "audit.col.subject": ("Betrifft", "About"),
+    "audit.col.details": ("Details", "Details"),
+    "audit.older": ("Ältere Einträge", "Older entries"),
+    # API error codes (a refusal, in the user's language)
+    "error.csrf": (
+        "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es erneut.",
+        "The form has expired. Please reload the page and try again.",
+    ),
+    "error.validation_failed": ("Bitte prüfen Sie Ihre Eingaben.", "Please check your input."),
+    "error.not_found": ("Nicht gefunden.", "Not found."),
+    "error.forbidden": ("Dafür fehlt Ihnen die Berechtigung.", "You do not have the permission for that."),
+    "error.api_unreachable": (
+        "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+        "The service cannot be reached right now. Please try again in a moment.",
+    ),
+    "error.service_unavailable": (
+        "Der Dienst ist kurz nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.",
+        "The service is briefly unavailable. Please try again in a moment.",
+    ),
+    "error.bad_gateway": (
+        "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+        "The service cannot be reached right now. Please try again in a moment.",
+    ),
+    "error.too_many_requests": (
+        "Zu viele Versuche. Bitte warten Sie einen Moment.",
+        "Too many attempts. Please wait a moment.",
+    ),
+    "error.locked_out": (
+        "Zu viele fehlgeschlagene Versuche. Bitte versuchen Sie es später erneut.",
+        "Too many failed attempts. Please try again later.",
+    ),
+    "error.verification_failed": (
+        "Kundennummer und Rechnungsnummer passen nicht zusammen oder der Zugang ist für diese Firma nicht "
+        "freigeschaltet. Bitte prüfen Sie Ihre Angaben.",
+        "The customer number and invoice number do not match, or access is not enabled for this company. "
+        "Please check your details.",
+    ),
+    "error.already_registered": (
+        "Diese Firma ist bereits registriert. Bitte wenden Sie sich an Ihren Hauptkontakt.",
+        "This company is already registered. Please ask your main contact.",
+    ),
+    "error.email_taken": (
+        "Diese E-Mail-Adresse gehört bereits zu einem Benutzer.",
+        "This e-mail address already belongs to a user.",
+    ),
+    "error.invalid_token": (
+        "Der Bestätigungslink ist ungültig. Bitte öffnen Sie den Link aus der E-Mail erneut.",
+        "The confirmation link is not valid. Please open the link from the e-mail again.",
+    ),
+    "error.confirmation_expired": (
+        "Der Bestätigungslink ist abgelaufen. Bitte registrieren Sie sich erneut.",
+        "The confirmation link has expired. Please register again.",
+    ),
+    "error.unknown_user": (
+        "Zu dieser Anmeldung gibt es keinen Benutzer im Kundencenter.",
+        "There is no user of the customer center for this sign-in.",
+    ),
+    "error.user_inactive": (
+        "Ihr Zugang wurde deaktiviert. Bitte wenden Sie sich an Ihren Hauptkontakt.",
+        "Your access has been deactivated. Please ask your main contact.",
+    ),
+    "error.identity_mismatch": (
+        "Diese Anmeldung gehört zu einem anderen Konto.",
+        "This sign-in belongs to another account.",
+    ),
+    "error.email_not_verified": (
+        "Ihre E-Mail-Adresse ist beim Anmeldedienst nicht bestätigt.",
+        "Your e-mail address is not verified by the sign-in provider.",
+    ),
+    "error.cannot_change_own_roles": (
+        "Ihre eigenen Rollen können Sie nicht ändern.",
+        "You cannot change your own roles.",
+    ),
+    "error.cannot_change_own_budget": (
+        "Ihr eigenes Budget können Sie nicht ändern.",
+        "You cannot change your own budget.",
+    ),
+    "error.cannot_change_own_approver_status": (
+        "Ob Sie selbst Freigeber sind, können Sie nicht ändern.",
+        "You cannot change whether you are an approver yourself.",
+    ),
+    "error.cannot_grant_unheld_permission": (
+        "Sie können keine Berechtigung vergeben, die Sie selbst nicht haben.",
+        "You cannot grant a permission you do not hold.",
+    ),
+    "error.main_contact_only": ("Das darf nur der Hauptkontakt.", "Only the main contact may do that."),
+    "error.not_yet_in_force": (
+        "Die Änderung ist gespeichert, aber noch nicht überall wirksam. Bitte laden Sie die Seite neu.",
+        "The change is stored but not yet in force everywhere. Please reload the page.",
+    ),
+    "error.conflict": (
+        "Jemand hat das gerade geändert. Bitte laden Sie die Seite neu.",
+        "Somebody has just changed this. Please reload the page.",
+    ),
+    "error.price_changed": (
+        "Die Preise haben sich geändert. Bitte prüfen Sie die Bestellung erneut.",
+        "The prices have changed. Please check the order again.",
+    ),
+    "error.unknown_article": ("Diesen Artikel gibt es nicht.", "There is no such article."),
+    "error.article_blocked": ("Dieser Artikel ist gesperrt.", "This article is blocked."),
+    "error.invalid_transition": (
+        "Das ist in diesem Status der Bestellung nicht möglich.",
+        "That is not possible in the order's current status.",
+    ),
+    "error.not_an_approver": (
+        "Sie sind für diese Bestellung kein Freigeber.",
+        "You are not an approver of this order.",
+    ),
+    "error.cannot_approve_own_order": (
+        "Die eigene Bestellung können Sie nicht freigeben.",
+        "You cannot approve your own order.",
+    ),
+    "error.invalid_request": ("Bitte prüfen Sie Ihre Eingaben.", "Please check your input."),
+    "error.invalid_characters": (
+        "Texte dürfen keine Steuerzeichen enthalten.",
+        "Text may not contain control characters.",
+    ),
+    "error.not_allowed": (
+        "Das Kundencenter ist für Ihre Firma nicht freigeschaltet, oder Ihnen fehlt die Berechtigung.",
+        "The customer center is not enabled for your company, or you lack the permission.",
+    ),
+    "error.erp_unavailable": (
+        "Wir konnten Ihre Angaben nicht rechtzeitig prüfen. Bitte versuchen Sie es später erneut.",
+        "We could not verify your details in time. Please try again later.",
+    ),
+    "error.too_many_attempts": (
+        "Zu viele Versuche. Bitte warten Sie eine Weile, bevor Sie es erneut versuchen.",
+        "Too many attempts. Please wait a while before you try again.",
+    ),
+    "error.too_many_confirmation_failures": (
+        "Zu viele falsche Bestätigungen. Bitte registrieren Sie sich erneut.",
+        "Too many wrong confirmations. Please register again.",
+    ),
+    "error.invalid_confirmation_token": (
+        "Der Bestätigungslink ist ungültig. Bitte öffnen Sie den Link aus der E-Mail erneut.",
+        "The confirmation link is not valid. Please open the link from the e-mail again.",
+    ),
+    "error.confirmation_token_expired": (
+        "Der Bestätigungslink ist abgelaufen. Bitte registrieren Sie sich erneut.",
+        "The confirmation link has expired. Please register again.",
+    ),
+    "error.confirmation_token_used": ("Dieser Link wurde bereits verwendet.", "This link has already been used."),
+    "error.not_awaiting_confirmation": (
+        "Diese Registrierung kann nicht (mehr) bestätigt werden.",
+        "This registration cannot be confirmed (any more).",
+    ),
+    "error.self_approval": ("Die eigene Bestellung können Sie nicht freigeben.", "You cannot approve your own order."),
+    "error.wrong_state": (
+        "Das ist im jetzigen Status der Bestellung nicht möglich.",
+        "That is not possible in the order's current status.",
+    ),
+    "error.version_mismatch": (
+        "Jemand hat das gerade geändert. Bitte laden Sie die Seite neu.",
+        "Somebody has just changed this. Please reload the page.",
+    ),
+    "error.articles_refused": (
+        "Einige Artikel können Sie nicht bestellen (unbekannt oder gesperrt).",
+        "Some articles cannot be ordered (unknown or blocked).",
+    ),
+    "error.ordering_blocked": ("Ihre Firma kann gerade nicht bestellen.", "Your company cannot order at the moment."),
+    "error.missing_permission": ("Dafür fehlt Ihnen die Berechtigung.", "You do not have the permission for that."),
+    "error.cannot_deactivate_self": ("Sie können sich nicht selbst deaktivieren.", "You cannot deactivate yourself."),
+    "error.cannot_deactivate_main_contact": (
+        "Der Hauptkontakt kann nicht deaktiviert werden.",
+        "The main contact cannot be deactivated.",
+    ),
+    "error.invalid_budget": ("Das Budget ist ungültig.", "The budget is not valid."),
+    "error.invalid_name": ("Der Name ist ungültig.", "The name is not valid."),
+    "error.invalid_email": ("Die E-Mail-Adresse ist ungültig.", "The e-mail address is not valid."),
+    "error.unknown_role": ("Diese Rolle gibt es nicht.", "There is no such role."),
+    "error.invalid_approver": (
+        "Nur aktive Benutzer mit Freigaberecht können Freigeber sein.",
+        "Only active users who may approve orders can be approvers.",
+    ),
+    "error.identity_provider_unavailable": (
+        "Der Anmeldedienst ist gerade nicht erreichbar.",
+        "The sign-in provider cannot be reached right now.",
+    ),
+    "error.unknown": ("Es ist ein Fehler aufgetreten ({code}).", "Something went wrong ({code})."),
+}
+
+
+def pick(language: str | None) -> str:
+    return language if language in LANGUAGES else DEFAULT
+
+
+def from_accept_language(header: str | None) -> str:
+    """The first of our languages the browser asks for (quality order as sent; good enough for two)."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT
+
+
+class Texts:
+    """The texts, money and dates of one language; templates call it as ``t("key", name=…)``."""
+
+    def __init__(self, language: str | None) -> None:
+        self.language = pick(language)
+        self.locale = LOCALES[self.language]
+        self._index = LANGUAGES.index(self.language)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        pair = TEXTS.get(key)
+        text = pair[self._index] if pair else key
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in TEXTS
+
+    def error(self, code: str, message: str = "") -> str:
+        key = f"error.{code}"
+        if key in TEXTS:
+            return self(key)
+        if message:
+            return message
+        return self("error.unknown", code=code)
+
+    def money(self, amount: Any, currency: str | None = None) -> str:
+        if isinstance(amount, dict):
+            amount, currency = amount.get("amount"), amount.get("currency")
+        if amount is None:
+            return "–"
+        try:
+            value = Decimal(str(amount))
+        except InvalidOperation:
+            return str(amount)
+        if not currency:
+            return format_decimal(value, locale=self.locale)
+        return format_currency(value, currency, locale=self.locale)
+
+    def number(self, value: Any) -> str:
+        if value is None:
+            return "–"
+        return format_decimal(Decimal(str(value)), locale=self.locale)
+
+    def datetime(self, value: Any) -> str:
+        if not value:
+            return "–"
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return format_datetime(moment, "medium", tzinfo=TIMEZONE, locale=self.locale)
+
+    def status(self, status: str) -> str:
+        key = f"status.{status}"
+        return self(key) if key in TEXTS else status.replace("_", " ")

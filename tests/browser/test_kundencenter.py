@@ -1,0 +1,219 @@
+"""The Kundencenter in the browser, as the people of a customer company use it: registering and confirming from
+the mail, the main contact's user administration, a buyer's order over budget, the approver's decision, rejection
+and resubmission, and a deactivated user signed out. Every page is checked with axe-core and photographed."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+import pytest
+
+from tests.browser.conftest import BASE, LINK
+from tests.conftest import eventually
+from tests.journeys.test_registration_support import SMTP_SINK, new_customer
+from tests.support.shop import Shop
+from tests.support.users import unique_email
+
+pytestmark = pytest.mark.journey
+
+ERP_SIMULATOR = "http://127.0.0.1:8111"
+
+
+async def mailed_link(address: str, pattern: re.Pattern[str]) -> str:
+    async def probe() -> str | None:
+        async with httpx.AsyncClient(timeout=10) as sink:
+            r = await sink.get(f"{SMTP_SINK}/messages", params={"to": address})
+        for mail in r.json() if r.status_code == 200 else []:
+            found = pattern.search((mail.get("text") or "") + (mail.get("html") or ""))
+            if found:
+                return html.unescape(found.group(0))
+        return None
+
+    return await eventually(probe, timeout=30, what=f"the mail to {address}")
+
+
+async def test_a_customer_registers_confirms_from_the_mail_and_signs_in(people):
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
+        customer = await new_customer(erp, name="Browser Werkzeuge GmbH")
+    hanna = people("main contact")
+    hanna.open("/")
+    assert hanna.heading() == "Kundencenter"
+    hanna.check("01-home-anonymous")
+
+    hanna.open("/registration")
+    hanna.check("02-registration")
+    email = unique_email("hk")
+    hanna.fill("f-customer_number", customer["customer_number"])
+    hanna.fill("f-invoice_number", customer["invoices"][0])
+    hanna.fill("f-email", email)
+    hanna.fill("f-first_name", "Hanna")
+    hanna.fill("f-last_name", "Hauptkontakt")
+    hanna.click("form[action$='/registration'] button[type=submit]")
+    # the page waits for the ERP and shows its answer by itself
+    hanna.until_text("#registration-status", "E-Mail geschickt")
+    hanna.check("03-registration-awaiting-confirmation")
+
+    link = await mailed_link(email, LINK)
+    assert link.startswith(f"{BASE}/registration/confirm?")
+    hanna.open(link)
+    assert hanna.heading() == "Registrierung bestätigen"
+    hanna.check("04-registration-confirm")
+    hanna.click("#confirm")
+    hanna.until_text("#registration-status", "abgeschlossen")
+    hanna.check("05-registration-completed")
+
+    hanna.open("/login")
+    hanna.check("06-sign-in")
+
+    async def signed_in() -> bool:  # users creates the company from the registration (over Kafka)
+        hanna.sign_in(email)
+        return "Browser Werkzeuge GmbH" in hanna.text("main")
+
+    await eventually(signed_in, timeout=30, interval=0.5, what="the main contact to be able to sign in")
+    assert "Willkommen, Hanna Hauptkontakt" in hanna.text("main")
+    hanna.check("07-home-main-contact")
+
+
+async def test_a_bad_registration_is_refused_with_a_clear_message(people):
+    visitor = people("visitor")
+    visitor.open("/registration")
+    visitor.click("form[action$='/registration'] button[type=submit]")
+    assert "Bitte prüfen Sie Ihre Eingaben" in visitor.text("#error")
+    assert visitor.element("#f-customer_number").get_attribute("aria-invalid") == "true"
+    visitor.check("08-registration-refused")
+
+
+async def test_a_form_without_the_sessions_csrf_token_is_refused(gateway):
+    r = await gateway.post("/kundencenter/registration", data={"customer_number": "K-1", "csrf": "forged"})
+    assert r.status_code == 403
+    assert "Das Formular ist abgelaufen" in r.text
+
+
+async def test_an_order_over_budget_is_changed_and_approved_by_the_approver_the_buyer_sees_it(people, shop: Shop):
+    main = people("main contact")
+    main.sign_in(shop.company.main_email)
+    main.open("/users")
+    main.check("10-users")
+    buyer_email, approver_email = unique_email("buyer"), unique_email("approver")
+
+    main.click("#new-user")
+    main.check("11-user-new")
+    main.fill("f-first_name", "Bea")
+    main.fill("f-last_name", "Buyer")
+    main.fill("f-email", buyer_email)
+    main.fill("f-max_quantity", "10")
+    main.fill("f-max_value", "500")
+    main.click("#create-user")
+    assert "Der Benutzer ist angelegt" in main.text("main")
+    main.check("12-user")
+
+    main.open("/users/new")
+    main.fill("f-first_name", "Arno")
+    main.fill("f-last_name", "Approver")
+    main.fill("f-email", approver_email)
+    main.element("#role-buyer").click()  # unticked: the approver only approves
+    main.element("#role-approver").click()
+    main.click("#create-user")
+    main.click("#toggle-approver")
+    assert "Nicht mehr Freigeber" in main.text("#toggle-approver")
+
+    buyer = people("buyer")
+    buyer.sign_in(buyer_email)
+    buyer.open("/orders/new")
+    buyer.check("13-order-new")
+    buyer.fill("f-sku-0", "A-100")
+    buyer.fill("f-qty-0", "12")
+    buyer.fill("f-street", "Hauptstr. 1")
+    buyer.fill("f-postal_code", "10115")
+    buyer.fill("f-city", "Berlin")
+    buyer.fill("f-comment", "Bitte an Rampe 3")
+    buyer.click("form[action$='/orders/new'] button[type=submit]")
+    assert "wartet auf Freigabe" in buyer.heading()
+    assert "Menge 12 statt höchstens 10 Stück" in buyer.text("#budget-verdict")
+    assert buyer.text("#buyer-comment") == "Bitte an Rampe 3"
+    order_path = buyer.path
+
+    approver = people("approver")
+    approver.sign_in(approver_email)
+    approver.open("/approvals")
+    row = approver.until_text("#inbox", "Bea Buyer")
+    assert "12" in row
+    approver.check("20-inbox")
+    approver.click(f"#inbox a[href$='{order_path}']")
+    assert "Arno Approver" in approver.text("dl.facts")
+    approver.check("21-order-detail")
+    approver.fill("change-qty-0", "8")
+    approver.fill("change-comment", "8 Stück reichen")
+    approver.click("#approve-changed")
+    assert "Die Bestellung ist freigegeben" in approver.text("main")
+    assert "8 Stück reichen" in approver.text("#conversation")
+
+    buyer.open(order_path)
+    assert buyer.element("#lines td[data-quantity]").get_attribute("data-quantity") == "8"
+    assert "8 Stück reichen" in buyer.text("#conversation")
+    assert "Freigabe" not in buyer.heading() or "wartet" not in buyer.heading()
+    assert "geändert" in buyer.text("#timeline")
+    buyer.open("/orders")
+    assert "wartet auf Freigabe" not in buyer.text("#orders")
+    buyer.check("14-my-orders")
+
+
+async def test_a_rejected_order_is_resubmitted_with_a_comment_and_new_quantities(people, shop: Shop):
+    from tests.support.shop import BUDGET
+
+    buyer_user, buyer_headers = await shop.person(["buyer"], budget=BUDGET)
+    approver_user, _ = await shop.person(["approver"])
+    await shop.approvers(approver_user, seen_by=buyer_headers)
+    order = await shop.order(buyer_headers, quantity=30)
+
+    approver = people("approver")
+    approver.sign_in(approver_user["email"])
+    approver.open(f"/orders/{order['id']}")
+    approver.fill("reject-comment", "Zu viel, bitte höchstens 10")
+    approver.click("#reject")
+    assert "abgelehnt" in approver.heading()
+
+    buyer = people("buyer")
+    buyer.sign_in(buyer_user["email"])
+    buyer.open(f"/orders/{order['id']}")
+    assert "Zu viel, bitte höchstens 10" in buyer.text("#conversation")
+    assert "Zu viel, bitte höchstens 10" in buyer.text("#timeline")
+    buyer.check("15-order-rejected")
+    buyer.fill("resubmit-qty-0", "10")
+    buyer.fill("resubmit-comment", "Auf 10 reduziert")
+    buyer.click("#resubmit")
+    assert "Die Bestellung ist erneut eingereicht" in buyer.text("main")
+    # within budget now: released straight to the ERP
+    assert "wartet auf Freigabe" not in buyer.heading()
+    assert buyer.element("#lines td[data-quantity]").get_attribute("data-quantity") == "10"
+    assert "Auf 10 reduziert" in buyer.text("#conversation")
+
+
+async def test_a_deactivated_user_is_signed_out(people, shop: Shop):
+    user, _ = await shop.person(["buyer"])
+    buyer = people("buyer")
+    buyer.sign_in(user["email"])
+    buyer.open("/orders")
+    assert buyer.heading() == "Meine Bestellungen"
+
+    main = people("main contact")
+    main.sign_in(shop.company.main_email)
+    main.open(f"/users/{user['id']}")
+    main.click("#deactivate")
+    assert "deaktiviert" in main.text("#user-status")
+
+    buyer.open("/orders")
+    assert buyer.path.startswith("/login")
+    assert "Ihr Zugang wurde deaktiviert" in buyer.text("main")
+    assert buyer.driver.find_elements("css selector", "#sign-out") == []
+
+
+async def test_the_pages_speak_english_to_an_english_user(people, shop: Shop):
+    user, _ = await shop.person(["buyer"], language="en")
+    buyer = people("buyer")
+    buyer.sign_in(user["email"])
+    buyer.open("/orders")
+    assert buyer.heading() == "My orders"
+    buyer.check("16-my-orders-en")
