@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 PY := $(ROOT)/.venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: help bootstrap up down status logs restart test check lint fmt bench chaos fuzz infra-up deploy-check
+.PHONY: help bootstrap up down status logs restart test check demo lint fmt bench chaos fuzz infra-up deploy-check
 
 help:
 	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
@@ -14,6 +14,7 @@ help:
 	@echo "make logs     follow the logs (SERVICE=name for one)"
 	@echo "make restart SERVICE=approval   restart one component after a code change"
 	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
+	@echo "make demo     the five-minute tour against the running stack: register, confirm, order over budget, approve, at the ERP"
 	@echo "make check    the fast loop: lint and every test that needs no running stack (unit, service, contracts, deploy)"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
 	@echo "make chaos    steady load while services, Kafka and PostgreSQL are killed; checks nothing was lost or doubled (ARGS="--signal term": SIGTERM each service instead)"
@@ -56,6 +57,9 @@ test: bootstrap
 
 check:
 	@bash scripts/check.sh $(ARGS)
+
+demo:
+	@$(PY) scripts/demo.py $(ARGS)
 
 bench: bootstrap
 	@bash scripts/bench.sh
