@@ -12,12 +12,12 @@ import asyncio
 import contextvars
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
     Tracking,
 )
 from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
 
 from kc_runtime import context
 
@@ -206,6 +207,23 @@ class ServiceApplication(Application[UUID]):
     def max_tracking_id(self, name: str) -> int | None:
         return self.recorder.max_tracking_id(name)
 
+    def load_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """Several aggregates by id (None: none stored), in one query on PostgreSQL (a consumer batch's
+        aggregates, loaded in bulk), one by one on other stores. Replayed from all their events (snapshots are
+        not used: for aggregates of a few events, one query for all beats one per aggregate)."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        stored = select_events_of(self.recorder, ids)
+        if stored is None:
+            out: dict[UUID, Any] = {}
+            for i in ids:
+                try:
+                    out[i] = self.repository.get(i)
+                except AggregateNotFoundError:
+                    out[i] = None
+            return out
+        to_domain = self.mapper.to_domain_event
+        return {i: project_aggregate(None, map(to_domain, stored[i])) if i in stored else None for i in ids}
+
     def notifications(self, after: int, limit: int) -> list[tuple[Notification, Any, dict[str, str]]]:
         """Up to ``limit`` notifications with ids above ``after``, each with its domain event and metadata."""
         mapper = self.mapper
@@ -222,6 +240,32 @@ class ServiceApplication(Application[UUID]):
     @property
     def events_table_name(self) -> str | None:
         return getattr(self.recorder, "events_table_name", None)
+
+
+def select_events_of(recorder: Any, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]] | None:
+    """The stored events of several aggregates in one query, each aggregate's in version order (an aggregate
+    without events has no entry); None when the recorder is not PostgreSQL's."""
+    datastore = getattr(recorder, "datastore", None)
+    table = getattr(recorder, "events_table_name", None)
+    if datastore is None or table is None or not hasattr(datastore, "schema"):
+        return None
+    statement = SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
+        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    ).format(schema=Identifier(datastore.schema), table=Identifier(table))
+    out: dict[UUID, list[StoredEvent]] = {}
+    with datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(statement, [list(originator_ids)], prepare=True)
+        for row in curs.fetchall():
+            out.setdefault(row["originator_id"], []).append(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+    return out
 
 
 class Blocking:

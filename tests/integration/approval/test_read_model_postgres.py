@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -137,3 +138,19 @@ async def test_batches_of_any_size_and_a_batch_handled_again_leave_the_same_summ
     for first in range(0, len(everything), 3):  # handled again, cut differently
         await summaries.apply(everything[first : first + 3])
     assert await rows(dsn) == one_by_one
+
+
+async def test_orders_loaded_in_bulk_are_the_orders_loaded_one_by_one(world) -> None:
+    """The consumer's bulk read (one query for a batch's orders) gives each order as its own events replayed."""
+    orders, _ = world
+    company = Company(orders)
+    buyer = company.member("buyer", ["place_orders"], BUDGET)
+    ids = [orders.submit(buyer, order(2)).id, orders.submit(buyer, order(20)).id]
+    orders.approve(company.main, ids[1])  # an order of several events
+    unknown = uuid4()
+    loaded = orders.load_many([*ids, ids[0], unknown])
+    assert list(loaded) == [*ids, unknown]
+    assert loaded[unknown] is None
+    for i in ids:
+        one = orders.repository.get(i)
+        assert vars(loaded[i]) == vars(one)

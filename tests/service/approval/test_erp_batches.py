@@ -77,6 +77,16 @@ class CountingOrders(Orders):
         super().__init__(env)
         self.transactions = 0
         self.fail_next_saves = 0
+        self.bulk_reads: list[list] = []
+        self.single_reads = 0
+
+    def load_many(self, aggregate_ids):
+        self.bulk_reads.append(list(aggregate_ids))
+        return super().load_many(aggregate_ids)
+
+    def _find(self, aggregate_id):
+        self.single_reads += 1
+        return super()._find(aggregate_id)
 
     def save_tracked(self, tracking, *objs) -> None:
         self.transactions += 1
@@ -130,6 +140,18 @@ async def test_transmitted_and_confirmed_in_one_batch_are_applied_in_one_transac
     assert orders.transactions == 1
     assert orders.max_tracking_id(TRACKING) == 4
     assert batch.acked == 1
+
+
+async def test_a_batch_reads_its_orders_in_one_bulk_read_before_its_handlers_run(orders, consumer):
+    a, b = released(orders), released(orders)
+    orders.single_reads = 0
+    await consumer.handle(FakeBatch((
+        record(transmitted(a), 1, 0), record(transmitted(b), 2, 1), record(confirmed(a, "SO-1"), 3, 2),
+    )))  # fmt: skip
+    assert orders.bulk_reads == [[a.id, b.id, a.id]]
+    assert orders.single_reads == 0
+    assert orders.repository.get(a.id).status is OrderStatus.CONFIRMED
+    assert orders.repository.get(b.id).status is OrderStatus.TRANSMITTED
 
 
 async def test_a_batch_delivered_again_changes_nothing(orders, consumer):

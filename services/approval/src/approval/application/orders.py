@@ -47,6 +47,7 @@ from approval.domain.model import (
 )
 from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, price_lines
 from approval.domain.routing import route
+from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.transcoding import dataclass_transcoding
 
@@ -516,7 +517,10 @@ class Orders(ServiceApplication):
 
     def _erp(self, order_id: UUID, change: Any, unit: tuple[str, int] | None) -> list[Any]:
         loaded = self._unit(*unit) if unit else {}
-        order = loaded.get(order_id) or self._find(order_id)
+        order = loaded.get(order_id)
+        if order is None:  # the consumer's batch read them all at once (its spec's preload), or load it now
+            hit = preloaded(order_id)
+            order = self._find(order_id) if hit is MISSING else hit
         if not isinstance(order, Order):
             return []
         version = order.version

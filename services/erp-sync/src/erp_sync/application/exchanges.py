@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import Recording, Tracking
 
 from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, Units, price_entries
@@ -177,7 +177,7 @@ class Exchanges(ServiceApplication):
     # ---- queries ----------------------------------------------------------------------------------------
 
     def find(self, aggregate_id: UUID) -> Any:
-        """The aggregate (None: none); in a consumer batch, as its bulk read loaded it (see :meth:`load_many`)."""
+        """The aggregate (None: none); in a consumer batch, as its bulk read loaded it (``load_many``)."""
         hit = preloaded(aggregate_id)
         if hit is not MISSING:
             return hit
@@ -185,16 +185,6 @@ class Exchanges(ServiceApplication):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-
-    def load_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """Several aggregates by id (None: none) in one read of the event store where it can (PostgreSQL), one
-        by one otherwise. Snapshots are not used: an aggregate of erp-sync has few events."""
-        ids = list(dict.fromkeys(aggregate_ids))
-        select = getattr(self.recorder, "select_events_of", None)
-        if select is None:
-            return {i: self.find(i) for i in ids}
-        stored = select(ids)
-        return {i: project_aggregate(None, map(self.mapper.to_domain_event, stored.get(i, ()))) for i in ids}
 
     def find_sales_order(self, order_id: UUID) -> SalesOrderExchange | None:
         found = self.find(SalesOrderExchange.create_id(order_id))

@@ -3,7 +3,7 @@ events bring the ERP's word on released orders and on the companies' use of the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -120,6 +120,10 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         }
         return orders.article_price_changed(m.customer_number, m.sku, state, m.company_id, unit(i))
 
+    def erp_orders(batch: Sequence[Inbound]) -> Mapping[Any, Any]:
+        """The orders a batch of the ERP's word names, in one read of the event store."""
+        return orders.load_many([i.message.order_id for i in batch])  # type: ignore[attr-defined]
+
     erp_order_handlers: dict[Any, Handler] = {
         erp_sync.SalesOrderTransmitted: transmitted,
         erp_sync.SalesOrderConfirmedByErp: confirmed,
@@ -130,7 +134,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
     return [
         ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
         ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
-        ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers, batch=True),
+        ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers, batch=True, preload=erp_orders),
         ConsumerSpec(topic=ERP_SYNC_CUSTOMERS, handlers={erp_sync.CustomerCenterAccessChanged: access}),
         # Prices come in bursts (a customer's whole assortment at registration or after a resend): in batches.
         ConsumerSpec(topic=ERP_SYNC_PRICES, handlers={erp_sync.ArticlePriceChanged: price}, batch=True),

@@ -84,28 +84,6 @@ class IndexingRecorder(PostgresProcessRecorder):
         return ids
 
 
-    def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        """The events of several aggregates in one query (a consumer batch's aggregates, loaded in bulk), each
-        aggregate's in version order; an aggregate without events has no entry."""
-        statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
-            " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
-        out: dict[UUID, list[StoredEvent]] = {}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, [list(originator_ids)], prepare=True)
-            for row in curs.fetchall():
-                out.setdefault(row["originator_id"], []).append(
-                    StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    )
-                )
-        return out
-
-
 class PostgresReplayIndex:
     def __init__(self, recorder: ProcessRecorder) -> None:
         if not isinstance(recorder, IndexingRecorder):
