@@ -73,6 +73,10 @@ PYTHON_LIBS = {"yaml": "pyyaml", "jsonschema": "jsonschema", "kubernetes_validat
 STRIMZI_CLUSTER = "kafka"  # the Kafka CR's name: label strimzi.io/cluster (an overlay may patch it)
 TOPIC_REPLICAS = 3
 GATEWAY_NAME = "kundencenter"  # the Gateway the HTTPRoutes attach to (the platform's; an overlay may patch it)
+# The host names the HTTPRoutes answer on. On a shared Gateway a route without hostnames claims its paths on every
+# host; the base names a host that cannot exist, so each overlay must set its own (a test checks that it does).
+HOSTNAME_PLACEHOLDER = "kundencenter.example.invalid"
+API_DOCS = ROOT / "docs" / "api"
 SERVICE_PORT = 80  # every Service: port 80 → the container's port "http" (8080)
 CONSUMER_LAG_THRESHOLD = 100
 # Kafka authentication of components/kafka-auth: SCRAM-SHA-512 over TLS, as the generated KafkaUsers declare
@@ -339,6 +343,7 @@ def httproutes() -> list[dict[str, Any]]:
                 "metadata": {"name": upstream, "labels": {"app.kubernetes.io/name": upstream}},
                 "spec": {
                     "parentRefs": [{"name": GATEWAY_NAME}],
+                    "hostnames": [HOSTNAME_PLACEHOLDER],
                     "rules": [
                         {
                             "matches": [{"path": {"type": "PathPrefix", "value": prefix}} for prefix in prefixes],
@@ -1053,6 +1058,135 @@ def label(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Routes and Secrets as a shared cluster needs them
+# ----------------------------------------------------------------------------------------------------------
+
+
+def dead_routes() -> list[str]:
+    """Routes of the gateway's table that lead nowhere: the upstream publishes an OpenAPI document
+    (docs/api/<upstream>.openapi.json) and none of its paths is the prefix or below it."""
+    problems = []
+    for route in stack().ROUTES:
+        document = API_DOCS / f"{route.upstream}.openapi.json"
+        if route.local_only or not document.exists():
+            continue
+        prefix = route.prefix.rstrip("/")
+        paths = json.loads(document.read_text()).get("paths", {})
+        if not any(path == prefix or path.startswith(prefix + "/") for path in paths):
+            problems.append(f"route {route.prefix} -> {route.upstream}: {route.upstream} serves no path there")
+    return problems
+
+
+def route_problems(objects: list[dict[str, Any]], *, overlay: bool) -> list[str]:
+    """HTTPRoutes without hostnames (on a shared Gateway they would claim their paths on every host), and, in an
+    overlay, routes still on the base's placeholder host."""
+    problems = []
+    for obj in objects:
+        if obj.get("kind") != "HTTPRoute":
+            continue
+        hostnames = obj.get("spec", {}).get("hostnames") or []
+        if not hostnames:
+            problems.append(f"{label(obj)} has no hostnames: it would answer on every host of the Gateway")
+        elif overlay and HOSTNAME_PLACEHOLDER in hostnames:
+            problems.append(f"{label(obj)} still answers on {HOSTNAME_PLACEHOLDER}: set the overlay's host names")
+    return problems
+
+
+def secret_references(objects: list[dict[str, Any]]) -> dict[tuple[str, str | None], set[str]]:
+    """(Secret, key) → the objects referencing it; key None: the Secret as a whole (a volume, envFrom)."""
+    found: dict[tuple[str, str | None], set[str]] = {}
+
+    def walk(node: Any, owner: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, owner)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key == "secretKeyRef" and isinstance(value, dict):
+                found.setdefault((value["name"], value.get("key")), set()).add(owner)
+            elif key == "secretRef" and isinstance(value, dict) and "name" in value:
+                found.setdefault((value["name"], None), set()).add(owner)
+            elif key == "secret" and isinstance(value, dict) and ("secretName" in value or "name" in value):
+                name = value.get("secretName") or value["name"]
+                for item in value.get("items") or [{}]:
+                    found.setdefault((name, item.get("key")), set()).add(owner)
+            elif key == "secretTargetRef" and isinstance(value, list):  # KEDA TriggerAuthentication
+                for target in value:
+                    found.setdefault((target["name"], target.get("key")), set()).add(owner)
+            walk(value, owner)
+
+    for obj in objects:
+        if obj.get("kind") != "Secret":  # a Secret the manifests bring is not one the platform must create
+            walk(obj, label(obj))
+    return found
+
+
+SECRETS_SECTION = re.compile(r"<!-- secrets -->\n(.*?)<!-- end secrets -->", re.S)
+
+
+def documented_secrets(text: str) -> dict[str, set[str]]:
+    """The Secrets table of docs/platform.md (between `<!-- secrets -->` and `<!-- end secrets -->`): each row's
+    first cell names a Secret, its second cell the keys, both in backticks."""
+    match = SECRETS_SECTION.search(text)
+    if match is None:
+        raise CheckError(f"{rel(PLATFORM_DOC)}: the Secrets table (<!-- secrets --> … <!-- end secrets -->) is missing")
+    table: dict[str, set[str]] = {}
+    for line in match.group(1).splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0].startswith("`"):
+            continue
+        names = re.findall(r"`([^`]+)`", cells[0])
+        for name in names:
+            table.setdefault(name, set()).update(re.findall(r"`([^`]+)`", cells[1]))
+    return table
+
+
+def undocumented_secrets(objects: list[dict[str, Any]], documented: dict[str, set[str]]) -> list[str]:
+    """Secrets (and keys of Secrets) the manifests reference that the documentation's table does not list."""
+    problems = []
+    for (name, key), owners in sorted(
+        secret_references(objects).items(), key=lambda item: (item[0][0], item[0][1] or "")
+    ):
+        who = ", ".join(sorted(owners)[:3]) + (" …" if len(owners) > 3 else "")
+        if name not in documented:
+            problems.append(f"Secret {name} (used by {who}) is not listed in {rel(PLATFORM_DOC)} (Secrets)")
+        elif key is not None and key not in documented[name]:
+            problems.append(f"Secret {name}: key {key} (used by {who}) is not listed in {rel(PLATFORM_DOC)} (Secrets)")
+    return problems
+
+
+def unreferenced_secrets(builds: dict[str, list[dict[str, Any]]], documented: dict[str, set[str]]) -> list[str]:
+    """Secrets the table lists that no build references any more (the table would send people to create them)."""
+    referenced = {name for objects in builds.values() for (name, _key) in secret_references(objects)}
+    return [f"Secret {name} is listed in {rel(PLATFORM_DOC)} but no manifest uses it" for name in sorted(documented)
+            if name not in referenced]  # fmt: skip
+
+
+def check_routes_and_secrets(rendered: dict[str, list[dict[str, Any]]]) -> int:
+    """Routes that lead somewhere and carry host names; every Secret the manifests reference documented."""
+    problems = dead_routes()
+    for build, objects in rendered.items():
+        problems += [f"{build}: {p}" for p in route_problems(objects, overlay=build.startswith("overlays/"))]
+    routes = sum(1 for objects in rendered.values() for o in objects if o.get("kind") == "HTTPRoute")
+    say(f"  {'routes':<17} {routes:3d} HTTPRoutes, " + ("each to a path its service serves, with host names"
+        if not problems else f"{len(problems)} problems"))  # fmt: skip
+    for problem in problems:
+        say(f"      {problem}")
+    documented = documented_secrets(PLATFORM_DOC.read_text())
+    secret_problems = [f"{build}: {p}" for build, objects in rendered.items()
+                       for p in undocumented_secrets(objects, documented)]  # fmt: skip
+    secret_problems = list(dict.fromkeys(secret_problems)) + unreferenced_secrets(rendered, documented)
+    referenced = {name for objects in rendered.values() for (name, _key) in secret_references(objects)}
+    say(f"  {'secrets':<17} {len(referenced):3d} Secrets referenced, " + ("each listed with how to create it"
+        if not secret_problems else f"{len(secret_problems)} problems"))  # fmt: skip
+    for problem in secret_problems:
+        say(f"      {problem}")
+    return len(problems) + len(secret_problems)
+
+
 def check() -> int:
     started = time.monotonic()
     ensure_tools()
@@ -1070,6 +1204,7 @@ def check() -> int:
     else:
         say(f"  generated files   {len(generated_files())} up to date")
     schemas = Schemas()
+    rendered: dict[str, list[dict[str, Any]]] = {}
     for build in BUILDS:
         try:
             objects = render(build)
@@ -1077,6 +1212,7 @@ def check() -> int:
             faults += 1
             say(f"  {build:<17} RENDER FAILED\n{exc}")
             continue
+        rendered[build] = objects
         invalid = 0
         for obj in objects:
             problems = schemas.errors(obj)
@@ -1090,6 +1226,7 @@ def check() -> int:
         say(
             f"  {build:<17} {len(objects):3d} objects, {len(objects) - invalid} valid, {invalid} invalid ({', '.join(kinds)})"
         )
+    faults += check_routes_and_secrets(rendered)
     problems = validate_compose()
     faults += len(problems)
     services_count = len(__import__("yaml").safe_load((DOCKER / "compose.yaml").read_text()).get("services", {}))
