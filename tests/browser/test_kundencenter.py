@@ -217,3 +217,42 @@ async def test_the_pages_speak_english_to_an_english_user(people, shop: Shop):
     buyer.open("/orders")
     assert buyer.heading() == "My orders"
     buyer.check("16-my-orders-en")
+
+
+async def test_the_registration_can_be_done_with_the_keyboard_alone(people):
+    from selenium.webdriver.common.keys import Keys
+
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
+        customer = await new_customer(erp)
+    visitor = people("keyboard user")
+    visitor.open("/registration")
+    body = visitor.element("body")
+    body.send_keys(Keys.TAB)
+    focused = visitor.driver.switch_to.active_element
+    assert focused.text == "Zum Inhalt springen"  # the first stop: skip the navigation
+    focused.send_keys(Keys.ENTER)
+    assert visitor.driver.switch_to.active_element.get_attribute("id") == "main"
+    typed = [customer["customer_number"], customer["invoices"][0], unique_email("kb"), "Karla", "Keyboard"]
+    order = []
+    for text in typed:  # Tab walks through the fields in reading order
+        visitor.driver.switch_to.active_element.send_keys(Keys.TAB)
+        active = visitor.driver.switch_to.active_element
+        order.append(active.get_attribute("id"))
+        active.send_keys(text)
+    assert order == ["f-customer_number", "f-invoice_number", "f-email", "f-first_name", "f-last_name"]
+    old = visitor.element("html")
+    visitor.driver.switch_to.active_element.send_keys(Keys.ENTER)  # Enter sends the form
+    visitor.wait.until(lambda _: _stale(old))
+    visitor.until_text("#registration-status", "E-Mail geschickt")
+
+
+def _stale(element) -> bool:
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException:
+        return False
+    return False

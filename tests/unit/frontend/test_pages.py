@@ -171,3 +171,17 @@ async def test_an_order_decision_sends_the_changed_quantities_never_prices(brows
     assert sent["modified_order"]["lines"] == [{"sku": "A-100", "quantity": 8}]
     assert sent["modified_order"]["buyer_comment"] == "Rampe 3"
     assert "additional" not in sent["modified_order"]["delivery_address"]
+
+
+async def test_an_order_sent_while_a_service_is_away_keeps_the_form_and_its_idempotency_key(browser, api):
+    api.on("POST", "/api/orders", 502, {"error": {"code": "bad_gateway", "message": "upstream service unavailable"}})
+    await sign_in(browser)
+    form = await browser.get("/kundencenter/orders/new")
+    key = form.text.split('name="key" value="')[1].split('"')[0]
+    fields = {"csrf": csrf_of(form), "key": key, "sku-0": "A-100", "qty-0": "12", "name": "Muster GmbH",
+              "street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE"}  # fmt: skip
+    answer = await browser.post("/kundencenter/orders/new", data=fields)
+    assert answer.status_code == 503
+    assert "Der Dienst ist gerade nicht erreichbar" in answer.text
+    assert 'value="A-100"' in answer.text and f'value="{key}"' in answer.text
+    assert api.sent("POST", "/api/orders")[0].headers["Idempotency-Key"] == key

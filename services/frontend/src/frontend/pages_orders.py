@@ -135,9 +135,7 @@ def router(web: Web) -> APIRouter:
             key = values["key"] if _uuid(values["key"]) else str(uuid4())
             order = await web.call(page, "POST", "/api/orders", json=body, headers={"Idempotency-Key": key})
         except ApiProblem as problem:
-            if problem.status >= 500 and problem.code != "service_unavailable":
-                raise
-            return web.render(page, "new_order.html.j2", status=problem.status, values=values, lines=NEW_ORDER_LINES,
+            return web.render(page, "new_order.html.j2", status=_shown(problem), values=values, lines=NEW_ORDER_LINES,
                               errors={}, error=page.t.error(problem.code, problem.message))  # fmt: skip
         return web.redirect(page, f"/orders/{order['id']}", flash=("info", "order.submitted_msg"))
 
@@ -204,9 +202,7 @@ def router(web: Web) -> APIRouter:
         try:
             await web.call(page, "POST", f"/api/orders/{order_id}/{action}", json=body, headers=version)
         except ApiProblem as problem:
-            if problem.status >= 500 and problem.code != "service_unavailable":
-                raise
-            return show(page, await load(page, order_id), problem.status, page.t.error(problem.code, problem.message))
+            return show(page, await load(page, order_id), _shown(problem), page.t.error(problem.code, problem.message))
         return web.redirect(page, f"/orders/{order_id}", flash=("info", done))
 
     return r
@@ -217,3 +213,9 @@ def _uuid(value: Any) -> UUID | None:
         return UUID(str(value))
     except ValueError:
         return None
+
+
+def _shown(problem: ApiProblem) -> int:
+    """The status of a page that shows a refusal again: the API's for a 4xx; 503 when a service was away (the form
+    is still there with what was typed; sending it again is safe: orders carry their idempotency key)."""
+    return problem.status if problem.status < 500 else 503

@@ -89,9 +89,7 @@ def router(web: Web) -> APIRouter:
         try:
             user = await web.call(page, "POST", "/api/users", json=body)
         except ApiProblem as problem:
-            if problem.status >= 500 and problem.code not in ("service_unavailable", "not_yet_in_force"):
-                raise
-            return web.render(page, "user_new.html.j2", status=problem.status, values=values, roles=await roles_of(page),
+            return web.render(page, "user_new.html.j2", status=_shown(problem), values=values, roles=await roles_of(page),
                               errors={}, error=page.t.error(problem.code, problem.message))  # fmt: skip
         return web.redirect(page, f"/users/{user['id']}", flash=("info", "users.created"))
 
@@ -142,11 +140,9 @@ def router(web: Web) -> APIRouter:
             else:
                 return await show(page, user_id, 404, page.t("error.not_found"))
         except ApiProblem as problem:
-            if problem.status >= 500 and problem.code not in ("service_unavailable", "not_yet_in_force"):
-                raise
             if problem.status == 404:
                 raise
-            return await show(page, user_id, problem.status, page.t.error(problem.code, problem.message))
+            return await show(page, user_id, _shown(problem), page.t.error(problem.code, problem.message))
         return web.redirect(page, f"/users/{user_id}", flash=("info", flash))
 
     @r.post(u("/erp-contacts/{contact_id}/take-over"))
@@ -169,3 +165,9 @@ def router(web: Web) -> APIRouter:
         return web.render(page, "audit.html.j2", result=result, names=names, subject=subject)
 
     return r
+
+
+def _shown(problem: ApiProblem) -> int:
+    """The status of a page that shows a refusal again: the API's for a 4xx; 503 when a service was away (the form
+    is still there with what was typed; sending it again is safe: orders carry their idempotency key)."""
+    return problem.status if problem.status < 500 else 503
