@@ -118,6 +118,10 @@ async def test_an_order_over_budget_is_changed_and_approved_by_the_approver_the_
     main.click("#create-user")
     main.click("#toggle-approver")
     assert "Nicht mehr Freigeber" in main.text("#toggle-approver")
+    main.open("/audit")
+    audit = main.text("#audit")
+    assert "Benutzer angelegt" in audit and "Arno Approver" in audit and "Freigeber benannt" in audit
+    main.check("18-audit")
 
     buyer = people("buyer")
     buyer.sign_in(buyer_email)
@@ -150,9 +154,12 @@ async def test_an_order_over_budget_is_changed_and_approved_by_the_approver_the_
     assert "Die Bestellung ist freigegeben" in approver.text("main")
     assert "8 Stück reichen" in approver.text("#conversation")
 
+    approver.check("22-order-approved")
+
     buyer.open(order_path)
     assert buyer.element("#lines td[data-quantity]").get_attribute("data-quantity") == "8"
     assert "8 Stück reichen" in buyer.text("#conversation")
+    buyer.check("17-order-approved-buyer")
     assert "Freigabe" not in buyer.heading() or "wartet" not in buyer.heading()
     assert "geändert" in buyer.text("#timeline")
     buyer.open("/orders")
