@@ -263,3 +263,29 @@ def _stale(element) -> bool:
     except WebDriverException:
         return False
     return False
+
+
+async def test_a_users_new_address_counts_once_confirmed_from_the_mail(people, shop: Shop):
+    user, _ = await shop.person(["buyer"])
+    main = people("main contact")
+    main.sign_in(shop.company.main_email)
+    main.open(f"/users/{user['id']}")
+    new_address = unique_email("new")
+    main.fill("f-email", new_address)
+    main.click("#save-email")
+    assert "Bestätigungslink" in main.text("main")
+    assert user["email"] in main.text("#user-status")  # the old address until the new mailbox confirms
+
+    link = await mailed_link(
+        new_address,
+        re.compile(
+            r"http://[^\s\"'<>]+/kundencenter/account/email/confirm\?change=[0-9a-f-]+&(?:amp;)?token=[A-Za-z0-9_-]+"
+        ),
+    )
+    owner = people("the new mailbox")
+    owner.open(link)
+    owner.check("19-email-confirm")
+    owner.click("#confirm")
+    assert "gilt ab sofort" in owner.text("#email-confirmed")
+    main.open(f"/users/{user['id']}")
+    assert new_address in main.text("#user-status")
