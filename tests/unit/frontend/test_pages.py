@@ -185,3 +185,31 @@ async def test_an_order_sent_while_a_service_is_away_keeps_the_form_and_its_idem
     assert "Der Dienst ist gerade nicht erreichbar" in answer.text
     assert 'value="A-100"' in answer.text and f'value="{key}"' in answer.text
     assert api.sent("POST", "/api/orders")[0].headers["Idempotency-Key"] == key
+
+
+async def test_the_user_page_sends_roles_and_a_budget_as_the_api_takes_them(browser, api):
+    uid = "6f1c0c52-7f0c-4f43-9a55-4f7f4d4b0a13"
+    user = {"id": uid, "first_name": "Bea", "last_name": "Buyer", "email": "bea@example.com", "status": "active",
+            "role_ids": ["buyer"], "is_main_contact": False, "language": "de",
+            "budget": {"max_total_quantity": None, "max_order_value": None}}  # fmt: skip
+    api.on("GET", f"/api/users/{uid}", json=user)
+    api.on("GET", "/api/company", json={"approver_ids": [], "currency": "EUR"})
+    api.on("GET", "/api/roles", json=[{"id": "buyer", "name": "Einkäufer"}, {"id": "approver", "name": "Freigeber"}])
+    api.on("PUT", f"/api/users/{uid}/roles", json=user)
+    api.on("PUT", f"/api/users/{uid}/budget", json=user)
+    await sign_in(browser)
+    page = await browser.get(f"/kundencenter/users/{uid}")
+    csrf = csrf_of(page)
+    await browser.post(f"/kundencenter/users/{uid}/roles", data={"csrf": csrf, "role_ids": ["buyer", "approver"]})
+    assert json.loads(api.sent("PUT", f"/api/users/{uid}/roles")[0].content) == {"role_ids": ["buyer", "approver"]}
+    await browser.post(f"/kundencenter/users/{uid}/budget", data={"csrf": csrf, "max_quantity": "10",
+                                                                  "max_value": "500,50"})  # fmt: skip
+    assert json.loads(api.sent("PUT", f"/api/users/{uid}/budget")[0].content) == {
+        "max_total_quantity": 10, "max_order_value": {"amount": "500.50", "currency": "EUR"},
+    }  # fmt: skip
+    await browser.post(f"/kundencenter/users/{uid}/budget", data={"csrf": csrf, "max_quantity": "", "max_value": ""})
+    assert json.loads(api.sent("PUT", f"/api/users/{uid}/budget")[1].content) == {
+        "max_total_quantity": None, "max_order_value": None,
+    }  # fmt: skip
+    refused = await browser.post(f"/kundencenter/users/{uid}/budget", data={"csrf": csrf, "max_value": "viel"})
+    assert refused.status_code == 422 and len(api.sent("PUT", f"/api/users/{uid}/budget")) == 2
