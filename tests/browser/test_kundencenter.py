@@ -289,3 +289,19 @@ async def test_a_users_new_address_counts_once_confirmed_from_the_mail(people, s
     assert "gilt ab sofort" in owner.text("#email-confirmed")
     main.open(f"/users/{user['id']}")
     assert new_address in main.text("#user-status")
+
+
+async def test_the_main_contact_defines_a_custom_role_and_deletes_it(people, shop: Shop):
+    main = people("main contact")
+    main.sign_in(shop.company.main_email)
+    main.open("/roles")
+    main.fill("f-name", "Servicetechniker")
+    main.element("#perm-view_data_sheets").click()
+    main.click("#define-role")
+    assert "Die Rolle ist angelegt" in main.text("main")
+    row = main.until_text("#roles", "Servicetechniker")
+    assert "Datenblätter lesen" in row
+    main.check("23-roles")
+    main.click("#roles button.danger")
+    assert "Die Rolle ist gelöscht" in main.text("main")
+    assert "Servicetechniker" not in main.text("#roles")

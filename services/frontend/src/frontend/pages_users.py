@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -154,6 +155,44 @@ def router(web: Web) -> APIRouter:
         body = {"role_ids": _roles(form) or ["buyer"], "language": page.t.language}
         user = await web.call(page, "POST", f"/api/erp-contacts/{contact_id}/take-over", json=body)
         return web.redirect(page, f"/users/{user['id']}", flash=("info", "users.taken_over"))
+
+    # --- roles: the predefined ones and the company's own
+    async def roles_page(
+        page: Page, status: int = 200, error: str | None = None, values: dict[str, Any] | None = None
+    ) -> Response:
+        catalogue = await web.call(page, "GET", "/api/roles/permissions")
+        return web.render(page, "roles.html.j2", status=status, roles=await roles_of(page), error=error,
+                          permissions=[p["id"] for p in catalogue], values=values or {"name": "", "description": "",
+                                                                                      "permissions": []})  # fmt: skip
+
+    @r.get(u("/roles"))
+    async def roles(request: Request) -> Response:
+        return await roles_page(await web.signed_in(request))
+
+    @r.post(u("/roles"))
+    async def define_role(request: Request) -> Response:
+        page = await web.signed_in(request)
+        form = await web.form(page)
+        chosen = form.get("permissions", [])
+        values = {"name": str(form.get("name", "")).strip(), "description": str(form.get("description", "")).strip(),
+                  "permissions": [chosen] if isinstance(chosen, str) else list(chosen)}  # fmt: skip
+        if not values["name"] or not values["permissions"]:
+            return await roles_page(page, 422, page.t("error.validation_failed"), values)
+        try:
+            await web.call(page, "POST", "/api/roles", json=values)
+        except ApiProblem as problem:
+            return await roles_page(page, _shown(problem), page.t.error(problem.code, problem.message), values)
+        return web.redirect(page, "/roles", flash=("info", "roles.defined"))
+
+    @r.post(u("/roles/{role_id}/delete"))
+    async def delete_role(request: Request, role_id: str) -> Response:
+        page = await web.signed_in(request)
+        await web.form(page)
+        try:
+            await web.call(page, "DELETE", f"/api/roles/{quote(role_id, safe='')}")
+        except ApiProblem as problem:
+            return await roles_page(page, _shown(problem), page.t.error(problem.code, problem.message))
+        return web.redirect(page, "/roles", flash=("info", "roles.deleted"))
 
     @r.get(u("/audit"))
     async def audit(request: Request, before: int | None = None, subject: UUID | None = None) -> Response:
