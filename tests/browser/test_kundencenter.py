@@ -305,3 +305,19 @@ async def test_the_main_contact_defines_a_custom_role_and_deletes_it(people, sho
     main.click("#roles button.danger")
     assert "Die Rolle ist gelöscht" in main.text("main")
     assert "Servicetechniker" not in main.text("#roles")
+
+
+async def test_the_buyer_cancels_an_order_waiting_for_approval(people, shop: Shop):
+    from tests.support.shop import BUDGET
+
+    buyer_user, buyer_headers = await shop.person(["buyer"], budget=BUDGET)
+    order = await shop.order(buyer_headers, quantity=30)
+    buyer = people("buyer")
+    buyer.sign_in(buyer_user["email"])
+    buyer.open("/orders?status=pending_approval")
+    assert buyer.driver.find_elements("css selector", f"#orders a[href$='/orders/{order['id']}']")
+    buyer.open(f"/orders/{order['id']}")
+    buyer.click("#cancel")
+    assert "Die Bestellung ist storniert" in buyer.text("main")
+    assert "storniert" in buyer.heading()
+    assert buyer.driver.find_elements("css selector", "#cancel") == []
