@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 PY := $(ROOT)/.venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: help bootstrap up down status logs restart test check demo lint fmt bench chaos fuzz infra-up deploy-check
+.PHONY: help bootstrap up down status logs restart test check demo images up-images down-images smoke-images lint fmt bench chaos fuzz infra-up deploy-check
 
 help:
 	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
@@ -15,6 +15,8 @@ help:
 	@echo "make restart SERVICE=approval   restart one component after a code change"
 	@echo "make test     install what is missing, start the stack, run lint and every test layer, stop the stack"
 	@echo "make demo     the five-minute tour against the running stack: register, confirm, order over budget, approve, at the ERP"
+	@echo "make images   build every image with podman on a base made of Debian's packages (not part of make test)"
+	@echo "make up-images / smoke-images / down-images   the stack from those images next to make up's (gateway 127.0.0.1:9080)"
 	@echo "make check    the fast loop: lint and every test that needs no running stack (unit, service, contracts, deploy)"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
 	@echo "make chaos    steady load while services, Kafka and PostgreSQL are killed; checks nothing was lost or doubled (ARGS="--signal term": SIGTERM each service instead)"
@@ -60,6 +62,18 @@ check:
 
 demo:
 	@$(PY) scripts/demo.py $(ARGS)
+
+images:
+	@bash scripts/images.sh
+
+up-images:
+	@$(PY) scripts/up_images.py up
+
+smoke-images:
+	@$(PY) scripts/up_images.py smoke
+
+down-images:
+	@$(PY) scripts/up_images.py down
 
 bench: bootstrap
 	@bash scripts/bench.sh
