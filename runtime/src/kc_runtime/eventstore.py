@@ -27,6 +27,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
@@ -36,6 +37,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 META_KEY = "__kc_meta__"
+
+MORE_TRACKING_KWARG = "more_tracking"
+"""A save's keyword argument: further tracking records to insert in its transaction (:meth:`save_tracked_many`)."""
 
 
 def stamp_metadata(event: Any, meta: dict[str, str]) -> None:
@@ -148,6 +152,19 @@ class GroupCommit:
                 t.error = exc
 
 
+class MultiTrackingRecorder(PostgresProcessRecorder):
+    """PostgreSQL's process recorder, which inserts the tracking records under ``MORE_TRACKING_KWARG`` in the
+    save's transaction like its own: a consumer's batch from several partitions is one transaction. Every service's
+    recorder (``PROCESS_RECORDER_TOPIC``, :meth:`ServiceSettings.eventsourcing_env`) is this one or a subclass."""
+
+    inserts_more_tracking = True
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        for tracking in kwargs.get(MORE_TRACKING_KWARG, ()):
+            self._insert_tracking(curs, tracking=tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
 class ServiceApplication(Application[UUID]):
     """Base of every service's eventsourcing Application.
 
@@ -200,6 +217,25 @@ class ServiceApplication(Application[UUID]):
         """
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         processing_event.collect_events(*objs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+
+    @property
+    def saves_several_trackings(self) -> bool:
+        """Whether :meth:`save_tracked_many` can record its tracking records in the events' transaction (the
+        PostgreSQL recorder of every service: :class:`MultiTrackingRecorder`)."""
+        return bool(getattr(self.recorder, "inserts_more_tracking", False))
+
+    def save_tracked_many(self, trackings: Sequence[Tracking], *objs: Any) -> None:
+        """:meth:`save_tracked` with a tracking record per consumed partition, all in one transaction (the
+        consumer's batch across partitions; needs :attr:`saves_several_trackings`)."""
+        if not self.saves_several_trackings:
+            raise TypeError("this event store records one tracking record per save")
+        first, *more = trackings
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
+        processing_event.collect_events(*objs)
+        processing_event.saved_kwargs[MORE_TRACKING_KWARG] = more
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)

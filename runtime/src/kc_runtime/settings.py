@@ -163,4 +163,6 @@ class ServiceSettings(BaseSettings):
             # A ping per checkout costs a round trip on every call; broken connections are retried anyway.
             "POSTGRES_PRE_PING": "y" if self.db_pre_ping else "n",
             "CREATE_TABLE": "y" if self.create_schema else "n",
+            # a consumer's batch from several partitions in one transaction (services may name a subclass)
+            "PROCESS_RECORDER_TOPIC": "kc_runtime.eventstore:MultiTrackingRecorder",
         }

@@ -512,7 +512,18 @@ class Orders(ServiceApplication):
         try:
             super().save_tracked(tracking, *objs)
         finally:
-            with self._units_lock:
+            self._drop_units([tracking])
+
+    def save_tracked_many(self, trackings: Sequence[Tracking], *objs: Any) -> None:
+        try:
+            super().save_tracked_many(trackings, *objs)
+        finally:
+            self._drop_units(trackings)
+
+    def _drop_units(self, trackings: Sequence[Tracking]) -> None:
+        """Saved or failed: the next transaction of these partitions loads their orders afresh."""
+        with self._units_lock:
+            for tracking in trackings:
                 self._units.pop(tracking.application_name, None)
 
     def _erp(self, order_id: UUID, change: Any, unit: tuple[str, int] | None) -> list[Any]:

@@ -17,7 +17,6 @@ from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication
 
-MORE_TRACKING_KWARG = "more_tracking"
 """The save's keyword with the tracking records besides the first (a consumer batch of several partitions)."""
 
 
@@ -84,25 +83,9 @@ class Exchanges(ServiceApplication):
         finally:
             self.units.drop(tracking.application_name)  # saved or failed: the next transaction loads afresh
 
-    @property
-    def saves_several_trackings(self) -> bool:
-        """Whether :meth:`save_tracked_many` records its tracking records in the events' transaction (PostgreSQL:
-        the indexing recorder)."""
-        return bool(getattr(self.recorder, "inserts_more_tracking", False))
-
     def save_tracked_many(self, trackings: Sequence[Tracking], *objs: Any) -> None:
-        """:meth:`save_tracked` with a tracking record per consumed partition, all in one transaction (the
-        consumer's batch across partitions; needs :attr:`saves_several_trackings`)."""
-        if not self.saves_several_trackings:
-            raise TypeError("this event store records one tracking record per save")
-        first, *more = trackings
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
-        processing_event.collect_events(*objs)
-        processing_event.saved_kwargs[MORE_TRACKING_KWARG] = more
         try:
-            recordings = self._record(processing_event)
-            self._take_snapshots(processing_event)
-            self._notify(recordings)
+            super().save_tracked_many(trackings, *objs)
         finally:
             for tracking in trackings:
                 self.units.drop(tracking.application_name)

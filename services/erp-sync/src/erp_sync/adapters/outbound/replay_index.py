@@ -18,16 +18,15 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification, ProcessRecorder, StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from erp_sync.adapters.outbound import price_index
-from erp_sync.application.exchanges import MORE_TRACKING_KWARG
 from erp_sync.application.prices import PRICE_INDEX_KWARG, PriceIndexEntry
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
+from kc_runtime.eventstore import MultiTrackingRecorder
 from kc_runtime.schema import Tables
 
 SCHEMA = [
@@ -52,7 +51,7 @@ def _rows(entries: Sequence[IndexEntry], ids: Sequence[int]) -> list[tuple[int, 
     return [(ids[e.event_index], e.stored_at, e.company_id) for e in entries]
 
 
-class IndexingRecorder(PostgresProcessRecorder):
+class IndexingRecorder(MultiTrackingRecorder):
     """The process recorder that also writes the replay index and the price index (``price_index``), in the
     events' transaction."""
 
@@ -62,14 +61,6 @@ class IndexingRecorder(PostgresProcessRecorder):
             raise ValueError("the replay index needs POSTGRES_ENABLE_DB_FUNCTIONS off")
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in price_index.SCHEMA)  # type: ignore[arg-type]
-
-    inserts_more_tracking = True
-    """Tracking records under ``MORE_TRACKING_KWARG`` are inserted in the save's transaction, like its own."""
-
-    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        for tracking in kwargs.get(MORE_TRACKING_KWARG, ()):
-            self._insert_tracking(curs, tracking=tracking)
-        super()._insert_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

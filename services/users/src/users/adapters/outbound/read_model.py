@@ -19,12 +19,12 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 from psycopg.types.json import Jsonb
 
+from kc_runtime.eventstore import MultiTrackingRecorder
 from users.application.read_model import (
     READ_MODEL_KWARG,
     AuditEntry,
@@ -249,7 +249,7 @@ def apply_changes(cur: Cursor[DictRow], changes: Changes, notification_ids: Sequ
         cur.execute(CHECK_INVARIANTS.encode(), {"ids": list(changes.company_ids)})  # type: ignore[arg-type]
 
 
-class ProjectingRecorder(PostgresProcessRecorder):
+class ProjectingRecorder(MultiTrackingRecorder):
     """The process recorder that also writes the read model, in the events' transaction."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
