@@ -321,3 +321,19 @@ async def test_the_buyer_cancels_an_order_waiting_for_approval(people, shop: Sho
     assert "Die Bestellung ist storniert" in buyer.text("main")
     assert "storniert" in buyer.heading()
     assert buyer.driver.find_elements("css selector", "#cancel") == []
+
+
+async def test_the_main_contact_takes_over_an_employee_the_erp_knows(people, users_api):
+    from tests.support.users import erp_contact
+
+    company = await users_api.company(erp_contacts=[erp_contact("Erna", "Erp")])
+    main = people("main contact")
+    main.sign_in(company.main_email)
+    main.open("/users")
+    contacts = main.until_text("#erp-contacts", "Erna Erp")
+    assert "Erna Erp" in contacts
+    main.click("#erp-contacts button")
+    assert "Der Ansprechpartner ist jetzt Benutzer" in main.text("main")
+    assert main.heading() == "Erna Erp"
+    main.open("/users")
+    assert "Erna Erp" in main.text("#users")
