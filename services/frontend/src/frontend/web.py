@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from frontend.api import Api, ApiProblem
-from frontend.i18n import Texts, from_accept_language, pick
+from frontend.i18n import Texts, from_accept_language
 from frontend.session import COOKIE, Session, Sessions
 from frontend.settings import FrontendSettings
 
@@ -119,9 +119,6 @@ class Web:
         if not page.session.signed_in:
             raise NotSignedIn()
         page.session.me = await self.call(page, "GET", "/api/me")
-        page.session.language = (
-            pick(page.me.get("user", {}).get("language")) if page.session.language is None else page.session.language
-        )
         return page
 
     async def call(self, page: Page, method: str, path: str, **kwargs: Any) -> Any:
