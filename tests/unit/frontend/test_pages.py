@@ -213,3 +213,48 @@ async def test_the_user_page_sends_roles_and_a_budget_as_the_api_takes_them(brow
     }  # fmt: skip
     refused = await browser.post(f"/kundencenter/users/{uid}/budget", data={"csrf": csrf, "max_value": "viel"})
     assert refused.status_code == 422 and len(api.sent("PUT", f"/api/users/{uid}/budget")) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "sent"),
+    [
+        ("approve", {"comment": ""}, {}),
+        ("approve", {"comment": "passt"}, {"comment": "passt"}),
+        ("reject", {"comment": "zu teuer"}, {"comment": "zu teuer"}),
+        ("cancel", {"comment": ""}, {}),
+        ("comments", {"comment": "Rückfrage"}, {"text": "Rückfrage"}),
+    ],
+)
+async def test_each_decision_sends_what_the_api_takes_with_the_orders_version(browser, api, action, form, sent):
+    oid = "6f1c0c52-7f0c-4f43-9a55-4f7f4d4b0a14"
+    me = "0b6e7f3a-1c1d-4a86-9d4e-000000000001"
+    order = {"id": oid, "version": 7, "status": "pending_approval", "buyer": {"id": me, "name": "Martha Main"},
+             "approvers": [{"id": me, "name": "Martha Main"}], "lines": [], "total": {"amount": "0", "currency": "EUR"},
+             "total_quantity": 0, "delivery_address": {}, "billing_address": {}, "payment_method": "invoice",
+             "shipping_method": "standard", "reference": None, "exceeded_limits": [], "decided_by": None,
+             "conversation": [], "timeline": [], "submitted_at": "2026-12-05T08:00:00Z"}  # fmt: skip
+    api.on("GET", f"/api/orders/{oid}", json=order)
+    path = f"/api/orders/{oid}/{action}"
+    api.on("POST", path, json=order)
+    await sign_in(browser)
+    page = await browser.get(f"/kundencenter/orders/{oid}")
+    answer = await browser.post(f"/kundencenter/orders/{oid}/{action}", data={"csrf": csrf_of(page), **form})
+    assert answer.status_code == 303
+    (request,) = api.sent("POST", path)
+    assert json.loads(request.content) == sent
+    assert request.headers["If-Match"] == '"7"'
+
+
+async def test_a_rejection_without_a_reason_is_not_sent(browser, api):
+    oid = "6f1c0c52-7f0c-4f43-9a55-4f7f4d4b0a15"
+    order = {"id": oid, "version": 1, "status": "pending_approval", "buyer": {"id": "b", "name": "Bea"},
+             "approvers": [], "lines": [], "total": {"amount": "0", "currency": "EUR"}, "total_quantity": 0,
+             "delivery_address": {}, "billing_address": {}, "payment_method": "invoice", "shipping_method": "standard",
+             "reference": None, "exceeded_limits": [], "decided_by": None, "conversation": [], "timeline": [],
+             "submitted_at": "2026-12-05T08:00:00Z"}  # fmt: skip
+    api.on("GET", f"/api/orders/{oid}", json=order)
+    await sign_in(browser)
+    page = await browser.get(f"/kundencenter/orders/{oid}")
+    answer = await browser.post(f"/kundencenter/orders/{oid}/reject", data={"csrf": csrf_of(page), "comment": " "})
+    assert answer.status_code == 422
+    assert api.sent("POST", f"/api/orders/{oid}/reject") == []
