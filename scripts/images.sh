@@ -3,7 +3,7 @@
 # runtime's topics job), built here with podman — no Docker daemon, no public image registry — on a base made
 # of Debian's packages (mmdebstrap), the same Dockerfile as with Docker, only PYTHON_IMAGE differs.
 #
-#   localhost/kundencenter/python-base:bookworm    python3, ca-certificates, passwd (the runtime stage)
+#   localhost/kundencenter/python-base:bookworm    python3, ca-certificates, tzdata, passwd (the runtime stage)
 #   localhost/kundencenter/python-build:bookworm   the same and python3-pip (the build stage: pip installs uv)
 #
 # Pinned: deploy/docker/debian/<base>.packages lists every Debian package of each base with its version; a build
@@ -81,11 +81,17 @@ base() {  # base NAME IMAGE PACKAGES...
     cat "$OUT/$name.packages.diff" >&2
     die "$image: Debian's packages differ from $lock (above). KC_IMAGES_UPDATE_LOCK=1 to take them, then commit"
   fi
-  podman rmi -f "$image" >/dev/null 2>&1 || true
-  podman import --quiet --change 'CMD ["/bin/sh"]' "$OUT/$name.tar" "$image" >/dev/null
+  # the same tarball as the image already made of it (reproducible): keep that image, and the builds' cache with it
+  local sum
+  sum="$(sha256sum "$OUT/$name.tar" | cut -d' ' -f1)"
+  if [ "$(cat "$OUT/$name.tar.sha256" 2>/dev/null)" != "$sum" ] || ! podman image exists "$image"; then
+    podman rmi -f "$image" >/dev/null 2>&1 || true
+    podman import --quiet --change 'CMD ["/bin/sh"]' "$OUT/$name.tar" "$image" >/dev/null
+    printf '%s\n' "$sum" >"$OUT/$name.tar.sha256"
+  fi
   say "base $image: $(wc -l <"$list") packages, tarball sha256 $(sha256sum "$OUT/$name.tar" | cut -c1-16)…"
 }
-base python-base "$BASE" python3 ca-certificates passwd
+base python-base "$BASE" python3 ca-certificates tzdata passwd
 base python-build "$BUILD_BASE" python3 python3-pip ca-certificates passwd
 
 # --- the images ------------------------------------------------------------------------------------------------
