@@ -184,7 +184,8 @@ def up() -> None:
     gateway_conf()
     if (HOME / "nginx.pid").exists():
         subprocess.run(nginx("-s", "stop"), capture_output=True)
-    started = subprocess.run(nginx(), capture_output=True, text=True)
+    # (nginx daemonizes: its output goes to its log, not to pipes a daemon would keep open)
+    started = subprocess.run(nginx(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=30)
     if started.returncode != 0:
         raise SystemExit(f"[up-images] gateway: {started.stderr}")
     wait_ready_gateway = time.monotonic() + 15
