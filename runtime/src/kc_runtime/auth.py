@@ -26,10 +26,10 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Request
 
 from kc_runtime.errors import ApiError
 
@@ -215,9 +215,12 @@ def bearer_token(request: Request) -> str:
 
 
 def caller_dependency(verifier: TokenVerifier):
-    """A FastAPI dependency that yields the verified :class:`Caller` (401 otherwise)."""
+    """A FastAPI dependency that yields the verified :class:`Caller` (401 otherwise). One dependency, reading the
+    header itself: FastAPI resolves each dependency of every request anew (and runs a plain ``def`` one in a
+    thread), so nesting ``bearer_token`` would cost a thread hop and a resolution per request."""
 
-    async def _caller(token: Annotated[str, Depends(bearer_token)]) -> Caller:
+    async def _caller(request: Request) -> Caller:
+        token = bearer_token(request)
         # A token seen before is answered here, without a hop into a thread; a new one may need the JWKS (I/O).
         known = verifier.cached(token)
         if known is not None:

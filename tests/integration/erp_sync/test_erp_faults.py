@@ -152,8 +152,12 @@ async def test_a_replay_killed_half_way_is_done_again_after_the_restart_and_the_
 
     async def two_copies_discarded():
         rows = [r for o in placed for r in (await get(f"{sim.url}/sales-orders?order_id={o.id}")).json()]
+        assert len(rows) == len(placed), rows  # one sales order each at the ERP: nothing doubled
         seen = [r["duplicates_discarded"] for r in rows]
-        assert seen == [2, 2], f"copies discarded per order so far: {seen}"
+        # Both replays reached the ERP (the killed one and the one done again). Kafka delivers at least once: on a
+        # loaded machine a consumer that missed its session hands a fetch to the next one, which is one more copy
+        # the ERP discards — the ERP keys on the idempotency key, so that is allowed, never a second order.
+        assert all(n >= 2 for n in seen), f"copies discarded per order so far: {seen}"
         return rows
 
     # a restarted consumer's first fetch after the rebalance may wait behind a held fetch (kafka.IDLE_FETCH, 5 s)

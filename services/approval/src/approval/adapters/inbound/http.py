@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from approval.adapters.outbound.read_model import OrderSummaries
@@ -428,7 +428,9 @@ def orders_router(
     users topics before judging a caller (ADR 0012)."""
     router = APIRouter(tags=["orders"])
 
-    async def fenced(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    async def fenced(request: Request) -> Caller:
+        # the caller's dependency called here, not nested: one dependency for FastAPI to resolve per request
+        who: Caller = await caller(request)
         if fence is not None:
             await fence.before((who.issuer, who.subject))
         return who

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from contracts.common import MultilineText, PlainText
@@ -349,8 +349,8 @@ def users_routers(
     use the same secret)."""
     tokens = tokens or TokenIssuer(secrets.token_bytes(32))
 
-    async def current_actor(token: Annotated[str, Depends(bearer_token)]) -> Actor:
-        caller = await asyncio.to_thread(verify_token, token)
+    async def current_actor(request: Request) -> Actor:
+        caller = await asyncio.to_thread(verify_token, bearer_token(request))
         return await blocking.run(directory.authenticate, caller)
 
     Who = Annotated[Actor, Depends(current_actor)]
