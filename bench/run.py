@@ -68,14 +68,20 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def has_labels(line: str, labels: str) -> bool:
+    """Whether a sample line of the text exposition carries every ``name="value"`` pair of ``labels`` (the client
+    writes the labels sorted by name, ``le`` among them, so the pairs need not be adjacent)."""
+    return all(pair in line for pair in labels.split(","))
+
+
 async def approval_histogram(method: str, route: str, status: str) -> dict[float, float]:
     """Cumulative counts per upper bound (s) of approval's own request-duration histogram for one route."""
-    labels = f'method="{method}",route="{route}",service="approval",status="{status}"'
+    labels = f'kc_service="approval",method="{method}",route="{route}",status="{status}"'
     async with httpx.AsyncClient(base_url=APPROVAL, timeout=10) as client:
         text = (await client.get("/metrics")).text
     out: dict[float, float] = {}
     for line in text.splitlines():
-        if line.startswith("kc_http_request_duration_seconds_bucket{") and labels in line:
+        if line.startswith("kc_http_request_duration_seconds_bucket{") and has_labels(line, labels):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
     return out
@@ -88,7 +94,7 @@ async def metric_histogram(base_url: str, metric: str, labels: str) -> dict[floa
         text = (await client.get("/metrics")).text
     out: dict[float, float] = {}
     for line in text.splitlines():
-        if line.startswith(metric + "_bucket{") and labels in line:
+        if line.startswith(metric + "_bucket{") and has_labels(line, labels):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
         elif line.startswith("kc_fence_list_offsets_total{") and metric == "kc_fence_seconds":
@@ -100,7 +106,7 @@ async def guarantee_snapshot() -> dict[str, dict[float, float]]:
     """What "a change is in force when it is acknowledged" costs (ADR 0012): approval's read fence (per request
     of a known caller, and ListOffsets sent) and users' wait for its relay before answering a change."""
     return {
-        "fence": await metric_histogram(APPROVAL, "kc_fence_seconds", 'scope="company",service="approval"'),
+        "fence": await metric_histogram(APPROVAL, "kc_fence_seconds", 'kc_service="approval",scope="company"'),
         "publication": await metric_histogram(USERS, "kc_publication_wait_seconds", 'outcome="published"'),
     }
 

@@ -33,7 +33,7 @@ def lag(service: str) -> dict[str, float]:
         for metric in REGISTRY.collect()
         if metric.name == "kc_consumer_lag_messages"
         for s in metric.samples
-        if s.labels["service"] == service and s.labels["topic"] == APPROVAL_ORDERS.name
+        if s.labels["kc_service"] == service and s.labels["topic"] == APPROVAL_ORDERS.name
     }
 
 

@@ -29,7 +29,7 @@ class Consumer:
 
 
 def list_offsets_sent(service: str) -> float:
-    return REGISTRY.get_sample_value("kc_fence_list_offsets_total", {"service": service}) or 0.0
+    return REGISTRY.get_sample_value("kc_fence_list_offsets_total", {"kc_service": service}) or 0.0
 
 
 async def test_a_fence_waits_for_the_message_the_producer_put_on_the_companys_partition(topic_prefix: str):

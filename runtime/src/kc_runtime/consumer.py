@@ -8,7 +8,7 @@ Failures: infrastructure errors (database or broker unreachable) are retried wit
 they last — the partition waits, nothing is dead-lettered for an outage. Any other error is retried
 ``max_attempts`` times, then the message goes to ``<topic>.dlt`` with the reason, and the consumer goes on.
 
-Lag: ``kc_consumer_lag_messages{service,topic,partition}`` is the highwater offset minus the committed offset of
+Lag: ``kc_consumer_lag_messages{kc_service,topic,partition}`` is the highwater offset minus the committed offset of
 each assigned partition, set when a batch is fetched and again when it is committed (:class:`ConsumerLag`).
 """
 

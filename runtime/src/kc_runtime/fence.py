@@ -40,11 +40,11 @@ log = structlog.get_logger("kc.fence")
 FENCE_SECONDS = Histogram(
     "kc_fence_seconds",
     "Time a request waited at the read fence (end offsets read, own consumer caught up)",
-    ["service", "scope"],
+    ["kc_service", "scope"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 LIST_OFFSETS = Counter(
-    "kc_fence_list_offsets_total", "ListOffsets requests the read fence sent (coalesced)", ["service"]
+    "kc_fence_list_offsets_total", "ListOffsets requests the read fence sent (coalesced)", ["kc_service"]
 )
 
 

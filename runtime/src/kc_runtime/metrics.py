@@ -1,4 +1,8 @@
-"""Prometheus metrics shared by every service (one registry per process)."""
+"""Prometheus metrics shared by every service (one registry per process).
+
+Every series names its service in the label ``kc_service``, never ``service``: the Prometheus Operator's
+ServiceMonitors attach a ``service`` label of their own (the Kubernetes Service scraped), and a target's label of
+the same name would be renamed to ``exported_service`` or overwrite it, depending on ``honorLabels``."""
 
 from __future__ import annotations
 
@@ -7,39 +11,41 @@ from prometheus_client import Counter, Gauge, Histogram
 HTTP_REQUESTS = Histogram(
     "kc_http_request_duration_seconds",
     "HTTP request latency",
-    ["service", "method", "route", "status"],
+    ["kc_service", "method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-RELAY_LAG = Gauge("kc_relay_lag_events", "Events stored but not yet published by the outbox relay", ["service"])
-RELAY_POSITION = Gauge("kc_relay_position", "Last notification id acknowledged by Kafka", ["service"])
-RELAY_PUBLISHED = Counter("kc_relay_published_total", "Messages published by the outbox relay", ["service", "topic"])
-RELAY_ACTIVE = Gauge("kc_relay_active", "1 while this process holds the relay lock", ["service"])
+RELAY_LAG = Gauge("kc_relay_lag_events", "Events stored but not yet published by the outbox relay", ["kc_service"])
+RELAY_POSITION = Gauge("kc_relay_position", "Last notification id acknowledged by Kafka", ["kc_service"])
+RELAY_PUBLISHED = Counter("kc_relay_published_total", "Messages published by the outbox relay", ["kc_service", "topic"])
+RELAY_ACTIVE = Gauge("kc_relay_active", "1 while this process holds the relay lock", ["kc_service"])
 CONSUMED = Counter(
     "kc_consumer_messages_total",
     "Messages handled by idempotent consumers, by outcome (applied, duplicate, ignored, dead_lettered)",
-    ["service", "topic", "outcome"],
+    ["kc_service", "topic", "outcome"],
 )
 CONSUMER_RETRIES = Counter(
-    "kc_consumer_retries_total", "Handler attempts that failed and were retried", ["service", "topic"]
+    "kc_consumer_retries_total", "Handler attempts that failed and were retried", ["kc_service", "topic"]
 )
 DEAD_LETTERED = Counter(
-    "kc_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic", "reason"]
+    "kc_dead_lettered_total", "Messages sent to a dead-letter topic", ["kc_service", "topic", "reason"]
 )
 CONSUMER_LAG = Gauge(
     "kc_consumer_lag_messages",
     "Messages of an assigned partition not yet handled and committed by this consumer (highwater - committed), "
     "updated when a batch is fetched and when it is committed; a revoked partition's series is removed",
-    ["service", "topic", "partition"],
+    ["kc_service", "topic", "partition"],
 )
 PARKED = Counter(
     "kc_parked_events_total",
     "Events a log follower parked: poison (failed for a reason of their own content) or held (a later event of an "
     "aggregate with a parked event, kept back to keep the aggregate's order)",
-    ["service", "follower", "kind"],
+    ["kc_service", "follower", "kind"],
 )
 PARKED_NOW = Gauge(
-    "kc_parked_aggregates", "Aggregates with parked events (waiting for an operator's retry)", ["service", "follower"]
+    "kc_parked_aggregates",
+    "Aggregates with parked events (waiting for an operator's retry)",
+    ["kc_service", "follower"],
 )
 PARKED_RELEASED = Counter(
-    "kc_parked_events_released_total", "Parked events handled by a retry", ["service", "follower"]
+    "kc_parked_events_released_total", "Parked events handled by a retry", ["kc_service", "follower"]
 )

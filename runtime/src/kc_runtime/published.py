@@ -27,7 +27,7 @@ from kc_runtime.relay import OutboxRelay
 PUBLICATION_WAIT = Histogram(
     "kc_publication_wait_seconds",
     "Time a command's answer waited for the outbox relay to publish its change",
-    ["service", "outcome"],
+    ["kc_service", "outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 

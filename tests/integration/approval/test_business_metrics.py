@@ -45,7 +45,7 @@ async def world(database) -> AsyncIterator[tuple[Orders, OrderSummaries, Busines
 
 
 def value(metrics: BusinessMetrics, name: str, **labels: str) -> float | None:
-    return REGISTRY.get_sample_value(name, {"service": metrics.service, **labels})
+    return REGISTRY.get_sample_value(name, {"kc_service": metrics.service, **labels})
 
 
 async def test_the_gauges_count_orders_by_status_and_pending_approvals(world):

@@ -58,7 +58,7 @@ def translate_with_the_old_limit(event: Any) -> Sequence[Outgoing]:
 
 def parked_total(kind: str) -> float:
     return (
-        REGISTRY.get_sample_value("kc_parked_events_total", {"service": "erp-sync", "follower": "relay", "kind": kind})
+        REGISTRY.get_sample_value("kc_parked_events_total", {"kc_service": "erp-sync", "follower": "relay", "kind": kind})
         or 0.0
     )
 

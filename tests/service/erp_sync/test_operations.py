@@ -167,7 +167,7 @@ async def test_a_replay_republishes_the_erp_facing_messages_since_an_instant_as_
 
 def failures(kind: str, outcome: str) -> float:
     value = REGISTRY.get_sample_value(
-        "kc_erp_sync_failures_total", {"service": "erp-sync", "kind": kind, "outcome": outcome}
+        "kc_erp_sync_failures_total", {"kc_service": "erp-sync", "kind": kind, "outcome": outcome}
     )
     return value or 0.0
 
@@ -200,7 +200,7 @@ async def test_the_pending_gauge_shows_what_the_erp_has_not_answered():
     )
     gauge = PendingGauge(runtime, pending, interval_s=1)  # type: ignore[arg-type]
     await gauge.refresh()
-    labels = {"service": "erp-sync"}
+    labels = {"kc_service": "erp-sync"}
     assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "sales_order"}) == 3
     assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "contact"}) == 0
     counts["sales_order"] = 1

@@ -212,7 +212,7 @@ async def test_price_changes_resend_requests_and_the_delay_are_counted_for_prome
         count_failure(service, event)  # what the operations follower does with every event of the log
 
     def sample(name: str, **labels: str) -> float | None:
-        return REGISTRY.get_sample_value(name, {"service": service, **labels})
+        return REGISTRY.get_sample_value(name, {"kc_service": service, **labels})
 
     assert sample("kc_erp_sync_prices_total", change="changed") == 2
     assert sample("kc_erp_sync_prices_total", change="unlisted") == 1

@@ -13,10 +13,10 @@ import asyncpg
 import structlog
 from prometheus_client import Gauge
 
-ORDERS_BY_STATUS = Gauge("kc_orders", "Orders by status (approval's read model)", ["service", "status"])
-PENDING_APPROVALS = Gauge("kc_approvals_pending", "Orders waiting for an approver's decision", ["service"])
+ORDERS_BY_STATUS = Gauge("kc_orders", "Orders by status (approval's read model)", ["kc_service", "status"])
+PENDING_APPROVALS = Gauge("kc_approvals_pending", "Orders waiting for an approver's decision", ["kc_service"])
 OLDEST_PENDING = Gauge(
-    "kc_approvals_oldest_pending_seconds", "Age of the longest-waiting order pending approval (0: none)", ["service"]
+    "kc_approvals_oldest_pending_seconds", "Age of the longest-waiting order pending approval (0: none)", ["kc_service"]
 )
 STATUSES = ("pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled")
 

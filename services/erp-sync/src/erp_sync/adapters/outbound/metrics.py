@@ -36,27 +36,27 @@ FAILURES = Counter(
     "kc_erp_sync_failures_total",
     "Messages to the ERP that went wrong: retried (unanswered, sent again), dead_lettered (given up), "
     "operator_resent; by kind (sales_order, contact, verification)",
-    ["service", "kind", "outcome"],
+    ["kc_service", "kind", "outcome"],
 )
 PENDING = Gauge(
-    "kc_erp_sync_pending", "Sales orders and contacts sent to the ERP and not answered yet", ["service", "kind"]
+    "kc_erp_sync_pending", "Sales orders and contacts sent to the ERP and not answered yet", ["kc_service", "kind"]
 )
 KINDS = ("sales_order", "contact")
 PRICES = Counter(
     "kc_erp_sync_prices_total",
     "Changes of the price mirror handed on to approval: changed, unlisted (left the customer's assortment)",
-    ["service", "change"],
+    ["kc_service", "change"],
 )
 PRICE_LIST_REQUESTS = Counter(
     "kc_erp_sync_price_list_requests_total",
     "Full resends of a customer's prices asked of the ERP, by reason (registration, operator) and outcome "
     "(requested, answered)",
-    ["service", "reason", "outcome"],
+    ["kc_service", "reason", "outcome"],
 )
 PRICE_DELAY = Histogram(
     "kc_erp_sync_price_delay_seconds",
     "From the ERP's changed_at of a price change (outside a full resend) to erp-sync recording it",
-    ["service"],
+    ["kc_service"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
 )
 FAILURE_LABELS = (
