@@ -14,15 +14,22 @@ of the others.
 
 Configuration: the exporter, endpoint and sampling ratio are settings; everything else is the OpenTelemetry
 SDK's own standard environment (``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_SCHEDULE_DELAY``,
-``OTEL_RESOURCE_ATTRIBUTES``, …).
+``OTEL_RESOURCE_ATTRIBUTES``, …). The standard switches are honoured too, as a platform's operator or collector
+injection sets them: ``OTEL_SDK_DISABLED=true`` turns tracing off whatever else says otherwise;
+``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none``, or a comma-separated list) chooses the exporters when
+``<PREFIX>OTEL_EXPORTER`` is not set (a service's own setting wins); ``OTEL_SERVICE_NAME`` replaces the service's
+name as ``service.name``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
+from opentelemetry.sdk.environment_variables import OTEL_SDK_DISABLED, OTEL_SERVICE_NAME
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
@@ -65,22 +72,47 @@ class Tracing:
             self.provider.shutdown()
 
 
-def setup_tracing(settings: ServiceSettings, span_processors: Iterable[SpanProcessor] = ()) -> Tracing:
-    """The tracing of a service process as its settings say. ``span_processors`` are added to the exporter's
-    (tests pass an in-memory exporter's); with any of them tracing is on even if the exporter is ``none``."""
-    processors = list(span_processors)
-    if settings.otel_exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+EXPORTERS = ("otlp", "console", "none")
 
-        processors.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_endpoint)))
-    elif settings.otel_exporter == "console":
-        # one JSON object per line, like the log lines
-        exporter = ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
-        processors.append(BatchSpanProcessor(exporter))
+
+def exporters_of(settings: ServiceSettings, environ: Mapping[str, str]) -> list[str]:
+    """The exporters to use: ``<PREFIX>OTEL_EXPORTER`` where the environment sets it, else the standard
+    ``OTEL_TRACES_EXPORTER`` (a comma-separated list), else none. An unknown name stops the process at start."""
+    if "otel_exporter" in settings.model_fields_set:
+        return [settings.otel_exporter]
+    names = [name.strip().lower() for name in environ.get(OTEL_TRACES_EXPORTER, "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in EXPORTERS]
+    if unknown:
+        raise ValueError(
+            f"{OTEL_TRACES_EXPORTER}: unknown exporter {', '.join(unknown)} (known: {', '.join(EXPORTERS)})"
+        )
+    return names
+
+
+def setup_tracing(
+    settings: ServiceSettings, span_processors: Iterable[SpanProcessor] = (), environ: Mapping[str, str] = os.environ
+) -> Tracing:
+    """The tracing of a service process as its settings and the standard ``OTEL_*`` variables say.
+    ``span_processors`` are added to the exporters' (tests pass an in-memory exporter's); with any of them tracing
+    is on even if no exporter is chosen — unless ``OTEL_SDK_DISABLED`` is ``true``."""
+    if environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
+        return Tracing(None)
+    processors = list(span_processors)
+    for exporter in exporters_of(settings, environ):
+        if exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            processors.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_endpoint)))
+        elif exporter == "console":
+            # one JSON object per line, like the log lines
+            console = ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
+            processors.append(BatchSpanProcessor(console))
     if not processors:
         return Tracing(None)
+    # OTEL_SERVICE_NAME, where set, names the service (as the standard says, before OTEL_RESOURCE_ATTRIBUTES)
+    name = environ.get(OTEL_SERVICE_NAME, "").strip() or settings.service_name
     provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.service_name}),
+        resource=Resource.create({"service.name": name}),
         sampler=ParentBased(TraceIdRatioBased(settings.otel_sample_ratio)),
     )
     for processor in processors:
