@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+SERVICE_LABEL = "kc_service"
+
 HTTP_REQUESTS = Histogram(
     "kc_http_request_duration_seconds",
     "HTTP request latency",
@@ -49,3 +51,16 @@ PARKED_NOW = Gauge(
 PARKED_RELEASED = Counter(
     "kc_parked_events_released_total", "Parked events handled by a retry", ["kc_service", "follower"]
 )
+
+
+def withdraw(service: str, *gauges: Gauge) -> None:
+    """Remove this service's series of ``gauges`` from this process's ``/metrics``.
+
+    Service-wide figures (read from the service's database, the same whichever replica reads them) are exported by
+    the leader only — the replica whose outbox relay is active (:meth:`kc_runtime.service.ServiceRuntime.leads`,
+    ``kc_relay_active``) — so that a sum over the pods counts them once; every other replica withdraws them."""
+    for gauge in gauges:
+        for metric in gauge.collect():
+            for sample in metric.samples:
+                if sample.labels.get(SERVICE_LABEL) == service:
+                    gauge.remove(*sample.labels.values())

@@ -194,6 +194,12 @@ class ServiceRuntime:
         self.http.include_router(ops.parked_router(self), dependencies=[self.operator], include_in_schema=False)
         self.tracing.instrument(self.http)
 
+    def leads(self) -> bool:
+        """Whether this process leads its service: its outbox relay holds the relay's advisory lock (one replica at
+        a time, ``kc_relay_active``). Leader-only work asks it: service-wide gauges
+        (:func:`kc_runtime.metrics.withdraw`), schedules."""
+        return self.relay is not None and self.relay.active
+
     @property
     def _all_followers(self) -> list[LogFollower]:
         return [*([self.relay] if self.relay is not None else []), *self.followers]

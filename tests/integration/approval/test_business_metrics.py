@@ -37,7 +37,7 @@ async def world(database) -> AsyncIterator[tuple[Orders, OrderSummaries, Busines
     orders = Orders(env=ApprovalSettings(database_url=SecretStr(dsn)).eventsourcing_env())
     summaries = OrderSummaries(dsn)
     await summaries.pool()
-    metrics = BusinessMetrics(f"approval-{uuid4().hex[:8]}", summaries.pool, interval_s=0.2)
+    metrics = BusinessMetrics(f"approval-{uuid4().hex[:8]}", summaries.pool, interval_s=0.2, leads=lambda: True)
     yield orders, summaries, metrics
     await metrics.stop()
     await summaries.close()

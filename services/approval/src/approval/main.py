@@ -32,7 +32,10 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
     orders = Orders(env=settings.eventsourcing_env())
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
-    metrics = BusinessMetrics(settings.service_name, summaries.pool, settings.business_metrics_interval_s)
+    # the service's figures, exported by the replica that leads it only (runtime: assigned below)
+    metrics = BusinessMetrics(
+        settings.service_name, summaries.pool, settings.business_metrics_interval_s, leads=lambda: runtime.leads()
+    )
 
     def projector(runtime: ServiceRuntime) -> OrderProjector:
         return OrderProjector(

@@ -1,7 +1,11 @@
 """Business metrics of approval for Prometheus: orders by status, pending approvals and how long the oldest one
 has waited. Refreshed from the read model (the counts the projector keeps, and an index of the pending orders,
 so the cost does not grow with the history) every few seconds by one background task (a scrape never waits for
-the database; a database outage leaves the last figures and logs once)."""
+the database; a database outage leaves the last figures and logs once).
+
+The figures are the service's, not a replica's: only the leader exports them (the replica whose outbox relay is
+active, ``kc_relay_active``); every other replica withdraws its series and does not query, so a sum over the pods
+counts each order once. After a failover the new leader shows them within one interval."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from prometheus_client import Gauge
+
+from kc_runtime.metrics import withdraw
 
 ORDERS_BY_STATUS = Gauge("kc_orders", "Orders by status (approval's read model)", ["kc_service", "status"])
 PENDING_APPROVALS = Gauge("kc_approvals_pending", "Orders waiting for an approver's decision", ["kc_service"])
@@ -24,10 +30,18 @@ log = structlog.get_logger(__name__)
 
 
 class BusinessMetrics:
-    def __init__(self, service: str, pool: Callable[[], Awaitable[asyncpg.Pool]], interval_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        service: str,
+        pool: Callable[[], Awaitable[asyncpg.Pool]],
+        interval_s: float = 15.0,
+        *,
+        leads: Callable[[], bool],
+    ) -> None:
         self.service = service
         self.pool = pool
         self.interval_s = interval_s
+        self.leads = leads
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -45,10 +59,17 @@ class BusinessMetrics:
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         OLDEST_PENDING.labels(self.service).set(max(age, 0.0))
 
+    async def tick(self) -> None:
+        """Refresh the gauges if this replica leads the service; withdraw them otherwise."""
+        if self.leads():
+            await self.refresh()
+        else:
+            withdraw(self.service, ORDERS_BY_STATUS, PENDING_APPROVALS, OLDEST_PENDING)
+
     async def _run(self) -> None:
         while True:
             try:
-                await self.refresh()
+                await self.tick()
                 if self._failing:
                     log.info("business metrics refreshed again")
                 self._failing = False

@@ -7,7 +7,8 @@
   service), so each counts once per process that follows the log; a batch done again after a crash may count
   twice. Alert on the rate of ``dead_lettered``.
 * ``kc_erp_sync_pending{kind}``: sales orders and contacts sent to the ERP (the relay published the latest
-  message) and not answered yet, from the sync-state projection every few seconds.
+  message) and not answered yet, from the sync-state projection every few seconds — by the replica that leads the
+  service only (its relay is active, ``kc_relay_active``); the others withdraw the series, so sums count once.
 * ``kc_erp_sync_prices_total{change}``: changes of the price mirror handed on to approval — ``changed`` (a new
   price or state of an article), ``unlisted`` (the article left the assortment: the ERP said so, or a full resend
   did not carry it). Counted like the failures, from the log.
@@ -30,6 +31,7 @@ from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.prices import CustomerPrice, PriceListRequest
 from erp_sync.domain.verification import CustomerVerificationExchange
 from kc_runtime.follower import LogFollower, wait_or_stop
+from kc_runtime.metrics import withdraw
 from kc_runtime.service import ServiceRuntime
 
 FAILURES = Counter(
@@ -106,14 +108,19 @@ def count_price(service: str, event: Any) -> None:
 
 
 class PendingGauge(LogFollower):
-    """Refreshes ``kc_erp_sync_pending`` from ``counts()`` (kind → number) every ``interval_s``; a database
+    """Refreshes ``kc_erp_sync_pending`` from ``counts()`` (kind → number) every ``interval_s`` while this replica
+    leads the service (``leads()``: its relay is active) and withdraws the series while it does not; a database
     outage leaves the last figures and logs once. Runs with the relay role (beside the followers, keeping no
     position of its own)."""
 
     kind = "erp-sync-metrics"
 
     def __init__(
-        self, runtime: ServiceRuntime, counts: Callable[[], Awaitable[dict[str, int]]], interval_s: float
+        self,
+        runtime: ServiceRuntime,
+        counts: Callable[[], Awaitable[dict[str, int]]],
+        interval_s: float,
+        leads: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(
             service=runtime.settings.service_name,
@@ -123,6 +130,7 @@ class PendingGauge(LogFollower):
         )
         self.counts = counts
         self.interval_s = interval_s
+        self.leads = leads or (lambda: runtime.leads())
         self._failing = False
         for labels in FAILURE_LABELS:  # shown at 0 from the start, so that rates and alerts have a series
             FAILURES.labels(self.service, *labels)
@@ -137,10 +145,17 @@ class PendingGauge(LogFollower):
         for kind in KINDS:
             PENDING.labels(self.service, kind).set(counts.get(kind, 0))
 
+    async def tick(self) -> None:
+        """Refresh the gauge if this replica leads the service; withdraw it otherwise."""
+        if self.leads():
+            await self.refresh()
+        else:
+            withdraw(self.service, PENDING)
+
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                await self.refresh()
+                await self.tick()
                 self._failing = False
             except Exception as exc:
                 if not self._failing:
