@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import functools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -278,6 +278,12 @@ class ServiceApplication(Application[UUID]):
         return getattr(self.recorder, "events_table_name", None)
 
 
+def uuid_array(ids: Iterable[UUID]) -> str:
+    """``ids`` as one PostgreSQL array literal, for a parameter cast with ``::uuid[]``: psycopg's list dumper
+    inspects every element of a list parameter, which cost ~5 % of approval's time per request."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def select_events_of(recorder: Any, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]] | None:
     """The stored events of several aggregates in one query, each aggregate's in version order (an aggregate
     without events has no entry); None when the recorder is not PostgreSQL's."""
@@ -287,11 +293,11 @@ def select_events_of(recorder: Any, originator_ids: Sequence[UUID]) -> dict[UUID
         return None
     statement = SQL(
         "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
-        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
     ).format(schema=Identifier(datastore.schema), table=Identifier(table))
     out: dict[UUID, list[StoredEvent]] = {}
     with datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(statement, [list(originator_ids)], prepare=True)
+        curs.execute(statement, [uuid_array(originator_ids)], prepare=True)
         for row in curs.fetchall():
             out.setdefault(row["originator_id"], []).append(
                 StoredEvent(

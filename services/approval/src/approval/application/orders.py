@@ -48,7 +48,7 @@ from approval.domain.model import (
 from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, price_lines
 from approval.domain.routing import route
 from kc_runtime.consumer import MISSING, preloaded
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, uuid_array
 from kc_runtime.transcoding import dataclass_transcoding
 
 
@@ -236,10 +236,10 @@ class Orders(ServiceApplication):
         if table and hasattr(datastore, "get_connection"):  # PostgreSQL: one round trip, nothing decoded
             statement = SQL(
                 "SELECT originator_id, max(originator_version) AS version FROM {schema}.{table}"
-                " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+                " WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id"
             ).format(schema=Identifier(datastore.schema), table=Identifier(table))  # type: ignore[union-attr]
             with datastore.get_connection() as conn, conn.cursor() as curs:  # type: ignore[union-attr]
-                curs.execute(statement, [list(ids)], prepare=True)
+                curs.execute(statement, [uuid_array(ids)], prepare=True)
                 return {row["originator_id"]: row["version"] for row in curs.fetchall()}
         out = {}
         for i in ids:
