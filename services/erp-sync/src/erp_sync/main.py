@@ -71,11 +71,17 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
 
     def verification_retries(rt: ServiceRuntime) -> RetrySchedule:
         tick = verification_tick(verifications)
-        return RetrySchedule(rt, "verification-retries", tick, verification.schedule_interval_s, lambda: leader(rt))
+        return RetrySchedule(
+            rt, "verification-retries", tick, verification.schedule_interval_s, lambda: leader(rt),
+            horizon_s=verifications.policy.initial_s, clock=verifications.clock,
+        )  # fmt: skip
 
     def delivery_retries(rt: ServiceRuntime) -> RetrySchedule:
         tick = delivery_tick(deliveries)
-        return RetrySchedule(rt, "delivery-retries", tick, settings.delivery_schedule_interval_s, lambda: leader(rt))
+        return RetrySchedule(
+            rt, "delivery-retries", tick, settings.delivery_schedule_interval_s, lambda: leader(rt),
+            horizon_s=deliveries.policy.initial_s, clock=deliveries.clock,
+        )  # fmt: skip
 
     def projector(rt: ServiceRuntime) -> ExchangeProjector:
         return ExchangeProjector(

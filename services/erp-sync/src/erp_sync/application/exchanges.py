@@ -52,6 +52,10 @@ class DueView:
             if len(notifications) < self.page:
                 return
 
+    def next_due(self) -> datetime | None:
+        """When the earliest item of the view is due (None: nothing pending)."""
+        return min(self.due.values(), default=None)
+
     def _apply(self, e: Any) -> None:
         raise NotImplementedError
 
