@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -263,6 +264,22 @@ async def idle_rate(cpu: StackCpu, seconds: float) -> tuple[float, dict[str, flo
     return server_seconds(used) * 1000 / seconds, {k: v * 1000 / seconds for k, v in used.items()}
 
 
+async def settled(rate: Callable[[], Awaitable[float]], deadline: float, windows: int = 3) -> float:
+    """Until the stack's CPU rate (``rate``: ms per second over its next window) stops falling: ``windows`` windows
+    in a row within 25 % (or 5 ms/s) of the lowest seen, or ``deadline`` (monotonic). Returns the lowest rate. The
+    tail of the warm-up (replies from the ERP, mails, projections, the broker's JIT compiler) belongs to the orders,
+    not to the idle burn."""
+    lowest = float("inf")
+    calm = 0
+    while time.monotonic() < deadline:
+        now = await rate()
+        calm = calm + 1 if lowest < float("inf") and abs(now - lowest) <= max(lowest * 0.25, 5) else 0
+        lowest = min(lowest, now)
+        if calm >= windows:
+            break
+    return lowest
+
+
 async def _until_quiet(cpu: StackCpu, idle_ms_per_s: float, deadline: float) -> None:
     """Until the stack's server CPU rate over half a second is back near its idle rate (the tail of the async work
     — replies from the ERP, mails, projections — belongs to the orders)."""
@@ -420,6 +437,14 @@ async def sweep(
     workdir = Path(tempfile.mkdtemp(prefix="kc-bench-"))
     # a short warm-up (connections, caches, JIT of the broker), not measured
     await run_step("warm-up", within_budget_requests(shops, 100, 0), 50, cpu, 1000, workdir, 0)
+
+    async def one_second() -> float:
+        before = cpu.sample()
+        await asyncio.sleep(1.0)
+        return server_seconds(StackCpu.used(before, cpu.sample())) * 1000
+
+    print("[bench]   waiting for the stack to settle after the warm-up…", flush=True)
+    await settled(one_second, time.monotonic() + 60)
     print(f"[bench]   idle burn ({idle_seconds:.0f}s of nothing)…", flush=True)
     idle, idle_by_component = await idle_rate(cpu, idle_seconds)
     steps: list[dict[str, Any]] = []
