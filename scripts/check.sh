@@ -4,7 +4,8 @@
 #
 # Left out here, run by `make test`: tests/integration (Kafka + PostgreSQL), tests/journeys (the whole stack
 # through the gateway), tests/standins (starts the stand-ins as processes; the ERP simulator's need PostgreSQL
-# and Kafka), and the image-environment builds in tests/deploy (marker builds_image: a virtualenv per image).
+# and Kafka), the image-environment builds in tests/deploy (marker builds_image: a virtualenv per image) and the
+# tests that start a PostgreSQL cluster of their own (marker postgres_cluster: TLS to the database).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,7 +28,7 @@ export KC_TEST_GATEWAY="http://127.0.0.1:9"
 # pytest-xdist (a dev dependency) spreads the tests over the cores: one worker per core.
 parallel=()
 if .venv/bin/python -c "import xdist" 2>/dev/null; then parallel=(-n "${KC_CHECK_WORKERS:-auto}"); fi
-.venv/bin/pytest -q -p no:cacheprovider -p no:schemathesis "${parallel[@]}" -m "not builds_image" \
+.venv/bin/pytest -q -p no:cacheprovider -p no:schemathesis "${parallel[@]}" -m "not builds_image and not postgres_cluster" \
   tests/unit tests/service tests/contracts tests/deploy "$@"
 
 echo "check: done in ${SECONDS} s"

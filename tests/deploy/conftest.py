@@ -48,6 +48,10 @@ def named(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "builds_image: builds an image's environment (uv sync per image; slow)")
+    config.addinivalue_line(
+        "markers",
+        "postgres_cluster: starts a PostgreSQL cluster of its own (the server binaries that make up installs)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

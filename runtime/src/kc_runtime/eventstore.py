@@ -15,11 +15,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     Mapper,
     Notification,
@@ -27,11 +29,12 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
-from eventsourcing.postgres import PostgresProcessRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from eventsourcing.utils import Environment, get_topic
 from psycopg.sql import SQL, Identifier
 
 from kc_runtime import context
+from kc_runtime.settings import POSTGRES_PARAMS
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -177,6 +180,17 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self._group_commit = GroupCommit(super().save)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's factory, its pool given the database URL's libpq parameters (``sslmode=verify-full``,
+        ``sslrootcert``, …) that the library's own settings cannot carry — before its first connection."""
+        factory = super().construct_factory(env)
+        params = env.get(POSTGRES_PARAMS)
+        if params and isinstance(factory, PostgresFactory):
+            kwargs = factory.datastore.pool.kwargs
+            assert isinstance(kwargs, dict)
+            kwargs.update(parse_qsl(params, keep_blank_values=True))
+        return factory
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
         if kwargs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Literal
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +13,11 @@ Role = Literal["api", "consumers", "relay"]
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 OtelExporter = Literal["none", "otlp", "console"]
+
+# The eventsourcing library builds its connections from POSTGRES_HOST, _USER, … only; the URL's query (libpq's
+# parameters: sslmode, sslrootcert, sslcert, sslkey, application_name, …) travels under this key and
+# ServiceApplication hands it to the library's pool (kc_runtime.eventstore). asyncpg reads the same query itself.
+POSTGRES_PARAMS = "KC_POSTGRES_PARAMS"
 
 
 class ServiceSettings(BaseSettings):
@@ -149,6 +154,10 @@ class ServiceSettings(BaseSettings):
         url = urlparse(self.database_url.get_secret_value())
         if url.scheme == "memory":
             return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        # Check the query here, at start, not at the first connection: key=value pairs, each key at most once.
+        params = parse_qsl(url.query, keep_blank_values=True, strict_parsing=bool(url.query))
+        if len({key for key, _ in params}) != len(params):
+            raise ValueError("the database URL names a parameter twice")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": url.path.lstrip("/"),
@@ -165,4 +174,5 @@ class ServiceSettings(BaseSettings):
             "CREATE_TABLE": "y" if self.create_schema else "n",
             # a consumer's batch from several partitions in one transaction (services may name a subclass)
             "PROCESS_RECORDER_TOPIC": "kc_runtime.eventstore:MultiTrackingRecorder",
+            POSTGRES_PARAMS: url.query,
         }
