@@ -218,13 +218,15 @@ async def test_the_right_mails_arrive_once_in_the_right_language(shop: Shop):
     approver, approver_h = await shop.person(["approver"], language="de")
     await shop.approvers(approver, seen_by=buyer_h)
     held = await shop.order(buyer_h, quantity=12)
+    assert held["total"] == {"amount": "118.80", "currency": "EUR"}  # 12 × A-100 at 9.90
     request = await eventually(lambda: mails_to(approver["email"]), what="the approval request mail")
-    assert request[0]["subject"].startswith("Freigabe erbeten")
+    assert request[0]["subject"] == "Freigabe erbeten: Bestellung über 118,80 € (PO-4711)"
     assert held["id"] in request[0]["text"]
+    assert "Bestellung über 118,80\xa0€" in request[0]["text"]  # the approver reads German money
 
     await shop.do(held["id"], "reject", approver_h, {"comment": "Too many"})
     rejected = await eventually(lambda: mails_to(buyer["email"]), what="the rejection mail")
-    assert rejected[0]["subject"].startswith("Your order") and "was rejected" in rejected[0]["subject"]
+    assert rejected[0]["subject"] == "Your order of €118.80 was rejected"  # the buyer reads English money
     assert "Too many" in rejected[0]["text"]
 
     await shop.do(held["id"], "resubmit", buyer_h, {"comment": "11 then", "order": order_body(quantity=11)})

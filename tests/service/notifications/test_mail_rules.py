@@ -8,6 +8,7 @@ import pytest
 
 from contracts import Envelope, Money
 from contracts.approval import v1 as approval
+from contracts.registration import v1 as registration
 from contracts.topics import APPROVAL_ORDERS, REGISTRATION_REGISTRATIONS, USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime.consumer import Inbound
@@ -95,9 +96,9 @@ def test_mail_ids_derive_from_event_and_recipient_case_insensitively():
 
 SAMPLES = {
     "registration_confirmation": {"first_name": "Erika", "last_name": "Muster", "company_name": "Muster GmbH",
-                                  "confirm_path": "/registrierung/bestaetigen?id=1&token=abc", "expires_at": "2026-11-27 10:00 UTC"},
+                                  "confirm_path": "/registrierung/bestaetigen?id=1&token=abc", "expires_at": "2026-11-27T10:00:00+00:00"},
     "email_change_confirmation": {"first_name": "Erika", "last_name": "Muster",
-                                  "confirm_path": "/account/email/confirm?change=1&token=abc", "expires_at": "2026-11-27 10:00 UTC"},
+                                  "confirm_path": "/account/email/confirm?change=1&token=abc", "expires_at": "2026-11-27T10:00:00+00:00"},
     "registration_completed": {"first_name": "Erika", "last_name": "Muster", "company_name": "Muster GmbH", "customer_number": "10001"},
     "approval_requested": {"order_path": "/orders/1", "total": {"amount": "1234.5", "currency": "EUR"}, "reference": "PO-1",
                            "exceeded": [{"limit": "max_value", "allowed": "1000", "actual": "1234.5", "currency": "EUR"}],
@@ -125,9 +126,89 @@ def test_html_mails_escape_what_people_typed():
     assert "<b>nein</b>" in rendered.text
 
 
-def test_amounts_read_as_money():
-    rendered = Templates().render("approval_requested", "en", shop_url="https://x", **SAMPLES["approval_requested"])
-    assert "1,234.50 EUR" in rendered.subject
+MONEY = {"de": "1.234,50\xa0€", "en": "€1,234.50"}
+MONEY_KINDS = ("approval_requested", "order_approved", "order_rejected")
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize("kind", MONEY_KINDS)
+def test_the_orders_total_reads_as_money_of_the_mails_language_in_subject_text_and_html(kind, language):
+    data = {**SAMPLES[kind], "total": {"amount": "1234.5", "currency": "EUR"}}
+    rendered = Templates().render(kind, language, shop_url="https://x", **data)
+    # The subject is one line of plain spaces; text and html keep the no-break space between amount and currency.
+    assert MONEY[language].replace("\xa0", " ") in rendered.subject
+    assert MONEY[language] in rendered.text and MONEY[language] in rendered.html
+    assert "EUR" not in rendered.subject + rendered.text + rendered.html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("de", "Höchstwert pro Bestellung: 1.000,00\xa0€, bestellt: 1.234,50\xa0€"),
+     ("en", "maximum value per order: €1,000.00, ordered: €1,234.50")],
+)  # fmt: skip
+def test_the_exceeded_value_limit_reads_as_money(language, expected):
+    rendered = Templates().render("approval_requested", language, shop_url="https://x", **SAMPLES["approval_requested"])
+    assert expected in rendered.text and expected in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("de", "Höchstmenge pro Bestellung: 1.000, bestellt: 1.200"),
+     ("en", "maximum quantity per order: 1,000, ordered: 1,200")],
+)  # fmt: skip
+def test_the_exceeded_quantity_limit_reads_as_a_number(language, expected):
+    data = {
+        **SAMPLES["approval_requested"],
+        "exceeded": [{"limit": "max_quantity", "allowed": "1000", "actual": "1200"}],
+    }
+    rendered = Templates().render("approval_requested", language, shop_url="https://x", **data)
+    assert expected in rendered.text and expected in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("de", ["Budget für Dezember 2026: noch verfügbar 200,00\xa0€, bestellt: 1.234,50\xa0€",
+             "Mengenbudget für 4. Quartal 2026: noch verfügbar 5, bestellt: 1.200"]),
+     ("en", ["budget for December 2026: still available €200.00, ordered: €1,234.50",
+             "quantity budget for 4th quarter 2026: still available 5, ordered: 1,200"])],
+)  # fmt: skip
+def test_an_exceeded_period_budget_reads_with_its_period_and_what_was_left(language, expected):
+    exceeded = [
+        {"limit": "period_value", "allowed": "200", "actual": "1234.5", "currency": "EUR", "period": "month:2026-12"},
+        {"limit": "period_quantity", "allowed": "5", "actual": "1200", "currency": None, "period": "quarter:2026-Q4"},
+    ]
+    data = {**SAMPLES["approval_requested"], "exceeded": exceeded}
+    rendered = Templates().render("approval_requested", language, shop_url="https://x", **data)
+    for line in expected:
+        assert line in rendered.text and line in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("de", "Stückpreis A: 1.249,50\xa0€ → 1.100,00\xa0€"), ("en", "unit price A: €1,249.50 → €1,100.00")],
+)
+def test_an_approvers_price_change_reads_as_money(language, expected):
+    data = {
+        **SAMPLES["order_approved"],
+        "modifications": [{"field": "line:A:unit_price", "before": "1249.5", "after": "1100"}],
+    }
+    rendered = Templates().render("order_approved", language, shop_url="https://x", **data)
+    assert expected in rendered.text and expected in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("de", "Der Link gilt bis 27. November 2026, 11:00 MEZ"), ("en", "The link is valid until 27 November 2026, 11:00 CET")],
+)  # fmt: skip
+def test_a_links_expiry_reads_as_a_date_of_the_mails_language(mails, language, expected):
+    message = registration.ConfirmationRequested(
+        registration_id=uuid4(), email="erika@example.com", first_name="Erika", last_name="Muster",
+        language=language, token="abc", company_name="Muster GmbH", confirm_path="/registrierung/bestaetigen?id=1&token=abc",
+        expires_at=datetime(2026, 11, 27, 10, 0, tzinfo=UTC),
+    )  # fmt: skip
+    (mail,) = handle(mails, message, REGISTRATION_REGISTRATIONS)
+    rendered = Templates().render(mail.kind, mail.language, shop_url="https://x", **mail.data)
+    assert expected in rendered.text and expected in rendered.html
 
 
 def test_an_email_change_is_confirmed_from_the_new_address_only_once(mails):

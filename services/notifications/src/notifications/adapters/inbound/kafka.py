@@ -38,7 +38,7 @@ def confirmation(m: registration.ConfirmationRequested) -> list[MailRequest]:
                 "last_name": m.last_name,
                 "company_name": m.company_name or "",
                 "confirm_path": m.confirm_path,
-                "expires_at": m.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "expires_at": m.expires_at.isoformat(),  # formatted per language when the mail is rendered
             },
             to_email=str(m.email),
             language=m.language,
@@ -55,7 +55,7 @@ def email_change_confirmation(m: users.UserEmailChangeRequested) -> list[MailReq
                 "first_name": m.first_name,
                 "last_name": m.last_name,
                 "confirm_path": m.confirm_path,
-                "expires_at": m.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "expires_at": m.expires_at.isoformat(),  # formatted per language when the mail is rendered
             },
             to_email=m.email,
             language=m.language,

@@ -1,4 +1,7 @@
-"""Mail templates (German and English), rendered with Jinja2: ``templates/<lang>/<kind>.{subject,txt,html}.j2``."""
+"""Mail templates (German and English), rendered with Jinja2: ``templates/<lang>/<kind>.{subject,txt,html}.j2``.
+
+Money, numbers and dates go through the language's filters (``{{ total | money }}``, ``{{ expires_at | moment }}``),
+never ``str()`` or ``format()`` in a template or a rule."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from contracts.limits import unsafe_character
+from notifications.adapters.outbound.formats import SHOP_TIMEZONE, Formats
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("de", "en")
@@ -23,24 +27,34 @@ class Rendered:
 
 
 class Templates:
-    def __init__(self, root: Path = TEMPLATES) -> None:
-        self._env = Environment(
-            loader=FileSystemLoader(root),
-            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-        )
-        self._env.filters["money"] = _money
+    """The mails of every language; money, numbers and dates in them formatted for that language
+    (:class:`~notifications.adapters.outbound.formats.Formats`: filters ``money``, ``number``, ``moment``,
+    ``changes``)."""
+
+    def __init__(self, root: Path = TEMPLATES, timezone: str = SHOP_TIMEZONE) -> None:
+        self._envs = {lang: _environment(root, Formats(lang, timezone)) for lang in LANGUAGES}
 
     def render(self, kind: str, language: str | None, **data: Any) -> Rendered:
         lang = language if language in LANGUAGES else "de"
+        env = self._envs[lang]
         data = {key: clean(value, key) for key, value in data.items()}
         return Rendered(
             language=lang,
-            subject=one_line(self._env.get_template(f"{lang}/{kind}.subject.j2").render(data)),
-            text=self._env.get_template(f"{lang}/{kind}.txt.j2").render(data),
-            html=self._env.get_template(f"{lang}/{kind}.html.j2").render(data),
+            subject=one_line(env.get_template(f"{lang}/{kind}.subject.j2").render(data)),
+            text=env.get_template(f"{lang}/{kind}.txt.j2").render(data),
+            html=env.get_template(f"{lang}/{kind}.html.j2").render(data),
         )
+
+
+def _environment(root: Path, formats: Formats) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(root),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(formats.filters())
+    return env
 
 
 # Fields whose text is the writer's own words over several lines (the conversation of an order); every other text
@@ -65,13 +79,3 @@ def clean(value: Any, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [clean(v, key) for v in value]
     return value
-
-
-def _money(value: Any) -> str:
-    """``{"amount": "1234.5", "currency": "EUR"}`` → ``1234.50 EUR``."""
-    if isinstance(value, dict):
-        try:
-            return f"{float(value['amount']):,.2f} {value['currency']}"
-        except (KeyError, ValueError):
-            return str(value)
-    return str(value)
