@@ -126,10 +126,13 @@ async def test_a_failed_delivery_is_sent_again_through_its_exchange(world):
         world.sync.clock.now += timedelta(minutes=1)
         world.sync.tick()
         exchange = world.sync.exchanges.sales_order(order.order_id)
-    failed = next(e for e in world.sync.exchanges.events.get(exchange.id) if type(e).__name__ == "Failed")
-    await world.ops._dead_letter(
-        SimpleNamespace(originator_id=exchange.id, originator_version=failed.originator_version, id=99), failed, {}
-    )
+    # The operations follower reads the exchange's Failed event from the log, as it does in the service.
+    (failed,) = [
+        entry
+        for entry in world.sync.exchanges.notifications(0, 10_000)
+        if entry[1].originator_id == exchange.id and type(entry[1]).__name__ == "Failed"
+    ]
+    await world.ops.process([failed])
     topic, key, body, headers = world.broker.published[-1]
     assert (topic, key) == (ERP_OUTBOUND_SALES_ORDERS.dlt, str(order.order_id).encode())
     assert headers[Headers.DLT_REASON] == "unanswered"

@@ -26,9 +26,9 @@ from contracts.topics import (
 from erp_sync.adapters.inbound.kafka import price_consumer_specs
 from erp_sync.adapters.inbound.prices_http import price_ops_router
 from erp_sync.adapters.outbound.metrics import count_failure
-from erp_sync.application.exchanges import ExchangeNotFound
 from erp_sync.application.prices import Prices
 from erp_sync.domain.prices import PriceListRequest
+from erp_sync.main import DOMAIN_ERRORS
 from erp_sync.settings import ErpSyncSettings
 from kc_runtime.errors import install_error_handlers
 from kc_runtime.eventstore import Blocking
@@ -226,7 +226,7 @@ async def test_price_changes_resend_requests_and_the_delay_are_counted_for_prome
 
 def ops_client(sync: PriceSync, token: str = "test-ops-token") -> httpx.AsyncClient:
     app = FastAPI()
-    install_error_handlers(app, {ExchangeNotFound: 404})
+    install_error_handlers(app, DOMAIN_ERRORS)  # the service's own mapping, not a copy
     settings = ErpSyncSettings(database_url="memory://", ops_token=token)  # type: ignore[arg-type]
     app.include_router(price_ops_router(sync.exchanges, Blocking(2), settings))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://erp-sync")

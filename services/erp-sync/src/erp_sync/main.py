@@ -33,6 +33,8 @@ from kc_runtime.service import ServiceRuntime
 
 log = structlog.get_logger("erp_sync")
 
+DOMAIN_ERRORS: dict[type[Exception], int] = {ExchangeNotFound: 404}
+
 
 def create_app(settings: ErpSyncSettings | None = None, verification: VerificationSettings | None = None) -> FastAPI:
     settings = settings or ErpSyncSettings()
@@ -102,7 +104,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         consumers=specs,
         title="Kundencenter erp-sync",
         description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
-        domain_errors={ExchangeNotFound: 404},
+        domain_errors=DOMAIN_ERRORS,
         followers=[verification_retries, delivery_retries, projector, operations, pending_gauge],
         tables=tables,
         on_shutdown=[states.close],
