@@ -184,12 +184,14 @@ def up() -> None:
     gateway_conf()
     if (HOME / "nginx.pid").exists():
         subprocess.run(nginx("-s", "stop"), capture_output=True)
-    # (nginx daemonizes: its output goes to its log, not to pipes a daemon would keep open)
-    started = subprocess.run(nginx(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=30)
-    if started.returncode != 0:
-        raise SystemExit(f"[up-images] gateway: {started.stderr}")
+    # The template says `daemon off;` (make up supervises its nginx): started in a session of its own, it outlives
+    # this script like the containers do, its output in its log; `down` stops it through its pid file.
+    with open(HOME / "gateway.log", "ab") as log:
+        gateway = subprocess.Popen(nginx(), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     wait_ready_gateway = time.monotonic() + 15
     while not ready(f"http://{stack.HOST}:{GATEWAY_PORT}/healthz"):
+        if gateway.poll() is not None:
+            raise SystemExit(f"[up-images] the gateway exited ({gateway.returncode}); see {HOME / 'gateway.log'}")
         if time.monotonic() > wait_ready_gateway:
             raise SystemExit("[up-images] the gateway did not answer")
         time.sleep(0.2)
