@@ -48,7 +48,7 @@ async def test_me_tells_the_shop_what_the_caller_may_do(company):
     assert body["company"]["id"] == str(msg.company_id)
     assert body["is_main_contact"] is True
     assert "manage_users" in body["permissions"]
-    assert body["budget"] == {"max_total_quantity": None, "max_order_value": None}
+    assert body["budget"] == {"max_total_quantity": None, "max_order_value": None, "period_budget": None}
 
 
 async def test_a_service_technician_sees_data_sheets_but_no_checkout(company):
@@ -117,6 +117,7 @@ async def test_budgets_are_decimals_and_never_negative(company):
     assert ok.json()["budget"] == {
         "max_total_quantity": 10,
         "max_order_value": {"amount": "1234.50", "currency": "EUR"},
+        "period_budget": None,
     }
     for bad in (
         {"max_total_quantity": -1},

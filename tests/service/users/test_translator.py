@@ -8,7 +8,7 @@ from tests.service.users.conftest import World
 from tests.support.users import signed_in_user, unique_email
 from users.adapters.outbound.translator import make_translator
 from users.application import email_changes
-from users.domain.model import Budget
+from users.domain.model import Budget, PeriodBudget
 from users.domain.permissions import APPROVER, BUYER
 
 TOKENS = TokenIssuer(b"test-secret-of-32-bytes-at-least!")
@@ -59,10 +59,23 @@ def test_user_messages_carry_effective_permissions_and_the_whole_budget(world: W
     assert by_type["UserBudgetSet"].budget.model_dump(mode="json") == {
         "max_total_quantity": None,
         "max_order_value": {"amount": "100.00", "currency": "CHF"},
+        "period_budget": None,
     }
     roles = by_type["UserRolesSet"]
     assert roles.role_ids == [BUYER, APPROVER] and "approve_orders" in roles.permissions
     assert roles.changed_by == main.user_id
+
+
+def test_the_budget_set_message_carries_the_period_budget(world: World):
+    d, main = world.directory, world.main
+    a = world.user(role_ids=[BUYER])
+    d.set_budget(main, a.user_id, Budget(period=PeriodBudget("quarter", Decimal("900.00"), "EUR", 12)))
+    by_type = {o.message.event_type: o.message for o in wire(world) if getattr(o.message, "user_id", None) == a.user_id}
+    assert by_type["UserBudgetSet"].budget.model_dump(mode="json")["period_budget"] == {
+        "period": "quarter",
+        "max_value": {"amount": "900.00", "currency": "EUR"},
+        "max_total_quantity": 12,
+    }
 
 
 def test_the_main_contacts_creation_names_nobody_as_its_author(world: World):

@@ -52,11 +52,17 @@ class OrderReleased(Message):
 class ExceededLimit(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    limit: str = Field(description="max_quantity or max_value")
-    allowed: Decimal
+    limit: str = Field(
+        description="max_quantity or max_value (per order); period_value or period_quantity (per period)"
+    )
+    allowed: Decimal = Field(description="Per order: the limit. Per period: what was left of the period budget")
     actual: Decimal
     currency: str | None = None
-    reason: str = Field(default="over_limit", description="over_limit or currency_mismatch")
+    reason: str = Field(default="over_limit", description="over_limit, currency_mismatch or period_budget")
+    period: str | None = Field(default=None, description="Per period: the period, e.g. month:2026-12")
+    budget: Decimal | None = Field(default=None, description="Per period: the period budget")
+    reserved: Decimal | None = Field(default=None, description="Per period: reserved by open orders then")
+    consumed: Decimal | None = Field(default=None, description="Per period: confirmed by the ERP then")
 
 
 class OrderApprovalRequested(Message):

@@ -26,13 +26,24 @@ from contracts.common import ShortText
 UserStatus = Literal["active", "inactive"]
 
 
+class PeriodBudget(BaseModel):
+    """What a user may order per calendar period (Europe/Berlin): a value, and optionally a total quantity."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    period: Literal["month", "quarter", "year"]
+    max_value: Money = Field(description="Total value of the orders of one period")
+    max_total_quantity: int | None = Field(default=None, ge=0, description="Total quantity of the orders of one period")
+
+
 class Budget(BaseModel):
-    """A user's per-order limits. A null limit means unlimited."""
+    """A user's per-order limits, and optionally a budget per period. A null limit means unlimited."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     max_total_quantity: int | None = Field(default=None, ge=0, description="Total quantity of one order")
     max_order_value: Money | None = Field(default=None, description="Total value of one order")
+    period_budget: PeriodBudget | None = Field(default=None, description="The budget per period (null: none)")
 
 
 # ---- users.users.v1 --------------------------------------------------------------------------------------

@@ -7,13 +7,15 @@ whether they are active and what they may do comes from approval's own view of t
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
@@ -21,7 +23,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
-from approval.domain.budget import Budget, LimitExceeded, evaluate
+from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
+from approval.domain.ledger import BudgetLedger, Figures
 from approval.domain.members import (
     APPROVE_ORDERS,
     PLACE_ORDERS,
@@ -72,13 +75,31 @@ class OrderingBlocked(OrderError):
     code = "ordering_blocked"
 
 
+MANAGE_BUDGETS = "manage_budgets"
+
+_LEDGER_ATTEMPTS = 40
+"""How often a use case that changes a period budget's ledger runs again when another order changed the ledger
+between its read and its save (the event store's version check); each run judges on the ledger as it is then."""
+
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Evaluation:
     content: OrderContent
     """the order as priced from the ERP's prices at the moment of the evaluation"""
     exceeded: tuple[LimitExceeded, ...]
+    """per order and per period"""
     budget: Budget
     approvers: tuple[UUID, ...]
+    period: Figures | None = None
+    """where the buyer's period budget stood, before this order (None: no period budget)"""
+    ledger: BudgetLedger | None = None
+    """the period budget's ledger the order was judged on (a submission reserves in it)"""
+
+    @property
+    def fits_period(self) -> bool:
+        return not any(x.limit.startswith("period_") for x in self.exceeded)
 
 
 @dataclass
@@ -165,7 +186,7 @@ class Orders(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, LimitExceeded, PriceBreak):
+        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak):
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------
@@ -256,10 +277,63 @@ class Orders(ServiceApplication):
         self._require(buyer, PLACE_ORDERS)
         self._prefetch_for_pricing(buyer, request)
         company = self._company_for_orders(buyer)
-        content = self.price(company, request, at or datetime.now(UTC))
+        at = at or datetime.now(UTC)
+        content = self.price(company, request, at)
         exceeded = evaluate(content, buyer.budget)
+        ledger = figures = None
+        if buyer.budget.period is not None:
+            ledger = self._ledger(buyer, buyer.budget.period, at)
+            figures = ledger.figures(buyer.budget.period)
+            exceeded += ledger.judge(None, content.total_value, content.total_quantity, content.currency,
+                                     buyer.budget.period)  # fmt: skip
         approvers = route(buyer.id, company.approver_ids, company.main_contact_id) if exceeded else ()
-        return Evaluation(content, exceeded, buyer.budget, approvers)
+        return Evaluation(content, exceeded, buyer.budget, approvers, figures, ledger)
+
+    def _ledger(self, buyer: Member, budget: PeriodBudget, at: datetime) -> BudgetLedger:
+        """The buyer's ledger of the period ``at`` falls into, as stored now (new: opened, not saved yet)."""
+        period = Period.of(budget.period, at)
+        found = self._find(BudgetLedger.create_id(buyer.id, period.key))
+        return found if isinstance(found, BudgetLedger) else BudgetLedger.open(buyer.id, buyer.company_id, period)
+
+    def period_budget(self, member: Member, user_id: UUID | None = None) -> tuple[Member, Figures | None]:
+        """Where a buyer's period budget stands in the current period: the caller's own, or (the main contact, or
+        who manages budgets) a user of their company's. None: the user has no period budget."""
+        target = member
+        if user_id is not None and user_id != member.id:
+            found = self._snapshots.get([user_id]).get(user_id)
+            if not isinstance(found, Member) or found.company_id != member.company_id:
+                raise OrderNotFound("Not found.")
+            if not (member.is_main_contact or member.can(MANAGE_BUDGETS)):
+                raise NotAllowed("Your role does not allow viewing other users' budgets.")
+            target = found
+        budget = target.budget.period
+        if budget is None:
+            return target, None
+        return target, self._ledger(target, budget, datetime.now(UTC)).figures(budget)
+
+    def _on_ledger(self, attempt: Callable[[list[BudgetLedger]], T]) -> T:
+        """Run a use case that may change a period budget's ledger. It names the ledgers it read in the list it is
+        given; when its save then fails on a version (another order changed the ledger since), it runs again from
+        the start, on the ledger as stored then — so what it judged and what it saved never differ. A conflict
+        with no ledger involved is the caller's (HTTP 409), as before."""
+        for n in range(_LEDGER_ATTEMPTS):
+            ledgers: list[BudgetLedger] = []
+            try:
+                return attempt(ledgers)
+            except IntegrityError:
+                if not ledgers or n == _LEDGER_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))  # not in step with the other writers
+        raise AssertionError("unreachable")
+
+    def _ledger_of(self, order: Order, ledgers: list[BudgetLedger]) -> BudgetLedger | None:
+        if order.ledger_id is None:
+            return None
+        ledger = self._find(order.ledger_id)
+        if not isinstance(ledger, BudgetLedger):
+            return None
+        ledgers.append(ledger)
+        return ledger
 
     def price(self, company: CompanyView, request: OrderRequest, at: datetime) -> OrderContent:
         """The request priced from the company's ERP prices valid ``at`` (see :func:`price_lines`)."""
@@ -283,23 +357,39 @@ class Orders(ServiceApplication):
             existing = self._submitted_before(buyer, request, idempotency_key)
             if existing is not None:
                 return existing
-        now = datetime.now(UTC)
-        evaluation = self.evaluate(buyer, request, now)
-        order = Order(
-            company_id=buyer.company_id, buyer_id=buyer.id, content=evaluation.content, budget=evaluation.budget,
-            submitted_at=now, idempotency_key=idempotency_key,
-        )  # fmt: skip
-        self._route(order, evaluation, now)
-        try:
-            self.save(order)
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            existing = self._submitted_before(buyer, request, idempotency_key)  # the same key, a moment earlier
-            if existing is None:
-                raise
-            return existing
-        return order
+
+        def attempt(ledgers: list[BudgetLedger]) -> Order:
+            now = datetime.now(UTC)
+            evaluation = self.evaluate(buyer, request, now)
+            ledger = evaluation.ledger
+            order = Order(
+                company_id=buyer.company_id, buyer_id=buyer.id, content=evaluation.content, budget=evaluation.budget,
+                submitted_at=now, idempotency_key=idempotency_key, ledger_id=ledger.id if ledger else None,
+            )  # fmt: skip
+            self._route(order, evaluation, now)
+            if ledger is not None:
+                ledgers.append(ledger)
+                self._reserve(order, evaluation, now)
+            try:
+                self.save(*[o for o in (order, ledger) if o is not None])
+            except IntegrityError:
+                if idempotency_key is None:
+                    raise
+                existing = self._submitted_before(buyer, request, idempotency_key)  # the same key, a moment earlier
+                if existing is None:
+                    raise
+                return existing
+            return order
+
+        return self._on_ledger(attempt)
+
+    @staticmethod
+    def _reserve(order: Order, evaluation: Evaluation, now: datetime) -> None:
+        """An order that fits into what is left of the period budget takes its part now (also when a per-order
+        limit holds it for approval); one that does not fit takes nothing until an approver releases it."""
+        ledger, budget, c = evaluation.ledger, evaluation.budget.period, order.content
+        if ledger is not None and budget is not None and evaluation.fits_period:
+            ledger.reserve(order.id, c.total_value, c.total_quantity, c.currency, budget, now)
 
     def _submitted_before(self, buyer: Member, request: OrderRequest, idempotency_key: str) -> Order | None:
         order_id = Order.create_id(buyer.company_id, buyer.id, idempotency_key)
@@ -315,19 +405,36 @@ class Orders(ServiceApplication):
 
     def resubmit(self, buyer: Member, order_id: UUID, comment: str, request: OrderRequest) -> Order:
         """A rejected order, back with a comment and adjusted lines: priced and evaluated again, as one case."""
-        order = self._visible_order(buyer, order_id)
-        now = datetime.now(UTC)
-        evaluation = self.evaluate(buyer, request, now)
-        order.resubmit(buyer.id, comment, evaluation.content, evaluation.budget, now)
-        self._route(order, evaluation, now)
-        self.save(order)
-        return order
+
+        def attempt(ledgers: list[BudgetLedger]) -> Order:
+            order = self._visible_order(buyer, order_id)
+            now = datetime.now(UTC)
+            evaluation = self.evaluate(buyer, request, now)
+            ledger = evaluation.ledger
+            order.resubmit(buyer.id, comment, evaluation.content, evaluation.budget, now, ledger.id if ledger else None)
+            self._route(order, evaluation, now)
+            if ledger is not None:
+                ledgers.append(ledger)
+                self._reserve(order, evaluation, now)
+            self.save(*[o for o in (order, ledger) if o is not None])
+            return order
+
+        return self._on_ledger(attempt)
 
     def cancel(self, buyer: Member, order_id: UUID, comment: str | None = None) -> Order:
-        order = self._visible_order(buyer, order_id)
-        order.cancel(buyer.id, datetime.now(UTC), comment)
-        self.save(order)
-        return order
+        """The buyer withdraws a pending or rejected order; its reservation of the period budget is released."""
+
+        def attempt(ledgers: list[BudgetLedger]) -> Order:
+            order = self._visible_order(buyer, order_id)
+            now = datetime.now(UTC)
+            order.cancel(buyer.id, now, comment)
+            ledger = self._ledger_of(order, ledgers)
+            if ledger is not None:
+                ledger.release(order.id, now)
+            self.save(*[o for o in (order, ledger) if o is not None])
+            return order
+
+        return self._on_ledger(attempt)
 
     # ---- approvers --------------------------------------------------------------------------------------
 
@@ -338,21 +445,39 @@ class Orders(ServiceApplication):
         Either way it is priced again at this moment: an approver never types prices, and never releases an order
         whose prices changed since they saw it without seeing the new ones (``price_changed``; approving again
         with the lines as shown then goes through as a visible modification)."""
-        order = self._visible_order(approver, order_id)
-        self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
-        now = datetime.now(UTC)
-        request = modified if modified is not None else OrderRequest.of(order.content)
-        priced = self.price(self._company_to_read(order.company_id), request, now)
-        order.approve(approver.id, now, comment, priced)
-        self.save(order)
-        return order
+
+        def attempt(ledgers: list[BudgetLedger]) -> Order:
+            order = self._visible_order(approver, order_id)
+            self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
+            now = datetime.now(UTC)
+            request = modified if modified is not None else OrderRequest.of(order.content)
+            priced = self.price(self._company_to_read(order.company_id), request, now)
+            order.approve(approver.id, now, comment, priced)
+            ledger = self._ledger_of(order, ledgers)
+            if ledger is not None:  # the released amount, as modified, fitting or not: the approver decided
+                c = order.content
+                ledger.grant(order.id, c.total_value, c.total_quantity, c.currency, order.budget.period, approver.id,
+                             now)  # fmt: skip
+            self.save(*[o for o in (order, ledger) if o is not None])
+            return order
+
+        return self._on_ledger(attempt)
 
     def reject(self, approver: Member, order_id: UUID, comment: str) -> Order:
-        order = self._visible_order(approver, order_id)
-        self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
-        order.reject(approver.id, comment, datetime.now(UTC))
-        self.save(order)
-        return order
+        """Reject with a comment; the order's reservation of the period budget is released."""
+
+        def attempt(ledgers: list[BudgetLedger]) -> Order:
+            order = self._visible_order(approver, order_id)
+            self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
+            now = datetime.now(UTC)
+            order.reject(approver.id, comment, now)
+            ledger = self._ledger_of(order, ledgers)
+            if ledger is not None:
+                ledger.release(order.id, now)
+            self.save(*[o for o in (order, ledger) if o is not None])
+            return order
+
+        return self._on_ledger(attempt)
 
     # ---- everyone involved --------------------------------------------------------------------------------
 
@@ -534,10 +659,25 @@ class Orders(ServiceApplication):
             order = self._find(order_id) if hit is MISSING else hit
         if not isinstance(order, Order):
             return []
-        version = order.version
+        version, status = order.version, order.status
         change(order)
         loaded[order_id] = order
-        return [order] if order.version != version else []
+        if order.version == version:
+            return []
+        out: list[Any] = [order]
+        if order.ledger_id is not None and order.status is not status:
+            ledger = loaded.get(order.ledger_id) or self._find(order.ledger_id)
+            if isinstance(ledger, BudgetLedger):
+                before = ledger.version
+                now = datetime.now(UTC)
+                if order.status is OrderStatus.CONFIRMED:
+                    ledger.consume(order.id, now)
+                elif order.status is OrderStatus.ERP_REJECTED:
+                    ledger.release(order.id, now)
+                loaded[ledger.id] = ledger
+                if ledger.version != before:
+                    out.append(ledger)
+        return out
 
     def _unit(self, name: str, position: int) -> dict[UUID, Any]:
         with self._units_lock:

@@ -226,8 +226,11 @@ class Order(Aggregate):
         submitted_at: datetime,
         budget: Budget | None = None,
         idempotency_key: str | None = None,
+        ledger_id: UUID | None = None,
     ) -> None:
         self.idempotency_key = idempotency_key
+        self.ledger_id = ledger_id
+        """the period budget's ledger of this round (:mod:`approval.domain.ledger`), if the buyer had a period budget"""
         self.submitted_content = content  # as first submitted (``content`` follows modifications, resubmissions)
         self.company_id = company_id
         self.buyer_id = buyer_id
@@ -367,7 +370,15 @@ class Order(Aggregate):
 
     # ---- the buyer --------------------------------------------------------------------------------------
 
-    def resubmit(self, buyer_id: UUID, comment: str, content: OrderContent, budget: Budget, at: datetime) -> None:
+    def resubmit(
+        self,
+        buyer_id: UUID,
+        comment: str,
+        content: OrderContent,
+        budget: Budget,
+        at: datetime,
+        ledger_id: UUID | None = None,
+    ) -> None:
         """After a rejection, the buyer sends the order back with a comment and adjusted lines."""
         if buyer_id != self.buyer_id:
             raise NotAllowed("Only the buyer can resubmit the order.")
@@ -382,6 +393,7 @@ class Order(Aggregate):
             budget=budget,
             changes=changes_between(self.content, content),
             at=at,
+            ledger_id=ledger_id,
         )
 
     @event("Resubmitted")
@@ -393,8 +405,10 @@ class Order(Aggregate):
         budget: Budget,
         changes: tuple[Change, ...],
         at: datetime,
+        ledger_id: UUID | None = None,
     ) -> None:
         self.status = OrderStatus.PENDING_APPROVAL
+        self.ledger_id = ledger_id
         self.content = content
         self.budget = budget
         self.round += 1

@@ -9,7 +9,7 @@ Permissions come from the actor's roles here, never from the token.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -52,6 +52,7 @@ from users.domain.model import (
     ErpContact,
     ErpInbox,
     KeyClaim,
+    PeriodBudget,
     Resolve,
     Role,
     User,
@@ -149,7 +150,7 @@ class Directory(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for cls in (Budget, ErpContact):
+        for cls in (Budget, PeriodBudget, ErpContact):
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- the read model follows every save --------------------------------------------------------------
@@ -291,10 +292,20 @@ class Directory(ServiceApplication):
         self.save(user, company)
         return user_row(user)
 
-    def set_budget(self, actor: Actor, user_id: UUID, budget: Budget, expected_version: int | None = None) -> UserRow:
+    def set_budget(
+        self,
+        actor: Actor,
+        user_id: UUID,
+        budget: Budget,
+        expected_version: int | None = None,
+        keep_period: bool = False,
+    ) -> UserRow:
+        """The per-order limits and the budget per period (``keep_period``: the user's period budget as it is)."""
         actor.may(Action.SET_BUDGET)
         user = self._user(actor, user_id, expected_version)
         actor.may(Action.SET_BUDGET, _target(user))
+        if keep_period:
+            budget = replace(budget, period=user.budget.period)
         user.set_budget(budget, by=actor.user_id)
         self.save(user)
         return user_row(user)

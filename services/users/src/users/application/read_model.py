@@ -22,6 +22,7 @@ from users.domain.model import (
     Budget,
     Company,
     ErpContact,
+    PeriodBudget,
     Role,
     User,
     UserStatus,
@@ -228,7 +229,7 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, Budget | ErpContact):
+    if isinstance(value, Budget | PeriodBudget | ErpContact):
         return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]

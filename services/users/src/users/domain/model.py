@@ -50,15 +50,51 @@ Resolve = Callable[[Sequence[str]], frozenset[Permission]]
 # ---- value objects ---------------------------------------------------------------------------------------
 
 
+PERIODS = ("month", "quarter", "year")
+
+
+def _check_currency(c: object, what: str) -> None:
+    if not (isinstance(c, str) and len(c) == 3 and c.isascii() and c.isupper() and c.isalpha()):
+        raise InvalidBudget(f"The {what} needs its ISO 4217 currency code, e.g. EUR.")
+
+
+@dataclass(frozen=True)
+class PeriodBudget:
+    """What a buyer may order per calendar period (month, quarter or year): a value with its currency, and
+    optionally a total quantity (``None``: unlimited). Approval keeps the ledger of what was reserved and consumed
+    (ADR 0017)."""
+
+    period: str
+    max_value: Decimal
+    currency: str
+    max_total_quantity: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_value, int | str) and not isinstance(self.max_value, bool):
+            object.__setattr__(self, "max_value", Decimal(self.max_value))
+        if self.period not in PERIODS:
+            raise InvalidBudget("A period budget is per month, quarter or year.")
+        v, q = self.max_value, self.max_total_quantity
+        if not isinstance(v, Decimal) or not v.is_finite() or v < 0:
+            raise InvalidBudget("The value of a period budget must be a decimal amount of at least 0.")
+        _check_currency(self.currency, "value of a period budget")
+        if q is not None and (isinstance(q, bool) or not isinstance(q, int) or q < 0):
+            raise InvalidBudget("The total quantity of a period budget must be a whole number of at least 0.")
+
+
 @dataclass(frozen=True)
 class Budget:
-    """Per-order limits of a buyer. ``None`` means unlimited; the order value comes with its currency."""
+    """Per-order limits of a buyer, and optionally a budget per period. ``None`` means unlimited; the order value
+    comes with its currency."""
 
     max_total_quantity: int | None = None
     max_order_value: Decimal | None = None
     currency: str | None = None
+    period: PeriodBudget | None = None
 
     def __post_init__(self) -> None:
+        if self.period is not None and not isinstance(self.period, PeriodBudget):
+            raise InvalidBudget("Not a period budget.")
         if isinstance(self.max_order_value, int | str) and not isinstance(self.max_order_value, bool):
             object.__setattr__(self, "max_order_value", Decimal(self.max_order_value))
         q, v, c = self.max_total_quantity, self.max_order_value, self.currency
@@ -74,7 +110,7 @@ class Budget:
 
     @property
     def unlimited(self) -> bool:
-        return self.max_total_quantity is None and self.max_order_value is None
+        return self.max_total_quantity is None and self.max_order_value is None and self.period is None
 
 
 UNLIMITED = Budget()

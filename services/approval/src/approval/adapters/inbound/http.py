@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import Evaluation, Orders
-from approval.domain.budget import Budget, LimitExceeded
+from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
+from approval.domain.ledger import Figures
 from approval.domain.members import Member
 from approval.domain.model import Address, Order, OrderContent, OrderLine
 from approval.domain.model import Comment as OrderComment
@@ -155,16 +156,50 @@ class MoneyOut(BaseModel):
 
 
 class LimitOut(BaseModel):
-    limit: str = Field(description="max_quantity or max_value")
-    allowed: Decimal
+    limit: str = Field(
+        description="max_quantity or max_value (per order); period_value or period_quantity (per period)"
+    )
+    allowed: Decimal = Field(description="Per order: the limit. Per period: what was left of the period budget")
     actual: Decimal
     currency: str | None
-    reason: str = Field(description="over_limit, or currency_mismatch")
+    reason: str = Field(description="over_limit, currency_mismatch, or period_budget")
+    period: str | None = Field(default=None, description="Per period: the period, e.g. `month:2026-12`")
+    budget: Decimal | None = Field(default=None, description="Per period: the period budget")
+    reserved: Decimal | None = Field(default=None, description="Per period: reserved by open orders then")
+    consumed: Decimal | None = Field(default=None, description="Per period: confirmed by the ERP then")
+
+
+class PeriodBudgetOut(BaseModel):
+    period: str = Field(description="month, quarter or year (calendar periods, Europe/Berlin)")
+    max_value: MoneyOut | None
+    max_quantity: int | None
 
 
 class BudgetOut(BaseModel):
     max_quantity: int | None
     max_value: MoneyOut | None
+    period_budget: PeriodBudgetOut | None = Field(default=None, description="The budget per period, if any")
+
+
+class PeriodFiguresOut(BaseModel):
+    """Where a buyer's period budget stands in the current period."""
+
+    user_id: UUID
+    period: str = Field(description="The period, e.g. `month:2026-12`, `quarter:2026-Q4`, `year:2026`")
+    starts_at: datetime
+    ends_at: datetime = Field(description="Exclusive")
+    budget: PeriodBudgetOut
+    reserved_value: MoneyOut | None = Field(description="Taken by orders submitted or released, not yet confirmed")
+    consumed_value: MoneyOut | None = Field(description="Taken by orders the ERP confirmed")
+    available_value: MoneyOut | None = Field(description="What is left (null: no value limit)")
+    reserved_quantity: int
+    consumed_quantity: int
+    available_quantity: int | None = Field(description="null: no quantity limit")
+
+
+class PeriodBudgetStatusOut(BaseModel):
+    user_id: UUID
+    figures: PeriodFiguresOut | None = Field(description="null: the user has no period budget")
 
 
 class PersonOut(BaseModel):
@@ -253,6 +288,9 @@ class EvaluationOut(BaseModel):
     total: MoneyOut
     total_quantity: int
     approvers: list[PersonOut] = Field(description="Who would decide, if over budget")
+    period_budget: PeriodFiguresOut | None = Field(
+        default=None, description="Where the buyer's period budget stands before this order (null: none)"
+    )
 
 
 class SummaryOut(BaseModel):
@@ -281,12 +319,38 @@ class PageOut(BaseModel):
 
 
 def _limit(x: LimitExceeded) -> LimitOut:
-    return LimitOut(limit=x.limit, allowed=x.allowed, actual=x.actual, currency=x.currency, reason=x.reason)
+    return LimitOut(
+        limit=x.limit, allowed=x.allowed, actual=x.actual, currency=x.currency, reason=x.reason, period=x.period,
+        budget=x.budget, reserved=x.reserved, consumed=x.consumed,
+    )  # fmt: skip
+
+
+def _period_budget(p: PeriodBudget) -> PeriodBudgetOut:
+    value = MoneyOut(amount=p.max_value, currency=p.currency or "EUR") if p.max_value is not None else None
+    return PeriodBudgetOut(period=p.period, max_value=value, max_quantity=p.max_quantity)
 
 
 def _budget(b: Budget) -> BudgetOut:
     value = MoneyOut(amount=b.max_value, currency=b.currency or "EUR") if b.max_value is not None else None
-    return BudgetOut(max_quantity=b.max_quantity, max_value=value)
+    period = _period_budget(b.period) if b.period is not None else None
+    return BudgetOut(max_quantity=b.max_quantity, max_value=value, period_budget=period)
+
+
+def _figures(user_id: UUID, f: Figures) -> PeriodFiguresOut:
+    cur = f.budget.currency or "EUR"
+    has_value = f.budget.max_value is not None
+    available = f.available_value
+
+    def money(amount: Decimal | None) -> MoneyOut | None:
+        return MoneyOut(amount=amount, currency=cur) if has_value and amount is not None else None
+
+    return PeriodFiguresOut(
+        user_id=user_id, period=f.period.key, starts_at=f.period.start, ends_at=f.period.end,
+        budget=_period_budget(f.budget), reserved_value=money(f.reserved_value),
+        consumed_value=money(f.consumed_value), available_value=money(available),
+        reserved_quantity=f.reserved_quantity, consumed_quantity=f.consumed_quantity,
+        available_quantity=f.available_quantity,
+    )  # fmt: skip
 
 
 def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
@@ -495,7 +559,26 @@ def orders_router(
             total=MoneyOut(amount=content.total_value, currency=content.currency),
             total_quantity=content.total_quantity,
             approvers=[PersonOut(id=a, name=names.get(a)) for a in ev.approvers],
+            period_budget=_figures(ev.ledger.user_id, ev.period) if ev.period and ev.ledger else None,
         )
+
+    @router.get(
+        "/api/orders/period-budget",
+        response_model=PeriodBudgetStatusOut,
+        summary="Where a period budget stands: available, reserved and consumed in the current period",
+        description="The caller's own; with `user_id`, a user of the caller's company (the main contact, or who "
+        "manages budgets; others get 403 `not_allowed`, a user of another company is 404 `not_found`).",
+    )
+    async def period_budget(who: Who, user_id: Annotated[UUID | None, Query()] = None) -> PeriodBudgetStatusOut:
+        def run() -> PeriodBudgetStatusOut:
+            with orders.one_read():
+                orders.prefetch(who)
+                target, figures = orders.period_budget(resolve(who), user_id)
+                return PeriodBudgetStatusOut(
+                    user_id=target.id, figures=_figures(target.id, figures) if figures else None
+                )
+
+        return await blocking.run(run)
 
     @router.post(
         "/api/orders",

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from approval.application.orders import Orders
-from approval.domain.budget import Budget
+from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.pricing import PriceBreak
 from contracts.erp_sync import v1 as erp_sync
 from contracts.topics import ERP_SYNC_CUSTOMERS, ERP_SYNC_PRICES, ERP_SYNC_SALES_ORDERS, USERS_COMPANIES, USERS_USERS
@@ -18,11 +18,15 @@ from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
 
 def _budget(b: users.Budget) -> Budget:
-    value = b.max_order_value
+    value, p = b.max_order_value, b.period_budget
+    period = None
+    if p is not None:
+        period = PeriodBudget(p.period, Decimal(p.max_value.amount), p.max_value.currency, p.max_total_quantity)
     return Budget(
         max_quantity=b.max_total_quantity,
         max_value=Decimal(value.amount) if value else None,
         currency=value.currency if value else None,
+        period=period,
     )
 
 

@@ -24,7 +24,7 @@ from kc_runtime.tokens import TokenIssuer
 from users.application import email_changes
 from users.application.directory import Actor, Approvers, Directory, Me, RoleView
 from users.application.read_model import AuditEntry, CompanyRow, UserRow
-from users.domain.model import Budget, ErpContact
+from users.domain.model import Budget, ErpContact, PeriodBudget
 from users.domain.permissions import BUYER, CATALOGUE, Permission
 
 # Limits from contracts.limits (what the messages carry); names refuse control and bidi-override characters.
@@ -55,22 +55,51 @@ class MoneyIO(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
+class PeriodBudgetIO(Strict):
+    """A budget per calendar period (Europe/Berlin): what the user's orders of one month, quarter or year may come
+    to. Orders that do not fit into what is left go to approval (reason `period_budget`)."""
+
+    period: Literal["month", "quarter", "year"]
+    max_value: MoneyIO
+    max_total_quantity: int | None = Field(default=None, ge=0, le=1_000_000_000, description="null: unlimited")
+
+    def to_domain(self) -> PeriodBudget:
+        return PeriodBudget(self.period, self.max_value.amount, self.max_value.currency, self.max_total_quantity)
+
+    @classmethod
+    def of(cls, p: PeriodBudget) -> "PeriodBudgetIO":
+        return cls(
+            period=p.period,  # type: ignore[arg-type]  # checked by PeriodBudget
+            max_value=MoneyIO(amount=p.max_value, currency=p.currency),
+            max_total_quantity=p.max_total_quantity,
+        )
+
+
 class BudgetIO(Strict):
-    """Per-order limits; null (or absent) means unlimited."""
+    """Per-order limits; null (or absent) means unlimited. ``period_budget``: the budget per period; when setting a
+    budget, absent keeps the user's period budget as it is and null removes it."""
 
     max_total_quantity: int | None = Field(default=None, ge=0, le=1_000_000_000)
     max_order_value: MoneyIO | None = None
+    period_budget: PeriodBudgetIO | None = None
 
     def to_domain(self) -> Budget:
-        v = self.max_order_value
-        return Budget(self.max_total_quantity, v.amount if v else None, v.currency if v else None)
+        v, p = self.max_order_value, self.period_budget
+        return Budget(
+            self.max_total_quantity, v.amount if v else None, v.currency if v else None, p.to_domain() if p else None
+        )
+
+    @property
+    def keeps_period_budget(self) -> bool:
+        return "period_budget" not in self.model_fields_set
 
     @classmethod
     def of(cls, b: Budget) -> "BudgetIO":
         value = None
         if b.max_order_value is not None and b.currency is not None:
             value = MoneyIO(amount=b.max_order_value, currency=b.currency)
-        return cls(max_total_quantity=b.max_total_quantity, max_order_value=value)
+        period = PeriodBudgetIO.of(b.period) if b.period is not None else None
+        return cls(max_total_quantity=b.max_total_quantity, max_order_value=value, period_budget=period)
 
 
 class UserIn(Strict):
@@ -454,11 +483,20 @@ def users_routers(
         user = await blocking.run(directory.deactivate_user, who, user_id, parse_if_match(if_match))
         return _tagged(response, user)
 
-    @users.put("/{user_id}/budget", response_model=UserOut, summary="Set the user's per-order budget")
+    @users.put(
+        "/{user_id}/budget",
+        response_model=UserOut,
+        summary="Set the user's per-order budget and budget per period",
+        description="Nobody sets their own budget (403 `cannot_change_own_budget`); it needs `manage_budgets`, and "
+        "only the main contact sets the main contact's. `period_budget` absent: the period budget stays as it is; "
+        "null: removed.",
+    )
     async def set_budget(
         user_id: UUID, body: BudgetIO, who: Who, response: Response, if_match: IfMatch = None
     ) -> UserOut:
-        user = await blocking.run(directory.set_budget, who, user_id, body.to_domain(), parse_if_match(if_match))
+        user = await blocking.run(
+            directory.set_budget, who, user_id, body.to_domain(), parse_if_match(if_match), body.keeps_period_budget
+        )
         return _tagged(response, user)
 
     @users.put("/{user_id}/roles", response_model=UserOut, summary="Replace the user's roles")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +36,7 @@ from users.application.read_model import (
     UserPage,
     UserRow,
 )
-from users.domain.model import Budget, ErpContact, email_key
+from users.domain.model import Budget, ErpContact, PeriodBudget, email_key
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS rm_users (
@@ -56,6 +57,7 @@ SCHEMA = [
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL,
         version integer NOT NULL)""",
+    "ALTER TABLE rm_users ADD COLUMN IF NOT EXISTS period_budget jsonb",  # (issue 16: after the table existed)
     "CREATE INDEX IF NOT EXISTS rm_users_email_key ON rm_users (email_key)",
     "CREATE INDEX IF NOT EXISTS rm_users_company ON rm_users (company_id, lower(last_name), lower(first_name), user_id)",
     """CREATE TABLE IF NOT EXISTS rm_companies (
@@ -154,6 +156,13 @@ def _columns(table: str, values: dict[str, Any]) -> dict[str, Any]:
             out["max_total_quantity"] = budget.max_total_quantity
             out["max_order_value"] = budget.max_order_value
             out["budget_currency"] = budget.currency
+            p = budget.period
+            out["period_budget"] = (
+                Jsonb({"period": p.period, "max_value": str(p.max_value), "currency": p.currency,
+                       "max_total_quantity": p.max_total_quantity})
+                if p is not None
+                else None
+            )  # fmt: skip
         elif name == "erp_contacts":
             out[name] = Jsonb([_contact_json(c) for c in value])
         elif name == "taken_over":
@@ -394,6 +403,12 @@ class PostgresReadModel:
         ]
 
 
+def _period(p: dict[str, Any] | None) -> PeriodBudget | None:
+    if p is None:
+        return None
+    return PeriodBudget(p["period"], Decimal(p["max_value"]), p["currency"], p["max_total_quantity"])
+
+
 def _user(r: dict[str, Any]) -> UserRow:
     return UserRow(
         user_id=r["user_id"],
@@ -405,7 +420,9 @@ def _user(r: dict[str, Any]) -> UserRow:
         status=r["status"],
         role_ids=tuple(r["role_ids"]),
         permissions=tuple(r["permissions"]),
-        budget=Budget(r["max_total_quantity"], r["max_order_value"], r["budget_currency"]),
+        budget=Budget(
+            r["max_total_quantity"], r["max_order_value"], r["budget_currency"], _period(r.get("period_budget"))
+        ),
         erp_contact_id=r["erp_contact_id"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],

@@ -22,10 +22,16 @@ from users.domain.refusal import RegistrationRefusal
 
 
 def budget(b: Budget) -> v1.Budget:
-    value = None
+    value = period = None
     if b.max_order_value is not None and b.currency is not None:
         value = Money(amount=b.max_order_value, currency=b.currency)
-    return v1.Budget(max_total_quantity=b.max_total_quantity, max_order_value=value)
+    if (p := b.period) is not None:
+        period = v1.PeriodBudget(
+            period=p.period,  # type: ignore[arg-type]  # checked by PeriodBudget
+            max_value=Money(amount=p.max_value, currency=p.currency),
+            max_total_quantity=p.max_total_quantity,
+        )
+    return v1.Budget(max_total_quantity=b.max_total_quantity, max_order_value=value, period_budget=period)
 
 
 def _user_message(event: Any) -> Message | None:
