@@ -12,12 +12,13 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, StringConstraints
 from pydantic.networks import validate_email
 
 from contracts.limits import CUSTOMER_NUMBER_MAX, EMAIL_MAX, INVOICE_NUMBER_MAX, NAME_MAX
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
+from kc_runtime.models import Strict
 from registration.application.registrations import Applicant, RecordedEvent, Registrations
 from registration.domain.lockout import AttemptCounter, CounterKind
 from registration.domain.model import PUBLIC_MESSAGES, Registration
@@ -48,10 +49,6 @@ Email = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=EMAIL_MAX), AfterValidator(_email)
 ]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RegistrationIn(Strict):
