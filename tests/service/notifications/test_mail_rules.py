@@ -141,59 +141,36 @@ def test_the_orders_total_reads_as_money_of_the_mails_language_in_subject_text_a
     assert "EUR" not in rendered.subject + rendered.text + rendered.html
 
 
-@pytest.mark.parametrize(
-    ("language", "expected"),
-    [("de", "Höchstwert pro Bestellung: 1.000,00\xa0€, bestellt: 1.234,50\xa0€"),
-     ("en", "maximum value per order: €1,000.00, ordered: €1,234.50")],
-)  # fmt: skip
-def test_the_exceeded_value_limit_reads_as_money(language, expected):
-    rendered = Templates().render("approval_requested", language, shop_url="https://x", **SAMPLES["approval_requested"])
-    assert expected in rendered.text and expected in rendered.html
+PERIODS = [
+    {"limit": "period_value", "allowed": "200", "actual": "1234.5", "currency": "EUR", "period": "month:2026-12"},
+    {"limit": "period_quantity", "allowed": "5", "actual": "1200", "currency": None, "period": "quarter:2026-Q4"},
+]
+# (what the lines are about, the mail, what differs from its sample, the lines it shows in German and in English)
+LINES = [
+    ("an exceeded value limit reads as money", "approval_requested", {},
+     {"de": ["Höchstwert pro Bestellung: 1.000,00\xa0€, bestellt: 1.234,50\xa0€"],
+      "en": ["maximum value per order: €1,000.00, ordered: €1,234.50"]}),
+    ("an exceeded quantity limit reads as a number", "approval_requested",
+     {"exceeded": [{"limit": "max_quantity", "allowed": "1000", "actual": "1200"}]},
+     {"de": ["Höchstmenge pro Bestellung: 1.000, bestellt: 1.200"],
+      "en": ["maximum quantity per order: 1,000, ordered: 1,200"]}),
+    ("an exceeded period budget reads with its period and what was left", "approval_requested", {"exceeded": PERIODS},
+     {"de": ["Budget für Dezember 2026: noch verfügbar 200,00\xa0€, bestellt: 1.234,50\xa0€",
+             "Mengenbudget für 4. Quartal 2026: noch verfügbar 5, bestellt: 1.200"],
+      "en": ["budget for December 2026: still available €200.00, ordered: €1,234.50",
+             "quantity budget for 4th quarter 2026: still available 5, ordered: 1,200"]}),
+    ("an approver's price change reads as money", "order_approved",
+     {"modifications": [{"field": "line:A:unit_price", "before": "1249.5", "after": "1100"}]},
+     {"de": ["Stückpreis A: 1.249,50\xa0€ → 1.100,00\xa0€"], "en": ["unit price A: €1,249.50 → €1,100.00"]}),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("language", "expected"),
-    [("de", "Höchstmenge pro Bestellung: 1.000, bestellt: 1.200"),
-     ("en", "maximum quantity per order: 1,000, ordered: 1,200")],
-)  # fmt: skip
-def test_the_exceeded_quantity_limit_reads_as_a_number(language, expected):
-    data = {
-        **SAMPLES["approval_requested"],
-        "exceeded": [{"limit": "max_quantity", "allowed": "1000", "actual": "1200"}],
-    }
-    rendered = Templates().render("approval_requested", language, shop_url="https://x", **data)
-    assert expected in rendered.text and expected in rendered.html
-
-
-@pytest.mark.parametrize(
-    ("language", "expected"),
-    [("de", ["Budget für Dezember 2026: noch verfügbar 200,00\xa0€, bestellt: 1.234,50\xa0€",
-             "Mengenbudget für 4. Quartal 2026: noch verfügbar 5, bestellt: 1.200"]),
-     ("en", ["budget for December 2026: still available €200.00, ordered: €1,234.50",
-             "quantity budget for 4th quarter 2026: still available 5, ordered: 1,200"])],
-)  # fmt: skip
-def test_an_exceeded_period_budget_reads_with_its_period_and_what_was_left(language, expected):
-    exceeded = [
-        {"limit": "period_value", "allowed": "200", "actual": "1234.5", "currency": "EUR", "period": "month:2026-12"},
-        {"limit": "period_quantity", "allowed": "5", "actual": "1200", "currency": None, "period": "quarter:2026-Q4"},
-    ]
-    data = {**SAMPLES["approval_requested"], "exceeded": exceeded}
-    rendered = Templates().render("approval_requested", language, shop_url="https://x", **data)
-    for line in expected:
-        assert line in rendered.text and line in rendered.html
-
-
-@pytest.mark.parametrize(
-    ("language", "expected"),
-    [("de", "Stückpreis A: 1.249,50\xa0€ → 1.100,00\xa0€"), ("en", "unit price A: €1,249.50 → €1,100.00")],
-)
-def test_an_approvers_price_change_reads_as_money(language, expected):
-    data = {
-        **SAMPLES["order_approved"],
-        "modifications": [{"field": "line:A:unit_price", "before": "1249.5", "after": "1100"}],
-    }
-    rendered = Templates().render("order_approved", language, shop_url="https://x", **data)
-    assert expected in rendered.text and expected in rendered.html
+@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize(("about", "kind", "changed", "expected"), LINES, ids=[line[0] for line in LINES])
+def test_the_figures_of_a_mail_read_in_its_language_in_text_and_html(about, kind, changed, expected, language):
+    rendered = Templates().render(kind, language, shop_url="https://x", **{**SAMPLES[kind], **changed})
+    for line in expected[language]:
+        assert line in rendered.text and line in rendered.html, about
 
 
 @pytest.mark.parametrize(
