@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.deploy.pg_cluster import cluster  # noqa: F401  (the fixture: a PostgreSQL cluster of the tests' own)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
