@@ -111,10 +111,14 @@ def test_no_secret_value_is_written_into_a_manifest(rendered):
                 assert not CREDENTIALS_IN_URL.search(value), f"{build}: {key} holds credentials"
 
 
-def test_each_service_reads_its_database_url_from_its_own_db_secret(deploy, rendered):
+def test_each_service_reads_its_database_url_from_its_own_db_secret_and_its_db_init_job_from_the_migration_one(
+    deploy, rendered
+):
+    # the pods connect as the runtime role (no DDL), the db-init Job as the migration role (scripts/provision_db.py)
     for build in BUILDS:
         for workload in workloads(rendered[build]):
             name = workload["metadata"]["labels"]["app.kubernetes.io/name"]
+            secret = f"{name}-db-migrate" if workload["kind"] == "Job" else f"{name}-db"
             component = deploy.components()[name]
             for container in containers(workload):
                 refs = {
@@ -124,7 +128,7 @@ def test_each_service_reads_its_database_url_from_its_own_db_secret(deploy, rend
                 }
                 url = refs.get(f"{component.prefix}DATABASE_URL")
                 if url is not None:
-                    assert (url["name"], url["key"]) == (f"{name}-db", "url")
+                    assert (url["name"], url["key"]) == (secret, "url"), f"{build}: {workload['metadata']['name']}"
 
 
 def env_names(container, config_maps):
