@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 PY := $(ROOT)/.venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: help bootstrap up down status logs restart test check demo images up-images down-images smoke-images lint fmt bench chaos fuzz infra-up deploy-check
+.PHONY: help bootstrap up down status logs restart test check demo images up-images down-images smoke-images provision-db lint fmt bench chaos fuzz infra-up deploy-check
 
 help:
 	@echo "make up       start the whole local stack (Kafka, PostgreSQL, services, stand-ins, gateway on 127.0.0.1:8080)"
@@ -17,6 +17,7 @@ help:
 	@echo "make demo     the five-minute tour against the running stack: register, confirm, order over budget, approve, at the ERP"
 	@echo "make images   build every image with podman on a base made of Debian's packages (not part of make test)"
 	@echo "make up-images / smoke-images / down-images   the stack from those images next to make up's (gateway 127.0.0.1:9080)"
+	@echo "make provision-db ARGS=\"--admin-url postgresql://…\"   databases, a migration and a runtime role per service, grants (--print: the SQL only)"
 	@echo "make check    the fast loop: lint and every test that needs no running stack (unit, service, contracts, deploy)"
 	@echo "make bench    measure throughput and latency against the running stack's ceilings"
 	@echo "make chaos    steady load while services, Kafka and PostgreSQL are killed; checks nothing was lost or doubled (ARGS="--signal term": SIGTERM each service instead)"
@@ -74,6 +75,9 @@ smoke-images:
 
 down-images:
 	@$(PY) scripts/up_images.py down
+
+provision-db:
+	@$(PY) scripts/provision_db.py $(ARGS)
 
 bench: bootstrap
 	@bash scripts/bench.sh
