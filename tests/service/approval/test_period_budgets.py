@@ -7,10 +7,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.orders import Orders
 from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.ledger import CONSUMED, RESERVED, BudgetLedger
 from approval.domain.model import NotAllowed, OrderNotFound, OrderStatus
+from kc_runtime.consumer import IdempotentConsumer
+from kc_runtime.eventstore import Blocking
+from tests.service.approval.test_erp_batches import (
+    TRACKING,
+    CountingOrders,
+    FakeBatch,
+    RecordingBroker,
+    confirmed,
+    record,
+    rejected,
+    transmitted,
+)
 from tests.service.approval.test_orders_application import order
 from tests.support.approval import Company
 
@@ -183,3 +196,31 @@ def check(orders: Orders, placed) -> None:
         within = [e for e in led.entries.values() if not e.beyond]
         assert sum((e.value for e in within), Decimal(0)) <= budget.max_value
         assert sum(e.quantity for e in within) <= budget.max_quantity
+
+
+# ---- the ERP's word in batches: one ledger shared by the messages of a batch ---------------------------------
+
+
+async def test_a_batch_with_the_erps_word_on_several_orders_of_one_budget_moves_the_ledger_once_each():
+    orders = CountingOrders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    consumer = IdempotentConsumer(
+        service="approval", group_id="approval", app=orders, broker=RecordingBroker(),  # type: ignore[arg-type]
+        blocking=Blocking(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=2,
+        backoff_initial_s=0.01,
+    )  # fmt: skip
+    company = Company(orders)
+    buyer = company.member("buyer", ["place_orders"], MONTHLY)
+    a, b, c = (orders.submit(buyer, order(n)) for n in (1, 2, 3))
+    records = (
+        record(transmitted(a), 1, 0), record(confirmed(a, "SO-1"), 2, 1), record(confirmed(b, "SO-2"), 3, 2),
+        record(rejected(c), 4, 3),
+    )  # fmt: skip
+    await consumer.handle(FakeBatch(records))
+    await consumer.handle(FakeBatch(records))  # delivered again: nothing more
+    assert orders.transactions == 1 and orders.max_tracking_id(TRACKING) == 4
+    _, f = orders.period_budget(buyer)
+    assert (f.consumed_value, f.reserved_value, f.consumed_quantity) == (Decimal("30.00"), Decimal(0), 3)
+    ledger = ledger_of(orders, a.id)
+    assert [type(e).__name__ for e in orders.events.get(ledger.id)] == [
+        "Opened", "Reserved", "Reserved", "Reserved", "Consumed", "Consumed", "Released",
+    ]  # fmt: skip
