@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
@@ -109,3 +110,17 @@ async def test_concurrent_orders_through_the_gateway_never_take_more_than_the_bu
     )
     f = await figures(shop, buyer_h)
     assert amount(f["reserved_value"]) + amount(f["consumed_value"]) == Decimal("99.00")
+
+
+async def test_only_the_main_contact_sees_a_colleagues_figures(shop: Shop):
+    buyer, _ = await shop.person(["buyer"], budget=monthly("100.00"))
+    _, colleague_h = await shop.person(["buyer"])
+    url = "/api/orders/period-budget"
+    r = await shop.gw.get(url, params={"user_id": buyer["id"]}, headers=colleague_h)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_allowed")
+    r = await shop.gw.get(url, params={"user_id": str(uuid4())}, headers=shop.main)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
+    r = await shop.gw.get(url, params={"user_id": "not-a-user"}, headers=shop.main)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    own = await shop.gw.get(url, headers=colleague_h)
+    assert own.status_code == 200 and own.json()["figures"] is None  # no period budget
