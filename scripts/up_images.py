@@ -11,6 +11,12 @@ the images' stack is kept apart from the local one by its own databases (``img_<
 (``img.``, the topics created by the runtime image's ``kc_runtime.topics ensure``) and its own consumer groups
 (``img-<component>``), so neither sees the other's records. `make up` must be running.
 
+The services' databases are set up as on a cluster: scripts/provision_db.py gives each a migration role and a
+runtime role (``img_<database>_migrate``, ``img_<database>_app``; password = name), a db-init step — the
+service's image running ``python -m kc_runtime.schema create`` as the migration role, what the
+``<service>-db-init`` Job does — creates the tables, and the service runs as the runtime role with
+``<PREFIX>CREATE_SCHEMA=false``.
+
 ``smoke`` runs the five-minute tour (scripts/demo.py: register → confirm → order over budget → approve with a
 change → at the ERP) through the images' gateway.
 """
@@ -30,7 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+import provision_db  # noqa: E402  (scripts/provision_db.py: the databases, roles and grants)
 import stack  # noqa: E402  (deploy/local/stack.py: the component and route tables)
 
 OFFSET = 1000
@@ -82,7 +90,11 @@ def environment(spec: stack.ServiceSpec) -> dict[str, str]:
     env["KC_MODULE"] = spec.module
     if spec.database:
         db = database(spec)
-        env[p + "DATABASE_URL"] = f"postgresql://{db}:{db}@{stack.HOST}:{stack.POSTGRES_PORT}/{db}"
+        if provisioned(spec):  # as on a cluster: the runtime role (no DDL); the db-init step made the tables
+            env[p + "DATABASE_URL"] = db_url(spec, runtime=True)
+            env[p + "CREATE_SCHEMA"] = "false"
+        else:  # the ERP simulator (a stand-in): one role owning its database
+            env[p + "DATABASE_URL"] = f"postgresql://{db}:{db}@{stack.HOST}:{stack.POSTGRES_PORT}/{db}"
     if spec.name == "dev-issuer":
         env[p + "KEY_FILE"] = "/tmp/signing-key.pem"  # the container's tmpfs
     if spec.name == "smtp-sink":
@@ -93,13 +105,38 @@ def environment(spec: stack.ServiceSpec) -> dict[str, str]:
     return env
 
 
+def provisioned(spec: stack.ServiceSpec) -> bool:
+    """The services' databases come from scripts/provision_db.py (a migration and a runtime role each)."""
+    return spec.name in provision_db.SERVICES
+
+
+def db_url(spec: stack.ServiceSpec, *, runtime: bool) -> str:
+    db = database(spec)
+    assert db is not None
+    role = provision_db.roles(db)[1 if runtime else 0]
+    return f"postgresql://{role}:{role}@{stack.HOST}:{stack.POSTGRES_PORT}/{db}"
+
+
 def ensure_databases() -> None:
     import psycopg
 
+    product = [s for s in stack.SERVICES if s.database and provisioned(s)]
+    for spec in product:  # local passwords: the role's name
+        for role in provision_db.roles(database(spec) or ""):
+            os.environ[f"KC_DB_PASSWORD_{role.upper()}"] = role
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        for spec in product:  # an image stack from before the two roles: its tables go to the migration role
+            db = database(spec)
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db,)).fetchone():
+                provision_db.provision(ADMIN_DSN, [db or ""])
+                with psycopg.connect(provision_db.url_for(ADMIN_DSN, db or ""), autocommit=True) as old:
+                    old.execute(f'REASSIGN OWNED BY "{db}" TO "{provision_db.roles(db or "")[0]}"')
+                conn.execute(f'DROP ROLE IF EXISTS "{db}"')
+    provision_db.provision(ADMIN_DSN, [database(s) or "" for s in product])
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         for spec in stack.SERVICES:
             db = database(spec)
-            if db is None:
+            if db is None or provisioned(spec):
                 continue
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db,)).fetchone():
                 conn.execute(f"CREATE ROLE \"{db}\" LOGIN PASSWORD '{db}'")
@@ -137,9 +174,22 @@ def wait_ready(name: str, url: str) -> None:
         time.sleep(0.5)
 
 
+def db_init(spec: stack.ServiceSpec) -> None:
+    """What the <service>-db-init Job does: the service's image creates its tables as the migration role."""
+    env = {**environment(spec), spec.env_prefix + "DATABASE_URL": db_url(spec, runtime=False)}
+    args = ["run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+            "--entrypoint", "python"]  # fmt: skip
+    for key, value in sorted(env.items()):
+        args += ["--env", f"{key}={value}"]
+    podman(*args, image_of(spec), "-m", "kc_runtime.schema", "create", spec.module)
+    say(f"{spec.name:<14} tables ok (as {provision_db.roles(database(spec) or '')[0]})")
+
+
 def start(spec: stack.ServiceSpec) -> None:
     name = CONTAINER.format(spec.name)
     podman("rm", "-f", name, check=False)
+    if spec.database and provisioned(spec):
+        db_init(spec)
     args = ["run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]  # fmt: skip
     for key, value in sorted(environment(spec).items()):
