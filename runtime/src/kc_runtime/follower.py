@@ -19,6 +19,8 @@ does not notify, e.g. a restore or SQL by hand): PostgreSQL delivers every notif
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import asyncpg
@@ -26,12 +28,77 @@ import structlog
 from eventsourcing.persistence import Notification
 
 from kc_runtime import metrics
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import Blocking, MetadataMapper, ServiceApplication
 from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL, ParkedRetry, describe, event_type, is_infrastructure
 
 log = structlog.get_logger("kc.follower")
 
 Batch = list[tuple[Notification, Any, dict[str, str]]]
+
+
+class DecodedLog:
+    """The service's log as its followers read it, each stored event decoded once per process.
+
+    A service's followers (relay, projectors, gauges, schedules) read the same notifications shortly after each
+    other; decoding a stored event (JSON, value objects, the aggregate's event class) is most of what a read costs,
+    and erp-sync has five followers. Each follower still reads the rows itself, from its own position, in its own
+    query (a cache of rows could not tell a gap in the ids from a row not yet read); only the decoded event and its
+    metadata are shared, for the ``capacity`` most recently decoded notifications. A committed notification never
+    changes, and the cached entry is checked against the row's aggregate and version before it is used.
+    Followers treat events and metadata as read-only (the library's events are frozen)."""
+
+    def __init__(self, app: ServiceApplication, capacity: int = 8192) -> None:
+        self.app = app
+        self.capacity = capacity
+        self._decoded: OrderedDict[int, tuple[Any, dict[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.decoded = 0
+        """Events decoded so far (a figure for tests and profiles)."""
+
+    @classmethod
+    def of(cls, app: ServiceApplication) -> DecodedLog:
+        """The one shared by every follower of ``app`` in this process."""
+        shared = getattr(app, "_kc_decoded_log", None)
+        if shared is None:
+            with _OF_LOCK:
+                shared = getattr(app, "_kc_decoded_log", None)
+                if shared is None:
+                    shared = cls(app)
+                    app._kc_decoded_log = shared  # type: ignore[attr-defined]
+        return shared
+
+    def read(self, after: int, limit: int) -> Batch:
+        """Up to ``limit`` notifications with ids above ``after``, each with its event and metadata, as
+        :meth:`ServiceApplication.notifications` (blocking: run it in the worker pool)."""
+        mapper = self.app.mapper
+        assert isinstance(mapper, MetadataMapper)
+        rows = self.app.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        out: Batch = []
+        fresh: list[tuple[int, tuple[Any, dict[str, str]]]] = []
+        with self._lock:
+            known = [self._decoded.get(n.id) for n in rows]
+        for n, hit in zip(rows, known, strict=True):
+            if hit is None or not _same(hit[0], n):
+                hit = mapper.to_domain_event_with_meta(n)
+                fresh.append((n.id, hit))
+            out.append((n, hit[0], hit[1]))
+        if fresh:
+            with self._lock:
+                self.decoded += len(fresh)
+                self._decoded.update(fresh)
+                while len(self._decoded) > self.capacity:
+                    self._decoded.popitem(last=False)
+        return out
+
+
+_OF_LOCK = threading.Lock()
+
+
+def _same(event: Any, notification: Notification) -> bool:
+    return bool(
+        getattr(event, "originator_id", None) == notification.originator_id
+        and getattr(event, "originator_version", None) == notification.originator_version
+    )
 
 
 POSITION_TABLE_DDL = (
@@ -71,6 +138,7 @@ class LogFollower:
         self._wakeup = asyncio.Event()
         self._parked: dict[str, int] = {}
         """Aggregates with a parked event → the first parked notification id."""
+        self.decoded_log = DecodedLog.of(app)
         self.log = log.bind(follower=self.kind)
 
     async def process(self, batch: Batch) -> None:
@@ -133,7 +201,7 @@ class LogFollower:
 
     async def _step(self, conn: asyncpg.Connection) -> bool:
         """Read and handle one batch; True when the log is read to its end (as far as this read could see)."""
-        batch: Batch = await self.blocking.run(self.app.notifications, self.position, self.batch_size)
+        batch: Batch = await self.blocking.run(self.decoded_log.read, self.position, self.batch_size)
         if not batch:
             self.on_position(self.position, self.position)
             return True
@@ -318,4 +386,4 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float) -> None:
             t.cancel()
 
 
-__all__ = ["Batch", "LogFollower", "metrics", "wait_or_stop"]
+__all__ = ["Batch", "DecodedLog", "LogFollower", "metrics", "wait_or_stop"]
