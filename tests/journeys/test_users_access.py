@@ -22,7 +22,7 @@ async def test_the_main_contact_of_a_registered_company_sees_everything_they_may
     assert me["user"]["email"] == company.main_email
     assert [r["id"] for r in me["roles"]] == ["main_contact"]
     assert set(me["permissions"]) >= {"manage_users", "manage_budgets", "approve_orders", "place_orders"}
-    assert me["budget"] == {"max_total_quantity": None, "max_order_value": None}
+    assert me["budget"] == {"max_total_quantity": None, "max_order_value": None, "period_budget": None}
 
 
 async def test_the_email_claim_identifies_the_user_whatever_its_case(users_api: UsersApi):

@@ -34,7 +34,11 @@ async def test_the_company_its_users_and_their_changes_are_published_in_order(us
     user, _ = await users_api.user(company, ["approver"])
     await gw.put(
         f"/api/users/{user['id']}/budget",
-        json={"max_total_quantity": 5, "max_order_value": {"amount": "99.90", "currency": "EUR"}},
+        json={
+        "max_total_quantity": 5,
+        "max_order_value": {"amount": "99.90", "currency": "EUR"},
+        "period_budget": None,
+    },
         headers=company.main,
     )
     await gw.put("/api/company/approvers", json={"user_ids": [user["id"]]}, headers=company.main)
@@ -47,7 +51,11 @@ async def test_the_company_its_users_and_their_changes_are_published_in_order(us
     assert main_created["is_main_contact"] is True and main_created["changed_by"] is None
     assert created["permissions"] == ["approve_orders", "view_company_orders", "view_data_sheets"]
     assert created["company_id"] == company.id and created["changed_by"] == company.main_id
-    assert budget["budget"] == {"max_total_quantity": 5, "max_order_value": {"amount": "99.90", "currency": "EUR"}}
+    assert budget["budget"] == {
+        "max_total_quantity": 5,
+        "max_order_value": {"amount": "99.90", "currency": "EUR"},
+        "period_budget": None,
+    }
     assert deactivated["user_id"] == user["id"]
 
     companies = await published(USERS_COMPANIES.name, company.id, 3)

@@ -152,4 +152,8 @@ async def test_budgets_are_never_negative_and_never_floats_in_disguise(users_api
         json={"max_total_quantity": 0, "max_order_value": {"amount": "0.10", "currency": "EUR"}},
         headers=company.main,
     )
-    assert ok.json()["budget"] == {"max_total_quantity": 0, "max_order_value": {"amount": "0.10", "currency": "EUR"}}
+    assert ok.json()["budget"] == {
+        "max_total_quantity": 0,
+        "max_order_value": {"amount": "0.10", "currency": "EUR"},
+        "period_budget": None,
+    }
