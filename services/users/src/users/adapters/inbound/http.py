@@ -13,13 +13,14 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from contracts.common import MultilineText, PlainText
 from contracts.limits import EMAIL_MAX, NAME_MAX
 from kc_runtime.auth import Caller, bearer_token
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
+from kc_runtime.models import Strict
 from kc_runtime.tokens import TokenIssuer
 from users.application import email_changes
 from users.application.directory import Actor, Approvers, Directory, Me, RoleView
@@ -32,19 +33,6 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 EmailAddress = Annotated[EmailStr, StringConstraints(max_length=EMAIL_MAX)]
 RoleId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Language = Literal["de", "en"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        """No NUL character in any text: PostgreSQL, mail and the ERP cannot take one (422 like any bad input)."""
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain a NUL character")
-        return value
 
 
 # ---- bodies ----------------------------------------------------------------------------------------------
