@@ -6,6 +6,8 @@ For each endpoint:
 - **allowed**: a caller holding just what the endpoint needs (a custom role with that one permission; for
   endpoints open to every user, one with only ``view_data_sheets``) gets the expected 2xx;
 - **denied**: a caller holding every permission but that one gets 403 (404 where the order itself is hidden);
+- an endpoint that answers **a result per order** (bulk decisions) answers 200, and its one order's result says
+  what the single endpoint would have answered (decided; ``not_allowed``; ``not_found``);
 - **other company**: company A's main contact (every permission) naming company B's data gets exactly the
   answer an id that does not exist gets (404, or an empty list);
 - **tokens**: forged, expired, for another audience or issuer, none at all → 401 ``invalid_token``; a valid
@@ -85,6 +87,9 @@ class Endpoint:
     order_state: str = "pending_approval"
     other: int = 404
     """What company A gets for company B's data (the same as for data that does not exist)."""
+    per_order: bool = False
+    """Answers 200 with a result per order named in the body: ``ok``, ``denied`` and ``other`` are checked on the one
+    order's result (decided, or its error code). The result names the order the caller sent, and only that."""
 
     @property
     def uses(self) -> tuple[str, ...]:
@@ -115,6 +120,10 @@ def _successor(ids: dict[str, str]) -> dict[str, Any]:
 
 def _moved(_: dict[str, str]) -> dict[str, Any]:
     return {"email": unique_email("moved")}
+
+
+def _decisions(ids: dict[str, str]) -> dict[str, Any]:
+    return {"decision": "approve", "order_ids": [ids["order"]], "comment": "alle ok"}
 
 
 def _resubmission(_: dict[str, str]) -> dict[str, Any]:
@@ -164,6 +173,8 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/comments",           "view_company_orders", body=_body({"text": "Eilt"}), denied=HIDDEN),
     Endpoint("POST",   "/api/orders/{order}/approve",            "approve_orders", body=_body({"comment": "ok"}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/reject",             "approve_orders", body=_body({"comment": "nein"}), denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/orders/decisions",                  "approve_orders", body=_decisions, body_uses=("order",),
+             denied=(200, "not_allowed"), other=200, per_order=True),
     Endpoint("POST",   "/api/orders/{order}/cancel",             BUYER_OF_THE_ORDER, body=_body({}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/resubmit",           BUYER_OF_THE_ORDER, body=_resubmission, denied=NOT_ALLOWED,
              order_state="rejected"),
@@ -329,6 +340,15 @@ def _denied_caller(endpoint: Endpoint) -> str:
     return f"all_but:{endpoint.needs}"
 
 
+def _answer(endpoint: Endpoint, r: httpx.Response) -> tuple[int, str | None]:
+    """The status and error code; for an endpoint with a result per order, 200 and its one order's error code
+    (None: decided)."""
+    if endpoint.per_order and r.status_code == 200:
+        (result,) = r.json()["results"]
+        return 200, (result["error"] or {}).get("code")
+    return r.status_code, error_code(r.json())
+
+
 def _where(r: httpx.Response) -> str:
     return f"{r.request.method} {r.request.url} -> {r.status_code} {r.text[:300]}"
 
@@ -340,6 +360,8 @@ def _where(r: httpx.Response) -> str:
 async def test_allowed_with_just_what_the_endpoint_needs(world: World, endpoint: Endpoint):
     r = await _call(world, endpoint, await _fresh(world, endpoint), world.callers[_allowed_caller(endpoint)])
     assert r.status_code == endpoint.ok, _where(r)
+    if endpoint.per_order:
+        assert _answer(endpoint, r) == (endpoint.ok, None), _where(r)
 
 
 async def test_the_main_contact_hands_on_the_main_contact_role(world: World):
@@ -356,7 +378,7 @@ async def test_the_main_contact_hands_on_the_main_contact_role(world: World):
 @pytest.mark.parametrize("endpoint", RESTRICTED, ids=_ids)
 async def test_denied_without_it(world: World, endpoint: Endpoint):
     r = await _call(world, endpoint, await _fresh(world, endpoint), world.callers[_denied_caller(endpoint)])
-    assert (r.status_code, error_code(r.json())) == endpoint.denied, _where(r)
+    assert _answer(endpoint, r) == endpoint.denied, _where(r)
 
 
 @pytest.mark.parametrize("endpoint", WITH_IDS, ids=_ids)
@@ -365,12 +387,16 @@ async def test_another_companys_data_is_indistinguishable_from_missing_data(worl
     missing = _missing(endpoint)
     nothing = await _call(world, endpoint, missing, world.callers["main"])
     assert theirs.status_code == nothing.status_code == endpoint.other, (_where(theirs), _where(nothing))
+    if endpoint.per_order:
+        assert _answer(endpoint, theirs) == _answer(endpoint, nothing) == (200, "not_found"), _where(theirs)
     text = theirs.text
     for name, value in world.b_ids.items():
         if name in missing:
             text = text.replace(value, missing[name])
     assert text == nothing.text
-    leaked = {m for m in world.b_markers if m in theirs.text}
+    # a result per order names the order the caller sent: repeating it tells them nothing
+    echoed = {world.b_ids[name] for name in endpoint.uses} if endpoint.per_order else set()
+    leaked = {m for m in world.b_markers - echoed if m in theirs.text}
     assert not leaked, _where(theirs)
 
 

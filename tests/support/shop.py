@@ -35,9 +35,14 @@ class Shop:
         r = await self.gw.get("/api/orders", headers=headers)
         return r.status_code == 200
 
-    async def approvers(self, *users: dict, seen_by: dict, expected: set[str] | None = None) -> None:
-        """Name the approvers, and wait until approval routes ``seen_by``'s over-budget orders to them."""
-        r = await self.gw.put("/api/company/approvers", json={"user_ids": [u["id"] for u in users]}, headers=self.main)
+    async def approvers(
+        self, *users: dict, seen_by: dict, expected: set[str] | None = None, by: dict | None = None
+    ) -> None:
+        """Name the approvers, and wait until approval routes ``seen_by``'s over-budget orders to them. ``by``: who
+        names them (default: the main contact, who cannot name themselves)."""
+        r = await self.gw.put(
+            "/api/company/approvers", json={"user_ids": [u["id"] for u in users]}, headers=by or self.main
+        )
         assert r.status_code == 200, r.text
         want = expected if expected is not None else {u["id"] for u in users}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from approval.adapters.inbound.http import orders_router
@@ -27,7 +29,9 @@ from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
 
 
-def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
+def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> FastAPI:
+    """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
+    service tests pass a stand-in)."""
     settings = settings or ApprovalSettings()
     orders = Orders(env=settings.eventsourcing_env())
     dsn = settings.database_url.get_secret_value()
@@ -69,7 +73,8 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
         on_startup=[summaries.pool, metrics.start],
         on_shutdown=[metrics.stop, summaries.close],
     )
-    verifier = TokenVerifier.from_settings(settings)
+    if caller is None:
+        caller = caller_dependency(TokenVerifier.from_settings(settings))
     fence = None
     if settings.fence_timeout_s > 0:
         # A change in users is in force when users answered it: fence on the users topics (ADR 0012).
@@ -77,7 +82,7 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
         fence = ReadFence(settings, [USERS_USERS, USERS_COMPANIES], consumer, settings.fence_timeout_s)
         runtime.on_startup.append(fence.start)
         runtime.on_shutdown.append(fence.stop)
-    router = orders_router(orders, summaries, runtime.blocking, caller_dependency(verifier), fence=fence)
+    router = orders_router(orders, summaries, runtime.blocking, caller, fence=fence)
     runtime.include_router(router)
     runtime.http.state.runtime = runtime
     return runtime.http

@@ -39,6 +39,7 @@ from approval.domain.model import (
     Change,
     Comment,
     IdempotencyKeyReused,
+    InvalidOrder,
     NotAllowed,
     Order,
     OrderContent,
@@ -75,13 +76,42 @@ class OrderingBlocked(OrderError):
     code = "ordering_blocked"
 
 
+class TooManyOrders(InvalidOrder):
+    code = "too_many_orders"
+
+
+class DuplicateOrders(InvalidOrder):
+    code = "duplicate_order_ids"
+
+
+class DecidedConcurrently(OrderError):
+    """Another request changed the order between its read and this decision's save (as a single decision's 409)."""
+
+    code = "conflict"
+
+
 MANAGE_BUDGETS = "manage_budgets"
+
+DECISIONS_MAX = 100
+"""How many orders one bulk decision may name."""
 
 _LEDGER_ATTEMPTS = 40
 """How often a use case that changes a period budget's ledger runs again when another order changed the ledger
 between its read and its save (the event store's version check); each run judges on the ledger as it is then."""
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What became of one order of a bulk decision (:meth:`Orders.decide`)."""
+
+    order_id: UUID
+    order: Order | None
+    """The order as it stands after this step, whether decided or not; None when the caller may not see it (or
+    it does not exist: the two are never told apart)"""
+    error: OrderError | None = None
+    """Why it was not decided: the error a single decision of this order would have answered"""
 
 
 @dataclass(frozen=True)
@@ -159,6 +189,16 @@ class _Snapshots:
     def cached(self, i: UUID) -> Any:
         with self._lock:
             return self._cache.get(i)
+
+
+def check_decisions(order_ids: Sequence[UUID]) -> None:
+    """A bulk decision names 1 to :data:`DECISIONS_MAX` orders, each once."""
+    if not order_ids:
+        raise InvalidOrder("Name at least one order.")
+    if len(order_ids) > DECISIONS_MAX:
+        raise TooManyOrders(f"At most {DECISIONS_MAX} orders can be decided at once.")
+    if len(set(order_ids)) != len(order_ids):
+        raise DuplicateOrders("Each order may be named once.")
 
 
 class Orders(ServiceApplication):
@@ -478,6 +518,46 @@ class Orders(ServiceApplication):
             return order
 
         return self._on_ledger(attempt)
+
+    def decide(
+        self, approver: Member, decision: str, order_ids: Sequence[UUID], comment: str | None = None
+    ) -> list[Decision]:
+        """Approve or reject several orders at once, with one comment for all (``decision``: ``approve`` or
+        ``reject``; a rejection needs a comment). At most :data:`DECISIONS_MAX` orders, each named once.
+
+        Each order is decided by :meth:`approve` or :meth:`reject` — exactly the checks of a single decision
+        (the permission, routed to the approver, never one's own order, pending, priced again) — in a transaction
+        of its own: an order that cannot be decided is reported with the error its single decision would have
+        answered, and the others are decided all the same. Nothing is decided twice: sent again (a client's
+        retry), an order decided the first time answers ``wrong_state`` with its state, like a single decision,
+        and no second event is stored. Another company's order answers exactly like one that does not exist."""
+        if decision not in ("approve", "reject"):
+            raise InvalidOrder("The decision is approve or reject.")
+        check_decisions(order_ids)
+        if decision == "reject" and not (comment or "").strip():
+            raise InvalidOrder("A rejection needs a comment for the buyer.")
+        out = []
+        for order_id in order_ids:
+            try:
+                if decision == "approve":
+                    order = self.approve(approver, order_id, comment)
+                else:
+                    order = self.reject(approver, order_id, comment or "")
+                out.append(Decision(order_id, order))
+            except OrderNotFound as error:
+                out.append(Decision(order_id, None, error))
+            except OrderError as error:
+                out.append(Decision(order_id, self._seen_by(approver, order_id), error))
+            except IntegrityError:
+                conflict = DecidedConcurrently("Changed concurrently by another request; reload and try again.")
+                out.append(Decision(order_id, self._seen_by(approver, order_id), conflict))
+        return out
+
+    def _seen_by(self, member: Member, order_id: UUID) -> Order | None:
+        try:
+            return self._visible_order(member, order_id)
+        except OrderNotFound:
+            return None
 
     # ---- everyone involved --------------------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from approval.adapters.outbound.read_model import OrderSummaries
-from approval.application.orders import Evaluation, Orders
+from approval.application.orders import DECISIONS_MAX, Decision, Evaluation, Orders
 from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
 from approval.domain.ledger import Figures
 from approval.domain.members import Member
@@ -25,6 +26,7 @@ from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import Blocking
 from kc_runtime.fence import ReadFence
+from kc_runtime.models import Strict
 
 # Limits from contracts.limits; texts refuse control and bidi-override characters (comments keep line breaks).
 Text = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX, strip_whitespace=True, min_length=1), PlainText]
@@ -51,19 +53,6 @@ PRICING_DESCRIPTION = (
     "or no price valid now) or `article_blocked`; the error's `code` is that code when all lines share it, else "
     "`articles_refused`."
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        """No NUL character in any text: PostgreSQL, mail and the ERP cannot take one (422 like any bad input)."""
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain a NUL character")
-        return value
 
 
 class AddressIn(Strict):
@@ -148,6 +137,37 @@ class ResubmitIn(Strict):
 
 class CancelIn(Strict):
     comment: LongText | None = None
+
+
+class DecisionsIn(Strict):
+    """Several orders decided alike, with one comment for all (the approver's inbox: "approve the selected")."""
+
+    decision: Literal["approve", "reject"]
+    order_ids: list[UUID] = Field(
+        min_length=1,
+        max_length=DECISIONS_MAX,
+        json_schema_extra={"uniqueItems": True},
+        description=f"The orders, each once (1 to {DECISIONS_MAX}); the results come in this order",
+    )
+    comment: LongText | None = Field(
+        default=None,
+        validate_default=True,
+        description="For every order: the approval's comment (optional), the rejection's (required)",
+    )
+
+    @field_validator("order_ids")
+    @classmethod
+    def _each_once(cls, value: list[UUID]) -> list[UUID]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_order_ids", "Each order may be named once")
+        return value
+
+    @field_validator("comment")
+    @classmethod
+    def _rejection_says_why(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("decision") == "reject" and not (value or "").strip():
+            raise PydanticCustomError("comment_required", "A rejection needs a comment for the buyer")
+        return value
 
 
 class MoneyOut(BaseModel):
@@ -311,6 +331,32 @@ class SummaryOut(BaseModel):
     )
 
 
+class DecisionErrorOut(BaseModel):
+    code: str = Field(
+        description="What a single decision of this order would have answered: `not_found` (also another "
+        "company's order, or one the caller may not see), `not_allowed`, `self_approval`, `wrong_state` (decided or "
+        "closed already, also by the caller's own earlier request), `conflict` (changed by another request at the "
+        "same moment), `price_changed` (approve it on its own with the current prices), …"
+    )
+    message: str
+    details: list[Any] | None = Field(default=None, description="As in the single decision's error (price_changed)")
+
+
+class DecisionOut(BaseModel):
+    order_id: UUID
+    outcome: Literal["approved", "rejected", "failed"] = Field(description="failed: see `error`; nothing was stored")
+    status: str | None = Field(description="The order's status now (null: not found)")
+    version: int | None = Field(description="The order's version now (null: not found)")
+    decided_by: PersonOut | None = Field(description="Who decided the order (this request or someone before)")
+    error: DecisionErrorOut | None = Field(default=None, description="Why it was not decided (outcome failed)")
+
+
+class DecisionsOut(BaseModel):
+    results: list[DecisionOut] = Field(description="One per order, in the order of `order_ids`")
+    decided: int = Field(description="How many orders this request decided")
+    failed: int = Field(description="How many it did not (see their `error`)")
+
+
 class PageOut(BaseModel):
     items: list[SummaryOut]
     total: int
@@ -447,6 +493,28 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         erp_order_number=order.erp_order_number,
         erp_rejection_reason=order.erp_rejection_reason,
     )
+
+
+def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -> DecisionsOut:
+    done: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
+    out = []
+    for r in results:
+        order, error = r.order, r.error
+        decider = order.decided_by if order is not None else None
+        out.append(
+            DecisionOut(
+                order_id=r.order_id,
+                outcome="failed" if error is not None else done,
+                status=order.status.value if order is not None else None,
+                version=order.version if order is not None else None,
+                decided_by=PersonOut(id=decider, name=names.get(decider)) if decider else None,
+                error=DecisionErrorOut(code=error.code, message=str(error), details=getattr(error, "details", None))
+                if error is not None
+                else None,
+            )
+        )
+    failed = sum(1 for r in results if r.error is not None)
+    return DecisionsOut(results=out, decided=len(results) - failed, failed=failed)
 
 
 def _parse_if_match(value: str | None) -> int | None:
@@ -633,6 +701,30 @@ def orders_router(
             me.company_id, approver_id=me.id, status="pending_approval", limit=limit, offset=offset
         )
         return await _page(rows, total, limit, offset, orders, blocking)
+
+    @router.post(
+        "/api/orders/decisions",
+        response_model=DecisionsOut,
+        summary="Approve or reject several orders at once, with one comment for all; a result per order",
+        description="Each order is decided exactly as by its own `approve` (as it is, priced again) or `reject`, "
+        "in a transaction of its own: the answer is 200 with one result per order, decided or `failed` with the "
+        "error code the single decision would have answered; one order failing changes nothing of the others. "
+        "Sent again, nothing is decided twice: an order decided the first time answers `wrong_state` with its "
+        "status and who decided it. Another company's order answers exactly like one that does not exist "
+        "(`not_found`). The request is refused as a whole (422) when it names no order, more than "
+        f"{DECISIONS_MAX}, one twice (`details` type `duplicate_order_ids`) or rejects without a comment "
+        "(`comment_required`).",
+    )
+    async def decide(body: DecisionsIn, who: Who) -> DecisionsOut:
+        def run() -> DecisionsOut:
+            with orders.one_read():
+                orders.prefetch(who)
+                results = orders.decide(resolve(who), body.decision, body.order_ids, body.comment)
+                deciders = {r.order.decided_by for r in results if r.order is not None and r.order.decided_by}
+                names = orders.names(deciders) if deciders else {}
+                return _decisions(body.decision, results, names)
+
+        return await blocking.run(run)
 
     @router.get("/api/orders/{order_id}", response_model=OrderOut, summary="One order with its whole history")
     async def get(order_id: UUID, who: Who) -> OrderOut:
