@@ -132,6 +132,27 @@ def test_deciding_again_reports_the_state_and_stores_no_second_event(orders, tea
     assert {i: len(events_of(orders, i)) for i in ids} == stored
 
 
+def test_a_decision_that_loses_a_race_is_a_conflict_and_the_others_go_through(orders, company, team):
+    buyer, approver = team
+    company.approvers(approver, company.main)
+    raced, calm = orders.submit(buyer, order(20)), orders.submit(buyer, order(20))
+    save, raced_once = orders.save, []
+
+    def save_after_a_rival(*objs, **kwargs):
+        # the main contact's rejection lands between this decision's read of the order and its save
+        if not raced_once and any(getattr(o, "id", None) == raced.id for o in objs):
+            raced_once.append(True)
+            orders.reject(company.main, raced.id, "Schneller")
+        return save(*objs, **kwargs)
+
+    orders.save = save_after_a_rival  # type: ignore[method-assign]
+    results = orders.decide(approver, "approve", [raced.id, calm.id], "ok")
+    assert codes(results) == ["conflict", None]
+    assert (results[0].order.status, results[0].order.decided_by) == (OrderStatus.REJECTED, company.main.id)
+    assert [type(e).__name__ for e in events_of(orders, raced.id)].count("Approved") == 0
+    assert orders.get_order(approver, calm.id).status is OrderStatus.RELEASED
+
+
 def test_a_changed_price_holds_back_only_that_order(orders, company, team):
     buyer, approver = team
     cheap = orders.submit(buyer, order(20))
@@ -178,7 +199,10 @@ def test_at_most_the_limit_and_at_least_one_order(orders, team):
         orders.decide(approver, "approve", [uuid4() for _ in range(DECISIONS_MAX + 1)])
     with pytest.raises(InvalidOrder):
         orders.decide(approver, "approve", [])
-    assert codes(orders.decide(approver, "approve", [uuid4() for _ in range(DECISIONS_MAX)])) == ["not_found"] * 100
+    assert (
+        codes(orders.decide(approver, "approve", [uuid4() for _ in range(DECISIONS_MAX)]))
+        == ["not_found"] * DECISIONS_MAX
+    )
 
 
 def test_the_decision_is_approve_or_reject(orders, team):
