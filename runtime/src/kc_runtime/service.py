@@ -28,6 +28,7 @@ from kc_runtime.eventstore import Blocking, ServiceApplication
 from kc_runtime.follower import LogFollower
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
+from kc_runtime.migrations import SchemaMismatch
 from kc_runtime.relay import OutboxRelay, Translator
 from kc_runtime.settings import ServiceSettings
 from kc_runtime.tracing import setup_tracing
@@ -268,9 +269,10 @@ class ServiceRuntime:
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if self.settings.create_schema:
-            await self._retrying(self._create_tables, "table creation")
+            # a database whose tables are not the baseline's is not adopted: say so, do not retry for ever
+            await self._retrying(self._migrate, "schema migration", fatal=(SchemaMismatch,))
         else:
-            # Fail at once, and say why, rather than create tables or fail later on every request.
+            # Fail at once, and say why, rather than migrate or fail later on every request.
             await self._retrying(self._require_schema, "schema check", fatal=(schema.SchemaMissing,))
         for hook in self.on_startup:
             await self._retrying(hook, "start-up step")
@@ -307,12 +309,15 @@ class ServiceRuntime:
     # ---- schema -----------------------------------------------------------------------------------------
 
     async def create_schema(self) -> None:
-        """Create every table of the service (``python -m kc_runtime.schema create``, the db-init Job).
+        """Make every table of the service: migrate its database to the head revision (ADR 0018).
 
-        The event store's tables (and tables its recorder adds) were created when the application was
-        constructed with ``create_schema`` on; the declared :class:`~kc_runtime.schema.Tables` are created here,
-        as at start; start-up hooks may create more; the follower position table is the runtime's own.
+        A service without a migration history (tests' own): the event store's tables (and tables its recorder
+        adds) were created when the application was constructed with ``create_schema`` on; the declared
+        :class:`~kc_runtime.schema.Tables` are created here, as at start; start-up hooks may create more; the
+        follower position table is the runtime's own.
         """
+        if await self._upgrade():
+            return
         await self._create_tables()
         for hook in self.on_startup:
             await hook()
@@ -325,10 +330,19 @@ class ServiceRuntime:
     async def _create_tables(self) -> None:
         await schema.create_tables(self.settings, self.tables)
 
+    async def _upgrade(self) -> bool:
+        """Migrate to the head revision (blocking Alembic, in a thread); False: the service has no history."""
+        return await asyncio.to_thread(schema.migrate, self.settings) is not None
+
+    async def _migrate(self) -> None:
+        if not await self._upgrade():
+            await self._create_tables()
+
     async def _start_broker(self) -> None:
         await self._retrying(self.broker.start, "broker connection")
 
     async def _require_schema(self) -> None:
+        await schema.require_revision(self.settings)
         await schema.require(self.settings, self.required_tables())
 
     async def _retrying(

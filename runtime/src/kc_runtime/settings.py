@@ -75,9 +75,11 @@ class ServiceSettings(BaseSettings):
     )
     create_schema: bool = Field(
         default=True,
-        description="Create missing tables at start. Off: the process only checks that they exist and exits with a "
-        "clear error if not; the tables come from `python -m kc_runtime.schema create <package>` (the db-init Job), "
-        "so the pods can run with a role that cannot change the schema",
+        description="Migrate the database to the head revision of the service's history at start (ADR 0019; a "
+        "process without a history creates missing tables). Off: the process only checks that the database is at "
+        "that revision and has its tables, and exits with a clear error if not; `python -m kc_runtime.schema "
+        "create <package>` (the db-init Job) migrates it, so the pods can run with a role that cannot change the "
+        "schema",
     )
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -1,0 +1,92 @@
+"""users: the baseline — the schema `python -m kc_runtime.schema create users` made before there were
+migrations (ADR 0018), frozen as text: the event store's tables (as eventsourcing's recorder creates them), the
+service's own tables, the followers' positions and parked events.
+
+Never edit it: a change is a new revision. On a database made by `schema create` it creates nothing and is
+recorded (adoption, verified by :func:`kc_runtime.migrations.baseline`).
+"""
+
+from kc_runtime.migrations import baseline
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+STATEMENTS = [
+    """CREATE TABLE IF NOT EXISTS "directory_events" (originator_id "uuid" NOT NULL, originator_version bigint NOT NULL, topic text, state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH (    autovacuum_enabled = true,    autovacuum_vacuum_threshold = 100000000,    autovacuum_vacuum_scale_factor = 0.5,    autovacuum_analyze_threshold = 1000,    autovacuum_analyze_scale_factor = 0.01)""",
+    """DO $$ BEGIN CREATE TYPE "stored_event_uuid" AS (originator_id "uuid", originator_version bigint, topic text, state bytea); EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS "directory_events_notification_id_idx" ON "directory_events" (notification_id ASC);""",
+    """CREATE OR REPLACE FUNCTION "es_insert_events_uuid"(events "stored_event_uuid"[]) RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$BEGIN    SET LOCAL lock_timeout = '5s';    NOTIFY "directory_events";    RETURN QUERY    INSERT INTO "directory_events" AS t (    originator_id, originator_version, topic, state)    SELECT originator_id, originator_version, topic, state    FROM unnest(events)    RETURNING notification_id;END;$BODY$""",
+    """CREATE TABLE IF NOT EXISTS "directory_tracking" (application_name text, notification_id bigint, PRIMARY KEY (application_name))WITH (    autovacuum_enabled = true,    autovacuum_vacuum_threshold = 100000000,    autovacuum_vacuum_scale_factor = 0.5,    autovacuum_analyze_threshold = 1000,    autovacuum_analyze_scale_factor = 0.01)""",
+    """CREATE TABLE IF NOT EXISTS rm_users (
+        user_id uuid PRIMARY KEY,
+        company_id uuid NOT NULL,
+        email text NOT NULL,
+        email_key text NOT NULL,
+        first_name text NOT NULL,
+        last_name text NOT NULL,
+        language text NOT NULL,
+        status text NOT NULL,
+        role_ids text[] NOT NULL,
+        permissions text[] NOT NULL,
+        max_total_quantity integer,
+        max_order_value numeric,
+        budget_currency text,
+        erp_contact_id text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        version integer NOT NULL)""",
+    """ALTER TABLE rm_users ADD COLUMN IF NOT EXISTS period_budget jsonb""",
+    """CREATE INDEX IF NOT EXISTS rm_users_email_key ON rm_users (email_key)""",
+    """CREATE INDEX IF NOT EXISTS rm_users_company ON rm_users (company_id, lower(last_name), lower(first_name), user_id)""",
+    """CREATE TABLE IF NOT EXISTS rm_companies (
+        company_id uuid PRIMARY KEY,
+        customer_number text NOT NULL,
+        name text NOT NULL,
+        currency text NOT NULL,
+        main_contact_id uuid NOT NULL,
+        approver_ids uuid[] NOT NULL,
+        erp_contacts jsonb NOT NULL,
+        taken_over jsonb NOT NULL,
+        registered_at timestamptz NOT NULL,
+        version integer NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rm_roles (
+        role_id uuid PRIMARY KEY,
+        company_id uuid NOT NULL,
+        name text NOT NULL,
+        description text NOT NULL,
+        permissions text[] NOT NULL,
+        deleted boolean NOT NULL,
+        version integer NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS rm_roles_company ON rm_roles (company_id)""",
+    """CREATE TABLE IF NOT EXISTS rm_audit (
+        seq bigint PRIMARY KEY,
+        company_id uuid NOT NULL,
+        at timestamptz NOT NULL,
+        actor_id uuid,
+        action text NOT NULL,
+        subject_type text NOT NULL,
+        subject_id uuid NOT NULL,
+        details jsonb NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS rm_audit_company ON rm_audit (company_id, seq DESC)""",
+    """CREATE INDEX IF NOT EXISTS rm_audit_subject ON rm_audit (subject_id, seq DESC)""",
+    """CREATE TABLE IF NOT EXISTS rm_position (name text PRIMARY KEY, position bigint NOT NULL)""",
+    """CREATE OR REPLACE FUNCTION rm_assert(ok boolean, message text) RETURNS boolean LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NOT ok THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = message;
+        END IF;
+        RETURN true;
+    END $$""",
+    """CREATE TABLE IF NOT EXISTS kc_follower_position ( name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE TABLE IF NOT EXISTS kc_parked_event ( follower text NOT NULL, notification_id bigint NOT NULL, aggregate_id text NOT NULL, aggregate_version bigint NOT NULL, event_type text NOT NULL, reason text NOT NULL, blocked_by bigint, attempts integer NOT NULL DEFAULT 1, parked_at timestamptz NOT NULL DEFAULT now(), last_attempt_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (follower, notification_id))""",
+]
+
+
+def upgrade() -> None:
+    baseline(STATEMENTS)
+
+
+def downgrade() -> None:
+    raise NotImplementedError("forward only: write a new revision instead (ADR 0018)")
