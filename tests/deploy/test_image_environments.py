@@ -95,7 +95,7 @@ def test_a_service_image_builds_its_app_and_holds_no_development_tool(image, com
     # the db-init Job runs the schema tool from the same image
     schema = python(venv, "import kc_runtime.schema, kc_runtime.topics")
     assert schema.returncode == 0, schema.stderr[-2000:]
-    # ... and the service's migration history ships in the image (ADR 0018)
+    # ... and the service's migration history ships in the image (ADR 0019)
     history = python(venv, f"from kc_runtime import migrations as m; print(m.head(m.history('{package}')))")
     assert history.returncode == 0 and history.stdout.strip(), history.stderr[-2000:]
     site = next((venv / "lib").glob("python3*/site-packages"))

@@ -1,4 +1,4 @@
-"""Versioned schema migrations (ADR 0018): each service's Alembic history of plain-SQL revisions, applied by
+"""Versioned schema migrations (ADR 0019): each service's Alembic history of plain-SQL revisions, applied by
 `python -m kc_runtime.schema create <package>` (the db-init Job, as the migration role); a process with
 `<PREFIX>CREATE_SCHEMA=false` requires the head revision at start."""
 

@@ -1,6 +1,6 @@
 """A service's database schema: migrated by the db-init Job, or at start; checked at start when not.
 
-The schema is versioned (ADR 0018): each service's package holds its Alembic history of plain-SQL revisions
+The schema is versioned (ADR 0019): each service's package holds its Alembic history of plain-SQL revisions
 (``<package>/migrations/``, :mod:`kc_runtime.migrations`). ``python -m kc_runtime.schema create <package>`` (the
 ``<service>-db-init`` Job, as the migration role) upgrades the database to the head revision — adopting a
 database that this command made before there were migrations — then checks that every table the service

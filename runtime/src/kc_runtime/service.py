@@ -309,7 +309,7 @@ class ServiceRuntime:
     # ---- schema -----------------------------------------------------------------------------------------
 
     async def create_schema(self) -> None:
-        """Make every table of the service: migrate its database to the head revision (ADR 0018).
+        """Make every table of the service: migrate its database to the head revision (ADR 0019).
 
         A service without a migration history (tests' own): the event store's tables (and tables its recorder
         adds) were created when the application was constructed with ``create_schema`` on; the declared

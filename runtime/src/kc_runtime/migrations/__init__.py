@@ -1,4 +1,4 @@
-"""Versioned schema migrations (Alembic, plain-SQL revisions), one history per service database (ADR 0018).
+"""Versioned schema migrations (Alembic, plain-SQL revisions), one history per service database (ADR 0019).
 
 A service's history lives in its package, ``<package>/migrations/v<NNNN>_<what>.py``; this package holds the
 environment they share (``env.py``: online, one transaction, an advisory lock) and the helpers:

@@ -1,4 +1,4 @@
-"""Alembic's environment for every service's migration history (ADR 0018): online only, one transaction.
+"""Alembic's environment for every service's migration history (ADR 0019): online only, one transaction.
 
 The URL is the service's ``DATABASE_URL`` (libpq's own syntax and parameters, TLS included), handed over in
 ``config.attributes["dsn"]`` by :mod:`kc_runtime.migrations`. PostgreSQL's DDL is transactional, so an

@@ -14,11 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Plain SQL (ADR 0018). Old pods run on the new schema during a rollout: only expand here (add tables,
+    # Plain SQL (ADR 0019). Old pods run on the new schema during a rollout: only expand here (add tables,
     # nullable columns, indexes CONCURRENTLY outside this transaction if big); drop in a later release.
     op.execute("""
     """)
 
 
 def downgrade() -> None:
-    raise NotImplementedError("forward only: write a new revision instead (ADR 0018)")
+    raise NotImplementedError("forward only: write a new revision instead (ADR 0019)")

@@ -1,1 +1,1 @@
-"""approval's migration history (Alembic, plain SQL; ADR 0018)."""
+"""approval's migration history (Alembic, plain SQL; ADR 0019)."""

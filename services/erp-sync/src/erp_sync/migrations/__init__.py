@@ -1,1 +1,1 @@
-"""erp-sync's migration history (Alembic, plain SQL; ADR 0018)."""
+"""erp-sync's migration history (Alembic, plain SQL; ADR 0019)."""

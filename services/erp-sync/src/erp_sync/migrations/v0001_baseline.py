@@ -1,5 +1,5 @@
 """erp-sync: the baseline — the schema `python -m kc_runtime.schema create erp_sync` made before there were
-migrations (ADR 0018), frozen as text: the event store's tables (as eventsourcing's recorder creates them), the
+migrations (ADR 0019), frozen as text: the event store's tables (as eventsourcing's recorder creates them), the
 service's own tables, the followers' positions and parked events.
 
 Never edit it: a change is a new revision. On a database made by `schema create` it creates nothing and is
@@ -62,4 +62,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("forward only: write a new revision instead (ADR 0018)")
+    raise NotImplementedError("forward only: write a new revision instead (ADR 0019)")

@@ -1,1 +1,1 @@
-"""notifications's migration history (Alembic, plain SQL; ADR 0018)."""
+"""notifications's migration history (Alembic, plain SQL; ADR 0019)."""

@@ -1,1 +1,1 @@
-"""registration's migration history (Alembic, plain SQL; ADR 0018)."""
+"""registration's migration history (Alembic, plain SQL; ADR 0019)."""

@@ -1,1 +1,1 @@
-"""users's migration history (Alembic, plain SQL; ADR 0018)."""
+"""users's migration history (Alembic, plain SQL; ADR 0019)."""
