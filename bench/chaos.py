@@ -11,7 +11,10 @@ Afterwards it checks, and prints as figures:
   * the approval read model (lists) equals the orders themselves;
   * dead-letter topics hold only messages that really are poison (none were injected: expected empty);
   * prices kept flowing: articles whose price the ERP changed during the faults are priced by approval as the
-    ERP (the simulator) finally keeps them.
+    ERP (the simulator) finally keeps them;
+  * period budgets stay exact (ADR 0017): one buyer per company orders against a monthly budget; afterwards the
+    ledger's reserved and consumed figures equal what that buyer's orders, as they finally stand, say they must
+    be, and what was reserved without an approver's decision never exceeds the budget.
 Exits non-zero if any check fails. Only ever targets the local stack on 127.0.0.1.
 """
 
@@ -53,6 +56,8 @@ SERVICES = ["registration", "users", "approval", "erp-sync", "notifications"]
 FINAL_OR_PENDING = {"pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled"}
 AT_ERP = {"released", "transmitted", "confirmed", "erp_rejected"}
 PRICED_BY_CHAOS = ("M-300", "B-200")  # in the ERP simulator's default list; the chaos buyers order SKU-0…39
+PERIOD_BUDGET = Decimal("250.00")  # monthly, for one buyer per company: filled after a few orders, then held
+PERIOD_LIMITS = {"period_value", "period_quantity"}
 STOP_GRACE = 30.0  # seconds a service gets after SIGTERM (the Deployments' terminationGracePeriodSeconds)
 
 
@@ -339,6 +344,7 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                     if rec["buyer"] is headers and listed.get(order_id) != states.get(order_id):
                         mismatches += 1
                 unanswered += len(set(listed) - set(load.acknowledged))
+        figures["period_budgets"] = await check_period_budgets(gw, load, failures)
         figures["read_model_mismatches"] = mismatches
         figures["orders_made_but_never_answered"] = unanswered
         if mismatches:
@@ -418,6 +424,89 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     return figures, failures
 
 
+async def give_period_budgets(gw: httpx.AsyncClient, shops: list[dict[str, Any]], timeout: float = 120) -> None:
+    """The first buyer of each company gets a monthly budget of ``PERIOD_BUDGET`` (beside the per-order limits),
+    in force at approval before the load starts."""
+    from bench.run import BENCH_BUDGET
+
+    for shop in shops:
+        buyer = shop["buyers"][0]
+        me = await gw.get("/api/me", headers=buyer)
+        me.raise_for_status()
+        period_budget = {"period": "month", "max_value": {"amount": str(PERIOD_BUDGET), "currency": "EUR"}}
+        r = await gw.put(f"/api/users/{me.json()['user']['id']}/budget", json={**BENCH_BUDGET, "period_budget": period_budget},
+                         headers=shop["main"])  # fmt: skip
+        r.raise_for_status()
+        shop["period_buyer"] = buyer
+        deadline = time.monotonic() + timeout
+        while True:
+            r = await gw.get("/api/orders/period-budget", headers=buyer)
+            if r.status_code == 200 and r.json()["figures"] is not None:
+                shop["period"] = r.json()["figures"]["period"]
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"approval did not learn of the period budget: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(0.1)
+
+
+async def check_period_budgets(gw: httpx.AsyncClient, load: Load, failures: list[str]) -> dict[str, Any]:
+    """Each period buyer's ledger against their orders as they finally stand — every order of theirs, also one
+    whose answer the load never got: reserved = the totals of orders released or on the way to the ERP, and of
+    those waiting that fitted when submitted; consumed = the totals the ERP confirmed; rejected, cancelled and
+    refused orders take nothing. Orders that fitted without an approver's word never sum above the budget."""
+    figures: dict[str, Any] = {}
+    for n, shop in enumerate(s for s in load.shops if "period_buyer" in s):
+        buyer = shop["period_buyer"]
+        now = (await gw.get("/api/orders/period-budget", headers=buyer)).json()["figures"]
+        if now["period"] != shop["period"]:  # the run crossed into a new month: the ledger started again
+            figures[f"buyer_{n}"] = f"not checked: the period changed from {shop['period']} to {now['period']}"
+            continue
+        orders: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = (await gw.get("/api/orders", params={"limit": 200, "offset": offset}, headers=buyer)).json()
+            for item in page["items"]:
+                r = await gw.get(f"/api/orders/{item['id']}", headers=buyer)
+                r.raise_for_status()
+                orders.append(r.json())
+            offset += 200
+            if offset >= page["total"]:
+                break
+        reserved = consumed = unapproved = Decimal(0)
+        reserved_qty = consumed_qty = 0
+        for o in orders:
+            total, qty = Decimal(o["total"]["amount"]), o["total_quantity"]
+            fitted = not any(x["limit"] in PERIOD_LIMITS for x in o["exceeded_limits"])
+            status = o["status"]
+            if status == "confirmed":
+                consumed, consumed_qty = consumed + total, consumed_qty + qty
+            elif status in ("released", "transmitted") or (status == "pending_approval" and fitted):
+                reserved, reserved_qty = reserved + total, reserved_qty + qty
+            if fitted and status in ("pending_approval", "released", "transmitted", "confirmed"):
+                unapproved += total
+        ledger = {
+            "reserved": Decimal(now["reserved_value"]["amount"]),
+            "consumed": Decimal(now["consumed_value"]["amount"]),
+            "reserved_quantity": now["reserved_quantity"],
+            "consumed_quantity": now["consumed_quantity"],
+        }
+        expected = {"reserved": reserved, "consumed": consumed, "reserved_quantity": reserved_qty,
+                     "consumed_quantity": consumed_qty}  # fmt: skip
+        figures[f"buyer_{n}"] = {
+            "orders": len(orders),
+            "held_for_the_period_budget": sum(
+                1 for o in orders if any(x["limit"] in PERIOD_LIMITS for x in o["exceeded_limits"])
+            ),
+            "ledger": {k: str(v) for k, v in ledger.items()},
+            "taken_without_approval": str(unapproved),
+        }
+        if ledger != expected:
+            failures.append(f"period budget of buyer {n}: ledger {ledger}, the orders say {expected}")
+        if unapproved > PERIOD_BUDGET:
+            failures.append(f"period budget of buyer {n}: {unapproved} taken without approval, budget {PERIOD_BUDGET}")
+    return figures
+
+
 async def parked_events() -> dict[str, int]:
     """Parked events per service (GET /ops/parked with the development profile's operator tokens)."""
     from kc_runtime.ops import development_ops_token
@@ -452,6 +541,7 @@ async def main() -> int:
     since_ms = int(time.time() * 1000)
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
         shops = await setup_companies(gw, companies=2, buyers_per_company=max(1, args.buyers // 2))
+        await give_period_budgets(gw, shops)
         load = Load(gw, shops)
         buyers = [
             asyncio.create_task(load.buyer(shop, h, n))
