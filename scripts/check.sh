@@ -25,6 +25,9 @@ export KC_TEST_USE_TESTCONTAINERS=0
 export KC_TEST_PG_ADMIN_DSN="postgresql://postgres@127.0.0.1:9/postgres"
 export KC_TEST_KAFKA_BOOTSTRAP="127.0.0.1:9"
 export KC_TEST_GATEWAY="http://127.0.0.1:9"
+# Keep compiled test modules: pytest's assertion rewriting of ~200 test modules costs each worker several
+# seconds when PYTHONDONTWRITEBYTECODE forbids caching the result (__pycache__ is git-ignored).
+unset PYTHONDONTWRITEBYTECODE
 # pytest-xdist (a dev dependency) spreads the tests over the cores: one worker per core.
 parallel=()
 if .venv/bin/python -c "import xdist" 2>/dev/null; then parallel=(-n "${KC_CHECK_WORKERS:-auto}"); fi

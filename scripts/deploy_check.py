@@ -1132,7 +1132,9 @@ def render(build: str) -> list[dict[str, Any]]:
 
     path = K8S / build
     result = run([*kustomize_command(), str(path)], f"kustomize build {build}")
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    # libyaml's loader when PyYAML has it (ten times faster than the pure-Python one; same safe subset).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [doc for doc in yaml.load_all(result.stdout, Loader=loader) if doc]
 
 
 def openapi_to_jsonschema(node: Any) -> Any:

@@ -66,7 +66,8 @@ class Jwks:
 def jwks() -> Iterator[Jwks]:
     j = Jwks()
     j.add("k1")
-    thread = threading.Thread(target=j.server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, and this fixture runs for 60 tests.
+    thread = threading.Thread(target=j.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield j
     j.server.shutdown()
