@@ -299,90 +299,86 @@ def audit_draft(index: int, event: Any) -> AuditDraft | None:
 
 def row_change(event: Any) -> RowChange | None:
     """The read-model change of one event. Each event names the whole new value of what it changes."""
-    owner, name, e = _owner(event), type(event).__name__, vars(event)
     key, version, at = event.originator_id, event.originator_version, event.timestamp
 
     def update(table: str, **values: Any) -> RowChange:
         return RowChange(table, key, version, at, values=values)
 
-    row: UserRow | CompanyRow | RoleRow
-
-    if owner == "User":
-        if name == "Created":
-            row = UserRow(
+    match event:
+        case User.Created():
+            user = UserRow(
                 user_id=key,
-                company_id=e["company_id"],
-                email=e["email"],
-                first_name=e["first_name"],
-                last_name=e["last_name"],
-                language=e["language"],
+                company_id=event.company_id,
+                email=event.email,
+                first_name=event.first_name,
+                last_name=event.last_name,
+                language=event.language,
                 status=UserStatus.ACTIVE.value,
-                role_ids=tuple(e["role_ids"]),
-                permissions=tuple(e["permissions"]),
-                budget=e["budget"],
-                erp_contact_id=e["erp_contact_id"],
-                created_at=e["created_at"],
+                role_ids=tuple(event.role_ids),
+                permissions=tuple(event.permissions),
+                budget=event.budget,
+                erp_contact_id=event.erp_contact_id,
+                created_at=event.created_at,
                 updated_at=at,
                 version=version,
             )
-            return RowChange("users", key, version, at, row=row)
-        simple = {
-            "Renamed": lambda: update("users", first_name=e["first_name"], last_name=e["last_name"]),
-            "EmailChanged": lambda: update("users", email=e["email"]),
-            "Activated": lambda: update("users", status=UserStatus.ACTIVE.value),
-            "Deactivated": lambda: update("users", status=UserStatus.INACTIVE.value),
-            "BudgetSet": lambda: update("users", budget=e["budget"]),
-            "RolesSet": lambda: update("users", role_ids=tuple(e["role_ids"]), permissions=tuple(e["permissions"])),
-            "PermissionsChanged": lambda: update("users", permissions=tuple(e["permissions"])),
-        }
-    elif owner == "Company":
-        if name == "Created":
-            row = CompanyRow(
+            return RowChange("users", key, version, at, row=user)
+        case User.Renamed():
+            return update("users", first_name=event.first_name, last_name=event.last_name)
+        case User.EmailChanged():
+            return update("users", email=event.email)
+        case User.Activated():
+            return update("users", status=UserStatus.ACTIVE.value)
+        case User.Deactivated():
+            return update("users", status=UserStatus.INACTIVE.value)
+        case User.BudgetSet():
+            return update("users", budget=event.budget)
+        case User.RolesSet():
+            return update("users", role_ids=tuple(event.role_ids), permissions=tuple(event.permissions))
+        case User.PermissionsChanged():
+            return update("users", permissions=tuple(event.permissions))
+        case Company.Created():
+            company = CompanyRow(
                 company_id=key,
-                customer_number=e["customer_number"],
-                name=e["name"],
-                currency=e["currency"],
-                main_contact_id=e["main_contact_id"],
+                customer_number=event.customer_number,
+                name=event.name,
+                currency=event.currency,
+                main_contact_id=event.main_contact_id,
                 approver_ids=(),
-                erp_contacts=tuple(e["erp_contacts"]),
+                erp_contacts=tuple(event.erp_contacts),
                 taken_over={},
-                registered_at=e["registered_at"],
+                registered_at=event.registered_at,
                 version=version,
             )
-            return RowChange("companies", key, version, at, row=row)
-        simple = {
-            "ApproversSet": lambda: update("companies", approver_ids=tuple(e["approver_ids"])),
-            "ApproverRemoved": lambda: update("companies", approver_ids=tuple(e["approver_ids"])),
-            "MainContactTransferred": lambda: update("companies", main_contact_id=e["main_contact_id"]),
-            "ErpMasterDataChanged": lambda: update("companies", name=e["name"], currency=e["currency"]),
-            "ErpContactRecorded": lambda: update("companies", erp_contacts=tuple(e["erp_contacts"])),
-            "ErpContactTakenOver": lambda: RowChange(
-                "companies", key, version, at, merge={"taken_over": {e["erp_contact_id"]: e["user_id"]}}
-            ),
-        }
-    elif owner == "Role":
-        if name == "Defined":
-            row = RoleRow(
+            return RowChange("companies", key, version, at, row=company)
+        case Company.ApproversSet() | Company.ApproverRemoved():
+            return update("companies", approver_ids=tuple(event.approver_ids))
+        case Company.MainContactTransferred():
+            return update("companies", main_contact_id=event.main_contact_id)
+        case Company.ErpMasterDataChanged():
+            return update("companies", name=event.name, currency=event.currency)
+        case Company.ErpContactRecorded():
+            return update("companies", erp_contacts=tuple(event.erp_contacts))
+        case Company.ErpContactTakenOver():
+            return RowChange("companies", key, version, at, merge={"taken_over": {event.erp_contact_id: event.user_id}})
+        case Role.Defined():
+            role = RoleRow(
                 role_id=key,
-                company_id=e["company_id"],
-                name=e["name"],
-                description=e["description"],
-                permissions=tuple(e["permissions"]),
+                company_id=event.company_id,
+                name=event.name,
+                description=event.description,
+                permissions=tuple(event.permissions),
                 deleted=False,
                 version=version,
             )
-            return RowChange("roles", key, version, at, row=row)
-        simple = {
-            "Changed": lambda: update(
-                "roles", name=e["name"], description=e["description"], permissions=tuple(e["permissions"])
-            ),
-            "Deleted": lambda: update("roles", deleted=True),
-        }
-    else:
-        return None
-    if name not in simple:
-        raise TypeError(f"the read model does not know {owner}.{name}")
-    return simple[name]()
+            return RowChange("roles", key, version, at, row=role)
+        case Role.Changed():
+            return update("roles", name=event.name, description=event.description, permissions=tuple(event.permissions))
+        case Role.Deleted():
+            return update("roles", deleted=True)
+        case User.Event() | Company.Event() | Role.Event():
+            raise TypeError(f"the read model does not know {type(event).__qualname__}")
+    return None
 
 
 def project(events: Sequence[Any]) -> Changes:

@@ -230,7 +230,20 @@ class User(Aggregate):
             by=by,
         )
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        company_id: UUID
+        email: str
+        first_name: str
+        last_name: str
+        language: str
+        role_ids: Sequence[str]
+        permissions: Sequence[str]
+        budget: Budget
+        erp_contact_id: str | None
+        created_at: datetime
+        by: UUID | None
+
+    @event(Created)
     def __init__(
         self,
         company_id: UUID,
@@ -280,7 +293,13 @@ class User(Aggregate):
         if (first, last) != (self.first_name, self.last_name):
             self._renamed(company_id=self.company_id, first_name=first, last_name=last, by=by)
 
-    @event("Renamed")
+    class Renamed(Aggregate.Event):
+        company_id: UUID
+        first_name: str
+        last_name: str
+        by: UUID | None
+
+    @event(Renamed)
     def _renamed(self, company_id: UUID, first_name: str, last_name: str, by: UUID | None) -> None:
         self.first_name = first_name
         self.last_name = last_name
@@ -291,7 +310,13 @@ class User(Aggregate):
         if email != self.email:
             self._email_changed(company_id=self.company_id, email=email, previous_email=self.email, by=by)
 
-    @event("EmailChanged")
+    class EmailChanged(Aggregate.Event):
+        company_id: UUID
+        email: str
+        previous_email: str
+        by: UUID | None
+
+    @event(EmailChanged)
     def _email_changed(self, company_id: UUID, email: str, previous_email: str, by: UUID | None) -> None:
         self.email = email
 
@@ -299,7 +324,11 @@ class User(Aggregate):
         if not self.is_active:
             self._activated(company_id=self.company_id, by=by)
 
-    @event("Activated")
+    class Activated(Aggregate.Event):
+        company_id: UUID
+        by: UUID | None
+
+    @event(Activated)
     def _activated(self, company_id: UUID, by: UUID | None) -> None:
         self.status = UserStatus.ACTIVE
 
@@ -313,7 +342,11 @@ class User(Aggregate):
         if self.is_active:
             self._deactivated(company_id=self.company_id, by=by)
 
-    @event("Deactivated")
+    class Deactivated(Aggregate.Event):
+        company_id: UUID
+        by: UUID | None
+
+    @event(Deactivated)
     def _deactivated(self, company_id: UUID, by: UUID | None) -> None:
         self.status = UserStatus.INACTIVE
 
@@ -321,7 +354,12 @@ class User(Aggregate):
         if budget != self.budget:
             self._budget_set(company_id=self.company_id, budget=budget, by=by)
 
-    @event("BudgetSet")
+    class BudgetSet(Aggregate.Event):
+        company_id: UUID
+        budget: Budget
+        by: UUID | None
+
+    @event(BudgetSet)
     def _budget_set(self, company_id: UUID, budget: Budget, by: UUID | None) -> None:
         self.budget = budget
 
@@ -349,7 +387,13 @@ class User(Aggregate):
         if role_ids != self.role_ids or permissions != self.permissions:
             self._roles_set(company_id=self.company_id, role_ids=role_ids, permissions=permissions, by=by)
 
-    @event("RolesSet")
+    class RolesSet(Aggregate.Event):
+        company_id: UUID
+        role_ids: Sequence[str]
+        permissions: Sequence[str]
+        by: UUID | None
+
+    @event(RolesSet)
     def _roles_set(
         self, company_id: UUID, role_ids: Sequence[str], permissions: Sequence[str], by: UUID | None
     ) -> None:
@@ -364,7 +408,13 @@ class User(Aggregate):
                 company_id=self.company_id, permissions=permissions, cause_role_id=cause_role_id, by=by
             )
 
-    @event("PermissionsChanged")
+    class PermissionsChanged(Aggregate.Event):
+        company_id: UUID
+        permissions: Sequence[str]
+        cause_role_id: str
+        by: UUID | None
+
+    @event(PermissionsChanged)
     def _permissions_changed(
         self, company_id: UUID, permissions: Sequence[str], cause_role_id: str, by: UUID | None
     ) -> None:
@@ -381,7 +431,17 @@ class Company(Aggregate):
     def create_id(company_id: UUID) -> UUID:
         return company_id
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        company_id: UUID
+        customer_number: str
+        name: str
+        currency: str
+        main_contact_id: UUID
+        erp_contacts: Sequence[ErpContact]
+        registration_id: UUID | None
+        registered_at: datetime
+
+    @event(Created)
     def __init__(
         self,
         company_id: UUID,
@@ -428,7 +488,11 @@ class Company(Aggregate):
         if tuple(ids) != self.approver_ids:
             self._approvers_set(approver_ids=tuple(ids), by=by)
 
-    @event("ApproversSet")
+    class ApproversSet(Aggregate.Event):
+        approver_ids: Sequence[UUID]
+        by: UUID | None
+
+    @event(ApproversSet)
     def _approvers_set(self, approver_ids: Sequence[UUID], by: UUID | None) -> None:
         self.approver_ids = tuple(approver_ids)
 
@@ -437,7 +501,13 @@ class Company(Aggregate):
             remaining = tuple(a for a in self.approver_ids if a != user_id)
             self._approver_removed(user_id=user_id, reason=reason.value, approver_ids=remaining, by=by)
 
-    @event("ApproverRemoved")
+    class ApproverRemoved(Aggregate.Event):
+        user_id: UUID
+        reason: str
+        approver_ids: Sequence[UUID]
+        by: UUID | None
+
+    @event(ApproverRemoved)
     def _approver_removed(self, user_id: UUID, reason: str, approver_ids: Sequence[UUID], by: UUID | None) -> None:
         self.approver_ids = tuple(approver_ids)
 
@@ -448,7 +518,12 @@ class Company(Aggregate):
             raise InvalidTransfer("The main-contact role can only go to another active user of the company.")
         self._main_contact_transferred(previous_main_contact_id=self.main_contact_id, main_contact_id=to.user_id, by=by)
 
-    @event("MainContactTransferred")
+    class MainContactTransferred(Aggregate.Event):
+        previous_main_contact_id: UUID
+        main_contact_id: UUID
+        by: UUID | None
+
+    @event(MainContactTransferred)
     def _main_contact_transferred(self, previous_main_contact_id: UUID, main_contact_id: UUID, by: UUID | None) -> None:
         self.main_contact_id = main_contact_id
 
@@ -474,7 +549,12 @@ class Company(Aggregate):
             return
         self._erp_master_data_changed(name=name, currency=currency, changed_at=changed_at)
 
-    @event("ErpMasterDataChanged")
+    class ErpMasterDataChanged(Aggregate.Event):
+        name: str
+        currency: str
+        changed_at: datetime
+
+    @event(ErpMasterDataChanged)
     def _erp_master_data_changed(self, name: str, currency: str, changed_at: datetime) -> None:
         self.name = name
         self.currency = currency
@@ -492,7 +572,11 @@ class Company(Aggregate):
             contacts.append(contact)
         self._erp_contact_recorded(contact=contact, erp_contacts=tuple(contacts))
 
-    @event("ErpContactRecorded")
+    class ErpContactRecorded(Aggregate.Event):
+        contact: ErpContact
+        erp_contacts: Sequence[ErpContact]
+
+    @event(ErpContactRecorded)
     def _erp_contact_recorded(self, contact: ErpContact, erp_contacts: Sequence[ErpContact]) -> None:
         self.erp_contacts = tuple(erp_contacts)
 
@@ -504,7 +588,12 @@ class Company(Aggregate):
         if erp_contact_id not in self.taken_over:
             self._erp_contact_taken_over(erp_contact_id=erp_contact_id, user_id=user_id, by=by)
 
-    @event("ErpContactTakenOver")
+    class ErpContactTakenOver(Aggregate.Event):
+        erp_contact_id: str
+        user_id: UUID
+        by: UUID | None
+
+    @event(ErpContactTakenOver)
     def _erp_contact_taken_over(self, erp_contact_id: str, user_id: UUID, by: UUID | None) -> None:
         self.taken_over[erp_contact_id] = user_id
 
@@ -518,7 +607,11 @@ class ErpInbox(Aggregate):
     def create_id(company_id: UUID) -> UUID:
         return uuid5(_INBOXES, str(company_id))
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        company_id: UUID
+        delivered: bool = False
+
+    @event(Opened)
     def __init__(self, company_id: UUID, delivered: bool = False) -> None:
         """``delivered``: opened by the registration itself (nothing was held)."""
         self.company_id = company_id
@@ -530,7 +623,12 @@ class ErpInbox(Aggregate):
         if self.master_data is None or changed_at > self.master_data[2]:
             self._master_data_held(name=name, currency=currency, changed_at=changed_at)
 
-    @event("MasterDataHeld")
+    class MasterDataHeld(Aggregate.Event):
+        name: str
+        currency: str
+        changed_at: datetime
+
+    @event(MasterDataHeld)
     def _master_data_held(self, name: str, currency: str, changed_at: datetime) -> None:
         self.master_data = (name, currency, changed_at)
 
@@ -539,7 +637,10 @@ class ErpInbox(Aggregate):
         if kept is None or (kept != contact and not contact.is_older_than(kept)):
             self._contact_held(contact=contact)
 
-    @event("ContactHeld")
+    class ContactHeld(Aggregate.Event):
+        contact: ErpContact
+
+    @event(ContactHeld)
     def _contact_held(self, contact: ErpContact) -> None:
         self.contacts[contact.erp_contact_id] = contact
 
@@ -551,7 +652,10 @@ class ErpInbox(Aggregate):
             company.record_erp_contact(contact)
         self._delivered()
 
-    @event("Delivered")
+    class Delivered(Aggregate.Event):
+        pass
+
+    @event(Delivered)
     def _delivered(self) -> None:
         self.delivered = True
 
@@ -587,7 +691,14 @@ class Role(Aggregate):
         name, description, perms = clean_role(name, description, permissions)
         return cls(company_id=company_id, name=name, description=description, permissions=perms, by=by)
 
-    @event("Defined")
+    class Defined(Aggregate.Created):
+        company_id: UUID
+        name: str
+        description: str
+        permissions: Sequence[str]
+        by: UUID | None
+
+    @event(Defined)
     def __init__(
         self, company_id: UUID, name: str, description: str, permissions: Sequence[str], by: UUID | None
     ) -> None:
@@ -607,7 +718,14 @@ class Role(Aggregate):
         if (name, description, perms) != (self.name, self.description, self.permissions):
             self._changed(company_id=self.company_id, name=name, description=description, permissions=perms, by=by)
 
-    @event("Changed")
+    class Changed(Aggregate.Event):
+        company_id: UUID
+        name: str
+        description: str
+        permissions: Sequence[str]
+        by: UUID | None
+
+    @event(Changed)
     def _changed(
         self, company_id: UUID, name: str, description: str, permissions: Sequence[str], by: UUID | None
     ) -> None:
@@ -619,7 +737,11 @@ class Role(Aggregate):
         self._check_exists()
         self._deleted(company_id=self.company_id, by=by)
 
-    @event("Deleted")
+    class Deleted(Aggregate.Event):
+        company_id: UUID
+        by: UUID | None
+
+    @event(Deleted)
     def _deleted(self, company_id: UUID, by: UUID | None) -> None:
         self.deleted = True
 
@@ -650,7 +772,11 @@ class KeyClaim(Aggregate):
     def create_id(key: str) -> UUID:
         return uuid5(_CLAIMS, key)
 
-    @event("Claimed")
+    class Claimed(Aggregate.Created):
+        key: str
+        owner_id: UUID
+
+    @event(Claimed)
     def __init__(self, key: str, owner_id: UUID) -> None:
         self.key = key
         self.owner_id: UUID | None = owner_id
@@ -662,7 +788,10 @@ class KeyClaim(Aggregate):
             raise KeyTaken("Taken.")
         self._reclaimed(owner_id=owner_id)
 
-    @event("Reclaimed")
+    class Reclaimed(Aggregate.Event):
+        owner_id: UUID
+
+    @event(Reclaimed)
     def _reclaimed(self, owner_id: UUID) -> None:
         self.owner_id = owner_id
 
@@ -670,6 +799,9 @@ class KeyClaim(Aggregate):
         if self.owner_id == owner_id:
             self._released()
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        pass
+
+    @event(Released)
     def _released(self) -> None:
         self.owner_id = None

@@ -7,7 +7,8 @@ KeyClaim events are bookkeeping and stay inside.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
 from contracts.base import Message, Money
 from contracts.topics import USERS_COMPANIES, USERS_USERS
@@ -34,86 +35,99 @@ def budget(b: Budget) -> v1.Budget:
     return v1.Budget(max_total_quantity=b.max_total_quantity, max_order_value=value, period_budget=period)
 
 
-def _user_message(event: Any) -> Message | None:
-    e = vars(event)
-    ids = {"user_id": event.originator_id, "company_id": e["company_id"], "changed_by": e["by"]}
-    if isinstance(event, User.Created):  # type: ignore[attr-defined]  # event classes are made by @event
+class _Administered(Protocol):
+    """What every User event carries: the company and who did it."""
+
+    @property
+    def originator_id(self) -> UUID: ...
+    @property
+    def company_id(self) -> UUID: ...
+    @property
+    def by(self) -> UUID | None: ...
+
+
+def _ids(event: _Administered) -> dict[str, Any]:
+    return {"user_id": event.originator_id, "company_id": event.company_id, "changed_by": event.by}
+
+
+def _user_message(event: User.Event) -> Message | None:
+    if isinstance(event, User.Created):
         return v1.UserCreated(
-            **ids,
-            email=e["email"],
-            first_name=e["first_name"],
-            last_name=e["last_name"],
-            language=e["language"],
-            role_ids=list(e["role_ids"]),
-            permissions=list(e["permissions"]),
-            budget=budget(e["budget"]),
-            is_main_contact=MAIN_CONTACT in e["role_ids"],
-            erp_contact_id=e["erp_contact_id"],
-            created_at=e["created_at"],
+            **_ids(event),
+            email=event.email,
+            first_name=event.first_name,
+            last_name=event.last_name,
+            language=event.language,
+            role_ids=list(event.role_ids),
+            permissions=list(event.permissions),
+            budget=budget(event.budget),
+            is_main_contact=MAIN_CONTACT in event.role_ids,
+            erp_contact_id=event.erp_contact_id,
+            created_at=event.created_at,
         )
-    if isinstance(event, User.Renamed):  # type: ignore[attr-defined]
-        return v1.UserRenamed(**ids, first_name=e["first_name"], last_name=e["last_name"])
-    if isinstance(event, User.EmailChanged):  # type: ignore[attr-defined]
-        return v1.UserEmailChanged(**ids, email=e["email"], previous_email=e["previous_email"])
-    if isinstance(event, User.Activated):  # type: ignore[attr-defined]
-        return v1.UserActivated(**ids)
-    if isinstance(event, User.Deactivated):  # type: ignore[attr-defined]
-        return v1.UserDeactivated(**ids)
-    if isinstance(event, User.BudgetSet):  # type: ignore[attr-defined]
-        return v1.UserBudgetSet(**ids, budget=budget(e["budget"]))
-    if isinstance(event, User.RolesSet):  # type: ignore[attr-defined]
+    if isinstance(event, User.Renamed):
+        return v1.UserRenamed(**_ids(event), first_name=event.first_name, last_name=event.last_name)
+    if isinstance(event, User.EmailChanged):
+        return v1.UserEmailChanged(**_ids(event), email=event.email, previous_email=event.previous_email)
+    if isinstance(event, User.Activated):
+        return v1.UserActivated(**_ids(event))
+    if isinstance(event, User.Deactivated):
+        return v1.UserDeactivated(**_ids(event))
+    if isinstance(event, User.BudgetSet):
+        return v1.UserBudgetSet(**_ids(event), budget=budget(event.budget))
+    if isinstance(event, User.RolesSet):
         return v1.UserRolesSet(
-            **ids,
-            role_ids=list(e["role_ids"]),
-            permissions=list(e["permissions"]),
-            is_main_contact=MAIN_CONTACT in e["role_ids"],
+            **_ids(event),
+            role_ids=list(event.role_ids),
+            permissions=list(event.permissions),
+            is_main_contact=MAIN_CONTACT in event.role_ids,
         )
-    if isinstance(event, User.PermissionsChanged):  # type: ignore[attr-defined]
-        return v1.UserPermissionsChanged(**ids, permissions=list(e["permissions"]), cause_role_id=e["cause_role_id"])
+    if isinstance(event, User.PermissionsChanged):
+        return v1.UserPermissionsChanged(
+            **_ids(event), permissions=list(event.permissions), cause_role_id=event.cause_role_id
+        )
     return None
 
 
-def _company_message(event: Any) -> Message | None:
-    e = vars(event)
+def _company_message(event: Company.Event) -> Message | None:
     company_id = event.originator_id
-    if isinstance(event, Company.Created):  # type: ignore[attr-defined]
+    if isinstance(event, Company.Created):
         return v1.CompanyCreated(
             company_id=company_id,
-            customer_number=e["customer_number"],
-            name=e["name"],
-            currency=e["currency"],
-            main_contact_id=e["main_contact_id"],
-            registration_id=e["registration_id"],
+            customer_number=event.customer_number,
+            name=event.name,
+            currency=event.currency,
+            main_contact_id=event.main_contact_id,
+            registration_id=event.registration_id,
             created_at=event.timestamp,
         )
-    if isinstance(event, Company.ApproversSet):  # type: ignore[attr-defined]
-        return v1.ApproversSet(company_id=company_id, approver_ids=list(e["approver_ids"]), changed_by=e["by"])
-    if isinstance(event, Company.ApproverRemoved):  # type: ignore[attr-defined]
+    if isinstance(event, Company.ApproversSet):
+        return v1.ApproversSet(company_id=company_id, approver_ids=list(event.approver_ids), changed_by=event.by)
+    if isinstance(event, Company.ApproverRemoved):
         return v1.ApproverRemoved(
             company_id=company_id,
-            user_id=e["user_id"],
-            reason=e["reason"],
-            approver_ids=list(e["approver_ids"]),
-            changed_by=e["by"],
+            user_id=event.user_id,
+            reason=event.reason,
+            approver_ids=list(event.approver_ids),
+            changed_by=event.by,
         )
-    if isinstance(event, Company.MainContactTransferred):  # type: ignore[attr-defined]
+    if isinstance(event, Company.MainContactTransferred):
         return v1.MainContactTransferred(
             company_id=company_id,
-            previous_main_contact_id=e["previous_main_contact_id"],
-            main_contact_id=e["main_contact_id"],
-            changed_by=e["by"],
+            previous_main_contact_id=event.previous_main_contact_id,
+            main_contact_id=event.main_contact_id,
+            changed_by=event.by,
         )
     return None  # ErpContactTakenOver: the new user's UserCreated carries the ERP contact id
 
 
-def _role_message(event: Any) -> Message | None:
-    e = vars(event)
-    common = {"company_id": e["company_id"], "role_id": str(event.originator_id), "changed_by": e["by"]}
-    if isinstance(event, Role.Defined | Role.Changed):  # type: ignore[attr-defined]
-        cls = v1.RoleDefined if isinstance(event, Role.Defined) else v1.RoleChanged  # type: ignore[attr-defined]
-        return cls(**common, name=e["name"], description=e["description"], permissions=list(e["permissions"]))
-    if isinstance(event, Role.Deleted):  # type: ignore[attr-defined]
-        return v1.RoleDeleted(**common)
+def _role_message(event: Role.Event) -> Message | None:
+    if isinstance(event, Role.Defined | Role.Changed | Role.Deleted):
+        common = {"company_id": event.company_id, "role_id": str(event.originator_id), "changed_by": event.by}
+        if isinstance(event, Role.Deleted):
+            return v1.RoleDeleted(**common)
+        cls = v1.RoleDefined if isinstance(event, Role.Defined) else v1.RoleChanged
+        return cls(**common, name=event.name, description=event.description, permissions=list(event.permissions))
     return None
 
 
