@@ -336,7 +336,7 @@ class Registrations(ServiceApplication):
         """Every attempt for a customer number, newest first (successful or not, refused ones included)."""
         ids: list[UUID] = []
         for e in self._history(AttemptCounter.create_id(CounterKind.CUSTOMER_NUMBER, customer_number)):
-            if isinstance(e, AttemptCounter.AttemptRecorded | AttemptCounter.AttemptRefused):  # type: ignore[attr-defined]
+            if isinstance(e, AttemptCounter.AttemptRecorded | AttemptCounter.AttemptRefused):
                 ids.append(UUID(str(e.registration_id)))
                 if len(ids) >= limit:
                     break

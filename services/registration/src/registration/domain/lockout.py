@@ -65,7 +65,11 @@ class AttemptCounter(Aggregate):
     def create_id(kind: str, key: str) -> UUID:
         return uuid5(_NS, f"{kind}/{key}")
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        kind: str
+        key: str
+
+    @event(Opened)
     def __init__(self, kind: str, key: str) -> None:
         self.kind = CounterKind(kind)
         self.key = key
@@ -102,7 +106,12 @@ class AttemptCounter(Aggregate):
     def record_attempt(self, registration_id: UUID, at: datetime, policy: LockoutPolicy) -> None:
         self._attempt_recorded(registration_id=registration_id, at=at, window_s=policy.window_s)
 
-    @event("AttemptRecorded")
+    class AttemptRecorded(Aggregate.Event):
+        registration_id: UUID
+        at: datetime
+        window_s: int
+
+    @event(AttemptRecorded)
     def _attempt_recorded(self, registration_id: UUID, at: datetime, window_s: int) -> None:
         self._prune(at - timedelta(seconds=window_s))
         self.pending[str(registration_id)] = at
@@ -111,7 +120,11 @@ class AttemptCounter(Aggregate):
         """An attempt refused at the door (locked or rate-limited): logged, but it does not count."""
         self._attempt_refused(registration_id=registration_id, at=at)
 
-    @event("AttemptRefused")
+    class AttemptRefused(Aggregate.Event):
+        registration_id: UUID
+        at: datetime
+
+    @event(AttemptRefused)
     def _attempt_refused(self, registration_id: UUID, at: datetime) -> None:
         pass
 
@@ -123,13 +136,23 @@ class AttemptCounter(Aggregate):
         if failures >= policy.max_failures:
             self._locked_out(until=at + timedelta(seconds=policy.lockout_s), failures=failures, at=at)
 
-    @event("FailureRecorded")
+    class FailureRecorded(Aggregate.Event):
+        registration_id: UUID
+        at: datetime
+        window_s: int
+
+    @event(FailureRecorded)
     def _failure_recorded(self, registration_id: UUID, at: datetime, window_s: int) -> None:
         self._prune(at - timedelta(seconds=window_s))
         self.pending.pop(str(registration_id), None)
         self.failures[str(registration_id)] = at
 
-    @event("LockedOut")
+    class LockedOut(Aggregate.Event):
+        until: datetime
+        failures: int
+        at: datetime
+
+    @event(LockedOut)
     def _locked_out(self, until: datetime, failures: int, at: datetime) -> None:
         self.locked_until = until
         self.lockouts += 1
@@ -141,7 +164,11 @@ class AttemptCounter(Aggregate):
         if str(registration_id) in self.pending:
             self._attempt_resolved(registration_id=registration_id, at=at)
 
-    @event("AttemptResolved")
+    class AttemptResolved(Aggregate.Event):
+        registration_id: UUID
+        at: datetime
+
+    @event(AttemptResolved)
     def _attempt_resolved(self, registration_id: UUID, at: datetime) -> None:
         self.pending.pop(str(registration_id), None)
 

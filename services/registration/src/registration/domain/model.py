@@ -122,7 +122,17 @@ class ConfirmationOutcome(StrEnum):
 class Registration(Aggregate):
     """One registration attempt."""
 
-    @event("Submitted")
+    class Submitted(Aggregate.Created):
+        customer_number: str
+        invoice_number: str
+        email: str
+        first_name: str
+        last_name: str
+        language: str
+        client_address: str
+        submitted_at: datetime
+
+    @event(Submitted)
     def __init__(
         self,
         customer_number: str,
@@ -161,7 +171,12 @@ class Registration(Aggregate):
             return
         self._verification_requested(customer_number=self.customer_number, invoice_number=self.invoice_number, at=at)
 
-    @event("VerificationRequested")
+    class VerificationRequested(Aggregate.Event):
+        customer_number: str
+        invoice_number: str
+        at: datetime
+
+    @event(VerificationRequested)
     def _verification_requested(self, customer_number: str, invoice_number: str, at: datetime) -> None:
         self.status = Status.VERIFYING
         self.updated_at = at
@@ -176,7 +191,12 @@ class Registration(Aggregate):
             return
         self._verified(company=company, erp_contacts=erp_contacts, at=at)
 
-    @event("Verified")
+    class Verified(Aggregate.Event):
+        company: dict[str, Any]
+        erp_contacts: list[dict[str, Any]]
+        at: datetime
+
+    @event(Verified)
     def _verified(self, company: dict[str, Any], erp_contacts: list[dict[str, Any]], at: datetime) -> None:
         self.company = company
         self.erp_contacts = erp_contacts
@@ -199,7 +219,19 @@ class Registration(Aggregate):
             at=at,
         )
 
-    @event("ConfirmationRequested")
+    class ConfirmationRequested(Aggregate.Event):
+        customer_number: str
+        email: str
+        first_name: str
+        last_name: str
+        language: str
+        company_name: str | None
+        token_nonce: str
+        token_hash: str
+        expires_at: datetime
+        at: datetime
+
+    @event(ConfirmationRequested)
     def _confirmation_requested(
         self,
         customer_number: str,
@@ -245,7 +277,10 @@ class Registration(Aggregate):
             return ConfirmationOutcome.EXPIRED
         return ConfirmationOutcome.VALID
 
-    @event("ConfirmationFailed")
+    class ConfirmationFailed(Aggregate.Event):
+        at: datetime
+
+    @event(ConfirmationFailed)
     def _confirmation_failed(self, at: datetime) -> None:
         self.confirmation_failures += 1
         self.updated_at = at
@@ -275,7 +310,15 @@ class Registration(Aggregate):
             completed_at=at,
         )
 
-    @event("Completed")
+    class Completed(Aggregate.Event):
+        company_id: UUID
+        customer_number: str
+        company: dict[str, Any]
+        main_contact: dict[str, str]
+        erp_contacts: list[dict[str, Any]]
+        completed_at: datetime
+
+    @event(Completed)
     def _completed(
         self,
         company_id: UUID,
@@ -297,7 +340,11 @@ class Registration(Aggregate):
         if self.status is Status.COMPLETED:
             self._completion_refused(reason=reason, at=at)
 
-    @event("CompletionRefused")
+    class CompletionRefused(Aggregate.Event):
+        reason: Reason
+        at: datetime
+
+    @event(CompletionRefused)
     def _completion_refused(self, reason: Reason, at: datetime) -> None:
         self.status = Status.REJECTED
         self.reason = reason
@@ -310,7 +357,11 @@ class Registration(Aggregate):
             return
         self._rejected(reason=reason, at=at)
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        reason: Reason
+        at: datetime
+
+    @event(Rejected)
     def _rejected(self, reason: Reason, at: datetime) -> None:
         self.status = Status.REJECTED
         self.reason = Reason(reason)
@@ -337,7 +388,13 @@ class CustomerAccount(Aggregate):
     def create_id(customer_number: str) -> UUID:
         return company_id_for(customer_number)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        customer_number: str
+        registration_id: UUID
+        main_contact_email: str
+        at: datetime
+
+    @event(Registered)
     def __init__(self, customer_number: str, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
         self.customer_number = customer_number
         self.registration_id = registration_id
@@ -350,7 +407,10 @@ class CustomerAccount(Aggregate):
         if self.registration_id == registration_id and not self.released:
             self._released()
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        pass
+
+    @event(Released)
     def _released(self) -> None:
         self.released = True
 
@@ -359,7 +419,12 @@ class CustomerAccount(Aggregate):
             raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
         self._registered_again(registration_id=registration_id, main_contact_email=main_contact_email, at=at)
 
-    @event("RegisteredAgain")
+    class RegisteredAgain(Aggregate.Event):
+        registration_id: UUID
+        main_contact_email: str
+        at: datetime
+
+    @event(RegisteredAgain)
     def _registered_again(self, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
         self.registration_id = registration_id
         self.main_contact_email = main_contact_email

@@ -28,7 +28,11 @@ class TakenAddress(Aggregate):
     def create_id(email: str) -> UUID:
         return uuid5(_TAKEN, address_key(email))
 
-    @event("Taken")
+    class Taken(Aggregate.Created):
+        email: str
+        user_id: UUID
+
+    @event(Taken)
     def __init__(self, email: str, user_id: UUID) -> None:
         self.email = address_key(email)
         self.user_id: UUID | None = user_id
@@ -41,7 +45,10 @@ class TakenAddress(Aggregate):
         if self.user_id != user_id:
             self._taken(user_id=user_id)
 
-    @event("TakenAgain")
+    class TakenAgain(Aggregate.Event):
+        user_id: UUID
+
+    @event(TakenAgain)
     def _taken(self, user_id: UUID) -> None:
         self.user_id = user_id
 
@@ -49,6 +56,9 @@ class TakenAddress(Aggregate):
         if self.user_id == user_id:
             self._released()
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        pass
+
+    @event(Released)
     def _released(self) -> None:
         self.user_id = None

@@ -26,14 +26,14 @@ from registration.domain.model import Registration
 def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable[[Any], Sequence[Outgoing]]:
     def translate(event: Any) -> Sequence[Outgoing]:
         registration_id = event.originator_id
-        if isinstance(event, Registration.VerificationRequested):  # type: ignore[attr-defined]
+        if isinstance(event, Registration.VerificationRequested):
             message: Any = VerificationRequested(
                 registration_id=registration_id,
                 customer_number=event.customer_number,
                 invoice_number=event.invoice_number,
                 requested_at=event.at,
             )
-        elif isinstance(event, Registration.ConfirmationRequested):  # type: ignore[attr-defined]
+        elif isinstance(event, Registration.ConfirmationRequested):
             token = tokens.token_for(registration_id, event.token_nonce)
             message = ConfirmationRequested(
                 registration_id=registration_id,
@@ -46,7 +46,7 @@ def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable
                 confirm_path=confirm_path_template.format(registration_id=registration_id, token=token),
                 company_name=event.company_name,
             )
-        elif isinstance(event, Registration.Completed):  # type: ignore[attr-defined]
+        elif isinstance(event, Registration.Completed):
             message = RegistrationCompleted(
                 registration_id=registration_id,
                 company_id=event.company_id,
