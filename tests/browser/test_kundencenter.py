@@ -307,6 +307,36 @@ async def test_the_main_contact_defines_a_custom_role_and_deletes_it(people, sho
     assert "Servicetechniker" not in main.text("#roles")
 
 
+async def test_the_approver_approves_two_selected_orders_of_the_inbox_at_once(people, shop: Shop):
+    from tests.support.shop import BUDGET
+
+    _, buyer_headers = await shop.person(["buyer"], budget=BUDGET)
+    approver_user, _ = await shop.person(["approver"])
+    await shop.approvers(approver_user, seen_by=buyer_headers)
+    first = await shop.order(buyer_headers, quantity=30)
+    second = await shop.order(buyer_headers, quantity=31)
+
+    approver = people("approver")
+    approver.sign_in(approver_user["email"])
+    approver.open("/approvals")
+    for order in (first, second):
+        approver.element(f"#inbox input[name=order_id][value='{order['id']}']").click()  # ticks it, stays
+    approver.fill("bulk-comment", "Beide passen")
+    approver.check("23-inbox-selected")
+    approver.click("#decide-selected button[value=approve]")
+    approver.until_text("#decision-results", "2 entschieden, 0 nicht entschieden")
+    for order in (first, second):
+        assert approver.element(f"#decision-results li[data-order-id='{order['id']}']").get_attribute("class") == (
+            "outcome-approved"
+        )
+    approver.check("24-inbox-decided")
+    # both left the inbox, and each was approved with the one comment
+    for order in (first, second):
+        assert approver.driver.find_elements("css selector", f"#inbox tr[data-order-id='{order['id']}']") == []
+        approver.open(f"/orders/{order['id']}")
+        assert "Beide passen" in approver.text("#conversation")
+
+
 async def test_the_buyer_cancels_an_order_waiting_for_approval(people, shop: Shop):
     from tests.support.shop import BUDGET
 

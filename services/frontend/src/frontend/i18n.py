@@ -240,6 +240,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     # approvals
     "inbox.title": ("Bestellungen freigeben", "Approve orders"),
     "inbox.empty": ("Keine Bestellung wartet auf Ihre Freigabe.", "No order awaits your approval."),
+    "inbox.select": ("Auswählen", "Select"),
+    "inbox.select_order": ("Bestellung {ref} auswählen", "Select order {ref}"),
+    "inbox.selected": ("Ausgewählte Bestellungen", "Selected orders"),
+    "inbox.comment": (
+        "Kommentar (für alle ausgewählten; beim Ablehnen Pflicht)",
+        "Comment (for all selected; required to reject)",
+    ),
+    "inbox.approve_selected": ("Ausgewählte freigeben", "Approve selected"),
+    "inbox.reject_selected": ("Ausgewählte ablehnen", "Reject selected"),
+    "inbox.none_selected": ("Wählen Sie mindestens eine Bestellung aus.", "Select at least one order."),
+    "inbox.too_many": ("Höchstens {n} Bestellungen auf einmal.", "At most {n} orders at once."),
+    "inbox.results": ("Ergebnis", "Result"),
+    "inbox.summary": ("{decided} entschieden, {failed} nicht entschieden.", "{decided} decided, {failed} not decided."),
+    "inbox.outcome.approved": ("freigegeben", "approved"),
+    "inbox.outcome.rejected": ("abgelehnt", "rejected"),
+    "inbox.outcome.failed": ("nicht entschieden", "not decided"),
     # users
     "users.title": ("Benutzerverwaltung", "User management"),
     "users.new": ("Benutzer anlegen", "Create user"),

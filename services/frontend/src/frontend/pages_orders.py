@@ -61,6 +61,9 @@ def _quantities(form: dict[str, Any], order: dict[str, Any]) -> dict[str, int] |
     return out
 
 
+DECISIONS_MAX = 100  # the API's limit per request (POST /api/orders/decisions)
+
+
 def router(web: Web) -> APIRouter:
     r = APIRouter()
     u = web.url
@@ -78,11 +81,46 @@ def router(web: Web) -> APIRouter:
         return web.render(page, "orders.html.j2", result=result, filter_status=params["status"], scope=scope,
                           statuses=STATUSES, page_size=PAGE_SIZE)  # fmt: skip
 
+    async def show_inbox(page: Page, status: int = 200, offset: int = 0, **extra: Any) -> Response:
+        result = await listing(page, "/api/approvals", {"limit": PAGE_SIZE, "offset": max(offset, 0)})
+        if decided := extra.get("results"):
+            # the list is a projection that may lag the decisions just made by a moment: what is no longer
+            # waiting (decided now, or by someone else before) is not offered again
+            gone = {r["order_id"] for r in decided["results"] if r.get("status") != "pending_approval"}
+            result["items"] = [o for o in result["items"] if o["id"] not in gone]
+        extra.setdefault("selected", [])
+        return web.render(page, "inbox.html.j2", status=status, result=result, page_size=PAGE_SIZE, **extra)
+
     @r.get(u("/approvals"))
     async def inbox(request: Request, offset: int = 0) -> Response:
+        return await show_inbox(await web.signed_in(request), offset=offset)
+
+    @r.post(u("/approvals/decide"))
+    async def decide_selected(request: Request) -> Response:
+        """The selected orders of the inbox approved or rejected alike (POST /api/orders/decisions): a result per
+        order, since some may have been decided by someone else meanwhile."""
         page = await web.signed_in(request)
-        result = await listing(page, "/api/approvals", {"limit": PAGE_SIZE, "offset": max(offset, 0)})
-        return web.render(page, "inbox.html.j2", result=result, page_size=PAGE_SIZE)
+        form = await web.form(page)
+        chosen = form.get("order_id") or []
+        ids = list(dict.fromkeys(i for i in ([chosen] if isinstance(chosen, str) else chosen) if _uuid(i)))
+        decision = form.get("decision")
+        comment = str(form.get("comment") or "").strip()
+        keep: dict[str, Any] = {"selected": ids, "comment": comment}
+        if decision not in ("approve", "reject"):
+            return await show_inbox(page, 422, error=page.t("error.validation_failed"), **keep)
+        if not ids:
+            return await show_inbox(page, 422, error=page.t("inbox.none_selected"), **keep)
+        if len(ids) > DECISIONS_MAX:
+            return await show_inbox(page, 422, error=page.t("inbox.too_many", n=DECISIONS_MAX), **keep)
+        if decision == "reject" and not comment:
+            return await show_inbox(page, 422, error=page.t("order.reject_comment") + ": " + page.t("common.required"),
+                                    **keep)  # fmt: skip
+        body: dict[str, Any] = {"decision": decision, "order_ids": ids} | ({"comment": comment} if comment else {})
+        try:
+            results = await web.call(page, "POST", "/api/orders/decisions", json=body)
+        except ApiProblem as problem:
+            return await show_inbox(page, _shown(problem), error=page.t.error(problem.code, problem.message), **keep)
+        return await show_inbox(page, results=results)
 
     # --- a new order (the shop's checkout, in its simplest form)
     def new_order_values(page: Page) -> dict[str, Any]:
