@@ -30,7 +30,17 @@ class Mail(Aggregate):
     def create_id(cause: str, recipient_key: str) -> UUID:
         return uuid5(_NS, f"{cause}/{recipient_key.strip().lower()}")
 
-    @event("Queued")
+    class Queued(Aggregate.Created):
+        cause: str
+        recipient_key: str
+        kind: str
+        data: dict[str, Any]
+        queued_at: datetime
+        to_user_id: UUID | None = None
+        to_email: str | None = None
+        language: str | None = None
+
+    @event(Queued)
     def __init__(
         self,
         cause: str,
@@ -66,7 +76,12 @@ class Mail(Aggregate):
             return
         self._sent(to=to, subject=subject, at=at)
 
-    @event("Sent")
+    class Sent(Aggregate.Event):
+        to: str
+        subject: str
+        at: datetime
+
+    @event(Sent)
     def _sent(self, to: str, subject: str, at: datetime) -> None:
         self.status = MailStatus.SENT
         self.sent_to = to
@@ -77,7 +92,11 @@ class Mail(Aggregate):
         """A permanent failure (refused by the server, or nobody to send it to): not retried."""
         self._failed(reason=reason[:1000], at=at)
 
-    @event("Failed")
+    class Failed(Aggregate.Event):
+        reason: str
+        at: datetime
+
+    @event(Failed)
     def _failed(self, reason: str, at: datetime) -> None:
         self.status = MailStatus.FAILED
         self.failure = reason

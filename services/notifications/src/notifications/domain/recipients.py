@@ -33,7 +33,14 @@ class Recipient(Aggregate):
         language: str
         active: bool
 
-    @event("Changed")
+    class Changed(Aggregate.Event):
+        email: str
+        first_name: str
+        last_name: str
+        language: str
+        active: bool
+
+    @event(Changed)
     def change(self, email: str, first_name: str, last_name: str, language: str, active: bool) -> None:
         self.email, self.first_name, self.last_name = email, first_name, last_name
         self.language, self.active = language, active
