@@ -103,13 +103,14 @@ async def test_a_fresh_database_migrates_to_the_head_with_every_table_the_servic
     first = await asyncio.to_thread(schema_command, "create", package, prefix, dsn)
     # `create` migrates, then checks every table the service requires (event store, followers, declared)
     assert first.returncode == 0, first.stderr + first.stdout
-    assert "migrated to revision 0001 (was none)" in first.stdout
-    assert "tables ok (schema at revision 0001)" in first.stdout
-    assert await migrations.current(dsn) == "0001"
+    head = migrations.head(migrations.history(package))
+    assert f"migrated to revision {head} (was none)" in first.stdout
+    assert f"tables ok (schema at revision {head})" in first.stdout
+    assert await migrations.current(dsn) == head
     made = await shape(dsn)
 
     # the command's re-run is in test_schema_creation; here the migration itself, for every history
-    assert await asyncio.to_thread(migrations.upgrade, migrations.history(package), dsn) == ("0001", "0001")
+    assert await asyncio.to_thread(migrations.upgrade, migrations.history(package), dsn) == (head, head)
     assert await shape(dsn) == made
 
 
@@ -133,8 +134,9 @@ async def test_a_database_made_by_the_old_create_command_is_adopted_with_its_row
 
     adopted = await asyncio.to_thread(schema_command, "create", package, prefix, dsn)
     assert adopted.returncode == 0, adopted.stderr + adopted.stdout
-    assert "migrated to revision 0001 (was none)" in adopted.stdout
-    assert await migrations.current(dsn) == "0001"
+    head = migrations.head(migrations.history(package))  # adopted at 0001, then migrated on to the head
+    assert f"migrated to revision {head} (was none)" in adopted.stdout
+    assert await migrations.current(dsn) == head
     conn = await asyncpg.connect(dsn)
     try:
         assert await conn.fetchval("SELECT position FROM kc_follower_position WHERE name = 'it'") == 42

@@ -178,6 +178,13 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/cancel",             BUYER_OF_THE_ORDER, body=_body({}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/resubmit",           BUYER_OF_THE_ORDER, body=_resubmission, denied=NOT_ALLOWED,
              order_state="rejected"),
+    # the controller's figures: always the caller's company; filtering by another company's people shows nothing
+    Endpoint("GET",    "/api/reports/figures",                   "view_reports", denied=NOT_ALLOWED),
+    Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"format": "csv"}, denied=NOT_ALLOWED),
+    Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"user_id": "{user}"}, denied=NOT_ALLOWED,
+             other=200),
+    Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"approver_id": "{approver}"},
+             denied=NOT_ALLOWED, other=200),
 ]
 # fmt: on
 

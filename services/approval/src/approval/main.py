@@ -8,10 +8,14 @@ from fastapi import FastAPI
 
 from approval.adapters.inbound.http import orders_router
 from approval.adapters.inbound.kafka import consumer_specs
+from approval.adapters.inbound.reports_http import reports_router
+from approval.adapters.outbound.figures import TABLES as FIGURE_TABLES
+from approval.adapters.outbound.figures import FiguresProjector, FiguresStore
 from approval.adapters.outbound.metrics import BusinessMetrics
 from approval.adapters.outbound.read_model import TABLES, OrderProjector, OrderSummaries
 from approval.adapters.outbound.translator import make_translator
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
+from approval.application.reports import InvalidPeriod, PeriodTooLong
 from approval.domain.model import (
     IdempotencyKeyReused,
     InvalidOrder,
@@ -36,6 +40,7 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     orders = Orders(env=settings.eventsourcing_env())
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
+    figures = FiguresStore(dsn, create=False)  # the controller's fact tables (migration 0002, ADR 0021)
     # the service's figures, exported by the replica that leads it only (runtime: assigned below)
     metrics = BusinessMetrics(
         settings.service_name, summaries.pool, settings.business_metrics_interval_s, leads=lambda: runtime.leads()
@@ -47,12 +52,18 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 
+    def figures_projector(runtime: ServiceRuntime) -> FiguresProjector:
+        return FiguresProjector(
+            store=figures, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )  # fmt: skip
+
     runtime = ServiceRuntime(
         settings,
         app=orders,
         translate=make_translator(lambda order_id, version: orders.repository.get(order_id, version=version)),
         consumers=consumer_specs(orders, summaries.pending_of_company_blocking),
-        followers=[projector],
+        followers=[projector, figures_projector],
         title="Kundencenter approval",
         description="Orders and their approval: submission, budget evaluation, routing, decisions, conversation.",
         domain_errors={
@@ -68,10 +79,12 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
             ArticlesRefused: 422,
             MixedCurrencies: 422,
             PriceChanged: 409,
+            InvalidPeriod: 422,
+            PeriodTooLong: 422,
         },
-        tables=[TABLES],
+        tables=[TABLES, FIGURE_TABLES],
         on_startup=[summaries.pool, metrics.start],
-        on_shutdown=[metrics.stop, summaries.close],
+        on_shutdown=[metrics.stop, summaries.close, figures.close],
     )
     if caller is None:
         caller = caller_dependency(TokenVerifier.from_settings(settings))
@@ -84,6 +97,7 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
         runtime.on_shutdown.append(fence.stop)
     router = orders_router(orders, summaries, runtime.blocking, caller, fence=fence)
     runtime.include_router(router)
+    runtime.include_router(reports_router(orders, figures, runtime.blocking, caller, fence=fence))
     runtime.http.state.runtime = runtime
     return runtime.http
 

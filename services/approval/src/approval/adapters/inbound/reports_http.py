@@ -1,0 +1,336 @@
+"""HTTP route of the controller's figures (``/api/reports/figures``, ADR 0021): JSON, or CSV with ``format=csv``."""
+
+# No `from __future__ import annotations` here: FastAPI resolves the dependencies declared in closures.
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, StringConstraints
+
+from approval.adapters.outbound.figures import TOP, FiguresStore
+from approval.application.orders import Orders
+from approval.application.reports import STATUSES, ReportQuery, rate, report_query
+from approval.domain.members import Member
+from contracts.common import PlainText
+from contracts.limits import SHORT_TEXT_MAX
+from kc_runtime.auth import Caller
+from kc_runtime.eventstore import Blocking
+from kc_runtime.fence import ReadFence
+
+Moment = Annotated[str, StringConstraints(max_length=40, strip_whitespace=True)]
+Reference = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX), PlainText]
+StatusFilter = Literal[STATUSES]  # type: ignore[valid-type]
+
+
+class Money(BaseModel):
+    amount: Decimal = Field(description="A decimal string, exact")
+    currency: str
+
+
+class Person(BaseModel):
+    id: UUID
+    name: str | None
+
+
+class PeriodOut(BaseModel):
+    from_: datetime = Field(alias="from", description="Inclusive")
+    until: datetime = Field(description="Exclusive")
+
+    model_config = {"populate_by_name": True}
+
+
+class SpendOut(BaseModel):
+    """The orders' values in one currency."""
+
+    currency: str
+    orders: int
+    submitted: Money = Field(description="As the buyers first submitted them")
+    approved: Money = Field(description="Released by an approver's approval (as approved, modifications included)")
+    released: Money = Field(description="Released to the ERP, within budget or approved")
+    confirmed: Money = Field(description="Released and confirmed by the ERP")
+    rejected: Money = Field(description="Rejected by an approver and not sent back since")
+    erp_rejected: Money = Field(description="Released and refused by the ERP")
+
+
+class StatusOut(BaseModel):
+    status: str
+    orders: int
+    value: Money = Field(description="The orders' current values")
+
+
+class CycleOut(BaseModel):
+    decisions: int
+    p50_seconds: float | None = Field(description="Median time from the approval request to the decision")
+    p90_seconds: float | None
+
+
+class ApproverCycleOut(CycleOut):
+    approver: Person
+    approved: int
+    rejected: int
+    rejection_rate: str | None = Field(description="rejected / decisions, four decimal places")
+
+
+class ReasonOut(BaseModel):
+    reason: str | None
+    count: int
+
+
+class ErpRejectionsOut(BaseModel):
+    answered: int = Field(description="Released orders the ERP confirmed or refused")
+    rejected: int
+    rate: str | None
+    reasons: list[ReasonOut]
+
+
+class RejectionsOut(BaseModel):
+    decisions: int
+    rejected: int
+    rate: str | None = Field(description="Rejections among the decisions, four decimal places")
+    reasons: list[ReasonOut] = Field(description=f"The rejection comments, most frequent first (at most {TOP})")
+    erp: ErpRejectionsOut
+
+
+class BudgetUseOut(BaseModel):
+    user: Person
+    currency: str
+    orders: int
+    submitted: Money
+    released: Money
+    confirmed: Money
+    over_order_limit: int = Field(description="Orders held for a per-order limit (quantity or value)")
+    over_period_budget: int = Field(description="Orders that did not fit into what was left of a period budget")
+    limits: dict[str, int] = Field(description="Orders per limit hit: max_quantity, max_value, period_value, …")
+    on_period_budget: Money = Field(description="Released value taken from a period budget")
+
+
+class ArticleOut(BaseModel):
+    sku: str
+    description: str
+    quantity: int
+    value: Money
+    orders: int
+
+
+class FiguresOut(BaseModel):
+    """The controller's figures of the orders submitted in the period (and matching the filters)."""
+
+    period: PeriodOut = Field(description="The period as understood (the filters are not repeated)")
+    spend: list[SpendOut] = Field(description="One entry per currency")
+    orders_by_status: list[StatusOut]
+    cycle_time: CycleOut
+    cycle_time_per_approver: list[ApproverCycleOut]
+    rejections: RejectionsOut
+    budget_use: list[BudgetUseOut] = Field(description="Per buyer and currency")
+    top_articles: list[ArticleOut] = Field(
+        description=f"Released orders' articles by value, most first (at most {TOP})"
+    )
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def build(raw: dict[str, Any], q: ReportQuery, names: dict[UUID, str]) -> FiguresOut:
+    def person(i: UUID) -> Person:
+        return Person(id=i, name=names.get(i))
+
+    def money(amount: Any, currency: str) -> Money:
+        return Money(amount=Decimal(amount), currency=currency)
+
+    (cycle,), (erp,) = raw["cycle"], raw["erp"]
+    rejected = sum(r["rejected"] for r in raw["per_approver"])
+    return FiguresOut(
+        period=PeriodOut.model_validate({"from": q.start, "until": q.end}),
+        spend=[
+            SpendOut(
+                currency=r["currency"],
+                orders=r["orders"],
+                **{
+                    k: money(r[k], r["currency"])
+                    for k in ("submitted", "approved", "released", "confirmed", "rejected", "erp_rejected")
+                },
+            )
+            for r in raw["spend"]
+        ],
+        orders_by_status=[
+            StatusOut(status=r["status"], orders=r["orders"], value=money(r["value"], r["currency"]))
+            for r in raw["by_status"]
+        ],
+        cycle_time=CycleOut(
+            decisions=cycle["decisions"], p50_seconds=_seconds(cycle["p50"]), p90_seconds=_seconds(cycle["p90"])
+        ),
+        cycle_time_per_approver=[
+            ApproverCycleOut(
+                approver=person(r["approver_id"]),
+                decisions=r["decisions"],
+                approved=r["approved"],
+                rejected=r["rejected"],
+                rejection_rate=rate(r["rejected"], r["decisions"]),
+                p50_seconds=_seconds(r["p50"]),
+                p90_seconds=_seconds(r["p90"]),
+            )
+            for r in raw["per_approver"]
+        ],
+        rejections=RejectionsOut(
+            decisions=cycle["decisions"],
+            rejected=rejected,
+            rate=rate(rejected, cycle["decisions"]),
+            reasons=[ReasonOut(reason=r["reason"], count=r["count"]) for r in raw["reasons"]],
+            erp=ErpRejectionsOut(
+                answered=erp["answered"],
+                rejected=erp["rejected"],
+                rate=rate(erp["rejected"], erp["answered"]),
+                reasons=[ReasonOut(reason=r["reason"], count=r["count"]) for r in raw["erp_reasons"]],
+            ),
+        ),
+        budget_use=[
+            BudgetUseOut(
+                user=person(r["buyer_id"]),
+                currency=r["currency"],
+                orders=r["orders"],
+                submitted=money(r["submitted"], r["currency"]),
+                released=money(r["released"], r["currency"]),
+                confirmed=money(r["confirmed"], r["currency"]),
+                over_order_limit=r["over_order_limit"],
+                over_period_budget=r["over_period_budget"],
+                limits={k: r[k] for k in ("max_quantity", "max_value", "period_value", "period_quantity")},
+                on_period_budget=money(r["on_period_budget"], r["currency"]),
+            )
+            for r in raw["budget_use"]
+        ],
+        top_articles=[
+            ArticleOut(
+                sku=r["sku"],
+                description=r["description"],
+                quantity=r["quantity"],
+                value=money(r["value"], r["currency"]),
+                orders=r["orders"],
+            )
+            for r in raw["top_articles"]
+        ],
+    )
+
+
+CSV_COLUMNS = ("section", "key", "currency", "metric", "value")
+
+
+def to_csv(figures: FiguresOut) -> str:
+    """One figure per row (``section, key, currency, metric, value``): easy to pivot in a spreadsheet."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(CSV_COLUMNS)
+    w.writerow(("period", "", "", "from", figures.period.from_.isoformat()))
+    w.writerow(("period", "", "", "until", figures.period.until.isoformat()))
+    for s in figures.spend:
+        w.writerow(("spend", "", s.currency, "orders", s.orders))
+        for k in ("submitted", "approved", "released", "confirmed", "rejected", "erp_rejected"):
+            w.writerow(("spend", "", s.currency, k, getattr(s, k).amount))
+    for st in figures.orders_by_status:
+        w.writerow(("orders_by_status", st.status, st.value.currency, "orders", st.orders))
+        w.writerow(("orders_by_status", st.status, st.value.currency, "value", st.value.amount))
+    c = figures.cycle_time
+    for k in ("decisions", "p50_seconds", "p90_seconds"):
+        w.writerow(("cycle_time", "", "", k, _cell(getattr(c, k))))
+    for a in figures.cycle_time_per_approver:
+        for k in ("decisions", "approved", "rejected", "rejection_rate", "p50_seconds", "p90_seconds"):
+            w.writerow(("cycle_time_per_approver", a.approver.id, "", k, _cell(getattr(a, k))))
+    r = figures.rejections
+    for k in ("decisions", "rejected", "rate"):
+        w.writerow(("rejections", "", "", k, _cell(getattr(r, k))))
+    for reason in r.reasons:
+        w.writerow(("rejection_reasons", reason.reason or "", "", "count", reason.count))
+    for k in ("answered", "rejected", "rate"):
+        w.writerow(("erp_rejections", "", "", k, _cell(getattr(r.erp, k))))
+    for reason in r.erp.reasons:
+        w.writerow(("erp_rejection_reasons", reason.reason or "", "", "count", reason.count))
+    for b in figures.budget_use:
+        for k in ("orders", "over_order_limit", "over_period_budget"):
+            w.writerow(("budget_use", b.user.id, b.currency, k, getattr(b, k)))
+        for k in ("submitted", "released", "confirmed", "on_period_budget"):
+            w.writerow(("budget_use", b.user.id, b.currency, k, getattr(b, k).amount))
+        for k, n in b.limits.items():
+            w.writerow(("budget_use", b.user.id, b.currency, f"limit:{k}", n))
+    for art in figures.top_articles:
+        w.writerow(("top_articles", art.sku, art.value.currency, "quantity", art.quantity))
+        w.writerow(("top_articles", art.sku, art.value.currency, "value", art.value.amount))
+        w.writerow(("top_articles", art.sku, art.value.currency, "orders", art.orders))
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def reports_router(
+    orders: Orders, store: FiguresStore, blocking: Blocking, caller: Any, fence: ReadFence | None = None
+) -> APIRouter:
+    """``caller``: the dependency that verifies the JWT; ``fence``: wait for the users topics before judging the
+    caller (ADR 0012), so a `view_reports` taken away is in force once users answered."""
+    router = APIRouter(tags=["reports"])
+
+    async def fenced(request: Request) -> Caller:
+        who: Caller = await caller(request)
+        if fence is not None:
+            await fence.before((who.issuer, who.subject))
+        return who
+
+    def resolve(who: Caller) -> Member:
+        found = orders.caller(who)
+        if fence is not None:
+            fence.remember((who.issuer, who.subject), found.company_id)
+        return found
+
+    @router.get(
+        "/api/reports/figures",
+        response_model=FiguresOut,
+        summary="The controller's figures: spend, orders by status, approval cycle times, rejections, budget use, "
+        "top articles",
+        description="Needs `view_reports` (else 403 `not_allowed`). Always the caller's own company (no parameter "
+        "names another). The orders submitted in [`from`, `until`) — dates (midnight, Europe/Berlin) or date-times "
+        "with an offset; default: the current calendar month; at most two years (422 `period_too_long`; `until` "
+        "not after `from` or unreadable: 422 `invalid_period`) — narrowed by the buyer (`user_id`), an approver "
+        "who decided them (`approver_id`; the decision figures then count only that approver's decisions), the "
+        "current `status` and the `reference` (cost centre, exact). Money as decimal strings, per currency. "
+        "Computed from projections of the order events, eventually consistent (a second or so behind). "
+        "`format=csv`: the same figures as CSV, one figure per row (`section,key,currency,metric,value`). "
+        "XLSX is not offered (no spreadsheet library is part of the stack).",
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
+    async def figures(
+        who: Annotated[Caller, Depends(fenced)],
+        start: Annotated[Moment | None, Query(alias="from")] = None,
+        end: Annotated[Moment | None, Query(alias="until")] = None,
+        user_id: Annotated[UUID | None, Query()] = None,
+        approver_id: Annotated[UUID | None, Query()] = None,
+        status: Annotated[StatusFilter | None, Query()] = None,
+        reference: Annotated[Reference | None, Query()] = None,
+        format: Annotated[Literal["json", "csv"], Query()] = "json",
+    ) -> Any:
+        def ask() -> tuple[Member, ReportQuery]:
+            me = resolve(who)
+            return me, report_query(
+                me, start, end, user_id=user_id, approver_id=approver_id, status=status, reference=reference,
+                now=datetime.now(UTC),
+            )  # fmt: skip
+
+        me, q = await blocking.run(ask)
+        raw = await store.figures(me.company_id, q)
+        people = {r["approver_id"] for r in raw["per_approver"]} | {r["buyer_id"] for r in raw["budget_use"]}
+        names = await blocking.run(orders.names, people) if people else {}
+        out = build(raw, q, names)
+        if format == "csv":
+            return Response(
+                to_csv(out),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="figures.csv"'},
+            )
+        return out
+
+    return router
