@@ -132,6 +132,7 @@ ROUTES: list[Route] = [
     Route("/api/email-changes", "users", public=True),  # the confirmation link of an e-mail change: no token
     Route("/api/orders", "approval"),
     Route("/api/approvals", "approval"),
+    Route("/api/absences", "approval"),
     Route("/api/reports", "approval"),
     # erp-sync and notifications serve no /api paths (only /ops/ for operators, never routed): no route to them
     Route("/dev-auth/", "dev-issuer", local_only=True),

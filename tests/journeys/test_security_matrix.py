@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -52,6 +53,7 @@ PERMISSIONS = (
     "view_data_sheets",
     "view_reports",
 )
+DAY = timedelta(days=1)
 ANY_USER = None
 MAIN_CONTACT = "main_contact"  # the main contact, whatever the permissions
 BUYER_OF_THE_ORDER = "buyer_of_the_order"
@@ -75,13 +77,14 @@ def _order(_: dict[str, str]) -> dict[str, Any]:
 class Endpoint:
     method: str
     path: str
-    """With the placeholders ``{user}``, ``{role}``, ``{order}``, ``{contact}`` for the data it acts on."""
+    """With the placeholders ``{user}``, ``{role}``, ``{order}``, ``{contact}``, ``{absence}`` for the data it acts
+    on."""
     needs: str | None = ANY_USER
     """A permission; ``ANY_USER``; ``MAIN_CONTACT``; ``BUYER_OF_THE_ORDER``."""
     ok: int = 200
     body: Callable[[dict[str, str]], Any] | None = None
     body_uses: tuple[str, ...] = ()
-    """The placeholders the body needs (``user``, ``approver``)."""
+    """The placeholders the body needs (``user``, ``approver``, ``substitute``)."""
     query: dict[str, str] = field(default_factory=dict)
     denied: tuple[int, str] = (403, "missing_permission")
     order_state: str = "pending_approval"
@@ -128,6 +131,16 @@ def _decisions(ids: dict[str, str]) -> dict[str, Any]:
 
 def _resubmission(_: dict[str, str]) -> dict[str, Any]:
     return {"comment": "Jetzt weniger", "order": order_body(quantity=1)}
+
+
+def _period(start: timedelta, length: timedelta) -> dict[str, str]:
+    begin = datetime.now(UTC) + start
+    return {"from": begin.isoformat(), "until": (begin + length).isoformat()}
+
+
+def _absence(ids: dict[str, str]) -> dict[str, Any]:
+    """An absence of the approver a month from now (never in force while the matrix runs)."""
+    return {"approver_id": ids["approver"], "substitute_id": ids["substitute"], **_period(timedelta(days=30), DAY)}
 
 
 # fmt: off
@@ -178,6 +191,13 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/cancel",             BUYER_OF_THE_ORDER, body=_body({}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/resubmit",           BUYER_OF_THE_ORDER, body=_resubmission, denied=NOT_ALLOWED,
              order_state="rejected"),
+    # absences (ADR 0020): one's own if one may approve, anyone's with manage_users (or as the main contact);
+    # seen by the absent person, the substitute and those who manage them — hidden from anyone else
+    Endpoint("GET",    "/api/absences"),
+    Endpoint("POST",   "/api/absences",                          "manage_users", ok=201, body=_absence,
+             body_uses=("approver", "substitute"), denied=NOT_ALLOWED),
+    Endpoint("GET",    "/api/absences/{absence}",                "manage_users", denied=HIDDEN),
+    Endpoint("DELETE", "/api/absences/{absence}",                "manage_users", denied=HIDDEN),
     # the controller's figures: always the caller's company; filtering by another company's people shows nothing
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", denied=NOT_ALLOWED),
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"format": "csv"}, denied=NOT_ALLOWED),
@@ -272,12 +292,15 @@ async def world(gateway, token, registrar) -> World:
     b_role = await _role(b, "B-Rolle", ["view_reports"])
     b_order = await b.order(b_buyer, quantity=12)
     b_contact = b.company.registration.erp_contacts[0].erp_contact_id
+    b_absence = await _recorded(b, b_user["id"], b.company.main_id)
     b_ids = {
         "user": b_user["id"],
         "approver": b_user["id"],
+        "substitute": b.company.main_id,
         "role": b_role,
         "order": b_order["id"],
         "contact": b_contact,
+        "absence": b_absence,
     }
     w = World(
         api=api,
@@ -296,6 +319,14 @@ async def world(gateway, token, registrar) -> World:
     return w
 
 
+async def _recorded(shop: Shop, approver: str, substitute: str) -> str:
+    """An absence of ``approver`` recorded by the main contact (a month from now); its id."""
+    body = _absence({"approver": approver, "substitute": substitute})
+    r = await shop.gw.post("/api/absences", json=body, headers=shop.main)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
 async def _fresh(world: World, endpoint: Endpoint) -> dict[str, str]:
     """Fresh data of company A for one call: a user, a custom role, an order in the state the endpoint
     needs, an ERP contact nobody took over."""
@@ -307,6 +338,10 @@ async def _fresh(world: World, endpoint: Endpoint) -> dict[str, str]:
             ids["user"] = r.json()["id"]
         elif name == "approver":
             ids["approver"] = world.approver_id
+        elif name == "substitute":
+            ids["substitute"] = a.company.main_id
+        elif name == "absence":
+            ids["absence"] = await _recorded(a, world.approver_id, a.company.main_id)
         elif name == "role":
             ids["role"] = await _role(a, "Ziel", ["view_reports"])
         elif name == "contact":
@@ -440,8 +475,87 @@ async def test_a_deactivated_user_gets_403(world: World, endpoint: Endpoint):
     assert (r.status_code, error_code(r.json())) == (403, "user_inactive"), _where(r)
 
 
+# ---- absences: the people each rule restrains try to get around it with their own tokens (ADR 0020) ------------
+
+
+async def test_a_buyer_cannot_record_an_absence_naming_themselves_substitute(world: World):
+    buyer_h = world.callers["buyer"]
+    me = (await world.gw.get("/api/me", headers=buyer_h)).json()["user"]["id"]
+    for approver in (None, world.approver_id):  # their own absence, or the approver's with themselves standing in
+        body = {"substitute_id": me, **_period(timedelta(0), DAY)} | ({"approver_id": approver} if approver else {})
+        r = await world.gw.post("/api/absences", json=body, headers=buyer_h)
+        assert (r.status_code, error_code(r.json())) == (403, "not_allowed"), _where(r)
+
+
+async def test_a_substitute_cannot_approve_their_own_order(world: World):
+    a = world.a
+    substitute, substitute_h = await a.person(["buyer", "approver"], budget=BUDGET)
+    approver_h = world.callers["only:approve_orders"]
+    r = await world.gw.post("/api/absences", json={"substitute_id": substitute["id"], **_period(timedelta(0), DAY)},
+                            headers=approver_h)  # fmt: skip
+    assert r.status_code == 201, r.text
+    try:
+        own = await a.order(substitute_h, quantity=12)
+        assert [x["id"] for x in own["approvers"]] == [world.approver_id]
+        for action, body in (("approve", {"comment": "passt"}), ("reject", {"comment": "nein"})):
+            refused = await a.do(own["id"], action, substitute_h, body)
+            assert (refused.status_code, error_code(refused.json())) == (403, "self_approval"), _where(refused)
+        bulk = await world.gw.post("/api/orders/decisions", json={"decision": "approve", "order_ids": [own["id"]]},
+                                   headers=substitute_h)  # fmt: skip
+        assert bulk.json()["results"][0]["error"]["code"] == "self_approval", _where(bulk)
+        assert (await a.get(own["id"], substitute_h)).json()["status"] == "pending_approval"
+    finally:  # the absence would offer the matrix's orders to this substitute: over with it
+        await world.gw.delete(f"/api/absences/{r.json()['id']}", headers=approver_h)
+
+
+async def test_another_companys_main_contact_cannot_touch_an_absence(world: World):
+    absence = await _recorded(world.a, world.approver_id, world.a.company.main_id)
+    stranger = world.b.main
+    missing = str(uuid4())
+    for method in ("GET", "DELETE"):
+        theirs = await world.gw.request(method, f"/api/absences/{absence}", headers=stranger)
+        nothing = await world.gw.request(method, f"/api/absences/{missing}", headers=stranger)
+        assert theirs.status_code == nothing.status_code == 404, _where(theirs)
+        assert (error_code(theirs.json()), theirs.json()["error"]["message"]) == (
+            error_code(nothing.json()), nothing.json()["error"]["message"],
+        )  # fmt: skip
+    body = {"approver_id": world.approver_id, "substitute_id": world.b.company.main_id, **_period(timedelta(0), DAY)}
+    r = await world.gw.post("/api/absences", json=body, headers=stranger)
+    assert (r.status_code, error_code(r.json())) == (404, "not_found"), _where(r)
+    listed = (await world.gw.get("/api/absences", params={"include_past": "true"}, headers=stranger)).json()
+    assert absence not in json.dumps(listed)
+    still = (await world.gw.get(f"/api/absences/{absence}", headers=world.a.main)).json()
+    assert (still["state"], still["withdrawn_by"]) == ("upcoming", None)
+
+
+async def test_a_substitute_decides_nothing_after_the_period_ended(world: World):
+    a = world.a
+    substitute, substitute_h = await _person_with(a, ["approve_orders"], "Vertretung")
+    approver_h = world.callers["only:approve_orders"]
+    r = await world.gw.post("/api/absences", json={"substitute_id": substitute["id"],
+                                                   **_period(timedelta(0), timedelta(seconds=3))}, headers=approver_h)  # fmt: skip
+    assert r.status_code == 201, r.text
+    absence = r.json()["id"]
+    order = await a.order(world.callers["buyer"], quantity=12)
+    assert (await a.get(order["id"], substitute_h)).status_code == 200  # offered while the absence lasts
+
+    async def ended() -> bool:
+        r = await world.gw.get(f"/api/absences/{absence}", headers=substitute_h)
+        return r.json()["state"] == "ended"
+
+    await eventually(ended, timeout=30, what="the absence to end")
+    for action, body in (("approve", {"comment": "noch schnell"}), ("reject", {"comment": "noch schnell"})):
+        refused = await a.do(order["id"], action, substitute_h, body)
+        assert (refused.status_code, error_code(refused.json())) == (404, "not_found"), _where(refused)
+    bulk = await world.gw.post("/api/orders/decisions", json={"decision": "approve", "order_ids": [order["id"]]},
+                               headers=substitute_h)  # fmt: skip
+    assert bulk.json()["results"][0]["error"]["code"] == "not_found", _where(bulk)
+    assert (await a.get(order["id"], world.callers["buyer"])).json()["status"] == "pending_approval"
+
+
 def test_the_table_covers_every_endpoint_of_users_and_approval():
-    names = {"user_id": "user", "role_id": "role", "order_id": "order", "erp_contact_id": "contact"}
+    names = {"user_id": "user", "role_id": "role", "order_id": "order", "erp_contact_id": "contact",
+             "absence_id": "absence"}  # fmt: skip
     documented = set()
     for service in ("users", "approval"):
         doc = json.loads((ROOT / "docs" / "api" / f"{service}.openapi.json").read_text())

@@ -94,6 +94,27 @@ class OrderApproversReassigned(Message):
     reassigned_at: datetime
 
 
+class OrderOfferedToSubstitute(Message):
+    """A pending order is offered to ``substitute_id``, who substitutes ``on_behalf_of`` (an approver of the order,
+    absent) until ``until``: while that absence is in force, the substitute may decide the order on the approver's
+    behalf. Sent when the order is routed during the absence, or waits when the absence is recorded."""
+
+    event_type = "OrderOfferedToSubstitute"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    substitute_id: UUID
+    on_behalf_of: UUID
+    until: datetime = Field(description="The end of the absence as recorded (it may be withdrawn earlier)")
+    exceeded_limits: list[ExceededLimit]
+    total: Money
+    total_quantity: int
+    reference: ShortText | None = None
+    round: int = 1
+    offered_at: datetime
+
+
 class OrderApproved(Message):
     """An approver approved the order (its release follows as OrderReleased)."""
 
@@ -103,6 +124,9 @@ class OrderApproved(Message):
     company_id: UUID
     buyer_id: UUID
     approver_id: UUID
+    on_behalf_of: UUID | None = Field(
+        default=None, description="When a substitute approved: the absent approver they approved for"
+    )
     comment: LongText | None = None
     modifications: list[OrderChange] = Field(default_factory=list)
     total: Money
@@ -116,6 +140,9 @@ class OrderRejected(Message):
     company_id: UUID
     buyer_id: UUID
     approver_id: UUID
+    on_behalf_of: UUID | None = Field(
+        default=None, description="When a substitute rejected: the absent approver they rejected for"
+    )
     comment: LongText
     total: Money
     rejected_at: datetime

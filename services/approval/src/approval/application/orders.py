@@ -16,13 +16,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
+from approval.domain.absences import (
+    Absence,
+    AbsenceNotFound,
+    Absences,
+    check_people,
+    may_approve,
+    may_manage_absences,
+    may_see,
+    visible,
+)
 from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
 from approval.domain.ledger import BudgetLedger, Figures
 from approval.domain.members import (
@@ -50,7 +60,7 @@ from approval.domain.model import (
     VersionMismatch,
 )
 from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, price_lines
-from approval.domain.routing import route
+from approval.domain.routing import deciders, route
 from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication, uuid_array
 from kc_runtime.transcoding import dataclass_transcoding
@@ -94,6 +104,14 @@ MANAGE_BUDGETS = "manage_budgets"
 
 DECISIONS_MAX = 100
 """How many orders one bulk decision may name."""
+
+_ABSENCE_ATTEMPTS = 5
+"""How often recording an absence runs again when the company's absences, or a waiting order it offers to the
+substitute, changed between its read and its save."""
+
+OFFERED_WAITING_MAX = 500
+"""At most this many orders already waiting are offered to a new substitute with a mail (each order's event); more
+are offered in the substitute's inbox only."""
 
 _LEDGER_ATTEMPTS = 40
 """How often a use case that changes a period budget's ledger runs again when another order changed the ledger
@@ -211,6 +229,8 @@ class Orders(ServiceApplication):
         self._snapshots = _Snapshots(self)
         self._price_snapshots = _Snapshots(self, maxsize=100_000)  # apart: a big assortment never evicts members
         self._one_read = _OneRead()
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The time of a request; absences are judged against it (tests move it)"""
 
     @contextmanager
     def one_read(self) -> Iterator[None]:
@@ -399,7 +419,7 @@ class Orders(ServiceApplication):
                 return existing
 
         def attempt(ledgers: list[BudgetLedger]) -> Order:
-            now = datetime.now(UTC)
+            now = self.clock()
             evaluation = self.evaluate(buyer, request, now)
             ledger = evaluation.ledger
             order = Order(
@@ -448,7 +468,7 @@ class Orders(ServiceApplication):
 
         def attempt(ledgers: list[BudgetLedger]) -> Order:
             order = self._visible_order(buyer, order_id)
-            now = datetime.now(UTC)
+            now = self.clock()
             evaluation = self.evaluate(buyer, request, now)
             ledger = evaluation.ledger
             order.resubmit(buyer.id, comment, evaluation.content, evaluation.budget, now, ledger.id if ledger else None)
@@ -488,11 +508,11 @@ class Orders(ServiceApplication):
 
         def attempt(ledgers: list[BudgetLedger]) -> Order:
             order = self._visible_order(approver, order_id)
-            self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
-            now = datetime.now(UTC)
+            now = self.clock()
+            on_behalf_of = self._decides_for(approver, order, now)
             request = modified if modified is not None else OrderRequest.of(order.content)
             priced = self.price(self._company_to_read(order.company_id), request, now)
-            order.approve(approver.id, now, comment, priced)
+            order.approve(approver.id, now, comment, priced, on_behalf_of)
             ledger = self._ledger_of(order, ledgers)
             if ledger is not None:  # the released amount, as modified, fitting or not: the approver decided
                 c = order.content
@@ -508,9 +528,9 @@ class Orders(ServiceApplication):
 
         def attempt(ledgers: list[BudgetLedger]) -> Order:
             order = self._visible_order(approver, order_id)
-            self._require(approver, APPROVE_ORDERS, unless_main_contact_for=order)
-            now = datetime.now(UTC)
-            order.reject(approver.id, comment, now)
+            now = self.clock()
+            on_behalf_of = self._decides_for(approver, order, now)
+            order.reject(approver.id, comment, now, on_behalf_of)
             ledger = self._ledger_of(order, ledgers)
             if ledger is not None:
                 ledger.release(order.id, now)
@@ -558,6 +578,166 @@ class Orders(ServiceApplication):
             return self._visible_order(member, order_id)
         except OrderNotFound:
             return None
+
+    # ---- absences and substitutes (ADR 0020) ---------------------------------------------------------------
+
+    def record_absence(
+        self,
+        member: Member,
+        substitute_id: UUID,
+        starts_at: datetime,
+        ends_at: datetime,
+        approver_id: UUID | None = None,
+        waiting: Sequence[UUID] = (),
+    ) -> Absence:
+        """Record an absence: ``approver_id`` (default: the caller) is away from ``starts_at`` until ``ends_at``
+        and ``substitute_id`` decides for them meanwhile. The caller records their own absence if they may approve
+        orders, anyone's if they are the main contact or manage users; absent person and substitute are active
+        users of the caller's company (another company's are not found) who may approve, and not the same person.
+
+        ``waiting``: orders that wait for the absent approver now (from the read model). When the absence is in
+        force at once, each of them is offered to the substitute (an event on the order: its timeline, the
+        substitute's mail) in the same transaction; at most :data:`OFFERED_WAITING_MAX`."""
+        for_oneself = approver_id is None or approver_id == member.id
+        company = self._company_to_read(member.company_id)
+        if for_oneself and not may_approve(member, company):
+            raise NotAllowed("Only someone who decides orders records an absence with a substitute.")
+        if not for_oneself and not may_manage_absences(member):
+            raise NotAllowed("Only the main contact or who manages users records another person's absence.")
+        approver = member if approver_id is None else self._colleague(member, approver_id)
+        substitute = self._colleague(member, substitute_id)
+        check_people(approver, substitute, company)
+        for n in range(_ABSENCE_ATTEMPTS):
+            now = self.clock()
+            absences = self._absences_to_change(member.company_id)
+            absence = absences.record(uuid4(), approver.id, substitute.id, starts_at, ends_at, member.id, now)
+            offered: list[Order] = []
+            if absence.in_force(now):
+                for order_id in list(dict.fromkeys(waiting))[:OFFERED_WAITING_MAX]:
+                    order = self._find(order_id)
+                    if (
+                        isinstance(order, Order)
+                        and order.company_id == member.company_id
+                        and approver.id in order.approvers
+                    ):
+                        if self._offer_to_substitutes(order, now, absences):
+                            offered.append(order)
+            try:
+                self.save(absences, *offered)
+            except IntegrityError:
+                if n == _ABSENCE_ATTEMPTS - 1:
+                    raise
+                continue
+            return absence
+        raise AssertionError("unreachable")
+
+    def withdraw_absence(self, member: Member, absence_id: UUID) -> Absence:
+        """End an absence now, or call off one that has not begun: the absent person themselves, the main contact
+        or who manages users. The orders offered to the substitute stop being offered at once."""
+        absences = self._absences_to_change(member.company_id)
+        absence = absences.get(absence_id)
+        if not may_see(member, absence):
+            raise AbsenceNotFound("Not found.")
+        if member.id != absence.approver_id and not may_manage_absences(member):
+            raise NotAllowed("Only the absent person, the main contact or who manages users withdraws an absence.")
+        withdrawn = absences.withdraw(absence_id, member.id, self.clock())
+        self.save(absences)
+        return withdrawn
+
+    def absence(self, member: Member, absence_id: UUID) -> Absence:
+        """One absence: the absent person's, the substitute's, or (the main contact, who manages users) any of the
+        company's; any other is not found."""
+        absences = self._absences(member.company_id)
+        if absences is None:
+            raise AbsenceNotFound("Not found.")
+        absence = absences.get(absence_id)
+        if not may_see(member, absence):
+            raise AbsenceNotFound("Not found.")
+        return absence
+
+    def absences(self, member: Member, include_past: bool = False) -> list[Absence]:
+        """The absences the caller may see (see :meth:`absence`), by start; ``include_past``: also those that ended
+        or were withdrawn."""
+        absences = self._absences(member.company_id)
+        if absences is None:
+            return []
+        now = self.clock()
+        found = visible(member, absences.absences.values())
+        if not include_past:
+            found = [a for a in found if a.ended_at > now]
+        return sorted(found, key=lambda a: (a.starts_at, a.recorded_at))
+
+    def acting_for(self, member: Member) -> list[UUID]:
+        """The approvers whose orders are offered to ``member`` now: they substitute them, and may approve."""
+        absences = self._absences(member.company_id)
+        if absences is None:
+            return []
+        approvers = absences.acting_for(member.id, self.clock())
+        if not approvers or not may_approve(member, self._company_to_read(member.company_id)):
+            return []
+        return approvers
+
+    def deciders(self, order: Order, at: datetime) -> dict[UUID, UUID | None]:
+        """Who may decide ``order`` at ``at``, each with the absent approver they decide for (None: in their own
+        right) — the one rule that routing's offers, visibility and decisions ask (:func:`routing.deciders`); the
+        inbox asks it the other way round (:meth:`acting_for`)."""
+        absences = self._absences(order.company_id)
+        return deciders(order.approvers, order.buyer_id, absences.in_force(at) if absences is not None else ())
+
+    def _substitutes(self, member: Member, order: Order, at: datetime) -> UUID | None:
+        """The absent approver of ``order`` whom ``member`` substitutes at ``at``; None: they do not (also when they
+        may no longer approve)."""
+        if member.id in order.approvers or member.id == order.buyer_id:
+            return None
+        for_whom = self.deciders(order, at).get(member.id)
+        if for_whom is None or not may_approve(member, self._company_to_read(order.company_id)):
+            return None
+        return for_whom
+
+    def _decides_for(self, member: Member, order: Order, at: datetime) -> UUID | None:
+        """On whose behalf ``member`` decides ``order`` now (None: in their own right, as far as the permission
+        goes; the order itself refuses what is not theirs to decide: not routed to them, their own, not pending)."""
+        on_behalf_of = self._substitutes(member, order, at)
+        if on_behalf_of is None:
+            self._require(member, APPROVE_ORDERS, unless_main_contact_for=order)
+        return on_behalf_of
+
+    def _offer_to_substitutes(self, order: Order, now: datetime, absences: Absences | None = None) -> bool:
+        """Offer a pending order to the substitutes of its absent approvers now (events on the order, for its
+        timeline and the substitutes' mails). True: something was offered."""
+        absences = absences if absences is not None else self._absences(order.company_id)
+        if absences is None or order.status is not OrderStatus.PENDING_APPROVAL:
+            return False
+        in_force = absences.in_force(now)
+        if not in_force:
+            return False
+        company = self._company_to_read(order.company_id)
+        offered = False
+        for substitute_id, absent in deciders(order.approvers, order.buyer_id, in_force).items():
+            if absent is None:
+                continue
+            substitute = self._snapshots.get([substitute_id]).get(substitute_id)
+            if not isinstance(substitute, Member) or not may_approve(substitute, company):
+                continue
+            until = max(a.ends_at for a in in_force if (a.approver_id, a.substitute_id) == (absent, substitute_id))
+            offered = order.offer(substitute_id, absent, until, now) or offered
+        return offered
+
+    def _absences(self, company_id: UUID) -> Absences | None:
+        """The company's absences, shared with other requests (read them, never change them)."""
+        found = self._snapshots.get([Absences.create_id(company_id)]).get(Absences.create_id(company_id))
+        return found if isinstance(found, Absences) else None
+
+    def _absences_to_change(self, company_id: UUID) -> Absences:
+        found = self._find(Absences.create_id(company_id))
+        return found if isinstance(found, Absences) else Absences.open(company_id)
+
+    def _colleague(self, member: Member, user_id: UUID) -> Member:
+        """A user of the caller's company; another company's is not found, like one that does not exist."""
+        found = self._snapshots.get([user_id]).get(user_id)
+        if not isinstance(found, Member) or found.company_id != member.company_id:
+            raise OrderNotFound("Not found.")
+        return found
 
     # ---- everyone involved --------------------------------------------------------------------------------
 
@@ -799,7 +979,7 @@ class Orders(ServiceApplication):
 
     def _pricing_ids(self, buyer: Member, request: OrderRequest | None) -> list[UUID]:
         """The buyer's company, its approvers and main contact (as last known) and the articles' prices."""
-        ids = [buyer.company_id]
+        ids = [buyer.company_id, Absences.create_id(buyer.company_id)]
         company = self._snapshots.cached(buyer.company_id)
         if isinstance(company, CompanyView):
             ids.extend(company.approver_ids)
@@ -812,6 +992,7 @@ class Orders(ServiceApplication):
     def _route(self, order: Order, evaluation: Evaluation, now: datetime) -> None:
         if evaluation.exceeded:
             order.hold_for_approval(evaluation.exceeded, evaluation.approvers, now)
+            self._offer_to_substitutes(order, now)
         else:
             order.release(now)
 
@@ -823,7 +1004,9 @@ class Orders(ServiceApplication):
                 continue
             approvers = route(order.buyer_id, company.approver_ids, company.main_contact_id)
             if approvers != order.approvers:
-                order.reassign(approvers, datetime.now(UTC))
+                now = self.clock()
+                order.reassign(approvers, now)
+                self._offer_to_substitutes(order, now)
                 changed.append(order)
         return changed
 
@@ -857,7 +1040,8 @@ class Orders(ServiceApplication):
             raise OrderNotFound("Not found.")
         involved = member.id == order.buyer_id or member.id in order.approvers or member.id == order.decided_by
         if not (involved or member.can(VIEW_COMPANY_ORDERS) or member.is_main_contact):
-            raise OrderNotFound("Not found.")
+            if self._substitutes(member, order, self.clock()) is None:
+                raise OrderNotFound("Not found.")
         return order
 
     def _claim_email(self, email: str, user_id: UUID) -> list[Any]:

@@ -190,6 +190,17 @@ class Comment:
     at: datetime
     kind: str = "comment"
     """comment | submission | approval | rejection | resubmission | cancellation"""
+    on_behalf_of: UUID | None = None
+    """A decision's comment by a substitute: the absent approver they decided for"""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The order offered to the substitute of an absent approver (ADR 0020), until the absence's end as recorded."""
+
+    substitute_id: UUID
+    on_behalf_of: UUID
+    until: datetime
 
 
 class OrderStatus(StrEnum):
@@ -249,6 +260,10 @@ class Order(Aggregate):
         self.released_at: datetime | None = None
         self.approved_by: UUID | None = None
         self.decided_by: UUID | None = None
+        self.decided_on_behalf_of: UUID | None = None
+        """a substitute's decision: the absent approver they decided for"""
+        self.offers: list[Offer] = []
+        """this round's offers to substitutes (the right to decide comes from the absences in force, not from these)"""
         self.erp_order_number: str | None = None
         self.erp_rejection_reason: str | None = None
 
@@ -275,6 +290,22 @@ class Order(Aggregate):
     @event("Reassigned")
     def _reassigned(self, approvers: tuple[UUID, ...], at: datetime) -> None:
         self.approvers = tuple(approvers)
+
+    def offer(self, substitute_id: UUID, on_behalf_of: UUID, until: datetime, at: datetime) -> bool:
+        """Record that the order is offered to the substitute of an absent approver (for the timeline and the
+        substitute's mail); once per round, substitute and absent approver. False: nothing to record."""
+        if self.status is not OrderStatus.PENDING_APPROVAL or on_behalf_of not in self.approvers:
+            return False
+        if substitute_id in (self.buyer_id, *self.approvers):
+            return False
+        if any(o.substitute_id == substitute_id and o.on_behalf_of == on_behalf_of for o in self.offers):
+            return False
+        self._offered(substitute_id=substitute_id, on_behalf_of=on_behalf_of, until=until, at=at)
+        return True
+
+    @event("OfferedToSubstitute")
+    def _offered(self, substitute_id: UUID, on_behalf_of: UUID, until: datetime, at: datetime) -> None:
+        self.offers.append(Offer(substitute_id, on_behalf_of, until))
 
     def release(self, at: datetime, approved_by: UUID | None = None) -> None:
         """Send the order to the ERP. The event pins the content released, whatever happens later."""
@@ -334,14 +365,23 @@ class Order(Aggregate):
     # ---- decisions --------------------------------------------------------------------------------------
 
     def approve(
-        self, approver_id: UUID, at: datetime, comment: str | None = None, modified: OrderContent | None = None
+        self,
+        approver_id: UUID,
+        at: datetime,
+        comment: str | None = None,
+        modified: OrderContent | None = None,
+        on_behalf_of: UUID | None = None,
     ) -> None:
-        self._check_decider(approver_id)
+        """``on_behalf_of``: a substitute decides for this absent approver of the order (the use case found the
+        absence in force)."""
+        self._check_decider(approver_id, on_behalf_of)
         if modified is not None:
             changes = changes_between(self.content, modified)
             if changes:
                 self._modified(by=approver_id, content=modified, changes=changes, at=at)
-        self._approved(approver_id=approver_id, comment=(comment or "").strip() or None, at=at)
+        self._approved(
+            approver_id=approver_id, comment=(comment or "").strip() or None, at=at, on_behalf_of=on_behalf_of
+        )
         self.release(at=at, approved_by=approver_id)
 
     @event("Modified")
@@ -350,23 +390,25 @@ class Order(Aggregate):
         self.modifications.extend(changes)
 
     @event("Approved")
-    def _approved(self, approver_id: UUID, comment: str | None, at: datetime) -> None:
+    def _approved(self, approver_id: UUID, comment: str | None, at: datetime, on_behalf_of: UUID | None = None) -> None:
         self.decided_by = approver_id
+        self.decided_on_behalf_of = on_behalf_of
         if comment:
-            self.conversation.append(Comment(approver_id, comment, at, "approval"))
+            self.conversation.append(Comment(approver_id, comment, at, "approval", on_behalf_of))
 
-    def reject(self, approver_id: UUID, comment: str, at: datetime) -> None:
-        self._check_decider(approver_id)
+    def reject(self, approver_id: UUID, comment: str, at: datetime, on_behalf_of: UUID | None = None) -> None:
+        self._check_decider(approver_id, on_behalf_of)
         comment = comment.strip()
         if not comment:
             raise InvalidOrder("A rejection needs a comment for the buyer.")
-        self._rejected(approver_id=approver_id, comment=comment, at=at)
+        self._rejected(approver_id=approver_id, comment=comment, at=at, on_behalf_of=on_behalf_of)
 
     @event("Rejected")
-    def _rejected(self, approver_id: UUID, comment: str, at: datetime) -> None:
+    def _rejected(self, approver_id: UUID, comment: str, at: datetime, on_behalf_of: UUID | None = None) -> None:
         self.status = OrderStatus.REJECTED
         self.decided_by = approver_id
-        self.conversation.append(Comment(approver_id, comment, at, "rejection"))
+        self.decided_on_behalf_of = on_behalf_of
+        self.conversation.append(Comment(approver_id, comment, at, "rejection", on_behalf_of))
 
     # ---- the buyer --------------------------------------------------------------------------------------
 
@@ -413,8 +455,10 @@ class Order(Aggregate):
         self.budget = budget
         self.round += 1
         self.decided_by = None
+        self.decided_on_behalf_of = None
         self.exceeded = ()
         self.approvers = ()
+        self.offers = []
         self.conversation.append(Comment(buyer_id, comment, at, "resubmission"))
 
     def cancel(self, by: UUID, at: datetime, comment: str | None = None) -> None:
@@ -446,9 +490,12 @@ class Order(Aggregate):
         if self.status is not expected:
             raise WrongState(f"The order is {self.status.value}, not {expected.value}.")
 
-    def _check_decider(self, approver_id: UUID) -> None:
+    def _check_decider(self, approver_id: UUID, on_behalf_of: UUID | None = None) -> None:
         self._check_status(OrderStatus.PENDING_APPROVAL)
         if approver_id == self.buyer_id:
             raise SelfApproval("Nobody decides their own order.")
-        if approver_id not in self.approvers:
-            raise NotAllowed("You are not an approver of this order.")
+        if on_behalf_of is None:
+            if approver_id not in self.approvers:
+                raise NotAllowed("You are not an approver of this order.")
+        elif on_behalf_of not in self.approvers or on_behalf_of == approver_id:
+            raise NotAllowed("You do not substitute an approver of this order.")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from approval.adapters.inbound.absences_http import add_absence_routes
 from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import DECISIONS_MAX, Decision, Evaluation, Orders
 from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
@@ -252,6 +253,9 @@ class MessageOut(BaseModel):
     kind: str
     text: str
     at: datetime
+    on_behalf_of: PersonOut | None = Field(
+        default=None, description="A substitute's decision: the absent approver they decided for"
+    )
 
 
 class ChangeOut(BaseModel):
@@ -264,6 +268,11 @@ class TimelineEntry(BaseModel):
     at: datetime
     event: str
     by: PersonOut | None = None
+    on_behalf_of: PersonOut | None = Field(
+        default=None,
+        description="`Approved`/`Rejected` by a substitute: the absent approver they decided for; "
+        "`OfferedToSubstitute`: the absent approver whose order was offered (`detail`: `substitute`, `until`)",
+    )
     comment: str | None = Field(
         default=None,
         description="What the person wrote with this step (a decision's, resubmission's or message's text)",
@@ -291,6 +300,9 @@ class OrderOut(BaseModel):
     budget_at_submission: BudgetOut
     approvers: list[PersonOut]
     decided_by: PersonOut | None
+    decided_on_behalf_of: PersonOut | None = Field(
+        default=None, description="When a substitute decided: the absent approver they decided for"
+    )
     modifications: list[ChangeOut]
     conversation: list[MessageOut]
     timeline: list[TimelineEntry]
@@ -329,6 +341,11 @@ class SummaryOut(BaseModel):
     approvers_with_names: list[PersonOut] = Field(
         default_factory=list, description="The approvers with their names (`approvers` in the same order)"
     )
+    substitute_for: PersonOut | None = Field(
+        default=None,
+        description="In the inbox: the absent approver for whom the caller would decide this order as their "
+        "substitute (null: the caller decides it in their own right)",
+    )
 
 
 class DecisionErrorOut(BaseModel):
@@ -348,6 +365,9 @@ class DecisionOut(BaseModel):
     status: str | None = Field(description="The order's status now (null: not found)")
     version: int | None = Field(description="The order's version now (null: not found)")
     decided_by: PersonOut | None = Field(description="Who decided the order (this request or someone before)")
+    on_behalf_of: PersonOut | None = Field(
+        default=None, description="When a substitute decided: the absent approver they decided for"
+    )
     error: DecisionErrorOut | None = Field(default=None, description="Why it was not decided (outcome failed)")
 
 
@@ -422,9 +442,17 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
             detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
         elif kind == "Released":
             by = e.approved_by
+        elif kind == "OfferedToSubstitute":
+            detail = {"substitute": person(e.substitute_id).model_dump(mode="json"),  # type: ignore[union-attr]
+                      "until": e.until.isoformat()}  # fmt: skip
         said = getattr(e, "comment", None)
         text = said.text if isinstance(said, OrderComment) else said if isinstance(said, str) else None
-        out.append(TimelineEntry(at=e.timestamp, event=kind, by=person(by), comment=text, detail=detail))
+        out.append(
+            TimelineEntry(
+                at=e.timestamp, event=kind, by=person(by), on_behalf_of=person(getattr(e, "on_behalf_of", None)),
+                comment=text, detail=detail,
+            )
+        )  # fmt: skip
     return out
 
 
@@ -483,9 +511,17 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         budget_at_submission=_budget(order.budget),
         approvers=[person(a) for a in order.approvers],
         decided_by=person(order.decided_by) if order.decided_by else None,
+        decided_on_behalf_of=person(order.decided_on_behalf_of) if order.decided_on_behalf_of else None,
         modifications=[ChangeOut(**vars(x)) for x in order.modifications],
         conversation=[
-            MessageOut(author=person(m.author_id), kind=m.kind, text=m.text, at=m.at) for m in order.conversation
+            MessageOut(
+                author=person(m.author_id),
+                kind=m.kind,
+                text=m.text,
+                at=m.at,
+                on_behalf_of=person(m.on_behalf_of) if m.on_behalf_of else None,
+            )
+            for m in order.conversation
         ],
         timeline=_timeline(events, names),
         submitted_at=order.submitted_at,
@@ -501,6 +537,7 @@ def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -
     for r in results:
         order, error = r.order, r.error
         decider = order.decided_by if order is not None else None
+        for_whom = order.decided_on_behalf_of if order is not None else None
         out.append(
             DecisionOut(
                 order_id=r.order_id,
@@ -508,6 +545,7 @@ def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -
                 status=order.status.value if order is not None else None,
                 version=order.version if order is not None else None,
                 decided_by=PersonOut(id=decider, name=names.get(decider)) if decider else None,
+                on_behalf_of=PersonOut(id=for_whom, name=names.get(for_whom)) if for_whom else None,
                 error=DecisionErrorOut(code=error.code, message=str(error), details=getattr(error, "details", None))
                 if error is not None
                 else None,
@@ -526,7 +564,12 @@ def _parse_if_match(value: str | None) -> int | None:
     return int(v)
 
 
-def _summary(row: dict[str, Any], names: dict[UUID, str]) -> SummaryOut:
+def _summary(
+    row: dict[str, Any], names: dict[UUID, str], me: UUID | None = None, acting_for: list[UUID] | None = None
+) -> SummaryOut:
+    for_whom = None
+    if me is not None and acting_for and me not in row["approvers"]:
+        for_whom = next((a for a in row["approvers"] if a in acting_for), None)
     return SummaryOut(
         id=row["order_id"],
         status=row["status"],
@@ -541,16 +584,26 @@ def _summary(row: dict[str, Any], names: dict[UUID, str]) -> SummaryOut:
         updated_at=row["updated_at"],
         buyer=PersonOut(id=row["buyer_id"], name=names.get(row["buyer_id"])),
         approvers_with_names=[PersonOut(id=a, name=names.get(a)) for a in row["approvers"]],
+        substitute_for=PersonOut(id=for_whom, name=names.get(for_whom)) if for_whom else None,
     )
 
 
 async def _page(
-    rows: list[dict[str, Any]], total: int, limit: int, offset: int, orders: Orders, blocking: Blocking
+    rows: list[dict[str, Any]],
+    total: int,
+    limit: int,
+    offset: int,
+    orders: Orders,
+    blocking: Blocking,
+    me: UUID | None = None,
+    acting_for: list[UUID] | None = None,
 ) -> PageOut:
-    """A page of summaries with the names of their buyers and approvers (one read for the whole page)."""
+    """A page of summaries with the names of their buyers and approvers (one read for the whole page); ``me``,
+    ``acting_for``: an inbox, whose items say for whom the caller would decide as a substitute."""
     people = {r["buyer_id"] for r in rows} | {a for r in rows for a in r["approvers"]}
     names = await blocking.run(orders.names, people) if people else {}
-    return PageOut(items=[_summary(r, names) for r in rows], total=total, limit=limit, offset=offset)
+    items = [_summary(r, names, me, acting_for) for r in rows]
+    return PageOut(items=items, total=total, limit=limit, offset=offset)
 
 
 def orders_router(
@@ -584,8 +637,11 @@ def orders_router(
     def present(order: Order) -> OrderOut:
         # the use case that returned the order checked that the caller may see it
         ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
-        if order.decided_by:
-            ids.add(order.decided_by)
+        ids |= {o.substitute_id for o in order.offers} | {o.on_behalf_of for o in order.offers}
+        ids |= {m.on_behalf_of for m in order.conversation if m.on_behalf_of}
+        for decider in (order.decided_by, order.decided_on_behalf_of):
+            if decider:
+                ids.add(decider)
         return order_out(order, orders.timeline(order), orders.names(ids))
 
     async def respond(
@@ -691,16 +747,29 @@ def orders_router(
         )
         return await _page(rows, total, limit, offset, orders, blocking)
 
-    @router.get("/api/approvals", response_model=PageOut, summary="The approver's inbox: orders waiting for me")
+    @router.get(
+        "/api/approvals",
+        response_model=PageOut,
+        summary="The approver's inbox: orders waiting for me",
+        description="The orders routed to the caller, and while an absence names the caller substitute, those "
+        "routed to the absent approver (`substitute_for`; never the caller's own orders), judged at this moment.",
+    )
     async def inbox(
-        me: Me,
+        who: Who,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> PageOut:
+        def run() -> tuple[Member, list[UUID]]:
+            with orders.one_read():
+                me = resolve(who)
+                return me, orders.acting_for(me)
+
+        me, acting_for = await blocking.run(run)
         rows, total = await summaries.query(
-            me.company_id, approver_id=me.id, status="pending_approval", limit=limit, offset=offset
-        )
-        return await _page(rows, total, limit, offset, orders, blocking)
+            me.company_id, approver_id=me.id, acting_for=acting_for, status="pending_approval", limit=limit,
+            offset=offset,
+        )  # fmt: skip
+        return await _page(rows, total, limit, offset, orders, blocking, me.id, acting_for)
 
     @router.post(
         "/api/orders/decisions",
@@ -720,7 +789,8 @@ def orders_router(
             with orders.one_read():
                 orders.prefetch(who)
                 results = orders.decide(resolve(who), body.decision, body.order_ids, body.comment)
-                deciders = {r.order.decided_by for r in results if r.order is not None and r.order.decided_by}
+                deciders = {p for r in results if r.order is not None
+                            for p in (r.order.decided_by, r.order.decided_on_behalf_of) if p}  # fmt: skip
                 names = orders.names(deciders) if deciders else {}
                 return _decisions(body.decision, results, names)
 
@@ -771,4 +841,5 @@ def orders_router(
     ) -> OrderOut:
         return await respond(orders.comment, who, order_id, body.text, _parse_if_match(if_match))
 
+    add_absence_routes(router, orders, summaries, blocking, member)
     return router

@@ -11,6 +11,7 @@ transaction as the summaries): counting a long history row by row would make eve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -118,16 +119,23 @@ class OrderSummaries:
         *,
         buyer_id: UUID | None = None,
         approver_id: UUID | None = None,
+        acting_for: Sequence[UUID] = (),
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
+        """``approver_id``: the orders routed to them, and (``acting_for``: the absent approvers they substitute now)
+        to those approvers — never their own orders (ADR 0020)."""
         where = ["company_id = $1"]
         args: list[Any] = [company_id]
         if buyer_id is not None:
             args.append(buyer_id)
             where.append(f"buyer_id = ${len(args)}")
-        if approver_id is not None:
+        if approver_id is not None and acting_for:
+            args.append([approver_id, *acting_for])
+            args.append(approver_id)
+            where.append(f"approvers && ${len(args) - 1}::uuid[] AND buyer_id <> ${len(args)}")
+        elif approver_id is not None:
             args.append(approver_id)
             where.append(f"${len(args)} = ANY(approvers)")
         if status is not None:
@@ -147,6 +155,17 @@ class OrderSummaries:
                 *args,
             )
         return [dict(r) for r in rows], int(total)
+
+    async def pending_routed_to(self, company_id: UUID, approver_id: UUID, limit: int) -> list[UUID]:
+        """The company's orders waiting for ``approver_id`` (oldest first, at most ``limit``)."""
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT order_id FROM approval_order_summaries WHERE company_id = $1 AND $2 = ANY(approvers)"
+                f" AND status = 'pending_approval' ORDER BY submitted_at, order_id LIMIT {int(limit)}",
+                company_id, approver_id,
+            )  # fmt: skip
+        return [r["order_id"] for r in rows]
 
     async def pending_of_company(self, company_id: UUID) -> list[UUID]:
         pool = await self.pool()

@@ -73,7 +73,7 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
                 ),
             )  # fmt: skip
         if not _is_order_event(event) or name not in (
-            "ApprovalRequested", "Reassigned", "Approved", "Rejected", "Cancelled",
+            "ApprovalRequested", "Reassigned", "OfferedToSubstitute", "Approved", "Rejected", "Cancelled",
         ):  # fmt: skip
             return []
         order = load(oid, event.originator_version)
@@ -89,15 +89,23 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
             message = wire.OrderApproversReassigned(
                 **common, approver_ids=list(event.approvers), reassigned_at=event.at
             )
+        elif name == "OfferedToSubstitute":
+            message = wire.OrderOfferedToSubstitute(
+                **common, substitute_id=event.substitute_id, on_behalf_of=event.on_behalf_of, until=event.until,
+                exceeded_limits=[wire.ExceededLimit(**vars(x)) for x in order.exceeded],
+                total=_total(order.content), total_quantity=order.content.total_quantity,
+                reference=order.content.reference, round=order.round, offered_at=event.at,
+            )  # fmt: skip
         elif name == "Approved":
             message = wire.OrderApproved(
-                **common, approver_id=event.approver_id, comment=event.comment,
+                **common, approver_id=event.approver_id, on_behalf_of=getattr(event, "on_behalf_of", None),
+                comment=event.comment,
                 modifications=_changes(order.modifications), total=_total(order.content), approved_at=event.at,
             )  # fmt: skip
         elif name == "Rejected":
             message = wire.OrderRejected(
-                **common, approver_id=event.approver_id, comment=event.comment, total=_total(order.content),
-                rejected_at=event.at,
+                **common, approver_id=event.approver_id, on_behalf_of=getattr(event, "on_behalf_of", None),
+                comment=event.comment, total=_total(order.content), rejected_at=event.at,
             )  # fmt: skip
         else:
             message = wire.OrderCancelled(**common, comment=event.comment, cancelled_at=event.at)

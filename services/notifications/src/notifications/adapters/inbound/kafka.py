@@ -1,6 +1,6 @@
 """Which events cause which mails, and the users the mails go to.
 
-Mails: the registration's double opt-in and welcome mails; the confirmation of an e-mail change (to the new address); an order waiting for approval (to its approvers);
+Mails: the registration's double opt-in and welcome mails; the confirmation of an e-mail change (to the new address); an order waiting for approval (to its approvers, and to the substitute of an absent one);
 approved and sent on (to the buyer, with any modifications); rejected (to the buyer, with the comment).
 Each is queued once per event and recipient, however often the event is delivered.
 """
@@ -85,6 +85,21 @@ def approval_requested(m: approval.OrderApprovalRequested) -> list[MailRequest]:
     return [MailRequest("approval_requested", data, to_user_id=a) for a in m.approver_ids]
 
 
+def offered_to_substitute(m: approval.OrderOfferedToSubstitute) -> list[MailRequest]:
+    """The approval request, to the substitute of an absent approver: who they stand in for, until when (the name is
+    the absent approver's as known when the mail is sent)."""
+    data = {
+        **_order_facts(m),
+        "buyer_id": str(m.buyer_id),
+        "reference": m.reference or "",
+        "exceeded": [x.model_dump(mode="json") for x in m.exceeded_limits],
+        "round": m.round,
+        "on_behalf_of": str(m.on_behalf_of),
+        "until": m.until.isoformat(),  # formatted per language when the mail is rendered
+    }
+    return [MailRequest("approval_requested", data, to_user_id=m.substitute_id)]
+
+
 def reassigned(m: approval.OrderApproversReassigned) -> list[MailRequest]:
     data = {"order_id": str(m.order_id), "order_path": f"/orders/{m.order_id}", "buyer_id": str(m.buyer_id)}
     return [MailRequest("approval_reassigned", data, to_user_id=a) for a in m.approver_ids]
@@ -111,6 +126,7 @@ MAIL_RULES: dict[str, dict[type[Message], Rule]] = {
     APPROVAL_ORDERS.name: {
         approval.OrderApprovalRequested: approval_requested,  # type: ignore[dict-item]
         approval.OrderApproversReassigned: reassigned,  # type: ignore[dict-item]
+        approval.OrderOfferedToSubstitute: offered_to_substitute,  # type: ignore[dict-item]
         approval.OrderApproved: approved,  # type: ignore[dict-item]
         approval.OrderRejected: rejected,  # type: ignore[dict-item]
     },

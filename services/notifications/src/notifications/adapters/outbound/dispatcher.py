@@ -11,6 +11,7 @@ import asyncio
 import smtplib
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from kc_runtime.follower import Batch, LogFollower
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
@@ -66,6 +67,13 @@ class MailDispatcher(LogFollower):
         if recipient is None:
             raise RecipientUnknown(str(mail.to_user_id))
         person = {"recipient_name": recipient.name, "recipient_first_name": recipient.first_name}
+        absent = mail.data.get("on_behalf_of")  # a substitute's mail names whom they stand in for
+        if isinstance(absent, str):
+            try:
+                known = self.mails.recipient(UUID(absent))
+            except ValueError:
+                known = None
+            person["on_behalf_of_name"] = known.name if known is not None else ""
         return recipient.email, recipient.language, person
 
     async def _deliver(self, mail_id: Any) -> None:
