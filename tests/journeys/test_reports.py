@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from decimal import Decimal
 from uuid import uuid4
+from xml.etree import ElementTree
 
 import pytest
 
@@ -18,6 +20,39 @@ from tests.support.shop import BUDGET, Shop
 pytestmark = pytest.mark.journey
 
 URL = "/api/reports/figures"
+REASON = "=1+1 Bitte über KST 200"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def workbook(content: bytes) -> dict[str, list[list]]:
+    """The sheets of an XLSX file (rows of strings and numbers), read with the standard library; asserts that no
+    cell holds a formula."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        strings = [
+            "".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t"))
+            for si in ElementTree.fromstring(z.read("xl/sharedStrings.xml")).findall("m:si", ns)
+        ] if "xl/sharedStrings.xml" in z.namelist() else []  # fmt: skip
+        targets = {r.get("Id"): r.get("Target") for r in ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
+        out = {}
+        for sheet in ElementTree.fromstring(z.read("xl/workbook.xml")).find("m:sheets", ns):
+            xml = ElementTree.fromstring(z.read("xl/" + targets[sheet.get(rel)].removeprefix("/xl/")))
+            assert not xml.findall(".//m:f", ns), "a formula in the workbook"
+            rows = []
+            for row in xml.findall(".//m:sheetData/m:row", ns):
+                cells = []
+                for c in row.findall("m:c", ns):
+                    v = c.find("m:v", ns)
+                    if v is None:
+                        cells.append("")
+                    elif c.get("t") == "s":
+                        cells.append(strings[int(v.text)])
+                    else:
+                        cells.append(float(v.text))
+                rows.append(cells)
+            out[sheet.get("name")] = rows[1:]
+    return out
 
 
 def money(value: dict) -> Decimal:
@@ -39,7 +74,8 @@ async def test_the_controller_reads_the_figures_of_real_orders_as_json_and_csv(s
     )  # fmt: skip
     r = await shop.do(approved["id"], "approve", approver_h, {"comment": "ok"})
     assert r.status_code == 200, r.text
-    r = await shop.do(rejected["id"], "reject", approver_h, {"comment": "Bitte über KST 200"})
+    # a comment that a spreadsheet would run as a formula: the exports keep it text
+    r = await shop.do(rejected["id"], "reject", approver_h, {"comment": REASON})
     assert r.status_code == 200, r.text
 
     async def settled() -> dict | None:
@@ -64,7 +100,7 @@ async def test_the_controller_reads_the_figures_of_real_orders_as_json_and_csv(s
     assert mine["approver"]["id"] == approver["id"] and mine["approver"]["name"]
     assert (mine["approved"], mine["rejected"], mine["rejection_rate"]) == (1, 1, "0.5000")
     rejections = figures["rejections"]
-    assert (rejections["rate"], rejections["reasons"]) == ("0.5000", [{"reason": "Bitte über KST 200", "count": 1}])
+    assert (rejections["rate"], rejections["reasons"]) == ("0.5000", [{"reason": REASON, "count": 1}])
     assert (rejections["erp"]["answered"], rejections["erp"]["rejected"]) == (2, 0)
 
     (use,) = figures["budget_use"]
@@ -81,6 +117,14 @@ async def test_the_controller_reads_the_figures_of_real_orders_as_json_and_csv(s
     assert Decimal(cell[("spend", "", "EUR", "released")]) == Decimal("138.60")
     assert cell[("cycle_time_per_approver", approver["id"], "", "rejected")] == "1"
     assert cell[("budget_use", buyer["id"], "EUR", "limit:max_quantity")] == "2"
+    assert cell[("rejection_reasons", "'" + REASON, "", "count")] == "1"
+
+    # and as a workbook: a sheet per section, figures as numbers, the comment a string and no formula anywhere
+    r = await shop.gw.get(URL, params={"format": "xlsx"}, headers=controller_h)
+    assert r.status_code == 200 and r.headers["content-type"] == XLSX, r.text
+    sheets = workbook(r.content)
+    assert ["EUR", "released", 138.6] in [row[1:] for row in sheets["spend"]]
+    assert [REASON, "", "count", 1.0] in sheets["rejection_reasons"]
 
     # filters: the buyer, the approver, the status, the reference (cost centre)
     async def orders_with(**params: str) -> int:

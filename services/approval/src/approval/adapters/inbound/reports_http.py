@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import xlsxwriter
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
@@ -219,49 +220,97 @@ def build(raw: dict[str, Any], q: ReportQuery, names: dict[UUID, str]) -> Figure
 
 
 CSV_COLUMNS = ("section", "key", "currency", "metric", "value")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def rows(figures: FiguresOut) -> list[tuple[str, str, str, str, Any]]:
+    """One figure per row (``section, key, currency, metric, value``): easy to pivot in a spreadsheet."""
+    out: list[tuple[str, str, str, str, Any]] = [
+        ("period", "", "", "from", figures.period.from_.isoformat()),
+        ("period", "", "", "until", figures.period.until.isoformat()),
+    ]
+    for s in figures.spend:
+        out.append(("spend", "", s.currency, "orders", s.orders))
+        for k in ("submitted", "approved", "released", "confirmed", "rejected", "erp_rejected"):
+            out.append(("spend", "", s.currency, k, getattr(s, k).amount))
+    for st in figures.orders_by_status:
+        out.append(("orders_by_status", st.status, st.value.currency, "orders", st.orders))
+        out.append(("orders_by_status", st.status, st.value.currency, "value", st.value.amount))
+    c = figures.cycle_time
+    for k in ("decisions", "p50_seconds", "p90_seconds"):
+        out.append(("cycle_time", "", "", k, getattr(c, k)))
+    for a in figures.cycle_time_per_approver:
+        for k in ("decisions", "approved", "rejected", "rejection_rate", "p50_seconds", "p90_seconds"):
+            value = getattr(a, k)
+            out.append(("cycle_time_per_approver", str(a.approver.id), "", k, _number(value)))
+    r = figures.rejections
+    for k in ("decisions", "rejected", "rate"):
+        out.append(("rejections", "", "", k, _number(getattr(r, k))))
+    for reason in r.reasons:
+        out.append(("rejection_reasons", reason.reason or "", "", "count", reason.count))
+    for k in ("answered", "rejected", "rate"):
+        out.append(("erp_rejections", "", "", k, _number(getattr(r.erp, k))))
+    for reason in r.erp.reasons:
+        out.append(("erp_rejection_reasons", reason.reason or "", "", "count", reason.count))
+    for b in figures.budget_use:
+        user = str(b.user.id)
+        for k in ("orders", "over_order_limit", "over_period_budget"):
+            out.append(("budget_use", user, b.currency, k, getattr(b, k)))
+        for k in ("submitted", "released", "confirmed", "on_period_budget"):
+            out.append(("budget_use", user, b.currency, k, getattr(b, k).amount))
+        for k, n in b.limits.items():
+            out.append(("budget_use", user, b.currency, f"limit:{k}", n))
+    for art in figures.top_articles:
+        out.append(("top_articles", art.sku, art.value.currency, "quantity", art.quantity))
+        out.append(("top_articles", art.sku, art.value.currency, "value", art.value.amount))
+        out.append(("top_articles", art.sku, art.value.currency, "orders", art.orders))
+    return out
+
+
+def _number(value: Any) -> Any:
+    """Rates come as decimal strings; in a sheet they are numbers."""
+    return Decimal(value) if isinstance(value, str) else value
+
+
+def _text(value: str) -> str:
+    """A text a spreadsheet must not take for a formula (a comment or an article number written by a user)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def to_csv(figures: FiguresOut) -> str:
-    """One figure per row (``section, key, currency, metric, value``): easy to pivot in a spreadsheet."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
-    w.writerow(("period", "", "", "from", figures.period.from_.isoformat()))
-    w.writerow(("period", "", "", "until", figures.period.until.isoformat()))
-    for s in figures.spend:
-        w.writerow(("spend", "", s.currency, "orders", s.orders))
-        for k in ("submitted", "approved", "released", "confirmed", "rejected", "erp_rejected"):
-            w.writerow(("spend", "", s.currency, k, getattr(s, k).amount))
-    for st in figures.orders_by_status:
-        w.writerow(("orders_by_status", st.status, st.value.currency, "orders", st.orders))
-        w.writerow(("orders_by_status", st.status, st.value.currency, "value", st.value.amount))
-    c = figures.cycle_time
-    for k in ("decisions", "p50_seconds", "p90_seconds"):
-        w.writerow(("cycle_time", "", "", k, _cell(getattr(c, k))))
-    for a in figures.cycle_time_per_approver:
-        for k in ("decisions", "approved", "rejected", "rejection_rate", "p50_seconds", "p90_seconds"):
-            w.writerow(("cycle_time_per_approver", a.approver.id, "", k, _cell(getattr(a, k))))
-    r = figures.rejections
-    for k in ("decisions", "rejected", "rate"):
-        w.writerow(("rejections", "", "", k, _cell(getattr(r, k))))
-    for reason in r.reasons:
-        w.writerow(("rejection_reasons", reason.reason or "", "", "count", reason.count))
-    for k in ("answered", "rejected", "rate"):
-        w.writerow(("erp_rejections", "", "", k, _cell(getattr(r.erp, k))))
-    for reason in r.erp.reasons:
-        w.writerow(("erp_rejection_reasons", reason.reason or "", "", "count", reason.count))
-    for b in figures.budget_use:
-        for k in ("orders", "over_order_limit", "over_period_budget"):
-            w.writerow(("budget_use", b.user.id, b.currency, k, getattr(b, k)))
-        for k in ("submitted", "released", "confirmed", "on_period_budget"):
-            w.writerow(("budget_use", b.user.id, b.currency, k, getattr(b, k).amount))
-        for k, n in b.limits.items():
-            w.writerow(("budget_use", b.user.id, b.currency, f"limit:{k}", n))
-    for art in figures.top_articles:
-        w.writerow(("top_articles", art.sku, art.value.currency, "quantity", art.quantity))
-        w.writerow(("top_articles", art.sku, art.value.currency, "value", art.value.amount))
-        w.writerow(("top_articles", art.sku, art.value.currency, "orders", art.orders))
+    for section, key, currency, metric, value in rows(figures):
+        w.writerow((section, _text(key), currency, metric, _cell(value)))
     return out.getvalue()
+
+
+def to_xlsx(figures: FiguresOut) -> bytes:
+    """The rows of :func:`rows`, one sheet per section; figures as numbers, texts never as formulas."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    bold = book.add_format({"bold": True})
+    sheets: dict[str, Any] = {}
+    filled: dict[str, int] = {}
+    for section, key, currency, metric, value in rows(figures):
+        sheet = sheets.get(section)
+        if sheet is None:
+            sheet = sheets[section] = book.add_worksheet(section[:31])
+            sheet.write_row(0, 0, CSV_COLUMNS[1:], bold)
+            sheet.set_column(0, 0, 38)
+        n = filled[section] = filled.get(section, 0) + 1
+        sheet.write_string(n, 0, key)
+        sheet.write_string(n, 1, currency)
+        sheet.write_string(n, 2, metric)
+        if value is None:
+            sheet.write_blank(n, 3, None)
+        elif isinstance(value, int | float | Decimal):
+            sheet.write_number(n, 3, float(value))
+        else:
+            sheet.write_string(n, 3, str(value))
+    book.close()
+    return buffer.getvalue()
 
 
 def _cell(value: Any) -> str:
@@ -299,9 +348,17 @@ def reports_router(
         "who decided them (`approver_id`; the decision figures then count only that approver's decisions), the "
         "current `status` and the `reference` (cost centre, exact). Money as decimal strings, per currency. "
         "Computed from projections of the order events, eventually consistent (a second or so behind). "
-        "`format=csv`: the same figures as CSV, one figure per row (`section,key,currency,metric,value`). "
-        "XLSX is not offered (no spreadsheet library is part of the stack).",
-        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+        "`format=csv`: the same figures as CSV, one figure per row (`section,key,currency,metric,value`; a text "
+        "that a spreadsheet would take for a formula starts with `'`); `format=xlsx`: a workbook with a sheet per "
+        "section, figures as numbers.",
+        responses={
+            200: {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
     )
     async def figures(
         who: Annotated[Caller, Depends(fenced)],
@@ -311,7 +368,7 @@ def reports_router(
         approver_id: Annotated[UUID | None, Query()] = None,
         status: Annotated[StatusFilter | None, Query()] = None,
         reference: Annotated[Reference | None, Query()] = None,
-        format: Annotated[Literal["json", "csv"], Query()] = "json",
+        format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
     ) -> Any:
         def ask() -> tuple[Member, ReportQuery]:
             me = resolve(who)
@@ -325,6 +382,10 @@ def reports_router(
         people = {r["approver_id"] for r in raw["per_approver"]} | {r["buyer_id"] for r in raw["budget_use"]}
         names = await blocking.run(orders.names, people) if people else {}
         out = build(raw, q, names)
+        if format == "xlsx":
+            return Response(
+                to_xlsx(out), media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="figures.xlsx"'}
+            )
         if format == "csv":
             return Response(
                 to_csv(out),
