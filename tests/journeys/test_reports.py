@@ -178,3 +178,17 @@ async def test_no_parameter_reaches_another_companys_figures(shop: Shop, users_a
     assert mine.json()["spend"] == []  # this company ordered nothing
     r = await shop.gw.post("/api/orders/evaluate", json=order_body(quantity=1), headers=controller_h)
     assert r.status_code == 403  # a controller reads figures, and orders nothing
+
+
+async def test_a_controller_whose_role_is_taken_away_is_refused_at_the_very_next_request(shop: Shop):
+    """No wait, no retry: once users answered the change of roles, approval judges on it (ADR 0012)."""
+    controller, controller_h = await shop.person(["controller"])
+    assert (await shop.gw.get(URL, headers=controller_h)).status_code == 200
+    r = await shop.gw.put(f"/api/users/{controller['id']}/roles", json={"role_ids": ["buyer"]}, headers=shop.main)
+    assert r.status_code == 200, r.text
+    r = await shop.gw.get(URL, params={"format": "csv"}, headers=controller_h)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_allowed")
+    # and given back, it counts at once too
+    r = await shop.gw.put(f"/api/users/{controller['id']}/roles", json={"role_ids": ["controller"]}, headers=shop.main)
+    assert r.status_code == 200, r.text
+    assert (await shop.gw.get(URL, headers=controller_h)).status_code == 200
