@@ -257,6 +257,17 @@ class FiguresStore:
 
     async def figures(self, company_id: UUID, q: ReportQuery) -> dict[str, Any]:
         """Every figure of the report for the orders of ``company_id`` that ``q`` selects, read in one snapshot."""
+        queries, args = self.queries(company_id, q)
+        pool = await self.pool()
+        out: dict[str, Any] = {}
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            for key, sql in queries.items():
+                out[key] = [dict(r) for r in await conn.fetch(sql, *args)]
+        return out
+
+    @staticmethod
+    def queries(company_id: UUID, q: ReportQuery) -> tuple[dict[str, str], list[Any]]:
+        """The report's statements (by figure) and their arguments."""
         where = ["o.company_id = $1", "o.submitted_at >= $2", "o.submitted_at < $3"]
         args: list[Any] = [company_id, q.start, q.end]
         if q.user_id is not None:
@@ -324,12 +335,7 @@ class FiguresStore:
             f' GROUP BY l.sku, f.currency ORDER BY sum(l.value) DESC, l.sku COLLATE "C", f.currency COLLATE "C"'
             f" LIMIT {TOP}",
         }
-        pool = await self.pool()
-        out: dict[str, Any] = {}
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            for key, sql in queries.items():
-                out[key] = [dict(r) for r in await conn.fetch(sql, *args)]
-        return out
+        return queries, args
 
 
 class FiguresProjector(LogFollower):
