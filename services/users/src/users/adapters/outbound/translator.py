@@ -107,7 +107,7 @@ def _company_message(event: Company.Event) -> Message | None:
         return v1.ApproverRemoved(
             company_id=company_id,
             user_id=event.user_id,
-            reason=event.reason,
+            reason=event.reason,  # type: ignore[arg-type]  # an ApproverRemovalReason value; the message checks it
             approver_ids=list(event.approver_ids),
             changed_by=event.by,
         )
@@ -123,7 +123,11 @@ def _company_message(event: Company.Event) -> Message | None:
 
 def _role_message(event: Role.Event) -> Message | None:
     if isinstance(event, Role.Defined | Role.Changed | Role.Deleted):
-        common = {"company_id": event.company_id, "role_id": str(event.originator_id), "changed_by": event.by}
+        common: dict[str, Any] = {
+            "company_id": event.company_id,
+            "role_id": str(event.originator_id),
+            "changed_by": event.by,
+        }
         if isinstance(event, Role.Deleted):
             return v1.RoleDeleted(**common)
         cls = v1.RoleDefined if isinstance(event, Role.Defined) else v1.RoleChanged
