@@ -203,3 +203,33 @@ def test_an_email_change_is_confirmed_from_the_new_address_only_once(mails):
     assert queued[0].data["confirm_path"] == requested.confirm_path
     mails.save(*queued)
     assert handle(mails, requested, USERS_USERS, event_id=event_id) == []
+
+
+def test_an_order_offered_to_a_substitute_mails_the_substitute_whom_they_stand_in_for_until_when(mails):
+    substitute, absent = uuid4(), uuid4()
+    until = datetime(2026, 12, 24, 17, 0, tzinfo=UTC)
+    message = approval.OrderOfferedToSubstitute(
+        order_id=uuid4(), company_id=uuid4(), buyer_id=uuid4(), substitute_id=substitute, on_behalf_of=absent,
+        until=until, exceeded_limits=[approval.ExceededLimit(limit="max_quantity", allowed=Decimal(10), actual=Decimal(12))],
+        total=TOTAL, total_quantity=12, reference="PO-1", offered_at=datetime.now(UTC),
+    )  # fmt: skip
+    (mail,) = handle(mails, message, APPROVAL_ORDERS)
+    assert (mail.kind, mail.to_user_id) == ("approval_requested", substitute)
+    assert (mail.data["on_behalf_of"], mail.data["until"]) == (str(absent), until.isoformat())
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "line"),
+    [
+        ("de", "Freigabe erbeten (Vertretung für Anna Approver): Bestellung über 1.234,50 € (PO-1)",
+         "wartet auf Ihre Freigabe als Vertretung für Anna Approver, abwesend bis 24. Dezember 2026, 18:00 MEZ:"),
+        ("en", "Approval requested (substitute for Anna Approver): order of €1,234.50 (PO-1)",
+         "waits for your approval as the substitute for Anna Approver, who is away until 24 December 2026, 18:00 CET:"),
+    ],
+)  # fmt: skip
+def test_a_substitutes_approval_request_says_for_whom_and_until_when(language, subject, line):
+    data = {**SAMPLES["approval_requested"], "recipient_name": "Sam Substitute", "on_behalf_of": str(uuid4()),
+            "until": "2026-12-24T17:00:00+00:00", "on_behalf_of_name": "Anna Approver"}  # fmt: skip
+    rendered = Templates().render("approval_requested", language, shop_url="https://x", **data)
+    assert rendered.subject == subject
+    assert line in rendered.text and line in rendered.html
