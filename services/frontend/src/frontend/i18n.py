@@ -176,6 +176,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "order.approvers": ("Freigeber", "Approvers"),
     "order.decided_by": ("Entschieden von", "Decided by"),
+    "order.on_behalf_of": ("in Vertretung für {name}", "on behalf of {name}"),
+    "order.deciding_for": (
+        "Sie entscheiden in Vertretung für {name} (abwesend).",
+        "You decide on behalf of {name} (absent).",
+    ),
+    "order.offered": ("{substitute} vertritt {name} bis {until}", "{substitute} substitutes for {name} until {until}"),
     "order.timeline": ("Verlauf", "Timeline"),
     "order.conversation": ("Unterhaltung", "Conversation"),
     "order.no_messages": ("Noch keine Nachrichten.", "No messages yet."),
@@ -221,6 +227,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.Reassigned": ("neu zugewiesen", "reassigned"),
     "event.ConfirmedByErp": ("vom ERP bestätigt", "confirmed by the ERP"),
     "event.RejectedByErp": ("vom ERP abgelehnt", "refused by the ERP"),
+    "event.OfferedToSubstitute": ("der Vertretung angeboten", "offered to the substitute"),
     "new_order.title": ("Neue Bestellung", "New order"),
     "new_order.intro": (
         "Eine einfache Bestellmaske (im Shop ist das der Warenkorb): Artikel und Mengen; die Preise kommen aus dem ERP.",
@@ -240,6 +247,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # approvals
     "inbox.title": ("Bestellungen freigeben", "Approve orders"),
     "inbox.empty": ("Keine Bestellung wartet auf Ihre Freigabe.", "No order awaits your approval."),
+    "inbox.substitute_for": ("Vertretung für {name}", "substituting for {name}"),
     "inbox.select": ("Auswählen", "Select"),
     "inbox.select_order": ("Bestellung {ref} auswählen", "Select order {ref}"),
     "inbox.selected": ("Ausgewählte Bestellungen", "Selected orders"),

@@ -181,10 +181,29 @@ def router(web: Web) -> APIRouter:
     async def load(page: Page, order_id: UUID) -> dict[str, Any]:
         return await web.call(page, "GET", f"/api/orders/{order_id}")  # type: ignore[no-any-return]
 
-    def show(page: Page, order: dict[str, Any], status: int = 200, error: str | None = None, **extra: Any) -> Response:
+    async def substituting(page: Page, order: dict[str, Any]) -> dict[str, Any] | None:
+        """The absent approver of a waiting order whom the caller substitutes now (ADR 0020), so the page offers
+        the decision; only a hint — the API judges the decision itself."""
+        me_id = page.me.get("user", {}).get("id")
+        approvers = {a["id"] for a in order["approvers"]}
+        if order["status"] != "pending_approval" or me_id in approvers or order["buyer"]["id"] == me_id:
+            return None
+        try:
+            absences = await web.call(page, "GET", "/api/absences")
+        except ApiProblem:
+            return None
+        for a in absences.get("items") or []:
+            if a["state"] == "in_force" and a["substitute"]["id"] == me_id and a["approver"]["id"] in approvers:
+                return a["approver"]  # type: ignore[no-any-return]
+        return None
+
+    async def show(
+        page: Page, order: dict[str, Any], status: int = 200, error: str | None = None, **extra: Any
+    ) -> Response:
         me_id = page.me.get("user", {}).get("id")
         is_buyer = order["buyer"]["id"] == me_id
         is_approver = any(a["id"] == me_id for a in order["approvers"])
+        substitute_for = await substituting(page, order)
         open_ = order["status"] in ("pending_approval", "rejected")
         return web.render(
             page,
@@ -192,17 +211,18 @@ def router(web: Web) -> APIRouter:
             status=status,
             order=order,
             error=error,
-            may_decide=is_approver and order["status"] == "pending_approval",
+            substitute_for=substitute_for,
+            may_decide=(is_approver or substitute_for is not None) and order["status"] == "pending_approval",
             may_resubmit=is_buyer and order["status"] == "rejected",
             may_cancel=is_buyer and open_,
-            may_comment=(is_buyer or is_approver) and open_,
+            may_comment=(is_buyer or is_approver or substitute_for is not None) and open_,
             **extra,
         )
 
     @r.get(u("/orders/{order_id}"))
     async def order_page(request: Request, order_id: UUID) -> Response:
         page = await web.signed_in(request)
-        return show(page, await load(page, order_id))
+        return await show(page, await load(page, order_id))
 
     @r.post(u("/orders/{order_id}/{action}"))
     async def decide(request: Request, order_id: UUID, action: str) -> Response:
@@ -217,30 +237,32 @@ def router(web: Web) -> APIRouter:
         elif action == "approve-changed":
             quantities = _quantities(form, order)
             if quantities is None or not any(quantities.values()):
-                return show(page, order, 422, page.t("error.validation_failed"))
+                return await show(page, order, 422, page.t("error.validation_failed"))
             body = {"modified_order": _order_body(order, quantities)} | ({"comment": comment} if comment else {})
             action, done = "approve", "order.approved_msg"
         elif action == "reject":
             if not comment:
-                return show(page, order, 422, page.t("order.reject_comment") + ": " + page.t("common.required"))
+                return await show(page, order, 422, page.t("order.reject_comment") + ": " + page.t("common.required"))
             body, done = {"comment": comment}, "order.rejected_msg"
         elif action == "resubmit":
             quantities = _quantities(form, order)
             if quantities is None or not any(quantities.values()) or not comment:
-                return show(page, order, 422, page.t("error.validation_failed"))
+                return await show(page, order, 422, page.t("error.validation_failed"))
             body, done = {"comment": comment, "order": _order_body(order, quantities)}, "order.resubmitted_msg"
         elif action == "cancel":
             body, done = ({"comment": comment} if comment else {}), "order.cancelled_msg"
         elif action == "comments":
             if not comment:
-                return show(page, order, 422, page.t("common.comment") + ": " + page.t("common.required"))
+                return await show(page, order, 422, page.t("common.comment") + ": " + page.t("common.required"))
             body, done = {"text": comment}, "order.comment_msg"
         else:
-            return show(page, order, 404, page.t("error.not_found"))
+            return await show(page, order, 404, page.t("error.not_found"))
         try:
             await web.call(page, "POST", f"/api/orders/{order_id}/{action}", json=body, headers=version)
         except ApiProblem as problem:
-            return show(page, await load(page, order_id), _shown(problem), page.t.error(problem.code, problem.message))
+            return await show(
+                page, await load(page, order_id), _shown(problem), page.t.error(problem.code, problem.message)
+            )
         return web.redirect(page, f"/orders/{order_id}", flash=("info", done))
 
     return r

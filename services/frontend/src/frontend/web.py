@@ -65,6 +65,14 @@ class Page:
         return permission in (self.me.get("permissions") or []) or bool(self.me.get("is_main_contact"))
 
 
+def person_name(person: Any) -> str:
+    """A person of the API (``{"id", "name"}``) as plain text for a sentence (``t(…, name=p | name)``), which the
+    template escapes once; the beginning of the id when the name is not known."""
+    if not isinstance(person, dict):
+        return "–"
+    return str(person.get("name") or str(person.get("id") or "")[:8] or "–")
+
+
 def static_version() -> str:
     digest = hashlib.sha256()
     for name in STATIC_FILES:
@@ -85,6 +93,7 @@ class Web:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["name"] = person_name
 
     # --- addresses
     def url(self, path: str = "/") -> str:
