@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from frontend import pages_account, pages_orders, pages_users
+from frontend import pages_absences, pages_account, pages_orders, pages_users
 from frontend.api import Api, ApiProblem
 from frontend.auth import DevSignIn, OidcSignIn
 from frontend.session import Sessions
@@ -116,6 +116,7 @@ def create_app(settings: FrontendSettings | None = None, transport: httpx.AsyncB
     app.include_router(pages_account.router(web, sign_in))
     app.include_router(pages_orders.router(web))
     app.include_router(pages_users.router(web))
+    app.include_router(pages_absences.router(web))
     return app
 
 
