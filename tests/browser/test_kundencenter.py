@@ -367,3 +367,44 @@ async def test_the_main_contact_takes_over_an_employee_the_erp_knows(people, use
     assert main.heading() == "Erna Erp"
     main.open("/users")
     assert "Erna Erp" in main.text("#users")
+
+
+async def test_an_absent_approvers_order_is_approved_by_the_substitute_named_on_the_absences_page(people, shop: Shop):
+    from tests.support.shop import BUDGET
+
+    _, buyer_headers = await shop.person(["buyer"], budget=BUDGET)
+    absent_user, absent_headers = await shop.api.user(shop.company, ["approver"], first_name="Arno", last_name="Absent")
+
+    async def known() -> bool:
+        return (await shop.gw.get("/api/orders", headers=absent_headers)).status_code == 200
+
+    await eventually(known, what="approval to know the approver")
+    await shop.approvers(absent_user, seen_by=buyer_headers)
+
+    # the approver names the main contact (who decides nothing of this company while approvers are named)
+    absent = people("absent approver")
+    absent.sign_in(absent_user["email"])
+    absent.click("nav a[href$='/absences']")
+    absent.check("30-absences")
+    absent.choose("f-substitute_id", shop.company.main_id)  # from now for a week: the form's default period
+    absent.click("#record")
+    assert "Die Abwesenheit ist eingetragen" in absent.text("main")
+    assert "läuft" in absent.text("#absences tr[data-state='in_force']")
+    absent.check("31-absence-recorded")
+
+    order = await shop.order(buyer_headers, quantity=30)
+
+    substitute = people("substitute")
+    substitute.sign_in(shop.company.main_email)
+    substitute.open("/approvals")
+    row = substitute.until_text(f"#inbox tr[data-order-id='{order['id']}']", "Vertretung für Arno Absent", reload=True)
+    assert "Bea Buyer" in row
+    substitute.check("32-inbox-substitute")
+    substitute.click(f"#inbox a[href$='/orders/{order['id']}']")
+    assert "Sie entscheiden in Vertretung für Arno Absent" in substitute.text("#decide")
+    substitute.check("33-order-substitute")
+    substitute.click("#approve")
+    assert "Die Bestellung ist freigegeben" in substitute.text("main")
+    assert "in Vertretung für Arno Absent" in substitute.text("#decided-by")
+    assert "in Vertretung für Arno Absent" in substitute.text("#timeline li[data-event='Approved']")
+    substitute.check("34-order-approved-substitute")
