@@ -94,6 +94,8 @@ async def test_the_controller_reads_the_figures_of_real_orders_as_json_and_csv(s
     assert money(spend["approved"]) == Decimal("118.80")
     assert money(spend["rejected"]) == Decimal("108.90")
     assert {s["status"]: s["orders"] for s in figures["orders_by_status"]} == {"confirmed": 2, "rejected": 1}
+    (ref,) = figures["spend_by_reference"]  # every order of the shop's checkout carries PO-4711
+    assert (ref["reference"], ref["orders"], money(ref["released"])) == ("PO-4711", 3, Decimal("138.60"))
 
     assert figures["cycle_time"]["decisions"] == 2 and figures["cycle_time"]["p90_seconds"] >= 0
     (mine,) = figures["cycle_time_per_approver"]

@@ -204,6 +204,14 @@ def recompute(events: list[Any], company_id: UUID, q: ReportQuery) -> dict[str, 
              "rejected": total(o["content"].total_value for o in fs if o["status"] == "rejected"),
              "erp_rejected": total(o["released"] for o in released if o["status"] == "erp_rejected")}
         ] if fs else [],
+        "by_reference": sorted(
+            ({"reference": r, "currency": "EUR", "orders": len(group := [o for o in fs if o["content"].reference == r]),
+              "submitted": total(o["submitted"] for o in group),
+              "released": total(o["released"] for o in group if o["released"] is not None),
+              "confirmed": total(o["released"] for o in group if o["status"] == "confirmed")}
+             for r in {o["content"].reference for o in fs}),
+            key=lambda x: (-x["submitted"], x["reference"] is None, x["reference"] or ""),
+        )[:TOP],
         "by_status": [
             {"status": s, "currency": "EUR", "orders": sum(1 for o in fs if o["status"] == s),
              "value": total(o["content"].total_value for o in fs if o["status"] == s)}

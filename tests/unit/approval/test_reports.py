@@ -89,7 +89,7 @@ def test_rates_have_four_places_and_none_without_a_whole():
 def _figures(reason: str, sku: str) -> FiguresOut:
     q = ReportQuery(NOW, NOW + timedelta(days=1))
     return FiguresOut.model_validate({
-        "period": {"from": q.start, "until": q.end}, "spend": [], "orders_by_status": [],
+        "period": {"from": q.start, "until": q.end}, "spend": [], "spend_by_reference": [], "orders_by_status": [],
         "cycle_time": {"decisions": 1, "p50_seconds": 1.0, "p90_seconds": 1.0}, "cycle_time_per_approver": [],
         "rejections": {"decisions": 1, "rejected": 1, "rate": "1.0000", "reasons": [{"reason": reason, "count": 1}],
                        "erp": {"answered": 0, "rejected": 0, "rate": None, "reasons": []}},

@@ -59,6 +59,17 @@ class SpendOut(BaseModel):
     erp_rejected: Money = Field(description="Released and refused by the ERP")
 
 
+class ReferenceSpendOut(BaseModel):
+    """The orders of one reference (cost centre; null: none given) in one currency."""
+
+    reference: str | None
+    currency: str
+    orders: int
+    submitted: Money
+    released: Money
+    confirmed: Money
+
+
 class StatusOut(BaseModel):
     status: str
     orders: int
@@ -124,6 +135,9 @@ class FiguresOut(BaseModel):
 
     period: PeriodOut = Field(description="The period as understood (the filters are not repeated)")
     spend: list[SpendOut] = Field(description="One entry per currency")
+    spend_by_reference: list[ReferenceSpendOut] = Field(
+        description=f"The references (cost centres) with the most value submitted, most first (at most {TOP})"
+    )
     orders_by_status: list[StatusOut]
     cycle_time: CycleOut
     cycle_time_per_approver: list[ApproverCycleOut]
@@ -159,6 +173,15 @@ def build(raw: dict[str, Any], q: ReportQuery, names: dict[UUID, str]) -> Figure
                 },
             )
             for r in raw["spend"]
+        ],
+        spend_by_reference=[
+            ReferenceSpendOut(
+                reference=r["reference"],
+                currency=r["currency"],
+                orders=r["orders"],
+                **{k: money(r[k], r["currency"]) for k in ("submitted", "released", "confirmed")},
+            )
+            for r in raw["by_reference"]
         ],
         orders_by_status=[
             StatusOut(status=r["status"], orders=r["orders"], value=money(r["value"], r["currency"]))
@@ -233,6 +256,10 @@ def rows(figures: FiguresOut) -> list[tuple[str, str, str, str, Any]]:
         out.append(("spend", "", s.currency, "orders", s.orders))
         for k in ("submitted", "approved", "released", "confirmed", "rejected", "erp_rejected"):
             out.append(("spend", "", s.currency, k, getattr(s, k).amount))
+    for ref in figures.spend_by_reference:
+        out.append(("spend_by_reference", ref.reference or "", ref.currency, "orders", ref.orders))
+        for k in ("submitted", "released", "confirmed"):
+            out.append(("spend_by_reference", ref.reference or "", ref.currency, k, getattr(ref, k).amount))
     for st in figures.orders_by_status:
         out.append(("orders_by_status", st.status, st.value.currency, "orders", st.orders))
         out.append(("orders_by_status", st.status, st.value.currency, "value", st.value.amount))
@@ -339,7 +366,7 @@ def reports_router(
     @router.get(
         "/api/reports/figures",
         response_model=FiguresOut,
-        summary="The controller's figures: spend, orders by status, approval cycle times, rejections, budget use, "
+        summary="The controller's figures: spend (also per reference), orders by status, approval cycle times, rejections, budget use, "
         "top articles",
         description="Needs `view_reports` (else 403 `not_allowed`). Always the caller's own company (no parameter "
         "names another). The orders submitted in [`from`, `until`) — dates (midnight, Europe/Berlin) or date-times "

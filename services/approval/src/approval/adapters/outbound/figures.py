@@ -304,6 +304,11 @@ class FiguresStore:
             " coalesce(sum(value) FILTER (WHERE status = 'rejected'), 0) AS rejected,"
             " coalesce(sum(released_value) FILTER (WHERE status = 'erp_rejected'), 0) AS erp_rejected"
             ' FROM f GROUP BY currency ORDER BY currency COLLATE "C"',
+            "by_reference": f + "SELECT reference, currency, count(*) AS orders, sum(submitted_value) AS submitted,"
+            " coalesce(sum(released_value), 0) AS released,"
+            " coalesce(sum(released_value) FILTER (WHERE status = 'confirmed'), 0) AS confirmed"
+            " FROM f GROUP BY reference, currency"
+            f' ORDER BY sum(submitted_value) DESC, reference COLLATE "C" NULLS LAST, currency COLLATE "C" LIMIT {TOP}',
             "by_status": f + "SELECT status, currency, count(*) AS orders, sum(value) AS value FROM f"
             ' GROUP BY status, currency ORDER BY status COLLATE "C", currency COLLATE "C"',
             "cycle": d + f"SELECT count(*) AS decisions, {percentiles} FROM d d",
