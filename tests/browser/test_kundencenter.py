@@ -408,3 +408,11 @@ async def test_an_absent_approvers_order_is_approved_by_the_substitute_named_on_
     assert "in Vertretung für Arno Absent" in substitute.text("#decided-by")
     assert "in Vertretung für Arno Absent" in substitute.text("#timeline li[data-event='Approved']")
     substitute.check("34-order-approved-substitute")
+    # the main contact records anyone's absence: the absent person is theirs to choose, and the absence theirs to end
+    substitute.open("/absences")
+    assert substitute.element(f"#f-approver_id option[value='{absent_user['id']}']").text == "Arno Absent"
+    substitute.check("35-absences-main-contact")
+    substitute.click("#absences tr[data-state='in_force'] button")
+    assert "Die Abwesenheit ist zurückgezogen" in substitute.text("main")
+    substitute.open("/absences?include_past=true")
+    assert "zurückgezogen von" in substitute.text("#absences tr[data-state='withdrawn']")

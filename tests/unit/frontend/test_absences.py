@@ -144,6 +144,14 @@ async def test_a_buyer_has_no_link_to_absences_and_no_form(browser, api):
     assert page.status_code == 200 and 'id="record-absence"' not in page.text  # the API decides what they see
 
 
+async def test_who_manages_users_without_approving_has_the_link_in_the_navigation(browser, api):
+    manager = ARNO_ME | {"permissions": ["manage_users"], "is_approver": False}
+    api.on("GET", "/api/me", json=manager)
+    await sign_in(browser)
+    home = await browser.get("/kundencenter/")
+    assert 'href="/kundencenter/absences"' in home.text
+
+
 async def test_an_approver_has_the_link_in_the_navigation(browser, api):
     api.on("GET", "/api/me", json=ARNO_ME)
     await sign_in(browser)
@@ -157,6 +165,7 @@ async def test_an_approver_has_the_link_in_the_navigation(browser, api):
         ({"substitute_id": ""}, "substitute_id", "Pflichtfeld"),
         ({"from": "morgen früh"}, "from", "Bitte Datum und Uhrzeit angeben."),
         ({"until": ""}, "until", "Pflichtfeld"),
+        ({"from": "0001-01-01T00:00"}, "from", "Bitte Datum und Uhrzeit angeben."),
         ({"until": "2026-12-24T08:59"}, "until", "Das Ende muss nach dem Beginn liegen."),
         ({"until": "2026-12-24T09:00"}, "until", "Das Ende muss nach dem Beginn liegen."),
         ({"approver_id": "not-an-id"}, "approver_id", "Bitte prüfen Sie Ihre Eingaben."),

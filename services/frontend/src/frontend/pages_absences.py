@@ -20,19 +20,23 @@ MANAGE_USERS = "manage_users"
 WITHDRAWABLE = ("upcoming", "in_force")
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # the value of an <input type="datetime-local">
 DEFAULT_LENGTH = timedelta(days=7)
-USERS_MAX = 200  # the users API's page limit
+USERS_MAX = 200
+YEARS = (2000, 2999)  # the users API's page limit
 
 
 def local_moment(value: Any) -> datetime | None:
     """A ``datetime-local`` value (wall time in Europe/Berlin) as an aware moment; None if it is not one.
 
-    A time the clocks skip in spring or repeat in autumn is read with the offset before the change (``fold=0``)."""
+    A time the clocks skip in spring or repeat in autumn is read with the offset before the change (``fold=0``); a
+    year outside 2000–2999 is not taken."""
     text = str(value or "").strip()
     if not text or len(text) > 32:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        return None
+    if not YEARS[0] <= moment.year <= YEARS[1]:  # far from now the zone's offset is local mean time, not ISO's
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=TIMEZONE)
 
