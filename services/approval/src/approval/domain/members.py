@@ -83,7 +83,10 @@ class Member(Aggregate):
             changes["permissions"] = sorted(changes["permissions"])  # type: ignore[call-overload]
         self._updated(changes=changes)
 
-    @event("Updated")
+    class Updated(Aggregate.Event):
+        changes: dict[str, object]
+
+    @event(Updated)
     def _updated(self, changes: dict[str, object]) -> None:
         for name, value in changes.items():
             setattr(self, name, frozenset(value) if name == "permissions" else value)  # type: ignore[call-overload]
@@ -113,7 +116,10 @@ class MemberEmail(Aggregate):
     def __init__(self, user_id: UUID) -> None:
         self.user_id: UUID | None = user_id
 
-    @event("Reassigned")
+    class Reassigned(Aggregate.Event):
+        user_id: UUID | None
+
+    @event(Reassigned)
     def reassign(self, user_id: UUID | None) -> None:
         self.user_id = user_id
 
@@ -154,19 +160,32 @@ class CompanyView(Aggregate):
     class Opened(Aggregate.Created):
         main_contact_id: UUID | None
 
-    @event("ApproversChanged")
+    class ApproversChanged(Aggregate.Event):
+        approver_ids: tuple[UUID, ...]
+
+    @event(ApproversChanged)
     def set_approvers(self, approver_ids: tuple[UUID, ...]) -> None:
         self.approver_ids = tuple(approver_ids)
 
-    @event("MainContactChanged")
+    class MainContactChanged(Aggregate.Event):
+        main_contact_id: UUID
+
+    @event(MainContactChanged)
     def set_main_contact(self, main_contact_id: UUID) -> None:
         self.main_contact_id = main_contact_id
 
-    @event("CustomerKnown")
+    class CustomerKnown(Aggregate.Event):
+        customer_number: str
+        currency: str | None
+
+    @event(CustomerKnown)
     def set_customer(self, customer_number: str, currency: str | None) -> None:
         self.customer_number = customer_number
         self.currency = currency
 
-    @event("OrderingAllowedChanged")
+    class OrderingAllowedChanged(Aggregate.Event):
+        allowed: bool
+
+    @event(OrderingAllowedChanged)
     def set_ordering_allowed(self, allowed: bool) -> None:
         self.ordering_allowed = allowed

@@ -228,7 +228,16 @@ class Order(Aggregate):
             return uuid4()
         return uuid5(_ORDER_IDS, f"{company_id}/{buyer_id}/{idempotency_key}")
 
-    @event("Submitted")
+    class Submitted(Aggregate.Created):
+        company_id: UUID
+        buyer_id: UUID
+        content: OrderContent
+        submitted_at: datetime
+        budget: Budget | None = None
+        idempotency_key: str | None = None
+        ledger_id: UUID | None = None
+
+    @event(Submitted)
     def __init__(
         self,
         company_id: UUID,
@@ -274,7 +283,12 @@ class Order(Aggregate):
         self._check_status(OrderStatus.PENDING_APPROVAL)
         self._approval_requested(exceeded=tuple(exceeded), approvers=tuple(approvers), at=at)
 
-    @event("ApprovalRequested")
+    class ApprovalRequested(Aggregate.Event):
+        exceeded: tuple[LimitExceeded, ...]
+        approvers: tuple[UUID, ...]
+        at: datetime
+
+    @event(ApprovalRequested)
     def _approval_requested(
         self, exceeded: tuple[LimitExceeded, ...], approvers: tuple[UUID, ...], at: datetime
     ) -> None:
@@ -287,7 +301,11 @@ class Order(Aggregate):
         if tuple(approvers) != self.approvers:
             self._reassigned(approvers=tuple(approvers), at=at)
 
-    @event("Reassigned")
+    class Reassigned(Aggregate.Event):
+        approvers: tuple[UUID, ...]
+        at: datetime
+
+    @event(Reassigned)
     def _reassigned(self, approvers: tuple[UUID, ...], at: datetime) -> None:
         self.approvers = tuple(approvers)
 
@@ -303,7 +321,13 @@ class Order(Aggregate):
         self._offered(substitute_id=substitute_id, on_behalf_of=on_behalf_of, until=until, at=at)
         return True
 
-    @event("OfferedToSubstitute")
+    class OfferedToSubstitute(Aggregate.Event):
+        substitute_id: UUID
+        on_behalf_of: UUID
+        until: datetime
+        at: datetime
+
+    @event(OfferedToSubstitute)
     def _offered(self, substitute_id: UUID, on_behalf_of: UUID, until: datetime, at: datetime) -> None:
         self.offers.append(Offer(substitute_id, on_behalf_of, until))
 
@@ -319,7 +343,15 @@ class Order(Aggregate):
             modifications=tuple(self.modifications),
         )
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        company_id: UUID
+        buyer_id: UUID
+        content: OrderContent
+        released_at: datetime
+        approved_by: UUID | None
+        modifications: tuple[Change, ...] = ()
+
+    @event(Released)
     def _released(
         self,
         company_id: UUID,
@@ -340,7 +372,10 @@ class Order(Aggregate):
         if self.status is OrderStatus.RELEASED:
             self._transmitted(at=at)
 
-    @event("Transmitted")
+    class Transmitted(Aggregate.Event):
+        at: datetime
+
+    @event(Transmitted)
     def _transmitted(self, at: datetime) -> None:
         self.status = OrderStatus.TRANSMITTED
 
@@ -348,7 +383,11 @@ class Order(Aggregate):
         if self.status in AT_THE_ERP:
             self._confirmed_by_erp(erp_order_number=erp_order_number, at=at)
 
-    @event("ConfirmedByErp")
+    class ConfirmedByErp(Aggregate.Event):
+        erp_order_number: str
+        at: datetime
+
+    @event(ConfirmedByErp)
     def _confirmed_by_erp(self, erp_order_number: str, at: datetime) -> None:
         self.status = OrderStatus.CONFIRMED
         self.erp_order_number = erp_order_number
@@ -357,7 +396,11 @@ class Order(Aggregate):
         if self.status in AT_THE_ERP:
             self._rejected_by_erp(reason=reason, at=at)
 
-    @event("RejectedByErp")
+    class RejectedByErp(Aggregate.Event):
+        reason: str
+        at: datetime
+
+    @event(RejectedByErp)
     def _rejected_by_erp(self, reason: str, at: datetime) -> None:
         self.status = OrderStatus.ERP_REJECTED
         self.erp_rejection_reason = reason
@@ -384,12 +427,24 @@ class Order(Aggregate):
         )
         self.release(at=at, approved_by=approver_id)
 
-    @event("Modified")
+    class Modified(Aggregate.Event):
+        by: UUID
+        content: OrderContent
+        changes: tuple[Change, ...]
+        at: datetime
+
+    @event(Modified)
     def _modified(self, by: UUID, content: OrderContent, changes: tuple[Change, ...], at: datetime) -> None:
         self.content = content
         self.modifications.extend(changes)
 
-    @event("Approved")
+    class Approved(Aggregate.Event):
+        approver_id: UUID
+        comment: str | None
+        at: datetime
+        on_behalf_of: UUID | None = None
+
+    @event(Approved)
     def _approved(self, approver_id: UUID, comment: str | None, at: datetime, on_behalf_of: UUID | None = None) -> None:
         self.decided_by = approver_id
         self.decided_on_behalf_of = on_behalf_of
@@ -403,7 +458,13 @@ class Order(Aggregate):
             raise InvalidOrder("A rejection needs a comment for the buyer.")
         self._rejected(approver_id=approver_id, comment=comment, at=at, on_behalf_of=on_behalf_of)
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        approver_id: UUID
+        comment: str
+        at: datetime
+        on_behalf_of: UUID | None = None
+
+    @event(Rejected)
     def _rejected(self, approver_id: UUID, comment: str, at: datetime, on_behalf_of: UUID | None = None) -> None:
         self.status = OrderStatus.REJECTED
         self.decided_by = approver_id
@@ -438,7 +499,16 @@ class Order(Aggregate):
             ledger_id=ledger_id,
         )
 
-    @event("Resubmitted")
+    class Resubmitted(Aggregate.Event):
+        buyer_id: UUID
+        comment: str
+        content: OrderContent
+        budget: Budget
+        changes: tuple[Change, ...]
+        at: datetime
+        ledger_id: UUID | None = None
+
+    @event(Resubmitted)
     def _resubmitted(
         self,
         buyer_id: UUID,
@@ -468,7 +538,12 @@ class Order(Aggregate):
             raise WrongState(f"The order is {self.status.value} and can no longer be cancelled.")
         self._cancelled(by=by, comment=(comment or "").strip() or None, at=at)
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        by: UUID
+        comment: str | None
+        at: datetime
+
+    @event(Cancelled)
     def _cancelled(self, by: UUID, comment: str | None, at: datetime) -> None:
         self.status = OrderStatus.CANCELLED
         if comment:
@@ -480,7 +555,10 @@ class Order(Aggregate):
             raise InvalidOrder("A comment must not be empty.")
         self._commented(comment=Comment(author_id=author_id, text=text, at=at))
 
-    @event("Commented")
+    class Commented(Aggregate.Event):
+        comment: Comment
+
+    @event(Commented)
     def _commented(self, comment: Comment) -> None:
         self.conversation.append(comment)
 

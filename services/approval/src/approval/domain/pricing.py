@@ -67,7 +67,10 @@ class ArticlePrice(Aggregate):
         self._changed(state=state)
         return True
 
-    @event("Changed")
+    class Changed(Aggregate.Event):
+        state: dict[str, Any]
+
+    @event(Changed)
     def _changed(self, state: dict[str, Any]) -> None:
         self._apply(state)
 

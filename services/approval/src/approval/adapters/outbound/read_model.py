@@ -242,7 +242,7 @@ async def _project_batch(conn: asyncpg.Connection, events: list[Any]) -> None:
             continue
         first, last = evs[0], evs[-1]
         sets = _fold(evs)
-        if isinstance(first, Order.Submitted):  # type: ignore[attr-defined]
+        if isinstance(first, Order.Submitted):
             c: OrderContent = first.content
             if "total" in sets:
                 c_total, c_qty, c_lines, c_ref = (
@@ -348,7 +348,7 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
         return  # members, e-mail index, companies: not orders
     oid, version = event.originator_id, event.originator_version
     at: datetime = event.timestamp
-    if isinstance(event, Order.Submitted):  # type: ignore[attr-defined]
+    if isinstance(event, Order.Submitted):
         c: OrderContent = event.content
         inserted = await conn.fetchval(
             "INSERT INTO approval_order_summaries (order_id, company_id, buyer_id, status, total, currency,"

@@ -59,7 +59,7 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
     def translate(event: Any) -> Sequence[Outgoing]:
         name = type(event).__name__
         oid = event.originator_id
-        if isinstance(event, Order.Released):  # type: ignore[attr-defined]
+        if isinstance(event, Order.Released):
             c: OrderContent = event.content
             return out(
                 oid,
