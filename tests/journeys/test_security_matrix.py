@@ -129,6 +129,10 @@ def _decisions(ids: dict[str, str]) -> dict[str, Any]:
     return {"decision": "approve", "order_ids": [ids["order"]], "comment": "alle ok"}
 
 
+def _re_evaluation(ids: dict[str, str]) -> dict[str, Any]:
+    return {"buyer_id": ids["user"], "dry_run": True}
+
+
 def _resubmission(_: dict[str, str]) -> dict[str, Any]:
     return {"comment": "Jetzt weniger", "order": order_body(quantity=1)}
 
@@ -188,6 +192,12 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/reject",             "approve_orders", body=_body({"comment": "nein"}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/decisions",                  "approve_orders", body=_decisions, body_uses=("order",),
              denied=(200, "not_allowed"), other=200, per_order=True),
+    # re-evaluation of pending orders (ADR 0024): the main contact or who manages budgets; another company's buyer
+    # is not found
+    Endpoint("POST",   "/api/orders/re-evaluations",             "manage_budgets", body=_body({"dry_run": True}),
+             denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/orders/re-evaluations",             "manage_budgets", body=_re_evaluation, body_uses=("user",),
+             denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/cancel",             BUYER_OF_THE_ORDER, body=_body({}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/resubmit",           BUYER_OF_THE_ORDER, body=_resubmission, denied=NOT_ALLOWED,
              order_state="rejected"),

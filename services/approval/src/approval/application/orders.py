@@ -34,7 +34,7 @@ from approval.domain.absences import (
     visible,
 )
 from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
-from approval.domain.ledger import BudgetLedger, Figures
+from approval.domain.ledger import RESERVED, BudgetLedger, Entry, Figures
 from approval.domain.members import (
     APPROVE_ORDERS,
     PLACE_ORDERS,
@@ -103,6 +103,8 @@ class DecidedConcurrently(OrderError):
 MANAGE_BUDGETS = "manage_budgets"
 
 DECISIONS_MAX = 100
+RE_EVALUATION_MAX = 500
+"""How many pending orders one re-evaluation judges (the oldest first); the answer says when more remain."""
 """How many orders one bulk decision may name."""
 
 _ABSENCE_ATTEMPTS = 5
@@ -148,6 +150,44 @@ class Evaluation:
     @property
     def fits_period(self) -> bool:
         return not any(x.limit.startswith("period_") for x in self.exceeded)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a pending order is (or was) judged on, and what came of it."""
+
+    status: OrderStatus
+    budget: Budget
+    exceeded: tuple[LimitExceeded, ...]
+    approvers: tuple[UUID, ...]
+
+    @classmethod
+    def of(cls, order: Order) -> Verdict:
+        return cls(order.status, order.budget, order.exceeded, order.approvers)
+
+    def same_as(self, other: Verdict) -> bool:
+        """The same verdict: the same budget, limits exceeded and routing (a period limit's figures — what other
+        orders reserved meanwhile — do not make it another verdict)."""
+        return (self.status, self.budget, self.approvers, _limits(self.exceeded)) == (
+            other.status, other.budget, other.approvers, _limits(other.exceeded)
+        )  # fmt: skip
+
+
+def _limits(exceeded: tuple[LimitExceeded, ...]) -> tuple[object, ...]:
+    return tuple(
+        (x.limit, x.reason, x.period, x.budget, x.actual) if x.limit.startswith("period_") else x for x in exceeded
+    )
+
+
+@dataclass(frozen=True)
+class ReJudgement:
+    """One pending order of a re-evaluation (:meth:`Orders.re_evaluate`)."""
+
+    order_id: UUID
+    outcome: str
+    """``released`` (sent on to the ERP), ``updated`` (still pending, judged anew) or ``unchanged``"""
+    before: Verdict
+    after: Verdict
 
 
 @dataclass
@@ -572,6 +612,106 @@ class Orders(ServiceApplication):
                 conflict = DecidedConcurrently("Changed concurrently by another request; reload and try again.")
                 out.append(Decision(order_id, self._seen_by(approver, order_id), conflict))
         return out
+
+    # ---- re-evaluation of pending orders (ADR 0024) ----------------------------------------------------------
+
+    def check_re_evaluation(self, member: Member, buyer_id: UUID | None = None) -> None:
+        """May ``member`` re-evaluate (their company's, or ``buyer_id``'s) pending orders: the main contact or who
+        manages budgets; a user of another company is not found, like one that does not exist."""
+        if not (member.is_main_contact or member.can(MANAGE_BUDGETS)):
+            raise NotAllowed("Only the main contact or who manages budgets re-evaluates pending orders.")
+        if buyer_id is not None:
+            self._colleague(member, buyer_id)
+
+    def re_evaluate(
+        self, member: Member, pending: Sequence[UUID], buyer_id: UUID | None = None, dry_run: bool = False
+    ) -> list[ReJudgement]:
+        """Judge pending orders of the caller's company (``pending``, oldest first, from the read model; at most
+        :data:`RE_EVALUATION_MAX`) on today's budgets of their buyers: an order that fits now is released to the
+        ERP as any release; one that still exceeds stays pending with the limits and routing of today. An order
+        whose verdict changes gets an event naming the caller (its timeline); ``dry_run``: judged in the same
+        way, one after the other (an earlier order's reservation counts for the next), and nothing is stored.
+
+        Each order is judged and saved on its own, with its period budget's ledger (again from the start when
+        another order changed the ledger meanwhile): what was judged and what was saved never differ."""
+        self.check_re_evaluation(member, buyer_id)
+        out: list[ReJudgement] = []
+        held: dict[UUID, BudgetLedger] = {}  # a dry run's ledgers, as its own earlier judgements left them
+        for order_id in list(dict.fromkeys(pending))[:RE_EVALUATION_MAX]:
+            for n in range(_LEDGER_ATTEMPTS):
+                try:
+                    found = self._re_judge(member, order_id, buyer_id, held if dry_run else None)
+                    break
+                except IntegrityError:
+                    if n == _LEDGER_ATTEMPTS - 1:
+                        raise
+                    time.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _re_judge(
+        self, member: Member, order_id: UUID, buyer_id: UUID | None, held: dict[UUID, BudgetLedger] | None
+    ) -> ReJudgement | None:
+        order = self._find(order_id)
+        if (
+            not isinstance(order, Order)
+            or order.company_id != member.company_id
+            or order.status is not OrderStatus.PENDING_APPROVAL
+            or (buyer_id is not None and order.buyer_id != buyer_id)
+        ):
+            return None  # decided or cancelled since the read model listed it
+        before = Verdict.of(order)
+        buyer = self._snapshots.get([order.buyer_id]).get(order.buyer_id)
+        if not isinstance(buyer, Member):
+            return ReJudgement(order.id, "unchanged", before, before)
+        now = self.clock()
+
+        def ledger(ledger_id: UUID) -> BudgetLedger | None:
+            if held is not None and ledger_id in held:
+                return held[ledger_id]
+            found = self._find(ledger_id)
+            if isinstance(found, BudgetLedger) and held is not None:
+                held[ledger_id] = found
+            return found if isinstance(found, BudgetLedger) else None
+
+        c, budget = order.content, buyer.budget
+        exceeded = evaluate(c, budget)
+        old = ledger(order.ledger_id) if order.ledger_id is not None else None
+        new: BudgetLedger | None = None
+        if budget.period is not None:
+            if old is not None and old.period.kind == budget.period.period:
+                new = old  # judged in the period it was submitted in
+            else:
+                period = Period.of(budget.period.period, now)
+                new = ledger(BudgetLedger.create_id(buyer.id, period.key)) or BudgetLedger.open(
+                    buyer.id, buyer.company_id, period
+                )
+                if held is not None:
+                    held[new.id] = new
+            exceeded += new.judge(order.id, c.total_value, c.total_quantity, c.currency, budget.period)
+        company = self._company_to_read(order.company_id)
+        approvers = route(order.buyer_id, company.approver_ids, company.main_contact_id) if exceeded else ()
+        judged = Verdict(OrderStatus.PENDING_APPROVAL if exceeded else OrderStatus.RELEASED, budget, exceeded,
+                         approvers)  # fmt: skip
+        if judged.same_as(before):
+            return ReJudgement(order.id, "unchanged", before, before)
+        if old is not None and old is not new:
+            old.release(order.id, now)  # the reservation moves with the order (or goes: no period budget now)
+        if new is not None and budget.period is not None:
+            if not any(x.limit.startswith("period_") for x in exceeded):
+                if new.entries.get(order.id) != Entry(c.total_value, c.total_quantity, c.currency, RESERVED):
+                    new.reserve(order.id, c.total_value, c.total_quantity, c.currency, budget.period, now)
+            else:
+                new.release(order.id, now)  # as at submission: an order that does not fit takes nothing
+        changed: list[Any] = [order, *{id(x): x for x in (old, new) if x is not None}.values()]
+        order.re_evaluate(member.id, now, budget, exceeded, approvers, new.id if new is not None else None)
+        if order.status is OrderStatus.PENDING_APPROVAL:
+            self._offer_to_substitutes(order, now)
+        if held is None:
+            self.save(*changed)
+        outcome = "released" if order.status is OrderStatus.RELEASED else "updated"
+        return ReJudgement(order.id, outcome, before, Verdict.of(order))
 
     def _seen_by(self, member: Member, order_id: UUID) -> Order | None:
         try:

@@ -258,6 +258,10 @@ class Order(Aggregate):
         # (orders submitted before budgets were pinned have no budget in their event: unlimited)
         self.budget = budget or UNLIMITED
         self.submitted_at = submitted_at
+        self.judged_at = submitted_at
+        """when the order was last judged on its budget: its submission, resubmission or re-evaluation"""
+        self.judged_by: UUID | None = None
+        """who asked for the last re-evaluation (None: judged when the buyer submitted)"""
         self.status = OrderStatus.PENDING_APPROVAL
         self.exceeded: tuple[LimitExceeded, ...] = ()
         self.approvers: tuple[UUID, ...] = ()
@@ -308,6 +312,54 @@ class Order(Aggregate):
     @event(Reassigned)
     def _reassigned(self, approvers: tuple[UUID, ...], at: datetime) -> None:
         self.approvers = tuple(approvers)
+
+    def re_evaluate(
+        self,
+        by: UUID,
+        at: datetime,
+        budget: Budget,
+        exceeded: tuple[LimitExceeded, ...],
+        approvers: tuple[UUID, ...],
+        ledger_id: UUID | None,
+    ) -> None:
+        """The main contact (or who manages budgets) asked for the pending order to be judged again on today's
+        budget (ADR 0024). The event pins the new basis and names who asked; routed anew when the approvers
+        changed, released to the ERP when nothing is exceeded any more (the same ``Released`` as any release)."""
+        self._check_status(OrderStatus.PENDING_APPROVAL)
+        self._re_evaluated(
+            by=by, at=at, budget=budget, exceeded=tuple(exceeded), before=self.exceeded,
+            previous_budget=self.budget, ledger_id=ledger_id,
+        )  # fmt: skip
+        if exceeded:
+            self.reassign(tuple(approvers), at)
+        else:
+            self.release(at)
+
+    class ReEvaluated(Aggregate.Event):
+        by: UUID
+        at: datetime
+        budget: Budget
+        exceeded: tuple[LimitExceeded, ...]
+        before: tuple[LimitExceeded, ...]
+        previous_budget: Budget
+        ledger_id: UUID | None = None
+
+    @event(ReEvaluated)
+    def _re_evaluated(
+        self,
+        by: UUID,
+        at: datetime,
+        budget: Budget,
+        exceeded: tuple[LimitExceeded, ...],
+        before: tuple[LimitExceeded, ...],
+        previous_budget: Budget,
+        ledger_id: UUID | None = None,
+    ) -> None:
+        self.budget = budget
+        self.exceeded = tuple(exceeded)
+        self.ledger_id = ledger_id
+        self.judged_at = at
+        self.judged_by = by
 
     def offer(self, substitute_id: UUID, on_behalf_of: UUID, until: datetime, at: datetime) -> bool:
         """Record that the order is offered to the substitute of an absent approver (for the timeline and the
@@ -523,6 +575,8 @@ class Order(Aggregate):
         self.ledger_id = ledger_id
         self.content = content
         self.budget = budget
+        self.judged_at = at
+        self.judged_by = None
         self.round += 1
         self.decided_by = None
         self.decided_on_behalf_of = None

@@ -14,7 +14,15 @@ from pydantic_core import PydanticCustomError
 
 from approval.adapters.inbound.absences_http import add_absence_routes
 from approval.adapters.outbound.read_model import OrderSummaries
-from approval.application.orders import DECISIONS_MAX, Decision, Evaluation, Orders
+from approval.application.orders import (
+    DECISIONS_MAX,
+    RE_EVALUATION_MAX,
+    Decision,
+    Evaluation,
+    Orders,
+    ReJudgement,
+    Verdict,
+)
 from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
 from approval.domain.ledger import Figures
 from approval.domain.members import Member
@@ -280,6 +288,17 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class JudgedOnOut(BaseModel):
+    """What the order's verdict (released, or held for whom and why) was judged on; it stays so until the buyer
+    resubmits or the main contact asks for a re-evaluation of pending orders (ADR 0024)."""
+
+    at: datetime = Field(description="When: the submission, resubmission or re-evaluation")
+    re_evaluated_by: PersonOut | None = Field(description="Who asked for the re-evaluation (null: as submitted)")
+    budget: BudgetOut = Field(description="The buyer's budget per order and per period, as it was then")
+    exceeded_limits: list[LimitOut] = Field(description="With the period budget's figures of that moment")
+    approvers: list[PersonOut]
+
+
 class OrderOut(BaseModel):
     id: UUID
     version: int
@@ -297,7 +316,8 @@ class OrderOut(BaseModel):
     reference: str | None
     buyer_comment: str | None = Field(default=None, description="What the buyer wrote with the order (checkout)")
     exceeded_limits: list[LimitOut]
-    budget_at_submission: BudgetOut
+    budget_at_submission: BudgetOut = Field(description="The budget of the last judgement (see `judged_on`)")
+    judged_on: JudgedOnOut
     approvers: list[PersonOut]
     decided_by: PersonOut | None
     decided_on_behalf_of: PersonOut | None = Field(
@@ -310,6 +330,41 @@ class OrderOut(BaseModel):
     released_at: datetime | None
     erp_order_number: str | None = Field(description="The ERP's sales order number, once it confirmed the order")
     erp_rejection_reason: str | None = Field(description="Why the ERP refused the order (status erp_rejected)")
+
+
+class ReEvaluationIn(Strict):
+    buyer_id: UUID | None = Field(
+        default=None, description="Only this buyer's pending orders (of the caller's company)"
+    )
+    dry_run: bool = Field(default=False, description="Judge and report, store nothing")
+
+
+class VerdictOut(BaseModel):
+    status: str
+    budget: BudgetOut
+    exceeded_limits: list[LimitOut]
+    approvers: list[PersonOut]
+
+
+class ReJudgementOut(BaseModel):
+    order_id: UUID
+    outcome: Literal["released", "updated", "unchanged"] = Field(
+        description="`released`: fits today's budget, sent on to the ERP; `updated`: still pending, with today's "
+        "limits or approvers; `unchanged`: the same verdict (nothing stored)"
+    )
+    before: VerdictOut
+    after: VerdictOut
+
+
+class ReEvaluationOut(BaseModel):
+    dry_run: bool
+    results: list[ReJudgementOut] = Field(description="One per pending order judged, oldest first")
+    released: int
+    updated: int
+    unchanged: int
+    more_pending: bool = Field(
+        description=f"More than {RE_EVALUATION_MAX} orders were pending: ask again for the rest (after a real run)"
+    )
 
 
 class EvaluationOut(BaseModel):
@@ -438,6 +493,11 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
                       "approvers": [str(a) for a in e.approvers]}  # fmt: skip
         elif kind == "Reassigned":
             detail = {"approvers": [str(a) for a in e.approvers]}
+        elif kind == "ReEvaluated":
+            detail = {"exceeded_limits_before": [_limit(x).model_dump(mode="json") for x in e.before],
+                      "exceeded_limits": [_limit(x).model_dump(mode="json") for x in e.exceeded],
+                      "budget_before": _budget(e.previous_budget).model_dump(mode="json"),
+                      "budget": _budget(e.budget).model_dump(mode="json")}  # fmt: skip
         elif kind == "Modified":
             detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
         elif kind == "Released":
@@ -509,6 +569,13 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         buyer_comment=c.buyer_comment,
         exceeded_limits=[_limit(x) for x in order.exceeded],
         budget_at_submission=_budget(order.budget),
+        judged_on=JudgedOnOut(
+            at=order.judged_at,
+            re_evaluated_by=person(order.judged_by) if order.judged_by else None,
+            budget=_budget(order.budget),
+            exceeded_limits=[_limit(x) for x in order.exceeded],
+            approvers=[person(a) for a in order.approvers],
+        ),
         approvers=[person(a) for a in order.approvers],
         decided_by=person(order.decided_by) if order.decided_by else None,
         decided_on_behalf_of=person(order.decided_on_behalf_of) if order.decided_on_behalf_of else None,
@@ -553,6 +620,20 @@ def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -
         )
     failed = sum(1 for r in results if r.error is not None)
     return DecisionsOut(results=out, decided=len(results) - failed, failed=failed)
+
+
+def _verdict(v: Verdict, names: dict[UUID, str]) -> VerdictOut:
+    return VerdictOut(
+        status=v.status.value, budget=_budget(v.budget), exceeded_limits=[_limit(x) for x in v.exceeded],
+        approvers=[PersonOut(id=a, name=names.get(a)) for a in v.approvers],
+    )  # fmt: skip
+
+
+def _re_evaluation(results: list[ReJudgement], dry_run: bool, more: bool, names: dict[UUID, str]) -> ReEvaluationOut:
+    out = [ReJudgementOut(order_id=r.order_id, outcome=r.outcome,  # type: ignore[arg-type]
+                          before=_verdict(r.before, names), after=_verdict(r.after, names)) for r in results]  # fmt: skip
+    count = {k: sum(1 for r in results if r.outcome == k) for k in ("released", "updated", "unchanged")}
+    return ReEvaluationOut(dry_run=dry_run, results=out, more_pending=more, **count)
 
 
 def _parse_if_match(value: str | None) -> int | None:
@@ -793,6 +874,39 @@ def orders_router(
                             for p in (r.order.decided_by, r.order.decided_on_behalf_of) if p}  # fmt: skip
                 names = orders.names(deciders) if deciders else {}
                 return _decisions(body.decision, results, names)
+
+        return await blocking.run(run)
+
+    @router.post(
+        "/api/orders/re-evaluations",
+        response_model=ReEvaluationOut,
+        summary="Judge the company's pending orders again on today's budgets (the main contact, who manages budgets)",
+        description="Pending orders keep the verdict they were judged on (`judged_on`) when a budget changes; this "
+        "command judges them again, oldest first (at most "
+        f"{RE_EVALUATION_MAX}; `more_pending` says when more remain): an order that fits now is released to the ERP "
+        "as any release (its period budget reserved), one that still exceeds stays pending with today's limits and "
+        "approvers (`updated`; new approvers get the approval request by e-mail), or keeps its verdict "
+        "(`unchanged`). Each changed order records who asked, when, and the verdict before and after (timeline "
+        "`ReEvaluated`). `dry_run`: the same report, nothing stored. `buyer_id`: only that user's orders (another "
+        "company's user is 404 `not_found`). Others than the main contact and who manages budgets: 403 "
+        "`not_allowed`.",
+    )
+    async def re_evaluate(body: ReEvaluationIn, who: Who) -> ReEvaluationOut:
+        def check() -> Member:
+            with orders.one_read():
+                me = resolve(who)
+                orders.check_re_evaluation(me, body.buyer_id)
+                return me
+
+        me = await blocking.run(check)
+        pending = await summaries.pending_oldest_first(me.company_id, body.buyer_id, RE_EVALUATION_MAX + 1)
+
+        def run() -> ReEvaluationOut:
+            with orders.one_read():
+                results = orders.re_evaluate(me, pending[:RE_EVALUATION_MAX], body.buyer_id, body.dry_run)
+                people = {a for r in results for v in (r.before, r.after) for a in v.approvers}
+                names = orders.names(people) if people else {}
+                return _re_evaluation(results, body.dry_run, len(pending) > RE_EVALUATION_MAX, names)
 
         return await blocking.run(run)
 

@@ -167,6 +167,17 @@ class OrderSummaries:
             )  # fmt: skip
         return [r["order_id"] for r in rows]
 
+    async def pending_oldest_first(self, company_id: UUID, buyer_id: UUID | None, limit: int) -> list[UUID]:
+        """The company's (or one buyer's) pending orders, oldest first, at most ``limit``."""
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT order_id FROM approval_order_summaries WHERE company_id = $1 AND status = 'pending_approval'"
+                f" AND ($2::uuid IS NULL OR buyer_id = $2) ORDER BY submitted_at, order_id LIMIT {int(limit)}",
+                company_id, buyer_id,
+            )  # fmt: skip
+        return [r["order_id"] for r in rows]
+
     async def pending_of_company(self, company_id: UUID) -> list[UUID]:
         pool = await self.pool()
         async with pool.acquire() as conn:
