@@ -77,6 +77,13 @@ async def test_a_raised_budget_releases_a_pending_order_only_when_the_main_conta
 
     assert len(await eventually(at_erp, what="the released order at the ERP")) == 1
 
+    async def told() -> list | None:  # the buyer is told, once, in their language
+        found = [m for m in await mails_to(buyer["email"]) if held["id"] in m["text"]]
+        return found or None
+
+    (mail,) = await eventually(told, what="the release mail to the buyer")
+    assert "freigegeben" in mail["subject"] and "geändertes Budget" in mail["text"]
+
     again = await shop.gw.post(URL, json={"buyer_id": buyer["id"]}, headers=shop.main)
     assert again.status_code == 200 and again.json()["results"] == []  # nothing pending: nothing released twice
     assert len((await erp_simulator.get("/sales-orders", params={"order_id": held["id"]})).json()) == 1

@@ -59,6 +59,7 @@ APPROVAL_ORDERS = Topic(
         approval_v1.OrderApprovalRequested,
         approval_v1.OrderApproversReassigned,
         approval_v1.OrderOfferedToSubstitute,
+        approval_v1.OrderReEvaluated,
         approval_v1.OrderApproved,
         approval_v1.OrderRejected,
         approval_v1.OrderCancelled,

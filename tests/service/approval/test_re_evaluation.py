@@ -172,3 +172,14 @@ def test_a_reservation_moves_with_a_new_period_kind_and_goes_without_a_period_bu
     change_budget(orders, buyer, Budget(max_quantity=5))
     orders.re_evaluate(company.main, [held.id])
     assert stored(orders, held.id).ledger_id is None and held.id not in orders.repository.get(moved).entries
+
+
+def test_an_order_whose_price_changed_is_not_released_but_left_to_an_approver(orders, company):
+    buyer = company.member("buyer", ["place_orders"], SMALL)
+    held = orders.submit(buyer, order(8))
+    change_budget(orders, buyer, BIG)
+    company.price("A-1", "11.00")
+    (dry,) = orders.re_evaluate(company.main, [held.id], dry_run=True)
+    (result,) = orders.re_evaluate(company.main, [held.id])
+    assert (dry.outcome, dry.kept_because) == (result.outcome, result.kept_because) == ("unchanged", "price_changed")
+    assert stored(orders, held.id).version == held.version

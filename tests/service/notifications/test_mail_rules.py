@@ -108,6 +108,8 @@ SAMPLES = {
                        "modifications": [{"field": "line:A:quantity", "before": "12", "after": "9"}], "recipient_name": "Bob"},
     "order_rejected": {"order_path": "/orders/1", "total": {"amount": "10", "currency": "EUR"}, "comment": "<b>nein</b>",
                        "recipient_name": "Bob"},
+    "order_released_on_re_evaluation": {"order_path": "/orders/1", "total": {"amount": "10", "currency": "EUR"},
+                                        "recipient_name": "Bob"},
 }  # fmt: skip
 
 
@@ -127,7 +129,7 @@ def test_html_mails_escape_what_people_typed():
 
 
 MONEY = {"de": "1.234,50\xa0€", "en": "€1,234.50"}
-MONEY_KINDS = ("approval_requested", "order_approved", "order_rejected")
+MONEY_KINDS = ("approval_requested", "order_approved", "order_rejected", "order_released_on_re_evaluation")
 
 
 @pytest.mark.parametrize("language", ["de", "en"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,6 +93,23 @@ class OrderApproversReassigned(Message):
     buyer_id: UUID
     approver_ids: list[UUID]
     reassigned_at: datetime
+
+
+class OrderReEvaluated(Message):
+    """The main contact (or who manages budgets) had a pending order judged again on today's budgets and its verdict
+    changed (ADR 0024): ``released`` (an ``OrderReleased`` follows, as for any release) or ``updated`` (still pending
+    with ``exceeded_limits``; an ``OrderApproversReassigned`` follows when its approvers changed)."""
+
+    event_type = "OrderReEvaluated"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    requested_by: UUID = Field(description="Who asked for the re-evaluation")
+    outcome: Literal["released", "updated"]
+    exceeded_limits: list[ExceededLimit] = Field(default_factory=list, description="Empty when released")
+    total: Money
+    re_evaluated_at: datetime
 
 
 class OrderOfferedToSubstitute(Message):

@@ -188,6 +188,9 @@ class ReJudgement:
     """``released`` (sent on to the ERP), ``updated`` (still pending, judged anew) or ``unchanged``"""
     before: Verdict
     after: Verdict
+    kept_because: str | None = None
+    """``unchanged`` although the order fits now: the error code a release would meet (``price_changed``, an
+    article no longer orderable …) — an approver decides it, seeing the current prices"""
 
 
 @dataclass
@@ -696,6 +699,11 @@ class Orders(ServiceApplication):
                          approvers)  # fmt: skip
         if judged.same_as(before):
             return ReJudgement(order.id, "unchanged", before, before)
+        if not exceeded:  # released only at the ERP's prices of now, as an approval would (it prices again)
+            try:
+                self.price(company, OrderRequest.of(c), now)
+            except OrderError as error:
+                return ReJudgement(order.id, "unchanged", before, before, error.code)
         if old is not None and old is not new:
             old.release(order.id, now)  # the reservation moves with the order (or goes: no period budget now)
         if new is not None and budget.period is not None:

@@ -354,6 +354,11 @@ class ReJudgementOut(BaseModel):
     )
     before: VerdictOut
     after: VerdictOut
+    kept_because: str | None = Field(
+        default=None,
+        description="`unchanged` although the order fits today's budget: what a release would meet (`price_changed`: "
+        "the ERP's price is no longer the order's; `unknown_article`, `article_blocked` …) — an approver decides it",
+    )
 
 
 class ReEvaluationOut(BaseModel):
@@ -630,8 +635,16 @@ def _verdict(v: Verdict, names: dict[UUID, str]) -> VerdictOut:
 
 
 def _re_evaluation(results: list[ReJudgement], dry_run: bool, more: bool, names: dict[UUID, str]) -> ReEvaluationOut:
-    out = [ReJudgementOut(order_id=r.order_id, outcome=r.outcome,  # type: ignore[arg-type]
-                          before=_verdict(r.before, names), after=_verdict(r.after, names)) for r in results]  # fmt: skip
+    out = [
+        ReJudgementOut(
+            order_id=r.order_id,
+            outcome=r.outcome,  # type: ignore[arg-type]
+            before=_verdict(r.before, names),
+            after=_verdict(r.after, names),
+            kept_because=r.kept_because,
+        )
+        for r in results
+    ]
     count = {k: sum(1 for r in results if r.outcome == k) for k in ("released", "updated", "unchanged")}
     return ReEvaluationOut(dry_run=dry_run, results=out, more_pending=more, **count)
 

@@ -72,6 +72,17 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
                     modifications=_changes(getattr(event, "modifications", ())),
                 ),
             )  # fmt: skip
+        if isinstance(event, Order.ReEvaluated):
+            order = load(oid, event.originator_version)
+            return out(
+                oid,
+                wire.OrderReEvaluated(
+                    order_id=oid, company_id=order.company_id, buyer_id=order.buyer_id, requested_by=event.by,
+                    outcome="updated" if event.exceeded else "released",
+                    exceeded_limits=[wire.ExceededLimit(**vars(x)) for x in event.exceeded],
+                    total=_total(order.content), re_evaluated_at=event.at,
+                ),
+            )  # fmt: skip
         if not _is_order_event(event) or name not in (
             "ApprovalRequested", "Reassigned", "OfferedToSubstitute", "Approved", "Rejected", "Cancelled",
         ):  # fmt: skip

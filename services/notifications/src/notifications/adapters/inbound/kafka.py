@@ -1,7 +1,8 @@
 """Which events cause which mails, and the users the mails go to.
 
 Mails: the registration's double opt-in and welcome mails; the confirmation of an e-mail change (to the new address); an order waiting for approval (to its approvers, and to the substitute of an absent one);
-approved and sent on (to the buyer, with any modifications); rejected (to the buyer, with the comment).
+approved and sent on (to the buyer, with any modifications); released on a re-evaluation of the budget (to the
+buyer); rejected (to the buyer, with the comment).
 Each is queued once per event and recipient, however often the event is delivered.
 """
 
@@ -114,6 +115,14 @@ def approved(m: approval.OrderApproved) -> list[MailRequest]:
     return [MailRequest("order_approved", data, to_user_id=m.buyer_id)]
 
 
+def re_evaluated(m: approval.OrderReEvaluated) -> list[MailRequest]:
+    """Released because the main contact had it judged again on today's budget (ADR 0024): the buyer is told, as
+    after an approval. An order still pending after it needs no mail (new approvers get the reassignment's)."""
+    if m.outcome != "released":
+        return []
+    return [MailRequest("order_released_on_re_evaluation", _order_facts(m), to_user_id=m.buyer_id)]
+
+
 def rejected(m: approval.OrderRejected) -> list[MailRequest]:
     return [MailRequest("order_rejected", {**_order_facts(m), "comment": m.comment}, to_user_id=m.buyer_id)]
 
@@ -128,6 +137,7 @@ MAIL_RULES: dict[str, dict[type[Message], Rule]] = {
         approval.OrderApproversReassigned: reassigned,  # type: ignore[dict-item]
         approval.OrderOfferedToSubstitute: offered_to_substitute,  # type: ignore[dict-item]
         approval.OrderApproved: approved,  # type: ignore[dict-item]
+        approval.OrderReEvaluated: re_evaluated,  # type: ignore[dict-item]
         approval.OrderRejected: rejected,  # type: ignore[dict-item]
     },
 }
