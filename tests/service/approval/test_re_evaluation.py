@@ -5,12 +5,15 @@ fits (the period budget's ledger kept exact), reports order by order and records
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from approval.application.orders import RE_EVALUATION_MAX, Orders
 from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.ledger import RESERVED, BudgetLedger
 from approval.domain.model import NotAllowed, Order, OrderNotFound, OrderStatus
 from tests.service.approval.test_orders_application import order
+from tests.service.approval.test_period_budgets import MONTHLY, check
 from tests.support.approval import Company
 
 SMALL = Budget(max_quantity=5, max_value=Decimal("50.00"), currency="EUR")
@@ -183,3 +186,45 @@ def test_an_order_whose_price_changed_is_not_released_but_left_to_an_approver(or
     (result,) = orders.re_evaluate(company.main, [held.id])
     assert (dry.outcome, dry.kept_because) == (result.outcome, result.kept_because) == ("unchanged", "price_changed")
     assert stored(orders, held.id).version == held.version
+
+
+STEPS = st.lists(
+    st.tuples(st.sampled_from(["submit", "approve", "reject", "cancel", "confirm", "re_evaluate", "dry_run"]),
+              st.integers(0, 30), st.integers(1, 12)),
+    max_size=25,
+)  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(STEPS)
+def test_the_ledger_matches_the_orders_with_re_evaluations_in_any_sequence(steps):
+    orders = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    company = Company(orders)
+    buyer = company.member("buyer", ["place_orders"], MONTHLY)
+    placed: list = []
+    for action, pick, qty in steps:
+        target = placed[pick % len(placed)] if placed else None
+        try:
+            if action == "submit":
+                placed.append(orders.submit(buyer, order(qty)).id)
+            elif action in ("re_evaluate", "dry_run"):
+                before = {i: stored(orders, i).version for i in placed}
+                results = orders.re_evaluate(company.main, placed, dry_run=action == "dry_run")
+                if action == "dry_run":
+                    assert {i: stored(orders, i).version for i in placed} == before
+                # the budget never changes here: what re-evaluation changes is what others gave back meanwhile
+                assert all(r.outcome in ("released", "unchanged", "updated") for r in results)
+            elif target is None:
+                continue
+            elif action == "approve":
+                orders.approve(company.main, target)
+            elif action == "reject":
+                orders.reject(company.main, target, "no")
+            elif action == "cancel":
+                orders.cancel(buyer, target)
+            else:
+                orders.save(*orders.erp_confirmed(target, f"SO-{pick}"))
+        except Exception as e:  # a step the order's state does not allow (e.g. approving a released order)
+            if getattr(e, "code", None) != "wrong_state":
+                raise
+        check(orders, placed)
