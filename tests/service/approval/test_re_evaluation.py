@@ -228,3 +228,20 @@ def test_the_ledger_matches_the_orders_with_re_evaluations_in_any_sequence(steps
             if getattr(e, "code", None) != "wrong_state":
                 raise
         check(orders, placed)
+
+
+def test_the_period_figures_an_order_was_judged_on_are_recorded_and_replayed(orders, company):
+    buyer = company.member("buyer", ["place_orders"], MONTHLY)
+    orders.submit(buyer, order(6))  # 60.00 of 100.00
+    held = orders.submit(buyer, order(5))  # 50.00 > 40.00 left
+    judged = stored(orders, held.id).period_figures  # as replayed from the stored events
+    assert (judged.reserved_value, judged.available_value, judged.period.key) == (
+        Decimal("60.00"), Decimal("40.00"), held.period_figures.period.key,
+    )  # fmt: skip
+    change_budget(orders, buyer, Budget(max_quantity=8, period=PeriodBudget("month", Decimal("200.00"), "EUR")))
+    orders.re_evaluate(company.main, [held.id])
+    after = stored(orders, held.id)
+    assert after.status is OrderStatus.RELEASED
+    assert (after.period_figures.budget.max_value, after.period_figures.available_value) == (
+        Decimal("200.00"), Decimal("140.00"),
+    )  # fmt: skip

@@ -289,7 +289,8 @@ class Orders(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak):
+        for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak,
+                    Period, Figures):  # fmt: skip
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------
@@ -468,6 +469,7 @@ class Orders(ServiceApplication):
             order = Order(
                 company_id=buyer.company_id, buyer_id=buyer.id, content=evaluation.content, budget=evaluation.budget,
                 submitted_at=now, idempotency_key=idempotency_key, ledger_id=ledger.id if ledger else None,
+                period_figures=evaluation.period,
             )  # fmt: skip
             self._route(order, evaluation, now)
             if ledger is not None:
@@ -514,7 +516,8 @@ class Orders(ServiceApplication):
             now = self.clock()
             evaluation = self.evaluate(buyer, request, now)
             ledger = evaluation.ledger
-            order.resubmit(buyer.id, comment, evaluation.content, evaluation.budget, now, ledger.id if ledger else None)
+            order.resubmit(buyer.id, comment, evaluation.content, evaluation.budget, now, ledger.id if ledger else None,
+                           evaluation.period)  # fmt: skip
             self._route(order, evaluation, now)
             if ledger is not None:
                 ledgers.append(ledger)
@@ -713,7 +716,8 @@ class Orders(ServiceApplication):
             else:
                 new.release(order.id, now)  # as at submission: an order that does not fit takes nothing
         changed: list[Any] = [order, *{id(x): x for x in (old, new) if x is not None}.values()]
-        order.re_evaluate(member.id, now, budget, exceeded, approvers, new.id if new is not None else None)
+        figures = new.figures(budget.period, leaving_out=order.id) if new is not None and budget.period else None
+        order.re_evaluate(member.id, now, budget, exceeded, approvers, new.id if new is not None else None, figures)
         if order.status is OrderStatus.PENDING_APPROVAL:
             self._offer_to_substitutes(order, now)
         if held is None:

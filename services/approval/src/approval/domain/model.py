@@ -16,6 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from approval.domain.budget import UNLIMITED, Budget, LimitExceeded
+from approval.domain.ledger import Figures
 
 
 class OrderError(Exception):
@@ -236,6 +237,7 @@ class Order(Aggregate):
         budget: Budget | None = None
         idempotency_key: str | None = None
         ledger_id: UUID | None = None
+        period_figures: Figures | None = None
 
     @event(Submitted)
     def __init__(
@@ -247,7 +249,11 @@ class Order(Aggregate):
         budget: Budget | None = None,
         idempotency_key: str | None = None,
         ledger_id: UUID | None = None,
+        period_figures: Figures | None = None,
     ) -> None:
+        self.period_figures = period_figures
+        """where the buyer's period budget stood when the order was last judged, apart from the order itself (None:
+        no period budget, or judged before the figures were recorded)"""
         self.idempotency_key = idempotency_key
         self.ledger_id = ledger_id
         """the period budget's ledger of this round (:mod:`approval.domain.ledger`), if the buyer had a period budget"""
@@ -321,6 +327,7 @@ class Order(Aggregate):
         exceeded: tuple[LimitExceeded, ...],
         approvers: tuple[UUID, ...],
         ledger_id: UUID | None,
+        period_figures: Figures | None = None,
     ) -> None:
         """The main contact (or who manages budgets) asked for the pending order to be judged again on today's
         budget (ADR 0024). The event pins the new basis and names who asked; routed anew when the approvers
@@ -328,7 +335,7 @@ class Order(Aggregate):
         self._check_status(OrderStatus.PENDING_APPROVAL)
         self._re_evaluated(
             by=by, at=at, budget=budget, exceeded=tuple(exceeded), before=self.exceeded,
-            previous_budget=self.budget, ledger_id=ledger_id,
+            previous_budget=self.budget, ledger_id=ledger_id, period_figures=period_figures,
         )  # fmt: skip
         if exceeded:
             self.reassign(tuple(approvers), at)
@@ -343,6 +350,7 @@ class Order(Aggregate):
         before: tuple[LimitExceeded, ...]
         previous_budget: Budget
         ledger_id: UUID | None = None
+        period_figures: Figures | None = None
 
     @event(ReEvaluated)
     def _re_evaluated(
@@ -354,7 +362,9 @@ class Order(Aggregate):
         before: tuple[LimitExceeded, ...],
         previous_budget: Budget,
         ledger_id: UUID | None = None,
+        period_figures: Figures | None = None,
     ) -> None:
+        self.period_figures = period_figures
         self.budget = budget
         self.exceeded = tuple(exceeded)
         self.ledger_id = ledger_id
@@ -533,6 +543,7 @@ class Order(Aggregate):
         budget: Budget,
         at: datetime,
         ledger_id: UUID | None = None,
+        period_figures: Figures | None = None,
     ) -> None:
         """After a rejection, the buyer sends the order back with a comment and adjusted lines."""
         if buyer_id != self.buyer_id:
@@ -549,6 +560,7 @@ class Order(Aggregate):
             changes=changes_between(self.content, content),
             at=at,
             ledger_id=ledger_id,
+            period_figures=period_figures,
         )
 
     class Resubmitted(Aggregate.Event):
@@ -559,6 +571,7 @@ class Order(Aggregate):
         changes: tuple[Change, ...]
         at: datetime
         ledger_id: UUID | None = None
+        period_figures: Figures | None = None
 
     @event(Resubmitted)
     def _resubmitted(
@@ -570,7 +583,9 @@ class Order(Aggregate):
         changes: tuple[Change, ...],
         at: datetime,
         ledger_id: UUID | None = None,
+        period_figures: Figures | None = None,
     ) -> None:
+        self.period_figures = period_figures
         self.status = OrderStatus.PENDING_APPROVAL
         self.ledger_id = ledger_id
         self.content = content

@@ -297,6 +297,11 @@ class JudgedOnOut(BaseModel):
     budget: BudgetOut = Field(description="The buyer's budget per order and per period, as it was then")
     exceeded_limits: list[LimitOut] = Field(description="With the period budget's figures of that moment")
     approvers: list[PersonOut]
+    period_budget: PeriodFiguresOut | None = Field(
+        default=None,
+        description="Where the buyer's period budget stood then, apart from this order (null: no period budget, or "
+        "an order judged before these figures were recorded)",
+    )
 
 
 class OrderOut(BaseModel):
@@ -580,6 +585,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
             budget=_budget(order.budget),
             exceeded_limits=[_limit(x) for x in order.exceeded],
             approvers=[person(a) for a in order.approvers],
+            period_budget=_figures(order.buyer_id, order.period_figures) if order.period_figures else None,
         ),
         approvers=[person(a) for a in order.approvers],
         decided_by=person(order.decided_by) if order.decided_by else None,
