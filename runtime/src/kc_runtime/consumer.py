@@ -207,7 +207,7 @@ class TrackedPositions:
             del self.last[name]
 
 
-class _ForgetRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
+class _ForgetRevoked(ConsumerRebalanceListener):
     def __init__(self, lag: ConsumerLag, positions: TrackedPositions | None = None) -> None:
         self.lag = lag
         self.positions = positions
@@ -461,7 +461,7 @@ class IdempotentConsumer:
             if len(trackings) == 1:
                 self.app.save_tracked(trackings[0], *events)
             else:
-                self.app.save_tracked_many(trackings, *events)  # type: ignore[attr-defined]
+                self.app.save_tracked_many(trackings, *events)
         except IntegrityError:
             for tracking in trackings:
                 self.positions.drop(tracking.application_name)

@@ -192,7 +192,7 @@ class ServiceApplication(Application[UUID]):
             kwargs.update(parse_qsl(params, keep_blank_values=True))
         return factory
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         if kwargs:
             return super().save(*objs, **kwargs)
         events: list[Any] = []
@@ -220,7 +220,7 @@ class ServiceApplication(Application[UUID]):
             compressor=self.factory.compressor(),
         )
 
-    def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
+    def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
     def save_tracked(self, tracking: Tracking, *objs: Any) -> None:

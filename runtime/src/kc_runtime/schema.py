@@ -207,7 +207,7 @@ def build_runtime(package: str, *, create: bool) -> ServiceRuntime:
     # create: everything, as the service's start would; check: construct without creating anything
     os.environ[prefix + "CREATE_SCHEMA"] = "true" if create else "false"
     http: Any = importlib.import_module(f"{package}.main").create_app()
-    return http.state.runtime  # type: ignore[no-any-return]
+    return http.state.runtime
 
 
 async def _create(runtime: ServiceRuntime) -> None:

@@ -51,7 +51,7 @@ def config(versions: Path, dsn: str = "") -> object:
     return cfg
 
 
-def _script(versions: Path):  # type: ignore[no-untyped-def]
+def _script(versions: Path):
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(config(versions))  # type: ignore[arg-type]
@@ -125,7 +125,7 @@ def baseline(statements: Sequence[str]) -> None:
         _verify(conn, statements, names)
 
 
-def _shape(conn, schema: str, names: Sequence[str]) -> set[tuple[str, ...]]:  # type: ignore[no-untyped-def]
+def _shape(conn, schema: str, names: Sequence[str]) -> set[tuple[str, ...]]:
     from sqlalchemy import text
 
     columns = conn.execute(
@@ -147,7 +147,7 @@ def _shape(conn, schema: str, names: Sequence[str]) -> set[tuple[str, ...]]:  # 
     return {("column", *map(str, r)) for r in columns} | {("index", *map(str, r)) for r in indexes}
 
 
-def _verify(conn, statements: Sequence[str], names: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
+def _verify(conn, statements: Sequence[str], names: Sequence[str]) -> None:
     bare = [n.rsplit(".", 1)[-1] for n in names]
     actual = _shape(conn, "public", bare)
     savepoint = conn.begin_nested()

@@ -53,7 +53,7 @@ def create_app(settings: FrontendSettings | None = None, transport: httpx.AsyncB
     app.state.web = web
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def security_headers(request: Request, call_next):
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -69,7 +69,7 @@ def router(web: Web) -> APIRouter:
     u = web.url
 
     async def listing(page: Page, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        return await web.call(page, "GET", path, params=params)  # type: ignore[no-any-return]
+        return await web.call(page, "GET", path, params=params)
 
     @r.get(u("/orders"))
     async def orders(request: Request, status: str | None = None, scope: str = "mine", offset: int = 0) -> Response:
@@ -179,7 +179,7 @@ def router(web: Web) -> APIRouter:
 
     # --- one order
     async def load(page: Page, order_id: UUID) -> dict[str, Any]:
-        return await web.call(page, "GET", f"/api/orders/{order_id}")  # type: ignore[no-any-return]
+        return await web.call(page, "GET", f"/api/orders/{order_id}")
 
     async def substituting(page: Page, order: dict[str, Any]) -> dict[str, Any] | None:
         """The absent approver of a waiting order whom the caller substitutes now (ADR 0020), so the page offers
@@ -194,7 +194,7 @@ def router(web: Web) -> APIRouter:
             return None
         for a in absences.get("items") or []:
             if a["state"] == "in_force" and a["substitute"]["id"] == me_id and a["approver"]["id"] in approvers:
-                return a["approver"]  # type: ignore[no-any-return]
+                return a["approver"]
         return None
 
     async def show(

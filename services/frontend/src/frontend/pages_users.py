@@ -45,7 +45,7 @@ def router(web: Web) -> APIRouter:
     u = web.url
 
     async def roles_of(page: Page) -> list[dict[str, Any]]:
-        return await web.call(page, "GET", "/api/roles")  # type: ignore[no-any-return]
+        return await web.call(page, "GET", "/api/roles")
 
     @r.get(u("/users"))
     async def users(request: Request, status: str | None = None, role: str | None = None, offset: int = 0) -> Response:

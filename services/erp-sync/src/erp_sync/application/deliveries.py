@@ -65,8 +65,8 @@ class Deliveries:
 class PendingDeliveries(DueView):
     """Which deliveries (sales orders, contacts) wait for the ERP's answer, and when each is due again."""
 
-    OPENING = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)  # type: ignore[attr-defined]
-    CLOSING = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)  # type: ignore[attr-defined]
+    OPENING = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)
+    CLOSING = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)
     TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))
 
     def __init__(self, exchanges: Exchanges, policy: RetryPolicy, page: int = 1000) -> None:
@@ -77,12 +77,12 @@ class PendingDeliveries(DueView):
         exchange_id = e.originator_id
         if isinstance(e, self.OPENING):
             opening: Any = e
-            if isinstance(e, SO.Requested) and not getattr(opening, "awaits_answer", False):  # type: ignore[attr-defined]
+            if isinstance(e, SO.Requested) and not getattr(opening, "awaits_answer", False):
                 return  # recorded before the ERP answered sales orders
             at = getattr(opening, "requested_at", None) or opening.at
             attempt = getattr(opening, "attempt", 1)
             self.due[exchange_id] = at + self.policy.delay(attempt)
-        elif isinstance(e, CX.Acknowledged) and not e.settles:  # type: ignore[attr-defined]
+        elif isinstance(e, CX.Acknowledged) and not e.settles:
             return
         else:
             self.due.pop(exchange_id, None)

@@ -25,11 +25,11 @@ REPLAY_INDEX_KWARG = "replay_index_entries"
 """The keyword under which a save hands its index entries to the event recorder."""
 
 REPLAYED: tuple[type[Any], ...] = (
-    SalesOrderExchange.Requested,  # type: ignore[attr-defined]
-    ContactExchange.Created,  # type: ignore[attr-defined]
-    ContactExchange.Changed,  # type: ignore[attr-defined]
-    ContactExchange.Deactivated,  # type: ignore[attr-defined]
-    CustomerCenterActivation.Requested,  # type: ignore[attr-defined]
+    SalesOrderExchange.Requested,
+    ContactExchange.Created,
+    ContactExchange.Changed,
+    ContactExchange.Deactivated,
+    CustomerCenterActivation.Requested,
 )
 """The events whose ERP-facing messages a replay republishes: the first copy of every state-carrying message
 (verification questions are request/reply and asked again while unanswered; copies sent again are left out)."""

@@ -128,16 +128,16 @@ class PendingVerifications(DueView):
     TOPICS = tuple(
         get_topic(cls)
         for cls in (
-            CustomerVerificationExchange.Requested,  # type: ignore[attr-defined]
-            CustomerVerificationExchange.Rerequested,  # type: ignore[attr-defined]
-            CustomerVerificationExchange.Answered,  # type: ignore[attr-defined]
-            CustomerVerificationExchange.Abandoned,  # type: ignore[attr-defined]
+            CustomerVerificationExchange.Requested,
+            CustomerVerificationExchange.Rerequested,
+            CustomerVerificationExchange.Answered,
+            CustomerVerificationExchange.Abandoned,
         )
     )
 
     def _apply(self, e: Any) -> None:
         registration_id = UUID(str(e.registration_id))
-        if isinstance(e, CustomerVerificationExchange.Requested | CustomerVerificationExchange.Rerequested):  # type: ignore[attr-defined]
+        if isinstance(e, CustomerVerificationExchange.Requested | CustomerVerificationExchange.Rerequested):
             self.due[registration_id] = e.next_attempt_at
         else:
             self.due.pop(registration_id, None)

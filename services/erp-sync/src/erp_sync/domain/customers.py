@@ -20,7 +20,14 @@ class Customer(Aggregate):
     def create_id(customer_number: str) -> UUID:
         return uuid5(_NS, f"customer/{customer_number}")
 
-    @event("Known")
+    class Known(Aggregate.Created):
+        customer_number: str
+        company_id: UUID | None
+        customer_center_allowed: bool
+        master_data: dict[str, Any] | None
+        at: datetime
+
+    @event(Known)
     def __init__(
         self,
         customer_number: str,
@@ -60,7 +67,16 @@ class Customer(Aggregate):
         for contact in list(self.erp_contacts.values()):
             self._erp_contact_handed_on(customer_number=self.customer_number, company_id=company_id, contact=contact)
 
-    @event("Linked")
+    class Linked(Aggregate.Event):
+        customer_number: str
+        company_id: UUID
+        customer_center_allowed: bool
+        at: datetime
+        erp_master_data: dict[str, Any] | None = None
+        # in a few events of a development version master_data_changed_at: datetime | None = None
+        erp_contacts: list[dict[str, Any]] | None = None
+
+    @event(Linked)
     def _linked(
         self,
         customer_number: str,
@@ -73,7 +89,14 @@ class Customer(Aggregate):
     ) -> None:
         self.company_id = company_id
 
-    @event("MasterDataHandedOn")
+    class MasterDataHandedOn(Aggregate.Event):
+        customer_number: str
+        company_id: UUID
+        master_data: dict[str, Any]
+        customer_center_allowed: bool
+        changed_at: datetime
+
+    @event(MasterDataHandedOn)
     def _master_data_handed_on(
         self,
         customer_number: str,
@@ -84,7 +107,12 @@ class Customer(Aggregate):
     ) -> None:
         pass
 
-    @event("ErpContactHandedOn")
+    class ErpContactHandedOn(Aggregate.Event):
+        customer_number: str
+        company_id: UUID
+        contact: dict[str, Any]
+
+    @event(ErpContactHandedOn)
     def _erp_contact_handed_on(self, customer_number: str, company_id: UUID, contact: dict[str, Any]) -> None:
         pass
 
@@ -112,14 +140,28 @@ class Customer(Aggregate):
                 changed_at=changed_at,
             )
 
-    @event("AccessChanged")
+    class AccessChanged(Aggregate.Event):
+        customer_number: str
+        company_id: UUID | None
+        customer_center_allowed: bool
+        changed_at: datetime
+
+    @event(AccessChanged)
     def _access_changed(
         self, customer_number: str, company_id: UUID | None, customer_center_allowed: bool, changed_at: datetime
     ) -> None:
         self.customer_center_allowed = customer_center_allowed
         self.changed_at = changed_at
 
-    @event("MasterDataChanged")
+    class MasterDataChanged(Aggregate.Event):
+        customer_number: str
+        company_id: UUID | None
+        master_data: dict[str, Any]
+        customer_center_allowed: bool
+        access_changed: bool
+        changed_at: datetime
+
+    @event(MasterDataChanged)
     def _master_data_changed(
         self,
         customer_number: str,
@@ -157,7 +199,13 @@ class Customer(Aggregate):
             contact=recorded, company_id=self.company_id, customer_number=self.customer_number, change=change
         )
 
-    @event("ErpContactRecorded")
+    class ErpContactRecorded(Aggregate.Event):
+        contact: dict[str, Any]
+        company_id: UUID | None = None
+        customer_number: str | None = None
+        change: str | None = None
+
+    @event(ErpContactRecorded)
     def _erp_contact_recorded(
         self,
         contact: dict[str, Any],
@@ -175,7 +223,14 @@ class Invoice(Aggregate):
     def create_id(customer_number: str, invoice_number: str) -> UUID:
         return uuid5(_NS, f"invoice/{customer_number}/{invoice_number.strip().upper()}")
 
-    @event("Issued")
+    class Issued(Aggregate.Created):
+        customer_number: str
+        invoice_number: str
+        invoice_date: str
+        total: dict[str, str] | None
+        issued_at: datetime
+
+    @event(Issued)
     def __init__(
         self,
         customer_number: str,

@@ -53,7 +53,14 @@ class SalesOrderExchange(Aggregate):
     def create_id(order_id: UUID) -> UUID:
         return uuid5(_NS, f"sales-order/{order_id}")
 
-    @event("Requested")
+    class Requested(Aggregate.Created):
+        order_id: UUID
+        company_id: UUID
+        request: dict[str, Any]
+        requested_at: datetime
+        awaits_answer: bool = False
+
+    @event(Requested)
     def __init__(
         self,
         order_id: UUID,
@@ -114,7 +121,14 @@ class SalesOrderExchange(Aggregate):
         return True
 
     # (Resent and Failed carry the request, so that the relay and the dead-letter writer need not load anything.)
-    @event("Resent")
+    class Resent(Aggregate.Event):
+        order_id: UUID
+        attempt: int
+        at: datetime
+        by_operator: bool
+        request: dict[str, Any]
+
+    @event(Resent)
     def _resent(self, order_id: UUID, attempt: int, at: datetime, by_operator: bool, request: dict[str, Any]) -> None:
         self.attempts = attempt
         self.last_attempt_at = at
@@ -124,7 +138,13 @@ class SalesOrderExchange(Aggregate):
             self.failed_at = None
             self.awaits_answer = True
 
-    @event("Failed")
+    class Failed(Aggregate.Event):
+        order_id: UUID
+        attempts: int
+        at: datetime
+        request: dict[str, Any]
+
+    @event(Failed)
     def _failed(self, order_id: UUID, attempts: int, at: datetime, request: dict[str, Any]) -> None:
         self.status = DeliveryStatus.FAILED
         self.failed_at = at
@@ -138,7 +158,13 @@ class SalesOrderExchange(Aggregate):
                 order_id=self.order_id, company_id=self.company_id, erp_order_number=erp_order_number, at=at
             )
 
-    @event("Confirmed")
+    class Confirmed(Aggregate.Event):
+        order_id: UUID
+        company_id: UUID
+        erp_order_number: str
+        at: datetime
+
+    @event(Confirmed)
     def _confirmed(self, order_id: UUID, company_id: UUID, erp_order_number: str, at: datetime) -> None:
         self.status = DeliveryStatus.ACKNOWLEDGED
         self.outcome = "confirmed"
@@ -152,7 +178,14 @@ class SalesOrderExchange(Aggregate):
                 order_id=self.order_id, company_id=self.company_id, reason=reason, reason_code=reason_code, at=at
             )
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        order_id: UUID
+        company_id: UUID
+        reason: str
+        reason_code: str | None
+        at: datetime
+
+    @event(Rejected)
     def _rejected(self, order_id: UUID, company_id: UUID, reason: str, reason_code: str | None, at: datetime) -> None:
         self.status = DeliveryStatus.ACKNOWLEDGED
         self.outcome = "rejected"
@@ -174,7 +207,20 @@ class ContactExchange(Aggregate):
     def create_id(user_id: UUID) -> UUID:
         return uuid5(_NS, f"contact/{user_id}")
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        user_id: UUID
+        company_id: UUID
+        customer_number: str | None
+        email: str
+        first_name: str
+        last_name: str
+        language: str
+        active: bool
+        is_main_contact: bool
+        erp_contact_id: str | None
+        at: datetime
+
+    @event(Created)
     def __init__(
         self,
         user_id: UUID,
@@ -267,7 +313,11 @@ class ContactExchange(Aggregate):
                 changed=changed, at=at,
             )  # fmt: skip
 
-    @event("Amended")
+    class Amended(Aggregate.Event):
+        customer_number: str | None
+        language: str
+
+    @event(Amended)
     def _amended(self, customer_number: str | None, language: str) -> None:
         self.customer_number = customer_number
         self.language = language
@@ -287,7 +337,16 @@ class ContactExchange(Aggregate):
         self.window_started_at = at
         self.failed_at = None
 
-    @event("Changed")
+    class Changed(Aggregate.Event):
+        sequence: int
+        user_id: UUID
+        company_id: UUID
+        erp_contact_id: str | None
+        state: dict[str, Any]
+        changed: list[str]
+        at: datetime
+
+    @event(Changed)
     def _changed(
         self,
         sequence: int,
@@ -300,7 +359,15 @@ class ContactExchange(Aggregate):
     ) -> None:
         self._new_message(sequence, state, "changed", changed, at)
 
-    @event("Deactivated")
+    class Deactivated(Aggregate.Event):
+        sequence: int
+        user_id: UUID
+        company_id: UUID
+        erp_contact_id: str | None
+        state: dict[str, Any]
+        at: datetime
+
+    @event(Deactivated)
     def _deactivated(
         self,
         sequence: int,
@@ -350,7 +417,14 @@ class ContactExchange(Aggregate):
         return True
 
     # (Resent and Failed carry the message, so that the relay and the dead-letter writer need not load anything.)
-    @event("Resent")
+    class Resent(Aggregate.Event):
+        user_id: UUID
+        attempt: int
+        at: datetime
+        by_operator: bool
+        message: dict[str, Any]
+
+    @event(Resent)
     def _resent(self, user_id: UUID, attempt: int, at: datetime, by_operator: bool, message: dict[str, Any]) -> None:
         self.attempts = attempt
         self.last_attempt_at = at
@@ -359,7 +433,13 @@ class ContactExchange(Aggregate):
             self.window_started_at = at
             self.failed_at = None
 
-    @event("Failed")
+    class Failed(Aggregate.Event):
+        user_id: UUID
+        attempts: int
+        at: datetime
+        message: dict[str, Any]
+
+    @event(Failed)
     def _failed(self, user_id: UUID, attempts: int, at: datetime, message: dict[str, Any]) -> None:
         self.status = DeliveryStatus.FAILED
         self.failed_at = at
@@ -380,7 +460,14 @@ class ContactExchange(Aggregate):
                 at=at,
             )
 
-    @event("Acknowledged")
+    class Acknowledged(Aggregate.Event):
+        user_id: UUID
+        sequence: int | None
+        erp_contact_id: str | None
+        settles: bool
+        at: datetime
+
+    @event(Acknowledged)
     def _acknowledged(
         self, user_id: UUID, sequence: int | None, erp_contact_id: str | None, settles: bool, at: datetime
     ) -> None:

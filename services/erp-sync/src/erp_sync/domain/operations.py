@@ -25,7 +25,12 @@ class RunStatus(StrEnum):
 
 
 class OperatorRun(Aggregate):
-    @event("Requested")
+    class Requested(Aggregate.Created):
+        kind: str
+        parameters: dict[str, Any]
+        requested_at: datetime
+
+    @event(Requested)
     def __init__(self, kind: str, parameters: dict[str, Any], requested_at: datetime) -> None:
         if kind not in {k.value for k in RunKind}:
             raise ValueError(f"unknown operator run {kind!r}")
@@ -41,7 +46,11 @@ class OperatorRun(Aggregate):
         if self.status is RunStatus.REQUESTED:
             self._completed(result=result, at=at)
 
-    @event("Completed")
+    class Completed(Aggregate.Event):
+        result: dict[str, Any]
+        at: datetime
+
+    @event(Completed)
     def _completed(self, result: dict[str, Any], at: datetime) -> None:
         self.status = RunStatus.COMPLETED
         self.result = result
@@ -51,7 +60,12 @@ class OperatorRun(Aggregate):
         if self.status is RunStatus.REQUESTED:
             self._failed(error=error, result=result, at=at)
 
-    @event("Failed")
+    class Failed(Aggregate.Event):
+        error: str
+        result: dict[str, Any]
+        at: datetime
+
+    @event(Failed)
     def _failed(self, error: str, result: dict[str, Any], at: datetime) -> None:
         self.status = RunStatus.FAILED
         self.error = error

@@ -43,7 +43,14 @@ class CustomerVerificationExchange(Aggregate):
     def create_id(registration_id: UUID) -> UUID:
         return uuid5(_NS, f"customer-verification/{registration_id}")
 
-    @event("Requested")
+    class Requested(Aggregate.Created):
+        registration_id: UUID
+        customer_number: str
+        invoice_number: str
+        requested_at: datetime
+        next_attempt_at: datetime
+
+    @event(Requested)
     def __init__(
         self,
         registration_id: UUID,
@@ -95,7 +102,15 @@ class CustomerVerificationExchange(Aggregate):
             next_attempt_at=now + policy.delay(attempt),
         )
 
-    @event("Rerequested")
+    class Rerequested(Aggregate.Event):
+        registration_id: UUID
+        customer_number: str
+        invoice_number: str
+        attempt: int
+        at: datetime
+        next_attempt_at: datetime
+
+    @event(Rerequested)
     def _rerequested(
         self,
         registration_id: UUID,
@@ -108,7 +123,13 @@ class CustomerVerificationExchange(Aggregate):
         self.attempts = attempt
         self.next_attempt_at = next_attempt_at
 
-    @event("Abandoned")
+    class Abandoned(Aggregate.Event):
+        registration_id: UUID
+        customer_number: str
+        attempts: int
+        at: datetime
+
+    @event(Abandoned)
     def _abandoned(self, registration_id: UUID, customer_number: str, attempts: int, at: datetime) -> None:
         self.status = VerificationStatus.ABANDONED
         self.next_attempt_at = None
@@ -132,7 +153,15 @@ class CustomerVerificationExchange(Aggregate):
             answered_at=answered_at,
         )
 
-    @event("Answered")
+    class Answered(Aggregate.Event):
+        registration_id: UUID
+        customer_number: str
+        outcome: str
+        customer: dict[str, Any] | None
+        contacts: list[dict[str, Any]]
+        answered_at: datetime
+
+    @event(Answered)
     def _answered(
         self,
         registration_id: UUID,
@@ -155,7 +184,14 @@ class CustomerCenterActivation(Aggregate):
     def create_id(company_id: UUID) -> UUID:
         return uuid5(_NS, f"customer-center-activation/{company_id}")
 
-    @event("Requested")
+    class Requested(Aggregate.Created):
+        company_id: UUID
+        customer_number: str
+        registration_id: UUID
+        main_contact: dict[str, str]
+        activated_at: datetime
+
+    @event(Requested)
     def __init__(
         self,
         company_id: UUID,

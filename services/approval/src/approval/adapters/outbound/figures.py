@@ -206,7 +206,7 @@ class FiguresStore:
         (those after each row's version) folded onto them, the changed rows, decisions and lines written back."""
         events: dict[UUID, list[Any]] = {}
         for _notification, event, _meta in batch:
-            if isinstance(event, Order.Event):  # type: ignore[attr-defined]
+            if isinstance(event, Order.Event):
                 events.setdefault(event.originator_id, []).append(event)
         if not events:
             return

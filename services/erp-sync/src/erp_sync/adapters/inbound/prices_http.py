@@ -70,7 +70,7 @@ def price_ops_router(exchanges: Any, blocking: Blocking, settings: ErpSyncSettin
         key = PriceListRequest.key_of(customer_number, now, "operator")
         (created,) = prices.request_price_list(customer_number, "operator", now, key)
         exchanges.save(created)
-        return created  # type: ignore[no-any-return]
+        return created
 
     @router.post(
         "/customers/{customer_number}/price-list-requests",

@@ -74,16 +74,16 @@ _SO, _CX, _CV = SalesOrderExchange, ContactExchange, CustomerVerificationExchang
 
 def failure_of(event: Any) -> tuple[str, str] | None:
     """(kind, outcome) of an event that records a failure of the exchange, None for any other event."""
-    if isinstance(event, _SO.Resent | _CX.Resent):  # type: ignore[attr-defined]
-        kind = "sales_order" if isinstance(event, _SO.Resent) else "contact"  # type: ignore[attr-defined]
+    if isinstance(event, _SO.Resent | _CX.Resent):
+        kind = "sales_order" if isinstance(event, _SO.Resent) else "contact"
         return kind, "operator_resent" if getattr(event, "by_operator", False) else "retried"
-    if isinstance(event, _SO.Failed):  # type: ignore[attr-defined]
+    if isinstance(event, _SO.Failed):
         return "sales_order", "dead_lettered"
-    if isinstance(event, _CX.Failed):  # type: ignore[attr-defined]
+    if isinstance(event, _CX.Failed):
         return "contact", "dead_lettered"
-    if isinstance(event, _CV.Rerequested):  # type: ignore[attr-defined]
+    if isinstance(event, _CV.Rerequested):
         return "verification", "retried"
-    if isinstance(event, _CV.Abandoned):  # type: ignore[attr-defined]
+    if isinstance(event, _CV.Abandoned):
         return "verification", "dead_lettered"
     return None
 

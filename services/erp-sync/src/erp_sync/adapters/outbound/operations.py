@@ -83,7 +83,7 @@ class Operations(LogFollower):
             with context.bound(meta.get("correlation_id"), meta.get("causation_id")):
                 if dead_letter(event) is not None:
                     await self._dead_letter(notification, event, meta)
-                elif isinstance(event, OperatorRun.Requested):  # type: ignore[attr-defined]
+                elif isinstance(event, OperatorRun.Requested):
                     await self._carry_out(event.originator_id)
 
     # ---- failed deliveries → their dead-letter topic ----------------------------------------------------

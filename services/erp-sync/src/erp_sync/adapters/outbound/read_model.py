@@ -140,35 +140,35 @@ class ExchangeStates:
 
 async def _project(conn: asyncpg.Connection, notification_id: int, e: Any) -> None:
     xid, version, at = e.originator_id, e.originator_version, e.timestamp
-    if isinstance(e, SO.Requested):  # type: ignore[attr-defined]
+    if isinstance(e, SO.Requested):
         await _insert(conn, xid, "sales_order", e.order_id, e.company_id, e.request.get("customer_number"),
                       f"sales-order/{e.order_id}", notification_id, e.requested_at, version)  # fmt: skip
         return
-    if isinstance(e, CX.Created):  # type: ignore[attr-defined]
+    if isinstance(e, CX.Created):
         e = cast(Any, e)
         await _insert(conn, xid, "contact", e.user_id, e.company_id, e.customer_number,
                       CX.key_of(e.user_id, 1), notification_id, e.at, version)  # fmt: skip
         return
     sets: dict[str, Any]
-    if isinstance(e, SO.Resent | CX.Resent):  # type: ignore[attr-defined]
+    if isinstance(e, SO.Resent | CX.Resent):
         sets = {"status": "requested", "attempts": e.attempt, "notification_id": notification_id}
-    elif isinstance(e, SO.Failed | CX.Failed):  # type: ignore[attr-defined]
+    elif isinstance(e, SO.Failed | CX.Failed):
         sets = {"status": "failed", "attempts": e.attempts, "detail": "the ERP did not answer"}
-    elif isinstance(e, SO.Confirmed):  # type: ignore[attr-defined]
+    elif isinstance(e, SO.Confirmed):
         sets = {"status": "acknowledged", "outcome": "confirmed", "erp_reference": e.erp_order_number, "detail": None}
-    elif isinstance(e, SO.Rejected):  # type: ignore[attr-defined]
+    elif isinstance(e, SO.Rejected):
         sets = {"status": "acknowledged", "outcome": "rejected", "detail": e.reason}
-    elif isinstance(e, CX.Changed | CX.Deactivated):  # type: ignore[attr-defined]
+    elif isinstance(e, CX.Changed | CX.Deactivated):
         sets = {
             "status": "requested", "outcome": None, "attempts": 1, "notification_id": notification_id,
             "idempotency_key": CX.key_of(e.user_id, e.sequence), "customer_number": e.state["customer_number"],
             "detail": None,
         }  # fmt: skip
-    elif isinstance(e, CX.Acknowledged):  # type: ignore[attr-defined]
+    elif isinstance(e, CX.Acknowledged):
         sets = {"erp_reference": e.erp_contact_id}
         if e.settles:
             sets.update(status="acknowledged", outcome="applied", detail=None)
-    elif isinstance(e, CX.Amended):  # type: ignore[attr-defined]
+    elif isinstance(e, CX.Amended):
         sets = {"customer_number": e.customer_number}
     else:
         return

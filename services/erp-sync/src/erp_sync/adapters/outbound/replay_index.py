@@ -59,8 +59,8 @@ class IndexingRecorder(MultiTrackingRecorder):
         super().__init__(*args, **kwargs)
         if self.datastore.enable_db_functions:
             raise ValueError("the replay index needs POSTGRES_ENABLE_DB_FUNCTIONS off")
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in price_index.SCHEMA)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in price_index.SCHEMA)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -91,16 +91,16 @@ def _changed_contact(e: Any, message: str) -> dict[str, Any]:
 
 def dead_letter(event: Any) -> Outgoing | None:
     """The message a failed delivery leaves on its topic's dead-letter topic (None: not a failed delivery)."""
-    if isinstance(event, SO.Failed):  # type: ignore[attr-defined]
+    if isinstance(event, SO.Failed):
         return sales_order_request(event.request, event.attempts)
-    if isinstance(event, CX.Failed):  # type: ignore[attr-defined]
+    if isinstance(event, CX.Failed):
         return contact_message(event.message, event.attempts)
     return None
 
 
 def translate(event: Any) -> Sequence[Outgoing]:
     # ---- released orders ----
-    if isinstance(event, SO.Requested):  # type: ignore[attr-defined]  # event classes made by @event
+    if isinstance(event, SO.Requested):
         request = sales_order_request(event.request, 1)
         return [
             request,
@@ -116,9 +116,9 @@ def translate(event: Any) -> Sequence[Outgoing]:
                 ),
             ),
         ]
-    if isinstance(event, SO.Resent):  # type: ignore[attr-defined]
+    if isinstance(event, SO.Resent):
         return [sales_order_request(event.request, event.attempt)]
-    if isinstance(event, SO.Confirmed):  # type: ignore[attr-defined]
+    if isinstance(event, SO.Confirmed):
         confirmed = SalesOrderConfirmedByErp(
             order_id=event.order_id,
             company_id=event.company_id,
@@ -126,7 +126,7 @@ def translate(event: Any) -> Sequence[Outgoing]:
             confirmed_at=event.at,
         )
         return [Outgoing(topic=ERP_SYNC_SALES_ORDERS, key=str(event.order_id), message=confirmed)]
-    if isinstance(event, SO.Rejected):  # type: ignore[attr-defined]
+    if isinstance(event, SO.Rejected):
         rejected = SalesOrderRejectedByErp(
             order_id=event.order_id,
             company_id=event.company_id,
@@ -136,32 +136,32 @@ def translate(event: Any) -> Sequence[Outgoing]:
         )
         return [Outgoing(topic=ERP_SYNC_SALES_ORDERS, key=str(event.order_id), message=rejected)]
     # ---- contact persons ----
-    if isinstance(event, CX.Created):  # type: ignore[attr-defined]
+    if isinstance(event, CX.Created):
         return [contact_message(_created_contact(event))]
-    if isinstance(event, CX.Changed):  # type: ignore[attr-defined]
+    if isinstance(event, CX.Changed):
         return [contact_message(_changed_contact(event, "changed"))]
-    if isinstance(event, CX.Deactivated):  # type: ignore[attr-defined]
+    if isinstance(event, CX.Deactivated):
         return [contact_message(_changed_contact(event, "deactivated"))]
-    if isinstance(event, CX.Resent):  # type: ignore[attr-defined]
+    if isinstance(event, CX.Resent):
         return [contact_message(event.message, event.attempt)]
     # ---- customers: what the ERP keeps about registered companies (only those: key company id) ----
     # Every event becomes at most one message on that topic: consumers track a topic's messages by
     # the position of the event they come from.
-    if isinstance(event, Customer.Linked):  # type: ignore[attr-defined]
+    if isinstance(event, Customer.Linked):
         return _linked(event)
-    if isinstance(event, Customer.AccessChanged) and event.company_id:  # type: ignore[attr-defined]
+    if isinstance(event, Customer.AccessChanged) and event.company_id:
         return [_access(event.company_id, event.customer_number, event.customer_center_allowed, event.changed_at)]
-    if isinstance(event, Customer.MasterDataChanged | Customer.MasterDataHandedOn) and event.company_id:  # type: ignore[attr-defined]
+    if isinstance(event, Customer.MasterDataChanged | Customer.MasterDataHandedOn) and event.company_id:
         if getattr(event, "access_changed", False):  # the first version: the flag only
             return [_access(event.company_id, event.customer_number, event.customer_center_allowed, event.changed_at)]
         return [_master_data(event.company_id, event.customer_number, event.master_data,
                              event.customer_center_allowed, event.changed_at)]  # fmt: skip
-    if isinstance(event, Customer.ErpContactRecorded):  # type: ignore[attr-defined]
+    if isinstance(event, Customer.ErpContactRecorded):
         company_id = getattr(event, "company_id", None)  # None: not registered, or recorded by the first version
         if company_id is None:
             return []
-        return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]
-    if isinstance(event, Customer.ErpContactHandedOn):  # type: ignore[attr-defined]
+        return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]  # type: ignore[arg-type]  # set with the company id
+    if isinstance(event, Customer.ErpContactHandedOn):
         return [_erp_contact(event.company_id, event.customer_number, event.contact, "added", event.timestamp)]
     # ---- customer prices: for every customer, registered or not (key customer number) ----
     if isinstance(event, CustomerPrice.Changed):

@@ -77,17 +77,17 @@ def _question(event: Any, attempt: int, at: Any) -> Outgoing:
 
 
 def translate_verification(event: Any) -> Sequence[Outgoing]:
-    if isinstance(event, Exchange.Requested):  # type: ignore[attr-defined]
+    if isinstance(event, Exchange.Requested):
         return [_question(event, 1, event.requested_at)]
-    if isinstance(event, Exchange.Rerequested):  # type: ignore[attr-defined]
+    if isinstance(event, Exchange.Rerequested):
         return [_question(event, event.attempt, event.at)]
-    if isinstance(event, Exchange.Answered):  # type: ignore[attr-defined]
+    if isinstance(event, Exchange.Answered):
         message: Any
         if event.outcome == "verified":
             message = CustomerVerified(
                 registration_id=event.registration_id,
                 customer_number=event.customer_number,
-                company=company_from_erp(event.customer),
+                company=company_from_erp(event.customer),  # type: ignore[arg-type]  # a verified answer has it
                 erp_contacts=[contact_from_erp(c) for c in event.contacts],
                 verified_at=event.answered_at,
             )
@@ -95,11 +95,11 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
             message = CustomerVerificationFailed(
                 registration_id=event.registration_id,
                 customer_number=event.customer_number,
-                reason=event.outcome,
+                reason=event.outcome,  # type: ignore[arg-type]  # the answer's outcome, one of the reasons
                 failed_at=event.answered_at,
             )
         return [Outgoing(topic=ERP_SYNC_VERIFICATIONS, key=event.customer_number, message=message)]
-    if isinstance(event, Exchange.Abandoned):  # type: ignore[attr-defined]
+    if isinstance(event, Exchange.Abandoned):
         return [
             Outgoing(
                 topic=ERP_SYNC_VERIFICATIONS,
@@ -112,7 +112,7 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
                 ),
             )
         ]
-    if isinstance(event, Activation.Requested):  # type: ignore[attr-defined]
+    if isinstance(event, Activation.Requested):
         contact = event.main_contact
         return [
             Outgoing(
@@ -126,7 +126,7 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
                     main_contact_email=contact["email"],
                     main_contact_first_name=contact["first_name"],
                     main_contact_last_name=contact["last_name"],
-                    main_contact_language=contact.get("language", "de"),
+                    main_contact_language=contact.get("language", "de"),  # type: ignore[arg-type]  # de or en
                     activated_at=event.activated_at,
                 ),
             )

@@ -129,16 +129,16 @@ def rejected(m: approval.OrderRejected) -> list[MailRequest]:
 
 MAIL_RULES: dict[str, dict[type[Message], Rule]] = {
     REGISTRATION_REGISTRATIONS.name: {
-        registration.ConfirmationRequested: confirmation,  # type: ignore[dict-item]
-        registration.RegistrationCompleted: welcome,  # type: ignore[dict-item]
+        registration.ConfirmationRequested: confirmation,
+        registration.RegistrationCompleted: welcome,
     },
     APPROVAL_ORDERS.name: {
-        approval.OrderApprovalRequested: approval_requested,  # type: ignore[dict-item]
-        approval.OrderApproversReassigned: reassigned,  # type: ignore[dict-item]
-        approval.OrderOfferedToSubstitute: offered_to_substitute,  # type: ignore[dict-item]
-        approval.OrderApproved: approved,  # type: ignore[dict-item]
-        approval.OrderReEvaluated: re_evaluated,  # type: ignore[dict-item]
-        approval.OrderRejected: rejected,  # type: ignore[dict-item]
+        approval.OrderApprovalRequested: approval_requested,
+        approval.OrderApproversReassigned: reassigned,
+        approval.OrderOfferedToSubstitute: offered_to_substitute,
+        approval.OrderApproved: approved,
+        approval.OrderReEvaluated: re_evaluated,
+        approval.OrderRejected: rejected,
     },
 }
 

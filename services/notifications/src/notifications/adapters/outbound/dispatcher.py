@@ -49,11 +49,7 @@ class MailDispatcher(LogFollower):
         # Every delivery finishes before the batch succeeds or fails: a batch retried after an error must never
         # run beside deliveries of its previous attempt (they would send the same mail twice).
         results = await asyncio.gather(
-            *(
-                deliver(event.originator_id)
-                for _notification, event, _meta in batch
-                if isinstance(event, Mail.Queued)  # type: ignore[attr-defined]
-            ),
+            *(deliver(event.originator_id) for _notification, event, _meta in batch if isinstance(event, Mail.Queued)),
             return_exceptions=True,
         )
         for result in results:

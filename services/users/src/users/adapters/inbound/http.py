@@ -443,7 +443,7 @@ def users_routers(
             user_id=change.user_id,
             email=change.email,
             current_email=change.previous_email,
-            status=change.status.value,  # type: ignore[arg-type]
+            status=change.status.value,
             expires_at=change.expires_at,
         )
 

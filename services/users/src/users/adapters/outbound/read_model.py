@@ -228,7 +228,7 @@ def _statement(change: RowChange) -> tuple[str, dict[str, Any]]:
 def apply_changes(cur: Cursor[DictRow], changes: Changes, notification_ids: Sequence[int], *, check: bool) -> None:
     for change in changes.rows:
         sql, params = _statement(change)
-        cur.execute(sql.encode(), _pg_safe(params))  # type: ignore[arg-type]
+        cur.execute(sql.encode(), _pg_safe(params))
     entries = changes.audit_entries(notification_ids)
     if entries:
         cur.executemany(
@@ -255,7 +255,7 @@ def apply_changes(cur: Cursor[DictRow], changes: Changes, notification_ids: Sequ
             (POSITION_NAME, max(notification_ids)),
         )
     if check and changes.company_ids:
-        cur.execute(CHECK_INVARIANTS.encode(), {"ids": list(changes.company_ids)})  # type: ignore[arg-type]
+        cur.execute(CHECK_INVARIANTS.encode(), {"ids": list(changes.company_ids)})
 
 
 class ProjectingRecorder(MultiTrackingRecorder):
@@ -265,7 +265,7 @@ class ProjectingRecorder(MultiTrackingRecorder):
         super().__init__(*args, **kwargs)
         if self.datastore.enable_db_functions:
             raise ValueError("the users read model needs POSTGRES_ENABLE_DB_FUNCTIONS off")
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -299,7 +299,7 @@ class PostgresReadModel:
 
     def _all(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         with self.datastore.get_connection() as conn:
-            return list(conn.execute(sql.encode(), _pg_safe(params)).fetchall())  # type: ignore[arg-type]
+            return list(conn.execute(sql.encode(), _pg_safe(params)).fetchall())
 
     def _one(self, sql: str, params: Any = None) -> dict[str, Any] | None:
         rows = self._all(sql, params)
