@@ -519,9 +519,6 @@ async def main() -> int:
                         help="orders submitted per history size")  # fmt: skip
     parser.add_argument("--history-concurrency", type=int, default=4)
     parser.add_argument("--only-history", action="store_true", help="skip the ceilings and the order flow")
-    parser.add_argument("--only-flow", action="store_true",
-                        help="only the order flow (idle burn and the steps): no ceilings, price delay or history;"
-                        " for short measurements on a shared stack")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short run (used by make test)")
     args = parser.parse_args()
     if args.quick:
@@ -534,8 +531,6 @@ async def main() -> int:
         print_history(history, args.quick)
         write_result({"at": datetime.now(UTC).isoformat(), "history": history}, args.quick)
         return 1 if history.get("errors") else 0
-    if args.only_flow:
-        return await run_flow_only(args)
 
     print(f"[bench] PostgreSQL commit rate ({args.seconds:.0f}s, 16 clients)…", flush=True)
     pg_plain = await pg_commit_rate(args.seconds)
@@ -607,18 +602,6 @@ async def main() -> int:
         print(f"  error: {sample}")
     lost = sum(step["not_at_erp"] for step in flow["steps"])
     return 1 if samples or lost or history.get("errors") else 0
-
-
-async def run_flow_only(args: argparse.Namespace) -> int:
-    """The order flow alone (``--only-flow``): the idle burn and the steps, printed and written as a result."""
-    print("[bench] order flow, open loop (vegeta at fixed rates; CPU from /proc)…", flush=True)
-    shops = await load.setup(args.companies, max(1, args.buyers // args.companies))
-    flow = await load.sweep(rates(args.rates), rates(args.mix_rates), args.step_seconds, args.companies,
-                            args.buyers // args.companies, idle_seconds=3 if args.quick else 10, shops=shops,
-                            flame=(ROOT / "bench" / "results" / "flame" / commit(), args.flame) if args.flame else None)  # fmt: skip
-    load.print_report(flow)
-    write_result({"at": datetime.now(UTC).isoformat(), "commit": commit(), "order_flow": flow}, quick=True)
-    return 1 if any(step["not_at_erp"] or step["error_samples"] for step in flow["steps"]) else 0
 
 
 async def run_history(sizes: list[int], args: argparse.Namespace) -> dict[str, Any]:

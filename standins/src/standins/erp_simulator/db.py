@@ -7,8 +7,6 @@ from typing import Any
 
 import asyncpg
 
-from kc_runtime.pools import create_pool
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (
     id                   bigserial PRIMARY KEY,
@@ -180,7 +178,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def connect(dsn: str) -> asyncpg.Pool:
-    return await create_pool(dsn, min_size=0, max_size=4, init=_init_connection, timeout=5, command_timeout=10)
+    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=4, init=_init_connection, timeout=5, command_timeout=10)
+    assert pool is not None
+    return pool
 
 
 async def create_schema(pool: asyncpg.Pool) -> None:
