@@ -14,7 +14,11 @@ Afterwards it checks, and prints as figures:
     ERP (the simulator) finally keeps them;
   * period budgets stay exact (ADR 0017): one buyer per company orders against a monthly budget; afterwards the
     ledger's reserved and consumed figures equal what that buyer's orders, as they finally stand, say they must
-    be, and what was reserved without an approver's decision never exceeds the budget.
+    be, and what was reserved without an approver's decision never exceeds the budget;
+  * the company's credit (ADR 0026): the second company's ERP keeps a small credit limit, raised step by step
+    during the faults, so its orders wait for credit (`credit_hold`) and go on by themselves; once the limit is
+    raised for good no order is left waiting, each held order is at the ERP exactly once, and approval's waiting
+    list is empty.
 Exits non-zero if any check fails. Only ever targets the local stack on 127.0.0.1.
 """
 
@@ -46,6 +50,7 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 import stack  # noqa: E402
 
 from bench.run import GATEWAY, KAFKA, setup_companies  # noqa: E402
+from contracts.envelope import Headers  # noqa: E402
 from contracts.topics import TOPICS  # noqa: E402
 from notifications.adapters.outbound.dispatcher import PARALLEL as MAIL_PARALLEL  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
@@ -58,6 +63,9 @@ AT_ERP = {"released", "transmitted", "confirmed", "erp_rejected"}
 PRICED_BY_CHAOS = ("M-300", "B-200")  # in the ERP simulator's default list; the chaos buyers order SKU-0…39
 PERIOD_BUDGET = Decimal("250.00")  # monthly, for one buyer per company: filled after a few orders, then held
 PERIOD_LIMITS = {"period_value", "period_quantity"}
+CREDIT_START = Decimal("300.00")  # the second company's credit limit at the ERP when the load starts …
+CREDIT_STEP = Decimal("250.00")  # … raised by this every few seconds during the faults (orders wait, then go on)
+CREDIT_FOR_GOOD = Decimal("10000000.00")  # after the load: every waiting order must go on by itself
 STOP_GRACE = 30.0  # seconds a service gets after SIGTERM (the Deployments' terminationGracePeriodSeconds)
 
 
@@ -81,6 +89,28 @@ class Load:
         self.run = uuid.uuid4().hex[:8]
         self.price_changes = Counter[bool]()  # the ERP's price changes: accepted by the simulator (True) or not
         self.priced: set[tuple[str, str]] = set()  # (customer number, sku) whose price the ERP changed
+        self.held_for_credit: set[str] = set()  # orders answered with status credit_hold
+        self.credit_raises = Counter[bool]()  # the ERP's credit limit raised (True) or the hook not reached
+
+    async def credit(self, shop: dict[str, Any], every_s: float = 4.0) -> None:
+        """The ERP raises the company's credit limit step by step, whatever is being killed at the time: the orders
+        waiting for credit go on by themselves, oldest first (ADR 0026)."""
+        limit = CREDIT_START
+        async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=10) as erp:
+            while not self.stop.is_set():
+                try:
+                    await asyncio.wait_for(self.stop.wait(), timeout=every_s)
+                    return
+                except TimeoutError:
+                    pass
+                try:
+                    r = await erp.put(f"/admin/customers/{shop['customer_number']}/credit",
+                                      json={"credit_limit": str(limit + CREDIT_STEP)})  # fmt: skip
+                    if r.status_code == 200:
+                        limit += CREDIT_STEP
+                    self.credit_raises[r.status_code == 200] += 1
+                except httpx.HTTPError:
+                    self.credit_raises[False] += 1
 
     async def _post(self, url: str, headers: dict, body: Any) -> httpx.Response | None:
         try:
@@ -133,12 +163,16 @@ class Load:
             order = r.json()
             record = {"status": order["status"], "buyer": headers, "shop": shop, "decided": None}
             self.acknowledged[order["id"]] = record
+            if order["status"] == "credit_hold":
+                self.held_for_credit.add(order["id"])
             if order["status"] == "pending_approval":
                 reject = i % 3 == 0
                 action, decision = ("reject", {"comment": "nein"}) if reject else ("approve", {"comment": "ok"})
                 d = await self._post(f"/api/orders/{order['id']}/{action}", shop["approver"], decision)
                 if d is not None and d.status_code == 200:
                     record["decided"] = action
+                    if d.json().get("status") == "credit_hold":  # approved, and now waiting for credit
+                        self.held_for_credit.add(order["id"])
             await asyncio.sleep(0.05)
 
 
@@ -239,8 +273,9 @@ async def quiesce(timeout: float = 180) -> None:
     raise TimeoutError("the system did not settle")
 
 
-async def dead_letters(since_ms: int) -> Counter[str]:
-    """Reasons of the dead letters written since ``since_ms`` on every dead-letter topic."""
+async def dead_letters(since_ms: int, seen: list[dict[str, str]] | None = None) -> Counter[str]:
+    """Reasons of the dead letters written since ``since_ms`` on every dead-letter topic; ``seen`` gets each one's
+    headers (topic, consumer group, error), for the result file."""
     reasons: Counter[str] = Counter()
     dlts = [t.dlt for t in TOPICS if t.consumers]
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
@@ -265,7 +300,10 @@ async def dead_letters(since_ms: int) -> Counter[str]:
             while not done:
                 records = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
                 for r in records:
-                    reasons[dict(r.headers).get("kc-dlt-reason", b"?").decode()] += 1
+                    headers = {k: v.decode(errors="replace") for k, v in r.headers if k.startswith("kc-dlt-")}
+                    reasons[headers.get(Headers.DLT_REASON, "?")] += 1
+                    if seen is not None:
+                        seen.append(headers)
                 done = not records or records[-1].offset + 1 >= ends[tp]
     finally:
         await consumer.stop()
@@ -345,6 +383,7 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                         mismatches += 1
                 unanswered += len(set(listed) - set(load.acknowledged))
         figures["period_budgets"] = await check_period_budgets(gw, load, failures)
+        figures["credit"] = await check_credit(gw, load, states, failures)
         figures["read_model_mismatches"] = mismatches
         figures["orders_made_but_never_answered"] = unanswered
         if mismatches:
@@ -411,8 +450,11 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
 
     figures.update(await check_prices(load, failures))
 
-    reasons = await dead_letters(since_ms)
+    letters: list[dict[str, str]] = []
+    reasons = await dead_letters(since_ms, letters)
     figures["dead_letters_during_run"] = dict(reasons)
+    if letters:
+        figures["dead_letters"] = letters[:20]  # which consumer failed on what, and why
     if sum(reasons.values()):
         failures.append(f"dead-letter topics got {sum(reasons.values())} messages, none was poison: {dict(reasons)}")
 
@@ -422,6 +464,77 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     if any(parked.values()):  # -1: the list could not be read
         failures.append(f"events were parked during the run (or the list was unreadable), none was poison: {parked}")
     return figures, failures
+
+
+IN_FLIGHT = {"released", "transmitted", "credit_hold"}
+
+
+async def settle_orders(gw: httpx.AsyncClient, load: Load, timeout: float = 180) -> None:
+    """Wait until none of the load's orders is still on its way (released or transmitted without the ERP's answer,
+    or waiting for credit) as the buyers' lists show them: the orders the final credit raise let go reach the ERP
+    just before the checks, and an order answered between reading it and listing it would count as a mismatch."""
+    deadline = time.monotonic() + timeout
+    while True:
+        moving = 0
+        for shop in load.shops:
+            for headers in shop["buyers"]:
+                offset = 0
+                while True:
+                    r = await gw.get("/api/orders", params={"limit": 200, "offset": offset}, headers=headers)
+                    if r.status_code != 200:
+                        moving += 1
+                        break
+                    page = r.json()
+                    moving += sum(1 for o in page["items"] if o["status"] in IN_FLIGHT)
+                    offset += 200
+                    if offset >= page["total"]:
+                        break
+        if not moving:
+            return
+        if time.monotonic() > deadline:
+            log(f"{moving} orders still on their way after {timeout:.0f}s; checking anyway")
+            return
+        await asyncio.sleep(1)
+
+
+async def give_credit(gw: httpx.AsyncClient, shop: dict[str, Any], limit: Decimal, timeout: float = 120) -> None:
+    """The ERP (the simulator's hook) sets the company's credit limit; wait until approval judges on it."""
+    async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=10) as erp:
+        r = await erp.put(f"/admin/customers/{shop['customer_number']}/credit",
+                          json={"credit_limit": str(limit), "open_receivables": "0.00", "credit_blocked": False})  # fmt: skip
+        r.raise_for_status()
+    deadline = time.monotonic() + timeout
+    while True:
+        r = await gw.get("/api/orders/credit", headers=shop["main"])
+        if r.status_code == 200 and r.json().get("known") and Decimal(r.json()["credit_limit"]) == limit:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"approval did not learn of the credit limit {limit}: {r.status_code} {r.text[:200]}")
+        await asyncio.sleep(0.2)
+
+
+async def check_credit(
+    gw: httpx.AsyncClient, load: Load, states: dict[str, str], failures: list[str]
+) -> dict[str, Any]:
+    """After the limit was raised for good: nothing waits for credit any more, and every order that waited went
+    on (or was rejected/cancelled as decided); the at-the-ERP-exactly-once check covers them like every order."""
+    shop = load.shops[1]
+    body = (await gw.get("/api/orders/credit", headers=shop["main"])).json()
+    still = [o for o, s in states.items() if s == "credit_hold"]
+    went_on = [o for o in load.held_for_credit if states.get(o) in AT_ERP]
+    figures = {
+        "orders_held_for_credit": len(load.held_for_credit),
+        "held_then_at_erp": len(went_on),
+        "still_waiting": len(still),
+        "approvals_waiting_list": len(body.get("waiting", [])),
+        "limit_raised_during_faults": load.credit_raises[True],
+        "limit_raise_not_reached": load.credit_raises[False],
+    }
+    if still or body.get("waiting"):
+        failures.append(f"credit: {len(still)} orders still wait for credit after the limit was raised for good")
+    if not load.held_for_credit:
+        failures.append("credit: no order ever waited for credit (the check tested nothing)")
+    return figures
 
 
 async def give_period_budgets(gw: httpx.AsyncClient, shops: list[dict[str, Any]], timeout: float = 120) -> None:
@@ -542,12 +655,14 @@ async def main() -> int:
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
         shops = await setup_companies(gw, companies=2, buyers_per_company=max(1, args.buyers // 2))
         await give_period_budgets(gw, shops)
+        await give_credit(gw, shops[1], CREDIT_START)
         load = Load(gw, shops)
         buyers = [
             asyncio.create_task(load.buyer(shop, h, n))
             for n, (shop, h) in enumerate((s, b) for s in shops for b in s["buyers"])
         ]
         buyers.append(asyncio.create_task(load.prices(random.Random(rng.random()))))
+        buyers.append(asyncio.create_task(load.credit(shops[1])))
         fault_task = asyncio.create_task(faults(load, args.seconds, args.quick, rng, args.signal))
         # the load runs for the given time, and at least until every fault was injected and recovered
         await asyncio.gather(asyncio.sleep(args.seconds), asyncio.shield(fault_task))
@@ -556,6 +671,10 @@ async def main() -> int:
         injected = await fault_task
     log("load stopped; bringing everything up and waiting for the system to settle")
     await asyncio.to_thread(stack.up)
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
+        await give_credit(gw, shops[1], CREDIT_FOR_GOOD, timeout=180)
+        await quiesce()
+        await settle_orders(gw, load)
     await quiesce()
     figures, failures = await check(load, since_ms)
     figures.update({"seed": args.seed, "seconds": args.seconds, "faults": injected, "signal": args.signal,

@@ -124,6 +124,8 @@ class Route:
 ROUTES: list[Route] = [
     Route("/api/registrations", "registration", public=True),
     Route("/api/me", "users"),
+    # the caller's own mail preferences (ADR 0027): notifications; nginx and the Gateway API take the longest prefix
+    Route("/api/me/notification-preferences", "notifications"),
     Route("/api/users", "users"),
     Route("/api/roles", "users"),
     Route("/api/company", "users"),
@@ -134,7 +136,10 @@ ROUTES: list[Route] = [
     Route("/api/approvals", "approval"),
     Route("/api/absences", "approval"),
     Route("/api/reports", "approval"),
-    # erp-sync and notifications serve no /api paths (only /ops/ for operators, never routed): no route to them
+    # the one-click decision links of the approval mails (ADR 0031): the link's token is the credential
+    Route("/api/decision-links", "approval", public=True),
+    # erp-sync serves no /api paths (only /ops/ for operators, never routed): no route to it; notifications only the
+    # one above (its /ops/, digests included, is never routed either)
     Route("/dev-auth/", "dev-issuer", local_only=True),
     # the reference frontend (pages and its backend-for-frontend); its form POSTs are rate-limited per address
     Route("/kundencenter", "frontend", public=True),

@@ -13,7 +13,7 @@ import pytest
 from tests.browser.conftest import BASE, LINK
 from tests.conftest import eventually
 from tests.journeys.test_registration_support import SMTP_SINK, new_customer
-from tests.support.shop import Shop
+from tests.support.shop import BUDGET, Shop
 from tests.support.users import unique_email
 
 pytestmark = pytest.mark.journey
@@ -158,6 +158,10 @@ async def test_an_order_over_budget_is_changed_and_approved_by_the_approver_the_
 
     buyer.open(order_path)
     assert buyer.element("#lines td[data-quantity]").get_attribute("data-quantity") == "8"
+    why = buyer.text("#why")  # why it went where it went, as judged then (ADR 0028)
+    assert "Budget je Bestellung: höchstens 10 Stück" in why and "Ergebnis: über dem Budget – zur Freigabe." in why
+    assert "An Arno Approver: die damals benannten Freigeber der Firma." in why
+    assert "Arno Approver hat als Freigeber freigegeben." in why
     assert "8 Stück reichen" in buyer.text("#conversation")
     buyer.check("17-order-approved-buyer")
     assert "Freigabe" not in buyer.heading() or "wartet" not in buyer.heading()
@@ -416,3 +420,26 @@ async def test_an_absent_approvers_order_is_approved_by_the_substitute_named_on_
     assert "Die Abwesenheit ist zurückgezogen" in substitute.text("main")
     substitute.open("/absences?include_past=true")
     assert "zurückgezogen von" in substitute.text("#absences tr[data-state='withdrawn']")
+
+
+async def test_the_approver_approves_from_the_mails_link_after_confirming_on_the_page(people, shop: Shop):
+    """ADR 0031: the mail's link opens a page that only asks (nothing is decided by opening it); the confirmation
+    decides, without signing in."""
+    _, buyer_h = await shop.person(["buyer"], budget=BUDGET)
+    approver, _ = await shop.person(["approver"])
+    await shop.approvers(approver, seen_by=buyer_h)
+    held = await shop.order(buyer_h, quantity=12)
+    link = await mailed_link(
+        approver["email"], re.compile(r"Freigeben: (http://[^\s\"'<>]+/kundencenter/decision\?token=[A-Za-z0-9._%-]+)")
+    )
+    link = link.removeprefix("Freigeben: ")
+    person = people("approver, from the mail")
+    person.open(link)
+    assert "möchten Sie diese Bestellung über 118,80" in person.text("#decision-question")
+    person.check("30-decision-link")
+    assert (await shop.get(held["id"], buyer_h)).json()["status"] == "pending_approval"  # opening decided nothing
+    person.fill("comment", "Per Mail freigegeben")
+    person.click("#confirm")
+    assert "Ihre Entscheidung ist gespeichert" in person.text("#decision-done")
+    person.check("31-decision-done")
+    assert (await shop.get(held["id"], buyer_h)).json()["status"] in ("released", "transmitted", "confirmed")

@@ -131,12 +131,18 @@ async def test_a_registration_request_and_the_erp_question_it_causes_in_erp_sync
         ]
 
     (question, *_) = await eventually(question_to_the_erp_published, what="erp-sync's question to the ERP in the trace")
-    published = {
-        s[4]: s for s in collector.find("registration", PRODUCER, REGISTRATION_REGISTRATIONS.name + " publish")
-    }
-    consumed = {s[4]: s for s in collector.find("erp-sync", CONSUMER, REGISTRATION_REGISTRATIONS.name + " process")}
-    # request → (stored event) → registration's relay → Kafka → erp-sync's consumer → (stored) → erp-sync's relay
-    consumer_span = consumed[question[5]]
-    producer_span = published[consumer_span[5]]
+
+    # request → (stored event) → registration's relay → Kafka → erp-sync's consumer → (stored) → erp-sync's relay.
+    # Each process exports its spans in its own batches: the links are looked for until all have arrived.
+    async def chain() -> tuple | None:
+        published = {
+            s[4]: s for s in collector.find("registration", PRODUCER, REGISTRATION_REGISTRATIONS.name + " publish")
+        }
+        consumed = {s[4]: s for s in collector.find("erp-sync", CONSUMER, REGISTRATION_REGISTRATIONS.name + " process")}
+        consumer_span = consumed.get(question[5])
+        producer_span = published.get(consumer_span[5]) if consumer_span is not None else None
+        return (consumer_span, producer_span) if producer_span is not None else None
+
+    consumer_span, producer_span = await eventually(chain, what="the relay's and the consumer's spans of the trace")
     assert producer_span[5] == server[4]
     assert {producer_span[3], consumer_span[3], question[3]} == {trace}

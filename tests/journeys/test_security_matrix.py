@@ -1,4 +1,4 @@
-"""Who may call what: every endpoint of users and approval (and registration's public ones), generated from one
+"""Who may call what: every endpoint of users, approval and notifications (and registration's public ones), generated from one
 declarative table of (endpoint, method, what it needs), against callers of every relation, through the gateway.
 
 For each endpoint:
@@ -90,6 +90,9 @@ class Endpoint:
     order_state: str = "pending_approval"
     other: int = 404
     """What company A gets for company B's data (the same as for data that does not exist)."""
+    denied_caller: str | None = None
+    """For an endpoint that either of two permissions opens (``needs`` and another): a caller holding neither,
+    instead of one holding every permission but ``needs``."""
     per_order: bool = False
     """Answers 200 with a result per order named in the body: ``ok``, ``denied`` and ``other`` are checked on the one
     order's result (decided, or its error code). The result names the order the caller sent, and only that."""
@@ -135,6 +138,14 @@ def _re_evaluation(ids: dict[str, str]) -> dict[str, Any]:
 
 def _resubmission(_: dict[str, str]) -> dict[str, Any]:
     return {"comment": "Jetzt weniger", "order": order_body(quantity=1)}
+
+
+def _what_if_budget(ids: dict[str, str]) -> dict[str, Any]:
+    return {"changes": [{"kind": "budget", "user_id": ids["user"], "budget": {"max_total_quantity": 1}}]}
+
+
+def _what_if_approvers(ids: dict[str, str]) -> dict[str, Any]:
+    return {"changes": [{"kind": "approvers", "approvers": [ids["approver"]]}]}
 
 
 def _period(start: timedelta, length: timedelta) -> dict[str, str]:
@@ -192,6 +203,9 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/reject",             "approve_orders", body=_body({"comment": "nein"}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/decisions",                  "approve_orders", body=_decisions, body_uses=("order",),
              denied=(200, "not_allowed"), other=200, per_order=True),
+    # the company's credit at the ERP (ADR 0026): the main contact or who manages budgets; a buyer only sees why their
+    # own order waits
+    Endpoint("GET",    "/api/orders/credit",                     "manage_budgets", denied=NOT_ALLOWED),
     # re-evaluation of pending orders (ADR 0024): the main contact or who manages budgets; another company's buyer
     # is not found
     Endpoint("POST",   "/api/orders/re-evaluations",             "manage_budgets", body=_body({"dry_run": True}),
@@ -201,6 +215,9 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/cancel",             BUYER_OF_THE_ORDER, body=_body({}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/{order}/resubmit",           BUYER_OF_THE_ORDER, body=_resubmission, denied=NOT_ALLOWED,
              order_state="rejected"),
+    # an order's explanation (ADR 0028): the buyer, its deciders, the main contact and who reads figures; anyone else
+    # who sees the order is refused
+    Endpoint("GET",    "/api/orders/{order}/explanation",        "view_reports", denied=NOT_ALLOWED),
     # absences (ADR 0020): one's own if one may approve, anyone's with manage_users (or as the main contact);
     # seen by the absent person, the substitute and those who manage them — hidden from anyone else
     Endpoint("GET",    "/api/absences"),
@@ -208,6 +225,12 @@ ENDPOINTS = [
              body_uses=("approver", "substitute"), denied=NOT_ALLOWED),
     Endpoint("GET",    "/api/absences/{absence}",                "manage_users", denied=HIDDEN),
     Endpoint("DELETE", "/api/absences/{absence}",                "manage_users", denied=HIDDEN),
+    # the approval policy (ADR 0025): the main contact or who manages users defines it (no tiers here: the default, so
+    # the matrix's orders stay routed by the approver list); always the caller's own company's
+    # read by who may approve or who may define it (manage_users, the PUT below): a reporting-only caller may not
+    Endpoint("GET",    "/api/approvals/policy",                  "approve_orders", denied=NOT_ALLOWED,
+             denied_caller="only:view_reports"),
+    Endpoint("PUT",    "/api/approvals/policy",                  "manage_users", body=_body({"tiers": []}), denied=NOT_ALLOWED),
     # the controller's figures: always the caller's company; filtering by another company's people shows nothing
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", denied=NOT_ALLOWED),
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"format": "csv"}, denied=NOT_ALLOWED),
@@ -215,6 +238,16 @@ ENDPOINTS = [
              other=200),
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"approver_id": "{approver}"},
              denied=NOT_ALLOWED, other=200),
+    # what-if (ADR 0030): the main contact, or who could make the change — budgets: manage_budgets, the approver list
+    # or the policy: manage_users (a controller with view_reports only may not); another company's people not found
+    Endpoint("POST",   "/api/reports/what-if",                   "manage_budgets", body=_what_if_budget, body_uses=("user",),
+             denied=NOT_ALLOWED),
+    Endpoint("POST",   "/api/reports/what-if",                   "manage_users", body=_what_if_approvers,
+             body_uses=("approver",), denied=NOT_ALLOWED),
+    # ---- notifications -------------------------------------------------------------------------------------
+    # the caller's own mail preferences (ADR 0027): every user, and only their own (no id in the path or the body)
+    Endpoint("GET",    "/api/me/notification-preferences"),
+    Endpoint("PUT",    "/api/me/notification-preferences",      body=_body({"preferences": {"order_approved": "digest"}})),
 ]
 # fmt: on
 
@@ -387,6 +420,8 @@ def _allowed_caller(endpoint: Endpoint) -> str:
 
 
 def _denied_caller(endpoint: Endpoint) -> str:
+    if endpoint.denied_caller is not None:
+        return endpoint.denied_caller
     if endpoint.needs in (MAIN_CONTACT, BUYER_OF_THE_ORDER):
         return "all"
     return f"all_but:{endpoint.needs}"
@@ -538,6 +573,38 @@ async def test_another_companys_main_contact_cannot_touch_an_absence(world: Worl
     assert (still["state"], still["withdrawn_by"]) == ("upcoming", None)
 
 
+# ---- the approval policy: who it restrains tries to get around it with their own tokens (ADR 0025) ------------------
+
+
+async def test_a_buyer_can_neither_define_nor_read_the_approval_policy(world: World):
+    buyer_h = world.callers["buyer"]
+    me = (await world.gw.get("/api/me", headers=buyer_h)).json()["user"]["id"]
+    for tiers in ([], [{"max_value": "1000000", "approver_ids": [me]}], [{"max_value": "1", "role_id": "buyer"}]):
+        r = await world.gw.put("/api/approvals/policy", json={"tiers": tiers}, headers=buyer_h)
+        assert (r.status_code, error_code(r.json())) == (403, "not_allowed"), _where(r)
+    r = await world.gw.get("/api/approvals/policy", headers=buyer_h)
+    assert (r.status_code, error_code(r.json())) == (403, "not_allowed"), _where(r)
+
+
+async def test_another_companys_main_contact_can_neither_see_nor_change_the_approval_policy(world: World):
+    c = await _company(world.api, contacts=0)  # a company of its own: its tiers route none of the matrix's orders
+    approver, _ = await c.person(["approver"])
+    body = {"tiers": [{"max_value": "300.00", "approver_ids": [approver["id"]]}]}
+    r = await world.gw.put("/api/approvals/policy", json=body, headers=c.main)
+    assert r.status_code == 200, _where(r)
+    stranger = world.b.main
+    seen = await world.gw.get("/api/approvals/policy", headers=stranger)
+    assert seen.status_code == 200, _where(seen)
+    assert approver["id"] not in seen.text and c.company.main_id not in seen.text  # their own company's, not C's
+    theirs = await world.gw.put("/api/approvals/policy", json=body, headers=stranger)
+    nobody = await world.gw.put("/api/approvals/policy", json={"tiers": [{"max_value": "300.00",
+                                "approver_ids": [str(uuid4())]}]}, headers=stranger)  # fmt: skip
+    assert (theirs.status_code, error_code(theirs.json())) == (404, "not_found"), _where(theirs)
+    assert theirs.json()["error"]["message"] == nobody.json()["error"]["message"]
+    still = (await world.gw.get("/api/approvals/policy", headers=c.main)).json()
+    assert (still["version"], still["tiers"][0]["approvers"][0]["id"]) == (1, approver["id"])
+
+
 async def test_a_substitute_decides_nothing_after_the_period_ended(world: World):
     a = world.a
     substitute, substitute_h = await _person_with(a, ["approve_orders"], "Vertretung")
@@ -563,21 +630,25 @@ async def test_a_substitute_decides_nothing_after_the_period_ended(world: World)
     assert (await a.get(order["id"], world.callers["buyer"])).json()["status"] == "pending_approval"
 
 
-def test_the_table_covers_every_endpoint_of_users_and_approval():
+def test_the_table_covers_every_endpoint_of_users_approval_and_notifications():
     names = {"user_id": "user", "role_id": "role", "order_id": "order", "erp_contact_id": "contact",
              "absence_id": "absence"}  # fmt: skip
     documented = set()
-    for service in ("users", "approval"):
+    for service in ("users", "approval", "notifications"):
         doc = json.loads((ROOT / "docs" / "api" / f"{service}.openapi.json").read_text())
         for path, operations in doc["paths"].items():
             for old, new in names.items():
                 path = path.replace("{" + old + "}", "{" + new + "}")
             documented |= {f"{method.upper()} {path}" for method in operations}
-    assert {f"{e.method} {e.path}" for e in ENDPOINTS} == documented - PUBLIC_OF_USERS
+    assert {f"{e.method} {e.path}" for e in ENDPOINTS} == documented - PUBLIC_OF_USERS - PUBLIC_OF_APPROVAL
 
 
 PUBLIC_OF_USERS = {"POST /api/email-changes/{change_id}/confirm"}
 """Public: holding the token mailed to the new address is the proof (see test_a_token_changes_nothing_…)."""
+
+PUBLIC_OF_APPROVAL = {"POST /api/decision-links/preview", "POST /api/decision-links/decide"}
+"""Public: the signed link of the approval mail is the credential (ADR 0031; tests/journeys/test_decision_links.py,
+and test_a_token_changes_nothing_about_a_decision_link below)."""
 
 
 # ---- registration: public, so a token neither helps nor hurts -----------------------------------------------
@@ -654,3 +725,17 @@ async def test_a_token_changes_nothing_about_an_email_change_confirmation(world:
     anonymous = await confirm({"X-Forwarded-For": random_ip()})
     r = await confirm(await _public_headers(world, caller))
     assert (r.status_code, r.json()["error"]["code"]) == (anonymous.status_code, "not_found")
+
+
+@pytest.mark.parametrize("caller", PUBLIC_CALLERS)
+@pytest.mark.parametrize("path", sorted(PUBLIC_OF_APPROVAL))
+async def test_a_token_changes_nothing_about_a_decision_link(world: World, caller: str, path: str):
+    """A bearer token (even the main contact's) never stands in for the link's signature."""
+    endpoint = path.split(" ", 1)[1]
+
+    async def use(headers: dict[str, str]) -> httpx.Response:
+        return await world.gw.post(endpoint, json={"token": "not.a-link.token"}, headers=headers)
+
+    anonymous = await use({"X-Forwarded-For": random_ip()})
+    r = await use(await _public_headers(world, caller))
+    assert (r.status_code, r.json()["error"]["code"]) == (anonymous.status_code, "invalid_decision_link")

@@ -64,6 +64,7 @@ APPROVAL_ORDERS = Topic(
         approval_v1.OrderRejected,
         approval_v1.OrderCancelled,
         approval_v1.OrderReleased,
+        approval_v1.OrderCreditHeld,
     ),
     consumers=("erp-sync", "notifications"),
     description="The life of each order (approval case).",
@@ -231,12 +232,23 @@ ERP_SYNC_CUSTOMERS = Topic(
         erp_sync_v1.CustomerCenterAccessChanged,
         erp_sync_v1.CompanyMasterDataChanged,
         erp_sync_v1.ErpContactPersonChanged,
+        erp_sync_v1.CompanyCreditChanged,
     ),
     consumers=("approval", "users"),
     description="What the ERP keeps about registered companies: whether they may use the customer center, their "
-    "master data, their contact persons.",
+    "master data, their contact persons, their credit.",
 )
 
+ERP_INBOUND_CUSTOMER_CREDIT = Topic(
+    name="erp.inbound.customer-credit.v1",
+    owner="erp",
+    partitions=6,
+    key="customer number",
+    messages=(erp_v1.CustomerCreditChanged,),
+    consumers=("erp-sync",),
+    description="Each customer's credit as the ERP's credit management sees it: limit, open receivables, open "
+    "orders, credit block.",
+)
 
 ERP_INBOUND_CUSTOMER_PRICES = Topic(
     name="erp.inbound.customer-prices.v1",
@@ -286,6 +298,7 @@ TOPICS: tuple[Topic, ...] = (
     ERP_INBOUND_INVOICES,
     ERP_SYNC_SALES_ORDERS,
     ERP_SYNC_CUSTOMERS,
+    ERP_INBOUND_CUSTOMER_CREDIT,
     ERP_INBOUND_CUSTOMER_PRICES,
     ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS,
     ERP_SYNC_PRICES,

@@ -37,6 +37,7 @@ from faststream.kafka import Topic as KafkaTopic
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 from pydantic import ValidationError
+from tenacity import RetryCallState
 
 from contracts import Envelope, Headers, Message
 from contracts.topics import Topic
@@ -44,6 +45,7 @@ from kc_runtime import context, metrics, tracing
 from kc_runtime.eventstore import Blocking, ServiceApplication, stamp_metadata
 from kc_runtime.faults import failpoint
 from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
+from kc_runtime.retrying import OnRetry, retrying
 
 log = structlog.get_logger("kc.consumer")
 
@@ -97,6 +99,10 @@ def preloaded(key: Any) -> Any:
     the versions as ever — a concurrent change elsewhere fails it, and it is applied one by one."""
     loaded = _PRELOADED.get()
     return MISSING if loaded is None else loaded.get(key, MISSING)
+
+
+class ConcurrentChange(Exception):
+    """A handler's save lost to a concurrent change of the same aggregate (not a redelivery): apply it again."""
 
 
 class PoisonMessage(Exception):
@@ -233,6 +239,7 @@ class IdempotentConsumer:
         specs: Sequence[ConsumerSpec] = (),
         spec: ConsumerSpec | None = None,
         max_attempts: int = 5,
+        max_conflicts: int = 25,
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 10.0,
         topic_prefix: str = "",
@@ -254,6 +261,11 @@ class IdempotentConsumer:
         all_specs = [*specs, *([spec] if spec else [])]
         self.specs: dict[str, ConsumerSpec] = {s.topic.name: s for s in all_specs}
         self.max_attempts = max_attempts
+        self.max_conflicts = max_conflicts
+        """A save that lost to a concurrent change of the same aggregate (an HTTP request, say) is not the message's
+        fault: the handler reloads and decides again. Such conflicts count apart from failures, against a far higher
+        limit, so a busy aggregate (a company's credit, taken by every order) never dead-letters a message; a
+        conflict that repeats for ever (a bug) still ends in the dead-letter topic."""
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stopping = asyncio.Event()
@@ -393,25 +405,29 @@ class IdempotentConsumer:
                     span.end()
 
     async def _apply_chunk_retrying(self, chunks: list[list[Inbound]], parents: list[list[str | None]]) -> bool:
-        delay = self.backoff_initial_s
-        while True:
-            try:
-                counts = await self.blocking.run(self._apply_chunks, chunks, parents)
-            except TRANSIENT_ERRORS as exc:
-                log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=delay)
-                metrics.CONSUMER_RETRIES.labels(self.service, chunks[0][0].topic).inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max_s)
-                continue
-            except Exception as exc:
-                # A conflict inside the batch or a failing handler: isolate it chunk by chunk, message by message.
-                size = sum(map(len, chunks))
-                log.info("batch not applicable as a whole, applying it in parts", error=repr(exc), size=size)
-                return False
-            for chunk, (applied, duplicates) in zip(chunks, counts, strict=True):
-                metrics.CONSUMED.labels(self.service, chunk[0].topic, "applied").inc(applied)
-                metrics.CONSUMED.labels(self.service, chunk[0].topic, "duplicate").inc(duplicates)
-            return True
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+            metrics.CONSUMER_RETRIES.labels(self.service, chunks[0][0].topic).inc()
+
+        try:
+            async for attempt in self._outage_retries(on_retry):
+                with attempt:
+                    counts = await self.blocking.run(self._apply_chunks, chunks, parents)
+        except Exception as exc:
+            # A conflict inside the batch or a failing handler: isolate it chunk by chunk, message by message.
+            size = sum(map(len, chunks))
+            log.info("batch not applicable as a whole, applying it in parts", error=repr(exc), size=size)
+            return False
+        for chunk, (applied, duplicates) in zip(chunks, counts, strict=True):
+            metrics.CONSUMED.labels(self.service, chunk[0].topic, "applied").inc(applied)
+            metrics.CONSUMED.labels(self.service, chunk[0].topic, "duplicate").inc(duplicates)
+        return True
+
+    def _outage_retries(self, on_retry: OnRetry, retry_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS) -> Any:
+        """The consumer's back-off (:mod:`kc_runtime.retrying`) over ``retry_on``, for as long as it takes."""
+        return retrying(
+            initial_s=self.backoff_initial_s, max_s=self.backoff_max_s, retry_on=retry_on, on_retry=on_retry
+        )
 
     def _apply_chunk(self, chunk: list[Inbound], parents: Sequence[str | None] = ()) -> tuple[int, int]:
         """Runs in a worker thread. Returns (applied, duplicates). ``parents``: the traceparent per message."""
@@ -502,23 +518,38 @@ class IdempotentConsumer:
         return Inbound(message, envelope, spec.topic.name, partition, offset, headers.get(tracing.TRACEPARENT))
 
     async def _apply_with_retries(self, inbound: Inbound) -> str | PoisonMessage:
-        attempt = 0
-        delay = self.backoff_initial_s
-        while True:
-            try:
-                return await self.blocking.run(self._apply, inbound)
-            except TRANSIENT_ERRORS as exc:
-                # An outage, not a bad message: wait for as long as it lasts (the partition waits too).
-                log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=delay)
-            except Exception as exc:
-                attempt += 1
-                if attempt >= self.max_attempts:
-                    log.error("message keeps failing, dead-lettering", error=repr(exc), attempts=attempt)
-                    return PoisonMessage("handler_failed", repr(exc)[:2000])
-                log.warning("handler failed, retrying", error=repr(exc), attempt=attempt, retry_in_s=delay)
+        failures = 0  # of the handler; an outage is not the message's fault and is waited out however long
+        conflicts = 0  # lost to a concurrent change of the same aggregate (see max_conflicts)
+
+        def given_up(state: RetryCallState) -> bool:
+            nonlocal failures, conflicts
+            error = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(error, ConcurrentChange):
+                conflicts += 1
+            elif error is not None and not isinstance(error, TRANSIENT_ERRORS):
+                failures += 1
+            return failures >= self.max_attempts or conflicts >= self.max_conflicts
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            if isinstance(exc, TRANSIENT_ERRORS):
+                log.warning("infrastructure unavailable, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+            elif isinstance(exc, ConcurrentChange):
+                log.info("changed concurrently, applying again", error=repr(exc), conflicts=conflicts,
+                         retry_in_s=round(wait, 2))  # fmt: skip
+            else:
+                log.warning("handler failed, retrying", error=repr(exc), attempt=failures, retry_in_s=round(wait, 2))
             metrics.CONSUMER_RETRIES.labels(self.service, inbound.topic).inc()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max_s)
+
+        try:
+            async for attempt in retrying(
+                initial_s=self.backoff_initial_s, max_s=self.backoff_max_s, on_retry=on_retry, stop=given_up
+            ):
+                with attempt:
+                    return await self.blocking.run(self._apply, inbound)
+        except Exception as exc:
+            log.error("message keeps failing, dead-lettering", error=repr(exc), attempts=failures, conflicts=conflicts)
+            return PoisonMessage("handler_failed", repr(exc)[:2000])
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _apply(self, inbound: Inbound) -> str:
         """Runs in a worker thread. Returns ``applied`` or ``duplicate``."""
@@ -534,12 +565,12 @@ class IdempotentConsumer:
         aggregates = handler(inbound)
         try:
             self.app.save_tracked(tracking, *aggregates)
-        except IntegrityError:
+        except IntegrityError as exc:
             self.positions.drop(name)
             if self._already_applied(tracking):
                 log.info("duplicate skipped", tracking=name, id=tracking.notification_id)
                 return "duplicate"
-            raise  # a concurrent change of the same aggregate: retried, and the handler reloads
+            raise ConcurrentChange(str(exc)) from exc  # retried: the handler reloads and decides again
         self.positions.saved(name, tracking.notification_id)
         return "applied"
 
@@ -560,17 +591,15 @@ class IdempotentConsumer:
             Headers.DLT_ORIGINAL_OFFSET: str(getattr(raw, "offset", "")),
             Headers.DLT_CONSUMER_GROUP: self.group_id,
         }
-        delay = self.backoff_initial_s
-        while True:
-            try:
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning("dead-letter publish failed, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async for attempt in self._outage_retries(on_retry, retry_on=(Exception,)):
+            with attempt:
                 await self.broker.publish(
                     raw.value, topic=self.topic_prefix + topic.dlt, key=getattr(raw, "key", None), headers=dlt_headers
                 )
-                break
-            except Exception as exc:
-                log.warning("dead-letter publish failed, retrying", error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max_s)
         metrics.DEAD_LETTERED.labels(self.service, topic.name, reason).inc()
         log.error(
             "message dead-lettered",

@@ -14,7 +14,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 from urllib.parse import parse_qsl
 from uuid import UUID
 
@@ -38,6 +38,7 @@ from kc_runtime.settings import POSTGRES_PARAMS
 
 P = ParamSpec("P")
 T = TypeVar("T")
+A = TypeVar("A")
 
 META_KEY = "__kc_meta__"
 
@@ -256,6 +257,19 @@ class ServiceApplication(Application[UUID]):
 
     def max_tracking_id(self, name: str) -> int | None:
         return self.recorder.max_tracking_id(name)
+
+    @overload
+    def find(self, aggregate_id: UUID) -> Any | None: ...
+    @overload
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...
+    def find(self, aggregate_id: UUID, kind: type[Any] | None = None) -> Any | None:
+        """The aggregate ``aggregate_id``, or None when none is stored (or, with ``kind``, when it is not a
+        ``kind``): the one "get or nothing" of every application."""
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if kind is None or isinstance(found, kind) else None
 
     def load_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
         """Several aggregates by id (None: none stored), in one query on PostgreSQL (a consumer batch's

@@ -30,6 +30,7 @@ from eventsourcing.persistence import Notification
 from kc_runtime import metrics
 from kc_runtime.eventstore import Blocking, MetadataMapper, ServiceApplication
 from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL, ParkedRetry, describe, event_type, is_infrastructure
+from kc_runtime.retrying import retrying
 
 log = structlog.get_logger("kc.follower")
 
@@ -154,18 +155,25 @@ class LogFollower:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Follow until ``stopping`` is set. Survives broker and database outages by retrying with backoff."""
-        backoff = 0.5
-        while not stopping.is_set():
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            self._set_active(False)
+            self.log.warning("interrupted, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async def pause(seconds: float) -> None:
+            await wait_or_stop(stopping, seconds)
+
+        while not stopping.is_set():  # a clean return starts the back-off afresh
             try:
-                await self._run_locked(stopping)
-                backoff = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                async for attempt in retrying(
+                    initial_s=0.5, max_s=10.0, on_retry=on_retry, sleep=pause, stop=lambda _: stopping.is_set()
+                ):
+                    with attempt:
+                        await self._run_locked(stopping)
+            except Exception:
+                if not stopping.is_set():
+                    raise
                 self._set_active(False)
-                self.log.warning("interrupted, retrying", error=repr(exc), retry_in_s=backoff)
-                await wait_or_stop(stopping, backoff)
-                backoff = min(backoff * 2, 10.0)
 
     async def _run_locked(self, stopping: asyncio.Event) -> None:
         conn = await asyncpg.connect(self.dsn, timeout=10)

@@ -30,6 +30,7 @@ from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
 from kc_runtime.migrations import SchemaMismatch
 from kc_runtime.relay import OutboxRelay, Translator
+from kc_runtime.retrying import retrying
 from kc_runtime.settings import ServiceSettings
 from kc_runtime.tracing import setup_tracing
 
@@ -349,14 +350,10 @@ class ServiceRuntime:
         self, step: Callable[[], Awaitable[Any]], what: str, fatal: tuple[type[Exception], ...] = ()
     ) -> None:
         """Run ``step`` until it succeeds (an outage at start is waited out), unless it fails with ``fatal``."""
-        delay = 0.5
-        while True:
-            try:
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning(f"{what} failed, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async for attempt in retrying(initial_s=0.5, max_s=10.0, fatal=fatal, on_retry=on_retry):
+            with attempt:
                 await step()
-                return
-            except fatal:
-                raise
-            except Exception as exc:
-                log.warning(f"{what} failed, retrying", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)

@@ -81,6 +81,11 @@ class OrderApprovalRequested(Message):
     reference: ShortText | None = None
     round: int = 1
     requested_at: datetime
+    version: int | None = Field(
+        default=None,
+        description="The order's version this request was made at: the one-click links of the mail hold while the "
+        "order is as it was then (ADR 0031); absent in messages from before",
+    )
 
 
 class OrderApproversReassigned(Message):
@@ -131,6 +136,11 @@ class OrderOfferedToSubstitute(Message):
     reference: ShortText | None = None
     round: int = 1
     offered_at: datetime
+    version: int | None = Field(
+        default=None,
+        description="The order's version this request was made at: the one-click links of the mail hold while the "
+        "order is as it was then (ADR 0031); absent in messages from before",
+    )
 
 
 class OrderApproved(Message):
@@ -164,6 +174,43 @@ class OrderRejected(Message):
     comment: LongText
     total: Money
     rejected_at: datetime
+
+
+class CreditFigures(BaseModel):
+    """The company's credit as approval judged an order on it (ADR 0026): the ERP's figures and what approval counts
+    on top. For the main contact; the buyer is told the reason only."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    currency: str
+    credit_limit: Decimal
+    open_receivables: Decimal
+    open_orders: Decimal = Field(description="The ERP's sales orders not invoiced yet")
+    released_unconfirmed: Decimal = Field(
+        description="Orders released to the ERP that its figures did not include yet (approval counts them)"
+    )
+    available: Decimal = Field(description="limit - receivables - open orders - released, unconfirmed orders")
+    credit_blocked: bool = False
+    as_of: datetime = Field(description="When the ERP took its figures")
+
+
+class OrderCreditHeld(Message):
+    """An order that would have gone to the ERP (within budget, or approved) waits for the company's credit
+    (ADR 0026): ``credit_blocked`` (the ERP blocked the customer), ``credit_limit`` (it does not fit into the
+    available credit) or ``credit_queue`` (older orders of the company wait for credit first). It goes on by
+    itself — ``OrderReleased`` — when the ERP's figures allow it, oldest first; the main contact may cancel it."""
+
+    event_type = "OrderCreditHeld"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    main_contact_id: UUID | None = Field(default=None, description="Told with the figures (null: none known)")
+    approved_by: UUID | None = Field(default=None, description="Null when it was within budget")
+    reason: Literal["credit_blocked", "credit_limit", "credit_queue", "credit_currency"]
+    total: Money
+    figures: CreditFigures
+    held_at: datetime
 
 
 class OrderCancelled(Message):

@@ -25,12 +25,13 @@ Rules of the exchange:
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.base import Message, Money
+from contracts.base import CurrencyCode, Message, Money
 from contracts.common import Address, Email, LongText, OrderLine, ShortText
 
 # ---- examples (shown in the AsyncAPI document for the ERP team) -----------------------------------------------
@@ -487,6 +488,54 @@ class CustomerMasterDataChanged(Message):
     customer: ErpCustomer
     customer_center_allowed: bool
     changed_at: datetime
+
+
+# ---- erp.inbound.customer-credit.v1 ---------------------------------------------------------------------------
+
+
+class CustomerCreditChanged(Message):
+    """``erp.inbound.customer-credit.v1`` (written by the ERP): a customer's credit as the ERP's credit management
+    now sees it, whole. Key: customer number.
+
+    ``credit_limit`` is what the ERP lets the customer owe; ``open_receivables`` what it owes on invoices not yet
+    paid; ``open_orders`` the value of sales orders the ERP accepted and has not invoiced yet (its credit
+    exposure besides the receivables). ``credit_blocked`` true: the customer may not order at all, whatever the
+    figures. All amounts in the customer's currency. The Kundencenter holds orders that do not fit into
+    ``credit_limit - open_receivables - open_orders`` (less the orders it released that the ERP had not
+    confirmed by ``as_of``) and releases them, oldest first, when a later message makes room.
+
+    Send it whenever one of the figures changes (an invoice, a payment, a confirmed sales order, a new limit, a
+    block); ``as_of`` is when the figures were taken (the ERP's clock, the same clock as ``confirmed_at`` of the
+    sales-order confirmations). Per customer, a message with an ``as_of`` older than the last one applied changes
+    nothing. A customer for whom no message was ever sent has no credit check.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": "credit/10001/42",
+            "customer_number": "10001",
+            "currency": "EUR",
+            "credit_limit": "50000.00",
+            "open_receivables": "12500.00",
+            "open_orders": "3100.00",
+            "credit_blocked": False,
+            "as_of": "2026-03-10T07:45:00Z",
+        }
+    )
+
+    event_type = "CustomerCreditChanged"
+
+    idempotency_key: str = Field(description="The ERP's own key of this change (e.g. credit/<number>/<version>)")
+    customer_number: ShortText
+    currency: CurrencyCode
+    credit_limit: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    open_receivables: Decimal = Field(max_digits=18, decimal_places=4, description="May be negative (a credit note)")
+    open_orders: Decimal = Field(
+        default=Decimal("0"), ge=0, max_digits=18, decimal_places=4,
+        description="Sales orders accepted and not invoiced yet (0 when the ERP counts them in the receivables)",
+    )  # fmt: skip
+    credit_blocked: bool = Field(default=False, description="True: no order may go on, whatever the figures")
+    as_of: datetime = Field(description="When the ERP took these figures (the ERP's clock)")
 
 
 # ---- erp.inbound.contacts.v1 ----------------------------------------------------------------------------------

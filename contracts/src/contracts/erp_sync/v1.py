@@ -16,6 +16,7 @@ number (their registration) are published; what the ERP sent before the registra
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -161,6 +162,25 @@ class ErpContactPersonChanged(Message):
     phone: ShortText | None = None
     active: bool = True
     changed_at: datetime = Field(description="When the ERP made the change (the ERP's clock)")
+
+
+class CompanyCreditChanged(Message):
+    """The ERP's credit figures of a registered company, whole (from ``erp.inbound.customer-credit.v1``): credit
+    limit, open receivables, open (not yet invoiced) sales orders, the credit block, and when the ERP took them.
+
+    Apply only an ``as_of`` later than the last one applied (the message is repeated when the customer registers:
+    what erp-sync knew before). A company with no such message has no credit check."""
+
+    event_type = "CompanyCreditChanged"
+
+    company_id: UUID
+    customer_number: ShortText
+    currency: str
+    credit_limit: Decimal
+    open_receivables: Decimal
+    open_orders: Decimal = Decimal("0")
+    credit_blocked: bool = False
+    as_of: datetime = Field(description="When the ERP took the figures (the ERP's clock)")
 
 
 # ---- erp-sync.prices.v1 (key: customer number) -----------------------------------------------------------------

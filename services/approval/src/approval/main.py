@@ -6,14 +6,22 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from approval.adapters.inbound.callers import Callers
+from approval.adapters.inbound.decision_links_http import decision_links_router
+from approval.adapters.inbound.explanations_http import explanations_router
 from approval.adapters.inbound.http import orders_router
 from approval.adapters.inbound.kafka import consumer_specs
 from approval.adapters.inbound.reports_http import reports_router
+from approval.adapters.inbound.what_if_http import what_if_router
 from approval.adapters.outbound.figures import TABLES as FIGURE_TABLES
 from approval.adapters.outbound.figures import FiguresProjector, FiguresStore
 from approval.adapters.outbound.metrics import BusinessMetrics
 from approval.adapters.outbound.read_model import TABLES, OrderProjector, OrderSummaries
 from approval.adapters.outbound.translator import make_translator
+from approval.adapters.outbound.what_if_facts import TABLES as WHAT_IF_TABLES
+from approval.adapters.outbound.what_if_facts import WhatIfProjector, WhatIfStore
+from approval.application.decision_links import DecisionLinks, LinkOutdated
+from approval.application.explanations import Explanations
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
 from approval.application.reports import InvalidPeriod, PeriodTooLong
 from approval.domain.model import (
@@ -28,6 +36,7 @@ from approval.domain.pricing import ArticlesRefused, MixedCurrencies, PriceChang
 from approval.settings import ApprovalSettings
 from contracts.topics import USERS_COMPANIES, USERS_USERS
 from kc_runtime.auth import TokenVerifier, caller_dependency
+from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
 from kc_runtime.serve import serve
 from kc_runtime.service import ServiceRuntime
@@ -41,6 +50,7 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
     figures = FiguresStore(dsn, create=False)  # the controller's fact tables (migration 0002, ADR 0021)
+    what_if = WhatIfStore(dsn, create=False)  # the what-if's facts (migration 0003, ADR 0030)
     # the service's figures, exported by the replica that leads it only (runtime: assigned below)
     metrics = BusinessMetrics(
         settings.service_name, summaries.pool, settings.business_metrics_interval_s, leads=lambda: runtime.leads()
@@ -58,12 +68,18 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 
+    def what_if_projector(runtime: ServiceRuntime) -> WhatIfProjector:
+        return WhatIfProjector(
+            store=what_if, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )  # fmt: skip
+
     runtime = ServiceRuntime(
         settings,
         app=orders,
         translate=make_translator(lambda order_id, version: orders.repository.get(order_id, version=version)),
         consumers=consumer_specs(orders, summaries.pending_of_company_blocking),
-        followers=[projector, figures_projector],
+        followers=[projector, figures_projector, what_if_projector],
         title="Kundencenter approval",
         description="Orders and their approval: submission, budget evaluation, routing, decisions, conversation.",
         domain_errors={
@@ -81,10 +97,11 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
             PriceChanged: 409,
             InvalidPeriod: 422,
             PeriodTooLong: 422,
+            LinkOutdated: 409,
         },
-        tables=[TABLES, FIGURE_TABLES],
+        tables=[TABLES, FIGURE_TABLES, WHAT_IF_TABLES],
         on_startup=[summaries.pool, metrics.start],
-        on_shutdown=[metrics.stop, summaries.close, figures.close],
+        on_shutdown=[metrics.stop, summaries.close, figures.close, what_if.close],
     )
     if caller is None:
         caller = caller_dependency(TokenVerifier.from_settings(settings))
@@ -95,9 +112,17 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
         fence = ReadFence(settings, [USERS_USERS, USERS_COMPANIES], consumer, settings.fence_timeout_s)
         runtime.on_startup.append(fence.start)
         runtime.on_shutdown.append(fence.stop)
+    link_secret = settings.decision_link_secret.get_secret_value() if settings.decision_link_secret else None
+    links = DecisionLinks(orders, secret_in_force(
+        settings.service_name, "APPROVAL_", settings.profile, link_secret
+    ))  # fmt: skip
     router = orders_router(orders, summaries, runtime.blocking, caller, fence=fence)
     runtime.include_router(router)
-    runtime.include_router(reports_router(orders, figures, runtime.blocking, caller, fence=fence))
+    callers = Callers(orders, caller, fence)
+    runtime.include_router(reports_router(orders, figures, runtime.blocking, callers))
+    runtime.include_router(explanations_router(Explanations(orders), runtime.blocking, callers))
+    runtime.include_router(what_if_router(orders, what_if, runtime.blocking, callers))
+    runtime.include_router(decision_links_router(orders, links, runtime.blocking, fence))
     runtime.http.state.runtime = runtime
     return runtime.http
 

@@ -20,3 +20,8 @@ class ApprovalSettings(ServiceSettings):
     business_metrics_interval_s: float = Field(
         default=5.0, gt=0, description="How often orders by status and pending approvals are counted for /metrics"
     )
+    decision_link_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret the one-click decision links of the approval mails are signed with (at least 32 "
+        "bytes, the same as NOTIFICATIONS_DECISION_LINK_SECRET; ADR 0031). Required outside the development profile",
+    )

@@ -208,6 +208,39 @@ TEXTS: dict[str, tuple[str, str]] = {
     "order.cancelled_msg": ("Die Bestellung ist storniert.", "The order is cancelled."),
     "order.comment_msg": ("Ihre Nachricht ist gesendet.", "Your message has been sent."),
     "order.submitted_msg": ("Die Bestellung ist eingereicht.", "The order has been submitted."),
+    # the page a decision link of the approval mail opens (ADR 0031)
+    "decision.title": ("Bestellung entscheiden", "Decide an order"),
+    "decision.ask_approve": (
+        "{name}, möchten Sie diese Bestellung über {amount} freigeben?",
+        "{name}, do you want to approve this order of {amount}?",
+    ),
+    "decision.ask_reject": (
+        "{name}, möchten Sie diese Bestellung über {amount} ablehnen?",
+        "{name}, do you want to reject this order of {amount}?",
+    ),
+    "decision.comment_approve": ("Kommentar (freiwillig)", "Comment (optional)"),
+    "decision.comment_reject": ("Begründung für den Besteller", "Reason for the buyer"),
+    "decision.confirm_approve": ("Freigabe bestätigen", "Confirm the approval"),
+    "decision.confirm_reject": ("Ablehnung bestätigen", "Confirm the rejection"),
+    "decision.done": ("Ihre Entscheidung ist gespeichert.", "Your decision is recorded."),
+    "decision.status_now": ("Status der Bestellung", "The order's status"),
+    "decision.open_order": ("Bestellung im Kundencenter öffnen", "Open the order in the customer center"),
+    "decision.bad_link": (
+        "Dieser Link ist unvollständig. Öffnen Sie die Bestellung im Kundencenter.",
+        "This link is incomplete. Open the order in the customer center.",
+    ),
+    "error.invalid_decision_link": (
+        "Dieser Link ist kein gültiger Entscheidungslink. Öffnen Sie die Bestellung im Kundencenter.",
+        "This is not a valid decision link. Open the order in the customer center.",
+    ),
+    "error.decision_link_expired": (
+        "Dieser Link ist abgelaufen. Öffnen Sie die Bestellung im Kundencenter, um zu entscheiden.",
+        "This link has expired. Open the order in the customer center to decide it.",
+    ),
+    "error.decision_link_outdated": (
+        "Die Bestellung wurde seit dieser E-Mail geändert oder schon entschieden; der Link gilt nicht mehr.",
+        "The order was changed or already decided since this e-mail; the link no longer applies.",
+    ),
     "status.pending_approval": ("wartet auf Freigabe", "awaiting approval"),
     "status.transmitted": ("an das ERP gesendet", "sent to the ERP"),
     "status.released": ("freigegeben", "released"),
@@ -228,6 +261,98 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.ConfirmedByErp": ("vom ERP bestätigt", "confirmed by the ERP"),
     "event.RejectedByErp": ("vom ERP abgelehnt", "refused by the ERP"),
     "event.OfferedToSubstitute": ("der Vertretung angeboten", "offered to the substitute"),
+    "event.Escalated": ("auf der Stufe freigegeben, an die nächste Stufe", "approved at the tier, on to the next tier"),
+    "order.tier": ("Freigabestufe", "Approval tier"),
+    "order.tier_up_to": ("Stufe {n} (gibt frei bis {amount})", "Tier {n} (releases up to {amount})"),
+    "order.tier_top": ("Hauptkontakt (ohne Grenze)", "Main contact (without limit)"),
+    "order.approved_at_tier": ("Stufe {n}: freigegeben von {name}", "Tier {n}: approved by {name}"),
+    # why an order went where it went (GET /api/orders/{id}/explanation, ADR 0028)
+    "why.title": ("Warum?", "Why?"),
+    "why.intro": (
+        "So wurde die Bestellung bei jedem Schritt beurteilt – mit Budget, Preisen, Freigebern und Vertretungen, wie "
+        "sie damals galten.",
+        "How the order was judged at each step — with the budget, prices, approvers and substitutes as they were then.",
+    ),
+    "why.budget": (
+        "Budget je Bestellung: höchstens {quantity} Stück, höchstens {value}",
+        "Budget per order: at most {quantity} pieces, at most {value}",
+    ),
+    "why.budget_members_view": ("(wie damals im Benutzerkonto hinterlegt)", "(as the user's account had it then)"),
+    "why.period_budget": (
+        "Zeitraumbudget {period}: {budget}; reserviert {reserved}, verbraucht {consumed}, frei {available}",
+        "Period budget {period}: {budget}; reserved {reserved}, consumed {consumed}, available {available}",
+    ),
+    "why.prices": ("Preise aus dem ERP (Kundenpreise):", "Prices from the ERP (customer prices):"),
+    "why.price_line": (
+        "{sku}: {quantity} × {unit_price} = {line_total}",
+        "{sku}: {quantity} × {unit_price} = {line_total}",
+    ),
+    "why.price_break": ("Staffelpreis ab {n} Stück, Listenpreis {list}", "quantity break from {n}, list price {list}"),
+    "why.price_not_recorded": (
+        "Preisherkunft nicht erfasst (ältere Bestellung)",
+        "Where the prices came from was not recorded (older order)",
+    ),
+    "why.total": ("Summe {total}", "Total {total}"),
+    "why.exceeded": ("Überschritten:", "Exceeded:"),
+    "why.limit.period": (
+        "Zeitraumbudget: {actual} bei {allowed} frei",
+        "Period budget: {actual} with {allowed} available",
+    ),
+    "why.outcome.released": (
+        "Ergebnis: im Budget – direkt an das ERP.",
+        "Result: within budget — straight to the ERP.",
+    ),
+    "why.outcome.held_for_approval": (
+        "Ergebnis: über dem Budget – zur Freigabe.",
+        "Result: over budget — held for approval.",
+    ),
+    "why.outcome.held_for_credit": (
+        "Ergebnis: im Budget, wartet aber auf den Kreditrahmen im ERP.",
+        "Result: within budget, but waiting for the company's credit at the ERP.",
+    ),
+    "why.rule.approvers_named": (
+        "An {names}: die damals benannten Freigeber der Firma.",
+        "To {names}: the company's approvers named then.",
+    ),
+    "why.rule.main_contact_fallback": (
+        "An {names}: damals war kein Freigeber benannt, daher der Hauptkontakt.",
+        "To {names}: no approver was named then, so the main contact.",
+    ),
+    "why.rule.nobody_yet": (
+        "Niemand konnte entscheiden: kein Freigeber benannt, und der Hauptkontakt ist der Besteller.",
+        "Nobody could decide: no approver named, and the main contact is the buyer.",
+    ),
+    "why.rule.tier": (
+        "An {names}: Freigabestufe {n} der Freigaberichtlinie.",
+        "To {names}: tier {n} of the approval policy.",
+    ),
+    "why.rule.as_recorded": ("An {names}.", "To {names}."),
+    "why.buyer_left_out": (
+        "Der Besteller ist selbst Freigeber, entscheidet aber nie über die eigene Bestellung.",
+        "The buyer is an approver too, but never decides their own order.",
+    ),
+    "why.substitute": ("{substitute} vertrat {name} bis {until}.", "{substitute} stood in for {name} until {until}."),
+    "why.could_decide": ("Hätten entscheiden können:", "Could have decided:"),
+    "why.could.approver": ("{name}", "{name}"),
+    "why.could.main_contact": ("{name} (Hauptkontakt)", "{name} (main contact)"),
+    "why.could.substitute": (
+        "{name} in Vertretung für {absent} ({since} – {until})",
+        "{name} on behalf of {absent} ({since} – {until})",
+    ),
+    "why.still": ("jetzt", "now"),
+    "why.decision.approved": ("{name} hat {capacity} freigegeben.", "{name} approved {capacity}."),
+    "why.decision.rejected": ("{name} hat {capacity} abgelehnt.", "{name} rejected {capacity}."),
+    "why.decision.escalated": (
+        "{name} hat {capacity} auf dieser Stufe freigegeben; die Bestellung geht an die nächste Stufe.",
+        "{name} approved {capacity} at this tier; the order goes on to the next tier.",
+    ),
+    "why.capacity.approver": ("als Freigeber", "as an approver"),
+    "why.capacity.main_contact": ("als Hauptkontakt", "as the main contact"),
+    "why.capacity.substitute": ("in Vertretung für {name}", "on behalf of {name}"),
+    "why.re_evaluated": ("Neu beurteilt auf Wunsch von {name}.", "Judged again at the request of {name}."),
+    "why.budget_before": ("Vorher:", "Before:"),
+    "why.released_by": ("Freigegeben durch {name}.", "Approved by {name}."),
+    "why.released_within": ("Ohne Freigabe: im Budget.", "Without approval: within budget."),
     "new_order.title": ("Neue Bestellung", "New order"),
     "new_order.intro": (
         "Eine einfache Bestellmaske (im Shop ist das der Warenkorb): Artikel und Mengen; die Preise kommen aus dem ERP.",
@@ -264,6 +389,81 @@ TEXTS: dict[str, tuple[str, str]] = {
     "inbox.outcome.approved": ("freigegeben", "approved"),
     "inbox.outcome.rejected": ("abgelehnt", "rejected"),
     "inbox.outcome.failed": ("nicht entschieden", "not decided"),
+    # the approval policy (ADR 0025)
+    "nav.approval_policy": ("Freigabestufen", "Approval tiers"),
+    "policy.title": ("Freigaberichtlinie", "Approval policy"),
+    "policy.intro": (
+        "Eine Bestellung über Budget wartet auf einer Stufe: Eine Freigabe innerhalb der Grenze der Stufe gibt sie "
+        "frei, darüber steigt sie zur nächsten Stufe auf – bis zum Hauptkontakt, der ohne Grenze entscheidet. Niemand "
+        "gibt die eigene Bestellung frei, und niemand gibt eine Bestellung auf zwei Stufen frei.",
+        "An order over budget waits at one tier: an approval within the tier's limit releases it, above it the order "
+        "climbs to the next tier – up to the main contact, who decides without limit. Nobody approves their own order, "
+        "and nobody approves one order at two tiers.",
+    ),
+    "policy.default": (
+        "Keine Stufen festgelegt: Es entscheiden die benannten Freigeber, sonst der Hauptkontakt.",
+        "No tiers defined: the named approvers decide, else the main contact.",
+    ),
+    "policy.col.tier": ("Stufe", "Tier"),
+    "policy.col.limit": ("Freigabegrenze", "Approver limit"),
+    "policy.col.approvers": ("Freigeber", "Approvers"),
+    "policy.tier": ("Stufe {n}", "Tier {n}"),
+    "policy.up_to": ("bis {amount}", "up to {amount}"),
+    "policy.role": ("alle mit der Rolle {role}", "everyone with the role {role}"),
+    "policy.top": ("darüber", "above"),
+    "policy.without_limit": ("ohne Grenze", "without limit"),
+    "policy.main_contact": ("der Hauptkontakt", "the main contact"),
+    "policy.escalation": ("Weg einer Bestellung", "How an order goes"),
+    "policy.escalation.climb": (
+        "Jede Bestellung beginnt auf Stufe 1 und steigt auf, bis eine Stufe sie mit ihrer Grenze freigibt.",
+        "Every order starts at tier 1 and climbs until a tier releases it within its limit.",
+    ),
+    "policy.escalation.direct": (
+        "Jede Bestellung geht direkt an die niedrigste Stufe, deren Grenze sie abdeckt.",
+        "Every order goes straight to the lowest tier whose limit covers it.",
+    ),
+    "policy.defined": (
+        "Version {version}, festgelegt von {name} am {at}",
+        "Version {version}, defined by {name} on {at}",
+    ),
+    "policy.define": ("Stufen festlegen", "Define the tiers"),
+    "policy.define_hint": (
+        "Grenzen aufsteigend in der Währung der Firma; leere Stufen werden ignoriert. Wartende Bestellungen behalten "
+        "ihre Stufen, bis eine Neubewertung verlangt wird.",
+        "Limits ascending, in the company's currency; empty tiers are left out. Waiting orders keep their tiers until "
+        "a re-evaluation is asked for.",
+    ),
+    "policy.limit": ("Freigabegrenze (Bestellwert bis)", "Approver limit (order value up to)"),
+    "policy.approvers": ("Freigeber dieser Stufe", "This tier's approvers"),
+    "policy.role_field": ("oder alle mit der Rolle (Rollen-ID)", "or everyone with the role (role id)"),
+    "policy.not_an_amount": (
+        "Bitte einen Betrag über 0 eingeben, z. B. 1.000,00.",
+        "Please enter an amount over 0, e.g. 1,000.00.",
+    ),
+    "policy.save": ("Stufen speichern", "Save the tiers"),
+    "policy.reset": ("Stufen aufheben (Freigeberliste gilt)", "Remove the tiers (the approver list decides)"),
+    "policy.saved": ("Die Freigaberichtlinie wurde gespeichert.", "The approval policy was saved."),
+    "policy.error.not_an_approver": (
+        "Eine der gewählten Personen darf keine Bestellungen freigeben.",
+        "One of the people chosen may not approve orders.",
+    ),
+    "error.limits_not_ascending": (
+        "Die Grenze jeder Stufe muss höher sein als die der Stufe darunter.",
+        "Each tier's limit must be higher than the one below.",
+    ),
+    "error.no_tier_approvers": (
+        "Jede Stufe braucht Freigeber (Personen oder eine Rolle).",
+        "Each tier needs approvers (people or a role).",
+    ),
+    "error.invalid_policy": ("Die Freigaberichtlinie ist ungültig.", "The approval policy is not valid."),
+    "error.currency_mismatch": (
+        "Die Grenzen müssen in der Währung der Firma sein.",
+        "The limits must be in the company's currency.",
+    ),
+    "error.already_approved": (
+        "Sie haben diese Bestellung auf einer niedrigeren Stufe freigegeben; jetzt entscheidet jemand anderes.",
+        "You approved this order at a lower tier: someone else decides it now.",
+    ),
     # absences
     "nav.absences": ("Abwesenheiten", "Absences"),
     "absences.title": ("Abwesenheiten", "Absences"),
@@ -305,6 +505,61 @@ TEXTS: dict[str, tuple[str, str]] = {
     "absences.record": ("Abwesenheit eintragen", "Record absence"),
     "absences.recorded": ("Die Abwesenheit ist eingetragen.", "The absence has been recorded."),
     "absences.withdrawn": ("Die Abwesenheit ist zurückgezogen.", "The absence has been withdrawn."),
+    # notification preferences (ADR 0027)
+    "nav.notifications": ("Benachrichtigungen", "Notifications"),
+    "notify.title": ("Benachrichtigungen per E-Mail", "E-mail notifications"),
+    "notify.intro": (
+        "Wählen Sie je Art von Mail: sofort, gesammelt in einer täglichen Zusammenfassung (um {hour}:00 Uhr, Zeitzone "
+        "{zone}) oder gar nicht. Mails, die eine Entscheidung von Ihnen erwarten, lassen sich nicht abschalten.",
+        "Choose for each kind of mail: at once, collected in a daily digest (at {hour}:00, time zone {zone}) or not at "
+        "all. Mails that wait for a decision of yours cannot be switched off.",
+    ),
+    "notify.kind.approval_requested": ("Freigabe erbeten", "Approval requested"),
+    "notify.kind.substitute_offer": ("Freigabe erbeten als Vertretung", "Approval requested as a substitute"),
+    "notify.kind.approval_reassigned": ("Bestellung an Sie weitergeleitet", "Order routed to you"),
+    "notify.kind.order_approved": ("Bestellung freigegeben", "Order approved"),
+    "notify.kind.order_rejected": ("Bestellung abgelehnt", "Order rejected"),
+    "notify.kind.order_released_on_re_evaluation": (
+        "Bestellung nach neuer Budgetprüfung freigegeben",
+        "Order released after a new budget check",
+    ),
+    "notify.kind.order_credit_hold": ("Bestellung wartet auf den Kreditrahmen", "Order waiting for the credit limit"),
+    "notify.kind.order_credit_hold_figures": (
+        "Bestellung wartet auf den Kreditrahmen – mit den Zahlen (Hauptkontakt)",
+        "Order waiting for the credit limit – with the figures (main contact)",
+    ),
+    "notify.about.approval_requested": (
+        "Eine Bestellung über dem Budget wartet auf Ihre Entscheidung.",
+        "An order over budget waits for your decision.",
+    ),
+    "notify.about.substitute_offer": (
+        "Sie vertreten einen abwesenden Freigeber, und eine seiner Bestellungen wartet.",
+        "You stand in for an absent approver, and one of their orders waits.",
+    ),
+    "notify.about.order_approved": (
+        "Ihre Bestellung wurde freigegeben (mit allen Änderungen und dem Kommentar).",
+        "Your order was approved (with every change and the comment).",
+    ),
+    "notify.about.order_rejected": (
+        "Ihre Bestellung wurde abgelehnt, mit Begründung.",
+        "Your order was rejected, with the reason.",
+    ),
+    "notify.action_needed": ("erwartet Ihre Entscheidung", "needs your decision"),
+    "notify.cannot_be_off": (
+        "Sofort oder in der Zusammenfassung – abschalten geht nicht.",
+        "At once or in the digest – it cannot be switched off.",
+    ),
+    "notify.delivery.immediately": ("sofort", "at once"),
+    "notify.delivery.digest": ("in der täglichen Zusammenfassung", "in the daily digest"),
+    "notify.delivery.none": ("gar nicht", "not at all"),
+    "notify.save": ("Speichern", "Save"),
+    "notify.saved": ("Ihre Einstellungen sind gespeichert.", "Your choices have been saved."),
+    "notify.changed_at": ("Zuletzt geändert am {at}.", "Last changed on {at}."),
+    "error.unknown_kind": ("Diese Art von Mail gibt es nicht.", "There is no such kind of mail."),
+    "error.action_mail_cannot_be_off": (
+        "Mails, die eine Entscheidung von Ihnen erwarten, lassen sich nicht abschalten – nur sofort oder gesammelt.",
+        "Mails that wait for a decision of yours cannot be switched off – only at once or in the digest.",
+    ),
     # users
     "users.title": ("Benutzerverwaltung", "User management"),
     "users.new": ("Benutzer anlegen", "Create user"),

@@ -13,7 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from frontend import pages_absences, pages_account, pages_orders, pages_users
+from frontend import (
+    pages_absences,
+    pages_account,
+    pages_decisions,
+    pages_notifications,
+    pages_orders,
+    pages_policy,
+    pages_users,
+)
 from frontend.api import Api, ApiProblem
 from frontend.auth import DevSignIn, OidcSignIn
 from frontend.session import Sessions
@@ -117,6 +125,9 @@ def create_app(settings: FrontendSettings | None = None, transport: httpx.AsyncB
     app.include_router(pages_orders.router(web))
     app.include_router(pages_users.router(web))
     app.include_router(pages_absences.router(web))
+    app.include_router(pages_policy.router(web))
+    app.include_router(pages_notifications.router(web))
+    app.include_router(pages_decisions.router(web))
     return app
 
 

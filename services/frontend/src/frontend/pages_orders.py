@@ -197,6 +197,15 @@ def router(web: Web) -> APIRouter:
                 return a["approver"]
         return None
 
+    async def explanation(page: Page, order: dict[str, Any]) -> dict[str, Any] | None:
+        """Why the order went where it went (ADR 0028), for whoever may read it (its buyer, its deciders, the main
+        contact, the controller); to anyone else — or while approval cannot answer — the page has no such section."""
+        try:
+            found: dict[str, Any] = await web.call(page, "GET", f"/api/orders/{order['id']}/explanation")
+        except ApiProblem:
+            return None
+        return found
+
     async def show(
         page: Page, order: dict[str, Any], status: int = 200, error: str | None = None, **extra: Any
     ) -> Response:
@@ -212,6 +221,7 @@ def router(web: Web) -> APIRouter:
             order=order,
             error=error,
             substitute_for=substitute_for,
+            why=await explanation(page, order),
             may_decide=(is_approver or substitute_for is not None) and order["status"] == "pending_approval",
             may_resubmit=is_buyer and order["status"] == "rejected",
             may_cancel=is_buyer and open_,

@@ -21,6 +21,7 @@ from contracts.common import Address
 from contracts.erp.v1 import ErpContactPerson, InvoiceIssued
 from contracts.topics import (
     ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_CREDIT,
     ERP_INBOUND_CUSTOMER_PRICES,
     ERP_INBOUND_CUSTOMERS,
     ERP_INBOUND_INVOICES,
@@ -28,6 +29,7 @@ from contracts.topics import (
 )
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
+from kc_runtime.retrying import retrying
 from standins._common import add_health_routes, serve, throttle_library_logs
 from standins.erp_simulator import db, erp, prices
 from standins.erp_simulator.consumer import ErpConsumer
@@ -73,9 +75,13 @@ class Simulator:
         self._startup = asyncio.create_task(self._start(), name="erp-simulator-startup")
 
     async def _start(self) -> None:
-        delay = self.settings.retry_initial_s
-        while self.pool is None:
-            try:
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning("database not ready yet, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async for attempt in retrying(
+            initial_s=self.settings.retry_initial_s, max_s=self.settings.retry_max_s, on_retry=on_retry
+        ):
+            with attempt:
                 pool = await db.connect(self.settings.database_url.get_secret_value())
                 await db.create_schema(pool)
                 seeded = await db.seed(pool, SEED_CUSTOMERS) if self.settings.seed else 0
@@ -83,10 +89,6 @@ class Simulator:
                 self.outbox.producer = f"erp-simulator/{(await db.instance_id(pool))[:8]}"
                 self.pool = pool
                 log.info("seed customers inserted", inserted=seeded, prices_published=prices)
-            except Exception as exc:
-                log.warning("database not ready yet, retrying", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_s)
         self.consumer.pool = self.pool
         self.outbox.pool = self.pool
         log.info("database ready, tables created")
@@ -229,6 +231,19 @@ class InvoiceIn(BaseModel):
     invoice_number: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     invoice_date: date | None = None
     total: Money | None = None
+
+
+class CreditIn(BaseModel):
+    """A customer's credit as the ERP's credit management now sees it (left out: unchanged; the first time: a limit
+    of 0, nothing open, not blocked). Amounts in the customer's currency. Sent to the Kundencenter on the ERP's
+    customer-credit topic, taken now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credit_limit: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
+    open_receivables: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    open_orders: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
+    credit_blocked: bool | None = None
 
 
 class PriceBreakIn(BaseModel):
@@ -460,6 +475,32 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
             )
             outbox_id = await simulator.send(conn, ERP_INBOUND_INVOICES, customer_number, message)
         simulator.outbox.wake()
+        return {**message.model_dump(mode="json"), "sent": {"outbox_id": outbox_id}}
+
+    @app.get("/customers/{customer_number}/credit", summary="A customer's credit as last sent (404: never sent)")
+    async def get_credit(customer_number: str) -> dict[str, Any]:
+        found = await db.customer_credit(simulator.require_pool(), customer_number)
+        if found is None:
+            raise HTTPException(404, f"no credit for customer {customer_number}")
+        return found
+
+    @app.put(
+        "/admin/customers/{customer_number}/credit",
+        summary="Change a customer's credit limit, open receivables, open orders or credit block, and send it to the "
+        "Kundencenter",
+    )
+    async def put_credit(customer_number: str, body: CreditIn) -> dict[str, Any]:
+        pool = simulator.require_pool()
+        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        async with pool.acquire() as conn, conn.transaction():
+            customer = await db.customer_for_update(conn, customer_number)
+            if customer is None:
+                raise HTTPException(404, f"no customer {customer_number}")
+            row = await db.change_credit(conn, customer_number, customer["currency"], changes)
+            message = erp.credit_message(row)
+            outbox_id = await simulator.send(conn, ERP_INBOUND_CUSTOMER_CREDIT, customer_number, message)
+        simulator.outbox.wake()
+        log.info("credit changed", customer_number=customer_number, version=row["version"], outbox_id=outbox_id)
         return {**message.model_dump(mode="json"), "sent": {"outbox_id": outbox_id}}
 
     @app.get("/customers/{customer_number}/prices", summary="A customer's articles and prices, by sku")

@@ -21,6 +21,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka import Topic as KafkaTopic
 from pydantic import ValidationError
+from tenacity import AsyncRetrying
 
 from contracts.base import Message
 from contracts.envelope import Envelope, Headers
@@ -35,6 +36,7 @@ from contracts.erp.v1 import (
 )
 from contracts.topics import (
     ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_CREDIT,
     ERP_INBOUND_CUSTOMER_PRICES,
     ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
     ERP_INBOUND_SALES_ORDER_CONFIRMATIONS,
@@ -42,6 +44,7 @@ from contracts.topics import (
     consumed_by,
 )
 from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
+from kc_runtime.retrying import OnRetry, retrying
 from standins.erp_simulator import db, erp, prices, verification
 
 log = structlog.get_logger("standins.erp_simulator")
@@ -157,15 +160,13 @@ class ErpConsumer:
 
     async def start_broker(self) -> None:
         """Start the broker and with it the subscribers, retrying until Kafka answers."""
-        delay = self.retry_initial_s
-        while True:
-            try:
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning("kafka not reachable yet, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async for attempt in self._retrying(on_retry):
+            with attempt:
                 await self.broker.start()
-                break
-            except Exception as exc:
-                log.warning("kafka not reachable yet, retrying", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_max_s)
         self.consuming = True
         log.info(
             "consumer started",
@@ -241,24 +242,23 @@ class ErpConsumer:
 
     async def _record_batch(self, items: list[_Item]) -> bool | None:
         """True: recorded in one transaction. False: not as a whole. None: stopping before it was recorded."""
-        delay = self.retry_initial_s
-        while True:
-            if self.stopping.is_set():
-                log.warning("stopping before the batch was recorded; it will be redelivered", size=len(items))
-                return None
-            try:
-                if self.pool is None:
-                    raise ConnectionError("database not connected yet")
-                async with self.pool.acquire() as conn, conn.transaction():
-                    outcomes = [await self._apply(conn, item.row, item.order) for item in items]
-                break
-            except TRANSIENT_ERRORS as exc:
-                log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=delay, size=len(items))
-            except Exception as exc:
-                log.warning("batch not recordable as a whole, recording one by one", error=repr(exc))
-                return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.retry_max_s)
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=round(wait, 2), size=len(items))
+
+        try:
+            async for attempt in self._retrying(on_retry, retry_on=TRANSIENT_ERRORS):
+                if self.stopping.is_set():
+                    log.warning("stopping before the batch was recorded; it will be redelivered", size=len(items))
+                    return None
+                with attempt:
+                    if self.pool is None:
+                        raise ConnectionError("database not connected yet")
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        outcomes = [await self._apply(conn, item.row, item.order) for item in items]
+        except Exception as exc:  # not an outage (that is waited out)
+            log.warning("batch not recordable as a whole, recording one by one", error=repr(exc))
+            return False
         for item, (outcome, details) in zip(items, outcomes, strict=True):
             self._done(item, outcome, details)
         return True
@@ -266,29 +266,38 @@ class ErpConsumer:
     async def _record_one(self, item: _Item) -> bool:
         """Record one message in its own transaction, retrying; False: stopping before it was recorded."""
         row, order = item.row, item.order
-        delay = self.retry_initial_s
         failures = 0
-        while True:
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            if isinstance(exc, TRANSIENT_ERRORS):
+                log.warning(
+                    "database unavailable, retrying", error=repr(exc), retry_in_s=round(wait, 2), **item.position
+                )
+
+        async for attempt in self._retrying(on_retry):
             if self.stopping.is_set():
                 log.warning("stopping before the message was recorded; it will be redelivered", **item.position)
                 return False  # not acknowledged
-            try:
-                outcome, details = await self._record(row, order)
-                break
-            except TRANSIENT_ERRORS as exc:
-                log.warning("database unavailable, retrying", error=repr(exc), retry_in_s=delay, **item.position)
-            except Exception as exc:
-                failures += 1
-                log.error("recording the message failed", error=repr(exc), attempt=failures, **item.position)
-                if failures >= MAX_FAILED_ATTEMPTS:
-                    row = _strip_nul({**row, "payload": None, "outcome": "failed", "error": repr(exc)[:2000]})
-                    if row["payload_text"] is None:
-                        row["payload_text"] = item.body.decode("utf-8", errors="replace").replace("\x00", "")
-                    order = None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.retry_max_s)
+            with attempt:
+                try:
+                    outcome, details = await self._record(row, order)
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as exc:  # retried as well, and after MAX_FAILED_ATTEMPTS recorded as ``failed``
+                    failures += 1
+                    log.error("recording the message failed", error=repr(exc), attempt=failures, **item.position)
+                    if failures >= MAX_FAILED_ATTEMPTS:
+                        row = _strip_nul({**row, "payload": None, "outcome": "failed", "error": repr(exc)[:2000]})
+                        if row["payload_text"] is None:
+                            row["payload_text"] = item.body.decode("utf-8", errors="replace").replace("\x00", "")
+                        order = None
+                    raise
         self._done(_Item(row, order, item.headers, item.position, item.body), outcome, details)
         return True
+
+    def _retrying(self, on_retry: OnRetry, retry_on: tuple[type[BaseException], ...] = (Exception,)) -> AsyncRetrying:
+        """The simulator's back-off (:mod:`kc_runtime.retrying`) over ``retry_on``, for as long as it takes."""
+        return retrying(initial_s=self.retry_initial_s, max_s=self.retry_max_s, retry_on=retry_on, on_retry=on_retry)
 
     def _done(self, item: _Item, outcome: str, details: dict[str, Any]) -> None:
         if "outbox_id" in details:
@@ -420,6 +429,8 @@ class ErpConsumer:
         created = bool(result["created"])
         stored = dict(result)
         answer = erp.sales_order_answer(stored, datetime.now(UTC))
+        if created and stored["status"] == "confirmed":  # (the credit locked before the outbox, as the hook does)
+            await self._count_open_order(conn, order)
         outbox_id = await self._enqueue(
             conn, ERP_INBOUND_SALES_ORDER_CONFIRMATIONS, str(order["order_id"]), answer, order
         )
@@ -431,6 +442,19 @@ class ErpConsumer:
             "duplicates_discarded": result["duplicates_discarded"],
             "outbox_id": outbox_id,
         }
+
+    async def _count_open_order(self, conn: asyncpg.Connection, order: dict[str, Any]) -> None:
+        """A confirmed sales order is open (not invoiced) from now on: a customer whose credit the ERP keeps gets its
+        credit sent again, taken after the confirmation, with the order in ``open_orders`` (ADR 0026)."""
+        request: SalesOrderRequested = order["message"]
+        number = request.customer_number
+        credit = await db.customer_credit(conn, number) if number else None
+        if credit is None or request.total.currency != credit["currency"]:
+            return
+        row = await db.change_credit(conn, credit["customer_number"], credit["currency"], {}, request.total.amount)
+        await self._enqueue(
+            conn, ERP_INBOUND_CUSTOMER_CREDIT, credit["customer_number"], erp.credit_message(row), order
+        )
 
     async def _apply_contact(
         self, conn: asyncpg.Connection, received_id: int, action: dict[str, Any]

@@ -92,6 +92,19 @@ ALTER TABLE sales_orders ADD COLUMN IF NOT EXISTS reason_code text;
 
 ALTER TABLE customers ADD COLUMN IF NOT EXISTS master_data_version integer NOT NULL DEFAULT 0;
 
+-- Each customer's credit as the ERP's credit management sees it (ADR 0026); a customer without a row has never had
+-- its credit sent, and the Kundencenter checks no credit for it.
+CREATE TABLE IF NOT EXISTS customer_credit (
+    customer_number   text PRIMARY KEY,
+    currency          text        NOT NULL,
+    credit_limit      numeric     NOT NULL,
+    open_receivables  numeric     NOT NULL DEFAULT 0,
+    open_orders       numeric     NOT NULL DEFAULT 0,
+    credit_blocked    boolean     NOT NULL DEFAULT false,
+    version           integer     NOT NULL DEFAULT 1,
+    as_of             timestamptz NOT NULL DEFAULT now()
+);
+
 -- Contact persons the Kundencenter told the ERP about (shop users), with the ERP's contact ids.
 CREATE SEQUENCE IF NOT EXISTS contact_number_seq START 100001;
 CREATE TABLE IF NOT EXISTS shop_contacts (
@@ -592,6 +605,52 @@ async def add_invoice(conn: asyncpg.Connection, customer_number: str, invoice_nu
         invoice_number,
     )
     return bool(added)
+
+
+# ---- customer credit (ADR 0026) ------------------------------------------------------------------------------
+
+CREDIT_COLUMNS = (
+    "customer_number, currency, credit_limit, open_receivables, open_orders, credit_blocked, version, as_of"
+)
+
+
+async def customer_credit(conn: asyncpg.Connection | asyncpg.Pool, customer_number: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {CREDIT_COLUMNS} FROM customer_credit WHERE customer_number = $1", customer_number
+    )
+    return dict(row) if row else None
+
+
+async def change_credit(
+    conn: asyncpg.Connection, customer_number: str, currency: str, changes: dict[str, Any], more_open_orders: Any = 0
+) -> dict[str, Any]:
+    """Set a customer's credit figures (left out: unchanged; a first change starts from a limit of 0, nothing open,
+    not blocked), ``more_open_orders`` added to the open orders: a new version, taken now.
+
+    Takes the outbox's lock first: the credit's writers send it, and the consumer may hold that lock already (an
+    earlier answer of its batch), so every writer locks outbox, then credit — never the other way round."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
+    before = await conn.fetchrow(
+        f"SELECT {CREDIT_COLUMNS} FROM customer_credit WHERE customer_number = $1 FOR UPDATE", customer_number
+    )
+    now = {"credit_limit": 0, "open_receivables": 0, "open_orders": 0, "credit_blocked": False}
+    if before is not None:
+        now.update({k: before[k] for k in now})
+    now.update(changes)
+    now["open_orders"] += more_open_orders
+    row = await conn.fetchrow(
+        f"""INSERT INTO customer_credit (customer_number, currency, credit_limit, open_receivables, open_orders,
+                credit_blocked, version, as_of)
+            VALUES ($1, $2, $3, $4, $5, $6, 1, clock_timestamp())
+            ON CONFLICT (customer_number) DO UPDATE SET currency = $2, credit_limit = $3, open_receivables = $4,
+                open_orders = $5, credit_blocked = $6, version = customer_credit.version + 1,
+                as_of = clock_timestamp()
+            RETURNING {CREDIT_COLUMNS}""",
+        customer_number, currency, now["credit_limit"], now["open_receivables"], now["open_orders"],
+        now["credit_blocked"],
+    )  # fmt: skip
+    assert row is not None
+    return dict(row)
 
 
 # ---- customer prices ---------------------------------------------------------------------------------------

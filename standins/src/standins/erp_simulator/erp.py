@@ -9,6 +9,7 @@ from typing import Any
 
 from contracts.common import Address
 from contracts.erp.v1 import (
+    CustomerCreditChanged,
     CustomerMasterDataChanged,
     ErpContactChanged,
     ErpCustomer,
@@ -92,4 +93,18 @@ def master_data(customer: dict[str, Any], now: datetime) -> CustomerMasterDataCh
         ),
         customer_center_allowed=customer["customer_center_allowed"],
         changed_at=now,
+    )
+
+
+def credit_message(row: dict[str, Any]) -> CustomerCreditChanged:
+    """A customer's credit as the simulator keeps it (``db.customer_credit``), whole (ADR 0026)."""
+    return CustomerCreditChanged(
+        idempotency_key=f"credit/{row['customer_number']}/{row['version']}",
+        customer_number=row["customer_number"],
+        currency=row["currency"],
+        credit_limit=row["credit_limit"],
+        open_receivables=row["open_receivables"],
+        open_orders=row["open_orders"],
+        credit_blocked=row["credit_blocked"],
+        as_of=row["as_of"],
     )

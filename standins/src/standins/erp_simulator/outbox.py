@@ -19,6 +19,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from contracts.envelope import Envelope
+from kc_runtime.retrying import retrying
 from standins.erp_simulator import db
 
 log = structlog.get_logger("standins.erp_simulator")
@@ -52,19 +53,29 @@ class OutboxPublisher:
         self.wakeup.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        delay = self.retry_initial_s
+        """Publish until ``stopping`` is set. Broker or database away: try again later (ADR 0029), nothing is lost;
+        the back-off starts afresh after a batch that published something."""
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.warning("publishing the outbox failed, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async def pause(seconds: float) -> None:  # ends early when stopping
+            await _wait(stopping, seconds)
+
+        while not stopping.is_set():
+            async for attempt in retrying(
+                initial_s=self.retry_initial_s, max_s=self.retry_max_s, on_retry=on_retry, sleep=pause
+            ):
+                with attempt:
+                    await self._publish_next(stopping)
+
+    async def _publish_next(self, stopping: asyncio.Event) -> None:
+        """Return after a batch that published something, or when stopping; wait for a wake-up in between."""
         while not stopping.is_set():
             # Cleared before reading: a message queued while a batch is published wakes the next wait at once.
             self.wakeup.clear()
-            try:
-                if self.pool is not None and self.sending() and await self.publish_batch() > 0:
-                    delay = self.retry_initial_s
-                    continue
-            except Exception as exc:  # broker or database away: try again later, nothing is lost
-                log.warning("publishing the outbox failed, retrying", error=repr(exc), retry_in_s=delay)
-                await _wait(stopping, delay)
-                delay = min(delay * 2, self.retry_max_s)
-                continue
+            if self.pool is not None and self.sending() and await self.publish_batch() > 0:
+                return
             await _wait_any(stopping, self.wakeup, self.poll_interval_s)
 
     async def publish_batch(self, limit: int = 100) -> int:

@@ -23,6 +23,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
+from approval.application.credit import Credits
+from approval.application.tiers import PolicyUseCases
 from approval.domain.absences import (
     Absence,
     AbsenceNotFound,
@@ -34,6 +36,7 @@ from approval.domain.absences import (
     visible,
 )
 from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
+from approval.domain.credit import CompanyCredit, CreditFigures, CreditHold, CreditStand
 from approval.domain.ledger import RESERVED, BudgetLedger, Entry, Figures
 from approval.domain.members import (
     APPROVE_ORDERS,
@@ -57,10 +60,13 @@ from approval.domain.model import (
     OrderLine,
     OrderNotFound,
     OrderStatus,
+    TierApproval,
+    TierPosition,
     VersionMismatch,
 )
 from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, price_lines
 from approval.domain.routing import deciders, route
+from approval.domain.tiers import Step, Tier
 from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication, uuid_array
 from kc_runtime.transcoding import dataclass_transcoding
@@ -146,6 +152,8 @@ class Evaluation:
     """where the buyer's period budget stood, before this order (None: no period budget)"""
     ledger: BudgetLedger | None = None
     """the period budget's ledger the order was judged on (a submission reserves in it)"""
+    step: Step | None = None
+    """under a tiered approval policy: the tier the order would wait at (ADR 0025)"""
 
     @property
     def fits_period(self) -> bool:
@@ -160,16 +168,19 @@ class Verdict:
     budget: Budget
     exceeded: tuple[LimitExceeded, ...]
     approvers: tuple[UUID, ...]
+    policy_version: int | None = None
+    """the approval policy's version the order's tier was judged on (None: routed by the approver list)"""
 
     @classmethod
     def of(cls, order: Order) -> Verdict:
-        return cls(order.status, order.budget, order.exceeded, order.approvers)
+        p = order.position
+        return cls(order.status, order.budget, order.exceeded, order.approvers, p.policy_version if p else None)
 
     def same_as(self, other: Verdict) -> bool:
         """The same verdict: the same budget, limits exceeded and routing (a period limit's figures — what other
         orders reserved meanwhile — do not make it another verdict)."""
-        return (self.status, self.budget, self.approvers, _limits(self.exceeded)) == (
-            other.status, other.budget, other.approvers, _limits(other.exceeded)
+        return (self.status, self.budget, self.approvers, _limits(self.exceeded), self.policy_version) == (
+            other.status, other.budget, other.approvers, _limits(other.exceeded), other.policy_version
         )  # fmt: skip
 
 
@@ -213,7 +224,7 @@ class _OneRead(threading.local):
     events: dict[UUID, list[Any]] | None = None
 
 
-class _Snapshots:
+class _VersionCheckedCache:
     """Aggregates read on every request and seldom changed (members, their e-mail index, companies), kept in the
     process and checked against the store's latest versions at every use: as fresh as loading them from their
     events (a change saved by any process counts at once), for one small query instead of reading and replaying
@@ -262,16 +273,19 @@ def check_decisions(order_ids: Sequence[UUID]) -> None:
         raise DuplicateOrders("Each order may be named once.")
 
 
-class Orders(ServiceApplication):
+class Orders(PolicyUseCases, ServiceApplication):
     name = "Orders"
 
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
         self._units: dict[str, _Unit] = {}
         self._units_lock = threading.Lock()
-        self._snapshots = _Snapshots(self)
-        self._price_snapshots = _Snapshots(self, maxsize=100_000)  # apart: a big assortment never evicts members
+        self._cached = _VersionCheckedCache(self)
+        # apart: a big assortment never evicts members
+        self._cached_prices = _VersionCheckedCache(self, maxsize=100_000)
         self._one_read = _OneRead()
+        self.credit = Credits(self)
+        """the company's credit at the ERP (ADR 0026): the gate of every release, and its orders waiting for it"""
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The time of a request; absences are judged against it (tests move it)"""
 
@@ -289,8 +303,10 @@ class Orders(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
+        for credit_cls in (CreditFigures, CreditStand, CreditHold):  # ADR 0026
+            transcoder.register(dataclass_transcoding(credit_cls))
         for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak,
-                    Period, Figures):  # fmt: skip
+                    Period, Figures, TierPosition, TierApproval, Tier):  # fmt: skip
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------
@@ -304,7 +320,7 @@ class Orders(ServiceApplication):
         provider verified it — the same rule users applies when it binds; users stays the authority, and once
         the binding arrives a token with the member's e-mail but another subject is ``identity_mismatch``.
 
-        The member is shared with other requests (:class:`_Snapshots`): read it, never change it.
+        The member is shared with other requests (:class:`_VersionCheckedCache`): read it, never change it.
         """
         issuer, subject = getattr(who, "issuer", None), getattr(who, "subject", None)
         member = None
@@ -325,20 +341,20 @@ class Orders(ServiceApplication):
 
     def _member_by(self, index_id: UUID) -> Member | None:
         """The member an index (e-mail or sign-in) names, from the version-checked snapshots."""
-        known = self._snapshots.cached(index_id)
+        known = self._cached.cached(index_id)
         # one query for the versions of the index and (as last known) its member
         ids = [index_id] if known is None or known.user_id is None else [index_id, known.user_id]
         versions = self.latest_versions(ids)
-        index = self._snapshots.get([index_id], versions).get(index_id)
+        index = self._cached.get([index_id], versions).get(index_id)
         if not isinstance(index, MemberEmail | MemberSubject) or index.user_id is None:
             return None
         if index.user_id not in versions:
             versions = self.latest_versions([index.user_id])
-        member = self._snapshots.get([index.user_id], versions).get(index.user_id)
+        member = self._cached.get([index.user_id], versions).get(index.user_id)
         return member if isinstance(member, Member) else None
 
     def company(self, company_id: UUID) -> CompanyView | None:
-        found = self._snapshots.get([company_id]).get(company_id)
+        found = self._cached.get([company_id]).get(company_id)
         return found if isinstance(found, CompanyView) else None
 
     def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -390,8 +406,9 @@ class Orders(ServiceApplication):
             figures = ledger.figures(buyer.budget.period)
             exceeded += ledger.judge(None, content.total_value, content.total_quantity, content.currency,
                                      buyer.budget.period)  # fmt: skip
+        step = self._first_step(company, buyer.id, content) if exceeded else None
         approvers = route(buyer.id, company.approver_ids, company.main_contact_id) if exceeded else ()
-        return Evaluation(content, exceeded, buyer.budget, approvers, figures, ledger)
+        return Evaluation(content, exceeded, buyer.budget, step.approvers if step else approvers, figures, ledger, step)
 
     def _ledger(self, buyer: Member, budget: PeriodBudget, at: datetime) -> BudgetLedger:
         """The buyer's ledger of the period ``at`` falls into, as stored now (new: opened, not saved yet)."""
@@ -404,7 +421,7 @@ class Orders(ServiceApplication):
         who manages budgets) a user of their company's. None: the user has no period budget."""
         target = member
         if user_id is not None and user_id != member.id:
-            found = self._snapshots.get([user_id]).get(user_id)
+            found = self._cached.get([user_id]).get(user_id)
             if not isinstance(found, Member) or found.company_id != member.company_id:
                 raise OrderNotFound("Not found.")
             if not (member.is_main_contact or member.can(MANAGE_BUDGETS)):
@@ -422,10 +439,11 @@ class Orders(ServiceApplication):
         with no ledger involved is the caller's (HTTP 409), as before."""
         for n in range(_LEDGER_ATTEMPTS):
             ledgers: list[BudgetLedger] = []
+            self.credit.begin()
             try:
                 return attempt(ledgers)
             except IntegrityError:
-                if not ledgers or n == _LEDGER_ATTEMPTS - 1:
+                if not (ledgers or self.credit.involved()) or n == _LEDGER_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))  # not in step with the other writers
         raise AssertionError("unreachable")
@@ -448,7 +466,7 @@ class Orders(ServiceApplication):
 
     def _prices(self, customer_number: str, skus: Sequence[str]) -> dict[str, ArticlePrice]:
         ids = {ArticlePrice.create_id(customer_number, sku): sku for sku in skus}
-        found = self._price_snapshots.get(list(ids))
+        found = self._cached_prices.get(list(ids))
         return {ids[i]: p for i, p in found.items() if isinstance(p, ArticlePrice)}
 
     def submit(self, buyer: Member, request: OrderRequest, idempotency_key: str | None = None) -> Order:
@@ -471,6 +489,7 @@ class Orders(ServiceApplication):
                 submitted_at=now, idempotency_key=idempotency_key, ledger_id=ledger.id if ledger else None,
                 period_figures=evaluation.period,
             )  # fmt: skip
+            self.credit.attach(order)
             self._route(order, evaluation, now)
             if ledger is not None:
                 ledgers.append(ledger)
@@ -533,11 +552,15 @@ class Orders(ServiceApplication):
         def attempt(ledgers: list[BudgetLedger]) -> Order:
             order = self._visible_order(buyer, order_id)
             now = datetime.now(UTC)
-            order.cancel(buyer.id, now, comment)
+            waiting: list[Any] = []
+            if order.status is OrderStatus.CREDIT_HOLD:  # the main contact too (ADR 0026)
+                waiting = self.credit.cancel(buyer, order, comment, now)
+            else:
+                order.cancel(buyer.id, now, comment)
             ledger = self._ledger_of(order, ledgers)
             if ledger is not None:
                 ledger.release(order.id, now)
-            self.save(*[o for o in (order, ledger) if o is not None])
+            self.save(*[o for o in (order, ledger, *waiting) if o is not None])
             return order
 
         return self._on_ledger(attempt)
@@ -558,6 +581,12 @@ class Orders(ServiceApplication):
             on_behalf_of = self._decides_for(approver, order, now)
             request = modified if modified is not None else OrderRequest.of(order.content)
             priced = self.price(self._company_to_read(order.company_id), request, now)
+            step = self._tier_escalation(order, approver, priced)
+            if step is not None:  # approved at a tier below the order's value: it climbs (ADR 0025)
+                order.escalate(approver.id, now, step.approvers, step.position, comment, priced, on_behalf_of)
+                self._offer_to_substitutes(order, now)
+                self.save(order)
+                return order
             order.approve(approver.id, now, comment, priced, on_behalf_of)
             ledger = self._ledger_of(order, ledgers)
             if ledger is not None:  # the released amount, as modified, fitting or not: the approver decided
@@ -668,7 +697,7 @@ class Orders(ServiceApplication):
         ):
             return None  # decided or cancelled since the read model listed it
         before = Verdict.of(order)
-        buyer = self._snapshots.get([order.buyer_id]).get(order.buyer_id)
+        buyer = self._cached.get([order.buyer_id]).get(order.buyer_id)
         if not isinstance(buyer, Member):
             return ReJudgement(order.id, "unchanged", before, before)
         now = self.clock()
@@ -697,9 +726,10 @@ class Orders(ServiceApplication):
                     held[new.id] = new
             exceeded += new.judge(order.id, c.total_value, c.total_quantity, c.currency, budget.period)
         company = self._company_to_read(order.company_id)
-        approvers = route(order.buyer_id, company.approver_ids, company.main_contact_id) if exceeded else ()
+        approvers, position, restart = self._re_routed(order, company, bool(exceeded))
+        version = before.policy_version if isinstance(position, bool) else position.policy_version if position else None
         judged = Verdict(OrderStatus.PENDING_APPROVAL if exceeded else OrderStatus.RELEASED, budget, exceeded,
-                         approvers)  # fmt: skip
+                         approvers, version if exceeded else None)  # fmt: skip
         if judged.same_as(before):
             return ReJudgement(order.id, "unchanged", before, before)
         if not exceeded:  # released only at the ERP's prices of now, as an approval would (it prices again)
@@ -717,7 +747,8 @@ class Orders(ServiceApplication):
                 new.release(order.id, now)  # as at submission: an order that does not fit takes nothing
         changed: list[Any] = [order, *{id(x): x for x in (old, new) if x is not None}.values()]
         figures = new.figures(budget.period, leaving_out=order.id) if new is not None and budget.period else None
-        order.re_evaluate(member.id, now, budget, exceeded, approvers, new.id if new is not None else None, figures)
+        order.re_evaluate(member.id, now, budget, exceeded, approvers, new.id if new is not None else None, figures,
+                          position, restart)  # fmt: skip
         if order.status is OrderStatus.PENDING_APPROVAL:
             self._offer_to_substitutes(order, now)
         if held is None:
@@ -868,7 +899,7 @@ class Orders(ServiceApplication):
         for substitute_id, absent in deciders(order.approvers, order.buyer_id, in_force).items():
             if absent is None:
                 continue
-            substitute = self._snapshots.get([substitute_id]).get(substitute_id)
+            substitute = self._cached.get([substitute_id]).get(substitute_id)
             if not isinstance(substitute, Member) or not may_approve(substitute, company):
                 continue
             until = max(a.ends_at for a in in_force if (a.approver_id, a.substitute_id) == (absent, substitute_id))
@@ -877,7 +908,7 @@ class Orders(ServiceApplication):
 
     def _absences(self, company_id: UUID) -> Absences | None:
         """The company's absences, shared with other requests (read them, never change them)."""
-        found = self._snapshots.get([Absences.create_id(company_id)]).get(Absences.create_id(company_id))
+        found = self._cached.get([Absences.create_id(company_id)]).get(Absences.create_id(company_id))
         return found if isinstance(found, Absences) else None
 
     def _absences_to_change(self, company_id: UUID) -> Absences:
@@ -886,7 +917,7 @@ class Orders(ServiceApplication):
 
     def _colleague(self, member: Member, user_id: UUID) -> Member:
         """A user of the caller's company; another company's is not found, like one that does not exist."""
-        found = self._snapshots.get([user_id]).get(user_id)
+        found = self._cached.get([user_id]).get(user_id)
         if not isinstance(found, Member) or found.company_id != member.company_id:
             raise OrderNotFound("Not found.")
         return found
@@ -916,7 +947,7 @@ class Orders(ServiceApplication):
         return list(self.events.get(order.id, lte=order.version))
 
     def names(self, ids: Iterable[UUID]) -> dict[UUID, str]:
-        return {i: m.name for i, m in self._snapshots.get(list(ids)).items() if isinstance(m, Member)}
+        return {i: m.name for i, m in self._cached.get(list(ids)).items() if isinstance(m, Member)}
 
     # ---- keeping the view of users (called by the users topics' handlers) -------------------------------
 
@@ -927,7 +958,7 @@ class Orders(ServiceApplication):
             return []
         member = Member.join(user_id, company_id, email, first_name, last_name, language)
         member.update(**state)
-        return [member, *self._claim_email(email, user_id)]
+        return [member, *self._claim_email(email, user_id), *self._roles_changed(member)]
 
     def member_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
         """Users bound the member to (issuer, subject): from now on only that identifies them."""
@@ -949,6 +980,8 @@ class Orders(ServiceApplication):
                 out.append(old)
             out.extend(self._claim_email(changes["email"], user_id))
         member.update(**changes)
+        if "role_ids" in changes:
+            out.extend(self._roles_changed(member))
         return out
 
     def company_opened(
@@ -1027,13 +1060,21 @@ class Orders(ServiceApplication):
     def erp_transmitted(self, order_id: UUID, unit: tuple[str, int] | None = None) -> list[Any]:
         return self._erp(order_id, lambda o: o.mark_transmitted(datetime.now(UTC)), unit)
 
-    def erp_confirmed(self, order_id: UUID, erp_order_number: str, unit: tuple[str, int] | None = None) -> list[Any]:
-        return self._erp(order_id, lambda o: o.confirm_by_erp(erp_order_number, datetime.now(UTC)), unit)
+    def erp_confirmed(
+        self,
+        order_id: UUID,
+        erp_order_number: str,
+        unit: tuple[str, int] | None = None,
+        confirmed_at: datetime | None = None,
+    ) -> list[Any]:
+        """``confirmed_at``: when the ERP confirmed (its clock): its credit figures taken after it include the order."""
+        return self._erp(order_id, lambda o: o.confirm_by_erp(erp_order_number, datetime.now(UTC)), unit, confirmed_at)
 
     def erp_rejected(self, order_id: UUID, reason: str, unit: tuple[str, int] | None = None) -> list[Any]:
         return self._erp(order_id, lambda o: o.reject_by_erp(reason, datetime.now(UTC)), unit)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        objs = (*objs, *Credits.to_save(objs))  # the credit the orders took or wait for, in the same transaction
         held = self._one_read.events
         if held is None or kwargs:
             return super().save(*objs, **kwargs)
@@ -1063,7 +1104,9 @@ class Orders(ServiceApplication):
             for tracking in trackings:
                 self._units.pop(tracking.application_name, None)
 
-    def _erp(self, order_id: UUID, change: Any, unit: tuple[str, int] | None) -> list[Any]:
+    def _erp(
+        self, order_id: UUID, change: Any, unit: tuple[str, int] | None, confirmed_at: datetime | None = None
+    ) -> list[Any]:
         loaded = self._unit(*unit) if unit else {}
         order = loaded.get(order_id)
         if order is None:  # the consumer's batch read them all at once (its spec's preload), or load it now
@@ -1089,6 +1132,8 @@ class Orders(ServiceApplication):
                 loaded[ledger.id] = ledger
                 if ledger.version != before:
                     out.append(ledger)
+        if order.status is not status:
+            out.extend(x for x in self.credit.erp_word(order, loaded, confirmed_at) if all(x is not o for o in out))
         return out
 
     def _unit(self, name: str, position: int) -> dict[UUID, Any]:
@@ -1115,8 +1160,8 @@ class Orders(ServiceApplication):
         if isinstance(email, str) and email:
             ids.append(MemberEmail.create_id(email))
         for index_id in list(ids):
-            index = self._snapshots.cached(index_id)
-            member = self._snapshots.cached(index.user_id) if getattr(index, "user_id", None) else None
+            index = self._cached.cached(index_id)
+            member = self._cached.cached(index.user_id) if getattr(index, "user_id", None) else None
             if isinstance(member, Member):
                 ids.append(member.id)
                 ids.extend(self._pricing_ids(member, request))
@@ -1131,8 +1176,13 @@ class Orders(ServiceApplication):
 
     def _pricing_ids(self, buyer: Member, request: OrderRequest | None) -> list[UUID]:
         """The buyer's company, its approvers and main contact (as last known) and the articles' prices."""
-        ids = [buyer.company_id, Absences.create_id(buyer.company_id)]
-        company = self._snapshots.cached(buyer.company_id)
+        ids = [
+            buyer.company_id,
+            Absences.create_id(buyer.company_id),
+            CompanyCredit.create_id(buyer.company_id),
+            *self._policy_ids(buyer.company_id),
+        ]
+        company = self._cached.cached(buyer.company_id)
         if isinstance(company, CompanyView):
             ids.extend(company.approver_ids)
             if company.main_contact_id is not None:
@@ -1143,7 +1193,8 @@ class Orders(ServiceApplication):
 
     def _route(self, order: Order, evaluation: Evaluation, now: datetime) -> None:
         if evaluation.exceeded:
-            order.hold_for_approval(evaluation.exceeded, evaluation.approvers, now)
+            step = evaluation.step
+            order.hold_for_approval(evaluation.exceeded, evaluation.approvers, now, step.position if step else None)
             self._offer_to_substitutes(order, now)
         else:
             order.release(now)
@@ -1154,10 +1205,10 @@ class Orders(ServiceApplication):
             order = self._find(order_id)
             if not isinstance(order, Order) or order.status is not OrderStatus.PENDING_APPROVAL:
                 continue
-            approvers = route(order.buyer_id, company.approver_ids, company.main_contact_id)
-            if approvers != order.approvers:
+            approvers, position = self._rerouted(order, company)
+            if approvers != order.approvers or position is not False:
                 now = self.clock()
-                order.reassign(approvers, now)
+                order.reassign(approvers, now, position, restart=False)
                 self._offer_to_substitutes(order, now)
                 changed.append(order)
         return changed
@@ -1191,6 +1242,7 @@ class Orders(ServiceApplication):
         if not isinstance(order, Order) or order.company_id != member.company_id:
             raise OrderNotFound("Not found.")
         involved = member.id == order.buyer_id or member.id in order.approvers or member.id == order.decided_by
+        involved = involved or any(a.approver_id == member.id for a in order.tier_approvals)
         if not (involved or member.can(VIEW_COMPANY_ORDERS) or member.is_main_contact):
             if self._substitutes(member, order, self.clock()) is None:
                 raise OrderNotFound("Not found.")
@@ -1214,8 +1266,8 @@ class Orders(ServiceApplication):
             found = project_aggregate(None, events)
             if isinstance(found, Order):
                 held[aggregate_id] = events
-            return found
+            return self.credit.attach(found)
         try:
-            return self.repository.get(aggregate_id)
+            return self.credit.attach(self.repository.get(aggregate_id))
         except AggregateNotFoundError:
             return None

@@ -68,6 +68,36 @@ class Figures:
         return max(0, self.budget.max_quantity - self.reserved_quantity - self.consumed_quantity)
 
 
+def judge_period(f: Figures, value: Decimal, quantity: int, currency: str) -> tuple[LimitExceeded, ...]:
+    """What an order of ``value`` and ``quantity`` would exceed of the period budget ``f.budget``, where the period
+    stands at ``f`` apart from the order (pure: a ledger judges with it, and the what-if replay of ADR 0030 too)."""
+    budget = f.budget
+    key = f.period.key
+    out: list[LimitExceeded] = []
+    if budget.max_value is not None:
+        available = f.available_value
+        assert available is not None
+        reason = "currency_mismatch" if budget.currency and currency != budget.currency else "period_budget"
+        if reason == "currency_mismatch" or value > available:
+            out.append(
+                LimitExceeded(
+                    "period_value", available, value, currency, reason, key, budget.max_value, f.reserved_value,
+                    f.consumed_value,
+                )
+            )  # fmt: skip
+    if budget.max_quantity is not None:
+        left = f.available_quantity
+        assert left is not None
+        if quantity > left:
+            out.append(
+                LimitExceeded(
+                    "period_quantity", Decimal(left), Decimal(quantity), None, "period_budget", key,
+                    Decimal(budget.max_quantity), Decimal(f.reserved_quantity), Decimal(f.consumed_quantity),
+                )
+            )  # fmt: skip
+    return tuple(out)
+
+
 class BudgetLedger(Aggregate):
     """The orders that took part of one buyer's period budget in one period. Its id follows from both."""
 
@@ -125,31 +155,7 @@ class BudgetLedger(Aggregate):
         self, order_id: UUID | None, value: Decimal, quantity: int, currency: str, budget: PeriodBudget
     ) -> tuple[LimitExceeded, ...]:
         """What the order would exceed of the period budget, besides what it holds itself already."""
-        f = self.figures(budget, leaving_out=order_id)
-        key = self.period.key
-        out: list[LimitExceeded] = []
-        if budget.max_value is not None:
-            available = f.available_value
-            assert available is not None
-            reason = "currency_mismatch" if budget.currency and currency != budget.currency else "period_budget"
-            if reason == "currency_mismatch" or value > available:
-                out.append(
-                    LimitExceeded(
-                        "period_value", available, value, currency, reason, key, budget.max_value, f.reserved_value,
-                        f.consumed_value,
-                    )
-                )  # fmt: skip
-        if budget.max_quantity is not None:
-            left = f.available_quantity
-            assert left is not None
-            if quantity > left:
-                out.append(
-                    LimitExceeded(
-                        "period_quantity", Decimal(left), Decimal(quantity), None, "period_budget", key,
-                        Decimal(budget.max_quantity), Decimal(f.reserved_quantity), Decimal(f.consumed_quantity),
-                    )
-                )  # fmt: skip
-        return tuple(out)
+        return judge_period(self.figures(budget, leaving_out=order_id), value, quantity, currency)
 
     # ---- changes ----------------------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ Permissions are ours, not the token's: who may order, who may decide, with which
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -34,6 +36,8 @@ class Member(Aggregate):
         self.is_main_contact = False
         self.signed_in = False
         """bound to an identity provider's (issuer, subject) by users: from then on only that identifies them"""
+        self.role_ids: tuple[str, ...] | None = None
+        """the user's roles (None: not known — told before approval kept them; a tier may name a role, ADR 0025)"""
 
     @classmethod
     def join(
@@ -72,6 +76,7 @@ class Member(Aggregate):
         "budget",
         "is_main_contact",
         "signed_in",
+        "role_ids",
     )
 
     def update(self, **changes: object) -> None:
@@ -89,6 +94,8 @@ class Member(Aggregate):
     @event(Updated)
     def _updated(self, changes: dict[str, object]) -> None:
         for name, value in changes.items():
+            if name == "role_ids":
+                value = tuple(cast("Iterable[str]", value))
             setattr(self, name, frozenset(value) if name == "permissions" else value)  # type: ignore[call-overload]
 
     @property

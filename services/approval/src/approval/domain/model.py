@@ -7,6 +7,7 @@ one history. Nothing here reads clocks or ids: callers pass them in (events are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from approval.domain.budget import UNLIMITED, Budget, LimitExceeded
+from approval.domain.credit import CreditHold
 from approval.domain.ledger import Figures
 
 
@@ -47,6 +49,12 @@ class SelfApproval(NotAllowed):
 
 class WrongState(OrderError):
     code = "wrong_state"
+
+
+class AlreadyApproved(NotAllowed):
+    """Four eyes on every tier (ADR 0025): whoever approved the order at a lower tier does not approve it again."""
+
+    code = "already_approved"
 
 
 class IdempotencyKeyReused(OrderError):
@@ -204,6 +212,28 @@ class Offer:
     until: datetime
 
 
+@dataclass(frozen=True)
+class TierPosition:
+    """Where an order held under a tiered approval policy waits (ADR 0025): ``tier`` (1-based; one above the policy's
+    last tier: the main contact), the value up to which an approval here releases it (``limit`` in ``currency``; None:
+    without limit), and the version of the company's policy it was judged on."""
+
+    tier: int
+    limit: Decimal | None
+    currency: str | None
+    policy_version: int
+
+
+@dataclass(frozen=True)
+class TierApproval:
+    """An approval at a tier below the one that released the order: it lifted the order one tier up."""
+
+    tier: int
+    approver_id: UUID
+    on_behalf_of: UUID | None
+    at: datetime
+
+
 class OrderStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     RELEASED = "released"
@@ -214,6 +244,8 @@ class OrderStatus(StrEnum):
     CONFIRMED = "confirmed"
     """the ERP created its sales order (``erp_order_number``)"""
     ERP_REJECTED = "erp_rejected"
+    CREDIT_HOLD = "credit_hold"
+    """released from approval, waiting for the company's credit at the ERP (ADR 0026)"""
     """the ERP refused the order (``erp_rejection_reason``)"""
 
 
@@ -285,39 +317,87 @@ class Order(Aggregate):
         """this round's offers to substitutes (the right to decide comes from the absences in force, not from these)"""
         self.erp_order_number: str | None = None
         self.erp_rejection_reason: str | None = None
+        self.position: TierPosition | None = None
+        """the tier the order waits at (None: routed by the company's approver list, ADR 0006)"""
+        self.tier_approvals: list[TierApproval] = []
+        """this round's approvals at the tiers below (ADR 0025)"""
 
     # ---- routing ----------------------------------------------------------------------------------------
 
-    def hold_for_approval(self, exceeded: tuple[LimitExceeded, ...], approvers: tuple[UUID, ...], at: datetime) -> None:
-        """Over budget: hold the order for its approvers (none available: held until the company names one)."""
+    def hold_for_approval(
+        self,
+        exceeded: tuple[LimitExceeded, ...],
+        approvers: tuple[UUID, ...],
+        at: datetime,
+        position: TierPosition | None = None,
+    ) -> None:
+        """Over budget: hold the order for its approvers (none available: held until the company names one);
+        ``position``: the tier they decide at, under a tiered policy."""
         self._check_status(OrderStatus.PENDING_APPROVAL)
-        self._approval_requested(exceeded=tuple(exceeded), approvers=tuple(approvers), at=at)
+        if position is None:
+            self._approval_requested(exceeded=tuple(exceeded), approvers=tuple(approvers), at=at)
+        else:
+            self._approval_requested(exceeded=tuple(exceeded), approvers=tuple(approvers), at=at, position=position)
 
     class ApprovalRequested(Aggregate.Event):
         exceeded: tuple[LimitExceeded, ...]
         approvers: tuple[UUID, ...]
         at: datetime
+        position: TierPosition | None = None
 
     @event(ApprovalRequested)
     def _approval_requested(
-        self, exceeded: tuple[LimitExceeded, ...], approvers: tuple[UUID, ...], at: datetime
+        self,
+        exceeded: tuple[LimitExceeded, ...],
+        approvers: tuple[UUID, ...],
+        at: datetime,
+        position: TierPosition | None = None,
     ) -> None:
         self.exceeded = tuple(exceeded)
         self.approvers = tuple(approvers)
+        self.position = position
 
-    def reassign(self, approvers: tuple[UUID, ...], at: datetime) -> None:
-        """Route a pending order anew (an approver left, or the company named approvers)."""
+    def reassign(
+        self,
+        approvers: tuple[UUID, ...],
+        at: datetime,
+        position: TierPosition | bool | None = False,
+        restart: bool = True,
+    ) -> None:
+        """Route a pending order anew (an approver left, or the company named approvers). ``position`` (ADR 0025): the
+        tier it waits at now (None: routed by the approver list; False: it stays at its tier); ``restart`` (a
+        re-evaluation on another version of the approval policy): its approvals at lower tiers no longer count, else
+        they do (its tier had nobody left to decide and was passed over)."""
         self._check_status(OrderStatus.PENDING_APPROVAL)
-        if tuple(approvers) != self.approvers:
+        if not isinstance(position, bool) and position != self.position:
+            if restart:
+                self._reassigned(approvers=tuple(approvers), at=at, position=position, policy_changed=True)
+            else:
+                self._reassigned(approvers=tuple(approvers), at=at, position=position, moved=True)
+        elif tuple(approvers) != self.approvers:
             self._reassigned(approvers=tuple(approvers), at=at)
 
     class Reassigned(Aggregate.Event):
         approvers: tuple[UUID, ...]
         at: datetime
+        position: TierPosition | None = None
+        policy_changed: bool = False
+        moved: bool = False
 
     @event(Reassigned)
-    def _reassigned(self, approvers: tuple[UUID, ...], at: datetime) -> None:
+    def _reassigned(
+        self,
+        approvers: tuple[UUID, ...],
+        at: datetime,
+        position: TierPosition | None = None,
+        policy_changed: bool = False,
+        moved: bool = False,
+    ) -> None:
         self.approvers = tuple(approvers)
+        if policy_changed or moved:
+            self.position = position
+        if policy_changed:
+            self.tier_approvals = []
 
     def re_evaluate(
         self,
@@ -328,6 +408,8 @@ class Order(Aggregate):
         approvers: tuple[UUID, ...],
         ledger_id: UUID | None,
         period_figures: Figures | None = None,
+        position: TierPosition | bool | None = False,
+        restart: bool = True,
     ) -> None:
         """The main contact (or who manages budgets) asked for the pending order to be judged again on today's
         budget (ADR 0024). The event pins the new basis and names who asked; routed anew when the approvers
@@ -338,7 +420,7 @@ class Order(Aggregate):
             previous_budget=self.budget, ledger_id=ledger_id, period_figures=period_figures,
         )  # fmt: skip
         if exceeded:
-            self.reassign(tuple(approvers), at)
+            self.reassign(tuple(approvers), at, position, restart)
         else:
             self.release(at)
 
@@ -393,9 +475,22 @@ class Order(Aggregate):
     def _offered(self, substitute_id: UUID, on_behalf_of: UUID, until: datetime, at: datetime) -> None:
         self.offers.append(Offer(substitute_id, on_behalf_of, until))
 
+    credit_gate: Callable[[Order], CreditHold | None] | None = None
+    """Asked by :meth:`release` whether the company's credit lets the order go to the ERP now (ADR 0026); set by the
+    application on every order it loads or creates (not state: nothing of it is stored)."""
+
+    credit_hold: CreditHold | None = None
+    """why the order waits for credit, and the credit it was judged on (status ``credit_hold``)"""
+    credit_held_at: datetime | None = None
+
     def release(self, at: datetime, approved_by: UUID | None = None) -> None:
-        """Send the order to the ERP. The event pins the content released, whatever happens later."""
+        """Send the order to the ERP — or, when the company's credit does not allow it now, hold it for credit (every
+        way to the ERP passes here). The event pins the content released, whatever happens later."""
         self._check_status(OrderStatus.PENDING_APPROVAL)
+        hold = self.credit_gate(self) if self.credit_gate is not None else None
+        if hold is not None:
+            self._credit_held(hold=hold, approved_by=approved_by, at=at)
+            return
         self._released(
             company_id=self.company_id,
             buyer_id=self.buyer_id,
@@ -404,6 +499,31 @@ class Order(Aggregate):
             approved_by=approved_by,
             modifications=tuple(self.modifications),
         )
+
+    class CreditHeld(Aggregate.Event):
+        hold: CreditHold
+        approved_by: UUID | None
+        at: datetime
+
+    @event(CreditHeld)
+    def _credit_held(self, hold: CreditHold, approved_by: UUID | None, at: datetime) -> None:
+        self.status = OrderStatus.CREDIT_HOLD
+        self.credit_hold = hold
+        self.credit_held_at = at
+        self.approved_by = approved_by
+
+    def release_on_credit(self, at: datetime) -> None:
+        """The ERP's figures allow the order waiting for credit now: it goes to the ERP as it was released."""
+        self._check_status(OrderStatus.CREDIT_HOLD)
+        self._released(
+            company_id=self.company_id, buyer_id=self.buyer_id, content=self.content, released_at=at,
+            approved_by=self.approved_by, modifications=tuple(self.modifications),
+        )  # fmt: skip
+
+    def cancel_credit_hold(self, by: UUID, at: datetime, comment: str | None = None) -> None:
+        """The main contact (or the buyer) withdraws an order waiting for credit; who may is the application's."""
+        self._check_status(OrderStatus.CREDIT_HOLD)
+        self._cancelled(by=by, comment=(comment or "").strip() or None, at=at)
 
     class Released(Aggregate.Event):
         company_id: UUID
@@ -488,6 +608,56 @@ class Order(Aggregate):
             approver_id=approver_id, comment=(comment or "").strip() or None, at=at, on_behalf_of=on_behalf_of
         )
         self.release(at=at, approved_by=approver_id)
+
+    def escalate(
+        self,
+        approver_id: UUID,
+        at: datetime,
+        next_approvers: tuple[UUID, ...],
+        position: TierPosition,
+        comment: str | None = None,
+        modified: OrderContent | None = None,
+        on_behalf_of: UUID | None = None,
+    ) -> None:
+        """Approved at a tier whose limit does not cover the order (ADR 0025): the approval is recorded and the order
+        climbs to ``position``, where ``next_approvers`` decide."""
+        self._check_decider(approver_id, on_behalf_of)
+        if self.position is None:
+            raise WrongState("The order is not routed by approval tiers.")
+        if modified is not None:
+            changes = changes_between(self.content, modified)
+            if changes:
+                self._modified(by=approver_id, content=modified, changes=changes, at=at)
+        self._escalated(
+            approver_id=approver_id, on_behalf_of=on_behalf_of, comment=(comment or "").strip() or None,
+            from_tier=self.position.tier, position=position, approvers=tuple(next_approvers), at=at,
+        )  # fmt: skip
+
+    class Escalated(Aggregate.Event):
+        approver_id: UUID
+        on_behalf_of: UUID | None
+        comment: str | None
+        from_tier: int
+        position: TierPosition
+        approvers: tuple[UUID, ...]
+        at: datetime
+
+    @event(Escalated)
+    def _escalated(
+        self,
+        approver_id: UUID,
+        on_behalf_of: UUID | None,
+        comment: str | None,
+        from_tier: int,
+        position: TierPosition,
+        approvers: tuple[UUID, ...],
+        at: datetime,
+    ) -> None:
+        self.tier_approvals.append(TierApproval(from_tier, approver_id, on_behalf_of, at))
+        self.position = position
+        self.approvers = tuple(approvers)
+        if comment:
+            self.conversation.append(Comment(approver_id, comment, at, "tier_approval", on_behalf_of))
 
     class Modified(Aggregate.Event):
         by: UUID
@@ -598,6 +768,8 @@ class Order(Aggregate):
         self.exceeded = ()
         self.approvers = ()
         self.offers = []
+        self.position = None
+        self.tier_approvals = []
         self.conversation.append(Comment(buyer_id, comment, at, "resubmission"))
 
     def cancel(self, by: UUID, at: datetime, comment: str | None = None) -> None:
@@ -641,6 +813,8 @@ class Order(Aggregate):
         self._check_status(OrderStatus.PENDING_APPROVAL)
         if approver_id == self.buyer_id:
             raise SelfApproval("Nobody decides their own order.")
+        if any(a.approver_id == approver_id for a in self.tier_approvals):
+            raise AlreadyApproved("You approved this order at a lower tier: someone else decides it now.")
         if on_behalf_of is None:
             if approver_id not in self.approvers:
                 raise NotAllowed("You are not an approver of this order.")

@@ -76,8 +76,7 @@ class Contacts:
     # ---- queries ----------------------------------------------------------------------------------------
 
     def find(self, user_id: UUID) -> ContactExchange | None:
-        found = self.exchanges.find(ContactExchange.create_id(user_id))
-        return found if isinstance(found, ContactExchange) else None
+        return self.exchanges.find(ContactExchange.create_id(user_id), ContactExchange)
 
     def contact(self, user_id: UUID) -> ContactExchange:
         found = self.find(user_id)

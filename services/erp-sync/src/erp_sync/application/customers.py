@@ -51,6 +51,19 @@ class Customers:
         customer.change_master_data(master_data, customer_center_allowed, changed_at)
         return [customer] if customer.version != version else []
 
+    def credit_changed(self, customer_number: str, credit: dict[str, Any], as_of: datetime) -> list[Any]:
+        """The ERP's credit figures of a customer (ADR 0026): newest ``as_of`` wins. Kept for customers that have
+        not registered yet too: handed on to the company with the registration's link."""
+        customer = self.find(customer_number)
+        if customer is None:
+            customer = Customer(
+                customer_number=customer_number, company_id=None, customer_center_allowed=True, master_data=None,
+                at=as_of,
+            )  # fmt: skip
+        version = customer.version
+        customer.change_credit(credit, as_of)
+        return [customer] if customer.version != version else []
+
     def erp_contact_recorded(
         self, customer_number: str, contact: dict[str, Any], changed_at: datetime | None = None
     ) -> list[Any]:
@@ -84,8 +97,7 @@ class Customers:
     # ---- queries ----------------------------------------------------------------------------------------
 
     def find(self, customer_number: str) -> Customer | None:
-        found = self.exchanges.find(Customer.create_id(customer_number))
-        return found if isinstance(found, Customer) else None
+        return self.exchanges.find(Customer.create_id(customer_number), Customer)
 
     def customer(self, customer_number: str) -> Customer:
         found = self.find(customer_number)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import Recording, Tracking
 
 from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, Units, price_entries
@@ -58,6 +58,9 @@ class DueView:
 
     def _apply(self, e: Any) -> None:
         raise NotImplementedError
+
+
+A = TypeVar("A")
 
 
 class Exchanges(ServiceApplication):
@@ -163,19 +166,19 @@ class Exchanges(ServiceApplication):
 
     # ---- queries ----------------------------------------------------------------------------------------
 
-    def find(self, aggregate_id: UUID) -> Any:
-        """The aggregate (None: none); in a consumer batch, as its bulk read loaded it (``load_many``)."""
+    @overload
+    def find(self, aggregate_id: UUID) -> Any | None: ...
+    @overload
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...
+    def find(self, aggregate_id: UUID, kind: type[Any] | None = None) -> Any | None:
+        """As :meth:`ServiceApplication.find`; in a consumer batch, as its bulk read loaded it (``load_many``)."""
         hit = preloaded(aggregate_id)
-        if hit is not MISSING:
-            return hit
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        if hit is MISSING:
+            return super().find(aggregate_id, kind) if kind is not None else super().find(aggregate_id)
+        return hit if kind is None or isinstance(hit, kind) else None
 
     def find_sales_order(self, order_id: UUID) -> SalesOrderExchange | None:
-        found = self.find(SalesOrderExchange.create_id(order_id))
-        return found if isinstance(found, SalesOrderExchange) else None
+        return self.find(SalesOrderExchange.create_id(order_id), SalesOrderExchange)
 
     def sales_order(self, order_id: UUID) -> SalesOrderExchange:
         found = self.find_sales_order(order_id)

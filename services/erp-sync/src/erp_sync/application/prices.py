@@ -219,12 +219,10 @@ class Prices:
     # ---- queries ----------------------------------------------------------------------------------------
 
     def find(self, customer_number: str, sku: str) -> CustomerPrice | None:
-        found = self.exchanges.find(CustomerPrice.create_id(customer_number, sku))
-        return found if isinstance(found, CustomerPrice) else None
+        return self.exchanges.find(CustomerPrice.create_id(customer_number, sku), CustomerPrice)
 
     def request(self, idempotency_key: str) -> PriceListRequest | None:
-        found = self.exchanges.find(PriceListRequest.create_id(idempotency_key))
-        return found if isinstance(found, PriceListRequest) else None
+        return self.exchanges.find(PriceListRequest.create_id(idempotency_key), PriceListRequest)
 
     def company_of(self, customer_number: str, loaded: dict[UUID, Any] | None = None) -> UUID | None:
         """The registered company of the customer (None: not registered); read once per consumer transaction."""

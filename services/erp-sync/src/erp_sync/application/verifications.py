@@ -104,10 +104,9 @@ class Verifications:
     # ---- queries ----------------------------------------------------------------------------------------
 
     def find(self, registration_id: UUID) -> CustomerVerificationExchange | None:
-        try:
-            return self.exchanges.repository.get(CustomerVerificationExchange.create_id(registration_id))
-        except AggregateNotFoundError:
-            return None
+        return self.exchanges.find(
+            CustomerVerificationExchange.create_id(registration_id), CustomerVerificationExchange
+        )
 
     def verification(self, registration_id: UUID) -> CustomerVerificationExchange:
         found = self.find(registration_id)

@@ -43,6 +43,9 @@ class Customer(Aggregate):
         self.changed_at: datetime | None = None
         self.erp_contacts: dict[str, dict[str, Any]] = {}
         self.known_at = at
+        self.credit: dict[str, Any] | None = None
+        """the ERP's credit figures (ADR 0026), None: never sent"""
+        self.credit_as_of: datetime | None = None
 
     def link(self, company_id: UUID, at: datetime) -> None:
         """The customer registered: it is this company now. A revocation the ERP sent before takes effect, and
@@ -66,6 +69,9 @@ class Customer(Aggregate):
             )
         for contact in list(self.erp_contacts.values()):
             self._erp_contact_handed_on(customer_number=self.customer_number, company_id=company_id, contact=contact)
+        if self.credit is not None and self.credit_as_of is not None:
+            self._credit_handed_on(customer_number=self.customer_number, company_id=company_id, credit=self.credit,
+                                   as_of=self.credit_as_of)  # fmt: skip
 
     class Linked(Aggregate.Event):
         customer_number: str
@@ -214,6 +220,44 @@ class Customer(Aggregate):
         change: str | None = None,
     ) -> None:
         self.erp_contacts[contact["contact_id"]] = contact
+
+    # ---- credit (ADR 0026) -------------------------------------------------------------------------------
+
+    def change_credit(self, credit: dict[str, Any], as_of: datetime) -> None:
+        """The ERP's credit figures, whole (``currency``, ``credit_limit``, ``open_receivables``, ``open_orders`` as
+        decimal strings, ``credit_blocked``). Figures taken before the last ones applied change nothing; the same
+        figures again change nothing."""
+        if self.credit_as_of is not None and as_of <= self.credit_as_of:
+            return
+        if self.credit == credit:
+            return
+        self._credit_changed(customer_number=self.customer_number, company_id=self.company_id, credit=credit,
+                             as_of=as_of)  # fmt: skip
+
+    class CreditChanged(Aggregate.Event):
+        customer_number: str
+        company_id: UUID | None
+        credit: dict[str, Any]
+        as_of: datetime
+
+    @event(CreditChanged)
+    def _credit_changed(self, customer_number: str, company_id: UUID | None, credit: dict[str, Any],
+                        as_of: datetime) -> None:  # fmt: skip
+        self.credit = credit
+        self.credit_as_of = as_of
+
+    class CreditHandedOn(Aggregate.Event):
+        """The credit the ERP sent before the customer registered, for the company now."""
+
+        customer_number: str
+        company_id: UUID
+        credit: dict[str, Any]
+        as_of: datetime
+
+    @event(CreditHandedOn)
+    def _credit_handed_on(self, customer_number: str, company_id: UUID, credit: dict[str, Any],
+                          as_of: datetime) -> None:  # fmt: skip
+        pass
 
 
 class Invoice(Aggregate):

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from kc_runtime.eventstore import ServiceApplication
+from notifications.domain.digests import Digest, DigestClosed, DigestStatus, digest_day, due_at
 from notifications.domain.model import Mail, MailStatus
-from notifications.domain.recipients import Recipient
+from notifications.domain.preferences import CATALOGUE, DEFAULT, Delivery, Preferences, preference_kind
+from notifications.domain.recipients import Recipient, RecipientEmail, RecipientSubject
+
+RACE_RETRIES = 20
+"""Attempts of a write that lost a race on the same aggregate (two mails of one user joining one digest)."""
+
+
+class CallerError(Exception):
+    code = "unknown_user"
+
+
+class UnknownCaller(CallerError):
+    code = "unknown_user"
+
+
+class IdentityMismatch(CallerError):
+    code = "identity_mismatch"
+
+
+class EmailNotVerified(CallerError):
+    code = "email_not_verified"
+
+
+class CallerInactive(Exception):
+    code = "user_inactive"
 
 
 @dataclass(frozen=True)
@@ -54,24 +80,165 @@ class Mails(ServiceApplication):
         found = self.find(user_id)
         return found if isinstance(found, Recipient) else None
 
-    def recipient_changed(self, user_id: UUID, **fields: Any) -> list[Recipient]:
-        """Keep what mails need to know of a user (email, names, language, active)."""
+    def recipient_changed(self, user_id: UUID, **fields: Any) -> list[Any]:
+        """Keep what mails need to know of a user (email, names, language, active), and which user each address
+        belongs to (to find a user who has not signed in yet)."""
         current = self.recipient(user_id)
         if current is None:
             if "email" not in fields:
                 return []
-            return [Recipient.known(user_id, **{**_RECIPIENT_FIELDS, **fields})]
+            return [
+                Recipient.known(user_id, **{**_RECIPIENT_FIELDS, **fields}),
+                *self._address_moved(user_id, None, fields["email"]),
+            ]
         merged = {k: fields.get(k, getattr(current, k)) for k in _RECIPIENT_FIELDS}
         if merged == {k: getattr(current, k) for k in _RECIPIENT_FIELDS}:
             return []
+        moved = self._address_moved(user_id, current.email, merged["email"])
         current.change(**merged)
-        return [current]
+        return [current, *moved]
 
-    def find(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
+    def _address_moved(self, user_id: UUID, before: str | None, after: str) -> list[RecipientEmail]:
+        changed: list[RecipientEmail] = []
+        if before and before.strip().lower() != after.strip().lower():
+            old = self._found(RecipientEmail, RecipientEmail.create_id(before))
+            if old is not None and old.user_id == user_id:
+                old.reassign(None)
+                changed.append(old)
+        new = self._found(RecipientEmail, RecipientEmail.create_id(after))
+        if new is None:
+            changed.append(RecipientEmail.claim(after, user_id))
+        elif new.user_id != user_id:
+            new.reassign(user_id)
+            changed.append(new)
+        return changed
+
+    def recipient_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
+        """users bound the user to the identity provider's (issuer, subject): from now on only that finds them."""
+        changed: list[Any] = []
+        if self._found(RecipientSubject, RecipientSubject.create_id(issuer, subject)) is None:
+            changed.append(RecipientSubject.bind(issuer, subject, user_id))
+        current = self.recipient(user_id)
+        if current is not None and not current.signed_in:
+            current.sign_in(issuer=issuer, subject=subject)
+            changed.append(current)
+        return changed
+
+    def _found(self, cls: type[Any], aggregate_id: UUID) -> Any:
+        found = self.find(aggregate_id)
+        return found if isinstance(found, cls) else None
+
+    # ---- who is calling -----------------------------------------------------------------------------------
+
+    def caller(self, who: Any) -> Recipient:
+        """The active user a verified token names (``kc_runtime.auth.Caller``), by the same rule as users and
+        approval: the user bound to the token's (issuer, subject); one not bound yet by the token's e-mail, only
+        when the identity provider verified it."""
+        issuer, subject = getattr(who, "issuer", None), getattr(who, "subject", None)
+        recipient = None
+        if isinstance(issuer, str) and isinstance(subject, str) and subject:
+            bound = self._found(RecipientSubject, RecipientSubject.create_id(issuer, subject))
+            recipient = self.recipient(bound.user_id) if bound is not None else None
+        if recipient is None:
+            email = getattr(who, "email", None)
+            index = (
+                self._found(RecipientEmail, RecipientEmail.create_id(email))
+                if isinstance(email, str) and email
+                else None
+            )
+            recipient = self.recipient(index.user_id) if index is not None and index.user_id else None
+            if recipient is None:
+                raise UnknownCaller("This account is not known to the customer center.")
+            if recipient.signed_in:
+                raise IdentityMismatch("This e-mail address belongs to a user who signs in with another account.")
+            if getattr(who, "email_verified", False) is not True:
+                raise EmailNotVerified("The identity provider has not verified this e-mail address.")
+        if not recipient.active:
+            raise CallerInactive("This account has been deactivated.")
+        return recipient
+
+    # ---- preferences (ADR 0027) ---------------------------------------------------------------------------
+
+    def preferences(self, user_id: UUID) -> Preferences | None:
+        return self._found(Preferences, Preferences.create_id(user_id))
+
+    def choose(self, user_id: UUID, choices: Mapping[str, str], by: UUID) -> Preferences:
+        """Set ``user_id``'s delivery of the kinds named (validated against the catalogue; the others stay)."""
+        for _ in range(RACE_RETRIES):
+            prefs = self.preferences(user_id) or Preferences.start(user_id)
+            if not prefs.choose(choices, by=by, at=datetime.now(UTC)):
+                return prefs  # nothing changed: no event (a new one, with only defaults, is not stored either)
+            try:
+                self.save(prefs)
+                return prefs
+            except IntegrityError:
+                continue  # chosen at the same moment by another request of theirs: apply on top of it
+        raise IntegrityError("preferences changed concurrently")
+
+    def delivery_of(self, mail: Mail) -> Delivery:
+        """How ``mail`` is to go out: what its recipient chose for its kind. Mails to an address, and kinds outside
+        the catalogue, go out at once."""
+        kind = preference_kind(mail.kind, mail.data)
+        if mail.to_user_id is None or kind not in CATALOGUE:
+            return DEFAULT
+        prefs = self.preferences(mail.to_user_id)
+        return prefs.delivery(kind) if prefs is not None else DEFAULT
+
+    def suppress(self, mail_id: UUID) -> None:
+        mail: Mail = self.repository.get(mail_id)
+        if mail.status is MailStatus.QUEUED:
+            mail.suppress(preference_kind(mail.kind, mail.data), datetime.now(UTC))
+            self.save(mail)
+
+    def defer(self, mail_id: UUID, hour: int, zone: tzinfo, now: datetime | None = None) -> Digest | None:
+        """Put the mail into its recipient's next digest (opened if need be), both in one transaction; a digest
+        already being sent takes no more: then the next day's."""
+        for _ in range(RACE_RETRIES):
+            mail: Mail = self.repository.get(mail_id)
+            if mail.status is not MailStatus.QUEUED or mail.to_user_id is None:
+                return None
+            at = now or datetime.now(UTC)
+            day = digest_day(at, hour, zone)
+            for _ in range(RACE_RETRIES):
+                digest = self._found(Digest, Digest.create_id(mail.to_user_id, day))
+                if digest is None:
+                    digest = Digest.open(mail.to_user_id, day, due_at(day, hour, zone))
+                try:
+                    digest.add(mail.id)
+                    break
+                except DigestClosed:
+                    day += timedelta(days=1)
+            mail.defer(digest.id, digest.day, at)
+            try:
+                self.save(mail, digest)
+                return digest
+            except IntegrityError:
+                continue  # another mail of theirs joined the digest at the same moment: again, on top of it
+        raise IntegrityError("digest changed concurrently")
+
+    # ---- digests ------------------------------------------------------------------------------------------
+
+    def digest(self, digest_id: UUID) -> Digest | None:
+        return self._found(Digest, digest_id)
+
+    def claim_digest(self, digest_id: UUID) -> Digest | None:
+        """The digest, claimed for sending by this caller; None when it is sent, empty, or another sender claimed
+        it at the same moment (the store's version check decides)."""
+        digest = self.digest(digest_id)
+        if digest is None or digest.status in (DigestStatus.SENT, DigestStatus.FAILED) or not digest.mail_ids:
             return None
+        digest.claim(datetime.now(UTC))
+        try:
+            self.save(digest)
+        except IntegrityError:
+            return None
+        return digest
+
+    def mark_digest_sent(self, digest_id: UUID, to: str, subject: str) -> None:
+        digest = self.digest(digest_id)
+        if digest is not None and digest.status is not DigestStatus.SENT:
+            digest.mark_sent(to, subject, datetime.now(UTC))
+            self.save(digest)
 
     def mark_sent(self, mail_id: UUID, to: str, subject: str) -> None:
         mail: Mail = self.repository.get(mail_id)
@@ -84,3 +251,9 @@ class Mails(ServiceApplication):
         if mail.status is MailStatus.QUEUED:
             mail.mark_failed(reason, datetime.now(UTC))
             self.save(mail)
+
+    def mark_digest_failed(self, digest_id: UUID, reason: str) -> None:
+        digest = self.digest(digest_id)
+        if digest is not None:
+            digest.mark_failed(reason, datetime.now(UTC))
+            self.save(digest)

@@ -21,6 +21,10 @@ class MailStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    """the recipient chose not to receive this kind (ADR 0027): recorded, never sent"""
+    DEFERRED = "deferred"
+    """the recipient chose the daily digest for this kind: it goes out inside their digest (``digest_id``)"""
 
 
 class Mail(Aggregate):
@@ -65,6 +69,7 @@ class Mail(Aggregate):
         self.subject: str | None = None
         self.sent_at: datetime | None = None
         self.failure: str | None = None
+        self.digest_id: UUID | None = None
 
     @property
     def message_id(self) -> str:
@@ -100,3 +105,31 @@ class Mail(Aggregate):
     def _failed(self, reason: str, at: datetime) -> None:
         self.status = MailStatus.FAILED
         self.failure = reason
+
+    def suppress(self, preference_kind: str, at: datetime) -> None:
+        """Not sent: the recipient chose ``none`` for this kind. Recorded so that it can be seen that it was."""
+        if self.status is MailStatus.QUEUED:
+            self._suppressed(preference_kind=preference_kind, at=at)
+
+    class Suppressed(Aggregate.Event):
+        preference_kind: str
+        at: datetime
+
+    @event(Suppressed)
+    def _suppressed(self, preference_kind: str, at: datetime) -> None:
+        self.status = MailStatus.SUPPRESSED
+
+    def defer(self, digest_id: UUID, day: str, at: datetime) -> None:
+        """Goes out inside the recipient's digest of ``day`` instead of on its own."""
+        if self.status is MailStatus.QUEUED:
+            self._deferred(digest_id=digest_id, day=day, at=at)
+
+    class Deferred(Aggregate.Event):
+        digest_id: UUID
+        day: str
+        at: datetime
+
+    @event(Deferred)
+    def _deferred(self, digest_id: UUID, day: str, at: datetime) -> None:
+        self.status = MailStatus.DEFERRED
+        self.digest_id = digest_id

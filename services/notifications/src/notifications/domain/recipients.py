@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+_EMAILS = uuid5(NAMESPACE_URL, "urn:kundencenter:notifications:recipient-emails")
+_SIGN_INS = uuid5(NAMESPACE_URL, "urn:kundencenter:notifications:sign-ins")
 
 
 class Recipient(Aggregate):
@@ -16,6 +19,8 @@ class Recipient(Aggregate):
         self.last_name = last_name
         self.language = language
         self.active = active
+        self.signed_in = False
+        """bound by users to an identity provider's (issuer, subject): from then on only that identifies them"""
 
     @classmethod
     def known(
@@ -48,3 +53,55 @@ class Recipient(Aggregate):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    class SignedIn(Aggregate.Event):
+        issuer: str
+        subject: str
+
+    @event(SignedIn)
+    def sign_in(self, issuer: str, subject: str) -> None:
+        self.signed_in = True
+
+
+class RecipientEmail(Aggregate):
+    """Which user an e-mail address belongs to: finds a user who has not signed in yet by the token's verified
+    address (as users does at the first sign-in)."""
+
+    @staticmethod
+    def create_id(email: str) -> UUID:
+        return uuid5(_EMAILS, email.strip().lower())
+
+    @classmethod
+    def claim(cls, email: str, user_id: UUID) -> RecipientEmail:
+        return cls._create(cls.Claimed, id=cls.create_id(email), user_id=user_id)
+
+    class Claimed(Aggregate.Created):
+        user_id: UUID
+
+    def __init__(self, user_id: UUID | None) -> None:
+        self.user_id: UUID | None = user_id
+
+    class Reassigned(Aggregate.Event):
+        user_id: UUID | None
+
+    @event(Reassigned)
+    def reassign(self, user_id: UUID | None) -> None:
+        self.user_id = user_id
+
+
+class RecipientSubject(Aggregate):
+    """Which user an identity provider's (issuer, subject) is bound to (users' ``UserSignInBound``)."""
+
+    @staticmethod
+    def create_id(issuer: str, subject: str) -> UUID:
+        return uuid5(_SIGN_INS, f"{issuer}|{subject}")
+
+    @classmethod
+    def bind(cls, issuer: str, subject: str, user_id: UUID) -> RecipientSubject:
+        return cls._create(cls.Bound, id=cls.create_id(issuer, subject), user_id=user_id)
+
+    class Bound(Aggregate.Created):
+        user_id: UUID
+
+    def __init__(self, user_id: UUID) -> None:
+        self.user_id = user_id

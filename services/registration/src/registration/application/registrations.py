@@ -391,11 +391,7 @@ class Registrations(ServiceApplication):
         return True
 
     def _find(self, registration_id: UUID) -> Registration | None:
-        try:
-            found: Any = self.repository.get(registration_id)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, Registration) else None
+        return self.find(registration_id, Registration)
 
     def _registered(self, customer_number: str) -> bool:
         account = self._account(customer_number)

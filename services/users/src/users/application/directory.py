@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from kc_runtime.eventstore import ServiceApplication
@@ -265,7 +265,7 @@ class Directory(ServiceApplication):
         aggregates: list[Any] = [user]
         if email_key(email) != email_key(user.email):
             aggregates.append(self._claim_email(email, user.id))
-            old = self._find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
+            old = self.find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
             if old is not None:
                 old.release(user.id)
                 aggregates.append(old)
@@ -371,14 +371,14 @@ class Directory(ServiceApplication):
         aggregates: list[Any] = [role]
         if role_name_key(actor.company_id, role.name) != old_key:
             aggregates.append(self._claim_role_name(actor.company_id, role.name, role.id))
-            old = self._find(KeyClaim.create_id(old_key), KeyClaim)
+            old = self.find(KeyClaim.create_id(old_key), KeyClaim)
             if old is not None:
                 old.release(role.id)
                 aggregates.append(old)
         resolve = self._resolver(actor.company_id, overrides={role.role_id: role.permissions})
         company = self._company(actor.company_id)
         for holder_id in self.read_model.user_ids_with_role(actor.company_id, role.role_id):
-            holder = self._find(holder_id, User)
+            holder = self.find(holder_id, User)
             if holder is None:
                 continue
             holder.recompute_permissions(resolve, role.role_id, by=actor.user_id)
@@ -397,7 +397,7 @@ class Directory(ServiceApplication):
             raise RoleInUse(f"{len(holders)} user(s) hold this role; take it from them first.")
         role.delete(by=actor.user_id)
         aggregates: list[Any] = [role]
-        claim = self._find(KeyClaim.create_id(role_name_key(actor.company_id, role.name)), KeyClaim)
+        claim = self.find(KeyClaim.create_id(role_name_key(actor.company_id, role.name)), KeyClaim)
         if claim is not None:
             claim.release(role.id)
             aggregates.append(claim)
@@ -543,7 +543,7 @@ class Directory(ServiceApplication):
 
         Raises :class:`EmailTaken` when the main contact's address belongs to a user already.
         """
-        if self._find(company_id, Company) is not None:
+        if self.find(company_id, Company) is not None:
             return []
         user = User.create(
             company_id=company_id,
@@ -569,7 +569,7 @@ class Directory(ServiceApplication):
             registered_at=registered_at,
         )
         # The inbox is saved either way: an ERP message held concurrently collides with it and is retried.
-        inbox = self._find(ErpInbox.create_id(company_id), ErpInbox)
+        inbox = self.find(ErpInbox.create_id(company_id), ErpInbox)
         if inbox is None:
             inbox = ErpInbox(company_id=company_id, delivered=True)
         else:
@@ -581,7 +581,7 @@ class Directory(ServiceApplication):
     def erp_master_data_changed(self, company_id: UUID, name: str, currency: str, changed_at: datetime) -> list[Any]:
         """The aggregates to save for the ERP's master data of a company: the company's name and currency follow
         the ERP (the newest change wins). Held for a company not registered here yet."""
-        company = self._find(company_id, Company)
+        company = self.find(company_id, Company)
         target: Company | ErpInbox
         if company is not None:
             target = company
@@ -595,7 +595,7 @@ class Directory(ServiceApplication):
         """The aggregates to save for a contact person the ERP added, changed or deactivated: kept in the
         company's list of ERP contacts (a deactivated one leaves the take-over list). Users are never changed:
         the shop is the master of its users. Held for a company not registered here yet."""
-        company = self._find(company_id, Company)
+        company = self.find(company_id, Company)
         target: Company | ErpInbox
         if company is not None:
             target = company
@@ -606,19 +606,12 @@ class Directory(ServiceApplication):
         return [target] if target.pending_events else []
 
     def _inbox(self, company_id: UUID) -> ErpInbox:
-        return self._find(ErpInbox.create_id(company_id), ErpInbox) or ErpInbox(company_id=company_id)
+        return self.find(ErpInbox.create_id(company_id), ErpInbox) or ErpInbox(company_id=company_id)
 
     # ---- helpers ----------------------------------------------------------------------------------------
 
-    def _find(self, aggregate_id: UUID, cls: type[A]) -> A | None:
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None
-
     def _user(self, actor: Actor, user_id: UUID, expected_version: int | None = None) -> User:
-        user = self._find(user_id, User)
+        user = self.find(user_id, User)
         if user is None or user.company_id != actor.company_id:
             raise NotFound("Not found.")
         _check_version(user.version, expected_version)
@@ -631,7 +624,7 @@ class Directory(ServiceApplication):
         return row
 
     def _company(self, company_id: UUID) -> Company:
-        company = self._find(company_id, Company)
+        company = self.find(company_id, Company)
         if company is None:
             raise NotFound("Not found.")
         return company
@@ -651,7 +644,7 @@ class Directory(ServiceApplication):
 
     def _find_role(self, company_id: UUID, role_id: str) -> Role | None:
         try:
-            role = self._find(UUID(role_id), Role)
+            role = self.find(UUID(role_id), Role)
         except ValueError:
             return None
         if role is None or role.company_id != company_id or role.deleted:
@@ -678,7 +671,7 @@ class Directory(ServiceApplication):
         return resolve
 
     def _claim(self, key: str, owner_id: UUID) -> KeyClaim:
-        claim = self._find(KeyClaim.create_id(key), KeyClaim)
+        claim = self.find(KeyClaim.create_id(key), KeyClaim)
         if claim is None:
             return KeyClaim(key=key, owner_id=owner_id)
         claim.claim(owner_id)
@@ -701,7 +694,7 @@ class Directory(ServiceApplication):
         try:
             self.save(*aggregates)
         except IntegrityError:
-            claim = self._find(KeyClaim.create_id(email_key(email)), KeyClaim)
+            claim = self.find(KeyClaim.create_id(email_key(email)), KeyClaim)
             if claim is not None and claim.owner_id not in (None, owner_id):
                 raise EmailTaken(f"The e-mail address {email} belongs to another user already.") from None
             raise
@@ -710,7 +703,7 @@ class Directory(ServiceApplication):
         try:
             self.save(*aggregates)
         except IntegrityError:
-            claim = self._find(KeyClaim.create_id(role_name_key(company_id, name)), KeyClaim)
+            claim = self.find(KeyClaim.create_id(role_name_key(company_id, name)), KeyClaim)
             if claim is not None and claim.owner_id not in (None, owner_id):
                 raise RoleNameTaken(f"The company has a role named {name!r} already.") from None
             raise

@@ -64,15 +64,15 @@ def start(
 
 
 def confirm(directory: Directory, change_id: UUID, token: str) -> UserRow:
-    change = directory._find(change_id, EmailChange)
-    user = directory._find(change.user_id, User) if change is not None else None
+    change = directory.find(change_id, EmailChange)
+    user = directory.find(change.user_id, User) if change is not None else None
     if change is None or user is None:
         raise NotFound("Not found.")
     change.confirm(token, current_email=user.email, now=datetime.now(UTC))
     aggregates: list[Any] = [change, user]
     if email_key(change.email) != email_key(user.email):
         aggregates.append(directory._claim_email(change.email, user.id))
-        old = directory._find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
+        old = directory.find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
         if old is not None:
             old.release(user.id)
             aggregates.append(old)
@@ -82,10 +82,10 @@ def confirm(directory: Directory, change_id: UUID, token: str) -> UserRow:
 
 
 def pending(directory: Directory, change_id: UUID) -> EmailChange | None:
-    return directory._find(change_id, EmailChange)
+    return directory.find(change_id, EmailChange)
 
 
 def _check_free(directory: Directory, email: str, user_id: UUID) -> None:
-    claim = directory._find(KeyClaim.create_id(email_key(email)), KeyClaim)
+    claim = directory.find(KeyClaim.create_id(email_key(email)), KeyClaim)
     if claim is not None and claim.owner_id not in (None, user_id):
         raise EmailTaken(f"The e-mail address {email} belongs to another user already.")

@@ -73,7 +73,7 @@ def bound_user(directory: Directory, issuer: str, subject: str) -> UUID | None:
     cache: BoundSubjects = directory.bound_subjects
     user_id = cache.get(key)
     if user_id is None:
-        claim = directory._find(KeyClaim.create_id(sign_in_key(issuer, subject)), KeyClaim)
+        claim = directory.find(KeyClaim.create_id(sign_in_key(issuer, subject)), KeyClaim)
         user_id = claim.owner_id if claim is not None else None
         if user_id is not None:
             cache.put(key, user_id)
@@ -99,7 +99,7 @@ def _first_sign_in(directory: Directory, caller: Identity) -> UserRow:
     row = directory.read_model.user_by_email(email) if isinstance(email, str) and email.strip() else None
     if row is None:
         raise _unknown()
-    if directory._find(SignIn.create_id(row.user_id), SignIn) is not None:
+    if directory.find(SignIn.create_id(row.user_id), SignIn) is not None:
         raise Unauthenticated(
             "This e-mail address belongs to a user who signs in with another account.", code="identity_mismatch"
         )
@@ -133,4 +133,4 @@ def _first_sign_in(directory: Directory, caller: Identity) -> UserRow:
 
 def sign_in_of(directory: Directory, user_id: UUID) -> Any:
     """The user's binding, if they have signed in."""
-    return directory._find(SignIn.create_id(user_id), SignIn)
+    return directory.find(SignIn.create_id(user_id), SignIn)

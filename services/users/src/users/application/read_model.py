@@ -18,6 +18,8 @@ from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
 
+from users.domain.email_change import EmailChange
+from users.domain.identity import SignIn
 from users.domain.model import (
     Budget,
     Company,
@@ -29,6 +31,7 @@ from users.domain.model import (
     email_key,
 )
 from users.domain.permissions import MAIN_CONTACT
+from users.domain.refusal import RegistrationRefusal
 
 READ_MODEL_KWARG = "read_model_changes"
 """The keyword under which a save hands its read-model changes to the event recorder."""
@@ -241,42 +244,45 @@ def jsonable(value: Any) -> Any:
 _NOT_DETAILS = {"originator_id", "originator_version", "originator_topic", "timestamp", "by", "company_id"}
 
 
-_ABOUT_A_USER = {
-    # aggregates of their own whose events are about a user: (action, the details shown); a confirmed change is
-    # audited as the user's own EmailChanged, saved with it
-    ("SignIn", "Bound"): ("user.sign_in_bound", ("issuer", "subject")),
-    ("EmailChange", "Requested"): ("user.email_change_requested", ("email", "previous_email", "expires_at")),
-}
-
-
 def _about_a_user(index: int, event: Any) -> AuditDraft | None:
-    owner, name = _owner(event), type(event).__name__
-    if owner == "RegistrationRefusal":
-        return AuditDraft(
-            event_index=index,
-            company_id=event.company_id,
-            at=event.timestamp,
-            actor_id=None,
-            action="company.registration_refused",
-            subject_type="company",
-            subject_id=event.company_id,
-            details={"registration_id": str(event.registration_id), "reason": event.reason},
-        )
-    known = _ABOUT_A_USER.get((owner, name))
-    if known is None:
-        return None
-    action, shown = known
-    attrs = vars(event)
-    user_id = attrs.get("user_id")
+    """Events of aggregates of their own that are about a user (or a refused registration); a confirmed change
+    is audited as the user's own EmailChanged, saved with it. Any other event (KeyClaim's bookkeeping, a
+    confirmation): no audit entry."""
+    match event:
+        case RegistrationRefusal.Refused():
+            return AuditDraft(
+                event_index=index,
+                company_id=event.company_id,
+                at=event.timestamp,
+                actor_id=None,
+                action="company.registration_refused",
+                subject_type="company",
+                subject_id=event.company_id,
+                details={"registration_id": str(event.registration_id), "reason": event.reason},
+            )
+        case SignIn.Bound():
+            details = {"issuer": event.issuer, "subject": event.subject}
+            return _user_entry(index, event, event.user_id, "user.sign_in_bound", details)
+        case EmailChange.Requested():
+            details = {"email": event.email, "previous_email": event.previous_email,
+                       "expires_at": jsonable(event.expires_at)}  # fmt: skip
+            return _user_entry(index, event, event.by, "user.email_change_requested", details)
+        case _:
+            return None
+
+
+def _user_entry(
+    index: int, event: SignIn.Bound | EmailChange.Requested, actor_id: UUID | None, action: str, details: dict[str, Any]
+) -> AuditDraft:
     return AuditDraft(
         event_index=index,
-        company_id=attrs["company_id"],
+        company_id=event.company_id,
         at=event.timestamp,
-        actor_id=attrs.get("by", user_id),
+        actor_id=actor_id,
         action=action,
         subject_type="user",
-        subject_id=user_id if user_id is not None else event.originator_id,
-        details={k: jsonable(attrs[k]) for k in shown},
+        subject_id=event.user_id,
+        details=details,
     )
 
 

@@ -13,6 +13,12 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_
 from pydantic_core import PydanticCustomError
 
 from approval.adapters.inbound.absences_http import add_absence_routes
+from approval.adapters.inbound.policy_http import (
+    ApprovalTierOut,
+    add_policy_routes,
+    approval_tier_out,
+    order_people,
+)
 from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import (
     DECISIONS_MAX,
@@ -24,9 +30,10 @@ from approval.application.orders import (
     Verdict,
 )
 from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
+from approval.domain.credit import CompanyCredit
 from approval.domain.ledger import Figures
 from approval.domain.members import Member
-from approval.domain.model import Address, Order, OrderContent, OrderLine
+from approval.domain.model import Address, Order, OrderContent, OrderLine, OrderStatus
 from approval.domain.model import Comment as OrderComment
 from approval.domain.pricing import OrderRequest, RequestedLine
 from contracts.common import MultilineText, PlainText
@@ -42,7 +49,7 @@ Text = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX, strip_whitesp
 LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX), MultilineText]
 Comment = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX), MultilineText]
 StatusFilter = Literal[
-    "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected"
+    "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected", "credit_hold"
 ]
 
 
@@ -304,6 +311,43 @@ class JudgedOnOut(BaseModel):
     )
 
 
+class CreditHoldOut(BaseModel):
+    """Why an order waits for the company's credit (ADR 0026). The company's figures are not shown here: the main
+    contact sees them at `GET /api/orders/credit`."""
+
+    reason: Literal["credit_blocked", "credit_limit", "credit_queue", "credit_currency"] = Field(
+        description="`credit_blocked`: the ERP blocked the company; `credit_limit`: the order does not fit into the "
+        "available credit; `credit_queue`: older orders of the company wait for credit first; `credit_currency`: the "
+        "ERP's credit is in another currency"
+    )
+    amount: MoneyOut
+    since: datetime
+
+
+class WaitingOut(BaseModel):
+    order_id: UUID
+    amount: MoneyOut
+    submitted_at: datetime
+
+
+class CompanyCreditOut(BaseModel):
+    """The company's credit as the ERP reported it and as approval counts on it (ADR 0026). Orders waiting for credit
+    go on by themselves, oldest first, when the ERP's figures allow it."""
+
+    known: bool = Field(description="False: the ERP never sent the company's credit; orders are not checked")
+    currency: str | None = None
+    credit_limit: Decimal | None = None
+    open_receivables: Decimal | None = None
+    open_orders: Decimal | None = Field(default=None, description="The ERP's sales orders not invoiced yet")
+    released_unconfirmed: Decimal | None = Field(
+        default=None, description="Orders released to the ERP that its figures did not include yet"
+    )
+    available: Decimal | None = None
+    credit_blocked: bool = False
+    as_of: datetime | None = Field(default=None, description="When the ERP took its figures")
+    waiting: list[WaitingOut] = Field(default_factory=list, description="Orders waiting for credit, oldest first")
+
+
 class OrderOut(BaseModel):
     id: UUID
     version: int
@@ -324,6 +368,9 @@ class OrderOut(BaseModel):
     budget_at_submission: BudgetOut = Field(description="The budget of the last judgement (see `judged_on`)")
     judged_on: JudgedOnOut
     approvers: list[PersonOut]
+    approval_tier: ApprovalTierOut | None = Field(
+        default=None, description="Under a tiered approval policy: the tier the order waits at (null: no tiers)"
+    )
     decided_by: PersonOut | None
     decided_on_behalf_of: PersonOut | None = Field(
         default=None, description="When a substitute decided: the absent approver they decided for"
@@ -335,6 +382,9 @@ class OrderOut(BaseModel):
     released_at: datetime | None
     erp_order_number: str | None = Field(description="The ERP's sales order number, once it confirmed the order")
     erp_rejection_reason: str | None = Field(description="Why the ERP refused the order (status erp_rejected)")
+    credit_hold: CreditHoldOut | None = Field(
+        default=None, description="Status `credit_hold`: why it waits for the company's credit (ADR 0026)"
+    )
 
 
 class ReEvaluationIn(Strict):
@@ -498,23 +548,29 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
             or getattr(getattr(e, "comment", None), "author_id", None)
         )
         detail: dict[str, Any] = {}
-        if kind == "ApprovalRequested":
-            detail = {"exceeded_limits": [_limit(x).model_dump(mode="json") for x in e.exceeded],
-                      "approvers": [str(a) for a in e.approvers]}  # fmt: skip
-        elif kind == "Reassigned":
-            detail = {"approvers": [str(a) for a in e.approvers]}
-        elif kind == "ReEvaluated":
-            detail = {"exceeded_limits_before": [_limit(x).model_dump(mode="json") for x in e.before],
-                      "exceeded_limits": [_limit(x).model_dump(mode="json") for x in e.exceeded],
-                      "budget_before": _budget(e.previous_budget).model_dump(mode="json"),
-                      "budget": _budget(e.budget).model_dump(mode="json")}  # fmt: skip
-        elif kind == "Modified":
-            detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
-        elif kind == "Released":
-            by = e.approved_by
-        elif kind == "OfferedToSubstitute":
-            detail = {"substitute": person(e.substitute_id).model_dump(mode="json"),  # type: ignore[union-attr]
-                      "until": e.until.isoformat()}  # fmt: skip
+        match e:
+            case Order.ApprovalRequested():
+                detail = {"exceeded_limits": [_limit(x).model_dump(mode="json") for x in e.exceeded],
+                          "approvers": [str(a) for a in e.approvers]}  # fmt: skip
+            case Order.Reassigned():
+                detail = {"approvers": [str(a) for a in e.approvers]}
+            case Order.Escalated():  # approved at a tier below the order's value: lifted to the next (ADR 0025)
+                detail = {"from_tier": e.from_tier, "tier": e.position.tier,
+                          "approvers": [str(a) for a in e.approvers]}  # fmt: skip
+            case Order.ReEvaluated():
+                detail = {"exceeded_limits_before": [_limit(x).model_dump(mode="json") for x in e.before],
+                          "exceeded_limits": [_limit(x).model_dump(mode="json") for x in e.exceeded],
+                          "budget_before": _budget(e.previous_budget).model_dump(mode="json"),
+                          "budget": _budget(e.budget).model_dump(mode="json")}  # fmt: skip
+            case Order.Modified():
+                detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
+            case Order.Released():
+                by = e.approved_by
+            case Order.CreditHeld():  # why it waits for credit (the company's figures are the main contact's)
+                by, detail = e.approved_by, {"reason": e.hold.reason}
+            case Order.OfferedToSubstitute():
+                detail = {"substitute": PersonOut(id=e.substitute_id, name=names.get(e.substitute_id)).model_dump(mode="json"),
+                          "until": e.until.isoformat()}  # fmt: skip
         said = getattr(e, "comment", None)
         text = said.text if isinstance(said, OrderComment) else said if isinstance(said, str) else None
         out.append(
@@ -588,6 +644,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
             period_budget=_figures(order.buyer_id, order.period_figures) if order.period_figures else None,
         ),
         approvers=[person(a) for a in order.approvers],
+        approval_tier=approval_tier_out(order, names),
         decided_by=person(order.decided_by) if order.decided_by else None,
         decided_on_behalf_of=person(order.decided_on_behalf_of) if order.decided_on_behalf_of else None,
         modifications=[ChangeOut(**vars(x)) for x in order.modifications],
@@ -606,7 +663,33 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         released_at=order.released_at,
         erp_order_number=order.erp_order_number,
         erp_rejection_reason=order.erp_rejection_reason,
+        credit_hold=_credit_hold(order),
     )
+
+
+def _credit_hold(order: Order) -> CreditHoldOut | None:
+    h = order.credit_hold
+    if h is None or order.status is not OrderStatus.CREDIT_HOLD:
+        return None
+    since = order.credit_held_at or order.judged_at
+    return CreditHoldOut(reason=h.reason, amount=MoneyOut(amount=h.amount, currency=h.currency), since=since)  # type: ignore[arg-type]
+
+
+def _company_credit(credit: CompanyCredit | None) -> CompanyCreditOut:
+    if credit is None or credit.figures is None:
+        return CompanyCreditOut(known=False)
+    f, stand = credit.figures, credit.stand()
+    waiting = [
+        WaitingOut(
+            order_id=w.order_id, amount=MoneyOut(amount=w.amount, currency=w.currency), submitted_at=w.submitted_at
+        )
+        for w in credit.waiting
+    ]
+    return CompanyCreditOut(
+        known=True, currency=f.currency, credit_limit=f.credit_limit, open_receivables=f.open_receivables,
+        open_orders=f.open_orders, released_unconfirmed=stand.released_unconfirmed, available=stand.available,
+        credit_blocked=f.credit_blocked, as_of=f.as_of, waiting=waiting,
+    )  # fmt: skip
 
 
 def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -> DecisionsOut:
@@ -706,6 +789,18 @@ async def _page(
     return PageOut(items=items, total=total, limit=limit, offset=offset)
 
 
+def present_order(orders: Orders, order: Order) -> OrderOut:
+    """The order with its timeline and the names of everyone in it (the use case that returned the order checked
+    that the caller may see it)."""
+    ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
+    ids |= {o.substitute_id for o in order.offers} | {o.on_behalf_of for o in order.offers}
+    ids |= {m.on_behalf_of for m in order.conversation if m.on_behalf_of} | order_people(order)
+    for decider in (order.decided_by, order.decided_on_behalf_of):
+        if decider:
+            ids.add(decider)
+    return order_out(order, orders.timeline(order), orders.names(ids))
+
+
 def orders_router(
     orders: Orders, summaries: OrderSummaries, blocking: Blocking, caller: Any, fence: ReadFence | None = None
 ) -> APIRouter:
@@ -735,14 +830,7 @@ def orders_router(
     Me = Annotated[Member, Depends(member)]
 
     def present(order: Order) -> OrderOut:
-        # the use case that returned the order checked that the caller may see it
-        ids = {order.buyer_id, *order.approvers, *(m.author_id for m in order.conversation)}
-        ids |= {o.substitute_id for o in order.offers} | {o.on_behalf_of for o in order.offers}
-        ids |= {m.on_behalf_of for m in order.conversation if m.on_behalf_of}
-        for decider in (order.decided_by, order.decided_on_behalf_of):
-            if decider:
-                ids.add(decider)
-        return order_out(order, orders.timeline(order), orders.names(ids))
+        return present_order(orders, order)
 
     async def respond(
         use_case: Callable[..., Order], who: Caller, *args: Any, request: OrderRequest | None = None
@@ -896,6 +984,19 @@ def orders_router(
 
         return await blocking.run(run)
 
+    @router.get(
+        "/api/orders/credit",
+        response_model=CompanyCreditOut,
+        summary="The company's credit at the ERP and the orders waiting for it (the main contact, or who manages budgets)",
+        description="Others get 403 `not_allowed`: a buyer sees only why their own order waits (`credit_hold`).",
+    )
+    async def company_credit(who: Who) -> CompanyCreditOut:
+        def run() -> CompanyCreditOut:
+            with orders.one_read():
+                return _company_credit(orders.credit.view(resolve(who)))
+
+        return await blocking.run(run)
+
     @router.post(
         "/api/orders/re-evaluations",
         response_model=ReEvaluationOut,
@@ -975,4 +1076,5 @@ def orders_router(
         return await respond(orders.comment, who, order_id, body.text, _parse_if_match(if_match))
 
     add_absence_routes(router, orders, summaries, blocking, member)
+    add_policy_routes(router, orders, blocking, member)
     return router

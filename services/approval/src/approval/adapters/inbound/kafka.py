@@ -10,6 +10,7 @@ from uuid import UUID
 
 from approval.application.orders import Orders
 from approval.domain.budget import Budget, PeriodBudget
+from approval.domain.credit import CreditFigures
 from approval.domain.pricing import PriceBreak
 from contracts.erp_sync import v1 as erp_sync
 from contracts.topics import ERP_SYNC_CUSTOMERS, ERP_SYNC_PRICES, ERP_SYNC_SALES_ORDERS, USERS_COMPANIES, USERS_USERS
@@ -38,7 +39,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         return orders.member_joined(
             m.user_id, m.company_id, m.email, m.first_name, m.last_name, m.language,
             active=m.status == "active", permissions=m.permissions, budget=_budget(m.budget),
-            is_main_contact=m.is_main_contact,
+            is_main_contact=m.is_main_contact, role_ids=m.role_ids,
         )  # fmt: skip
 
     def changed(extract: Callable[[Any], dict[str, Any]]) -> Handler:
@@ -70,7 +71,9 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         users.UserActivated: changed(lambda m: {"active": True}),
         users.UserDeactivated: changed(lambda m: {"active": False}),
         users.UserBudgetSet: changed(lambda m: {"budget": _budget(m.budget)}),
-        users.UserRolesSet: changed(lambda m: {"permissions": m.permissions, "is_main_contact": m.is_main_contact}),
+        users.UserRolesSet: changed(
+            lambda m: {"permissions": m.permissions, "is_main_contact": m.is_main_contact, "role_ids": m.role_ids}
+        ),
         users.UserPermissionsChanged: changed(lambda m: {"permissions": m.permissions}),
         users.UserSignInBound: lambda i: orders.member_signed_in(
             i.message.user_id,  # type: ignore[attr-defined]
@@ -94,7 +97,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
 
     def confirmed(i: Inbound) -> list[Any]:
         m: erp_sync.SalesOrderConfirmedByErp = i.message  # type: ignore[assignment]
-        return orders.erp_confirmed(m.order_id, m.erp_order_number, unit(i))
+        return orders.erp_confirmed(m.order_id, m.erp_order_number, unit(i), m.confirmed_at)
 
     def rejected(i: Inbound) -> list[Any]:
         m: erp_sync.SalesOrderRejectedByErp = i.message  # type: ignore[assignment]
@@ -103,6 +106,13 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
     def access(i: Inbound) -> list[Any]:
         m: erp_sync.CustomerCenterAccessChanged = i.message  # type: ignore[assignment]
         return orders.ordering_allowed_changed(m.company_id, m.allowed)
+
+    def credit(i: Inbound) -> list[Any]:
+        m: erp_sync.CompanyCreditChanged = i.message  # type: ignore[assignment]
+        figures = CreditFigures(
+            m.currency, m.credit_limit, m.open_receivables, m.open_orders, m.credit_blocked, m.as_of
+        )
+        return orders.credit.figures_changed(m.company_id, figures)
 
     def price(i: Inbound) -> list[Any]:
         m: erp_sync.ArticlePriceChanged = i.message  # type: ignore[assignment]
@@ -139,7 +149,10 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
         ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
         ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers, batch=True, preload=erp_orders),
-        ConsumerSpec(topic=ERP_SYNC_CUSTOMERS, handlers={erp_sync.CustomerCenterAccessChanged: access}),
+        ConsumerSpec(
+            topic=ERP_SYNC_CUSTOMERS,
+            handlers={erp_sync.CustomerCenterAccessChanged: access, erp_sync.CompanyCreditChanged: credit},
+        ),
         # Prices come in bursts (a customer's whole assortment at registration or after a resend): in batches.
         ConsumerSpec(topic=ERP_SYNC_PRICES, handlers={erp_sync.ArticlePriceChanged: price}, batch=True),
     ]

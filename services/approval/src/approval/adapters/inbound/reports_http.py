@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import xlsxwriter
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
+from approval.adapters.inbound.callers import Callers
 from approval.adapters.outbound.figures import TOP, FiguresStore
 from approval.application.orders import Orders
 from approval.application.reports import STATUSES, ReportQuery, rate, report_query
@@ -22,7 +23,6 @@ from contracts.common import PlainText
 from contracts.limits import SHORT_TEXT_MAX
 from kc_runtime.auth import Caller
 from kc_runtime.eventstore import Blocking
-from kc_runtime.fence import ReadFence
 
 Moment = Annotated[str, StringConstraints(max_length=40, strip_whitespace=True)]
 Reference = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX), PlainText]
@@ -344,24 +344,11 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def reports_router(
-    orders: Orders, store: FiguresStore, blocking: Blocking, caller: Any, fence: ReadFence | None = None
-) -> APIRouter:
-    """``caller``: the dependency that verifies the JWT; ``fence``: wait for the users topics before judging the
-    caller (ADR 0012), so a `view_reports` taken away is in force once users answered."""
+def reports_router(orders: Orders, store: FiguresStore, blocking: Blocking, callers: Callers) -> APIRouter:
+    """``callers``: the verified, fenced caller (ADR 0012), so a `view_reports` taken away is in force once users
+    answered."""
     router = APIRouter(tags=["reports"])
-
-    async def fenced(request: Request) -> Caller:
-        who: Caller = await caller(request)
-        if fence is not None:
-            await fence.before((who.issuer, who.subject))
-        return who
-
-    def resolve(who: Caller) -> Member:
-        found = orders.caller(who)
-        if fence is not None:
-            fence.remember((who.issuer, who.subject), found.company_id)
-        return found
+    resolve = callers.resolve
 
     @router.get(
         "/api/reports/figures",
@@ -388,7 +375,7 @@ def reports_router(
         },
     )
     async def figures(
-        who: Annotated[Caller, Depends(fenced)],
+        who: Annotated[Caller, Depends(callers.fenced)],
         start: Annotated[Moment | None, Query(alias="from")] = None,
         end: Annotated[Moment | None, Query(alias="until")] = None,
         user_id: Annotated[UUID | None, Query()] = None,

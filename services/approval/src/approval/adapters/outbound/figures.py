@@ -93,13 +93,6 @@ _COLUMNS = (
     "on_period_budget", "version",
 )  # fmt: skip
 
-_STATUS = {
-    "Transmitted": "transmitted",
-    "ConfirmedByErp": "confirmed",
-    "RejectedByErp": "erp_rejected",
-    "Cancelled": "cancelled",
-}
-
 
 def _text(value: str | None) -> str | None:
     """PostgreSQL text cannot hold a NUL character; an order stored with one must not stop the projection."""
@@ -129,8 +122,7 @@ def _content(row: dict[str, Any], content: Any, folded: _Folded) -> None:
 
 def _apply(row: dict[str, Any] | None, event: Any, folded: _Folded) -> dict[str, Any] | None:
     """The order's row after ``event`` (None: not an order known here)."""
-    name = type(event).__name__
-    if name == "Submitted":
+    if isinstance(event, Order.Submitted):
         if row is not None:
             return row
         c = event.content
@@ -144,13 +136,13 @@ def _apply(row: dict[str, Any] | None, event: Any, folded: _Folded) -> dict[str,
         _content(row, c, folded)
     elif row is None:
         return None
-    elif name == "ApprovalRequested":
+    elif isinstance(event, Order.ApprovalRequested):
         row["requested_at"] = event.at
         row["limits"] = sorted({*row["limits"], *(x.limit for x in event.exceeded)})
-    elif name == "Modified":
+    elif isinstance(event, Order.Modified):
         _content(row, event.content, folded)
-    elif name in ("Approved", "Rejected"):
-        outcome = "approved" if name == "Approved" else "rejected"
+    elif isinstance(event, Order.Approved | Order.Rejected):
+        outcome = "approved" if isinstance(event, Order.Approved) else "rejected"
         requested = row["requested_at"] or row["submitted_at"]
         comment = _text(event.comment)
         folded.decisions[(row["order_id"], row["round"])] = (
@@ -159,18 +151,26 @@ def _apply(row: dict[str, Any] | None, event: Any, folded: _Folded) -> dict[str,
         row.update(decided_by=event.approver_id, decided_at=event.at)
         if outcome == "rejected":
             row.update(status="rejected", rejection_comment=comment)
-    elif name == "Released":
+    elif isinstance(event, Order.Released):
         _content(row, event.content, folded)
         row.update(status="released", released_at=event.released_at, released_value=row["value"],
                    approved_by=event.approved_by)  # fmt: skip
-    elif name == "Resubmitted":
+    elif isinstance(event, Order.Resubmitted):
         _content(row, event.content, folded)
         row.update(status="pending_approval", round=row["round"] + 1, requested_at=None,
                    on_period_budget=getattr(event, "ledger_id", None) is not None)  # fmt: skip
-    elif name in _STATUS:
-        row["status"] = _STATUS[name]
-        if name == "RejectedByErp":
-            row["erp_rejection_reason"] = _text(event.reason)
+    elif isinstance(event, Order.Transmitted):
+        row["status"] = "transmitted"
+    elif isinstance(event, Order.ConfirmedByErp):
+        row["status"] = "confirmed"
+    elif isinstance(event, Order.RejectedByErp):
+        row["status"] = "erp_rejected"
+        row["erp_rejection_reason"] = _text(event.reason)
+    elif isinstance(event, Order.CreditHeld):
+        row["status"] = "credit_hold"
+    elif isinstance(event, Order.Cancelled):
+        row["status"] = "cancelled"
+    # the order's other events (reassigned, escalated, commented…) change only the row's version
     row["version"] = event.originator_version
     return row
 

@@ -207,30 +207,34 @@ def _is_order_event(event: Any) -> bool:
     return isinstance(event, Order.Event)
 
 
-_STATUS = {
-    "Released": "released",
-    "Rejected": "rejected",
-    "Cancelled": "cancelled",
-    "Transmitted": "transmitted",
-    "ConfirmedByErp": "confirmed",
-    "RejectedByErp": "erp_rejected",
-}
-
-
 def _fold(events: list[Any]) -> dict[str, Any]:
     """The columns an order's events (in order, none of them a resubmission) leave behind: final values, so
     applying them again — or after some of the events were applied already — changes nothing more."""
     sets: dict[str, Any] = {}
     for event in events:
-        name = type(event).__name__
-        if name in ("ApprovalRequested", "Reassigned"):
-            sets["approvers"] = list(event.approvers)
-        elif name in _STATUS:
-            sets["status"] = _STATUS[name]
-        elif name == "Modified":
-            c = event.content
-            sets.update(total=Decimal(c.total_value), total_quantity=c.total_quantity, line_count=len(c.lines),
-                        reference=_text(c.reference))  # fmt: skip
+        match event:
+            case Order.ApprovalRequested() | Order.Reassigned() | Order.Escalated():
+                sets["approvers"] = list(event.approvers)
+            case Order.Released():
+                sets["status"] = "released"
+            case Order.Rejected():
+                sets["status"] = "rejected"
+            case Order.Cancelled():
+                sets["status"] = "cancelled"
+            case Order.Transmitted():
+                sets["status"] = "transmitted"
+            case Order.ConfirmedByErp():
+                sets["status"] = "confirmed"
+            case Order.RejectedByErp():
+                sets["status"] = "erp_rejected"
+            case Order.CreditHeld():
+                sets["status"] = "credit_hold"
+            case Order.Modified():
+                c = event.content
+                sets.update(total=Decimal(c.total_value), total_quantity=c.total_quantity, line_count=len(c.lines),
+                            reference=_text(c.reference))  # fmt: skip
+            case _:
+                pass  # the other events (submitted, approved, commented…) change no column of the summary
     return sets
 
 
@@ -248,7 +252,7 @@ async def _project_batch(conn: asyncpg.Connection, events: list[Any]) -> None:
     new_events: dict[UUID, list[Any]] = {}
     counts: dict[tuple[UUID, UUID, str], int] = {}
     for oid, evs in orders.items():
-        if any(type(e).__name__ == "Resubmitted" for e in evs):
+        if any(isinstance(e, Order.Resubmitted) for e in evs):
             one_by_one.extend(evs)
             continue
         first, last = evs[0], evs[-1]
@@ -372,7 +376,7 @@ async def _project(conn: asyncpg.Connection, event: Any) -> None:
         if inserted:
             await _count(conn, event.company_id, event.buyer_id, "pending_approval", 1)
         return
-    if type(event).__name__ == "Resubmitted":
+    if isinstance(event, Order.Resubmitted):
         c = event.content
         sets: dict[str, Any] = {"total": Decimal(c.total_value), "total_quantity": c.total_quantity,
                                 "line_count": len(c.lines), "reference": _text(c.reference),

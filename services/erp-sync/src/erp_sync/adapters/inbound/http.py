@@ -100,6 +100,10 @@ class CustomerOut(BaseModel):
     master_data: dict[str, Any] | None
     master_data_changed_at: datetime | None
     erp_contacts: list[dict[str, Any]]
+    credit: dict[str, Any] | None = Field(
+        default=None, description="The ERP's credit figures as last applied (ADR 0026; null: never sent)"
+    )
+    credit_as_of: datetime | None = None
     version: int
 
 
@@ -246,7 +250,8 @@ def ops_router(
         return CustomerOut(
             customer_number=c.customer_number, company_id=c.company_id,
             customer_center_allowed=c.customer_center_allowed, master_data=c.master_data,
-            master_data_changed_at=c.changed_at, erp_contacts=list(c.erp_contacts.values()), version=c.version,
+            master_data_changed_at=c.changed_at, erp_contacts=list(c.erp_contacts.values()), credit=c.credit,
+            credit_as_of=c.credit_as_of, version=c.version,
         )  # fmt: skip
 
     @router.get(

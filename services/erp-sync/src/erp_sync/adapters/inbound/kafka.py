@@ -13,6 +13,7 @@ from contracts.registration.v1 import RegistrationCompleted, VerificationRequest
 from contracts.topics import (
     APPROVAL_ORDERS,
     ERP_INBOUND_CONTACTS,
+    ERP_INBOUND_CUSTOMER_CREDIT,
     ERP_INBOUND_CUSTOMER_PRICES,
     ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS,
     ERP_INBOUND_CUSTOMERS,
@@ -133,6 +134,11 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             m.customer_number, m.customer.model_dump(mode="json"), m.customer_center_allowed, m.changed_at
         )
 
+    def credit(i: Inbound) -> list[Any]:
+        m: erp.CustomerCreditChanged = i.message  # type: ignore[assignment]
+        figures = m.model_dump(mode="json", include=CREDIT_FIELDS)
+        return customers.credit_changed(m.customer_number, figures, m.as_of)
+
     def erp_contact(i: Inbound) -> list[Any]:
         m: erp.ErpContactChanged = i.message  # type: ignore[assignment]
         acknowledged: list[Any] = []
@@ -170,9 +176,13 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
         ),
         ConsumerSpec(topic=ERP_INBOUND_CUSTOMERS, handlers={erp.CustomerMasterDataChanged: master_data}),
         ConsumerSpec(topic=ERP_INBOUND_CONTACTS, handlers={erp.ErpContactChanged: erp_contact}),
+        ConsumerSpec(topic=ERP_INBOUND_CUSTOMER_CREDIT, handlers={erp.CustomerCreditChanged: credit}),
         ConsumerSpec(topic=ERP_INBOUND_INVOICES, handlers={erp.InvoiceIssued: invoice}),
     ]
 
+
+CREDIT_FIELDS = {"currency", "credit_limit", "open_receivables", "open_orders", "credit_blocked"}
+"""What erp-sync keeps of a ``CustomerCreditChanged`` (besides its ``as_of``)."""
 
 PRICE_STATE_FIELDS = {
     "description", "unit", "unit_price", "price_breaks", "valid_from", "valid_to", "blocked", "listed",

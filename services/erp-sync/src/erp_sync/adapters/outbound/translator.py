@@ -18,6 +18,7 @@ from contracts.erp.v1 import (
 )
 from contracts.erp_sync.v1 import (
     ArticlePriceChanged,
+    CompanyCreditChanged,
     CompanyMasterDataChanged,
     CustomerCenterAccessChanged,
     ErpContactPersonChanged,
@@ -163,6 +164,8 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]  # type: ignore[arg-type]  # set with the company id
     if isinstance(event, Customer.ErpContactHandedOn):
         return [_erp_contact(event.company_id, event.customer_number, event.contact, "added", event.timestamp)]
+    if isinstance(event, Customer.CreditChanged | Customer.CreditHandedOn) and event.company_id:
+        return [_credit(event.company_id, event.customer_number, event.credit, event.as_of)]
     # ---- customer prices: for every customer, registered or not (key customer number) ----
     if isinstance(event, CustomerPrice.Changed):
         return [article_price(event)]
@@ -224,6 +227,13 @@ def _master_data(company_id: Any, customer_number: str, data: dict[str, Any], al
             "customer_center_allowed": allowed,
             "changed_at": at,
         }
+    )
+    return Outgoing(topic=ERP_SYNC_CUSTOMERS, key=str(company_id), message=message)
+
+
+def _credit(company_id: Any, customer_number: str, credit: dict[str, Any], as_of: Any) -> Outgoing:
+    message = CompanyCreditChanged.model_validate(
+        {**credit, "company_id": company_id, "customer_number": customer_number, "as_of": as_of}
     )
     return Outgoing(topic=ERP_SYNC_CUSTOMERS, key=str(company_id), message=message)
 

@@ -82,6 +82,7 @@ def approval_requested(m: approval.OrderApprovalRequested) -> list[MailRequest]:
         "reference": m.reference or "",
         "exceeded": [x.model_dump(mode="json") for x in m.exceeded_limits],
         "round": m.round,
+        **({"version": m.version} if m.version is not None else {}),  # the mail's decision links (ADR 0031)
     }
     return [MailRequest("approval_requested", data, to_user_id=a) for a in m.approver_ids]
 
@@ -97,6 +98,7 @@ def offered_to_substitute(m: approval.OrderOfferedToSubstitute) -> list[MailRequ
         "round": m.round,
         "on_behalf_of": str(m.on_behalf_of),
         "until": m.until.isoformat(),  # formatted per language when the mail is rendered
+        **({"version": m.version} if m.version is not None else {}),  # the mail's decision links (ADR 0031)
     }
     return [MailRequest("approval_requested", data, to_user_id=m.substitute_id)]
 
@@ -123,6 +125,19 @@ def re_evaluated(m: approval.OrderReEvaluated) -> list[MailRequest]:
     return [MailRequest("order_released_on_re_evaluation", _order_facts(m), to_user_id=m.buyer_id)]
 
 
+def credit_held(m: approval.OrderCreditHeld) -> list[MailRequest]:
+    """Released, but waiting for the company's credit (ADR 0026): the buyer is told why (never the company's
+    figures); the main contact gets the figures and may cancel it."""
+    facts = {**_order_facts(m), "reason": m.reason}
+    out = [] if m.main_contact_id == m.buyer_id else [MailRequest("order_credit_hold", facts, to_user_id=m.buyer_id)]
+    if m.main_contact_id is not None:
+        figures = m.figures.model_dump(mode="json")
+        out.append(
+            MailRequest("order_credit_hold_figures", {**facts, "figures": figures}, to_user_id=m.main_contact_id)
+        )
+    return out
+
+
 def rejected(m: approval.OrderRejected) -> list[MailRequest]:
     return [MailRequest("order_rejected", {**_order_facts(m), "comment": m.comment}, to_user_id=m.buyer_id)]
 
@@ -139,6 +154,7 @@ MAIL_RULES: dict[str, dict[type[Message], Rule]] = {
         approval.OrderApproved: approved,
         approval.OrderReEvaluated: re_evaluated,
         approval.OrderRejected: rejected,
+        approval.OrderCreditHeld: credit_held,
     },
 }
 
@@ -167,6 +183,9 @@ def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
 
         return handle
 
+    def signed_in(m: users.UserSignInBound) -> list[Any]:
+        return mails.recipient_signed_in(m.user_id, m.issuer, m.subject)
+
     return {
         users.UserCreated: keep(
             lambda m: {
@@ -181,6 +200,8 @@ def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
         users.UserEmailChanged: keep(lambda m: {"email": m.email}),
         users.UserActivated: keep(lambda m: {"active": True}),
         users.UserDeactivated: keep(lambda m: {"active": False}),
+        # who the preferences API's caller is (ADR 0014's binding, as approval keeps it)
+        users.UserSignInBound: lambda i: signed_in(i.message),  # type: ignore[arg-type]
         users.UserEmailChangeRequested: lambda i: mails.queue(
             str(i.envelope.event_id),
             email_change_confirmation(i.message),  # type: ignore[arg-type]

@@ -3,21 +3,32 @@
 A mail is rendered in its recipient's language and sent, then marked sent. A crash in between sends it again
 on restart with the same Message-ID; the window is the milliseconds between the SMTP server's acceptance and
 the Sent event. A mail for a user the users service has not announced yet waits for them (bounded).
+
+Before that, the recipient's choice for the mail's kind (ADR 0027): ``none`` records the mail as suppressed and
+sends nothing; ``digest`` defers it into their next daily digest (:mod:`notifications.adapters.outbound.digests`
+sends that).
 """
 
 from __future__ import annotations
 
 import asyncio
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from kc_runtime.decision_links import ACTIONS, DecisionLink, sign
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.retrying import retrying
+from notifications.adapters.outbound.formats import SHOP_TIMEZONE
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
 from notifications.adapters.outbound.templates import Templates
 from notifications.application.mails import Mails
 from notifications.domain.model import Mail, MailStatus
+from notifications.domain.preferences import Delivery
+from notifications.domain.recipients import Recipient
 
 RETRYABLE = (OSError, smtplib.SMTPException)
 RECIPIENT_WAIT = timedelta(minutes=2)
@@ -31,12 +42,26 @@ class RecipientUnknown(Exception):
 class MailDispatcher(LogFollower):
     kind = "mail-dispatcher"
 
-    def __init__(self, *, sender: SmtpSender, mails: Mails, templates: Templates, base_url: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        sender: SmtpSender,
+        mails: Mails,
+        templates: Templates,
+        base_url: str,
+        digest_hour: int = 7,
+        digest_zone: tzinfo = ZoneInfo(SHOP_TIMEZONE),
+        links: DecisionLinkSigner | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app=mails, **kwargs)
+        self.links = links
         self.sender = sender
         self.mails = mails
         self.templates = templates
         self.base_url = base_url
+        self.digest_hour = digest_hour
+        self.digest_zone = digest_zone
 
     async def process(self, batch: Batch) -> None:
         # Mails of a batch go out in parallel: one waiting for its recipient does not hold up the others.
@@ -62,53 +87,115 @@ class MailDispatcher(LogFollower):
         recipient = self.mails.recipient(mail.to_user_id) if mail.to_user_id else None
         if recipient is None:
             raise RecipientUnknown(str(mail.to_user_id))
-        person = {"recipient_name": recipient.name, "recipient_first_name": recipient.first_name}
-        absent = mail.data.get("on_behalf_of")  # a substitute's mail names whom they stand in for
-        if isinstance(absent, str):
-            try:
-                known = self.mails.recipient(UUID(absent))
-            except ValueError:
-                known = None
-            person["on_behalf_of_name"] = known.name if known is not None else ""
-        return recipient.email, recipient.language, person
+        return recipient.email, recipient.language, person_of(self.mails, mail, recipient)
 
     async def _deliver(self, mail_id: Any) -> None:
-        delay = 0.5
-        while True:
-            mail: Mail | None = await self.blocking.run(self.mails.find, mail_id)
-            if mail is None or mail.status is not MailStatus.QUEUED:
-                return
-            try:
-                to, language, person = await self.blocking.run(self._address, mail)
-                rendered = self.templates.render(mail.kind, language, shop_url=self.base_url, **person, **mail.data)
-                await self.blocking.run(self.sender.send, to, rendered, mail.message_id, mail.kind)
-            except RecipientUnknown:
-                if datetime.now(UTC) - mail.queued_at > RECIPIENT_WAIT:
-                    await self.blocking.run(self.mails.mark_failed, mail.id, "recipient unknown")
-                    return
-                self.log.info("recipient not known yet, waiting", mail_id=str(mail.id), retry_in_s=delay)
-            except PermanentMailError as exc:
-                self.log.error("mail refused for good", mail_id=str(mail.id), kind=mail.kind, error=str(exc))
-                await self.blocking.run(self.mails.mark_failed, mail.id, str(exc))
-                return
-            except RETRYABLE as exc:
-                self.log.warning("mail server unavailable, retrying", error=repr(exc), retry_in_s=delay)
+        """Send a queued mail, waiting out a mail server that is away and a recipient not known yet (ADR 0029)."""
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            if isinstance(exc, RecipientUnknown):
+                self.log.info("recipient not known yet, waiting", mail_id=str(mail_id), retry_in_s=round(wait, 2))
             else:
-                await self._record_sent(mail, to, rendered.subject)
+                self.log.warning("mail server unavailable, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async for attempt in retrying(
+            initial_s=0.5, max_s=30.0, retry_on=(RecipientUnknown, *RETRYABLE), on_retry=on_retry
+        ):
+            # Read again before every attempt: it may have been sent meanwhile, or its recipient chosen otherwise.
+            found: Mail | None = await self.blocking.run(self.mails.find, mail_id)
+            if found is None or found.status is not MailStatus.QUEUED:
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            mail = found
+            delivery = await self.blocking.run(self.mails.delivery_of, mail)
+            if delivery is not Delivery.IMMEDIATELY:
+                await self._hold(mail, delivery)
+                return
+            with attempt:  # only the sending is retried; an error of the reads above fails the batch
+                outcome = await self._send(mail)
+        if isinstance(outcome, str):
+            await self.blocking.run(self.mails.mark_failed, mail.id, outcome)
+        else:
+            await self._record_sent(mail, *outcome)
+
+    async def _send(self, mail: Mail) -> tuple[str, str] | str:
+        """Address, render and send: (address, subject) once the server took it, or why it failed for good. Raises
+        :class:`RecipientUnknown` (within :data:`RECIPIENT_WAIT`) and ``RETRYABLE`` errors: worth another attempt."""
+        try:
+            to, language, person = await self.blocking.run(self._address, mail)
+            links = self.links.urls(mail, self.base_url) if self.links is not None else {}
+            rendered = self.templates.render(
+                mail.kind, language, shop_url=self.base_url, **person, **mail.data, **links
+            )
+            await self.blocking.run(self.sender.send, to, rendered, mail.message_id, mail.kind)
+        except RecipientUnknown:
+            if datetime.now(UTC) - mail.queued_at > RECIPIENT_WAIT:
+                return "recipient unknown"
+            raise
+        except PermanentMailError as exc:
+            self.log.error("mail refused for good", mail_id=str(mail.id), kind=mail.kind, error=str(exc))
+            return str(exc)
+        return to, rendered.subject
+
+    async def _hold(self, mail: Mail, delivery: Delivery) -> None:
+        """The recipient chose the digest or nothing for this kind: recorded instead of sent."""
+        if delivery is Delivery.NONE:
+            await self.blocking.run(self.mails.suppress, mail.id)
+            self.log.info("mail suppressed by the recipient's choice", mail_id=str(mail.id), kind=mail.kind)
+            return
+        digest = await self.blocking.run(self.mails.defer, mail.id, self.digest_hour, self.digest_zone)
+        if digest is not None:
+            self.log.info("mail deferred to the digest", mail_id=str(mail.id), kind=mail.kind, day=digest.day)
 
     async def _record_sent(self, mail: Mail, to: str, subject: str) -> None:
         """The server took the mail: record it, however long the database is away. Giving up here would send
         it again when the batch is retried."""
-        delay = 0.2
-        while True:
-            try:
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            self.log.warning(
+                "mail sent but not yet recorded, retrying",
+                mail_id=str(mail.id),
+                error=repr(exc),
+                retry_in_s=round(wait, 2),
+            )
+
+        async for attempt in retrying(initial_s=0.2, max_s=5.0, on_retry=on_retry):
+            with attempt:
                 await self.blocking.run(self.mails.mark_sent, mail.id, to, subject)
-                self.log.info("mail sent", mail_id=str(mail.id), kind=mail.kind, cause=mail.cause)
-                return
-            except Exception as exc:
-                self.log.warning("mail sent but not yet recorded, retrying", mail_id=str(mail.id), error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self.log.info("mail sent", mail_id=str(mail.id), kind=mail.kind, cause=mail.cause)
+
+
+class DecisionLinkSigner:
+    """The approve and reject links of an approval-request mail (ADR 0031): signed for its recipient, the order at
+    the version of the request, and one decision; valid for ``ttl`` from when the mail was queued (the same links
+    however often the mail is rendered)."""
+
+    KINDS = ("approval_requested",)
+
+    def __init__(self, secret: str, ttl: timedelta, path_template: str) -> None:
+        self.secret, self.ttl, self.path_template = secret, ttl, path_template
+
+    def urls(self, mail: Mail, base_url: str) -> dict[str, str]:
+        version, order_id = mail.data.get("version"), mail.data.get("order_id")
+        if mail.kind not in self.KINDS or mail.to_user_id is None or not isinstance(version, int) or not order_id:
+            return {}
+        expires_at = mail.queued_at + self.ttl
+        out = {"links_expire_at": expires_at.isoformat()}
+        for action in ACTIONS:
+            link = DecisionLink(mail.to_user_id, UUID(str(order_id)), version, action, expires_at)
+            path = self.path_template.format(token=quote(sign(self.secret, link), safe=""))
+            out[f"{action}_url"] = base_url + path
+        return out
+
+
+def person_of(mails: Mails, mail: Mail, recipient: Recipient) -> dict[str, Any]:
+    """What a mail to a user says of people: the reader's name and, in a substitute's mail, whom they stand in for
+    (as known when the mail is rendered)."""
+    person = {"recipient_name": recipient.name, "recipient_first_name": recipient.first_name}
+    absent = mail.data.get("on_behalf_of")
+    if isinstance(absent, str):
+        try:
+            known = mails.recipient(UUID(absent))
+        except ValueError:
+            known = None
+        person["on_behalf_of_name"] = known.name if known is not None else ""
+    return person

@@ -107,6 +107,19 @@ class Formats:
         pattern = str(get_datetime_format("long", locale=self.locale)).replace("'", "")
         return pattern.replace("{0}", f"{time} {zone}").replace("{1}", date)
 
+    def day(self, value: Any) -> str:
+        """A calendar day (a date or its ISO 8601 text) → ``6. Dezember 2026`` / ``6 December 2026``."""
+        if isinstance(value, date):
+            found: date | None = value
+        else:
+            try:
+                found = date.fromisoformat(str(value or "").strip())
+            except ValueError:
+                found = None
+        if found is None:
+            return "" if value is None else str(value)
+        return format_date(found, "long", locale=self.locale)
+
     def period(self, value: Any) -> str:
         """A budget period's key (approval's ``month:2026-12``, ``quarter:2026-Q4``, ``year:2026``) →
         ``Dezember 2026``, ``4. Quartal 2026``, ``2026`` (``December 2026``, ``4th quarter 2026``)."""
@@ -159,6 +172,7 @@ class Formats:
             "money": self.money,
             "number": self.number,
             "moment": self.moment,
+            "day": self.day,
             "period": self.period,
             "changes": self.changes,
         }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from contracts.limits import unsafe_character
 from notifications.adapters.outbound.formats import SHOP_TIMEZONE, Formats
@@ -43,6 +44,21 @@ class Templates:
             subject=one_line(env.get_template(f"{lang}/{kind}.subject.j2").render(data)),
             text=env.get_template(f"{lang}/{kind}.txt.j2").render(data),
             html=env.get_template(f"{lang}/{kind}.html.j2").render(data),
+        )
+
+    def render_digest(self, language: str | None, items: list[Rendered], **data: Any) -> Rendered:
+        """The daily digest (ADR 0027): ``items`` are the mails it collects, each rendered whole (subject, text and
+        HTML as :meth:`render` made them, so nothing of them is lost) in the digest's language."""
+        lang = language if language in LANGUAGES else "de"
+        env = self._envs[lang]
+        data = {key: clean(value, key) for key, value in data.items()}
+        # each item's HTML was rendered (and escaped) by its own template: it is inserted as it is
+        parts = [{"subject": i.subject, "text": i.text, "html": Markup(i.html)} for i in items]  # noqa: S704
+        return Rendered(
+            language=lang,
+            subject=one_line(env.get_template(f"{lang}/digest.subject.j2").render(data, items=parts)),
+            text=env.get_template(f"{lang}/digest.txt.j2").render(data, items=parts),
+            html=env.get_template(f"{lang}/digest.html.j2").render(data, items=parts),
         )
 
 

@@ -24,7 +24,7 @@ def consumer_specs(directory: Directory) -> list[ConsumerSpec]:
         try:
             return register(msg)
         except EmailTaken:
-            if directory._find(RegistrationRefusal.create_id(msg.registration_id), RegistrationRefusal) is not None:
+            if directory.find(RegistrationRefusal.create_id(msg.registration_id), RegistrationRefusal) is not None:
                 return []
             refusal = RegistrationRefusal(
                 registration_id=msg.registration_id,
