@@ -137,7 +137,7 @@ class Simulator:
     async def _seed_prices(self, pool: asyncpg.Pool) -> int:
         """Insert the seed customers' prices they do not have and publish every price never published (a restart
         publishes nothing again). Returns how many were published."""
-        async with pool.acquire() as conn, conn.transaction():
+        async with db.sending(pool) as conn:
             for c in SEED_CUSTOMERS:
                 number = c["customer_number"]
                 if await db.customer(conn, number) is not None:
@@ -384,7 +384,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
         pool = simulator.require_pool()
         for _ in range(20):
             number = body.customer_number or _fresh_number()
-            async with pool.acquire() as conn, conn.transaction():
+            async with db.sending(pool) as conn:
                 inserted = await db.insert_customer(conn, _customer_row(body, number))
                 if inserted:
                     # the default price list, published with the customer (one message per article)
@@ -409,7 +409,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
     async def change_master_data(customer_number: str, body: MasterDataIn) -> dict[str, Any]:
         pool = simulator.require_pool()
         changes = body.model_dump(mode="json", exclude_unset=True)
-        async with pool.acquire() as conn, conn.transaction():
+        async with db.sending(pool) as conn:
             if await db.customer_for_update(conn, customer_number) is None:
                 raise HTTPException(404, f"no customer {customer_number}")
             customer = await db.update_customer(conn, customer_number, changes)
@@ -425,7 +425,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
     )
     async def change_erp_contact(customer_number: str, body: ErpContactIn) -> dict[str, Any]:
         pool = simulator.require_pool()
-        async with pool.acquire() as conn, conn.transaction():
+        async with db.sending(pool) as conn:
             customer = await db.customer_for_update(conn, customer_number)
             if customer is None:
                 raise HTTPException(404, f"no customer {customer_number}")
@@ -459,7 +459,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
         body = body or InvoiceIn()
         pool = simulator.require_pool()
         number = body.invoice_number or f"R-{customer_number}-{secrets.randbelow(10**6):06d}"
-        async with pool.acquire() as conn, conn.transaction():
+        async with db.sending(pool) as conn:
             if await db.customer_for_update(conn, customer_number) is None:
                 raise HTTPException(404, f"no customer {customer_number}")
             if not await db.add_invoice(conn, customer_number, number):
@@ -492,7 +492,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
     async def put_credit(customer_number: str, body: CreditIn) -> dict[str, Any]:
         pool = simulator.require_pool()
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-        async with pool.acquire() as conn, conn.transaction():
+        async with db.sending(pool) as conn:
             customer = await db.customer_for_update(conn, customer_number)
             if customer is None:
                 raise HTTPException(404, f"no customer {customer_number}")
@@ -524,7 +524,7 @@ def create_app(settings: ErpSimulatorSettings | None = None) -> FastAPI:
             fields["price_breaks"] = [
                 {"min_quantity": b["min_quantity"], "unit_price": str(b["unit_price"])} for b in fields["price_breaks"]
             ]
-        async with pool.acquire() as conn, conn.transaction():
+        async with db.sending(pool) as conn:
             customer = await db.customer_for_update(conn, customer_number)
             if customer is None:
                 raise HTTPException(404, f"no customer {customer_number}")

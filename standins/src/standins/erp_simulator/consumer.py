@@ -254,7 +254,7 @@ class ErpConsumer:
                 with attempt:
                     if self.pool is None:
                         raise ConnectionError("database not connected yet")
-                    async with self.pool.acquire() as conn, conn.transaction():
+                    async with db.sending(self.pool) as conn:
                         outcomes = [await self._apply(conn, item.row, item.order) for item in items]
         except Exception as exc:  # not an outage (that is waited out)
             log.warning("batch not recordable as a whole, recording one by one", error=repr(exc))
@@ -389,7 +389,7 @@ class ErpConsumer:
     async def _record(self, row: dict[str, Any], order: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         if self.pool is None:
             raise ConnectionError("database not connected yet")
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with db.sending(self.pool) as conn:
             return await self._apply(conn, row, order)
 
     async def _apply(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -184,6 +186,19 @@ SALES_ORDER_COLUMNS = """
     duplicates_discarded, last_duplicate_at, topic, partition, "offset", event_id, correlation_id, payload,
     status, rejection_reason, reason_code
 """
+
+
+@asynccontextmanager
+async def sending(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction that may queue messages, with the outbox's lock taken as its first statement.
+
+    Every writer that sends takes the locks in one order — outbox first, then rows (customers, credit, contacts,
+    prices). A writer that locked a customer's row first and the outbox second deadlocked with a consumer batch
+    that had queued an earlier answer (holding the outbox) and then locked the same row (an activation): PostgreSQL
+    broke it after ``deadlock_timeout`` with a 500 to the ERP change."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
+        yield conn
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -571,6 +586,7 @@ async def change_shop_contact(
 
 
 async def customer_for_update(conn: asyncpg.Connection, customer_number: str) -> dict[str, Any] | None:
+    """The customer, its row locked for the caller's transaction (opened with ``sending``: the outbox first)."""
     row = await conn.fetchrow(
         f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_number = $1 FOR UPDATE", customer_number
     )
