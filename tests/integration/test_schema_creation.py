@@ -71,11 +71,11 @@ async def test_the_schema_command_creates_every_table_and_then_the_service_start
     assert created.returncode == 0, created.stderr + created.stdout
     assert "approval: tables ok" in created.stdout
     made = await tables(dsn)
-    assert {"kc_follower_position", "approval_order_summaries", "approval_order_counts"} <= made
+    assert {"kc_follower_position", "approval_order_summaries", "approval_order_counts", "orders_snapshots"} <= made
     assert any(t.endswith("_events") for t in made) and any(t.endswith("_tracking") for t in made)
     # idempotent, as a re-run Job must be
     again = schema_command("create", "approval", "APPROVAL_", dsn)
-    assert again.returncode == 0 and "approval: at revision 0003" in again.stdout  # 0003: the what-if (ADR 0030)
+    assert again.returncode == 0 and "approval: at revision 0004" in again.stdout  # 0004: snapshots (ADR 0032)
     assert schema_command("check", "approval", "APPROVAL_", dsn).returncode == 0
 
     env = service_env(dsn, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}")

@@ -76,12 +76,8 @@ class Credits:
 
     def _credit_to_change(self, company_id: UUID) -> CompanyCredit | None:
         """The company's credit as stored now, if the ERP ever sent figures (else None, for one version query)."""
-        credit_id = CompanyCredit.create_id(company_id)
-        known = self.app._cached.get([credit_id]).get(credit_id)
-        if not isinstance(known, CompanyCredit) or not known.known:
-            return None
-        found = self.app._find(credit_id)
-        return found if isinstance(found, CompanyCredit) else None
+        found = self.app._find_growing(CompanyCredit.create_id(company_id))
+        return found if isinstance(found, CompanyCredit) and found.known else None
 
     # ---- the ERP's word (consumer handlers; ``loaded``: what the handlers of one transaction share) ------------
 
@@ -89,7 +85,7 @@ class Credits:
         """The ERP's credit figures of a company (newest ``as_of`` wins): waiting orders that fit now go on, oldest
         first."""
         credit_id = CompanyCredit.create_id(company_id)
-        found = self.app._find(credit_id)
+        found = self.app._find_growing(credit_id)
         credit = found if isinstance(found, CompanyCredit) else CompanyCredit.open(company_id)
         if not credit.change_figures(figures):
             return []
@@ -105,7 +101,7 @@ class Credits:
         if credit is None:
             if not self.app.latest_versions([credit_id]):
                 return []  # the ERP never sent this company's credit: nothing counted
-            credit = self.app._find(credit_id)
+            credit = self.app._find_growing(credit_id)
         if not isinstance(credit, CompanyCredit) or order.id not in credit.exposure:
             return []
         loaded[credit_id] = credit
@@ -150,7 +146,7 @@ class Credits:
         if member.id != order.buyer_id and not member.is_main_contact:
             raise NotAllowed("Only the main contact or the buyer cancels an order waiting for credit.")
         order.cancel_credit_hold(member.id, now, comment)
-        found = self.app._find(CompanyCredit.create_id(order.company_id))
+        found = self.app._find_growing(CompanyCredit.create_id(order.company_id))
         if not isinstance(found, CompanyCredit):
             return [order]
         self._used.flag = True
@@ -163,5 +159,5 @@ class Credits:
 
         if not (member.is_main_contact or member.can(MANAGE_BUDGETS)):
             raise NotAllowed("Only the main contact or who manages budgets sees the company's credit.")
-        found = self.app._find(CompanyCredit.create_id(member.company_id))
+        found = self.app._find_growing(CompanyCredit.create_id(member.company_id))
         return found if isinstance(found, CompanyCredit) and found.known else None

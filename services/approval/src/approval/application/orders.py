@@ -7,6 +7,7 @@ whether they are active and what they may do comes from approval's own view of t
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -18,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, project_aggregate
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
@@ -36,7 +38,8 @@ from approval.domain.absences import (
     visible,
 )
 from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
-from approval.domain.credit import CompanyCredit, CreditFigures, CreditHold, CreditStand
+from approval.domain.credit import CompanyCredit, CreditFigures, CreditHold, CreditStand, Exposure, Waiting
+from approval.domain.growing import SNAPSHOT_EVERY, GrowingSnapshot
 from approval.domain.ledger import RESERVED, BudgetLedger, Entry, Figures
 from approval.domain.members import (
     APPROVE_ORDERS,
@@ -120,6 +123,8 @@ substitute, changed between its read and its save."""
 OFFERED_WAITING_MAX = 500
 """At most this many orders already waiting are offered to a new substitute with a mail (each order's event); more
 are offered in the substitute's inbox only."""
+
+log = structlog.get_logger(__name__)
 
 _LEDGER_ATTEMPTS = 40
 """How often a use case that changes a period budget's ledger runs again when another order changed the ledger
@@ -250,7 +255,7 @@ class _VersionCheckedCache:
                 if cached is not None:
                     self._cache.move_to_end(i)
             if cached is None or cached.version != version:
-                cached = self.app.repository.get(i)
+                cached = self._load(i, cached)
                 with self._lock:
                     self._cache[i] = cached
                     while len(self._cache) > self.maxsize:
@@ -261,6 +266,44 @@ class _VersionCheckedCache:
     def cached(self, i: UUID) -> Any:
         with self._lock:
             return self._cache.get(i)
+
+    def _load(self, i: UUID, cached: Any) -> Any:
+        """The aggregate as stored now, replayed from its events."""
+        return self.app.repository.get(i)
+
+
+class _GrowingCache(_VersionCheckedCache):
+    """:class:`_VersionCheckedCache` for the aggregates every order changes (approval.domain.growing): a stale one
+    is brought up to date with only the events stored since (one query of a few rows, however long its history),
+    and one not cached yet is read from its latest snapshot on. Every :data:`SNAPSHOT_EVERY` events, a snapshot."""
+
+    def _load(self, i: UUID, cached: Any) -> Any:
+        if cached is not None:
+            newer = list(self.app.events.get(i, gt=cached.version))
+            if newer:
+                found = project_aggregate(copy.deepcopy(cached), newer)
+                if found is not None and found.version // SNAPSHOT_EVERY > cached.version // SNAPSHOT_EVERY:
+                    self._snapshot(found)
+                return found
+        snapshots = self.app.snapshots
+        latest = list(snapshots.get(i, desc=True, limit=1)) if snapshots is not None else []
+        events = list(self.app.events.get(i, gt=latest[0].originator_version if latest else None))
+        found = project_aggregate(None, [*latest, *events])
+        if found is not None and len(events) >= SNAPSHOT_EVERY:
+            self._snapshot(found)
+        return found
+
+    def _snapshot(self, aggregate: Any) -> None:
+        """Store the state at its version (best effort: another process may have stored it; the events are the
+        truth either way)."""
+        if self.app.snapshots is None:
+            return
+        try:
+            self.app.snapshots.put([GrowingSnapshot.take(aggregate)])
+        except IntegrityError:  # another thread or replica brought it up to date over the same version
+            log.debug("snapshot stored already", aggregate=str(aggregate.id), version=aggregate.version)
+        except Exception as exc:
+            log.warning("snapshot not stored", aggregate=str(aggregate.id), version=aggregate.version, error=repr(exc))
 
 
 def check_decisions(order_ids: Sequence[UUID]) -> None:
@@ -275,6 +318,12 @@ def check_decisions(order_ids: Sequence[UUID]) -> None:
 
 class Orders(PolicyUseCases, ServiceApplication):
     name = "Orders"
+    is_snapshotting_enabled = True
+    """the snapshot store (``orders_snapshots``), for the aggregates that grow with the orders only (_GrowingCache)"""
+
+    def construct_repository(self) -> Repository[UUID]:
+        """Every other aggregate is short-lived or seldom changed: read from its events, no snapshot query first."""
+        return Repository(event_store=self.events)
 
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
@@ -283,6 +332,8 @@ class Orders(PolicyUseCases, ServiceApplication):
         self._cached = _VersionCheckedCache(self)
         # apart: a big assortment never evicts members
         self._cached_prices = _VersionCheckedCache(self, maxsize=100_000)
+        # apart: aggregates every order changes (approval.domain.growing), brought up to date event by event
+        self._cached_growing = _GrowingCache(self, maxsize=20_000)
         self._one_read = _OneRead()
         self.credit = Credits(self)
         """the company's credit at the ERP (ADR 0026): the gate of every release, and its orders waiting for it"""
@@ -305,8 +356,9 @@ class Orders(PolicyUseCases, ServiceApplication):
         super().register_transcodings(transcoder)
         for credit_cls in (CreditFigures, CreditStand, CreditHold):  # ADR 0026
             transcoder.register(dataclass_transcoding(credit_cls))
+        # Entry, Exposure, Waiting: in the snapshots of approval.domain.growing
         for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak,
-                    Period, Figures, TierPosition, TierApproval, Tier):  # fmt: skip
+                    Period, Figures, TierPosition, TierApproval, Tier, Entry, Exposure, Waiting):  # fmt: skip
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------
@@ -413,7 +465,7 @@ class Orders(PolicyUseCases, ServiceApplication):
     def _ledger(self, buyer: Member, budget: PeriodBudget, at: datetime) -> BudgetLedger:
         """The buyer's ledger of the period ``at`` falls into, as stored now (new: opened, not saved yet)."""
         period = Period.of(budget.period, at)
-        found = self._find(BudgetLedger.create_id(buyer.id, period.key))
+        found = self._find_growing(BudgetLedger.create_id(buyer.id, period.key))
         return found if isinstance(found, BudgetLedger) else BudgetLedger.open(buyer.id, buyer.company_id, period)
 
     def period_budget(self, member: Member, user_id: UUID | None = None) -> tuple[Member, Figures | None]:
@@ -445,13 +497,15 @@ class Orders(PolicyUseCases, ServiceApplication):
             except IntegrityError:
                 if not (ledgers or self.credit.involved()) or n == _LEDGER_ATTEMPTS - 1:
                     raise
+                if self._one_read.versions is not None:  # the next attempt reads what is stored then
+                    self._one_read.versions.clear()
                 time.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))  # not in step with the other writers
         raise AssertionError("unreachable")
 
     def _ledger_of(self, order: Order, ledgers: list[BudgetLedger]) -> BudgetLedger | None:
         if order.ledger_id is None:
             return None
-        ledger = self._find(order.ledger_id)
+        ledger = self._find_growing(order.ledger_id)
         if not isinstance(ledger, BudgetLedger):
             return None
         ledgers.append(ledger)
@@ -705,7 +759,7 @@ class Orders(PolicyUseCases, ServiceApplication):
         def ledger(ledger_id: UUID) -> BudgetLedger | None:
             if held is not None and ledger_id in held:
                 return held[ledger_id]
-            found = self._find(ledger_id)
+            found = self._find_growing(ledger_id)
             if isinstance(found, BudgetLedger) and held is not None:
                 held[ledger_id] = found
             return found if isinstance(found, BudgetLedger) else None
@@ -1081,9 +1135,12 @@ class Orders(PolicyUseCases, ServiceApplication):
         events = [e for obj in objs if obj is not None
                   for e in (obj.collect_events() if isinstance(obj, Aggregate) else [obj])]  # fmt: skip
         out = super().save(*events)
+        known = self._one_read.versions
         for e in events:  # saved: the timeline of the response goes on from what was loaded
             if e.originator_id in held or e.originator_version == 1:
                 held.setdefault(e.originator_id, []).append(e)
+            if known is not None:  # and what the request reads after it is read as saved
+                known[e.originator_id] = e.originator_version
         return out
 
     def save_tracked(self, tracking: Tracking, *objs: Any) -> None:
@@ -1121,7 +1178,7 @@ class Orders(PolicyUseCases, ServiceApplication):
             return []
         out: list[Any] = [order]
         if order.ledger_id is not None and order.status is not status:
-            ledger = loaded.get(order.ledger_id) or self._find(order.ledger_id)
+            ledger = loaded.get(order.ledger_id) or self._find_growing(order.ledger_id)
             if isinstance(ledger, BudgetLedger):
                 before = ledger.version
                 now = datetime.now(UTC)
@@ -1256,6 +1313,14 @@ class Orders(PolicyUseCases, ServiceApplication):
             index.reassign(user_id)
             return [index]
         return []
+
+    def _find_growing(self, aggregate_id: UUID) -> Any:
+        """A period budget's ledger or a company's credit as stored now (None: never stored), the caller's own copy
+        to change: from the process's cache, brought up to date with the events stored since it was cached (or
+        read in this request: no query at all) — not replayed from its whole history, which grows with every
+        order of the period or the company (approval.domain.growing)."""
+        found = self._cached_growing.get([aggregate_id]).get(aggregate_id)
+        return copy.deepcopy(found) if found is not None else None
 
     def _find(self, aggregate_id: UUID) -> Any:
         held = self._one_read.events

@@ -25,6 +25,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from approval.domain.growing import CopiedByContainers
+
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:credit")
 
 BLOCKED = "credit_blocked"
@@ -86,7 +88,9 @@ class Waiting:
     submitted_at: datetime
 
 
-class CompanyCredit(Aggregate):
+class CompanyCredit(CopiedByContainers, Aggregate):
+    _containers = ("exposure", "waiting")
+
     @staticmethod
     def create_id(company_id: UUID) -> UUID:
         return uuid5(_NS, f"credit/{company_id}")

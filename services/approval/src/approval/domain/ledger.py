@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from approval.domain.budget import LimitExceeded, Period, PeriodBudget
+from approval.domain.growing import CopiedByContainers
 
 _LEDGERS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:budget-ledgers")
 
@@ -98,8 +99,10 @@ def judge_period(f: Figures, value: Decimal, quantity: int, currency: str) -> tu
     return tuple(out)
 
 
-class BudgetLedger(Aggregate):
+class BudgetLedger(CopiedByContainers, Aggregate):
     """The orders that took part of one buyer's period budget in one period. Its id follows from both."""
+
+    _containers = ("entries",)
 
     @staticmethod
     def create_id(user_id: UUID, period_key: str) -> UUID:
