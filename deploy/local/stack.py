@@ -84,7 +84,15 @@ SERVICES: list[ServiceSpec] = [
     ServiceSpec("erp-simulator", "standins.erp_simulator", "ERP_SIMULATOR_", 8111, "erp_simulator", True),
     ServiceSpec("registration", "registration", "REGISTRATION_", 8101, "registration"),
     ServiceSpec("users", "users", "USERS_", 8102, "users"),
-    ServiceSpec("approval", "approval", "APPROVAL_", 8103, "approval"),
+    ServiceSpec(
+        "approval",
+        "approval",
+        "APPROVAL_",
+        8103,
+        "approval",
+        # deadlines of seconds and a timer round every second: the journeys and `make chaos` see them fire (ADR 0033)
+        env={"SHORTEST_DEADLINE": "PT1S", "DEADLINE_INTERVAL_S": "1"},
+    ),
     ServiceSpec("erp-sync", "erp_sync", "ERP_SYNC_", 8104, "erp_sync"),
     ServiceSpec(
         "notifications",

@@ -75,7 +75,7 @@ async def test_the_schema_command_creates_every_table_and_then_the_service_start
     assert any(t.endswith("_events") for t in made) and any(t.endswith("_tracking") for t in made)
     # idempotent, as a re-run Job must be
     again = schema_command("create", "approval", "APPROVAL_", dsn)
-    assert again.returncode == 0 and "approval: at revision 0004" in again.stdout  # 0004: snapshots (ADR 0032)
+    assert again.returncode == 0 and "approval: at revision 0005" in again.stdout  # 0005: deadlines (ADR 0033)
     assert schema_command("check", "approval", "APPROVAL_", dsn).returncode == 0
 
     env = service_env(dsn, topic_prefix, CREATE_SCHEMA="false", CONSUMER_GROUP=f"it-approval-{random_suffix()}")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from approval.adapters.inbound.callers import Callers
+from approval.adapters.inbound.deadline_timer import DeadlineTimer
 from approval.adapters.inbound.decision_links_http import decision_links_router
 from approval.adapters.inbound.explanations_http import explanations_router
 from approval.adapters.inbound.http import orders_router
@@ -47,6 +48,7 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     service tests pass a stand-in)."""
     settings = settings or ApprovalSettings()
     orders = Orders(env=settings.eventsourcing_env())
+    orders.shortest_deadline = settings.shortest_deadline
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
     figures = FiguresStore(dsn, create=False)  # the controller's fact tables (migration 0002, ADR 0021)
@@ -103,6 +105,13 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
         on_startup=[summaries.pool, metrics.start],
         on_shutdown=[metrics.stop, summaries.close, figures.close, what_if.close],
     )
+    # the deadlines of waiting orders, taken by the leading replica (ADR 0033)
+    timer = DeadlineTimer(
+        settings.service_name, orders, summaries, runtime.blocking, settings.deadline_interval_s,
+        leads=lambda: runtime.leads(),
+    )  # fmt: skip
+    runtime.on_startup.append(timer.start)
+    runtime.on_shutdown.insert(0, timer.stop)
     if caller is None:
         caller = caller_dependency(TokenVerifier.from_settings(settings))
     fence = None

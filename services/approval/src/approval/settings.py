@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -24,4 +26,17 @@ class ApprovalSettings(ServiceSettings):
         default=None,
         description="The secret the one-click decision links of the approval mails are signed with (at least 32 "
         "bytes, the same as NOTIFICATIONS_DECISION_LINK_SECRET; ADR 0031). Required outside the development profile",
+    )
+    deadline_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often the leading replica takes the deadlines due of waiting orders: remind, escalate, expire "
+        "(ADR 0033); a deadline fires within this much after its time",
+    )
+    shortest_deadline: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="The shortest deadline a company may set (ISO 8601 duration, e.g. PT1H). The local stack and the "
+        "tests use seconds",
     )

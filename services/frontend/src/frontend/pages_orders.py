@@ -12,7 +12,9 @@ from fastapi.responses import Response
 from frontend.api import ApiProblem
 from frontend.web import Page, Web
 
-STATUSES = ("pending_approval", "released", "transmitted", "confirmed", "rejected", "cancelled", "erp_rejected")
+STATUSES = (
+    "pending_approval", "released", "transmitted", "confirmed", "rejected", "cancelled", "erp_rejected", "expired"
+)
 ADDRESS_FIELDS = ("name", "street", "postal_code", "city", "country")
 NEW_ORDER_LINES = 3
 PAGE_SIZE = 25
@@ -213,7 +215,7 @@ def router(web: Web) -> APIRouter:
         is_buyer = order["buyer"]["id"] == me_id
         is_approver = any(a["id"] == me_id for a in order["approvers"])
         substitute_for = await substituting(page, order)
-        open_ = order["status"] in ("pending_approval", "rejected")
+        open_ = order["status"] in ("pending_approval", "rejected", "expired")
         return web.render(
             page,
             "order.html.j2",
@@ -223,7 +225,7 @@ def router(web: Web) -> APIRouter:
             substitute_for=substitute_for,
             why=await explanation(page, order),
             may_decide=(is_approver or substitute_for is not None) and order["status"] == "pending_approval",
-            may_resubmit=is_buyer and order["status"] == "rejected",
+            may_resubmit=is_buyer and order["status"] in ("rejected", "expired"),
             may_cancel=is_buyer and open_,
             may_comment=(is_buyer or is_approver or substitute_for is not None) and open_,
             **extra,

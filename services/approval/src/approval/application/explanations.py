@@ -60,8 +60,12 @@ Outcome = Literal["released", "held_for_approval", "held_for_credit"]
 BudgetSource = Literal["recorded", "members_view"]
 FiguresSource = Literal["recorded", "ledger_history"]
 
-_DECIDED = (Order.Approved, Order.Rejected, Order.Escalated, Order.Released, Order.CreditHeld, Order.Cancelled)
-_ROUND_ENDS = (Order.Approved, Order.Rejected, Order.Cancelled, Order.Resubmitted, Order.ReEvaluated)
+_DECIDED = (
+    Order.Approved, Order.Rejected, Order.Escalated, Order.Released, Order.CreditHeld, Order.Cancelled, Order.Expired
+)
+_ROUND_ENDS = (
+    Order.Approved, Order.Rejected, Order.Cancelled, Order.Resubmitted, Order.ReEvaluated, Order.Expired
+)
 
 
 def routes(event: Any) -> bool:

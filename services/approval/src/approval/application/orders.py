@@ -26,6 +26,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
 from approval.application.credit import Credits
+from approval.application.deadlines import DeadlineUseCases
 from approval.application.tiers import PolicyUseCases
 from approval.domain.absences import (
     Absence,
@@ -39,6 +40,7 @@ from approval.domain.absences import (
 )
 from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
 from approval.domain.credit import CompanyCredit, CreditFigures, CreditHold, CreditStand, Exposure, Waiting
+from approval.domain.deadlines import Deadlines
 from approval.domain.growing import SNAPSHOT_EVERY, GrowingSnapshot
 from approval.domain.ledger import RESERVED, BudgetLedger, Entry, Figures
 from approval.domain.members import (
@@ -316,7 +318,7 @@ def check_decisions(order_ids: Sequence[UUID]) -> None:
         raise DuplicateOrders("Each order may be named once.")
 
 
-class Orders(PolicyUseCases, ServiceApplication):
+class Orders(DeadlineUseCases, PolicyUseCases, ServiceApplication):
     name = "Orders"
     is_snapshotting_enabled = True
     """the snapshot store (``orders_snapshots``), for the aggregates that grow with the orders only (_GrowingCache)"""
@@ -358,7 +360,7 @@ class Orders(PolicyUseCases, ServiceApplication):
             transcoder.register(dataclass_transcoding(credit_cls))
         # Entry, Exposure, Waiting: in the snapshots of approval.domain.growing
         for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak,
-                    Period, Figures, TierPosition, TierApproval, Tier, Entry, Exposure, Waiting):  # fmt: skip
+                    Period, Figures, TierPosition, TierApproval, Tier, Entry, Exposure, Waiting, Deadlines):  # fmt: skip
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------

@@ -244,6 +244,8 @@ class OrderStatus(StrEnum):
     CONFIRMED = "confirmed"
     """the ERP created its sales order (``erp_order_number``)"""
     ERP_REJECTED = "erp_rejected"
+    EXPIRED = "expired"
+    """nobody decided it before the company's expiry deadline (ADR 0033); the buyer may send it again"""
     CREDIT_HOLD = "credit_hold"
     """released from approval, waiting for the company's credit at the ERP (ADR 0026)"""
     """the ERP refused the order (``erp_rejection_reason``)"""
@@ -321,6 +323,10 @@ class Order(Aggregate):
         """the tier the order waits at (None: routed by the company's approver list, ADR 0006)"""
         self.tier_approvals: list[TierApproval] = []
         """this round's approvals at the tiers below (ADR 0025)"""
+        self.waiting_since: datetime | None = None
+        """when the order began waiting at its current step: the company's deadlines count from here (ADR 0033)"""
+        self.deadline_stage = 0
+        """the last deadline step taken in this wait (approval.domain.deadlines: 1 reminded, 2 escalated)"""
 
     # ---- routing ----------------------------------------------------------------------------------------
 
@@ -356,6 +362,8 @@ class Order(Aggregate):
         self.exceeded = tuple(exceeded)
         self.approvers = tuple(approvers)
         self.position = position
+        self.waiting_since = at
+        self.deadline_stage = 0
 
     def reassign(
         self,
@@ -656,6 +664,8 @@ class Order(Aggregate):
         self.tier_approvals.append(TierApproval(from_tier, approver_id, on_behalf_of, at))
         self.position = position
         self.approvers = tuple(approvers)
+        self.waiting_since = at  # a new step: its deadlines count afresh
+        self.deadline_stage = 0
         if comment:
             self.conversation.append(Comment(approver_id, comment, at, "tier_approval", on_behalf_of))
 
@@ -718,7 +728,8 @@ class Order(Aggregate):
         """After a rejection, the buyer sends the order back with a comment and adjusted lines."""
         if buyer_id != self.buyer_id:
             raise NotAllowed("Only the buyer can resubmit the order.")
-        self._check_status(OrderStatus.REJECTED)
+        if self.status not in (OrderStatus.REJECTED, OrderStatus.EXPIRED):
+            raise WrongState(f"The order is {self.status.value}, not rejected or expired.")
         comment = comment.strip()
         if not comment:
             raise InvalidOrder("A resubmission needs a comment for the approvers.")
@@ -775,7 +786,7 @@ class Order(Aggregate):
     def cancel(self, by: UUID, at: datetime, comment: str | None = None) -> None:
         if by != self.buyer_id:
             raise NotAllowed("Only the buyer can cancel the order.")
-        if self.status not in (OrderStatus.PENDING_APPROVAL, OrderStatus.REJECTED):
+        if self.status not in (OrderStatus.PENDING_APPROVAL, OrderStatus.REJECTED, OrderStatus.EXPIRED):
             raise WrongState(f"The order is {self.status.value} and can no longer be cancelled.")
         self._cancelled(by=by, comment=(comment or "").strip() or None, at=at)
 
@@ -789,6 +800,73 @@ class Order(Aggregate):
         self.status = OrderStatus.CANCELLED
         if comment:
             self.conversation.append(Comment(by, comment, at, "cancellation"))
+
+    # ---- deadlines (ADR 0033) -------------------------------------------------------------------------------
+
+    def remind(self, at: datetime) -> None:
+        """Its approvers are reminded: the first deadline of this wait."""
+        self._check_deadline_step(1)
+        self._reminded(reminded=self.approvers, at=at)
+
+    class Reminded(Aggregate.Event):
+        reminded: tuple[UUID, ...]
+        """the approvers reminded (not ``approvers``: a reminder routes the order to nobody new)"""
+        at: datetime
+
+    @event(Reminded)
+    def _reminded(self, reminded: tuple[UUID, ...], at: datetime) -> None:
+        self.deadline_stage = 1
+
+    def escalate_on_deadline(
+        self, at: datetime, approvers: tuple[UUID, ...], position: TierPosition | None = None
+    ) -> None:
+        """Nobody decided in time: ``approvers`` decide now — the next tier's (``position``), or the approvers so far
+        and the main contact. The wait goes on (its expiry counts from its start)."""
+        self._check_deadline_step(2)
+        self._escalated_on_deadline(
+            before=self.approvers, approvers=tuple(approvers), at=at,
+            from_tier=self.position.tier if self.position else None, position=position,
+        )  # fmt: skip
+
+    class EscalatedOnDeadline(Aggregate.Event):
+        before: tuple[UUID, ...]
+        approvers: tuple[UUID, ...]
+        at: datetime
+        from_tier: int | None = None
+        position: TierPosition | None = None
+
+    @event(EscalatedOnDeadline)
+    def _escalated_on_deadline(
+        self,
+        before: tuple[UUID, ...],
+        approvers: tuple[UUID, ...],
+        at: datetime,
+        from_tier: int | None = None,
+        position: TierPosition | None = None,
+    ) -> None:
+        self.approvers = tuple(approvers)
+        if position is not None:
+            self.position = position
+        self.deadline_stage = 2
+
+    def expire(self, at: datetime, waited_s: int) -> None:
+        """Nobody decided before the company's expiry deadline (``waited_s`` after the wait began)."""
+        self._check_deadline_step(3)
+        self._expired(at=at, waited_s=waited_s)
+
+    class Expired(Aggregate.Event):
+        at: datetime
+        waited_s: int
+
+    @event(Expired)
+    def _expired(self, at: datetime, waited_s: int) -> None:
+        self.status = OrderStatus.EXPIRED
+        self.deadline_stage = 3
+
+    def _check_deadline_step(self, step: int) -> None:
+        self._check_status(OrderStatus.PENDING_APPROVAL)
+        if self.deadline_stage >= step:
+            raise WrongState("That deadline was taken already in this wait.")
 
     def add_comment(self, author_id: UUID, text: str, at: datetime) -> None:
         text = text.strip()

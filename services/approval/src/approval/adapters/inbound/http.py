@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_
 from pydantic_core import PydanticCustomError
 
 from approval.adapters.inbound.absences_http import add_absence_routes
+from approval.adapters.inbound.deadlines_http import add_deadline_routes
 from approval.adapters.inbound.policy_http import (
     ApprovalTierOut,
     add_policy_routes,
@@ -49,7 +50,8 @@ Text = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX, strip_whitesp
 LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX), MultilineText]
 Comment = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX), MultilineText]
 StatusFilter = Literal[
-    "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected", "credit_hold"
+    "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected", "credit_hold",
+    "expired",
 ]
 
 
@@ -568,6 +570,13 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
                 by = e.approved_by
             case Order.CreditHeld():  # why it waits for credit (the company's figures are the main contact's)
                 by, detail = e.approved_by, {"reason": e.hold.reason}
+            case Order.Reminded():  # the company's deadlines (ADR 0033)
+                detail = {"approvers": [str(a) for a in e.reminded]}
+            case Order.EscalatedOnDeadline():
+                detail = {"approvers": [str(a) for a in e.approvers], "before": [str(a) for a in e.before],
+                          "from_tier": e.from_tier, "tier": e.position.tier if e.position else None}  # fmt: skip
+            case Order.Expired():
+                detail = {"waited_s": e.waited_s}
             case Order.OfferedToSubstitute():
                 detail = {"substitute": PersonOut(id=e.substitute_id, name=names.get(e.substitute_id)).model_dump(mode="json"),
                           "until": e.until.isoformat()}  # fmt: skip
@@ -1077,4 +1086,5 @@ def orders_router(
 
     add_absence_routes(router, orders, summaries, blocking, member)
     add_policy_routes(router, orders, blocking, member)
+    add_deadline_routes(router, orders, blocking, member)
     return router

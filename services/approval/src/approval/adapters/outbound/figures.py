@@ -170,6 +170,8 @@ def _apply(row: dict[str, Any] | None, event: Any, folded: _Folded) -> dict[str,
         row["status"] = "credit_hold"
     elif isinstance(event, Order.Cancelled):
         row["status"] = "cancelled"
+    elif isinstance(event, Order.Expired):  # nobody decided before the company's deadline (ADR 0033)
+        row["status"] = "expired"
     # the order's other events (reassigned, escalated, commented…) change only the row's version
     row["version"] = event.originator_version
     return row

@@ -24,7 +24,9 @@ PENDING_APPROVALS = Gauge("kc_approvals_pending", "Orders waiting for an approve
 OLDEST_PENDING = Gauge(
     "kc_approvals_oldest_pending_seconds", "Age of the longest-waiting order pending approval (0: none)", ["kc_service"]
 )
-STATUSES = ("pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled")
+STATUSES = (
+    "pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled", "expired"
+)
 
 log = structlog.get_logger(__name__)
 

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from approval.domain.deadlines import CompanyDeadlines
 from approval.domain.model import Order, OrderContent
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.schema import Tables
@@ -69,6 +70,26 @@ CREATE TABLE IF NOT EXISTS approval_order_counts (
 
 TABLES = Tables.of(SCHEMA)
 
+DEADLINES_SCHEMA = """
+-- Deadlines (ADR 0033; migration 0005 in the service's history): when each pending order began its wait (null:
+-- before the migration — its submission counts), the last deadline step it took, and each company's deadlines; the
+-- timer asks for the pending orders of companies with deadlines, oldest wait first.
+ALTER TABLE approval_order_summaries
+    ADD COLUMN IF NOT EXISTS waiting_since timestamptz,
+    ADD COLUMN IF NOT EXISTS deadline_stage smallint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS approval_order_summaries_waiting
+    ON approval_order_summaries (company_id, (coalesce(waiting_since, submitted_at))) WHERE status = 'pending_approval';
+CREATE TABLE IF NOT EXISTS approval_deadline_settings (
+    company_id uuid PRIMARY KEY,
+    remind_after_s integer,
+    escalate_after_s integer,
+    expire_after_s integer,
+    version integer NOT NULL
+);
+"""
+"""Run after :data:`SCHEMA` where this module creates its tables (tests, tools); the service's database gets it from
+its migrations. Not in :data:`TABLES` (the tables of the baseline, adopted from databases made before migrations)."""
+
 
 async def _count_existing(conn: asyncpg.Connection) -> None:
     """Counts for summaries projected before the counts existed: once, with the projector held off meanwhile."""
@@ -106,6 +127,7 @@ class OrderSummaries:
                 async with self._pool.acquire() as conn:
                     if self.create:
                         await conn.execute(SCHEMA)
+                        await conn.execute(DEADLINES_SCHEMA)
                     await _count_existing(conn)
         return self._pool
 
@@ -187,6 +209,28 @@ class OrderSummaries:
             )
         return [r["order_id"] for r in rows]
 
+    async def due_for_deadlines(self, now: datetime, limit: int) -> list[UUID]:
+        """Pending orders of companies with deadlines whose next deadline step has come (ADR 0033), the longest
+        waiting first. The read model may lag: the order itself decides what is due (``Orders.take_deadline``)."""
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT s.order_id FROM approval_deadline_settings d
+                   JOIN approval_order_summaries s ON s.company_id = d.company_id AND s.status = 'pending_approval'
+                   WHERE coalesce(s.waiting_since, s.submitted_at)
+                           <= $1::timestamptz - least(d.remind_after_s, d.escalate_after_s, d.expire_after_s) * interval '1 second'
+                     AND ((s.deadline_stage < 1 AND coalesce(s.waiting_since, s.submitted_at)
+                            + d.remind_after_s * interval '1 second' <= $1)
+                       OR (s.deadline_stage < 2 AND coalesce(s.waiting_since, s.submitted_at)
+                            + d.escalate_after_s * interval '1 second' <= $1)
+                       OR (s.deadline_stage < 3 AND coalesce(s.waiting_since, s.submitted_at)
+                            + d.expire_after_s * interval '1 second' <= $1))
+                   ORDER BY coalesce(s.waiting_since, s.submitted_at), s.order_id LIMIT $2""",
+                now,
+                limit,
+            )
+        return [r["order_id"] for r in rows]
+
     def pending_of_company_blocking(self, company_id: UUID) -> list[UUID]:
         """For handlers running in worker threads: runs the query on the service's event loop."""
         assert self.loop is not None, "the read model pool is not open yet"
@@ -213,8 +257,20 @@ def _fold(events: list[Any]) -> dict[str, Any]:
     sets: dict[str, Any] = {}
     for event in events:
         match event:
-            case Order.ApprovalRequested() | Order.Reassigned() | Order.Escalated():
+            case Order.ApprovalRequested() | Order.Escalated():
                 sets["approvers"] = list(event.approvers)
+                sets["waiting_since"] = event.at  # a new wait: the deadlines count from here
+                sets["deadline_stage"] = 0
+            case Order.Reassigned():
+                sets["approvers"] = list(event.approvers)
+            case Order.Reminded():
+                sets["deadline_stage"] = 1
+            case Order.EscalatedOnDeadline():
+                sets["approvers"] = list(event.approvers)
+                sets["deadline_stage"] = 2
+            case Order.Expired():
+                sets["status"] = "expired"
+                sets["deadline_stage"] = 3
             case Order.Released():
                 sets["status"] = "released"
             case Order.Rejected():
@@ -244,9 +300,21 @@ async def _project_batch(conn: asyncpg.Connection, events: list[Any]) -> None:
     status. An order with a resubmission in the batch (its round counts up) and a new order already projected (a
     batch handled again) take the event-by-event way, which is idempotent by the version guard."""
     orders: dict[UUID, list[Any]] = {}
+    deadlines: dict[UUID, Any] = {}
     for event in events:
         if _is_order_event(event):
             orders.setdefault(event.originator_id, []).append(event)
+        elif isinstance(event, CompanyDeadlines.Changed):
+            deadlines[event.company_id] = event  # the last of the batch
+    if deadlines:
+        await conn.executemany(
+            "INSERT INTO approval_deadline_settings (company_id, remind_after_s, escalate_after_s, expire_after_s,"
+            " version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (company_id) DO UPDATE SET"
+            " remind_after_s = $2, escalate_after_s = $3, expire_after_s = $4, version = $5"
+            " WHERE approval_deadline_settings.version < $5",
+            [(c, e.deadlines.remind_after_s, e.deadlines.escalate_after_s, e.deadlines.expire_after_s,
+              e.originator_version) for c, e in sorted(deadlines.items(), key=lambda kv: str(kv[0]))],
+        )  # fmt: skip
     one_by_one: list[Any] = []
     new: list[tuple[Any, ...]] = []
     new_events: dict[UUID, list[Any]] = {}
@@ -275,20 +343,22 @@ async def _project_batch(conn: asyncpg.Connection, events: list[Any]) -> None:
                 )
             new.append((oid, first.company_id, first.buyer_id, sets.get("status", "pending_approval"), c_total,
                         c.currency, c_qty, c_lines, c_ref, sets.get("approvers", []), first.timestamp, last.timestamp,
-                        last.originator_version))  # fmt: skip
+                        last.originator_version, sets.get("waiting_since"), sets.get("deadline_stage", 0)))  # fmt: skip
             new_events[oid] = evs
             continue
         await _update(conn, oid, last.originator_version, sets, last.timestamp, counts)
     if new:
         rows = await conn.fetch(
             "INSERT INTO approval_order_summaries (order_id, company_id, buyer_id, status, total, currency,"
-            " total_quantity, line_count, reference, approvers, submitted_at, updated_at, version)"
+            " total_quantity, line_count, reference, approvers, submitted_at, updated_at, version, waiting_since,"
+            " deadline_stage)"
             " SELECT n.order_id, n.company_id, n.buyer_id, n.status, n.total, n.currency, n.total_quantity,"
             "  n.line_count, n.reference, coalesce((SELECT array_agg(a::uuid) FROM jsonb_array_elements_text(n.approvers) a),"
-            "  '{}'), n.submitted_at, n.updated_at, n.version"
+            "  '{}'), n.submitted_at, n.updated_at, n.version, n.waiting_since, n.deadline_stage"
             " FROM jsonb_to_recordset($1::jsonb) AS n(order_id uuid, company_id uuid, buyer_id uuid, status text,"
             "  total numeric, currency text, total_quantity integer, line_count integer, reference text,"
-            "  approvers jsonb, submitted_at timestamptz, updated_at timestamptz, version integer)"
+            "  approvers jsonb, submitted_at timestamptz, updated_at timestamptz, version integer,"
+            "  waiting_since timestamptz, deadline_stage smallint)"
             " ON CONFLICT (order_id) DO NOTHING RETURNING order_id, company_id, buyer_id, status",
             _json_rows(new),
         )
@@ -313,7 +383,8 @@ def _json_rows(rows: list[tuple[Any, ...]]) -> str:
     import json
 
     keys = ("order_id", "company_id", "buyer_id", "status", "total", "currency", "total_quantity", "line_count",
-            "reference", "approvers", "submitted_at", "updated_at", "version")  # fmt: skip
+            "reference", "approvers", "submitted_at", "updated_at", "version", "waiting_since",
+            "deadline_stage")  # fmt: skip
     out = []
     for row in rows:
         item = dict(zip(keys, row, strict=True))
@@ -322,6 +393,7 @@ def _json_rows(rows: list[tuple[Any, ...]]) -> str:
         item["approvers"] = [str(a) for a in item["approvers"]]
         item["submitted_at"] = item["submitted_at"].isoformat()
         item["updated_at"] = item["updated_at"].isoformat()
+        item["waiting_since"] = item["waiting_since"].isoformat() if item["waiting_since"] else None
         out.append(item)
     return json.dumps(out)
 

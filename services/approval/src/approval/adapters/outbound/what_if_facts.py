@@ -68,7 +68,7 @@ COLUMNS = (
     "ended_at", "confirmed_at", "version",
 )  # fmt: skip
 
-_ENDS = ("Rejected", "Cancelled", "RejectedByErp")
+_ENDS = ("Rejected", "Cancelled", "RejectedByErp", "Expired")
 """Events after which the order will not be delivered (its period budget's reservation is free again)."""
 
 
