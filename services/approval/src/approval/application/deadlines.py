@@ -20,6 +20,7 @@ from approval.domain.deadlines import ESCALATE, EXPIRE, REMIND, STEP_NAMES, Comp
 from approval.domain.members import CompanyView, Member
 from approval.domain.model import NotAllowed, Order, OrderStatus
 from approval.domain.tiers import step_after
+from kc_runtime.faults import failpoint
 
 if TYPE_CHECKING:
     from approval.domain.ledger import BudgetLedger
@@ -104,10 +105,12 @@ class DeadlineUseCases:
                 if found is not None and order.id in found.entries:
                     ledger = found
                     ledger.release(order.id, now)
+        failpoint("deadline.before_save")
         try:
             self.save(*[o for o in (order, ledger) if o is not None])
         except IntegrityError:
             return None  # decided (or its ledger changed) at this very moment: asked again next round
+        failpoint("deadline.after_save")
         return STEP_NAMES[step]
 
     def _escalate(self, order: Order, now: datetime) -> None:
