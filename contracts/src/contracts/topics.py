@@ -65,6 +65,8 @@ APPROVAL_ORDERS = Topic(
         approval_v1.OrderCancelled,
         approval_v1.OrderReleased,
         approval_v1.OrderCreditHeld,
+        approval_v1.OrderApprovalReminded,
+        approval_v1.OrderExpired,
     ),
     consumers=("erp-sync", "notifications"),
     description="The life of each order (approval case).",

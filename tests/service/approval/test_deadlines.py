@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from approval.adapters.outbound.translator import make_translator
 from approval.application.orders import Orders
 from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.deadlines import Deadlines, InvalidDeadlines
-from approval.domain.model import NotAllowed, OrderStatus
+from approval.domain.model import NotAllowed, Order, OrderStatus
 from approval.domain.tiers import Tier
+from contracts.approval import v1 as wire
 from tests.service.approval.test_orders_application import order
 from tests.support.approval import Company
 
@@ -178,3 +180,28 @@ def test_a_step_a_decision_beat_is_not_taken(orders, team, monkeypatch):
     monkeypatch.undo()
     assert "Reminded" not in names(orders, held.id)
     assert orders.get_order(bea, held.id).status is OrderStatus.RELEASED
+
+
+def test_each_step_is_told_on_the_orders_topic(orders, company, team):
+    bea, clara = team
+    held = orders.submit(bea, order(6))
+    for hours in (4, 8, 72):
+        later(orders, hours=hours)
+        orders.take_deadline(held.id)
+    translate = make_translator(lambda oid, version: orders.repository.get(oid, version=version))
+    steps = [
+        e
+        for e in orders.events.get(held.id)
+        if isinstance(e, Order.Reminded | Order.EscalatedOnDeadline | Order.Expired)
+    ]
+    reminder, escalation, expiry = [m.message for e in steps for m in translate(e)]
+    assert isinstance(reminder, wire.OrderApprovalReminded)
+    assert (reminder.approver_ids, reminder.waiting_since, reminder.version) == (
+        [clara.id],
+        NOW,
+        steps[0].originator_version,
+    )
+    assert isinstance(escalation, wire.OrderApprovalRequested)
+    assert escalation.approver_ids == [company.main.id]  # asked as the first were: only who the escalation adds
+    assert isinstance(expiry, wire.OrderExpired)
+    assert (expiry.buyer_id, expiry.expired_at) == (bea.id, NOW + timedelta(hours=72))

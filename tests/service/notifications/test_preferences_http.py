@@ -65,7 +65,8 @@ async def test_a_user_sees_every_kind_at_once_until_they_choose(api):
     assert {p["kind"]: (p["delivery"], p["action_needed"]) for p in body["preferences"]} == {
         "approval_requested": ("immediately", True), "substitute_offer": ("immediately", True),
         "approval_reassigned": ("immediately", True), "order_approved": ("immediately", False),
-        "order_rejected": ("immediately", False), "order_released_on_re_evaluation": ("immediately", False),
+        "order_rejected": ("immediately", False), "order_expired": ("immediately", False),
+        "order_released_on_re_evaluation": ("immediately", False),
         "order_credit_hold": ("immediately", False), "order_credit_hold_figures": ("immediately", True),
     }  # fmt: skip
 

@@ -37,7 +37,7 @@ def test_every_kind_is_delivered_immediately_until_the_user_chooses():
 def test_the_catalogue_says_which_mails_need_action():
     assert ACTION == ["approval_reassigned", "approval_requested", "order_credit_hold_figures", "substitute_offer"]
     assert INFORMATIONAL == [
-        "order_approved", "order_credit_hold", "order_rejected", "order_released_on_re_evaluation",
+        "order_approved", "order_credit_hold", "order_expired", "order_rejected", "order_released_on_re_evaluation",
     ]  # fmt: skip
 
 

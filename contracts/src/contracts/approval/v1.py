@@ -221,3 +221,38 @@ class OrderCancelled(Message):
     buyer_id: UUID
     comment: LongText | None = None
     cancelled_at: datetime
+
+
+class OrderApprovalReminded(Message):
+    """The company's reminder deadline passed (ADR 0033): ``approver_ids`` are reminded of a pending order that has
+    waited since ``waiting_since``. Sent once per wait."""
+
+    event_type = "OrderApprovalReminded"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    approver_ids: list[UUID]
+    exceeded_limits: list[ExceededLimit]
+    total: Money
+    total_quantity: int
+    reference: ShortText | None = None
+    round: int = 1
+    waiting_since: datetime
+    reminded_at: datetime
+    version: int = Field(description="The order's version at the reminder: its one-click links hold while it stays so")
+
+
+class OrderExpired(Message):
+    """Nobody decided the order before the company's expiry deadline (ADR 0033): it is ``expired`` now; its buyer may
+    send it again (``POST /api/orders/{id}/resubmit``) or cancel it. An escalation on a deadline sends
+    ``OrderApprovalRequested`` to the approvers it adds."""
+
+    event_type = "OrderExpired"
+
+    order_id: UUID
+    company_id: UUID
+    buyer_id: UUID
+    total: Money
+    waiting_since: datetime
+    expired_at: datetime

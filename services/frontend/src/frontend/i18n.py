@@ -523,6 +523,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notify.kind.approval_reassigned": ("Bestellung an Sie weitergeleitet", "Order routed to you"),
     "notify.kind.order_approved": ("Bestellung freigegeben", "Order approved"),
     "notify.kind.order_rejected": ("Bestellung abgelehnt", "Order rejected"),
+    "notify.kind.order_expired": ("Bestellung abgelaufen (Frist)", "Order expired (deadline)"),
     "notify.kind.order_released_on_re_evaluation": (
         "Bestellung nach neuer Budgetprüfung freigegeben",
         "Order released after a new budget check",

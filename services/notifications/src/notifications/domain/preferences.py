@@ -52,6 +52,7 @@ CATALOGUE: dict[str, MailKind] = {
         MailKind("approval_reassigned", action_needed=True),  # a waiting order was routed to them
         MailKind("order_approved", action_needed=False),  # to the buyer: approved (perhaps modified), sent on
         MailKind("order_rejected", action_needed=False),  # to the buyer: rejected, with the comment
+        MailKind("order_expired", action_needed=False),  # to the buyer: nobody decided before the deadline (ADR 0033)
         MailKind("order_released_on_re_evaluation", action_needed=False),  # to the buyer: released on today's budget
         MailKind("order_credit_hold", action_needed=False),  # to the buyer: released, waiting for the company's credit
         # to the main contact: an order waits for the credit, with the figures — only they can cancel it or settle it

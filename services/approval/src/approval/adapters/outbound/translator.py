@@ -61,6 +61,26 @@ def _credit_held(event: Order.CreditHeld, order: Order) -> wire.OrderCreditHeld:
     )  # fmt: skip
 
 
+def _deadline(event: Any, order: Order) -> Any:
+    """A deadline step (ADR 0033). An escalation asks the approvers it adds exactly as the first were asked — the same
+    message, so the same mail; one that adds nobody (the main contact decides already) sends nothing."""
+    common: dict[str, Any] = {"order_id": order.id, "company_id": order.company_id, "buyer_id": order.buyer_id}
+    since = order.waiting_since or order.submitted_at
+    if isinstance(event, Order.Expired):
+        return wire.OrderExpired(**common, total=_total(order.content), waiting_since=since, expired_at=event.at)
+    exceeded = [wire.ExceededLimit(**vars(x)) for x in order.exceeded]
+    facts: dict[str, Any] = {"exceeded_limits": exceeded, "total": _total(order.content), "total_quantity": order.content.total_quantity,
+             "reference": order.content.reference, "round": order.round, "version": event.originator_version}  # fmt: skip
+    if isinstance(event, Order.Reminded):
+        return wire.OrderApprovalReminded(
+            **common, approver_ids=list(event.reminded), waiting_since=since, reminded_at=event.at, **facts
+        )
+    added = [a for a in event.approvers if a not in event.before]
+    if not added:
+        return None
+    return wire.OrderApprovalRequested(**common, approver_ids=added, requested_at=event.at, **facts)
+
+
 def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequence[Outgoing]]:
     """``load(order_id, version)``: the order as it was after that version."""
 
@@ -110,6 +130,9 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
             )  # fmt: skip
         if isinstance(event, Order.CreditHeld):
             return out(oid, _credit_held(event, load(oid, event.originator_version)))
+        if isinstance(event, Order.Reminded | Order.EscalatedOnDeadline | Order.Expired):
+            step = _deadline(event, load(oid, event.originator_version))
+            return out(oid, step) if step is not None else []
         # The order's other events send nothing; so do other aggregates' events of the same names (e.g.
         # MemberEmail.Reassigned), which are not Order's classes.
         if not isinstance(

@@ -2,7 +2,9 @@
 
 Mails: the registration's double opt-in and welcome mails; the confirmation of an e-mail change (to the new address); an order waiting for approval (to its approvers, and to the substitute of an absent one);
 approved and sent on (to the buyer, with any modifications); released on a re-evaluation of the budget (to the
-buyer); rejected (to the buyer, with the comment).
+buyer); rejected (to the buyer, with the comment); the deadlines of waiting orders (ADR 0033): a reminder (the
+approval request again, to the approvers reminded), an escalation (the approval request, to the approvers it adds)
+and the expiry (to the buyer).
 Each is queued once per event and recipient, however often the event is delivered.
 """
 
@@ -138,6 +140,28 @@ def credit_held(m: approval.OrderCreditHeld) -> list[MailRequest]:
     return out
 
 
+def reminded(m: approval.OrderApprovalReminded) -> list[MailRequest]:
+    """The company's reminder deadline passed (ADR 0033): the approval request again, marked as a reminder, with the
+    time the order has waited since and the one-click links of the order's version now."""
+    data = {
+        **_order_facts(m),
+        "buyer_id": str(m.buyer_id),
+        "reference": m.reference or "",
+        "exceeded": [x.model_dump(mode="json") for x in m.exceeded_limits],
+        "round": m.round,
+        "reminder": True,
+        "waiting_since": m.waiting_since.isoformat(),  # formatted per language when the mail is rendered
+        "version": m.version,
+    }
+    return [MailRequest("approval_requested", data, to_user_id=a) for a in m.approver_ids]
+
+
+def expired(m: approval.OrderExpired) -> list[MailRequest]:
+    """Nobody decided before the company's expiry deadline (ADR 0033): the buyer may send it again."""
+    facts = {**_order_facts(m), "waiting_since": m.waiting_since.isoformat()}
+    return [MailRequest("order_expired", facts, to_user_id=m.buyer_id)]
+
+
 def rejected(m: approval.OrderRejected) -> list[MailRequest]:
     return [MailRequest("order_rejected", {**_order_facts(m), "comment": m.comment}, to_user_id=m.buyer_id)]
 
@@ -155,6 +179,8 @@ MAIL_RULES: dict[str, dict[type[Message], Rule]] = {
         approval.OrderReEvaluated: re_evaluated,
         approval.OrderRejected: rejected,
         approval.OrderCreditHeld: credit_held,
+        approval.OrderApprovalReminded: reminded,
+        approval.OrderExpired: expired,
     },
 }
 
