@@ -18,7 +18,11 @@ Afterwards it checks, and prints as figures:
   * the company's credit (ADR 0026): the second company's ERP keeps a small credit limit, raised step by step
     during the faults, so its orders wait for credit (`credit_hold`) and go on by themselves; once the limit is
     raised for good no order is left waiting, each held order is at the ERP exactly once, and approval's waiting
-    list is empty.
+    list is empty;
+  * deadlines of waiting orders (ADR 0033): the first company reminds after 2 s and escalates after 5 s, and a third
+    of its orders over budget are left undecided, so the timer fires during the faults (the leader killed, its
+    database and broker too); afterwards every order left waiting was reminded and escalated to the main contact
+    exactly once, no order took a step twice, and the reminders' mails arrived.
 Exits non-zero if any check fails. Only ever targets the local stack on 127.0.0.1.
 """
 
@@ -58,7 +62,8 @@ from tests.support.orders import order_body  # noqa: E402
 ERP_SIMULATOR = "http://127.0.0.1:8111"
 SMTP_SINK = "http://127.0.0.1:8113"
 SERVICES = ["registration", "users", "approval", "erp-sync", "notifications"]
-FINAL_OR_PENDING = {"pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled"}
+FINAL_OR_PENDING = {"pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled",
+                    "expired"}  # fmt: skip
 AT_ERP = {"released", "transmitted", "confirmed", "erp_rejected"}
 PRICED_BY_CHAOS = ("M-300", "B-200")  # in the ERP simulator's default list; the chaos buyers order SKU-0…39
 PERIOD_BUDGET = Decimal("250.00")  # monthly, for one buyer per company: filled after a few orders, then held
@@ -66,6 +71,8 @@ PERIOD_LIMITS = {"period_value", "period_quantity"}
 CREDIT_START = Decimal("300.00")  # the second company's credit limit at the ERP when the load starts …
 CREDIT_STEP = Decimal("250.00")  # … raised by this every few seconds during the faults (orders wait, then go on)
 CREDIT_FOR_GOOD = Decimal("10000000.00")  # after the load: every waiting order must go on by itself
+DEADLINES = {"remind_after": "PT2S", "escalate_after": "PT5S"}  # the first company's (ADR 0033)
+DEADLINE_STEPS = ("Reminded", "EscalatedOnDeadline", "Expired")
 STOP_GRACE = 30.0  # seconds a service gets after SIGTERM (the Deployments' terminationGracePeriodSeconds)
 
 
@@ -91,6 +98,8 @@ class Load:
         self.priced: set[tuple[str, str]] = set()  # (customer number, sku) whose price the ERP changed
         self.held_for_credit: set[str] = set()  # orders answered with status credit_hold
         self.credit_raises = Counter[bool]()  # the ERP's credit limit raised (True) or the hook not reached
+        self.left_waiting: set[str] = set()  # the first company's orders over budget nobody decides (deadlines)
+        self.reminded: set[str] = set()  # of those, the ones reminded (a timer down past the escalation skips it)
 
     async def credit(self, shop: dict[str, Any], every_s: float = 4.0) -> None:
         """The ERP raises the company's credit limit step by step, whatever is being killed at the time: the orders
@@ -165,7 +174,9 @@ class Load:
             self.acknowledged[order["id"]] = record
             if order["status"] == "credit_hold":
                 self.held_for_credit.add(order["id"])
-            if order["status"] == "pending_approval":
+            if order["status"] == "pending_approval" and shop is self.shops[0] and i % 12 == 8:
+                self.left_waiting.add(order["id"])  # nobody decides it: its deadlines fire (ADR 0033)
+            elif order["status"] == "pending_approval":
                 reject = i % 3 == 0
                 action, decision = ("reject", {"comment": "nein"}) if reject else ("approve", {"comment": "ok"})
                 d = await self._post(f"/api/orders/{order['id']}/{action}", shop["approver"], decision)
@@ -357,6 +368,9 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                 continue
             status = r.json()["status"]
             states[order_id] = status
+            taken = Counter(t["event"] for t in r.json()["timeline"] if t["event"] in DEADLINE_STEPS)
+            if any(n > 1 for n in taken.values()):
+                failures.append(f"order {order_id}: a deadline step taken more than once: {dict(taken)}")
             if status not in FINAL_OR_PENDING:
                 failures.append(f"order {order_id}: unknown status {status}")
             if rec["decided"] == "approve" and status not in AT_ERP:
@@ -384,6 +398,7 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                 unanswered += len(set(listed) - set(load.acknowledged))
         figures["period_budgets"] = await check_period_budgets(gw, load, failures)
         figures["credit"] = await check_credit(gw, load, states, failures)
+        figures["deadlines"] = await check_deadlines(gw, load, failures)
         figures["read_model_mismatches"] = mismatches
         figures["orders_made_but_never_answered"] = unanswered
         if mismatches:
@@ -433,6 +448,10 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
             kinds.append("approved")
         if rec["decided"] == "reject":
             kinds.append("rejected")
+        if order_id in load.left_waiting:
+            kinds.append("approval request to the main contact")
+        if order_id in load.reminded:
+            kinds.append("reminder")
         mentioning = [m for m in ours if order_id in (m.get("text") or "")]
         expected += len(kinds)
         if len(mentioning) < len(kinds):
@@ -495,6 +514,54 @@ async def settle_orders(gw: httpx.AsyncClient, load: Load, timeout: float = 180)
             log(f"{moving} orders still on their way after {timeout:.0f}s; checking anyway")
             return
         await asyncio.sleep(1)
+
+
+async def give_deadlines(gw: httpx.AsyncClient, shop: dict[str, Any]) -> None:
+    """The first company's main contact sets its deadlines (ADR 0033)."""
+    r = await gw.put("/api/approvals/deadlines", json=DEADLINES, headers=shop["main"])
+    if r.status_code != 200:
+        raise RuntimeError(f"the deadlines were not set: {r.status_code} {r.text[:200]}")
+
+
+async def check_deadlines(gw: httpx.AsyncClient, load: Load, failures: list[str], timeout: float = 120) -> dict:
+    """Every order left waiting was escalated to the main contact, and reminded at most once — none, when the timer
+    was down until the escalation was due as well (only the furthest step due is taken). The timer may have been
+    down at the end, so it is given time to catch up."""
+    main_id = (await gw.get("/api/me", headers=load.shops[0]["main"])).json()["user"]["id"]
+    buyers = {o: rec["buyer"] for o, rec in load.acknowledged.items()}
+    deadline = time.monotonic() + timeout
+    pending = set(load.left_waiting)
+    done: dict[str, dict[str, Any]] = {}
+    while pending and time.monotonic() < deadline:
+        for order_id in sorted(pending):
+            r = await gw.get(f"/api/orders/{order_id}", headers=buyers[order_id])
+            if r.status_code == 200 and "EscalatedOnDeadline" in {t["event"] for t in r.json()["timeline"]}:
+                done[order_id] = r.json()
+        pending -= set(done)
+        if pending:
+            await asyncio.sleep(1)
+    for order_id in sorted(pending):
+        failures.append(f"deadlines: order {order_id} left waiting was not escalated")
+    wrong = 0
+    for order_id, order in done.items():
+        taken = Counter(t["event"] for t in order["timeline"] if t["event"] in DEADLINE_STEPS)
+        if taken["EscalatedOnDeadline"] != 1 or taken["Reminded"] > 1 or taken["Expired"]:
+            failures.append(f"deadlines: order {order_id} took {dict(taken)}")
+            wrong += 1
+        if taken["Reminded"]:
+            load.reminded.add(order_id)
+        if main_id not in {a["id"] for a in order["approvers"]}:
+            failures.append(f"deadlines: order {order_id} escalated but the main contact is not among its approvers")
+    if not load.left_waiting:
+        failures.append("deadlines: no order was left waiting (the check tested nothing)")
+    elif not load.reminded:
+        failures.append("deadlines: no order left waiting was reminded (the check tested nothing)")
+    return {
+        "orders_left_waiting": len(load.left_waiting),
+        "escalated_once": len(done) - wrong,
+        "reminded_once": len(load.reminded),
+        "reminder_passed_over_for_the_escalation": len(done) - len(load.reminded),
+    }
 
 
 async def give_credit(gw: httpx.AsyncClient, shop: dict[str, Any], limit: Decimal, timeout: float = 120) -> None:
@@ -656,6 +723,7 @@ async def main() -> int:
         shops = await setup_companies(gw, companies=2, buyers_per_company=max(1, args.buyers // 2))
         await give_period_budgets(gw, shops)
         await give_credit(gw, shops[1], CREDIT_START)
+        await give_deadlines(gw, shops[0])
         load = Load(gw, shops)
         buyers = [
             asyncio.create_task(load.buyer(shop, h, n))
