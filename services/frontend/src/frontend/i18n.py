@@ -511,6 +511,50 @@ TEXTS: dict[str, tuple[str, str]] = {
     "absences.withdrawn": ("Die Abwesenheit ist zurückgezogen.", "The absence has been withdrawn."),
     # notification preferences (ADR 0027)
     "nav.notifications": ("Benachrichtigungen", "Notifications"),
+    "nav.deadlines": ("Fristen", "Deadlines"),
+    "deadlines.title": ("Fristen für wartende Bestellungen", "Deadlines for waiting orders"),
+    "deadlines.intro": (
+        "Wartet eine Bestellung auf eine Freigabe, erinnert das Kundencenter die Freigebenden, eskaliert sie (an die "
+        "nächste Stufe, sonst an Sie als Hauptkontakt) und lässt sie ablaufen – jeweils nach der Zeit, die Sie hier "
+        "festlegen, gerechnet ab dem Beginn des Wartens. Ein leeres Feld: dieser Schritt entfällt.",
+        "When an order waits for approval, the customer center reminds the approvers, escalates it (to the next tier, "
+        "else to you as the main contact) and lets it expire – each after the time you set here, counted from when it "
+        "began to wait. An empty field: that step is not taken.",
+    ),
+    "deadlines.remind_after": ("Erinnern nach", "Remind after"),
+    "deadlines.escalate_after": ("Eskalieren nach", "Escalate after"),
+    "deadlines.expire_after": ("Ablaufen lassen nach", "Expire after"),
+    "deadlines.hours": ("Stunden", "hours"),
+    "deadlines.days": ("Tagen", "days"),
+    "deadlines.hint.remind_after": (
+        "Die Freigebenden erhalten die Anfrage noch einmal, als Erinnerung.",
+        "The approvers get the request again, as a reminder.",
+    ),
+    "deadlines.hint.escalate_after": (
+        "Mit Freigabestufen: an die nächste Stufe; sonst entscheiden Sie als Hauptkontakt mit.",
+        "With approval tiers: to the next tier; otherwise you decide as well, as the main contact.",
+    ),
+    "deadlines.hint.expire_after": (
+        "Die Bestellung läuft ab; der Besteller wird benachrichtigt und kann sie erneut einreichen.",
+        "The order expires; the buyer is told and may send it again.",
+    ),
+    "deadlines.calendar": (
+        "Die Fristen laufen in Kalenderzeit, auch am Wochenende.",
+        "Deadlines run in calendar time, weekends included.",
+    ),
+    "deadlines.save": ("Fristen speichern", "Save the deadlines"),
+    "deadlines.saved": ("Die Fristen sind gespeichert.", "The deadlines have been saved."),
+    "deadlines.changed_at": ("Zuletzt geändert am {at}.", "Last changed on {at}."),
+    "deadlines.error.number": (
+        "Bitte geben Sie positive Zahlen ein oder lassen Sie das Feld leer.",
+        "Please enter positive numbers or leave the field empty.",
+    ),
+    "error.invalid_deadlines": (
+        "Die Fristen passen nicht: Jede muss länger sein als die vorige (erinnern, dann eskalieren, dann ablaufen), "
+        "mindestens eine Stunde und höchstens 365 Tage.",
+        "The deadlines do not fit: each must be longer than the one before (remind, then escalate, then expire), at "
+        "least an hour and at most 365 days.",
+    ),
     "notify.title": ("Benachrichtigungen per E-Mail", "E-mail notifications"),
     "notify.intro": (
         "Wählen Sie je Art von Mail: sofort, gesammelt in einer täglichen Zusammenfassung (um {hour}:00 Uhr, Zeitzone "

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from frontend import (
     pages_absences,
     pages_account,
+    pages_deadlines,
     pages_decisions,
     pages_notifications,
     pages_orders,
@@ -127,6 +128,7 @@ def create_app(settings: FrontendSettings | None = None, transport: httpx.AsyncB
     app.include_router(pages_absences.router(web))
     app.include_router(pages_policy.router(web))
     app.include_router(pages_notifications.router(web))
+    app.include_router(pages_deadlines.router(web))
     app.include_router(pages_decisions.router(web))
     return app
 
