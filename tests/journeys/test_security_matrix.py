@@ -231,6 +231,10 @@ ENDPOINTS = [
     Endpoint("GET",    "/api/approvals/policy",                  "approve_orders", denied=NOT_ALLOWED,
              denied_caller="only:view_reports"),
     Endpoint("PUT",    "/api/approvals/policy",                  "manage_users", body=_body({"tiers": []}), denied=NOT_ALLOWED),
+    # the deadlines of waiting orders (ADR 0033): the main contact's alone, seen and set; always the caller's own
+    # company's (none set here, so the matrix's orders take no deadline step)
+    Endpoint("GET",    "/api/approvals/deadlines",               MAIN_CONTACT, denied=NOT_ALLOWED),
+    Endpoint("PUT",    "/api/approvals/deadlines",               MAIN_CONTACT, body=_body({}), denied=NOT_ALLOWED),
     # the controller's figures: always the caller's company; filtering by another company's people shows nothing
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", denied=NOT_ALLOWED),
     Endpoint("GET",    "/api/reports/figures",                   "view_reports", query={"format": "csv"}, denied=NOT_ALLOWED),
