@@ -6,7 +6,6 @@ customer (an activation). It did: the ERP change got a 500 after PostgreSQL's ``
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import asyncpg
@@ -14,6 +13,7 @@ import pytest
 
 from standins.erp_simulator import db
 from standins.erp_simulator.seed import SEED_CUSTOMERS
+from tests.conftest import eventually
 from tests.standins.test_erp_simulator_prices import World, world  # noqa: F401  (the fixture)
 
 CHANGES: list[tuple[str, str, dict[str, Any]]] = [
@@ -25,17 +25,16 @@ CHANGES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-async def _until_someone_waits_for_the_outbox(pool: asyncpg.Pool, deadline_s: float = 5.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        waiting = await pool.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1",
-            db.OUTBOX_LOCK & 0xFFFFFFFF,
+async def _until_someone_waits_for_the_outbox(pool: asyncpg.Pool) -> None:
+    async def waiting() -> bool:
+        return bool(
+            await pool.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1",
+                db.OUTBOX_LOCK & 0xFFFFFFFF,
+            )
         )
-        if waiting:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the ERP change never waited for the outbox's lock")
+
+    await eventually(waiting, timeout=5, interval=0.02, what="the ERP change to wait for the outbox's lock")
 
 
 @pytest.mark.parametrize(("method", "path", "body"), CHANGES, ids=[c[1].split("/")[0] for c in CHANGES])

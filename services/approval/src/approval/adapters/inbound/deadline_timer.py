@@ -10,14 +10,14 @@ ask the same order; its version check lets one save win."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import asyncpg
 import structlog
 from prometheus_client import Counter
+
+from kc_runtime.periodic import Periodic
 
 if TYPE_CHECKING:
     from approval.adapters.outbound.read_model import OrderSummaries
@@ -31,7 +31,9 @@ DEADLINES_TAKEN = Counter(
 log = structlog.get_logger(__name__)
 
 
-class DeadlineTimer:
+class DeadlineTimer(Periodic):
+    name = "deadline timer"
+
     def __init__(
         self,
         service: str,
@@ -44,16 +46,14 @@ class DeadlineTimer:
         clock: Callable[[], datetime] | None = None,
         batch: int = 200,
     ) -> None:
+        super().__init__(interval_s)
         self.service = service
         self.orders = orders
         self.summaries = summaries
         self.blocking = blocking
-        self.interval_s = interval_s
         self.leads = leads
         self.clock = clock or (lambda: orders.clock())
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
-        self._failing = False
 
     async def tick(self) -> dict[str, int]:
         """One round: the steps taken, by name (nothing when this replica does not lead)."""
@@ -68,30 +68,3 @@ class DeadlineTimer:
             DEADLINES_TAKEN.labels(self.service, step).inc()
             log.info("deadline taken", order_id=str(order_id), step=step)
         return taken
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-                if self._failing:
-                    log.info("deadlines taken again")
-                self._failing = False
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                if not self._failing:
-                    log.warning("deadlines not taken this round", error=type(exc).__name__)
-                self._failing = True
-            except Exception:
-                log.exception("deadline round failed")
-            await asyncio.sleep(self.interval_s)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deadline-timer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None

@@ -9,7 +9,6 @@ counts each order once. After a failover the new leader shows them within one in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ import structlog
 from prometheus_client import Gauge
 
 from kc_runtime.metrics import withdraw
+from kc_runtime.periodic import Periodic
 
 ORDERS_BY_STATUS = Gauge("kc_orders", "Orders by status (approval's read model)", ["kc_service", "status"])
 PENDING_APPROVALS = Gauge("kc_approvals_pending", "Orders waiting for an approver's decision", ["kc_service"])
@@ -25,13 +25,22 @@ OLDEST_PENDING = Gauge(
     "kc_approvals_oldest_pending_seconds", "Age of the longest-waiting order pending approval (0: none)", ["kc_service"]
 )
 STATUSES = (
-    "pending_approval", "released", "transmitted", "confirmed", "erp_rejected", "rejected", "cancelled", "expired"
+    "pending_approval",
+    "released",
+    "transmitted",
+    "confirmed",
+    "erp_rejected",
+    "rejected",
+    "cancelled",
+    "expired",
 )
 
 log = structlog.get_logger(__name__)
 
 
-class BusinessMetrics:
+class BusinessMetrics(Periodic):
+    name = "business metrics"
+
     def __init__(
         self,
         service: str,
@@ -40,12 +49,10 @@ class BusinessMetrics:
         *,
         leads: Callable[[], bool],
     ) -> None:
+        super().__init__(interval_s)
         self.service = service
         self.pool = pool
-        self.interval_s = interval_s
         self.leads = leads
-        self._task: asyncio.Task[None] | None = None
-        self._failing = False
 
     async def refresh(self) -> None:
         pool = await self.pool()
@@ -67,27 +74,3 @@ class BusinessMetrics:
             await self.refresh()
         else:
             withdraw(self.service, ORDERS_BY_STATUS, PENDING_APPROVALS, OLDEST_PENDING)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-                if self._failing:
-                    log.info("business metrics refreshed again")
-                self._failing = False
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                if not self._failing:
-                    log.warning("business metrics not refreshed", error=type(exc).__name__)
-                self._failing = True
-            await asyncio.sleep(self.interval_s)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="business-metrics")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
