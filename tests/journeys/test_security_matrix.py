@@ -96,6 +96,8 @@ class Endpoint:
     per_order: bool = False
     """Answers 200 with a result per order named in the body: ``ok``, ``denied`` and ``other`` are checked on the one
     order's result (decided, or its error code). The result names the order the caller sent, and only that."""
+    echoes_ids: bool = False
+    """Its error names the order the caller sent that stopped it (a bundle): repeating an id tells them nothing."""
 
     @property
     def uses(self) -> tuple[str, ...]:
@@ -130,6 +132,10 @@ def _moved(_: dict[str, str]) -> dict[str, Any]:
 
 def _decisions(ids: dict[str, str]) -> dict[str, Any]:
     return {"decision": "approve", "order_ids": [ids["order"]], "comment": "alle ok"}
+
+
+def _bundle(ids: dict[str, str]) -> dict[str, Any]:
+    return {"order_ids": [ids["order"], ids["order2"]], "comment": "eine Lieferung"}
 
 
 def _re_evaluation(ids: dict[str, str]) -> dict[str, Any]:
@@ -203,6 +209,11 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/orders/{order}/reject",             "approve_orders", body=_body({"comment": "nein"}), denied=NOT_ALLOWED),
     Endpoint("POST",   "/api/orders/decisions",                  "approve_orders", body=_decisions, body_uses=("order",),
              denied=(200, "not_allowed"), other=200, per_order=True),
+    # bundles (ADR 0034): approved together as by the single approval (the approver of both orders); seen by who sees
+    # one of its orders or bundled it
+    Endpoint("POST",   "/api/orders/bundles",                    "approve_orders", ok=201, body=_bundle,
+             body_uses=("order", "order2"), denied=NOT_ALLOWED, echoes_ids=True),
+    Endpoint("GET",    "/api/orders/bundles/{bundle}",           "view_company_orders", denied=HIDDEN),
     # the company's credit at the ERP (ADR 0026): the main contact or who manages budgets; a buyer only sees why their
     # own order waits
     Endpoint("GET",    "/api/orders/credit",                     "manage_budgets", denied=NOT_ALLOWED),
@@ -337,7 +348,11 @@ async def world(gateway, token, registrar) -> World:
     # Company B: a user, a custom role, an order, an ERP contact.
     b_user, b_buyer = await b.person(["buyer", "approver"], budget=BUDGET)
     b_role = await _role(b, "B-Rolle", ["view_reports"])
-    b_order = await b.order(b_buyer, quantity=12)
+    b_order, b_order2 = [await b.order(b_buyer, quantity=12) for _ in range(2)]
+    bundled = [(await b.order(b_buyer, quantity=12))["id"] for _ in range(2)]
+    r = await b.gw.post("/api/orders/bundles", json={"order_ids": bundled}, headers=b.main)
+    assert r.status_code == 201, r.text
+    b_bundle = r.json()["id"]
     b_contact = b.company.registration.erp_contacts[0].erp_contact_id
     b_absence = await _recorded(b, b_user["id"], b.company.main_id)
     b_ids = {
@@ -346,6 +361,8 @@ async def world(gateway, token, registrar) -> World:
         "substitute": b.company.main_id,
         "role": b_role,
         "order": b_order["id"],
+        "order2": b_order2["id"],
+        "bundle": b_bundle,
         "contact": b_contact,
         "absence": b_absence,
     }
@@ -393,6 +410,15 @@ async def _fresh(world: World, endpoint: Endpoint) -> dict[str, str]:
             ids["role"] = await _role(a, "Ziel", ["view_reports"])
         elif name == "contact":
             ids["contact"] = world.contacts.pop()
+        elif name == "bundle":
+            placed = [await a.order(world.callers["buyer"], quantity=12) for _ in range(2)]
+            body = {"order_ids": [o["id"] for o in placed]}
+            r = await world.gw.post("/api/orders/bundles", json=body, headers=world.callers["only:approve_orders"])
+            assert r.status_code == 201, r.text
+            ids["bundle"] = r.json()["id"]
+        elif name == "order2":
+            order = await a.order(world.callers["buyer"], quantity=12)
+            ids["order2"] = order["id"]
         elif name == "order":
             order = await a.order(world.callers["buyer"], quantity=12)
             assert order["status"] == "pending_approval", order
@@ -486,7 +512,7 @@ async def test_another_companys_data_is_indistinguishable_from_missing_data(worl
             text = text.replace(value, missing[name])
     assert text == nothing.text
     # a result per order names the order the caller sent: repeating it tells them nothing
-    echoed = {world.b_ids[name] for name in endpoint.uses} if endpoint.per_order else set()
+    echoed = {world.b_ids[name] for name in endpoint.uses} if endpoint.per_order or endpoint.echoes_ids else set()
     leaked = {m for m in world.b_markers - echoed if m in theirs.text}
     assert not leaked, _where(theirs)
 
@@ -636,7 +662,7 @@ async def test_a_substitute_decides_nothing_after_the_period_ended(world: World)
 
 def test_the_table_covers_every_endpoint_of_users_approval_and_notifications():
     names = {"user_id": "user", "role_id": "role", "order_id": "order", "erp_contact_id": "contact",
-             "absence_id": "absence"}  # fmt: skip
+             "absence_id": "absence", "bundle_id": "bundle"}  # fmt: skip
     documented = set()
     for service in ("users", "approval", "notifications"):
         doc = json.loads((ROOT / "docs" / "api" / f"{service}.openapi.json").read_text())

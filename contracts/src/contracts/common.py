@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -65,6 +66,17 @@ class Address(BaseModel):
     additional: ShortText | None = None
 
 
+class LineOrigin(BaseModel):
+    """Where a line of a bundle came from (ADR 0034): the customer's own order and its line."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: UUID = Field(description="The Kundencenter order the line belongs to")
+    line_no: int = Field(ge=1, description="The line's position in that order, from 1")
+    buyer_id: UUID = Field(description="Who ordered it")
+    reference: ShortText | None = Field(default=None, description="That order's reference or cost centre")
+
+
 class OrderLine(BaseModel):
     """One line of an order. ``line_total`` is always ``quantity × unit_price``, computed by the producer."""
 
@@ -75,6 +87,11 @@ class OrderLine(BaseModel):
     quantity: int = Field(gt=0)
     unit_price: Money
     line_total: Money
+    origin: LineOrigin | None = Field(
+        default=None,
+        description="Only in a bundle of several orders sent as one (ADR 0034): the order and line it came from; "
+        "an article may then appear on several lines, one per order",
+    )
 
 
 __all__ = [
@@ -82,6 +99,7 @@ __all__ = [
     "CurrencyCode",
     "Decimal",
     "Email",
+    "LineOrigin",
     "LongText",
     "Money",
     "MultilineText",

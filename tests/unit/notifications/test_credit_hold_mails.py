@@ -53,6 +53,7 @@ def test_both_mails_render_in_both_languages_and_only_the_main_contacts_has_figu
     to_buyer, to_main = credit_held(held(reason, main_contact=uuid4()))
     buyer_text, main_text = render(to_buyer.kind, language, to_buyer.data), render(to_main.kind, language, to_main.data)
     receivables = "3.000,25" if language == "de" else "3,000.25"
-    assert receivables not in buyer_text and "499" not in buyer_text
-    assert receivables in main_text and ("499,75" if language == "de" else "499.75") in main_text
+    available = "499,75" if language == "de" else "499.75"  # (a bare "499" may be part of an order's random id)
+    assert receivables not in buyer_text and available not in buyer_text
+    assert receivables in main_text and available in main_text
     assert ("1.234,50" if language == "de" else "1,234.50") in buyer_text

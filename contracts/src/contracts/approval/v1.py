@@ -48,6 +48,12 @@ class OrderReleased(Message):
     modifications: list[OrderChange] = Field(
         default_factory=list, description="What the approver changed before approving (empty: nothing)"
     )
+    bundled_orders: list[UUID] = Field(
+        default_factory=list,
+        description="A bundle (ADR 0034): the orders approved together and sent as this one sales order — "
+        "`order_id` is then the bundle's id, `buyer_id` and `approved_by` the approver who bundled them, and every "
+        "line names its order in `origin`. Empty for a single order.",
+    )
 
 
 class ExceededLimit(BaseModel):
@@ -159,6 +165,11 @@ class OrderApproved(Message):
     modifications: list[OrderChange] = Field(default_factory=list)
     total: Money
     approved_at: datetime
+    bundle_id: UUID | None = Field(
+        default=None,
+        description="Approved together with other orders of the company into this bundle, which goes to the ERP as "
+        "one sales order (ADR 0034); null: on its own",
+    )
 
 
 class OrderRejected(Message):

@@ -146,6 +146,12 @@ class SalesOrderRequested(Message):
     approver: ContactReference | None = Field(default=None, description="The approver, as a contact person")
     released_at: datetime | None = Field(default=None, description="When the customer released the order")
     attempt: int = Field(default=1, ge=1, description="1 for the first copy; higher for copies sent again")
+    bundled_orders: list[UUID] = Field(
+        default_factory=list,
+        description="Several orders of the customer bundled into this one sales order by an approver (empty: one "
+        "order). `order_id` is then the bundle's id, `buyer` the approver who bundled them, and each line names "
+        "the order and line it came from in `origin`.",
+    )
 
 
 # ---- erp.outbound.customer-verifications.v1 -------------------------------------------------------------------

@@ -25,6 +25,7 @@ from approval.application.decision_links import DecisionLinks, LinkOutdated
 from approval.application.explanations import Explanations
 from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
 from approval.application.reports import InvalidPeriod, PeriodTooLong
+from approval.domain.bundles import BundleMismatch, BundleRefused
 from approval.domain.model import (
     IdempotencyKeyReused,
     InvalidOrder,
@@ -100,6 +101,8 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
             InvalidPeriod: 422,
             PeriodTooLong: 422,
             LinkOutdated: 409,
+            BundleMismatch: 422,
+            BundleRefused: 409,
         },
         tables=[TABLES, FIGURE_TABLES, WHAT_IF_TABLES],
         on_startup=[summaries.pool, metrics.start],

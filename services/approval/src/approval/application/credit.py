@@ -9,7 +9,8 @@ orders unable to both take the last part of the credit: the later save fails and
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -56,6 +57,16 @@ class Credits:
         main_contact = self.app._company_to_read(order.company_id).main_contact_id
         return CreditHold(reason, c.total_value, c.currency, stand, main_contact)
 
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Within: every order the gate judges takes its part of one copy of its company's credit — several orders
+        released by one use case (a bundle, ADR 0034) are judged one after the other and saved as one change."""
+        self._used.shared = {}
+        try:
+            yield
+        finally:
+            self._used.shared = None
+
     def begin(self) -> None:
         """A use case's attempt begins (:meth:`Orders._on_ledger`)."""
         self._used.flag = False
@@ -76,8 +87,14 @@ class Credits:
 
     def _credit_to_change(self, company_id: UUID) -> CompanyCredit | None:
         """The company's credit as stored now, if the ERP ever sent figures (else None, for one version query)."""
+        shared: dict[UUID, CompanyCredit | None] | None = getattr(self._used, "shared", None)
+        if shared is not None and company_id in shared:
+            return shared[company_id]
         found = self.app._find_growing(CompanyCredit.create_id(company_id))
-        return found if isinstance(found, CompanyCredit) and found.known else None
+        credit = found if isinstance(found, CompanyCredit) and found.known else None
+        if shared is not None:
+            shared[company_id] = credit
+        return credit
 
     # ---- the ERP's word (consumer handlers; ``loaded``: what the handlers of one transaction share) ------------
 

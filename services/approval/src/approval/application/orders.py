@@ -25,6 +25,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 from psycopg.sql import SQL, Identifier
 
+from approval.application.bundles import BundleUseCases
 from approval.application.credit import Credits
 from approval.application.deadlines import DeadlineUseCases
 from approval.application.tiers import PolicyUseCases
@@ -39,6 +40,7 @@ from approval.domain.absences import (
     visible,
 )
 from approval.domain.budget import Budget, LimitExceeded, Period, PeriodBudget, evaluate
+from approval.domain.bundles import BundleLine, BundleMember, OrderBundle
 from approval.domain.credit import CompanyCredit, CreditFigures, CreditHold, CreditStand, Exposure, Waiting
 from approval.domain.deadlines import Deadlines
 from approval.domain.growing import SNAPSHOT_EVERY, GrowingSnapshot
@@ -318,7 +320,7 @@ def check_decisions(order_ids: Sequence[UUID]) -> None:
         raise DuplicateOrders("Each order may be named once.")
 
 
-class Orders(DeadlineUseCases, PolicyUseCases, ServiceApplication):
+class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplication):
     name = "Orders"
     is_snapshotting_enabled = True
     """the snapshot store (``orders_snapshots``), for the aggregates that grow with the orders only (_GrowingCache)"""
@@ -360,7 +362,8 @@ class Orders(DeadlineUseCases, PolicyUseCases, ServiceApplication):
             transcoder.register(dataclass_transcoding(credit_cls))
         # Entry, Exposure, Waiting: in the snapshots of approval.domain.growing
         for cls in (Address, OrderLine, OrderContent, Comment, Change, Budget, PeriodBudget, LimitExceeded, PriceBreak,
-                    Period, Figures, TierPosition, TierApproval, Tier, Entry, Exposure, Waiting, Deadlines):  # fmt: skip
+                    Period, Figures, TierPosition, TierApproval, Tier, Entry, Exposure, Waiting, Deadlines,
+                    BundleLine, BundleMember):  # fmt: skip
             transcoder.register(dataclass_transcoding(cls))
 
     # ---- who is calling ---------------------------------------------------------------------------------
@@ -1166,16 +1169,31 @@ class Orders(DeadlineUseCases, PolicyUseCases, ServiceApplication):
     def _erp(
         self, order_id: UUID, change: Any, unit: tuple[str, int] | None, confirmed_at: datetime | None = None
     ) -> list[Any]:
+        """The ERP's word on a sales order: an order's, or a bundle's (ADR 0034) — then every member's."""
         loaded = self._unit(*unit) if unit else {}
-        order = loaded.get(order_id)
-        if order is None:  # the consumer's batch read them all at once (its spec's preload), or load it now
+        target = loaded.get(order_id)
+        if target is None:  # the consumer's batch read them all at once (its spec's preload), or load it now
             hit = preloaded(order_id)
-            order = self._find(order_id) if hit is MISSING else hit
+            target = self._find(order_id) if hit is MISSING else hit
+        if not isinstance(target, OrderBundle):
+            return self._erp_word(target, change, loaded, confirmed_at)
+        version = target.version
+        change(target)
+        loaded[order_id] = target
+        if target.version == version:
+            return []
+        out: list[Any] = [target]
+        for member_id in target.order_ids:
+            member = loaded.get(member_id) or self._find(member_id)
+            out.extend(x for x in self._erp_word(member, change, loaded, confirmed_at) if all(x is not o for o in out))
+        return out
+
+    def _erp_word(self, order: Any, change: Any, loaded: dict[UUID, Any], confirmed_at: datetime | None) -> list[Any]:
         if not isinstance(order, Order):
             return []
         version, status = order.version, order.status
         change(order)
-        loaded[order_id] = order
+        loaded[order.id] = order
         if order.version == version:
             return []
         out: list[Any] = [order]

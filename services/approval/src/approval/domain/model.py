@@ -319,6 +319,8 @@ class Order(Aggregate):
         """this round's offers to substitutes (the right to decide comes from the absences in force, not from these)"""
         self.erp_order_number: str | None = None
         self.erp_rejection_reason: str | None = None
+        self.bundle_id: UUID | None = None
+        """released as part of this bundle (ADR 0034): the bundle went to the ERP, and its answer is this order's"""
         self.position: TierPosition | None = None
         """the tier the order waits at (None: routed by the company's approver list, ADR 0006)"""
         self.tier_approvals: list[TierApproval] = []
@@ -491,9 +493,10 @@ class Order(Aggregate):
     """why the order waits for credit, and the credit it was judged on (status ``credit_hold``)"""
     credit_held_at: datetime | None = None
 
-    def release(self, at: datetime, approved_by: UUID | None = None) -> None:
+    def release(self, at: datetime, approved_by: UUID | None = None, bundle_id: UUID | None = None) -> None:
         """Send the order to the ERP — or, when the company's credit does not allow it now, hold it for credit (every
-        way to the ERP passes here). The event pins the content released, whatever happens later."""
+        way to the ERP passes here). The event pins the content released, whatever happens later. ``bundle_id``: it
+        goes to the ERP as part of that bundle (ADR 0034), not as a sales order of its own."""
         self._check_status(OrderStatus.PENDING_APPROVAL)
         hold = self.credit_gate(self) if self.credit_gate is not None else None
         if hold is not None:
@@ -506,6 +509,7 @@ class Order(Aggregate):
             released_at=at,
             approved_by=approved_by,
             modifications=tuple(self.modifications),
+            bundle_id=bundle_id,
         )
 
     class CreditHeld(Aggregate.Event):
@@ -540,6 +544,7 @@ class Order(Aggregate):
         released_at: datetime
         approved_by: UUID | None
         modifications: tuple[Change, ...] = ()
+        bundle_id: UUID | None = None
 
     @event(Released)
     def _released(
@@ -550,10 +555,12 @@ class Order(Aggregate):
         released_at: datetime,
         approved_by: UUID | None,
         modifications: tuple[Change, ...] = (),
+        bundle_id: UUID | None = None,
     ) -> None:
         self.status = OrderStatus.RELEASED
         self.released_at = released_at
         self.approved_by = approved_by
+        self.bundle_id = bundle_id
 
     # ---- after the release: the ERP's word -----------------------------------------------------------------
 
@@ -604,18 +611,20 @@ class Order(Aggregate):
         comment: str | None = None,
         modified: OrderContent | None = None,
         on_behalf_of: UUID | None = None,
+        bundle_id: UUID | None = None,
     ) -> None:
         """``on_behalf_of``: a substitute decides for this absent approver of the order (the use case found the
-        absence in force)."""
+        absence in force). ``bundle_id``: approved into that bundle (ADR 0034)."""
         self._check_decider(approver_id, on_behalf_of)
         if modified is not None:
             changes = changes_between(self.content, modified)
             if changes:
                 self._modified(by=approver_id, content=modified, changes=changes, at=at)
         self._approved(
-            approver_id=approver_id, comment=(comment or "").strip() or None, at=at, on_behalf_of=on_behalf_of
-        )
-        self.release(at=at, approved_by=approver_id)
+            approver_id=approver_id, comment=(comment or "").strip() or None, at=at, on_behalf_of=on_behalf_of,
+            bundle_id=bundle_id,
+        )  # fmt: skip
+        self.release(at=at, approved_by=approver_id, bundle_id=bundle_id)
 
     def escalate(
         self,
@@ -685,9 +694,18 @@ class Order(Aggregate):
         comment: str | None
         at: datetime
         on_behalf_of: UUID | None = None
+        bundle_id: UUID | None = None
+        """approved into a bundle (ADR 0034)"""
 
     @event(Approved)
-    def _approved(self, approver_id: UUID, comment: str | None, at: datetime, on_behalf_of: UUID | None = None) -> None:
+    def _approved(
+        self,
+        approver_id: UUID,
+        comment: str | None,
+        at: datetime,
+        on_behalf_of: UUID | None = None,
+        bundle_id: UUID | None = None,
+    ) -> None:
         self.decided_by = approver_id
         self.decided_on_behalf_of = on_behalf_of
         if comment:

@@ -387,6 +387,11 @@ class OrderOut(BaseModel):
     credit_hold: CreditHoldOut | None = Field(
         default=None, description="Status `credit_hold`: why it waits for the company's credit (ADR 0026)"
     )
+    bundle_id: UUID | None = Field(
+        default=None,
+        description="Approved in a bundle (ADR 0034): it went to the ERP as part of this one sales order with the "
+        "bundle's other orders (`GET /api/orders/bundles/{bundle_id}`); the ERP's order number is the bundle's",
+    )
 
 
 class ReEvaluationIn(Strict):
@@ -568,6 +573,8 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
                 detail = {"changes": [ChangeOut(**vars(c)).model_dump() for c in e.changes]}
             case Order.Released():
                 by = e.approved_by
+                if getattr(e, "bundle_id", None) is not None:  # went out as part of a bundle (ADR 0034)
+                    detail = {"bundle_id": str(e.bundle_id)}
             case Order.CreditHeld():  # why it waits for credit (the company's figures are the main contact's)
                 by, detail = e.approved_by, {"reason": e.hold.reason}
             case Order.Reminded():  # the company's deadlines (ADR 0033)
@@ -673,6 +680,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         erp_order_number=order.erp_order_number,
         erp_rejection_reason=order.erp_rejection_reason,
         credit_hold=_credit_hold(order),
+        bundle_id=order.bundle_id,
     )
 
 
@@ -1087,4 +1095,7 @@ def orders_router(
     add_absence_routes(router, orders, summaries, blocking, member)
     add_policy_routes(router, orders, blocking, member)
     add_deadline_routes(router, orders, blocking, member)
+    from approval.adapters.inbound.bundles_http import add_bundle_routes  # its models use this module's
+
+    add_bundle_routes(router, orders, blocking, member)
     return router

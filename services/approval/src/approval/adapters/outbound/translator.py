@@ -7,12 +7,15 @@ buyer, the totals), it reads the order as it was at that event's version.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
+from approval.domain.bundles import OrderBundle
 from approval.domain.model import Address, Change, Order, OrderContent
 from contracts.approval import v1 as wire
 from contracts.base import Money
 from contracts.common import Address as WireAddress
+from contracts.common import LineOrigin
 from contracts.common import OrderLine as WireLine
 from contracts.topics import APPROVAL_ORDERS
 from kc_runtime.relay import Outgoing
@@ -81,6 +84,31 @@ def _deadline(event: Any, order: Order) -> Any:
     return wire.OrderApprovalRequested(**common, approver_ids=added, requested_at=event.at, **facts)
 
 
+def _bundle_released(event: OrderBundle.Released) -> wire.OrderReleased:
+    """A bundle goes to the ERP as one order (ADR 0034): the approver who bundled it orders it, and every line names
+    the order and line it came from."""
+    cur = event.currency
+    references = {m.order_id: m.reference for m in event.members}
+    lines = [
+        WireLine(
+            sku=ln.sku, description=ln.description, quantity=ln.quantity,
+            unit_price=Money(amount=ln.unit_price, currency=cur), line_total=Money(amount=ln.line_total, currency=cur),
+            origin=LineOrigin(order_id=ln.order_id, line_no=ln.line_no, buyer_id=ln.buyer_id,
+                              reference=references.get(ln.order_id)),
+        )
+        for ln in event.lines
+    ]  # fmt: skip
+    total = sum((ln.line_total for ln in event.lines), Decimal("0"))
+    return wire.OrderReleased(
+        order_id=event.originator_id, company_id=event.company_id, buyer_id=event.bundled_by, lines=lines,
+        total=Money(amount=total, currency=cur), total_quantity=sum(ln.quantity for ln in event.lines),
+        delivery_address=_address(event.delivery_address), billing_address=_address(event.billing_address),
+        payment_method=event.payment_method, shipping_method=event.shipping_method, buyer_comment=event.comment,
+        reference=None, approved_by=event.bundled_by, released_at=event.released_at,
+        bundled_orders=[m.order_id for m in event.members],
+    )  # fmt: skip
+
+
 def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequence[Outgoing]]:
     """``load(order_id, version)``: the order as it was after that version."""
 
@@ -89,7 +117,11 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
 
     def translate(event: Any) -> Sequence[Outgoing]:
         oid = event.originator_id
+        if isinstance(event, OrderBundle.Released):
+            return out(oid, _bundle_released(event))
         if isinstance(event, Order.Released):
+            if getattr(event, "bundle_id", None) is not None:
+                return []  # it goes to the ERP in its bundle's message (ADR 0034)
             c: OrderContent = event.content
             return out(
                 oid,
@@ -168,6 +200,7 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
                 **common, approver_id=event.approver_id, on_behalf_of=getattr(event, "on_behalf_of", None),
                 comment=event.comment,
                 modifications=_changes(order.modifications), total=_total(order.content), approved_at=event.at,
+                bundle_id=getattr(event, "bundle_id", None),
             )  # fmt: skip
         elif isinstance(event, Order.Rejected):
             message = wire.OrderRejected(

@@ -59,6 +59,7 @@ def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             approver=exchanges.contact_reference(msg.approved_by),  # type: ignore[arg-type]
             released_at=msg.released_at,
             requested_at=datetime.now(UTC),
+            bundled_orders=msg.bundled_orders,
         )
         return exchanges.request_sales_order(
             msg.order_id, msg.company_id, request.model_dump(mode="json", exclude={"attempt"}), request.requested_at

@@ -115,6 +115,7 @@ def approved(m: approval.OrderApproved) -> list[MailRequest]:
         **_order_facts(m),
         "comment": m.comment or "",
         "modifications": [x.model_dump(mode="json") for x in m.modifications],
+        "bundled": m.bundle_id is not None,
     }
     return [MailRequest("order_approved", data, to_user_id=m.buyer_id)]
 
