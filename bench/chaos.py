@@ -22,7 +22,10 @@ Afterwards it checks, and prints as figures:
   * deadlines of waiting orders (ADR 0033): the first company reminds after 2 s and escalates after 5 s, and a third
     of its orders over budget are left undecided, so the timer fires during the faults (the leader killed, its
     database and broker too); afterwards every order left waiting was reminded and escalated to the main contact
-    exactly once, no order took a step twice, and the reminders' mails arrived.
+    exactly once, no order took a step twice, and the reminders' mails arrived;
+  * bundles (ADR 0034): every sixth order over budget is approved in a bundle of two by the company's approver
+    (refused — e.g. one would wait for credit — each is approved on its own); afterwards each bundled order is at the
+    ERP exactly once, inside its bundle's one sales order, and never also on its own.
 Exits non-zero if any check fails. Only ever targets the local stack on 127.0.0.1.
 """
 
@@ -100,6 +103,36 @@ class Load:
         self.credit_raises = Counter[bool]()  # the ERP's credit limit raised (True) or the hook not reached
         self.left_waiting: set[str] = set()  # the first company's orders over budget nobody decides (deadlines)
         self.reminded: set[str] = set()  # of those, the ones reminded (a timer down past the escalation skips it)
+        self.to_bundle: dict[str, list[dict[str, Any]]] = {}  # per company: an order waiting for a partner (ADR 0034)
+        self.bundles = Counter[str]()  # bundle requests by outcome: 201, refused (decided singly), lost
+
+    async def _decide(self, shop: dict[str, Any], order_id: str, record: dict[str, Any], reject: bool) -> None:
+        action, decision = ("reject", {"comment": "nein"}) if reject else ("approve", {"comment": "ok"})
+        d = await self._post(f"/api/orders/{order_id}/{action}", shop["approver"], decision)
+        if d is not None and d.status_code == 200:
+            record["decided"] = action
+            if d.json().get("status") == "credit_hold":  # approved, and now waiting for credit
+                self.held_for_credit.add(order_id)
+
+    async def _bundle(self, shop: dict[str, Any], order_id: str, record: dict[str, Any]) -> None:
+        """Two orders of the company approved as one bundle (ADR 0034): the first waits for a partner."""
+        waiting = self.to_bundle.setdefault(shop["customer_number"], [])
+        if not waiting:
+            waiting.append({"id": order_id, "record": record})
+            return
+        partner = waiting.pop()
+        pair = [(partner["id"], partner["record"]), (order_id, record)]
+        r = await self._post("/api/orders/bundles", shop["approver"], {"order_ids": [i for i, _ in pair]})
+        if r is not None and r.status_code == 201:
+            self.bundles["201"] += 1
+            for _, rec in pair:
+                rec["decided"] = "approve"
+        elif r is not None and r.status_code < 500:  # refused as a whole (credit, a price): each on its own
+            self.bundles[f"refused {r.status_code}"] += 1
+            for i, rec in pair:
+                await self._decide(shop, i, rec, reject=False)
+        else:  # the answer was lost to a fault: the orders are bundled or still waiting, either is right
+            self.bundles["lost"] += 1
 
     async def credit(self, shop: dict[str, Any], every_s: float = 4.0) -> None:
         """The ERP raises the company's credit limit step by step, whatever is being killed at the time: the orders
@@ -176,14 +209,10 @@ class Load:
                 self.held_for_credit.add(order["id"])
             if order["status"] == "pending_approval" and shop is self.shops[0] and i % 12 == 8:
                 self.left_waiting.add(order["id"])  # nobody decides it: its deadlines fire (ADR 0033)
+            elif order["status"] == "pending_approval" and i % 24 == 4:
+                await self._bundle(shop, order["id"], record)
             elif order["status"] == "pending_approval":
-                reject = i % 3 == 0
-                action, decision = ("reject", {"comment": "nein"}) if reject else ("approve", {"comment": "ok"})
-                d = await self._post(f"/api/orders/{order['id']}/{action}", shop["approver"], decision)
-                if d is not None and d.status_code == 200:
-                    record["decided"] = action
-                    if d.json().get("status") == "credit_hold":  # approved, and now waiting for credit
-                        self.held_for_credit.add(order["id"])
+                await self._decide(shop, order["id"], record, reject=i % 3 == 0)
             await asyncio.sleep(0.05)
 
 
@@ -360,6 +389,7 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
         "submissions_retried_with_their_key": load.retried,
     }
     states: dict[str, str] = {}
+    bundled: dict[str, str] = {}  # order id → the bundle it went to the ERP in (ADR 0034)
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gw:
         for order_id, rec in load.acknowledged.items():
             r = await gw.get(f"/api/orders/{order_id}", headers=rec["buyer"])
@@ -368,6 +398,8 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
                 continue
             status = r.json()["status"]
             states[order_id] = status
+            if r.json().get("bundle_id"):
+                bundled[order_id] = r.json()["bundle_id"]
             taken = Counter(t["event"] for t in r.json()["timeline"] if t["event"] in DEADLINE_STEPS)
             if any(n > 1 for n in taken.values()):
                 failures.append(f"order {order_id}: a deadline step taken more than once: {dict(taken)}")
@@ -410,12 +442,24 @@ async def check(load: Load, since_ms: int) -> tuple[dict[str, Any], list[str]]:
     duplicates_discarded = 0
     async with httpx.AsyncClient(base_url=ERP_SIMULATOR, timeout=30) as erp:
         for order_id in released:
-            rows = (await erp.get("/sales-orders", params={"order_id": order_id})).json()
-            if len(rows) != 1:
-                failures.append(f"order {order_id}: {len(rows)} sales orders at the ERP")
+            bundle = bundled.get(order_id)
+            rows = (await erp.get("/sales-orders", params={"order_id": bundle or order_id})).json()
+            alone = (await erp.get("/sales-orders", params={"order_id": order_id})).json() if bundle else []
+            if len(rows) != 1 or alone:
+                failures.append(f"order {order_id}: {len(rows)} sales orders at the ERP (bundle {bundle}), "
+                                f"{len(alone)} of its own")  # fmt: skip
+            elif bundle and order_id not in rows[0]["payload"].get("bundled_orders", []):
+                failures.append(f"order {order_id}: its bundle {bundle}'s sales order does not name it")
             else:
                 at_erp_once += 1
-                duplicates_discarded += rows[0].get("duplicates_discarded", 0)
+                duplicates_discarded += rows[0].get("duplicates_discarded", 0) if not bundle else 0
+        for bundle in set(bundled.values()):
+            rows = (await erp.get("/sales-orders", params={"order_id": bundle})).json()
+            duplicates_discarded += sum(row.get("duplicates_discarded", 0) for row in rows)
+    figures["bundles"] = {"requests": dict(load.bundles), "bundled_orders": len(bundled),
+                          "bundles_at_erp": len(set(bundled.values()))}  # fmt: skip
+    if not load.bundles["201"]:
+        failures.append("bundles: none was made (the check tested nothing)")
     figures["released_orders"] = len(released)
     figures["released_at_erp_exactly_once"] = at_erp_once
     figures["erp_duplicates_discarded"] = duplicates_discarded

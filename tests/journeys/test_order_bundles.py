@@ -8,14 +8,12 @@ company's, orders that differ are refused, and nothing is approved or sent twice
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from tests.conftest import eventually
 from tests.journeys.test_approval import mails_to
 from tests.journeys.test_erp_support import erp_customer, order_in_status, registered_shop, sales_orders_at_erp
-from tests.support.orders import order_body
 from tests.support.shop import BUDGET, Shop
 
 pytestmark = pytest.mark.journey
@@ -30,14 +28,6 @@ async def _team(shop: Shop) -> tuple[dict, dict, dict, dict, dict, dict]:
     approver, approver_h = await shop.person(["approver"])
     await shop.approvers(approver, seen_by=anna_h)
     return anna, anna_h, ben, ben_h, approver, approver_h
-
-
-async def _order_to(shop: Shop, headers: dict, quantity: int, city: str) -> dict:
-    body: dict[str, Any] = order_body(quantity=quantity)
-    body["delivery_address"] = {**body["delivery_address"], "city": city}
-    r = await shop.gw.post("/api/orders", json=body, headers=headers)
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def test_an_approver_bundles_two_buyers_orders_into_one_erp_order_and_each_buyer_sees_it(
@@ -105,7 +95,7 @@ async def test_the_people_a_bundle_restrains_cannot_get_around_it(users_api, erp
     hers, his = await shop.order(anna_h, quantity=12), await shop.order(ben_h, quantity=15)
     mine_too = await shop.order(anna_h, quantity=13)
     theirs = await other.order(other_buyer_h, quantity=12)  # another company's, pending there
-    to_hamburg = await _order_to(shop, ben_h, 14, "Hamburg")
+    to_hamburg = await shop.order_to(ben_h, 14, "Hamburg")
 
     async def refused(headers: dict, ids: list[str], status: int, code: str) -> dict:
         r = await shop.gw.post(BUNDLES, json={"order_ids": ids}, headers=headers)

@@ -59,6 +59,14 @@ class Shop:
         assert r.status_code == 201, r.text
         return r.json()
 
+    async def order_to(self, headers: dict, quantity: int, city: str) -> dict:
+        """Place an order of ``quantity`` × A-100 delivered to ``city`` (the other fields as :meth:`order`)."""
+        body = order_body(quantity=quantity)
+        body["delivery_address"] = {**body["delivery_address"], "city": city}
+        r = await self.gw.post("/api/orders", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
     async def price(self, sku: str, unit_price: str, **fields: Any) -> None:
         """Change the company's price of ``sku`` in the ERP (the simulator's hook), and wait until approval
         prices with it: the change travels ERP → Kafka → erp-sync → Kafka → approval."""

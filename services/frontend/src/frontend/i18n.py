@@ -163,6 +163,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "order.payment": ("Zahlungsart", "Payment method"),
     "order.shipping": ("Versandart", "Shipping method"),
     "order.erp_number": ("Auftragsnummer im ERP", "ERP order number"),
+    "order.bundle": ("Sammelbestellung", "Collective order"),
+    "order.bundle_text": (
+        "Mit weiteren Bestellungen Ihres Unternehmens gebündelt an das ERP gegangen; jede Position bleibt dieser "
+        "Bestellung zugeordnet.",
+        "Went to the ERP bundled with other orders of your company; each line stays assigned to this order.",
+    ),
     "order.budget": ("Budgetprüfung", "Budget check"),
     "order.within_budget": ("Die Bestellung liegt im Budget.", "The order is within budget."),
     "order.exceeds": ("Die Bestellung überschreitet das Budget:", "The order exceeds the budget:"),
@@ -389,6 +395,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "inbox.none_selected": ("Wählen Sie mindestens eine Bestellung aus.", "Select at least one order."),
     "inbox.too_many": ("Höchstens {n} Bestellungen auf einmal.", "At most {n} orders at once."),
     "inbox.results": ("Ergebnis", "Result"),
+    "inbox.bundle_selected": ("Ausgewählte bündeln", "Bundle selected"),
+    "inbox.bundle_hint": (
+        "Bündeln gibt die Bestellungen frei und schickt sie als eine Sammelbestellung an das ERP: alle an dieselbe "
+        "Liefer- und Rechnungsadresse, mit derselben Zahlungs- und Versandart.",
+        "Bundling approves the orders and sends them to the ERP as one collective order: all to the same delivery and "
+        "billing address, with the same payment and shipping method.",
+    ),
+    "inbox.bundle_needs_two": ("Wählen Sie mindestens zwei Bestellungen zum Bündeln aus.",
+                               "Select at least two orders to bundle."),
+    "inbox.bundle_stopped_by": ("(Bestellung {ref})", "(order {ref})"),
+    "inbox.bundled": ("Gebündelt", "Bundled"),
+    "inbox.bundled_summary": (
+        "{n} Bestellungen über {total} sind freigegeben und gehen als eine Sammelbestellung an das ERP.",
+        "{n} orders of {total} are approved and go to the ERP as one collective order.",
+    ),
     "inbox.summary": ("{decided} entschieden, {failed} nicht entschieden.", "{decided} decided, {failed} not decided."),
     "inbox.outcome.approved": ("freigegeben", "approved"),
     "inbox.outcome.rejected": ("abgelehnt", "rejected"),
@@ -720,6 +741,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "error.validation_failed": ("Bitte prüfen Sie Ihre Eingaben.", "Please check your input."),
     "error.not_found": ("Nicht gefunden.", "Not found."),
+    "error.bundle_mismatch": (
+        "Diese Bestellungen lassen sich nicht bündeln: Liefer- oder Rechnungsadresse, Zahlungs- oder Versandart oder "
+        "Währung unterscheiden sich.",
+        "These orders cannot be bundled: their delivery or billing address, payment or shipping method or currency "
+        "differ.",
+    ),
+    "error.bundle_refused": (
+        "Diese Bestellung kann nicht im Bündel freigegeben werden (sie braucht eine höhere Freigabestufe oder wartet "
+        "auf Kreditlimit). Entscheiden Sie sie einzeln; nichts wurde gespeichert.",
+        "This order cannot be approved in a bundle (it needs a higher approval tier or would wait for credit). Decide "
+        "it on its own; nothing was stored.",
+    ),
     "error.forbidden": ("Dafür fehlt Ihnen die Berechtigung.", "You do not have the permission for that."),
     "error.api_unreachable": (
         "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",

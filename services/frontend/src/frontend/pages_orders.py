@@ -64,6 +64,7 @@ def _quantities(form: dict[str, Any], order: dict[str, Any]) -> dict[str, int] |
 
 
 DECISIONS_MAX = 100  # the API's limit per request (POST /api/orders/decisions)
+BUNDLE_MIN = 2  # the API's least bundle (POST /api/orders/bundles)
 
 
 def router(web: Web) -> APIRouter:
@@ -85,10 +86,11 @@ def router(web: Web) -> APIRouter:
 
     async def show_inbox(page: Page, status: int = 200, offset: int = 0, **extra: Any) -> Response:
         result = await listing(page, "/api/approvals", {"limit": PAGE_SIZE, "offset": max(offset, 0)})
-        if decided := extra.get("results"):
+        decided = (extra.get("results") or {}).get("results", []) + extra.pop("results_gone", [])
+        if decided:
             # the list is a projection that may lag the decisions just made by a moment: what is no longer
             # waiting (decided now, or by someone else before) is not offered again
-            gone = {r["order_id"] for r in decided["results"] if r.get("status") != "pending_approval"}
+            gone = {r["order_id"] for r in decided if r.get("status") != "pending_approval"}
             result["items"] = [o for o in result["items"] if o["id"] not in gone]
         extra.setdefault("selected", [])
         return web.render(page, "inbox.html.j2", status=status, result=result, page_size=PAGE_SIZE, **extra)
@@ -108,6 +110,8 @@ def router(web: Web) -> APIRouter:
         decision = form.get("decision")
         comment = str(form.get("comment") or "").strip()
         keep: dict[str, Any] = {"selected": ids, "comment": comment}
+        if decision == "bundle":
+            return await bundle_selected(page, ids, comment, keep)
         if decision not in ("approve", "reject"):
             return await show_inbox(page, 422, error=page.t("error.validation_failed"), **keep)
         if not ids:
@@ -123,6 +127,23 @@ def router(web: Web) -> APIRouter:
         except ApiProblem as problem:
             return await show_inbox(page, _shown(problem), error=page.t.error(problem.code, problem.message), **keep)
         return await show_inbox(page, results=results)
+
+    async def bundle_selected(page: Page, ids: list[str], comment: str, keep: dict[str, Any]) -> Response:
+        """The selected orders approved together and sent to the ERP as one order (POST /api/orders/bundles, ADR
+        0034): all or nothing — a refusal names the order that stopped it."""
+        if len(ids) < BUNDLE_MIN:
+            return await show_inbox(page, 422, error=page.t("inbox.bundle_needs_two"), **keep)
+        body: dict[str, Any] = {"order_ids": ids} | ({"comment": comment} if comment else {})
+        try:
+            bundle = await web.call(page, "POST", "/api/orders/bundles", json=body)
+        except ApiProblem as problem:
+            named = [d.get("order_id") for d in (problem.details or []) if isinstance(d, dict) and d.get("order_id")]
+            error = page.t.error(problem.code, problem.message)
+            if named:
+                error += " " + page.t("inbox.bundle_stopped_by", ref=str(named[0])[:8])
+            return await show_inbox(page, _shown(problem), error=error, **keep)
+        gone = [{"order_id": m["order_id"], "status": m["status"]} for m in bundle["members"]]
+        return await show_inbox(page, bundle=bundle, results_gone=gone)
 
     # --- a new order (the shop's checkout, in its simplest form)
     def new_order_values(page: Page) -> dict[str, Any]:
