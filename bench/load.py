@@ -346,18 +346,21 @@ def _profile(cpu: StackCpu, into: Path, name: str, seconds: float) -> list[subpr
     stopping the process)."""
     spy = ROOT / ".venv" / "bin" / "py-spy"
     into.mkdir(parents=True, exist_ok=True)
+    # KC_FLAME_FORMAT=raw: collapsed stacks (one line per stack and its count) instead of SVG, to read or diff as text
+    raw = os.environ.get("KC_FLAME_FORMAT") == "raw"
     return [
         subprocess.Popen(  # noqa: S603 — our own arguments
             [
                 str(spy),
                 "record",
                 "--nonblocking",
+                *(["--format", "raw"] if raw else []),
                 "-p",
                 str(cpu.roots[component]),
                 "-d",
                 str(max(1, round(seconds))),
                 "-o",
-                str(into / f"{component}-{name}.svg"),
+                str(into / f"{component}-{name}.{'txt' if raw else 'svg'}"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

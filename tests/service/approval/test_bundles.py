@@ -29,7 +29,7 @@ from approval.domain.model import (
     SelfApproval,
     WrongState,
 )
-from approval.domain.pricing import OrderRequest
+from approval.domain.pricing import OrderRequest, PriceChanged
 from contracts.approval import v1 as wire
 from tests.service.approval.test_orders_application import BUDGET, order
 from tests.support.approval import Company
@@ -237,3 +237,15 @@ def test_who_may_see_a_bundle(orders, company, team):
     with pytest.raises(OrderNotFound):
         orders.bundle_of(anna, placed[0].id)  # an order is not a bundle
     assert isinstance(orders.repository.get(bundle.id), OrderBundle)
+
+
+def test_a_price_changed_since_names_the_order_and_its_current_prices_and_nothing_is_stored(orders, company, team):
+    anna, ben, approver = team
+    first, second = orders.submit(anna, order(20)), orders.submit(ben, order(30))
+    company.price("A-1", "11.00")  # the ERP's price changed since the orders were priced
+    with pytest.raises(PriceChanged) as refused:
+        orders.bundle(approver, [first.id, second.id])
+    named, *prices = refused.value.details
+    assert named == {"order_id": str(first.id)}
+    assert [p["unit_price"]["amount"] for p in prices if "unit_price" in p] == ["11.00"]  # and the new total
+    assert {stored(orders, o.id).status for o in (first, second)} == {OrderStatus.PENDING_APPROVAL}

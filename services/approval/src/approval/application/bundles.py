@@ -40,9 +40,8 @@ T = TypeVar("T")
 
 
 def _naming(error: OrderError, order_id: UUID) -> OrderError:
-    """The member's error as its single decision would have answered it, naming the order in ``details``."""
-    details = list(getattr(error, "details", None) or [])
-    error.details = [{"order_id": str(order_id)}, *details]  # type: ignore[attr-defined]
+    """The member's error as its single decision would have answered it, naming the order first in ``details``."""
+    error.about_order = order_id
     return error
 
 

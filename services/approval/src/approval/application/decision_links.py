@@ -13,7 +13,7 @@ decision is such a change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from approval.application.orders import CallerInactive, UnknownCaller
 from approval.domain.members import Member
@@ -36,7 +36,10 @@ class LinkOutdated(OrderError):
 
     def __init__(self, message: str, status: str) -> None:
         super().__init__(message)
-        self.details = [{"status": status}]
+        self.status = status
+
+    def own_details(self) -> list[Any]:
+        return [{"status": self.status}]
 
 
 class DecisionLinks:

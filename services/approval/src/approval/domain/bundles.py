@@ -38,7 +38,9 @@ class BundleMismatch(OrderError):
         super().__init__(message)
         self.order_id = order_id
         self.field = field
-        self.details = [{"order_id": str(order_id), "field": field}]
+
+    def own_details(self) -> list[Any]:
+        return [{"order_id": str(self.order_id), "field": self.field}]
 
 
 class BundleRefused(OrderError):
@@ -51,7 +53,9 @@ class BundleRefused(OrderError):
         super().__init__(message)
         self.order_id = order_id
         self.reason = reason
-        self.details = [{"order_id": str(order_id), "reason": reason}]
+
+    def own_details(self) -> list[Any]:
+        return [{"order_id": str(self.order_id), "reason": self.reason}]
 
 
 @dataclass(frozen=True)

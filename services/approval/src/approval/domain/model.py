@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -23,6 +24,21 @@ from approval.domain.ledger import Figures
 
 class OrderError(Exception):
     code = "order_error"
+    about_order: UUID | None = None
+    """Set by a use case acting on several orders at once (a bundle, ADR 0034): the order the error is about, named
+    first in :attr:`details`"""
+
+    @property
+    def details(self) -> list[Any] | None:
+        """What the error body's ``details`` say (None: nothing more than the message)."""
+        own = self.own_details()
+        if self.about_order is None:
+            return own
+        return [{"order_id": str(self.about_order)}, *(own or [])]
+
+    def own_details(self) -> list[Any] | None:
+        """The error's own details (subclasses)."""
+        return None
 
 
 class InvalidOrder(OrderError):

@@ -142,8 +142,7 @@ class ArticlesRefused(OrderError):
         skus = ", ".join(p.sku for p in self.problems)
         super().__init__(f"These articles cannot be ordered: {skus}.")
 
-    @property
-    def details(self) -> list[dict[str, Any]]:
+    def own_details(self) -> list[Any]:
         return [
             {"field": f"lines.{p.index}.sku", "sku": p.sku, "code": p.code, "problem": p.message} for p in self.problems
         ]
@@ -161,8 +160,7 @@ class PriceChanged(OrderError):
         self.currency = currency
         super().__init__("The price of at least one article changed since it was shown; here are the current ones.")
 
-    @property
-    def details(self) -> list[dict[str, Any]]:
+    def own_details(self) -> list[Any]:
         out: list[dict[str, Any]] = []
         for d in self.differences:
             out.append(
