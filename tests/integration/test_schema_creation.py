@@ -297,3 +297,20 @@ async def test_approval_with_its_read_model_and_metrics_runs_with_a_role_that_ca
 
         await eventually(counted, timeout=20, what="business metrics read with the restricted role")
         assert "permission denied" not in approval.tail(200)
+
+
+async def test_building_the_schema_commands_runtime_leaves_the_process_environment_as_it_was(database, monkeypatch):
+    """Issue 21: `build_runtime` passed `create_schema` by writing the process environment; it passes the setting."""
+    from kc_runtime.schema import build_runtime
+
+    monkeypatch.setenv("APPROVAL_DATABASE_URL", await database("approval"))
+    monkeypatch.setenv("APPROVAL_CREATE_SCHEMA", "true")
+    monkeypatch.setenv("APPROVAL_LOG_LEVEL", "WARNING")
+    before = dict(os.environ)
+    runtime = await asyncio.to_thread(build_runtime, "approval", create=False)
+    try:
+        assert runtime.settings.create_schema is False
+        assert dict(os.environ) == before
+    finally:
+        runtime.blocking.shutdown()
+        runtime.app.close()

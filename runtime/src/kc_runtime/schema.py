@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -203,10 +202,11 @@ def settings_class(package: str) -> type[ServiceSettings]:
 
 
 def build_runtime(package: str, *, create: bool) -> ServiceRuntime:
-    prefix = settings_class(package).model_config.get("env_prefix", "")
-    # create: everything, as the service's start would; check: construct without creating anything
-    os.environ[prefix + "CREATE_SCHEMA"] = "true" if create else "false"
-    http: Any = importlib.import_module(f"{package}.main").create_app()
+    """The service's runtime as its composition root builds it, with its settings from the environment except
+    ``create_schema`` (create: everything, as the service's start would; check: construct without creating anything).
+    The process environment is left as it was."""
+    settings = settings_class(package)(create_schema=create)
+    http: Any = importlib.import_module(f"{package}.main").create_app(settings)
     return http.state.runtime
 
 
