@@ -36,17 +36,70 @@ class DeliveryStatus(StrEnum):
 ExchangeStatus = DeliveryStatus  # the name of the first version
 
 
-def _due(status: DeliveryStatus, last_attempt_at: datetime, attempts: int, policy: RetryPolicy) -> datetime | None:
-    if status is not DeliveryStatus.REQUESTED:
-        return None
-    return last_attempt_at + policy.delay(attempts)
+class Delivery:
+    """The delivery of an exchange's latest message, written once for every exchange that waits for the ERP's answer:
+    when it is due again, sending it again (same key, rising attempt) or giving up after the policy's window, and an
+    operator's retry after that. The exchange records the two decisions as its own events (:meth:`_send_again`,
+    :meth:`_give_up`), whose methods apply them with :meth:`_sent_again` and :meth:`_gave_up`."""
+
+    status: DeliveryStatus
+    attempts: int
+    last_attempt_at: datetime
+    window_started_at: datetime
+    failed_at: datetime | None
+
+    def _deliver_from(self, at: datetime) -> None:
+        """The first message is being sent now (called where the exchange is created)."""
+        self.status = DeliveryStatus.REQUESTED
+        self.attempts = 1
+        self.last_attempt_at = at
+        self.window_started_at = at
+        self.failed_at = None
+
+    def due_at(self, policy: RetryPolicy) -> datetime | None:
+        """When the unanswered message is to be sent again (None: it is not waiting for an answer)."""
+        if self.status is not DeliveryStatus.REQUESTED:
+            return None
+        return self.last_attempt_at + policy.delay(self.attempts)
+
+    def resend_if_due(self, now: datetime, policy: RetryPolicy) -> None:
+        """Send the message again when its answer is overdue; give up after the policy's window."""
+        due = self.due_at(policy)
+        if due is None or now < due:
+            return
+        if now - self.window_started_at >= timedelta(seconds=policy.give_up_after_s):
+            self._give_up(now)
+        else:
+            self._send_again(self.attempts + 1, now, by_operator=False)
+
+    def retry(self, now: datetime) -> bool:
+        """An operator's retry (after the dead letter): send again now, with a fresh window. False when the ERP
+        has answered already."""
+        if self.status is DeliveryStatus.ACKNOWLEDGED:
+            return False
+        self._send_again(self.attempts + 1, now, by_operator=True)
+        return True
+
+    def _send_again(self, attempt: int, at: datetime, by_operator: bool) -> None:
+        raise NotImplementedError  # the exchange's Resent event
+
+    def _give_up(self, at: datetime) -> None:
+        raise NotImplementedError  # the exchange's Failed event
+
+    def _sent_again(self, attempt: int, at: datetime, by_operator: bool) -> None:
+        self.attempts = attempt
+        self.last_attempt_at = at
+        self.status = DeliveryStatus.REQUESTED
+        if by_operator:
+            self.window_started_at = at
+            self.failed_at = None
+
+    def _gave_up(self, at: datetime) -> None:
+        self.status = DeliveryStatus.FAILED
+        self.failed_at = at
 
 
-def _gives_up(window_started_at: datetime, now: datetime, policy: RetryPolicy) -> bool:
-    return now - window_started_at >= timedelta(seconds=policy.give_up_after_s)
-
-
-class SalesOrderExchange(Aggregate):
+class SalesOrderExchange(Delivery, Aggregate):
     """The exchange of one released order with the ERP. One per order: its id derives from the order id."""
 
     @staticmethod
@@ -75,15 +128,11 @@ class SalesOrderExchange(Aggregate):
         self.requested_at = requested_at
         self.awaits_answer = awaits_answer
         """False for exchanges recorded before the ERP answered sales orders: never sent again, never failed."""
-        self.status = DeliveryStatus.REQUESTED
-        self.attempts = 1
-        self.last_attempt_at = requested_at
-        self.window_started_at = requested_at
+        self._deliver_from(requested_at)
         self.outcome: str | None = None
         self.erp_order_number: str | None = None
         self.rejection_reason: str | None = None
         self.answered_at: datetime | None = None
-        self.failed_at: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -96,29 +145,13 @@ class SalesOrderExchange(Aggregate):
     # ---- the ERP's silence ----------------------------------------------------------------------------------
 
     def due_at(self, policy: RetryPolicy) -> datetime | None:
-        if not self.awaits_answer:
-            return None
-        return _due(self.status, self.last_attempt_at, self.attempts, policy)
+        return super().due_at(policy) if self.awaits_answer else None
 
-    def resend_if_due(self, now: datetime, policy: RetryPolicy) -> None:
-        """Send the request again (same key) when its answer is overdue; give up after the policy's window."""
-        due = self.due_at(policy)
-        if due is None or now < due:
-            return
-        if _gives_up(self.window_started_at, now, policy):
-            self._failed(order_id=self.order_id, attempts=self.attempts, at=now, request=self.request)
-        else:
-            self._resent(
-                order_id=self.order_id, attempt=self.attempts + 1, at=now, by_operator=False, request=self.request
-            )
+    def _send_again(self, attempt: int, at: datetime, by_operator: bool) -> None:
+        self._resent(order_id=self.order_id, attempt=attempt, at=at, by_operator=by_operator, request=self.request)
 
-    def retry(self, now: datetime) -> bool:
-        """An operator's retry (after the dead letter): send again now, with a fresh window. False when the ERP
-        has answered already."""
-        if self.status is DeliveryStatus.ACKNOWLEDGED:
-            return False
-        self._resent(order_id=self.order_id, attempt=self.attempts + 1, at=now, by_operator=True, request=self.request)
-        return True
+    def _give_up(self, at: datetime) -> None:
+        self._failed(order_id=self.order_id, attempts=self.attempts, at=at, request=self.request)
 
     # (Resent and Failed carry the request, so that the relay and the dead-letter writer need not load anything.)
     class Resent(Aggregate.Event):
@@ -130,12 +163,8 @@ class SalesOrderExchange(Aggregate):
 
     @event(Resent)
     def _resent(self, order_id: UUID, attempt: int, at: datetime, by_operator: bool, request: dict[str, Any]) -> None:
-        self.attempts = attempt
-        self.last_attempt_at = at
-        self.status = DeliveryStatus.REQUESTED
+        self._sent_again(attempt, at, by_operator)
         if by_operator:
-            self.window_started_at = at
-            self.failed_at = None
             self.awaits_answer = True
 
     class Failed(Aggregate.Event):
@@ -146,8 +175,7 @@ class SalesOrderExchange(Aggregate):
 
     @event(Failed)
     def _failed(self, order_id: UUID, attempts: int, at: datetime, request: dict[str, Any]) -> None:
-        self.status = DeliveryStatus.FAILED
-        self.failed_at = at
+        self._gave_up(at)
 
     # ---- the ERP's answer -----------------------------------------------------------------------------------
 
@@ -196,7 +224,7 @@ class SalesOrderExchange(Aggregate):
 CONTACT_FIELDS = ("customer_number", "email", "first_name", "last_name", "language", "active", "is_main_contact")
 
 
-class ContactExchange(Aggregate):
+class ContactExchange(Delivery, Aggregate):
     """What the ERP was told about one contact person (a shop user). One per user.
 
     Every change is a new message (``sequence`` + 1, key ``contact/<user id>/<sequence>``) carrying the whole
@@ -251,12 +279,8 @@ class ContactExchange(Aggregate):
         """What the latest message says: created, changed or deactivated."""
         self.changed: list[str] = []
         self.message_at = at
-        self.status = DeliveryStatus.REQUESTED
-        self.attempts = 1
-        self.last_attempt_at = at
-        self.window_started_at = at
+        self._deliver_from(at)
         self.acknowledged_at: datetime | None = None
-        self.failed_at: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -394,27 +418,11 @@ class ContactExchange(Aggregate):
 
     # ---- the ERP's silence ----------------------------------------------------------------------------------
 
-    def due_at(self, policy: RetryPolicy) -> datetime | None:
-        return _due(self.status, self.last_attempt_at, self.attempts, policy)
+    def _send_again(self, attempt: int, at: datetime, by_operator: bool) -> None:
+        self._resent(user_id=self.user_id, attempt=attempt, at=at, by_operator=by_operator, message=self.message_state())
 
-    def resend_if_due(self, now: datetime, policy: RetryPolicy) -> None:
-        due = self.due_at(policy)
-        if due is None or now < due:
-            return
-        if _gives_up(self.window_started_at, now, policy):
-            self._failed(user_id=self.user_id, attempts=self.attempts, at=now, message=self.message_state())
-        else:
-            self._resent(
-                user_id=self.user_id, attempt=self.attempts + 1, at=now, by_operator=False, message=self.message_state()
-            )
-
-    def retry(self, now: datetime) -> bool:
-        if self.status is DeliveryStatus.ACKNOWLEDGED:
-            return False
-        self._resent(
-            user_id=self.user_id, attempt=self.attempts + 1, at=now, by_operator=True, message=self.message_state()
-        )
-        return True
+    def _give_up(self, at: datetime) -> None:
+        self._failed(user_id=self.user_id, attempts=self.attempts, at=at, message=self.message_state())
 
     # (Resent and Failed carry the message, so that the relay and the dead-letter writer need not load anything.)
     class Resent(Aggregate.Event):
@@ -426,12 +434,7 @@ class ContactExchange(Aggregate):
 
     @event(Resent)
     def _resent(self, user_id: UUID, attempt: int, at: datetime, by_operator: bool, message: dict[str, Any]) -> None:
-        self.attempts = attempt
-        self.last_attempt_at = at
-        self.status = DeliveryStatus.REQUESTED
-        if by_operator:
-            self.window_started_at = at
-            self.failed_at = None
+        self._sent_again(attempt, at, by_operator)
 
     class Failed(Aggregate.Event):
         user_id: UUID
@@ -441,8 +444,7 @@ class ContactExchange(Aggregate):
 
     @event(Failed)
     def _failed(self, user_id: UUID, attempts: int, at: datetime, message: dict[str, Any]) -> None:
-        self.status = DeliveryStatus.FAILED
-        self.failed_at = at
+        self._gave_up(at)
 
     # ---- the ERP's answer -----------------------------------------------------------------------------------
 
