@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 
 from approval.adapters.outbound.translator import make_translator
+from approval.application.explanations import Explanations
 from approval.application.orders import Orders
 from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.bundles import BundleMismatch, BundleRefused, OrderBundle
@@ -249,3 +250,14 @@ def test_a_price_changed_since_names_the_order_and_its_current_prices_and_nothin
     assert named == {"order_id": str(first.id)}
     assert [p["unit_price"]["amount"] for p in prices if "unit_price" in p] == ["11.00"]  # and the new total
     assert {stored(orders, o.id).status for o in (first, second)} == {OrderStatus.PENDING_APPROVAL}
+
+
+def test_the_explanation_of_a_bundled_order_names_its_bundle(orders, team):
+    anna, ben, approver = team
+    placed = [orders.submit(anna, order(20)), orders.submit(ben, order(30))]
+    bundle = orders.bundle(approver, [o.id for o in placed], "zusammen")
+    steps = Explanations(orders).explain(anna, placed[0].id).steps
+    (released,) = [s for s in steps if s.event == "Released"]
+    assert (released.by, released.detail) == (approver.id, {"bundle_id": bundle.id})
+    (approved,) = [s for s in steps if s.event == "Approved"]
+    assert (approved.by, approved.comment) == (approver.id, "zusammen")

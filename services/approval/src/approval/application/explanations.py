@@ -416,6 +416,8 @@ class _Builder:
                 self._route(s, i, e)
             case Order.Released():
                 s.by, s.content, s.changes = e.approved_by, e.content, tuple(e.modifications)
+                if getattr(e, "bundle_id", None) is not None:  # to the ERP as part of a bundle (ADR 0034)
+                    s.detail = {"bundle_id": e.bundle_id}
             case Order.CreditHeld():  # released, but the company's credit at the ERP does not allow it now
                 s.by, s.detail = e.approved_by, {"hold": e.hold}
             case Order.Cancelled():

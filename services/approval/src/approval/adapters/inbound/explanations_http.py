@@ -193,7 +193,7 @@ class ExplainedStepOut(BaseModel):
     kind: str = Field(
         description="`submitted`, `approval_requested`, `offered_to_substitute`, `reassigned`, `re_evaluated`, "
         "`modified`, `approved`, `escalated` (approved below the order's value at a tier: it climbs), `rejected`, "
-        "`released`, `credit_held` (waiting for the company's credit at the ERP: `detail.hold` with the credit "
+        "`released` (`detail.bundle_id`: it went to the ERP in that bundle, ADR 0034), `credit_held` (waiting for the company's credit at the ERP: `detail.hold` with the credit "
         "figures judged on), `transmitted`, `confirmed_by_erp`, `rejected_by_erp`, `resubmitted`, `cancelled`, "
         "`commented`; a kind not listed is an event added later (its fields in `detail`)"
     )
