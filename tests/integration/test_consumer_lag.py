@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from contracts.approval.v1 import OrderReleased
 from contracts.topics import APPROVAL_ORDERS
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer, Inbound
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.kafka import create_broker
 from kc_runtime.settings import ServiceSettings
 from tests.conftest import eventually
@@ -75,7 +75,7 @@ class Member:
         settings = ServiceSettings(service_name=self.service, kafka_bootstrap_servers=KAFKA)
         self.broker = create_broker(settings)
         self.app = ServiceApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        self.blocking = Blocking(2)
+        self.blocking = WorkerPool(2)
         self.consumer = IdempotentConsumer(
             service=self.service,
             group_id=group,

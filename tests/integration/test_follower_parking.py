@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import Message
 from contracts.topics import REGISTRATION_REGISTRATIONS
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.parking import ParkedRetry
 from kc_runtime.relay import OutboxRelay, Outgoing
@@ -83,7 +83,7 @@ async def parked_rows(dsn: str) -> list[dict]:
 async def store(database):
     dsn = await database("parking")
     app = ServiceApplication(env=ServiceSettings(database_url=dsn).eventsourcing_env())
-    blocking = Blocking(4)
+    blocking = WorkerPool(4)
     yield dsn, app, blocking
     blocking.shutdown()
     app.close()

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.settings import ServiceSettings
 from tests.conftest import eventually
@@ -72,13 +72,13 @@ async def following(follower: LogFollower) -> AsyncIterator[None]:
 async def store(database):
     dsn = await database("wakeup")
     app = ServiceApplication(env=ServiceSettings(database_url=dsn).eventsourcing_env())
-    blocking = Blocking(4)
+    blocking = WorkerPool(4)
     yield dsn, app, blocking
     blocking.shutdown()
     app.close()
 
 
-async def started(follower: Recorder, app: ServiceApplication, blocking: Blocking) -> None:
+async def started(follower: Recorder, app: ServiceApplication, blocking: WorkerPool) -> None:
     """Active, and has read an event stored after it started (so it is listening and caught up)."""
     first = Thing("first")
     await blocking.run(app.save, first)

@@ -42,7 +42,7 @@ from tenacity import RetryCallState
 from contracts import Envelope, Headers, Message
 from contracts.topics import Topic
 from kc_runtime import context, metrics, tracing
-from kc_runtime.eventstore import Blocking, ServiceApplication, stamp_metadata
+from kc_runtime.eventstore import ServiceApplication, WorkerPool, stamp_metadata
 from kc_runtime.faults import failpoint
 from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
 from kc_runtime.retrying import OnRetry, retrying
@@ -235,7 +235,7 @@ class IdempotentConsumer:
         group_id: str,
         app: ServiceApplication,
         broker: KafkaBroker,
-        blocking: Blocking,
+        blocking: WorkerPool,
         specs: Sequence[ConsumerSpec] = (),
         spec: ConsumerSpec | None = None,
         max_attempts: int = 5,

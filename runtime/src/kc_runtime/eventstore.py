@@ -3,7 +3,7 @@
 * :class:`ServiceApplication` records tracking positions in the same transaction as new events (the
   idempotent consumer) and stamps every stored event with the correlation and causation ids and the W3C
   traceparent of the work that caused it (so the relay can put them in the Kafka headers).
-* :class:`Blocking` runs the synchronous library in a thread pool sized to its connection pool.
+* :class:`WorkerPool` runs the synchronous library in a thread pool sized to its connection pool.
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ def select_events_of(recorder: Any, originator_ids: Sequence[UUID]) -> dict[UUID
     return out
 
 
-class Blocking:
+class WorkerPool:
     """A bounded thread pool for the synchronous event store; carries context variables into the thread."""
 
     def __init__(self, size: int, name: str = "eventstore") -> None:

@@ -28,7 +28,7 @@ import structlog
 from eventsourcing.persistence import Notification
 
 from kc_runtime import metrics
-from kc_runtime.eventstore import Blocking, MetadataMapper, ServiceApplication
+from kc_runtime.eventstore import MetadataMapper, ServiceApplication, WorkerPool
 from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL, ParkedRetry, describe, event_type, is_infrastructure
 from kc_runtime.retrying import retrying
 
@@ -122,7 +122,7 @@ class LogFollower:
         service: str,
         app: ServiceApplication,
         dsn: str,
-        blocking: Blocking,
+        blocking: WorkerPool,
         batch_size: int = 500,
         idle_interval_s: float = 5.0,
         name: str | None = None,

@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, StatusCode, Tracer
 from contracts import Envelope, Message
 from contracts.topics import Topic
 from kc_runtime import metrics, tracing
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.parking import Outage
@@ -57,7 +57,7 @@ class OutboxRelay(LogFollower):
         broker: KafkaBroker,
         translate: Translator,
         dsn: str,
-        blocking: Blocking,
+        blocking: WorkerPool,
         batch_size: int = 500,
         idle_interval_s: float = 5.0,
         topic_prefix: str = "",

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kc_runtime import context, metrics, ops, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.errors import JsonResponse, document_errors, error_response, install_error_handlers
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import LogFollower
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
@@ -150,7 +150,7 @@ class ServiceRuntime:
         # Refuse to start without an operator token outside the development profile (raises OpsTokenMissing).
         self.operator = Depends(ops.operator_dependency(settings))
         self.app = app
-        self.blocking = Blocking(settings.worker_threads)
+        self.blocking = WorkerPool(settings.worker_threads)
         self.broker = create_broker(settings)
         self.stopping = asyncio.Event()
         self.relay: OutboxRelay | None = None

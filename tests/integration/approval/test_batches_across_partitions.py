@@ -11,7 +11,7 @@ from approval.domain.model import OrderStatus
 from approval.settings import ApprovalSettings
 from contracts.topics import ERP_SYNC_SALES_ORDERS
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.service.approval.test_erp_batches import (
     CountingOrders,
     FakeBatch,
@@ -48,7 +48,7 @@ async def test_the_partitions_of_a_fetch_are_saved_in_one_transaction_with_a_tra
         orders.save_tracked_many = counted  # type: ignore[method-assign]
         consumer = IdempotentConsumer(
             service="approval", group_id="approval", app=orders, broker=RecordingBroker(),  # type: ignore[arg-type]
-            blocking=Blocking(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=2,
+            blocking=WorkerPool(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=2,
             backoff_initial_s=0.01,
         )  # fmt: skip
         a, b = released(orders), released(orders)

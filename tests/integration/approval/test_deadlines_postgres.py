@@ -19,7 +19,7 @@ from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.deadlines import Deadlines
 from approval.settings import ApprovalSettings
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.integration.approval.test_read_model_postgres import order
 from tests.support.approval import Company
 
@@ -38,21 +38,21 @@ class Clock:
 
 
 @pytest.fixture
-async def world(database) -> AsyncIterator[tuple[Orders, OrderSummaries, Blocking, Clock]]:
+async def world(database) -> AsyncIterator[tuple[Orders, OrderSummaries, WorkerPool, Clock]]:
     dsn = await database("approval")
     orders = Orders(env=ApprovalSettings(database_url=SecretStr(dsn)).eventsourcing_env())
     clock = Clock()
     orders.clock = clock
     summaries = OrderSummaries(dsn)
     await summaries.pool()
-    blocking = Blocking(4)
+    blocking = WorkerPool(4)
     yield orders, summaries, blocking, clock
     blocking.shutdown()
     await summaries.close()
     orders.close()
 
 
-def timer(orders: Orders, summaries: OrderSummaries, blocking: Blocking, leads: bool = True) -> DeadlineTimer:
+def timer(orders: Orders, summaries: OrderSummaries, blocking: WorkerPool, leads: bool = True) -> DeadlineTimer:
     return DeadlineTimer("approval", orders, summaries, blocking, 1.0, leads=lambda: leads)
 
 

@@ -11,7 +11,7 @@ from contracts.topics import APPROVAL_ORDERS
 from erp_sync.adapters.inbound.kafka import consumer_specs
 from erp_sync.application.exchanges import Exchanges
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.integration.erp_sync.test_replay_index import indexed
 from tests.service.erp_sync.test_batches import FakeBatch, RecordingBroker, record
 from tests.service.erp_sync.test_order_released_handler import released
@@ -41,7 +41,7 @@ class CountingSaves:
 
 def consumer_of(exchanges: Exchanges) -> IdempotentConsumer:
     return IdempotentConsumer(
-        service="erp-sync", group_id="erp-sync", app=exchanges, broker=RecordingBroker(), blocking=Blocking(2),
+        service="erp-sync", group_id="erp-sync", app=exchanges, broker=RecordingBroker(), blocking=WorkerPool(2),
         specs=consumer_specs(exchanges), max_attempts=2, backoff_initial_s=0.01,
     )  # fmt: skip
 

@@ -18,7 +18,7 @@ from approval.domain.credit import CompanyCredit, CreditFigures
 from contracts.erp_sync import v1 as erp_sync
 from contracts.topics import ERP_SYNC_CUSTOMERS
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.service.approval.test_erp_batches import FakeBatch, RecordingBroker
 from tests.support.approval import Company
 from tests.support.messages import consumer_record
@@ -35,7 +35,7 @@ def orders() -> Orders:
 def consumer(orders: Orders, broker: RecordingBroker) -> IdempotentConsumer:
     return IdempotentConsumer(
         service="approval", group_id="approval", app=orders, broker=broker,  # type: ignore[arg-type]
-        blocking=Blocking(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=MAX_ATTEMPTS,
+        blocking=WorkerPool(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=MAX_ATTEMPTS,
         backoff_initial_s=0.001, backoff_max_s=0.002,
     )  # fmt: skip
 

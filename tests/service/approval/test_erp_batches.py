@@ -17,7 +17,7 @@ from contracts.base import Money
 from contracts.erp_sync import v1 as erp_sync
 from contracts.topics import ERP_SYNC_PRICES, ERP_SYNC_SALES_ORDERS
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.support.approval import Company
 from tests.support.messages import consumer_record
 from tests.unit.approval.test_order import content
@@ -111,7 +111,7 @@ def consumer(orders):
         group_id="approval",
         app=orders,
         broker=RecordingBroker(),  # type: ignore[arg-type]
-        blocking=Blocking(2),
+        blocking=WorkerPool(2),
         specs=consumer_specs(orders, lambda company_id: []),
         max_attempts=2,
         backoff_initial_s=0.01,

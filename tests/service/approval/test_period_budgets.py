@@ -13,7 +13,7 @@ from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.ledger import CONSUMED, RESERVED, BudgetLedger
 from approval.domain.model import NotAllowed, OrderNotFound, OrderStatus
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.service.approval.test_erp_batches import (
     TRACKING,
     CountingOrders,
@@ -205,7 +205,7 @@ async def test_a_batch_with_the_erps_word_on_several_orders_of_one_budget_moves_
     orders = CountingOrders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     consumer = IdempotentConsumer(
         service="approval", group_id="approval", app=orders, broker=RecordingBroker(),  # type: ignore[arg-type]
-        blocking=Blocking(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=2,
+        blocking=WorkerPool(2), specs=consumer_specs(orders, lambda company_id: []), max_attempts=2,
         backoff_initial_s=0.01,
     )  # fmt: skip
     company = Company(orders)

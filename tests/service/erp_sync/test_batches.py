@@ -9,7 +9,7 @@ from contracts.topics import APPROVAL_ORDERS
 from erp_sync.adapters.inbound.kafka import consumer_specs
 from erp_sync.application.exchanges import Exchanges
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.service.erp_sync.test_order_released_handler import headers, released
 from tests.support.messages import consumer_record
 
@@ -49,7 +49,7 @@ def consumer():
         group_id="erp-sync",
         app=exchanges,
         broker=broker,
-        blocking=Blocking(2),
+        blocking=WorkerPool(2),
         specs=specs,
         max_attempts=2,
         backoff_initial_s=0.01,

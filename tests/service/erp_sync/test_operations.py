@@ -30,7 +30,7 @@ from erp_sync.adapters.outbound.translator import translate
 from erp_sync.application.operations import OperatorRuns
 from erp_sync.domain.model import DeliveryStatus
 from erp_sync.settings import ErpSyncSettings
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.relay import OutboxRelay
 from tests.service.erp_sync.test_erp_exchange import ErpSync, registration, released, user_created
 
@@ -50,7 +50,7 @@ def world(monkeypatch):
     sync = ErpSync()
     broker = Broker()
     settings = ErpSyncSettings(database_url="memory://", consumer_group="erp-sync")
-    blocking = Blocking(2)
+    blocking = WorkerPool(2)
     relay = OutboxRelay(
         service="erp-sync", app=sync.exchanges, broker=broker, translate=translate, dsn="memory://", blocking=blocking
     )  # type: ignore[arg-type]
@@ -199,7 +199,7 @@ async def test_the_pending_gauge_shows_what_the_erp_has_not_answered():
         return dict(counts)
 
     runtime = SimpleNamespace(
-        settings=ErpSyncSettings(database_url="memory://"), app=ErpSync().exchanges, blocking=Blocking(1)
+        settings=ErpSyncSettings(database_url="memory://"), app=ErpSync().exchanges, blocking=WorkerPool(1)
     )
     gauge = PendingGauge(runtime, pending, interval_s=1)  # type: ignore[arg-type]
     await gauge.refresh()

@@ -14,7 +14,7 @@ from contracts.topics import APPROVAL_ORDERS
 from erp_sync.adapters.inbound.kafka import consumer_specs
 from erp_sync.application.exchanges import Exchanges
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.kafka import create_broker
 from kc_runtime.settings import ServiceSettings
 
@@ -68,7 +68,7 @@ async def system():
         group_id="erp-sync",
         app=exchanges,
         broker=broker,
-        blocking=Blocking(2),
+        blocking=WorkerPool(2),
         specs=specs,
         max_attempts=2,
         backoff_initial_s=0.01,

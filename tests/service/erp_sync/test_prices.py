@@ -31,7 +31,7 @@ from erp_sync.domain.prices import PriceListRequest
 from erp_sync.main import DOMAIN_ERRORS
 from erp_sync.settings import ErpSyncSettings
 from kc_runtime.errors import install_error_handlers
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.service.erp_sync.test_erp_exchange import T0, ErpSync, registration
 from tests.service.registration.wire import FakeBatch, Inbox, published, record
 
@@ -228,7 +228,7 @@ def ops_client(sync: PriceSync, token: str = "test-ops-token") -> httpx.AsyncCli
     app = FastAPI()
     install_error_handlers(app, DOMAIN_ERRORS)  # the service's own mapping, not a copy
     settings = ErpSyncSettings(database_url="memory://", ops_token=token)  # type: ignore[arg-type]
-    app.include_router(price_ops_router(sync.exchanges, Blocking(2), settings))
+    app.include_router(price_ops_router(sync.exchanges, WorkerPool(2), settings))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://erp-sync")
 
 

@@ -13,7 +13,7 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts.topics import Topic
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.relay import Outgoing, Translator
 from tests.support.messages import consumer_record
 
@@ -90,7 +90,7 @@ class Inbox:
                 group_id=service,
                 app=app,
                 broker=self.broker,  # type: ignore[arg-type]
-                blocking=Blocking(2),
+                blocking=WorkerPool(2),
                 spec=spec,
                 max_attempts=2,
                 backoff_initial_s=0.01,

@@ -11,7 +11,7 @@ import pytest
 from contracts.erp_sync.v1 import CompanyMasterDataChanged, ErpContactPersonChanged
 from contracts.topics import ERP_SYNC_CUSTOMERS
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.service.users.conftest import World, make_world, register
 from tests.service.users.test_registration_consumer import FakeBatch, RecordingBroker
 from tests.support.messages import consumer_record
@@ -27,7 +27,7 @@ class Wire:
         self.directory = directory
         self.consumer = IdempotentConsumer(
             service="users", group_id="users", app=directory, broker=RecordingBroker(),  # type: ignore[arg-type]
-            blocking=Blocking(2), specs=consumer_specs(directory), max_attempts=2, backoff_initial_s=0.01,
+            blocking=WorkerPool(2), specs=consumer_specs(directory), max_attempts=2, backoff_initial_s=0.01,
         )  # fmt: skip
         self.offset = 0
 

@@ -8,7 +8,7 @@ from contracts.registration.v1 import RegistrationCompleted
 from contracts.topics import REGISTRATION_REGISTRATIONS
 from contracts.users.v1 import CompanyRegistrationRefused
 from kc_runtime.consumer import IdempotentConsumer
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from tests.support.messages import consumer_record
 from tests.support.users import erp_contact, registration, signed_in
 from users.adapters.inbound.kafka import consumer_specs
@@ -50,7 +50,7 @@ def consumer():
         group_id="users",
         app=directory,
         broker=broker,  # type: ignore[arg-type]
-        blocking=Blocking(2),
+        blocking=WorkerPool(2),
         specs=specs,
         max_attempts=2,
         backoff_initial_s=0.01,

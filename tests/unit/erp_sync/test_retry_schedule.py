@@ -17,14 +17,14 @@ from erp_sync.adapters.inbound.retry_schedule import RetrySchedule
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-class Blocking:
+class WorkerPool:
     async def run(self, fn: Any, *args: Any) -> Any:
         return fn(*args)
 
 
 def schedule(ticks: list[tuple[int, datetime | None]], leading: list[bool], interval_s: float, horizon_s: float):
     settings = SimpleNamespace(service_name="erp-sync", database_url=SecretStr("memory://"))
-    runtime: Any = SimpleNamespace(settings=settings, app=SimpleNamespace(name="Exchanges"), blocking=Blocking())
+    runtime: Any = SimpleNamespace(settings=settings, app=SimpleNamespace(name="Exchanges"), blocking=WorkerPool())
     answers = iter(ticks)
     return RetrySchedule(
         runtime, "delivery-retries", lambda: next(answers), interval_s, lambda: leading[0],

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import DecodedLog, LogFollower
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -79,7 +79,7 @@ def test_only_the_most_recent_events_are_kept_and_an_evicted_one_is_decoded_agai
 
 def test_every_follower_of_an_application_uses_its_shared_decoded_log():
     app, other = Items(env=MEMORY), Items(env=MEMORY)
-    blocking = Blocking(1)
+    blocking = WorkerPool(1)
     try:
         a = LogFollower(service="s", app=app, dsn="postgresql://unused", blocking=blocking, name="a")
         b = LogFollower(service="s", app=app, dsn="postgresql://unused", blocking=blocking, name="b")

@@ -20,7 +20,7 @@ from contracts.topics import USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime import context
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer, Inbound
-from kc_runtime.eventstore import Blocking, ServiceApplication
+from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.relay import OutboxRelay, Outgoing
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import ServiceSettings
@@ -109,7 +109,7 @@ def people_runtime(processors: list, *, exporter: str = "none") -> tuple[Service
     return runtime, people
 
 
-def notes_consumer(tracer: Any, blocking: Blocking, *, batch: bool = False) -> tuple[IdempotentConsumer, Notes]:
+def notes_consumer(tracer: Any, blocking: WorkerPool, *, batch: bool = False) -> tuple[IdempotentConsumer, Notes]:
     notes = Notes(env=MEMORY)
 
     def on_renamed(inbound: Inbound) -> list[Note]:

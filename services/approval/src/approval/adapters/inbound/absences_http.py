@@ -18,7 +18,7 @@ from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import OFFERED_WAITING_MAX, Orders
 from approval.domain.absences import LONGEST, Absence, AbsenceState
 from approval.domain.members import Member
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -103,7 +103,7 @@ def add_absence_routes(
     router: APIRouter,
     orders: Orders,
     summaries: OrderSummaries,
-    blocking: Blocking,
+    blocking: WorkerPool,
     member: Callable[..., Awaitable[Member]],
 ) -> None:
     """The routes of absences on ``router``; ``member``: the dependency that yields the calling member (verified,

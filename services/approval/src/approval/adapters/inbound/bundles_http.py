@@ -19,7 +19,7 @@ from approval.application.orders import Orders
 from approval.domain.bundles import BUNDLE_MAX, BUNDLE_MIN, OrderBundle
 from approval.domain.members import Member
 from approval.domain.model import Order
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -130,7 +130,7 @@ def bundle_out(bundle: OrderBundle, visible: list[Order], names: dict[UUID, str]
 
 
 def add_bundle_routes(
-    router: APIRouter, orders: Orders, blocking: Blocking, member: Callable[..., Awaitable[Member]]
+    router: APIRouter, orders: Orders, blocking: WorkerPool, member: Callable[..., Awaitable[Member]]
 ) -> None:
     """The routes of bundles on ``router``; ``member``: the dependency that yields the calling member."""
     Me = Annotated[Member, Depends(member)]

@@ -22,7 +22,7 @@ from kc_runtime.periodic import Periodic
 if TYPE_CHECKING:
     from approval.adapters.outbound.read_model import OrderSummaries
     from approval.application.orders import Orders
-    from kc_runtime.eventstore import Blocking
+    from kc_runtime.eventstore import WorkerPool
 
 DEADLINES_TAKEN = Counter(
     "kc_approval_deadlines_taken", "Deadline steps taken on waiting orders (ADR 0033)", ["kc_service", "step"]
@@ -39,7 +39,7 @@ class DeadlineTimer(Periodic):
         service: str,
         orders: Orders,
         summaries: OrderSummaries,
-        blocking: Blocking,
+        blocking: WorkerPool,
         interval_s: float,
         *,
         leads: Callable[[], bool],

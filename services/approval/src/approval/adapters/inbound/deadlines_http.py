@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from approval.application.orders import Orders
 from approval.domain.deadlines import CompanyDeadlines, Deadlines
 from approval.domain.members import Member
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -75,7 +75,7 @@ WHO = "The main contact's (others: 403 `not_allowed`). Always the caller's own c
 
 
 def add_deadline_routes(
-    router: APIRouter, orders: Orders, blocking: Blocking, member: Callable[..., Awaitable[Member]]
+    router: APIRouter, orders: Orders, blocking: WorkerPool, member: Callable[..., Awaitable[Member]]
 ) -> None:
     """The routes of the deadlines on ``router``; ``member``: the dependency that yields the calling member."""
     Me = Annotated[Member, Depends(member)]

@@ -19,7 +19,7 @@ from approval.application.decision_links import DecisionLinks
 from approval.application.orders import Orders
 from kc_runtime.decision_links import DecisionLink, LinkExpired, LinkInvalid
 from kc_runtime.errors import ApiError
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.fence import ReadFence
 from kc_runtime.models import Strict
 
@@ -54,7 +54,7 @@ class DecisionLinkOut(BaseModel):
 
 
 def decision_links_router(
-    orders: Orders, links: DecisionLinks, blocking: Blocking, fence: ReadFence | None
+    orders: Orders, links: DecisionLinks, blocking: WorkerPool, fence: ReadFence | None
 ) -> APIRouter:
     router = APIRouter(prefix="/api/decision-links", tags=["orders"])
 

@@ -47,7 +47,7 @@ from approval.application.explanations import (
 )
 from approval.domain.model import OrderContent
 from kc_runtime.auth import Caller
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -340,7 +340,7 @@ def explanation_out(x: Explanation) -> ExplanationOut:
     )  # fmt: skip
 
 
-def explanations_router(explanations: Explanations, blocking: Blocking, callers: Callers) -> APIRouter:
+def explanations_router(explanations: Explanations, blocking: WorkerPool, callers: Callers) -> APIRouter:
     router = APIRouter(tags=["orders"])
 
     @router.get(

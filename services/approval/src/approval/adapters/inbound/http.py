@@ -41,7 +41,7 @@ from contracts.common import MultilineText, PlainText
 from contracts.limits import LONG_TEXT_MAX, SHORT_TEXT_MAX
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.fence import ReadFence
 from kc_runtime.models import Strict
 
@@ -794,7 +794,7 @@ async def _page(
     limit: int,
     offset: int,
     orders: Orders,
-    blocking: Blocking,
+    blocking: WorkerPool,
     me: UUID | None = None,
     acting_for: list[UUID] | None = None,
 ) -> PageOut:
@@ -819,7 +819,7 @@ def present_order(orders: Orders, order: Order) -> OrderOut:
 
 
 def orders_router(
-    orders: Orders, summaries: OrderSummaries, blocking: Blocking, caller: Any, fence: ReadFence | None = None
+    orders: Orders, summaries: OrderSummaries, blocking: WorkerPool, caller: Any, fence: ReadFence | None = None
 ) -> APIRouter:
     """``caller`` is the dependency that verifies the JWT and yields a :class:`Caller`; ``fence``: wait for the
     users topics before judging a caller (ADR 0012)."""

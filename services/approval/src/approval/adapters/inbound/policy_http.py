@@ -20,7 +20,7 @@ from approval.application.orders import Orders
 from approval.domain.members import Member
 from approval.domain.model import Order
 from approval.domain.tiers import TIER_APPROVERS_MAX, TIERS_MAX, ApprovalPolicy, Revision, Tier
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -207,7 +207,7 @@ WHO = (
 
 
 def add_policy_routes(
-    router: APIRouter, orders: Orders, blocking: Blocking, member: Callable[..., Awaitable[Member]]
+    router: APIRouter, orders: Orders, blocking: WorkerPool, member: Callable[..., Awaitable[Member]]
 ) -> None:
     """The routes of the approval policy on ``router``; ``member``: the dependency that yields the calling member."""
     Me = Annotated[Member, Depends(member)]

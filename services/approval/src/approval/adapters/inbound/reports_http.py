@@ -22,7 +22,7 @@ from approval.domain.members import Member
 from contracts.common import PlainText
 from contracts.limits import SHORT_TEXT_MAX
 from kc_runtime.auth import Caller
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 
 Moment = Annotated[str, StringConstraints(max_length=40, strip_whitespace=True)]
 Reference = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX), PlainText]
@@ -344,7 +344,7 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def reports_router(orders: Orders, store: FiguresStore, blocking: Blocking, callers: Callers) -> APIRouter:
+def reports_router(orders: Orders, store: FiguresStore, blocking: WorkerPool, callers: Callers) -> APIRouter:
     """``callers``: the verified, fenced caller (ADR 0012), so a `view_reports` taken away is in force once users
     answered."""
     router = APIRouter(tags=["reports"])

@@ -35,7 +35,7 @@ from approval.domain.budget import Budget, PeriodBudget
 from approval.domain.members import Member
 from approval.domain.tiers import TIER_APPROVERS_MAX
 from kc_runtime.auth import Caller
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 
 Moment = Annotated[str, StringConstraints(max_length=40, strip_whitespace=True)]
@@ -263,7 +263,7 @@ def build(out: Outcome, names: dict[UUID, str]) -> WhatIfOut:
 
 
 async def answer(
-    body: WhatIfIn, caller: Callable[[], Member], what_ifs: WhatIfs, store: WhatIfStore, blocking: Blocking
+    body: WhatIfIn, caller: Callable[[], Member], what_ifs: WhatIfs, store: WhatIfStore, blocking: WorkerPool
 ) -> WhatIfOut:
     """The route's work once the caller is known (``caller``: resolves them, in the worker pool): the proposal
     checked, the projection's snapshot read, the replay, the answer."""
@@ -297,7 +297,7 @@ async def answer(
     return build(result, names)
 
 
-def what_if_router(orders: Orders, store: WhatIfStore, blocking: Blocking, callers: Callers) -> APIRouter:
+def what_if_router(orders: Orders, store: WhatIfStore, blocking: WorkerPool, callers: Callers) -> APIRouter:
     """``callers``: who is calling (the token verified, behind the users topics' fence, ADR 0012), so a permission
     taken away is in force once users answered."""
     router = APIRouter(tags=["reports"])

@@ -24,7 +24,7 @@ from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.operations import OperatorRun, RunKind
 from erp_sync.settings import ErpSyncSettings
 from kc_runtime.errors import ApiError
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.kafka import client_options
 from kc_runtime.ops import operator_dependency
 
@@ -170,7 +170,7 @@ def ops_token_dependency(settings: ErpSyncSettings) -> Any:
 
 def ops_router(
     exchanges: Exchanges,
-    blocking: Blocking,
+    blocking: WorkerPool,
     *,
     states: ExchangeStates | None = None,
     settings: ErpSyncSettings | None = None,

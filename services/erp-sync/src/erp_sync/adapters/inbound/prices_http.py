@@ -21,7 +21,7 @@ from erp_sync.application.exchanges import ExchangeNotFound
 from erp_sync.application.prices import Prices
 from erp_sync.domain.prices import CustomerPrice, PriceListRequest
 from erp_sync.settings import ErpSyncSettings
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 
 CustomerNumber = Annotated[
     str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="ERP customer number")
@@ -61,7 +61,7 @@ def _request_out(r: PriceListRequest) -> PriceListRequestOut:
     )  # fmt: skip
 
 
-def price_ops_router(exchanges: Any, blocking: Blocking, settings: ErpSyncSettings) -> APIRouter:
+def price_ops_router(exchanges: Any, blocking: WorkerPool, settings: ErpSyncSettings) -> APIRouter:
     prices = Prices(exchanges)
     router = APIRouter(prefix="/ops", tags=["operations"], dependencies=[Depends(ops_token_dependency(settings))])
 

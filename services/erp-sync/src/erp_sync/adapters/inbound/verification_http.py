@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from erp_sync.application.exchanges import ExchangeNotFound
 from erp_sync.application.verifications import Verifications
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 
 
 class VerificationOut(BaseModel):
@@ -35,7 +35,7 @@ class ActivationOut(BaseModel):
     version: int
 
 
-def verification_ops_router(verifications: Verifications, blocking: Blocking) -> APIRouter:
+def verification_ops_router(verifications: Verifications, blocking: WorkerPool) -> APIRouter:
     router = APIRouter(prefix="/ops", tags=["operations"])
 
     @router.get(

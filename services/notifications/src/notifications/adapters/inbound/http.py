@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.fence import ReadFence
 from notifications.adapters.outbound.digests import DigestScheduler, NotTheLeader
 from notifications.application.mails import Mails
@@ -74,7 +74,7 @@ def _out(user_id: UUID, prefs: Preferences | None, schedule: DigestSchedule) -> 
 
 
 def preferences_router(
-    mails: Mails, blocking: Blocking, caller: Any, schedule: DigestSchedule, fence: ReadFence | None = None
+    mails: Mails, blocking: WorkerPool, caller: Any, schedule: DigestSchedule, fence: ReadFence | None = None
 ) -> APIRouter:
     """``caller``: the dependency that verifies the JWT; ``fence``: wait for the users topic before judging the
     caller (ADR 0012)."""

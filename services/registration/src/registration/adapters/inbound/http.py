@@ -17,7 +17,7 @@ from pydantic.networks import validate_email
 
 from contracts.limits import CUSTOMER_NUMBER_MAX, EMAIL_MAX, INVOICE_NUMBER_MAX, NAME_MAX
 from kc_runtime.errors import ApiError
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 from registration.application.registrations import Applicant, RecordedEvent, Registrations
 from registration.domain.lockout import AttemptCounter, CounterKind
@@ -103,7 +103,7 @@ def client_address(request: Request) -> str:
     return str(ip)
 
 
-def registrations_router(registrations: Registrations, blocking: Blocking) -> APIRouter:
+def registrations_router(registrations: Registrations, blocking: WorkerPool) -> APIRouter:
     router = APIRouter(prefix="/api/registrations", tags=["registrations"])
 
     @router.post(
@@ -243,7 +243,7 @@ def counter_out(c: AttemptCounter, registrations: Registrations) -> CounterOut:
     )
 
 
-def ops_router(registrations: Registrations, blocking: Blocking) -> APIRouter:
+def ops_router(registrations: Registrations, blocking: WorkerPool) -> APIRouter:
     router = APIRouter(prefix="/ops", tags=["support"])
 
     @router.get(

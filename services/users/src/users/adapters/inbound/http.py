@@ -19,7 +19,7 @@ from contracts.common import MultilineText, PlainText
 from contracts.limits import EMAIL_MAX, NAME_MAX
 from kc_runtime.auth import Caller, bearer_token
 from kc_runtime.errors import ApiError
-from kc_runtime.eventstore import Blocking
+from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 from kc_runtime.tokens import TokenIssuer
 from users.application import email_changes
@@ -355,7 +355,7 @@ def _tagged(response: Response, user: UserRow) -> UserOut:
 
 def users_routers(
     directory: Directory,
-    blocking: Blocking,
+    blocking: WorkerPool,
     verify_token: Callable[[str], Caller],
     tokens: TokenIssuer | None = None,
     email_change_ttl: timedelta = email_changes.CONFIRMATION_TTL,
