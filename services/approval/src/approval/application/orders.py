@@ -23,6 +23,7 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
+from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
 from approval.application.bundles import BundleUseCases
@@ -299,15 +300,33 @@ class _GrowingCache(_VersionCheckedCache):
 
     def _snapshot(self, aggregate: Any) -> None:
         """Store the state at its version (best effort: another process may have stored it; the events are the
-        truth either way)."""
+        truth either way), and drop the aggregate's older snapshots: only the latest is ever read."""
         if self.app.snapshots is None:
             return
         try:
             self.app.snapshots.put([GrowingSnapshot.take(aggregate)])
         except IntegrityError:  # another thread or replica brought it up to date over the same version
             log.debug("snapshot stored already", aggregate=str(aggregate.id), version=aggregate.version)
+            return
         except Exception as exc:
             log.warning("snapshot not stored", aggregate=str(aggregate.id), version=aggregate.version, error=repr(exc))
+            return
+        try:
+            self._prune(aggregate.id, aggregate.version)
+        except Exception as exc:  # kept: the next snapshot prunes them
+            log.warning("older snapshots not pruned", aggregate=str(aggregate.id), error=repr(exc))
+
+    def _prune(self, aggregate_id: UUID, version: int) -> None:
+        """Delete the snapshots of ``aggregate_id`` older than ``version`` (PostgreSQL; the in-memory store of the
+        tests keeps them)."""
+        recorder = getattr(self.app.snapshots, "recorder", None)
+        if not isinstance(recorder, PostgresAggregateRecorder):
+            return
+        statement = SQL("DELETE FROM {schema}.{table} WHERE originator_id = %s AND originator_version < %s").format(
+            schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
+        )
+        with recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, [aggregate_id, version])
 
 
 def check_decisions(order_ids: Sequence[UUID]) -> None:
