@@ -182,6 +182,8 @@ class Step:
     window_s: float
     idle_ms_per_s: float
     lost: int = 0
+    commits: dict[str, int] = field(default_factory=dict)
+    """Transactions committed per database during the step's window (read-only ones included)"""
     figures: dict[str, Any] = field(default_factory=dict)
 
     def summarise(self) -> dict[str, Any]:
@@ -228,6 +230,11 @@ class Step:
             "stand_ins_cpu_ms_per_order": sum(v for k, v in self.cpu.items() if k in STAND_INS) * 1000 / orders
             if orders
             else float("nan"),
+            # transactions each database committed per order, read-only ones included (pg_stat_database; the
+            # stand-ins too; the statistics lag by up to a second)
+            "pg_transactions_per_order": {k: round(v / orders, 2) for k, v in sorted(self.commits.items()) if v}
+            if orders
+            else {},
         }
         return self.figures
 
@@ -248,6 +255,16 @@ async def _records(order_ids: list[str]) -> tuple[dict[str, float], dict[str, fl
     finally:
         await approval.close()
         await erp.close()
+
+
+async def _commits() -> dict[str, int]:
+    """Commits so far per database (pg_stat_database)."""
+    conn = await asyncpg.connect(PG.rsplit("/", 1)[0] + "/postgres")
+    try:
+        rows = await conn.fetch("SELECT datname, xact_commit FROM pg_stat_database WHERE datname IS NOT NULL")
+        return {r["datname"]: int(r["xact_commit"]) for r in rows}
+    finally:
+        await conn.close()
 
 
 async def _count_at_erp(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> int:
@@ -304,6 +321,7 @@ async def run_step(
     flame: Path | None = None,
 ) -> Step:
     profilers = _profile(cpu, flame, f"{load}-{rate:g}", len(requests) / rate) if flame else []
+    commits_before = await _commits()
     before = cpu.sample()
     started = time.monotonic()
     results = await asyncio.to_thread(attack, requests, rate, workdir, f"{load}-{rate:g}")
@@ -329,9 +347,12 @@ async def run_step(
     await _until_quiet(cpu, idle_ms_per_s, time.monotonic() + 30)
     window = time.monotonic() - started
     used = StackCpu.used(before, cpu.sample())
+    commits_after = await _commits()
+    commits = {db: n - commits_before.get(db, 0) for db, n in commits_after.items()}
     submitted, arrived = await _records([*submitted_ids, *released])
     released.update({o: submitted[o] for o in submitted_ids if o in submitted})
-    step = Step(load, rate, results, released, arrived, used, window, idle_ms_per_s, lost=len(ids) - at)
+    step = Step(load, rate, results, released, arrived, used, window, idle_ms_per_s, lost=len(ids) - at,
+                commits=commits)  # fmt: skip
     step.summarise()
     if expect_at_erp and len(ids) < expect_at_erp:
         step.figures["not_accepted"] = expect_at_erp - len(ids)
@@ -511,6 +532,10 @@ def _line(s: dict[str, Any]) -> None:
         f" codes {s['codes']}" + (f", NOT AT THE ERP {s['not_at_erp']}" if s["not_at_erp"] else ""),
         flush=True,
     )
+    if s.get("pg_transactions_per_order"):
+        per = s["pg_transactions_per_order"]
+        print(f"[bench]       PostgreSQL transactions per order (reads included): {sum(per.values()):.1f} ("
+              + ", ".join(f"{db} {n:g}" for db, n in per.items()) + ")", flush=True)  # fmt: skip
 
 
 def print_report(flow: dict[str, Any]) -> None:
