@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import Histogram
 
 from kc_runtime.errors import error_response
+from kc_runtime.pools import create_pool
 from kc_runtime.relay import OutboxRelay
 
 PUBLICATION_WAIT = Histogram(
@@ -87,7 +88,7 @@ class Publication:
         if self.relay is not None and self.relay.active:
             return self.relay.position
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=2)
+            self._pool = await create_pool(self.dsn, min_size=0, max_size=2)
         value = await self._pool.fetchval("SELECT position FROM kc_follower_position WHERE name = $1", self.relay_name)
         return int(value or 0)
 

@@ -24,6 +24,7 @@ import asyncpg
 from approval.application.reports import ReportQuery
 from approval.domain.model import Order
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 # The same statements as migration 0002 (the migration is what makes them on a deployed database; this copy is
@@ -191,7 +192,7 @@ class FiguresStore:
     async def pool(self) -> asyncpg.Pool:
         async with self._lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+                self._pool = await create_pool(self.dsn, min_size=1, max_size=4)
                 if self.create:
                     async with self._pool.acquire() as conn:
                         await conn.execute(SCHEMA)

@@ -22,6 +22,7 @@ import asyncpg
 from approval.domain.deadlines import CompanyDeadlines
 from approval.domain.model import Order, OrderContent
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 SCHEMA = """
@@ -122,7 +123,7 @@ class OrderSummaries:
     async def pool(self) -> asyncpg.Pool:
         async with self._lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=8)
+                self._pool = await create_pool(self.dsn, min_size=1, max_size=8)
                 self.loop = asyncio.get_running_loop()
                 async with self._pool.acquire() as conn:
                     if self.create:

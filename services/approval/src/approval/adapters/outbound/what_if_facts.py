@@ -24,6 +24,7 @@ from approval.application.what_if import Fact, Tally
 from approval.domain.budget import Budget
 from approval.domain.model import Order
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 # The same statement as migration 0003 (see figures.py for why both exist).
@@ -148,7 +149,7 @@ class WhatIfStore:
     async def pool(self) -> asyncpg.Pool:
         async with self._lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+                self._pool = await create_pool(self.dsn, min_size=1, max_size=4)
                 if self.create:
                     async with self._pool.acquire() as conn:
                         await conn.execute(SCHEMA)

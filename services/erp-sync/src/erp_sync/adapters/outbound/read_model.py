@@ -17,6 +17,7 @@ import asyncpg
 
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 SO = SalesOrderExchange
@@ -62,7 +63,7 @@ class ExchangeStates:
     async def pool(self) -> asyncpg.Pool:
         async with self._lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+                self._pool = await create_pool(self.dsn, min_size=1, max_size=4)
         return self._pool
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ import asyncpg
 
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower, wait_or_stop
+from kc_runtime.pools import create_pool
 from kc_runtime.retrying import retrying
 from kc_runtime.schema import Tables
 from notifications.adapters.outbound.dispatcher import RETRYABLE, person_of
@@ -99,7 +100,7 @@ class DigestScheduler(LogFollower):
     async def pool(self) -> asyncpg.Pool:
         async with self._pool_lock:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=2)
+                self._pool = await create_pool(self.dsn, min_size=0, max_size=2)
         return self._pool
 
     async def close(self) -> None:
