@@ -17,17 +17,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
 from approval.domain.bundles import (
-    BUNDLE_MAX,
-    BUNDLE_MIN,
     BundleMember,
     BundleRefused,
     OrderBundle,
     bundle_lines,
     check_bundle,
+    check_bundle_size,
 )
 from approval.domain.ledger import BudgetLedger
 from approval.domain.members import Member
-from approval.domain.model import InvalidOrder, OrderError, OrderNotFound, OrderStatus
+from approval.domain.model import OrderError, OrderNotFound, OrderStatus
 from approval.domain.pricing import OrderRequest
 
 if TYPE_CHECKING:
@@ -69,6 +68,8 @@ class BundleUseCases:
 
         def _on_ledger(self, attempt: Callable[[list[BudgetLedger]], T]) -> T: ...
 
+        def _ledger_of(self, order: Order, ledgers: list[BudgetLedger]) -> BudgetLedger | None: ...
+
         def price(self, company: CompanyView, request: OrderRequest, at: datetime) -> OrderContent: ...
 
     def bundle(self, approver: Member, order_ids: Sequence[UUID], comment: str | None = None) -> OrderBundle:
@@ -79,38 +80,34 @@ class BundleUseCases:
             now = self.clock()
             bundle_id = uuid4()
             members: list[Order] = []
-            shared_ledgers: dict[UUID, BudgetLedger] = {}
-            with self.credit.shared():  # the members take their parts of one copy of the company's credit
-                for order_id in order_ids:
-                    try:
-                        order = self._visible_order(approver, order_id)
-                        on_behalf_of = self._decides_for(approver, order, now)
-                        priced = self.price(
-                            self._company_to_read(order.company_id), OrderRequest.of(order.content), now
-                        )
-                        if self._tier_escalation(order, approver, priced) is not None:
-                            raise BundleRefused(
-                                f"Order {order_id} is over your approval limit: it climbs to the next tier when you "
-                                "approve it, so it cannot go out in a bundle now.",
-                                order_id, "higher_tier",
-                            )  # fmt: skip
-                        order.approve(approver.id, now, comment, priced, on_behalf_of, bundle_id=bundle_id)
-                        if order.status is OrderStatus.CREDIT_HOLD:
-                            raise BundleRefused(
-                                f"Order {order_id} would wait for the company's credit at the ERP: the bundle cannot "
-                                "go out now.",
-                                order_id, "credit_hold",
-                            )  # fmt: skip
-                    except BundleRefused:
-                        raise
-                    except OrderError as error:
-                        raise _naming(error, order_id) from None
-                    ledger = self._bundle_ledger(order, ledgers, shared_ledgers)
-                    if ledger is not None:  # as an approval: the released amount, fitting or not
-                        c = order.content
-                        ledger.grant(order.id, c.total_value, c.total_quantity, c.currency, order.budget.period,
-                                     approver.id, now)  # fmt: skip
-                    members.append(order)
+            for order_id in order_ids:
+                try:
+                    order = self._visible_order(approver, order_id)
+                    on_behalf_of = self._decides_for(approver, order, now)
+                    priced = self.price(self._company_to_read(order.company_id), OrderRequest.of(order.content), now)
+                    if self._tier_escalation(order, approver, priced) is not None:
+                        raise BundleRefused(
+                            f"Order {order_id} is over your approval limit: it climbs to the next tier when you "
+                            "approve it, so it cannot go out in a bundle now.",
+                            order_id, "higher_tier",
+                        )  # fmt: skip
+                    order.approve(approver.id, now, comment, priced, on_behalf_of, bundle_id=bundle_id)
+                    if order.status is OrderStatus.CREDIT_HOLD:
+                        raise BundleRefused(
+                            f"Order {order_id} would wait for the company's credit at the ERP: the bundle cannot "
+                            "go out now.",
+                            order_id, "credit_hold",
+                        )  # fmt: skip
+                except BundleRefused:
+                    raise
+                except OrderError as error:
+                    raise _naming(error, order_id) from None
+                ledger = self._ledger_of(order, ledgers)
+                if ledger is not None:  # as an approval: the released amount, fitting or not
+                    c = order.content
+                    ledger.grant(order.id, c.total_value, c.total_quantity, c.currency, order.budget.period,
+                                 approver.id, now)  # fmt: skip
+                members.append(order)
             check_bundle([(o.id, o.content) for o in members])
             first = members[0].content
             bundle = OrderBundle.open(
@@ -129,24 +126,10 @@ class BundleUseCases:
                 comment=(comment or "").strip() or None,
                 released_at=now,
             )
-            self.save(*members, *shared_ledgers.values(), bundle)
+            self.save(*members, *ledgers, bundle)
             return bundle
 
         return self._on_ledger(attempt)
-
-    def _bundle_ledger(
-        self, order: Order, ledgers: list[BudgetLedger], shared: dict[UUID, BudgetLedger]
-    ) -> BudgetLedger | None:
-        """The order's period-budget ledger, one copy for all members of the same buyer's round."""
-        if order.ledger_id is None:
-            return None
-        if order.ledger_id not in shared:
-            found = self._find_growing(order.ledger_id)
-            if not isinstance(found, BudgetLedger):
-                return None
-            shared[order.ledger_id] = found
-            ledgers.append(found)
-        return shared[order.ledger_id]
 
     def bundle_of(self, member: Member, bundle_id: UUID) -> tuple[OrderBundle, list[Order]]:
         """The bundle and those of its members the caller may see; a bundle of another company, or with no member
@@ -163,11 +146,3 @@ class BundleUseCases:
         if not visible and member.id != found.bundled_by:
             raise OrderNotFound("Not found.")
         return found, visible
-
-
-def check_bundle_size(order_ids: Sequence[UUID]) -> None:
-    """Before anything is read: 2 to BUNDLE_MAX orders, each named once."""
-    if not BUNDLE_MIN <= len(order_ids) <= BUNDLE_MAX:
-        raise InvalidOrder(f"A bundle takes {BUNDLE_MIN} to {BUNDLE_MAX} orders.")
-    if len(set(order_ids)) != len(order_ids):
-        raise InvalidOrder("Each order may be named once.")

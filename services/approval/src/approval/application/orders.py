@@ -517,7 +517,8 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             ledgers: list[BudgetLedger] = []
             self.credit.begin()
             try:
-                return attempt(ledgers)
+                with self.credit.shared():  # orders judged in one attempt take their parts of one copy
+                    return attempt(ledgers)
             except IntegrityError:
                 if not (ledgers or self.credit.involved()) or n == _LEDGER_ATTEMPTS - 1:
                     raise
@@ -527,8 +528,13 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         raise AssertionError("unreachable")
 
     def _ledger_of(self, order: Order, ledgers: list[BudgetLedger]) -> BudgetLedger | None:
+        """The order's period-budget ledger: the attempt's copy when it read it already (several orders of one buyer's
+        period, e.g. in a bundle, change one copy), else as stored now."""
         if order.ledger_id is None:
             return None
+        read = next((x for x in ledgers if x.id == order.ledger_id), None)
+        if read is not None:
+            return read
         ledger = self._find_growing(order.ledger_id)
         if not isinstance(ledger, BudgetLedger):
             return None
@@ -1202,8 +1208,11 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         if target.version == version:
             return []
         out: list[Any] = [target]
+        missing = [i for i in target.order_ids if i not in loaded]
+        if missing:  # the members in one read
+            loaded.update({i: self.credit.attach(x) for i, x in self.load_many(missing).items() if x is not None})
         for member_id in target.order_ids:
-            member = loaded.get(member_id) or self._find(member_id)
+            member = loaded.get(member_id)
             out.extend(x for x in self._erp_word(member, change, loaded, confirmed_at) if all(x is not o for o in out))
         return out
 

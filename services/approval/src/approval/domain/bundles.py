@@ -15,6 +15,7 @@ Nothing here reads clocks: callers pass the time in (events are replayed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -89,13 +90,18 @@ class BundleMember:
 SHARED_FIELDS = ("currency", "delivery_address", "billing_address", "payment_method", "shipping_method")
 
 
-def check_bundle(members: list[tuple[UUID, OrderContent]]) -> None:
-    """``members``: (order id, content as it will be released), in the bundle's order. Raises :class:`BundleMismatch`
-    for the first member that differs from the first in a shared field."""
-    if not BUNDLE_MIN <= len(members) <= BUNDLE_MAX:
+def check_bundle_size(order_ids: Sequence[UUID]) -> None:
+    """Before anything is read: :data:`BUNDLE_MIN` to :data:`BUNDLE_MAX` orders, each named once."""
+    if not BUNDLE_MIN <= len(order_ids) <= BUNDLE_MAX:
         raise InvalidOrder(f"A bundle takes {BUNDLE_MIN} to {BUNDLE_MAX} orders.")
-    if len({i for i, _ in members}) != len(members):
+    if len(set(order_ids)) != len(order_ids):
         raise InvalidOrder("Each order may be named once.")
+
+
+def check_bundle(members: list[tuple[UUID, OrderContent]]) -> None:
+    """``members``: (order id, content as it will be released), in the bundle's order (sized by
+    :func:`check_bundle_size`). Raises :class:`BundleMismatch` for the first member that differs from the first in a
+    shared field."""
     first = members[0][1]
     for order_id, content in members[1:]:
         for name in SHARED_FIELDS:
@@ -171,14 +177,6 @@ class OrderBundle(Aggregate):
     @property
     def order_ids(self) -> tuple[UUID, ...]:
         return tuple(m.order_id for m in self.members)
-
-    @property
-    def total_value(self) -> Decimal:
-        return sum((ln.line_total for ln in self.lines), Decimal("0"))
-
-    @property
-    def total_quantity(self) -> int:
-        return sum(ln.quantity for ln in self.lines)
 
     # ---- the ERP's word (repeats and late arrivals change nothing, as for an order) -----------------------------
 
