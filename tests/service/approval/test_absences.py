@@ -40,11 +40,6 @@ def orders(clock) -> Orders:
 
 
 @pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
-@pytest.fixture
 def team(company):
     """A buyer, the named approver Anna, and Sam, who may approve but is not named (so decides nothing of his own)."""
     buyer = company.member("buyer", ["place_orders"], BUDGET)

@@ -16,16 +16,6 @@ from tests.support.approval import Company
 from tests.unit.approval.test_order import content
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
 def order_of(sku: str, quantity: int) -> OrderRequest:
     return OrderRequest.of(content(OrderLine(sku, "Artikel", quantity, Decimal("9.90"))))
 

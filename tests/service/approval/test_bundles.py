@@ -40,16 +40,6 @@ T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
-@pytest.fixture
 def team(orders, company):
     """Two buyers and a named approver, whose over-budget orders go to the approver."""
     anna = company.member("anna", ["place_orders"], BUDGET)

@@ -6,18 +6,7 @@ from __future__ import annotations
 import pytest
 
 from approval.application.orders import CallerInactive, EmailNotVerified, IdentityMismatch, Orders, UnknownCaller
-from tests.support.approval import Company
 from tests.support.users import TEST_ISSUER, signed_in
-
-
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
 
 
 def bind(orders: Orders, member, subject: str) -> None:

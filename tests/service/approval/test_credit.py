@@ -20,16 +20,6 @@ T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 SMALL = Budget(max_quantity=5, max_value=Decimal("50.00"), currency="EUR")
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
 def figures(orders: Orders, company: Company, limit: str, minutes: int, receivables: str = "0", **kw) -> list:
     f = CreditFigures(
         kw.pop("currency", "EUR"), Decimal(limit), Decimal(receivables), Decimal(kw.pop("open_orders", "0")),

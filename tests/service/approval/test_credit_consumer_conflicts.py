@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
-import pytest
-
 from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.orders import Orders
 from approval.domain.credit import CompanyCredit, CreditFigures
@@ -25,11 +23,6 @@ from tests.support.messages import consumer_record
 
 T0 = datetime(2026, 12, 6, 8, tzinfo=UTC)
 MAX_ATTEMPTS = 3
-
-
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
 def consumer(orders: Orders, broker: RecordingBroker) -> IdempotentConsumer:

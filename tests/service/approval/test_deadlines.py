@@ -15,7 +15,6 @@ from approval.domain.model import NotAllowed, Order, OrderStatus
 from approval.domain.tiers import Tier
 from contracts.approval import v1 as wire
 from tests.service.approval.test_orders_application import order
-from tests.support.approval import Company
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 BUDGET = Budget(max_value=Decimal("50.00"), currency="EUR")
@@ -36,11 +35,6 @@ def orders() -> Orders:
     app = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     app.clock = Clock()
     return app
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
 
 
 @pytest.fixture

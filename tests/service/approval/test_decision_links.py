@@ -15,16 +15,6 @@ from tests.support.approval import Company
 SECRET = "a-test-secret-of-at-least-thirty-two-bytes!"
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
 def asked(orders: Orders, company: Company):
     """An order over the buyer's budget waiting for the company's approver, and the version its request was made at
     (what the mail's links carry)."""

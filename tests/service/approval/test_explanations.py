@@ -42,11 +42,6 @@ def orders(clock) -> Orders:
 
 
 @pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
-@pytest.fixture
 def team(company):
     """A buyer (10 pieces, 100 EUR per order), Anna the named approver, Sam who may approve but is not named."""
     buyer = company.member("buyer", ["place_orders"], BUDGET)

@@ -26,11 +26,6 @@ MONTHLY = Budget(period=PeriodBudget("month", Decimal("100000.00"), "EUR", 10000
 
 
 @pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
 def company(orders: Orders) -> Company:
     return Company(orders)
 

@@ -22,11 +22,6 @@ def order(quantity: int):
     return OrderRequest.of(content(OrderLine("A-1", "Schraube", quantity, Decimal("10.00"))))
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
 def stored_orders(orders: Orders) -> list:
     return [
         n for n in orders.recorder.select_notifications(start=1, limit=10_000) if n.topic.endswith("Order.Submitted")

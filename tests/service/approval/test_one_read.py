@@ -9,7 +9,6 @@ from approval.application.orders import CallerInactive, Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine, OrderStatus
 from approval.domain.pricing import OrderRequest
-from tests.support.approval import Company
 from tests.support.users import signed_in
 from tests.unit.approval.test_order import content
 
@@ -35,11 +34,6 @@ class CountingOrders(Orders):
 @pytest.fixture
 def orders() -> CountingOrders:
     return CountingOrders()
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
 
 
 def test_a_submission_asks_for_the_versions_it_needs_in_one_query(orders, company):

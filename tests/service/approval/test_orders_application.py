@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from approval.application.orders import CallerInactive, OrderingBlocked, Orders, UnknownCaller
+from approval.application.orders import CallerInactive, OrderingBlocked, UnknownCaller
 from approval.domain.budget import Budget
 from approval.domain.model import NotAllowed, OrderLine, OrderNotFound, OrderStatus, SelfApproval, WrongState
 from approval.domain.pricing import OrderRequest
@@ -15,16 +15,6 @@ from tests.unit.approval.test_order import content
 
 def order(quantity: int, price: str = "10.00"):
     return OrderRequest.of(content(OrderLine("A-1", "Schraube", quantity, Decimal(price))))
-
-
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
 
 
 BUDGET = Budget(max_quantity=10, max_value=Decimal("100.00"), currency="EUR")

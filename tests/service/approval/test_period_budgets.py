@@ -30,16 +30,6 @@ from tests.support.approval import Company
 MONTHLY = Budget(max_quantity=8, period=PeriodBudget("month", Decimal("100.00"), "EUR", 25))
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
 def ledger_of(orders: Orders, order_id) -> BudgetLedger:
     o = orders.repository.get(order_id)
     return orders.repository.get(o.ledger_id)

@@ -20,16 +20,6 @@ SMALL = Budget(max_quantity=5, max_value=Decimal("50.00"), currency="EUR")
 BIG = Budget(max_quantity=50, max_value=Decimal("500.00"), currency="EUR")
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
 def change_budget(orders: Orders, buyer, budget: Budget) -> None:
     orders.save(*orders.member_changed(buyer.id, budget=budget))
 

@@ -42,11 +42,6 @@ def orders() -> Orders:
 
 
 @pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
-@pytest.fixture
 def team(company):
     """Buyer Bea; Anna (tier 1, up to 150 EUR); Bert (tier 2, up to 500 EUR); Clara, a named approver of the
     company's list (the default policy)."""

@@ -36,16 +36,6 @@ from tests.support.approval import Company
 PER_ORDER = Budget(max_value=Decimal("100.00"), currency="EUR")
 
 
-@pytest.fixture
-def orders() -> Orders:
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def company(orders) -> Company:
-    return Company(orders)
-
-
 def facts(orders: Orders) -> list[Any]:
     """Every order's row, folded from the stored events as the projector folds them."""
     rows: dict[Any, Any] = {}
