@@ -129,3 +129,16 @@ async def test_a_malformed_path_gets_a_json_400_from_the_gateway(gateway, path):
     response = await gateway.get(path)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
+
+
+async def test_a_request_uri_too_long_for_the_gateway_gets_a_json_414(gateway):
+    # found by the API fuzzer: a long query string drew nginx's HTML page
+    response = await gateway.get("/api/reports/figures", params={"reference": "a" * 9000})
+    assert response.status_code == 414
+    assert response.json()["error"]["code"] == "uri_too_long"
+
+
+async def test_a_request_header_too_large_for_the_gateway_gets_a_json_431(gateway):
+    response = await gateway.get("/api/orders", headers={"X-Filler": "b" * 9000})
+    assert response.status_code == 431
+    assert response.json()["error"]["code"] == "headers_too_large"
