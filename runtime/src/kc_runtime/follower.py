@@ -1,7 +1,8 @@
 """Following the service's own notification log: the base of the outbox relay, the mail dispatcher, projectors.
 
 One active follower per (service, name): a PostgreSQL advisory lock on a dedicated connection; other replicas
-stand by and take over when the holder's connection drops. The follower reads the log in order from its
+stand by and take over when the holder's connection drops. A service's followers share one :class:`LogReader`
+(ADR 0036): one connection holding all their locks, one read of the log per position, one position write. The follower reads the log in order from its
 stored position, hands each batch to :meth:`LogFollower.process`, and stores the new position only after
 ``process`` returned — a crash in between processes the batch again (so ``process`` must be idempotent, or its
 effects deduplicated downstream).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -30,7 +32,7 @@ from eventsourcing.persistence import Notification
 from kc_runtime import metrics
 from kc_runtime.eventstore import MetadataMapper, ServiceApplication, WorkerPool
 from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL, ParkedRetry, describe, event_type, is_infrastructure
-from kc_runtime.retrying import retrying
+from kc_runtime.retrying import backoff_s, retrying
 
 log = structlog.get_logger("kc.follower")
 
@@ -136,7 +138,6 @@ class LogFollower:
         self.name = name or f"{service}:{app.name}:{self.kind}"
         self.position = 0
         self.active = False
-        self._wakeup = asyncio.Event()
         self._parked: dict[str, int] = {}
         """Aggregates with a parked event → the first parked notification id."""
         self.decoded_log = DecodedLog.of(app)
@@ -154,79 +155,23 @@ class LogFollower:
         """Hook for metrics."""
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Follow until ``stopping`` is set. Survives broker and database outages by retrying with backoff."""
+        """Follow until ``stopping`` is set, alone (a service's runtime runs its followers together in one
+        :class:`LogReader`). Survives broker and database outages by retrying with backoff."""
+        await LogReader([self]).run(stopping)
 
-        def on_retry(exc: BaseException, wait: float) -> None:
-            self._set_active(False)
-            self.log.warning("interrupted, retrying", error=repr(exc), retry_in_s=round(wait, 2))
-
-        async def pause(seconds: float) -> None:
-            await wait_or_stop(stopping, seconds)
-
-        while not stopping.is_set():  # a clean return starts the back-off afresh
-            try:
-                async for attempt in retrying(
-                    initial_s=0.5, max_s=10.0, on_retry=on_retry, sleep=pause, stop=lambda _: stopping.is_set()
-                ):
-                    with attempt:
-                        await self._run_locked(stopping)
-            except Exception:
-                if not stopping.is_set():
-                    raise
-                self._set_active(False)
-
-    async def _run_locked(self, stopping: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self.dsn, timeout=10)
-        try:
-            if self.create_schema:
-                await conn.execute(POSITION_TABLE_DDL)
-                await conn.execute(PARKED_TABLE_DDL)
-            while not stopping.is_set():
-                if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", "kc-follower:" + self.name):
-                    break
-                await wait_or_stop(stopping, 2.0)
-            else:
-                return
-            self._set_active(True)
-            row = await conn.fetchval("SELECT position FROM kc_follower_position WHERE name = $1", self.name)
-            self.position = int(row or 0)
-            await self._load_parked(conn)
-            self.log.info("active", position=self.position)
-            table = self.app.events_table_name
-            if table:
-                # Listening before the first read: whatever is committed from here on is read or notified.
-                await conn.add_listener(table.replace(".", "_"), lambda *_: self._wakeup.set())
-            conn.add_termination_listener(lambda *_: self._wakeup.set())
-            while not stopping.is_set():
-                if conn.is_closed():
-                    raise ConnectionError("lock connection lost")
-                self._wakeup.clear()
-                if await self._step(conn):
-                    await _wait_any(stopping, self._wakeup, self.idle_interval_s)
-        finally:
-            self._set_active(False)
-            await conn.close(timeout=5)
-
-    async def _step(self, conn: asyncpg.Connection) -> bool:
-        """Read and handle one batch; True when the log is read to its end (as far as this read could see)."""
-        batch: Batch = await self.blocking.run(self.decoded_log.read, self.position, self.batch_size)
+    async def _advance(self, conn: asyncpg.Connection, batch: Batch, limit: int) -> bool:
+        """Handle ``batch`` (read from ``self.position`` with ``limit``); the position moves in memory only (the
+        reader stores it once the batch is handled). True when the log is read to its end (as far as the read could
+        see)."""
         if not batch:
             self.on_position(self.position, self.position)
             return True
         consumed = await self._handle(conn, batch)
-        new_position = consumed[-1][0].id
-        await conn.execute(
-            "INSERT INTO kc_follower_position (name, position) VALUES ($1, $2)"
-            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-            self.name,
-            new_position,
-        )
-        self.position = new_position
-        if len(batch) < self.batch_size:
+        self.position = consumed[-1][0].id
+        if len(batch) < limit:
             # A short batch was everything visible at the read: its last id was the log's end then.
             self.on_position(self.position, batch[-1][0].id)
             return len(consumed) == len(batch)  # a prefix (a retry request came up): the rest at once
-        self.on_position(self.position, await self.blocking.run(self.app.max_notification_id))
         return False
 
     # ---- parking (see kc_runtime.parking) ----------------------------------------------------------------
@@ -378,6 +323,178 @@ class LogFollower:
         self.on_active(active)
 
 
+class LogReader:
+    """One reader of a service's log for the followers of it in this process (relay, projectors, operator views).
+
+    Each follower keeps its own position, parked events and back-off; what they share is the work around them.
+    Followers at the same position (all of them, once they have caught up) get one read of the log, one decode of
+    each event (:class:`DecodedLog`), one lock connection that ``LISTEN``s, and their new positions in one
+    statement — instead of a connection, a read and a position write each per stored transaction. A follower
+    behind the others (a new projection rebuilding) reads from its own position, so it never holds up the rest.
+
+    One reader holds every follower's advisory lock (``kc-follower:<name>``, taken in name order, all or none),
+    so a replica's followers fail over together and a follower run on its own elsewhere still excludes it.
+    A follower whose batch fails for a reason of the outside (an outage) backs off alone — inactive until it
+    passes — while the others go on; a lost database connection stops them all until it is back."""
+
+    def __init__(self, followers: Sequence[LogFollower]) -> None:
+        if not followers:
+            raise ValueError("a log reader needs at least one follower")
+        first = followers[0]
+        if any(f.app is not first.app or f.dsn != first.dsn for f in followers):
+            raise ValueError("the followers of one reader read one application's log")
+        self.followers = list(followers)
+        """In the order they handle a batch (the runtime puts the relay first: the ERP waits for it)."""
+        self.app, self.dsn, self.blocking = first.app, first.dsn, first.blocking
+        self.decoded_log = first.decoded_log
+        self.idle_interval_s = min(f.idle_interval_s for f in followers)
+        self.create_schema = any(f.create_schema for f in followers)
+        self.log = log.bind(followers=[f.kind for f in self.followers])
+        self._wakeup = asyncio.Event()
+        self.lock_attempts = 0
+        """How often the reader tried to take its followers' locks (a figure for tests and logs)."""
+        self._failures: dict[str, int] = {}
+        self._retry_at: dict[str, float] = {}
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Follow until ``stopping`` is set. Survives database outages by reconnecting with backoff."""
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            self._set_active(False)
+            self.log.warning("interrupted, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+        async def pause(seconds: float) -> None:
+            await wait_or_stop(stopping, seconds)
+
+        while not stopping.is_set():  # a clean return starts the back-off afresh
+            try:
+                async for attempt in retrying(
+                    initial_s=0.5, max_s=10.0, on_retry=on_retry, sleep=pause, stop=lambda _: stopping.is_set()
+                ):
+                    with attempt:
+                        await self._run_locked(stopping)
+            except Exception:
+                if not stopping.is_set():
+                    raise
+                self._set_active(False)
+
+    async def _lock_all(self, conn: asyncpg.Connection) -> bool:
+        self.lock_attempts += 1
+        taken: list[str] = []
+        for follower in sorted(self.followers, key=lambda f: f.name):
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", "kc-follower:" + follower.name):
+                for name in taken:
+                    await conn.fetchval("SELECT pg_advisory_unlock(hashtext($1))", "kc-follower:" + name)
+                return False
+            taken.append(follower.name)
+        return True
+
+    async def _run_locked(self, stopping: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self.dsn, timeout=10)
+        try:
+            if self.create_schema:
+                await conn.execute(POSITION_TABLE_DDL)
+                await conn.execute(PARKED_TABLE_DDL)
+            while not stopping.is_set():
+                if await self._lock_all(conn):
+                    break
+                await wait_or_stop(stopping, 2.0)
+            else:
+                return
+            rows = await conn.fetch(
+                "SELECT name, position FROM kc_follower_position WHERE name = ANY($1::text[])",
+                [f.name for f in self.followers],
+            )
+            stored = {r["name"]: int(r["position"]) for r in rows}
+            for follower in self.followers:
+                follower.position = stored.get(follower.name, 0)
+                await follower._load_parked(conn)
+                self._failures.pop(follower.name, None)
+                self._retry_at.pop(follower.name, None)
+            self._set_active(True)
+            self.log.info("active", positions={f.kind: f.position for f in self.followers})
+            table = self.app.events_table_name
+            if table:
+                # Listening before the first read: whatever is committed from here on is read or notified.
+                await conn.add_listener(table.replace(".", "_"), lambda *_: self._wakeup.set())
+            conn.add_termination_listener(lambda *_: self._wakeup.set())
+            while not stopping.is_set():
+                if conn.is_closed():
+                    raise ConnectionError("lock connection lost")
+                self._wakeup.clear()
+                if await self._cycle(conn):
+                    await _wait_any(stopping, self._wakeup, self._pause_s())
+        finally:
+            self._set_active(False)
+            await conn.close(timeout=5)
+
+    def _pause_s(self) -> float:
+        """How long to sleep when every due follower has caught up: until the next notification, the safety net,
+        or the next follower's back-off ends."""
+        if not self._retry_at:
+            return self.idle_interval_s
+        soonest = min(self._retry_at.values()) - asyncio.get_running_loop().time()
+        return max(0.0, min(self.idle_interval_s, soonest))
+
+    async def _cycle(self, conn: asyncpg.Connection) -> bool:
+        """One read per position the due followers are at, each follower handling its part; their new positions
+        stored in one statement. True when every due follower has read the log to its end."""
+        now = asyncio.get_running_loop().time()
+        groups: dict[int, list[LogFollower]] = {}
+        for follower in self.followers:
+            if self._retry_at.get(follower.name, 0.0) <= now:
+                groups.setdefault(follower.position, []).append(follower)
+        caught_up = True
+        moved: list[LogFollower] = []
+        top: int | None = None
+        for position, members in groups.items():
+            limit = max(f.batch_size for f in members)
+            batch: Batch = await self.blocking.run(self.decoded_log.read, position, limit)
+            for follower in members:
+                try:
+                    done = await follower._advance(conn, batch[: follower.batch_size], follower.batch_size)
+                except Exception as exc:
+                    if conn.is_closed():
+                        raise
+                    self._back_off(follower, exc)  # the others go on; it is read again when its wait is over
+                    continue
+                self._passed(follower)
+                if follower.position != position:
+                    moved.append(follower)
+                if not done:
+                    caught_up = False
+                    if len(batch) >= follower.batch_size:  # a full batch: the log may be far longer
+                        if top is None:
+                            top = await self.blocking.run(self.app.max_notification_id)
+                        follower.on_position(follower.position, top)
+        if moved:
+            await conn.execute(
+                "INSERT INTO kc_follower_position (name, position)"
+                " SELECT * FROM unnest($1::text[], $2::bigint[])"
+                " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+                [f.name for f in moved],
+                [f.position for f in moved],
+            )
+        return caught_up
+
+    def _back_off(self, follower: LogFollower, exc: Exception) -> None:
+        failures = self._failures.get(follower.name, 0) + 1
+        self._failures[follower.name] = failures
+        wait = backoff_s(failures, 0.5, 10.0)
+        self._retry_at[follower.name] = asyncio.get_running_loop().time() + wait
+        follower._set_active(False)
+        follower.log.warning("interrupted, retrying", error=repr(exc), retry_in_s=round(wait, 2))
+
+    def _passed(self, follower: LogFollower) -> None:
+        if self._failures.pop(follower.name, None) is not None:
+            self._retry_at.pop(follower.name, None)
+            follower._set_active(True)
+
+    def _set_active(self, active: bool) -> None:
+        for follower in self.followers:
+            follower._set_active(active)
+
+
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stopping.wait(), timeout=seconds)
@@ -394,4 +511,4 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float) -> None:
             t.cancel()
 
 
-__all__ = ["Batch", "DecodedLog", "LogFollower", "metrics", "wait_or_stop"]
+__all__ = ["Batch", "DecodedLog", "LogFollower", "LogReader", "metrics", "wait_or_stop"]

@@ -38,6 +38,14 @@ def backoff(initial_s: float, max_s: float) -> wait_base:
     return wait_exponential_jitter(multiplier=initial_s, max=max_s, exp_base=2, jitter=initial_s)
 
 
+def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
+    """The wait of :func:`backoff` before retry number ``attempt`` (1, 2, …), for a loop that cannot be an
+    ``async for`` of :func:`retrying` (e.g. one of several followers backing off alone in a shared reader)."""
+    state = RetryCallState(AsyncRetrying(), None, (), {})
+    state.attempt_number = attempt
+    return float(backoff(initial_s, max_s)(state))
+
+
 def retrying(
     *,
     initial_s: float,
