@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -122,6 +122,10 @@ class ConsumerSpec:
     back to one by one, but a handler reading state another message of the batch changes would not see it)."""
     preload: Preload | None = None
     """Batches only: one bulk read of the aggregates the batch's handlers will load (see :func:`preloaded`)."""
+    commit_at_once: bool = False
+    """Commit the offsets after every batch with a message of this topic: a read fence waits for its messages
+    (ADR 0012), and a fence in another replica sees what was applied here only by the group's committed offsets.
+    Other topics' offsets are committed at most every ``commit_interval_s`` (ADR 0037)."""
 
 
 class ConsumerLag:
@@ -214,11 +218,19 @@ class TrackedPositions:
 
 
 class _ForgetRevoked(ConsumerRebalanceListener):
-    def __init__(self, lag: ConsumerLag, positions: TrackedPositions | None = None) -> None:
+    def __init__(
+        self,
+        lag: ConsumerLag,
+        positions: TrackedPositions | None = None,
+        commit: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
+    ) -> None:
         self.lag = lag
         self.positions = positions
+        self.commit = commit
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self.commit is not None:  # what was handled here, before another member takes the partitions
+            await self.commit(revoked)
         self.lag.forget(revoked)
         if self.positions is not None:
             self.positions.forget(revoked)
@@ -246,9 +258,18 @@ class IdempotentConsumer:
         batch_size: int = 200,
         instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        commit_interval_s: float = 0.0,
         tracer: Tracer | None = None,
     ) -> None:
         self.tracer = tracer
+        self.commit_interval_s = commit_interval_s
+        """At most this long between a handled batch and the commit of its offsets (0: after every batch). A
+        message handled but not committed when the process dies is delivered again and skipped by its tracking
+        record: nothing is lost or doubled, the offsets only say to the group how far this consumer got."""
+        self._client: Any = None
+        self._committed: dict[TopicPartition, int] = {}
+        self._last_commit = 0.0
+        self._commit_timer: asyncio.Task[None] | None = None
         self.instance_id = instance_id
         self.session_timeout_ms = session_timeout_ms
         self.topic_prefix = topic_prefix
@@ -276,6 +297,8 @@ class IdempotentConsumer:
         (what a fence waits for: :mod:`kc_runtime.fence`)."""
         self.progressed = asyncio.Event()
         """Set whenever ``applied`` moves (waiters clear it before they wait)."""
+        self.dead_lettered = 0
+        """Messages this process sent to a dead-letter topic."""
 
     def register(self) -> None:
         """Subscribe on the broker (called from the composition root, never at import time).
@@ -299,7 +322,7 @@ class IdempotentConsumer:
             max_records=self.batch_size,
             batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
             **IDLE_FETCH,
-            listener=_ForgetRevoked(self.lag, self.positions),
+            listener=_ForgetRevoked(self.lag, self.positions, self.commit_handled),
             title=f"{self.group_id}:consumer",
             description="; ".join(f"{n}: {self.specs[n].topic.description}" for n in names),
         )
@@ -314,6 +337,7 @@ class IdempotentConsumer:
         raw = msg.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
         client = getattr(msg, "consumer", None)  # the aiokafka consumer that fetched the batch
+        dead_lettered_before = self.dead_lettered
         uncommitted: dict[TopicPartition, int] = {}
         for record in records:
             uncommitted.setdefault(TopicPartition(record.topic, record.partition), record.offset)
@@ -346,12 +370,58 @@ class IdempotentConsumer:
             for inbound, record, headers in items:
                 await self._apply_one(inbound, record, headers)
         failpoint("consumer.after_commit")
-        await msg.ack()
         for record in records:
             key = (record.topic, record.partition)
             self.applied[key] = max(self.applied.get(key, 0), record.offset + 1)
+        if self._commits_now(client, records, dead_lettered_before):
+            await msg.ack()
+            self._committed.update((TopicPartition(*key), offset) for key, offset in self.applied.items())
+            self._last_commit = time.monotonic()
+        else:
+            self._client = client
+            if self._commit_timer is None or self._commit_timer.done():
+                self._commit_timer = asyncio.create_task(self._commit_later(), name="consumer-commit")
         self.progressed.set()
         await self.lag.observe(client, batch=uncommitted)
+
+    def _commits_now(self, client: Any, records: Sequence[Any], dead_lettered_before: int) -> bool:
+        """Whether this batch's offsets are committed at once rather than by the timer: always without an interval,
+        for a fenced topic, after a dead letter (a redelivered poison message would be dead-lettered twice), when
+        stopping, once the interval has passed — and with a client that cannot commit by offsets (a test broker)."""
+        return (
+            self.commit_interval_s <= 0
+            or not hasattr(client, "assignment")
+            or self.dead_lettered != dead_lettered_before
+            or self.stopping.is_set()
+            or time.monotonic() - self._last_commit >= self.commit_interval_s
+            or any(self.specs[r.topic.removeprefix(self.topic_prefix)].commit_at_once for r in records)
+        )
+
+    async def _commit_later(self) -> None:
+        await asyncio.sleep(max(0.0, self._last_commit + self.commit_interval_s - time.monotonic()))
+        await self.commit_handled()
+
+    async def commit_handled(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """Commit the offsets of what this process handled and did not commit yet (of ``partitions`` only: those
+        being revoked). A failed commit (a rebalance under way) is left to the next one; the messages after the
+        group's offset are delivered again and skipped by their tracking records."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            assigned = client.assignment()
+            wanted = set(partitions) if partitions is not None else assigned
+            offsets = {}
+            for (topic, partition), offset in self.applied.items():
+                tp = TopicPartition(topic, partition)
+                if tp in wanted and tp in assigned and self._committed.get(tp, -1) < offset:
+                    offsets[tp] = offset
+            self._last_commit = time.monotonic()
+            if offsets:
+                await client.commit(offsets)
+                self._committed.update(offsets)
+        except Exception as exc:
+            log.info("offsets not committed now; the next commit covers them", error=repr(exc))
 
     def _start_span(self, inbound: Inbound) -> Span | None:
         if self.tracer is None:
@@ -601,6 +671,7 @@ class IdempotentConsumer:
                     raw.value, topic=self.topic_prefix + topic.dlt, key=getattr(raw, "key", None), headers=dlt_headers
                 )
         metrics.DEAD_LETTERED.labels(self.service, topic.name, reason).inc()
+        self.dead_lettered += 1
         log.error(
             "message dead-lettered",
             reason=reason,

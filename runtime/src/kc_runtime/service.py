@@ -187,6 +187,7 @@ class ServiceRuntime:
                 batch_size=settings.consumer_batch_size,
                 instance_id=settings.instance_id,
                 session_timeout_ms=settings.consumer_session_timeout_ms,
+                commit_interval_s=settings.consumer_commit_interval_s,
                 tracer=self.tracing.tracer,
             )
             consumer.register()
@@ -296,6 +297,9 @@ class ServiceRuntime:
             # finished and committed), let the relay finish its batch, then close the pools.
             log.info("service stopping")
             self.stopping.set()
+            for consumer in self.consumers:
+                consumer.stopping.set()  # the batch in hand commits at once
+                await consumer.commit_handled()
             if self._broker_needed:
                 await self.broker.stop()
             for task in tasks:

@@ -96,6 +96,13 @@ class ServiceSettings(BaseSettings):
     )
     consumer_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
     consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched and handled per batch")
+    consumer_commit_interval_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="Most time between handling a batch and committing its offsets to Kafka (0: after every batch). "
+        "Effects are exactly-once by the tracking records, not by the offsets: a message handled but not committed "
+        "when a process dies is delivered again and skipped. Topics a read fence waits on commit at once",
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_idle_interval_s: float = Field(
         default=5.0,

@@ -146,8 +146,9 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
     # The users' and companies' messages one by one: they are few, and one may reroute orders another touches.
     # The ERP's word on orders in batches: its handlers share the orders within a batch (Orders._erp).
     return [
-        ConsumerSpec(topic=USERS_USERS, handlers=user_handlers),
-        ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers),
+        # approval's read fence waits on these (ADR 0012): their offsets are committed after every batch
+        ConsumerSpec(topic=USERS_USERS, handlers=user_handlers, commit_at_once=True),
+        ConsumerSpec(topic=USERS_COMPANIES, handlers=company_handlers, commit_at_once=True),
         ConsumerSpec(topic=ERP_SYNC_SALES_ORDERS, handlers=erp_order_handlers, batch=True, preload=erp_orders),
         ConsumerSpec(
             topic=ERP_SYNC_CUSTOMERS,

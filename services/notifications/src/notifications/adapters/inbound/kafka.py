@@ -199,7 +199,8 @@ def consumer_specs(mails: Mails) -> list[ConsumerSpec]:
             handlers[message_type] = handle
         # Each event makes mails of its own: a partition's batch can be saved in one transaction.
         specs.append(ConsumerSpec(topic=topics[topic_name], handlers=handlers, batch=True))
-    specs.append(ConsumerSpec(topic=USERS_USERS, handlers=_recipient_handlers(mails)))
+    # notifications' read fence waits on it (ADR 0012): its offsets are committed after every batch
+    specs.append(ConsumerSpec(topic=USERS_USERS, handlers=_recipient_handlers(mails), commit_at_once=True))
     return specs
 
 
