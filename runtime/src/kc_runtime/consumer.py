@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 import structlog
@@ -59,11 +59,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """A validated message as a handler sees it."""
+M = TypeVar("M", bound=Message, covariant=True)
 
-    message: Message
+
+@dataclass(frozen=True)
+class Inbound(Generic[M]):
+    """A validated message as a handler sees it; a handler of one message type says which (``Inbound[UserCreated]``)
+    and reads its fields typed."""
+
+    message: M
     envelope: Envelope
     topic: str
     partition: int
@@ -79,11 +83,11 @@ class Inbound:
         )
 
 
-Handler = Callable[[Inbound], Sequence[Any]]
+Handler = Callable[[Inbound[Any]], Sequence[Any]]
 """Runs in the event store's thread pool; returns the aggregates whose new events to save (may be empty)."""
 
 
-Preload = Callable[[Sequence[Inbound]], Mapping[Any, Any]]
+Preload = Callable[[Sequence[Inbound[Any]]], Mapping[Any, Any]]
 """Runs in the worker thread before the handlers of a batch: loads in bulk what they will read, by key."""
 
 MISSING: Any = object()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
 
 from kc_runtime.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
 
 KEEP_ALIVE_S = 75
 """Idle keep-alive connections are kept longer than the gateway keeps them (nginx: 60 s), so that the gateway, not
@@ -36,7 +39,7 @@ def run(config: uvicorn.Config) -> None:
         sys.exit(3)
 
 
-def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
+def serve(create_app: Callable[[S], FastAPI], settings: S) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
         app,

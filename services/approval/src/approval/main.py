@@ -140,4 +140,4 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
 
 
 def run() -> None:
-    serve(create_app, ApprovalSettings())  # type: ignore[arg-type]
+    serve(create_app, ApprovalSettings())

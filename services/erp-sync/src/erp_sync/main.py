@@ -121,4 +121,4 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
 
 
 def run() -> None:
-    serve(create_app, ErpSyncSettings())  # type: ignore[arg-type]
+    serve(create_app, ErpSyncSettings())

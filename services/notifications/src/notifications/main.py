@@ -108,4 +108,4 @@ def create_app(settings: NotificationsSettings | None = None, caller: Any = None
 
 
 def run() -> None:
-    serve(create_app, NotificationsSettings())  # type: ignore[arg-type]
+    serve(create_app, NotificationsSettings())

@@ -86,4 +86,4 @@ def run() -> None:
     settings = RegistrationSettings()
     if settings.token_secret.get_secret_value() == DEVELOPMENT_TOKEN_SECRET:
         log.warning("REGISTRATION_TOKEN_SECRET is not set: using the development secret (local stack only)")
-    serve(create_app, settings)  # type: ignore[arg-type]
+    serve(create_app, settings)

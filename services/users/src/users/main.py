@@ -106,4 +106,4 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
 
 
 def run() -> None:
-    serve(create_app, UsersSettings())  # type: ignore[arg-type]
+    serve(create_app, UsersSettings())

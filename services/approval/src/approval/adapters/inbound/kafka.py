@@ -34,8 +34,8 @@ def _budget(b: users.Budget) -> Budget:
 def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUID]]) -> list[ConsumerSpec]:
     """``pending_of_company`` lists a company's pending orders (from the read model) for rerouting."""
 
-    def created(i: Inbound) -> list[Any]:
-        m: users.UserCreated = i.message  # type: ignore[assignment]
+    def created(i: Inbound[users.UserCreated]) -> list[Any]:
+        m = i.message
         return orders.member_joined(
             m.user_id, m.company_id, m.email, m.first_name, m.last_name, m.language,
             active=m.status == "active", permissions=m.permissions, budget=_budget(m.budget),
@@ -44,24 +44,24 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
 
     def changed(extract: Callable[[Any], dict[str, Any]]) -> Handler:
         def handle(i: Inbound) -> list[Any]:
-            return orders.member_changed(i.message.user_id, **extract(i.message))  # type: ignore[attr-defined]
+            return orders.member_changed(i.message.user_id, **extract(i.message))
 
         return handle
 
-    def company_created(i: Inbound) -> list[Any]:
-        m: users.CompanyCreated = i.message  # type: ignore[assignment]
+    def company_created(i: Inbound[users.CompanyCreated]) -> list[Any]:
+        m = i.message
         return orders.company_opened(m.company_id, m.main_contact_id, m.customer_number, m.currency)
 
     def approvers(i: Inbound) -> list[Any]:
         m = i.message
         return orders.approvers_changed(
-            m.company_id,  # type: ignore[attr-defined]
-            tuple(m.approver_ids),  # type: ignore[attr-defined]
-            pending_of_company(m.company_id),  # type: ignore[attr-defined]
+            m.company_id,
+            tuple(m.approver_ids),
+            pending_of_company(m.company_id),
         )
 
-    def main_contact(i: Inbound) -> list[Any]:
-        m: users.MainContactTransferred = i.message  # type: ignore[assignment]
+    def main_contact(i: Inbound[users.MainContactTransferred]) -> list[Any]:
+        m = i.message
         return orders.main_contact_changed(m.company_id, m.main_contact_id, pending_of_company(m.company_id))
 
     user_handlers: dict[Any, Handler] = {
@@ -76,9 +76,9 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         ),
         users.UserPermissionsChanged: changed(lambda m: {"permissions": m.permissions}),
         users.UserSignInBound: lambda i: orders.member_signed_in(
-            i.message.user_id,  # type: ignore[attr-defined]
-            i.message.issuer,  # type: ignore[attr-defined]
-            i.message.subject,  # type: ignore[attr-defined]
+            i.message.user_id,
+            i.message.issuer,
+            i.message.subject,
         ),
     }
     company_handlers: dict[Any, Handler] = {
@@ -91,31 +91,31 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
     def unit(i: Inbound) -> tuple[str, int]:
         return i.tracking.application_name, i.envelope.source_notification_id
 
-    def transmitted(i: Inbound) -> list[Any]:
-        m: erp_sync.SalesOrderTransmitted = i.message  # type: ignore[assignment]
+    def transmitted(i: Inbound[erp_sync.SalesOrderTransmitted]) -> list[Any]:
+        m = i.message
         return orders.erp_transmitted(m.order_id, unit(i))
 
-    def confirmed(i: Inbound) -> list[Any]:
-        m: erp_sync.SalesOrderConfirmedByErp = i.message  # type: ignore[assignment]
+    def confirmed(i: Inbound[erp_sync.SalesOrderConfirmedByErp]) -> list[Any]:
+        m = i.message
         return orders.erp_confirmed(m.order_id, m.erp_order_number, unit(i), m.confirmed_at)
 
-    def rejected(i: Inbound) -> list[Any]:
-        m: erp_sync.SalesOrderRejectedByErp = i.message  # type: ignore[assignment]
+    def rejected(i: Inbound[erp_sync.SalesOrderRejectedByErp]) -> list[Any]:
+        m = i.message
         return orders.erp_rejected(m.order_id, m.reason, unit(i))
 
-    def access(i: Inbound) -> list[Any]:
-        m: erp_sync.CustomerCenterAccessChanged = i.message  # type: ignore[assignment]
+    def access(i: Inbound[erp_sync.CustomerCenterAccessChanged]) -> list[Any]:
+        m = i.message
         return orders.ordering_allowed_changed(m.company_id, m.allowed)
 
-    def credit(i: Inbound) -> list[Any]:
-        m: erp_sync.CompanyCreditChanged = i.message  # type: ignore[assignment]
+    def credit(i: Inbound[erp_sync.CompanyCreditChanged]) -> list[Any]:
+        m = i.message
         figures = CreditFigures(
             m.currency, m.credit_limit, m.open_receivables, m.open_orders, m.credit_blocked, m.as_of
         )
         return orders.credit.figures_changed(m.company_id, figures)
 
-    def price(i: Inbound) -> list[Any]:
-        m: erp_sync.ArticlePriceChanged = i.message  # type: ignore[assignment]
+    def price(i: Inbound[erp_sync.ArticlePriceChanged]) -> list[Any]:
+        m = i.message
         state = {
             "description": m.description,
             "unit": m.unit,
@@ -136,7 +136,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
 
     def erp_orders(batch: Sequence[Inbound]) -> Mapping[Any, Any]:
         """The orders a batch of the ERP's word names, in one read of the event store."""
-        return orders.load_many([i.message.order_id for i in batch])  # type: ignore[attr-defined]
+        return orders.load_many([i.message.order_id for i in batch])
 
     erp_order_handlers: dict[Any, Handler] = {
         erp_sync.SalesOrderTransmitted: transmitted,

@@ -92,8 +92,8 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
 
     # ---- the users' topic ----
 
-    def user_created(i: Inbound) -> list[Any]:
-        m: users.UserCreated = i.message  # type: ignore[assignment]
+    def user_created(i: Inbound[users.UserCreated]) -> list[Any]:
+        m = i.message
         return contacts.user_created(
             m.user_id, m.company_id, m.email, m.first_name, m.last_name, m.language,
             active=m.status == "active", is_main_contact=m.is_main_contact, erp_contact_id=m.erp_contact_id,
@@ -103,7 +103,7 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     def user_changed(extract: Any) -> Handler:
         def handle(i: Inbound) -> list[Any]:
             m = i.message
-            return contacts.user_changed(m.user_id, at=i.envelope.occurred_at, **extract(m))  # type: ignore[attr-defined]
+            return contacts.user_changed(m.user_id, at=i.envelope.occurred_at, **extract(m))
 
         return handle
 
@@ -119,29 +119,29 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     # ---- the ERP's inbound topics ----
 
     def answered_exchanges(batch: Sequence[Inbound]) -> Mapping[Any, Any]:
-        return exchanges.load_many([SalesOrderExchange.create_id(i.message.order_id) for i in batch])  # type: ignore[attr-defined]
+        return exchanges.load_many([SalesOrderExchange.create_id(i.message.order_id) for i in batch])
 
-    def confirmed(i: Inbound) -> list[Any]:
-        m: erp.SalesOrderConfirmed = i.message  # type: ignore[assignment]
+    def confirmed(i: Inbound[erp.SalesOrderConfirmed]) -> list[Any]:
+        m = i.message
         return exchanges.confirm_sales_order(m.order_id, m.erp_order_number, m.confirmed_at)
 
-    def rejected(i: Inbound) -> list[Any]:
-        m: erp.SalesOrderRejected = i.message  # type: ignore[assignment]
+    def rejected(i: Inbound[erp.SalesOrderRejected]) -> list[Any]:
+        m = i.message
         return exchanges.reject_sales_order(m.order_id, m.reason, m.reason_code, m.rejected_at)
 
-    def master_data(i: Inbound) -> list[Any]:
-        m: erp.CustomerMasterDataChanged = i.message  # type: ignore[assignment]
+    def master_data(i: Inbound[erp.CustomerMasterDataChanged]) -> list[Any]:
+        m = i.message
         return customers.master_data_changed(
             m.customer_number, m.customer.model_dump(mode="json"), m.customer_center_allowed, m.changed_at
         )
 
-    def credit(i: Inbound) -> list[Any]:
-        m: erp.CustomerCreditChanged = i.message  # type: ignore[assignment]
+    def credit(i: Inbound[erp.CustomerCreditChanged]) -> list[Any]:
+        m = i.message
         figures = m.model_dump(mode="json", include=CREDIT_FIELDS)
         return customers.credit_changed(m.customer_number, figures, m.as_of)
 
-    def erp_contact(i: Inbound) -> list[Any]:
-        m: erp.ErpContactChanged = i.message  # type: ignore[assignment]
+    def erp_contact(i: Inbound[erp.ErpContactChanged]) -> list[Any]:
+        m = i.message
         acknowledged: list[Any] = []
         ours = m.user_id is not None and contacts.find(m.user_id) is not None
         if m.user_id is not None and ours:
@@ -157,8 +157,8 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             contact["user_id"] = str(m.user_id)
         return [*acknowledged, *customers.erp_contact_recorded(m.customer_number, contact, m.changed_at)]
 
-    def invoice(i: Inbound) -> list[Any]:
-        m: erp.InvoiceIssued = i.message  # type: ignore[assignment]
+    def invoice(i: Inbound[erp.InvoiceIssued]) -> list[Any]:
+        m = i.message
         total = m.total.model_dump(mode="json") if m.total else None
         return customers.invoice_issued(
             m.customer_number, m.invoice_number, m.invoice_date.isoformat(), total, m.issued_at
@@ -198,13 +198,13 @@ def price_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     def unit(i: Inbound) -> tuple[str, int]:
         return i.tracking.application_name, i.envelope.source_notification_id
 
-    def article(i: Inbound) -> list[Any]:
-        m: erp.CustomerArticlePriceChanged = i.message  # type: ignore[assignment]
+    def article(i: Inbound[erp.CustomerArticlePriceChanged]) -> list[Any]:
+        m = i.message
         state = m.model_dump(mode="json", include=PRICE_STATE_FIELDS)
         return prices.article_changed(m.customer_number, m.sku, state, m.changed_at, m.resend_id, unit(i))
 
-    def resent(i: Inbound) -> list[Any]:
-        m: erp.CustomerPriceListResent = i.message  # type: ignore[assignment]
+    def resent(i: Inbound[erp.CustomerPriceListResent]) -> list[Any]:
+        m = i.message
         return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count, unit(i))
 
     # Batched: a fetch of one partition is applied in one transaction (a customer's list is hundreds of messages

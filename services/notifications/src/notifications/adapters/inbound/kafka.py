@@ -207,7 +207,7 @@ def consumer_specs(mails: Mails) -> list[ConsumerSpec]:
 def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
     def keep(extract: Callable[[Any], dict[str, Any]]) -> Handler:
         def handle(i: Inbound) -> list[Any]:
-            return mails.recipient_changed(i.message.user_id, **extract(i.message))  # type: ignore[attr-defined]
+            return mails.recipient_changed(i.message.user_id, **extract(i.message))
 
         return handle
 
@@ -229,9 +229,9 @@ def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
         users.UserActivated: keep(lambda m: {"active": True}),
         users.UserDeactivated: keep(lambda m: {"active": False}),
         # who the preferences API's caller is (ADR 0014's binding, as approval keeps it)
-        users.UserSignInBound: lambda i: signed_in(i.message),  # type: ignore[arg-type]
+        users.UserSignInBound: lambda i: signed_in(i.message),
         users.UserEmailChangeRequested: lambda i: mails.queue(
             str(i.envelope.event_id),
-            email_change_confirmation(i.message),  # type: ignore[arg-type]
+            email_change_confirmation(i.message),
         ),
     }
