@@ -177,6 +177,8 @@ class ServiceApplication(Application[UUID]):
     """
 
     recorder: ProcessRecorder
+    _kc_decoded_log: Any = None
+    """The log as this process's followers read it (:class:`kc_runtime.follower.DecodedLog`), made on first use."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)

@@ -61,13 +61,13 @@ class DecodedLog:
     @classmethod
     def of(cls, app: ServiceApplication) -> DecodedLog:
         """The one shared by every follower of ``app`` in this process."""
-        shared = getattr(app, "_kc_decoded_log", None)
+        shared = app._kc_decoded_log
         if shared is None:
             with _OF_LOCK:
-                shared = getattr(app, "_kc_decoded_log", None)
+                shared = app._kc_decoded_log
                 if shared is None:
                     shared = cls(app)
-                    app._kc_decoded_log = shared  # type: ignore[attr-defined]
+                    app._kc_decoded_log = shared
         return shared
 
     def read(self, after: int, limit: int) -> Batch:

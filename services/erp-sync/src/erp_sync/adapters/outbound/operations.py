@@ -36,6 +36,7 @@ from erp_sync.application.operations import OperatorRuns
 from erp_sync.domain.operations import OperatorRun, RunKind, RunStatus
 from kc_runtime import context
 from kc_runtime.consumer import ConsumerSpec, Inbound
+from kc_runtime.eventstore import MetadataMapper
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.kafka import client_options
@@ -166,11 +167,12 @@ class Operations(LogFollower):
     def _replay_page(self, position: int, since: datetime, company_id: str | None) -> tuple[Batch, int, bool]:
         """The next page of the replay: read through the replay index, so only what is republished is read."""
         mapper = self.exchanges.mapper
+        assert isinstance(mapper, MetadataMapper)
         company = UUID(company_id) if company_id else None
         notifications = self.exchanges.replay_index.page(since, company, position, self.page)
         page: Batch = []
         for n in notifications:
-            event, meta = mapper.to_domain_event_with_meta(n)  # type: ignore[attr-defined]
+            event, meta = mapper.to_domain_event_with_meta(n)
             page.append((n, event, meta))
         last = notifications[-1].id if notifications else position
         return page, last, len(notifications) == self.page
