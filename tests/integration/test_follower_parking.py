@@ -3,40 +3,22 @@ and an outage (the broker away) is waited out and never parks anything."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError
-from eventsourcing.domain import Aggregate, event
 
 from contracts import Message
 from contracts.topics import REGISTRATION_REGISTRATIONS
-from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.parking import ParkedRetry
 from kc_runtime.relay import OutboxRelay, Outgoing
-from kc_runtime.settings import ServiceSettings
 from tests.conftest import eventually
+from tests.support.followers import Thing, log_store, running
 
 pytestmark = pytest.mark.integration
-
-
-class Thing(Aggregate):
-    class Noted(Aggregate.Event):
-        text: str
-
-    @event("Created")
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @event(Noted)
-    def note(self, text: str) -> None:
-        self.text = text
 
 
 class Projector(LogFollower):
@@ -58,17 +40,6 @@ class Projector(LogFollower):
         self.applied.extend((n.originator_id, n.originator_version) for n, _, _ in batch)
 
 
-@asynccontextmanager
-async def following(follower: LogFollower) -> AsyncIterator[None]:
-    stopping = asyncio.Event()
-    task = asyncio.create_task(follower.run(stopping))
-    try:
-        yield
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 15)
-
-
 async def parked_rows(dsn: str) -> list[dict]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -81,12 +52,8 @@ async def parked_rows(dsn: str) -> list[dict]:
 
 @pytest.fixture
 async def store(database):
-    dsn = await database("parking")
-    app = ServiceApplication(env=ServiceSettings(database_url=dsn).eventsourcing_env())
-    blocking = WorkerPool(4)
-    yield dsn, app, blocking
-    blocking.shutdown()
-    app.close()
+    async with log_store(database, "parking") as store:
+        yield store
 
 
 async def test_an_event_a_projection_cannot_apply_stops_only_its_aggregate_until_retried(store):
@@ -100,7 +67,7 @@ async def test_an_event_a_projection_cannot_apply_stops_only_its_aggregate_until
     await blocking.run(app.save, later)
     projector = Projector(service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=0.05)
 
-    async with following(projector):
+    async with running(projector):
 
         async def others_applied() -> bool:
             return {(good.id, 1), (good.id, 2), (later.id, 1)} <= set(projector.applied)
@@ -130,7 +97,7 @@ async def test_an_outage_is_waited_out_and_parks_nothing(store):
     projector = Projector(service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=0.05)
     projector.outage = True
     await blocking.run(app.save, thing)
-    async with following(projector):
+    async with running(projector):
 
         async def interrupted() -> bool:
             return projector.position == 0 and not projector.active
@@ -179,7 +146,7 @@ async def test_the_relay_never_parks_because_the_broker_is_away(store):
     relay = OutboxRelay(
         service="test", app=app, broker=broker, translate=translate, dsn=dsn, blocking=blocking, idle_interval_s=0.05
     )  # type: ignore[arg-type]
-    async with following(relay):
+    async with running(relay):
         await eventually(lambda: _true(len(broker.published) == 2), timeout=30, what="both messages published")
     assert broker.failures == 0
     assert await parked_rows(dsn) == []

@@ -3,30 +3,20 @@ polls only once an hour, so whatever it reads within the test's deadline it read
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
-from eventsourcing.domain import Aggregate, event
 
 from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import Batch, LogFollower
-from kc_runtime.settings import ServiceSettings
 from tests.conftest import eventually
+from tests.support.followers import Thing, log_store, running
 
 pytestmark = pytest.mark.integration
 
 AN_HOUR = 3600.0
-
-
-class Thing(Aggregate):
-    @event("Created")
-    def __init__(self, name: str) -> None:
-        self.name = name
 
 
 class Recorder(LogFollower):
@@ -57,25 +47,10 @@ async def is_active(follower: LogFollower) -> bool:
     return follower.active
 
 
-@asynccontextmanager
-async def following(follower: LogFollower) -> AsyncIterator[None]:
-    stopping = asyncio.Event()
-    task = asyncio.create_task(follower.run(stopping))
-    try:
-        yield
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 15)
-
-
 @pytest.fixture
 async def store(database):
-    dsn = await database("wakeup")
-    app = ServiceApplication(env=ServiceSettings(database_url=dsn).eventsourcing_env())
-    blocking = WorkerPool(4)
-    yield dsn, app, blocking
-    blocking.shutdown()
-    app.close()
+    async with log_store(database, "wakeup") as store:
+        yield store
 
 
 async def started(follower: Recorder, app: ServiceApplication, blocking: WorkerPool) -> None:
@@ -88,7 +63,7 @@ async def started(follower: Recorder, app: ServiceApplication, blocking: WorkerP
 async def test_a_follower_reads_a_stored_event_when_notified_without_waiting_for_its_poll(store):
     dsn, app, blocking = store
     follower = Recorder(service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=AN_HOUR)
-    async with following(follower):
+    async with running(follower):
         await started(follower, app, blocking)
         later = Thing("later")
         await blocking.run(app.save, later)
@@ -98,7 +73,7 @@ async def test_a_follower_reads_a_stored_event_when_notified_without_waiting_for
 async def test_an_event_stored_while_a_batch_is_handled_is_read_without_waiting_for_the_poll(store):
     dsn, app, blocking = store
     follower = Recorder(service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=AN_HOUR)
-    async with following(follower):
+    async with running(follower):
         await started(follower, app, blocking)
         during = Thing("stored while the batch is handled")
 
@@ -115,7 +90,7 @@ async def test_an_event_stored_while_a_batch_is_handled_is_read_without_waiting_
 async def test_a_follower_whose_listening_connection_is_killed_reconnects_and_reads_on(store):
     dsn, app, blocking = store
     follower = Recorder(service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=AN_HOUR)
-    async with following(follower):
+    async with running(follower):
         await started(follower, app, blocking)
         admin = await asyncpg.connect(dsn)
         try:

@@ -4,35 +4,17 @@ every follower's lock or none."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
-from eventsourcing.domain import Aggregate, event
 
-from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import Batch, LogFollower, LogReader
-from kc_runtime.settings import ServiceSettings
 from tests.conftest import eventually
+from tests.support.followers import Thing, log_store, running
 
 pytestmark = pytest.mark.integration
-
-
-class Thing(Aggregate):
-    class Noted(Aggregate.Event):
-        text: str
-
-    @event("Created")
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @event(Noted)
-    def note(self, text: str) -> None:
-        self.text = text
 
 
 class Recorder(LogFollower):
@@ -48,25 +30,10 @@ class Recorder(LogFollower):
         self.applied.extend((n.originator_id, n.originator_version) for n, _, _ in batch)
 
 
-@asynccontextmanager
-async def running(runner: LogReader | LogFollower) -> AsyncIterator[None]:
-    stopping = asyncio.Event()
-    task = asyncio.create_task(runner.run(stopping))
-    try:
-        yield
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 15)
-
-
 @pytest.fixture
 async def store(database):
-    dsn = await database("log_reader")
-    app = ServiceApplication(env=ServiceSettings(database_url=dsn).eventsourcing_env())
-    blocking = WorkerPool(4)
-    yield dsn, app, blocking
-    blocking.shutdown()
-    app.close()
+    async with log_store(database, "log_reader") as store:
+        yield store
 
 
 def recorder(store: Any, kind: str) -> Recorder:
