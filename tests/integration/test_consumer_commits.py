@@ -196,3 +196,16 @@ async def test_revoked_partitions_have_their_handled_offsets_committed_before_an
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_graceful_stop_commits_what_was_handled(topic_prefix, members, app):
+    tp = await publish(topic_prefix, range(1, 6))
+    group, handler = f"it-commits-{random_suffix()}", Counting()
+    member = await Member(topic_prefix, group, handler, app, interval_s=600.0).start()
+    members.append(member)
+    async with Offsets(group) as offsets:
+        await eventually(lambda: _true(handler.handled == 5), what="five messages handled")
+        assert await offsets.committed(tp) == 1
+        await member.consumer.stop_committing()  # what the service runtime does before the broker stops
+        await member.stop()
+        assert await offsets.committed(tp) == 5

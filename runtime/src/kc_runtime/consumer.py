@@ -405,6 +405,13 @@ class IdempotentConsumer:
         await asyncio.sleep(max(0.0, self._last_commit + self.commit_interval_s - time.monotonic()))
         await self.commit_handled()
 
+    async def stop_committing(self) -> None:
+        """On a graceful stop: the batch in hand commits at once when done, and what is handled is committed now."""
+        self.stopping.set()
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+        await self.commit_handled()
+
     async def commit_handled(self, partitions: Iterable[TopicPartition] | None = None) -> None:
         """Commit the offsets of what this process handled and did not commit yet (of ``partitions`` only: those
         being revoked). A failed commit (a rebalance under way) is left to the next one; the messages after the

@@ -298,8 +298,7 @@ class ServiceRuntime:
             log.info("service stopping")
             self.stopping.set()
             for consumer in self.consumers:
-                consumer.stopping.set()  # the batch in hand commits at once
-                await consumer.commit_handled()
+                await consumer.stop_committing()
             if self._broker_needed:
                 await self.broker.stop()
             for task in tasks:
