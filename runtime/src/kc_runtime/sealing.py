@@ -1,0 +1,167 @@
+"""Personal data sealed with its person's key, so that destroying the key erases it everywhere (ADR 0035).
+
+A sealed value is text: ``kc1:<person id>:<nonce>:<ciphertext>`` (base64url without padding) — AES-256-GCM under
+the person's 256-bit key, a fresh 96-bit nonce per value, and the value's *place* (``<service>/<aggregate or
+table>/<field>``) with the person's id as associated data, so a value copied to another field or presented as
+another person's does not open. A sealed value names the person whose key opens it (a comment is sealed with its
+author's key).
+
+:class:`KeyRing` holds the keys a process has been given, for a while: keys live in users' database only and are
+fetched through ``fetch`` (users' internal endpoint); a person whose key is gone (erased) opens to ``None``, the
+value every view shows as "an erased user". Nothing here logs or stores a key or an opened value.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+VERSION = "kc1"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class Unreadable(ValueError):
+    """A sealed value that does not open with the key it names: altered, moved to another place, or not ours."""
+
+
+def new_key() -> bytes:
+    """A random 256-bit key for a new person."""
+    return os.urandom(KEY_BYTES)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _associated(person: UUID, place: str) -> bytes:
+    return f"{VERSION}|{person}|{place}".encode()
+
+
+def seal(key: bytes, person: UUID, place: str, text: str) -> str:
+    """``text`` sealed under ``person``'s ``key`` for ``place``."""
+    if len(key) != KEY_BYTES:
+        raise ValueError("a person's key has 32 bytes")
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, text.encode(), _associated(person, place))
+    return f"{VERSION}:{person}:{_b64(nonce)}:{_b64(sealed)}"
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The parts of a sealed value."""
+
+    person: UUID
+    nonce: bytes
+    ciphertext: bytes
+
+    @classmethod
+    def parse(cls, value: str) -> Sealed:
+        parts = value.split(":")
+        if len(parts) != 4 or parts[0] != VERSION:
+            raise Unreadable("not a sealed value")
+        try:
+            person = UUID(parts[1])
+            nonce, ciphertext = _unb64(parts[2]), _unb64(parts[3])
+        except ValueError as exc:
+            raise Unreadable("not a sealed value") from exc
+        if len(nonce) != NONCE_BYTES:
+            raise Unreadable("not a sealed value")
+        return cls(person, nonce, ciphertext)
+
+
+def is_sealed(value: object) -> bool:
+    """Whether ``value`` has the form of a sealed value (it is not opened)."""
+    if not isinstance(value, str) or not value.startswith(VERSION + ":"):
+        return False
+    try:
+        Sealed.parse(value)
+    except Unreadable:
+        return False
+    return True
+
+
+def person_of(value: str) -> UUID:
+    """The person whose key opens ``value``."""
+    return Sealed.parse(value).person
+
+
+def unseal(key: bytes, place: str, value: str) -> str:
+    """The text of ``value`` sealed for ``place``; :class:`Unreadable` when it does not open with ``key`` there."""
+    parts = Sealed.parse(value)
+    try:
+        opened = AESGCM(key).decrypt(parts.nonce, parts.ciphertext, _associated(parts.person, place))
+    except (InvalidTag, ValueError) as exc:
+        raise Unreadable("the value does not open with its person's key at this place") from exc
+    return opened.decode()
+
+
+KeyFetch = Callable[[UUID], "bytes | None"]
+"""A person's key from where keys are kept; ``None``: the person was erased (or never had one)."""
+
+
+class KeyRing:
+    """The keys this process was given, each kept for ``ttl_s`` at most (so an erasure elsewhere takes effect here
+    within that time even if its message is late), and dropped at once by :meth:`forget` (on ``UserErased``)."""
+
+    def __init__(self, fetch: KeyFetch, ttl_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.fetch = fetch
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._keys: dict[UUID, tuple[bytes | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def key(self, person: UUID) -> bytes | None:
+        now = self.clock()
+        with self._lock:
+            known = self._keys.get(person)
+        if known is not None and known[1] > now:
+            return known[0]
+        key = self.fetch(person)
+        with self._lock:
+            self._keys[person] = (key, now + self.ttl_s)
+        return key
+
+    def forget(self, person: UUID) -> None:
+        with self._lock:
+            self._keys.pop(person, None)
+
+    def seal(self, person: UUID, place: str, text: str) -> str:
+        key = self.key(person)
+        if key is None:
+            raise Unreadable(f"person {person} has no key (erased)")
+        return seal(key, person, place, text)
+
+    def reveal(self, place: str, value: str | None) -> str | None:
+        """The text of a sealed ``value`` (a plain one as it is); ``None`` once its person is erased."""
+        if value is None or not is_sealed(value):
+            return value
+        key = self.key(person_of(value))
+        if key is None:
+            return None
+        return unseal(key, place, value)
+
+
+__all__ = [
+    "KeyFetch",
+    "KeyRing",
+    "Sealed",
+    "Unreadable",
+    "is_sealed",
+    "new_key",
+    "person_of",
+    "seal",
+    "unseal",
+]
