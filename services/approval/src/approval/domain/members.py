@@ -85,7 +85,7 @@ class Member(Aggregate):
         if unknown:
             raise ValueError(f"not a member field: {sorted(unknown)}")
         if "permissions" in changes:
-            changes["permissions"] = sorted(changes["permissions"])  # type: ignore[call-overload]
+            changes["permissions"] = sorted(cast("Iterable[str]", changes["permissions"]))
         self._updated(changes=changes)
 
     class Updated(Aggregate.Event):
@@ -96,7 +96,9 @@ class Member(Aggregate):
         for name, value in changes.items():
             if name == "role_ids":
                 value = tuple(cast("Iterable[str]", value))
-            setattr(self, name, frozenset(value) if name == "permissions" else value)  # type: ignore[call-overload]
+            elif name == "permissions":
+                value = frozenset(cast("Iterable[str]", value))
+            setattr(self, name, value)
 
     @property
     def name(self) -> str:
