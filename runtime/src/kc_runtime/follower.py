@@ -61,10 +61,10 @@ class DecodedLog:
     @classmethod
     def of(cls, app: ServiceApplication) -> DecodedLog:
         """The one shared by every follower of ``app`` in this process."""
-        shared = app._kc_decoded_log
+        shared = getattr(app, "_kc_decoded_log", None)  # a stand-in app (a test's) may not declare it
         if shared is None:
             with _OF_LOCK:
-                shared = app._kc_decoded_log
+                shared = getattr(app, "_kc_decoded_log", None)
                 if shared is None:
                     shared = cls(app)
                     app._kc_decoded_log = shared
