@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -50,7 +51,8 @@ Resolve = Callable[[Sequence[str]], frozenset[Permission]]
 # ---- value objects ---------------------------------------------------------------------------------------
 
 
-PERIODS = ("month", "quarter", "year")
+Period = Literal["month", "quarter", "year"]
+PERIODS: tuple[Period, ...] = ("month", "quarter", "year")
 
 
 def _check_currency(c: object, what: str) -> None:
@@ -64,7 +66,7 @@ class PeriodBudget:
     optionally a total quantity (``None``: unlimited). Approval keeps the ledger of what was reserved and consumed
     (ADR 0017)."""
 
-    period: str
+    period: Period
     max_value: Decimal
     currency: str
     max_total_quantity: int | None = None

@@ -57,7 +57,7 @@ class PeriodBudgetIO(Strict):
     @classmethod
     def of(cls, p: PeriodBudget) -> "PeriodBudgetIO":
         return cls(
-            period=p.period,  # type: ignore[arg-type]  # checked by PeriodBudget
+            period=p.period,
             max_value=MoneyIO(amount=p.max_value, currency=p.currency),
             max_total_quantity=p.max_total_quantity,
         )

@@ -28,7 +28,7 @@ def budget(b: Budget) -> v1.Budget:
         value = Money(amount=b.max_order_value, currency=b.currency)
     if (p := b.period) is not None:
         period = v1.PeriodBudget(
-            period=p.period,  # type: ignore[arg-type]  # checked by PeriodBudget
+            period=p.period,
             max_value=Money(amount=p.max_value, currency=p.currency),
             max_total_quantity=p.max_total_quantity,
         )
