@@ -1,8 +1,9 @@
 """Following the service's own notification log: the base of the outbox relay, the mail dispatcher, projectors.
 
 One active follower per (service, name): a PostgreSQL advisory lock on a dedicated connection; other replicas
-stand by and take over when the holder's connection drops. A service's followers share one :class:`LogReader`
-(ADR 0036): one connection holding all their locks, one read of the log per position, one position write. The follower reads the log in order from its
+stand by and take over when the holder's connection drops. A service's relay and projections share one
+:class:`LogReader` (ADR 0036): one connection holding all their locks, one read of the log per position, one
+position write; :func:`arrange` decides which followers share it. The follower reads the log in order from its
 stored position, hands each batch to :meth:`LogFollower.process`, and stores the new position only after
 ``process`` returned — a crash in between processes the batch again (so ``process`` must be idempotent, or its
 effects deduplicated downstream).
@@ -114,6 +115,10 @@ class LogFollower:
     kind = "follower"
     create_schema = True
     """False: the position table must exist already (``python -m kc_runtime.schema create``)."""
+    runs_alone = False
+    """True: a follower whose batch may wait long on something outside the service's database — a mail server that
+    is away, an operator's replay of the log — gets a :class:`LogReader` of its own, so it never holds up the relay
+    and the projections that share one (ADR 0036)."""
     parks = True
     """Park an event that fails for a reason of its own content (see :mod:`kc_runtime.parking`); False: retry the
     batch until it passes (a follower whose work is not per event, e.g. a gauge)."""
@@ -324,7 +329,7 @@ class LogFollower:
 
 
 class LogReader:
-    """One reader of a service's log for the followers of it in this process (relay, projectors, operator views).
+    """One reader of a service's log for the followers of it in this process (the relay and the projections).
 
     Each follower keeps its own position, parked events and back-off; what they share is the work around them.
     Followers at the same position (all of them, once they have caught up) get one read of the log, one decode of
@@ -495,6 +500,14 @@ class LogReader:
             follower._set_active(active)
 
 
+def arrange(followers: Sequence[LogFollower]) -> list[LogReader | LogFollower]:
+    """How a service's followers run: those that only follow the log in one shared :class:`LogReader` (in the order
+    given: the runtime puts the relay first); one with a loop of its own, or one that runs alone, by itself."""
+    together = [f for f in followers if type(f).run is LogFollower.run and not f.runs_alone]
+    alone: list[LogReader | LogFollower] = [f for f in followers if f not in together]
+    return ([LogReader(together)] if together else []) + alone
+
+
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stopping.wait(), timeout=seconds)
@@ -511,4 +524,4 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float) -> None:
             t.cancel()
 
 
-__all__ = ["Batch", "DecodedLog", "LogFollower", "LogReader", "metrics", "wait_or_stop"]
+__all__ = ["Batch", "DecodedLog", "LogFollower", "LogReader", "arrange", "metrics", "wait_or_stop"]

@@ -25,7 +25,7 @@ from kc_runtime import context, metrics, ops, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
 from kc_runtime.errors import JsonResponse, document_errors, error_response, install_error_handlers
 from kc_runtime.eventstore import ServiceApplication, WorkerPool
-from kc_runtime.follower import LogFollower, LogReader
+from kc_runtime.follower import LogFollower, LogReader, arrange
 from kc_runtime.kafka import create_broker
 from kc_runtime.logging import configure_logging
 from kc_runtime.migrations import SchemaMismatch
@@ -280,13 +280,10 @@ class ServiceRuntime:
             await self._retrying(hook, "start-up step")
         if self._broker_needed:
             await self._start_broker()
-        # The followers that only follow the log share one reader; one with a loop of its own runs alone.
-        together = [f for f in self._all_followers if type(f).run is LogFollower.run]
-        if together:
-            tasks.append(asyncio.create_task(LogReader(together).run(self.stopping), name="log-reader"))
-        for follower in self._all_followers:
-            if follower not in together:
-                tasks.append(asyncio.create_task(follower.run(self.stopping), name=follower.kind))
+        # The followers that only follow the log share one reader; the others run alone (ADR 0036).
+        for runner in arrange(self._all_followers):
+            name = "log-reader" if isinstance(runner, LogReader) else runner.kind
+            tasks.append(asyncio.create_task(runner.run(self.stopping), name=name))
         log.info(
             "service started", roles=self.settings.roles, consumers=sorted(t for c in self.consumers for t in c.specs)
         )

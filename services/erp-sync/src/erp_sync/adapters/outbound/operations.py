@@ -50,6 +50,7 @@ Prepared = list[tuple[str, bytes, bytes, dict[str, str]]]
 
 class Operations(LogFollower):
     kind = "operations"
+    runs_alone = True  # an operator's replay or dead-letter retry runs inside a batch, for minutes
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ class RecipientUnknown(Exception):
 
 class MailDispatcher(LogFollower):
     kind = "mail-dispatcher"
+    runs_alone = True  # a mail server that is away is waited out inside a batch
 
     def __init__(
         self,
