@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -29,13 +30,16 @@ from approval.domain.growing import CopiedByContainers
 
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:credit")
 
-BLOCKED = "credit_blocked"
+HoldReason = Literal["credit_blocked", "credit_limit", "credit_queue", "credit_currency"]
+"""Why an order waits for credit (the contract's reasons)."""
+
+BLOCKED: HoldReason = "credit_blocked"
 """The ERP blocked the customer: no order goes on, whatever the figures."""
-OVER_LIMIT = "credit_limit"
+OVER_LIMIT: HoldReason = "credit_limit"
 """The order does not fit into the available credit."""
-QUEUED = "credit_queue"
+QUEUED: HoldReason = "credit_queue"
 """Older orders of the company wait for credit: this one waits behind them."""
-CURRENCY = "credit_currency"
+CURRENCY: HoldReason = "credit_currency"
 """The order is in another currency than the ERP's credit figures: it cannot be judged, so it waits."""
 
 
@@ -65,7 +69,7 @@ class CreditStand:
 class CreditHold:
     """Why an order waits for credit, and the credit it was judged on (pinned in the order's event)."""
 
-    reason: str
+    reason: HoldReason
     amount: Decimal
     currency: str
     stand: CreditStand
@@ -177,7 +181,9 @@ class CompanyCredit(CopiedByContainers, Aggregate):
         available = f.credit_limit - f.open_receivables - f.open_orders - unconfirmed
         return CreditStand(f, unconfirmed, available)
 
-    def judge(self, amount: Decimal, currency: str, submitted_at: datetime, order_id: UUID | None = None) -> str | None:
+    def judge(
+        self, amount: Decimal, currency: str, submitted_at: datetime, order_id: UUID | None = None
+    ) -> HoldReason | None:
         """Why an order of ``amount`` submitted at ``submitted_at`` must wait for credit now; None: it may go on. An
         order waits behind every older waiting one (``order_id``: itself, when it waits already)."""
         f = self.figures

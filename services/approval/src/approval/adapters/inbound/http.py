@@ -689,7 +689,7 @@ def _credit_hold(order: Order) -> CreditHoldOut | None:
     if h is None or order.status is not OrderStatus.CREDIT_HOLD:
         return None
     since = order.credit_held_at or order.judged_at
-    return CreditHoldOut(reason=h.reason, amount=MoneyOut(amount=h.amount, currency=h.currency), since=since)  # type: ignore[arg-type]
+    return CreditHoldOut(reason=h.reason, amount=MoneyOut(amount=h.amount, currency=h.currency), since=since)
 
 
 def _company_credit(credit: CompanyCredit | None) -> CompanyCreditOut:

@@ -59,7 +59,7 @@ def _credit_held(event: Order.CreditHeld, order: Order) -> wire.OrderCreditHeld:
     )  # fmt: skip
     return wire.OrderCreditHeld(
         order_id=order.id, company_id=order.company_id, buyer_id=order.buyer_id, main_contact_id=h.main_contact_id,
-        approved_by=event.approved_by, reason=h.reason,  # type: ignore[arg-type]  # one of the domain's reasons
+        approved_by=event.approved_by, reason=h.reason,
         total=Money(amount=h.amount, currency=h.currency), figures=figures, held_at=event.at,
     )  # fmt: skip
 
