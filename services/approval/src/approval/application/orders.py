@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import structlog
@@ -205,7 +205,7 @@ class ReJudgement:
     """One pending order of a re-evaluation (:meth:`Orders.re_evaluate`)."""
 
     order_id: UUID
-    outcome: str
+    outcome: Literal["released", "updated", "unchanged"]
     """``released`` (sent on to the ERP), ``updated`` (still pending, judged anew) or ``unchanged``"""
     before: Verdict
     after: Verdict
@@ -837,8 +837,8 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             self._offer_to_substitutes(order, now)
         if held is None:
             self.save(*changed)
-        outcome = "released" if order.status is OrderStatus.RELEASED else "updated"
-        return ReJudgement(order.id, outcome, before, Verdict.of(order))
+        released = order.status is OrderStatus.RELEASED
+        return ReJudgement(order.id, "released" if released else "updated", before, Verdict.of(order))
 
     def _seen_by(self, member: Member, order_id: UUID) -> Order | None:
         try:

@@ -744,7 +744,7 @@ def _re_evaluation(results: list[ReJudgement], dry_run: bool, more: bool, names:
     out = [
         ReJudgementOut(
             order_id=r.order_id,
-            outcome=r.outcome,  # type: ignore[arg-type]
+            outcome=r.outcome,
             before=_verdict(r.before, names),
             after=_verdict(r.after, names),
             kept_because=r.kept_because,
