@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -104,6 +106,12 @@ class Offsets:
     async def committed(self, tp: TopicPartition) -> int:
         return await self.client.committed(tp) or 0
 
+    async def reach(self, tp: TopicPartition, offset: int, *, timeout: float, what: str) -> None:
+        async def reached() -> bool:
+            return await self.committed(tp) == offset
+
+        await eventually(reached, timeout=timeout, what=what)
+
 
 ORDER = uuid4()
 """One order: one key, so every message of a test is in one partition."""
@@ -136,10 +144,7 @@ async def test_offsets_are_committed_once_per_interval_and_the_timer_catches_up(
         # the first batch committed at once, the four after it wait for the interval (one batch per message here)
         assert await offsets.committed(tp) < 5
 
-        async def caught_up() -> bool:
-            return await offsets.committed(tp) == 5
-
-        await eventually(caught_up, timeout=20, what="the timer to commit the rest")
+        await offsets.reach(tp, 5, timeout=20, what="the timer to commit the rest")
 
 
 async def test_a_topic_a_read_fence_waits_on_commits_after_every_batch(topic_prefix, members, app):
@@ -149,63 +154,56 @@ async def test_a_topic_a_read_fence_waits_on_commits_after_every_batch(topic_pre
     async with Offsets(group) as offsets:
         await eventually(lambda: _true(handler.handled == 5), what="five messages handled")
 
-        async def committed_all() -> bool:
-            return await offsets.committed(tp) == 5
+        await offsets.reach(tp, 5, timeout=10, what="every batch committed (not after 600 s)")
 
-        await eventually(committed_all, timeout=10, what="every batch committed (not after 600 s)")
+
+@dataclass
+class Deferred:
+    tp: TopicPartition
+    group: str
+    handler: Counting
+    member: Member
+    offsets: Offsets
+
+
+@asynccontextmanager
+async def five_handled_one_committed(prefix: str, members: list[Member], app: ServiceApplication):
+    """Five messages handled one batch each by a member that commits every 600 s: only the first is committed."""
+    tp = await publish(prefix, range(1, 6))
+    group, handler = f"it-commits-{random_suffix()}", Counting()
+    member = await Member(prefix, group, handler, app, interval_s=600.0).start()
+    members.append(member)
+    async with Offsets(group) as offsets:
+        await eventually(lambda: _true(handler.handled == 5), what="five messages handled")
+        assert await offsets.committed(tp) == 1  # the first batch's offset; the rest waits for the interval
+        yield Deferred(tp, group, handler, member, offsets)
 
 
 async def test_handled_messages_not_yet_committed_are_redelivered_to_the_next_member_and_skipped(
     topic_prefix, members, app
 ):
-    tp = await publish(topic_prefix, range(1, 6))
-    group, handler = f"it-commits-{random_suffix()}", Counting()
-    first = await Member(topic_prefix, group, handler, app, interval_s=600.0).start()
-    members.append(first)
-    async with Offsets(group) as offsets:
-        await eventually(lambda: _true(handler.handled == 5), what="five messages handled")
-        assert await offsets.committed(tp) == 1  # only the first batch's offset: the rest waits for 600 s
-        await first.stop()  # gone without committing them
-        second = await Member(topic_prefix, group, handler, app, interval_s=0.0).start()
-        members.append(second)
+    async with five_handled_one_committed(topic_prefix, members, app) as d:
+        await d.member.stop()  # gone without committing them
+        members.append(await Member(topic_prefix, d.group, d.handler, app, interval_s=0.0).start())
         await publish(topic_prefix, range(6, 7))
-
-        async def past_all() -> bool:
-            return await offsets.committed(tp) == 6
-
-        await eventually(past_all, timeout=30, what="the next member to take the partition and go past all six")
-    assert handler.handled == 6  # messages 2-5 came again and were skipped by their tracking records
+        await d.offsets.reach(d.tp, 6, timeout=30, what="the next member to take the partition and go past all six")
+    assert d.handler.handled == 6  # messages 2-5 came again and were skipped by their tracking records
 
 
 async def test_revoked_partitions_have_their_handled_offsets_committed_before_another_member_takes_them(
     topic_prefix, members, app
 ):
-    tp = await publish(topic_prefix, range(1, 6))
-    group, handler = f"it-commits-{random_suffix()}", Counting()
-    members.append(await Member(topic_prefix, group, handler, app, interval_s=600.0).start())
-    async with Offsets(group) as offsets:
-        await eventually(lambda: _true(handler.handled == 5), what="five messages handled")
-        assert await offsets.committed(tp) == 1
-        members.append(await Member(topic_prefix, group, Counting(), app, interval_s=600.0).start())
+    async with five_handled_one_committed(topic_prefix, members, app) as d:
+        members.append(await Member(topic_prefix, d.group, Counting(), app, interval_s=600.0).start())
+        await d.offsets.reach(d.tp, 5, timeout=30, what="the rebalance to commit the handled offsets")
 
-        async def committed_on_revoke() -> bool:
-            return await offsets.committed(tp) == 5
 
-        await eventually(committed_on_revoke, timeout=30, what="the rebalance to commit the handled offsets")
+async def test_a_graceful_stop_commits_what_was_handled(topic_prefix, members, app):
+    async with five_handled_one_committed(topic_prefix, members, app) as d:
+        await d.member.consumer.stop_committing()  # what the service runtime does before the broker stops
+        await d.member.stop()
+        assert await d.offsets.committed(d.tp) == 5
 
 
 async def _true(value: bool) -> bool:
     return value
-
-
-async def test_a_graceful_stop_commits_what_was_handled(topic_prefix, members, app):
-    tp = await publish(topic_prefix, range(1, 6))
-    group, handler = f"it-commits-{random_suffix()}", Counting()
-    member = await Member(topic_prefix, group, handler, app, interval_s=600.0).start()
-    members.append(member)
-    async with Offsets(group) as offsets:
-        await eventually(lambda: _true(handler.handled == 5), what="five messages handled")
-        assert await offsets.committed(tp) == 1
-        await member.consumer.stop_committing()  # what the service runtime does before the broker stops
-        await member.stop()
-        assert await offsets.committed(tp) == 5
