@@ -35,6 +35,7 @@ from psycopg.sql import SQL, Identifier
 
 from kc_runtime import context
 from kc_runtime.settings import POSTGRES_PARAMS
+from kc_runtime.units import Units
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -173,7 +174,8 @@ class ServiceApplication(Application[UUID]):
     """Base of every service's eventsourcing Application.
 
     ``save()`` of plain aggregates is group-committed (see :class:`GroupCommit`); saves with tracking or other
-    arguments go straight to the store.
+    arguments go straight to the store. ``units``: what the handlers of each consumer transaction loaded and
+    changed (:mod:`kc_runtime.units`), dropped when a tracking position of its name is saved.
     """
 
     recorder: ProcessRecorder
@@ -183,6 +185,7 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self._group_commit = GroupCommit(super().save)
+        self.units = Units()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """The library's factory, its pool given the database URL's libpq parameters (``sslmode=verify-full``,
@@ -232,9 +235,12 @@ class ServiceApplication(Application[UUID]):
         Raises ``eventsourcing.persistence.IntegrityError`` when the position was recorded already (a
         duplicate) or an aggregate was changed concurrently.
         """
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*objs)
-        recordings = self._record(processing_event)
+        try:
+            processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+            processing_event.collect_events(*objs)
+            recordings = self._record(processing_event)
+        finally:
+            self.units.drop([tracking.application_name])  # saved or failed: the next transaction loads afresh
         self._take_snapshots(processing_event)
         self._notify(recordings)
 
@@ -250,10 +256,13 @@ class ServiceApplication(Application[UUID]):
         if not self.saves_several_trackings:
             raise TypeError("this event store records one tracking record per save")
         first, *more = trackings
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
-        processing_event.collect_events(*objs)
-        processing_event.saved_kwargs[MORE_TRACKING_KWARG] = more
-        recordings = self._record(processing_event)
+        try:
+            processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
+            processing_event.collect_events(*objs)
+            processing_event.saved_kwargs[MORE_TRACKING_KWARG] = more
+            recordings = self._record(processing_event)
+        finally:
+            self.units.drop(t.application_name for t in trackings)
         self._take_snapshots(processing_event)
         self._notify(recordings)
 

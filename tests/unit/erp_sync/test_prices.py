@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from erp_sync.application.prices import InMemoryPriceIndex, Units, price_entries
+from erp_sync.application.prices import InMemoryPriceIndex, price_entries
 from erp_sync.domain.prices import CustomerPrice, PriceListRequest
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
@@ -104,14 +104,3 @@ def test_a_price_list_request_is_answered_once():
     assert (r.status, r.resend_id, r.article_count, r.unlisted) == ("answered", "r-1", 3, 1)
     assert r.id == PriceListRequest.create_id("k")
 
-
-def test_a_unit_is_shared_within_a_transaction_and_forgotten_when_a_position_comes_again_or_is_saved():
-    units = Units()
-    first = units.of("erp/prices/0", 1)
-    first["a"] = "loaded"  # type: ignore[index]
-    assert units.of("erp/prices/0", 2) is first and first == {"a": "loaded"}
-    assert units.of("erp/prices/1", 2) == {}  # another partition: its own unit
-    assert units.of("erp/prices/0", 2) == {}  # the same position again: the attempt before was not saved
-    units.of("erp/prices/0", 3)["b"] = "loaded"  # type: ignore[index]
-    units.drop("erp/prices/0")
-    assert units.of("erp/prices/0", 4) == {}

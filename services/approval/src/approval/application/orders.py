@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
@@ -214,15 +214,6 @@ class ReJudgement:
     article no longer orderable …) — an approver decides it, seeing the current prices"""
 
 
-@dataclass
-class _Unit:
-    """What the handlers of one consumer transaction on one partition loaded and changed (not saved yet)."""
-
-    position: int = -1
-    """The source notification id of the last message handled in it"""
-    loaded: dict[UUID, Any] = field(default_factory=dict)
-
-
 class _OneRead(threading.local):
     """What one request's use case and its response read, in the thread that runs them (:meth:`Orders.one_read`).
 
@@ -350,8 +341,6 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
 
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
-        self._units: dict[str, _Unit] = {}
-        self._units_lock = threading.Lock()
         self._cached = _VersionCheckedCache(self)
         # apart: a big assortment never evicts members
         self._cached_prices = _VersionCheckedCache(self, maxsize=100_000)
@@ -1094,7 +1083,12 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         erp-sync knows it, also tells a company opened before its customer number was known (older companies).
         ``unit``: as for the ERP's word on orders below — messages of one batch share what they loaded, so a change
         and its revert in one batch are both applied, in order."""
-        loaded = self._unit(*unit) if unit else {}
+        with self.units.shared(unit) as loaded:
+            return self._article_price_changed(customer_number, sku, state, company_id, loaded)
+
+    def _article_price_changed(
+        self, customer_number: str, sku: str, state: dict[str, Any], company_id: UUID | None, loaded: dict[UUID, Any]
+    ) -> list[Any]:
         out: list[Any] = []
         price_id = ArticlePrice.create_id(customer_number, sku)
         price = loaded.get(price_id) or self._find(price_id)
@@ -1139,7 +1133,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
     # partition (the tracking name) and the message's position in it. The shared instances are dropped when
     # the runtime saves the tracking position (done, or failed) and when a position comes again (the last
     # attempt failed before saving and is repeated); an order changed elsewhere meanwhile fails the save on
-    # its version, and the runtime retries. Without ``unit``, every call loads the order afresh.
+    # its version, and the runtime retries (kc_runtime.units). Without ``unit``, every call loads the order afresh.
 
     def erp_transmitted(self, order_id: UUID, unit: tuple[str, int] | None = None) -> list[Any]:
         return self._erp(order_id, lambda o: o.mark_transmitted(datetime.now(UTC)), unit)
@@ -1173,29 +1167,14 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
                 known[e.originator_id] = e.originator_version
         return out
 
-    def save_tracked(self, tracking: Tracking, *objs: Any) -> None:
-        try:
-            super().save_tracked(tracking, *objs)
-        finally:
-            self._drop_units([tracking])
-
-    def save_tracked_many(self, trackings: Sequence[Tracking], *objs: Any) -> None:
-        try:
-            super().save_tracked_many(trackings, *objs)
-        finally:
-            self._drop_units(trackings)
-
-    def _drop_units(self, trackings: Sequence[Tracking]) -> None:
-        """Saved or failed: the next transaction of these partitions loads their orders afresh."""
-        with self._units_lock:
-            for tracking in trackings:
-                self._units.pop(tracking.application_name, None)
-
     def _erp(
         self, order_id: UUID, change: Any, unit: tuple[str, int] | None, confirmed_at: datetime | None = None
     ) -> list[Any]:
         """The ERP's word on a sales order: an order's, or a bundle's (ADR 0034) — then every member's."""
-        loaded = self._unit(*unit) if unit else {}
+        with self.units.shared(unit) as loaded:
+            return self._erp_in(order_id, change, loaded, confirmed_at)
+
+    def _erp_in(self, order_id: UUID, change: Any, loaded: dict[UUID, Any], confirmed_at: datetime | None) -> list[Any]:
         target = loaded.get(order_id)
         if target is None:  # the consumer's batch read them all at once (its spec's preload), or load it now
             hit = preloaded(order_id)
@@ -1240,14 +1219,6 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         if order.status is not status:
             out.extend(x for x in self.credit.erp_word(order, loaded, confirmed_at) if all(x is not o for o in out))
         return out
-
-    def _unit(self, name: str, position: int) -> dict[UUID, Any]:
-        with self._units_lock:
-            unit = self._units.setdefault(name, _Unit())
-            if position <= unit.position:
-                unit.loaded.clear()  # a message again: the transaction it was part of was not saved
-            unit.position = position
-            return unit.loaded
 
     # ---- internals ----------------------------------------------------------------------------------------
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Recording, Tracking
+from eventsourcing.persistence import Recording
 
-from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, Units, price_entries
+from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, price_entries
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, InMemoryReplayIndex, ReplayIndex, replay_entries
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import CustomerCenterActivation
@@ -81,21 +81,6 @@ class Exchanges(ServiceApplication):
         self.price_index: PriceIndex = (
             price_index_factory(self.recorder) if price_index_factory else InMemoryPriceIndex()
         )
-        self.units = Units()
-        """What the price handlers of one consumer transaction loaded and changed (see :class:`Units`)."""
-
-    def save_tracked(self, tracking: Tracking, *objs: Any) -> None:
-        try:
-            super().save_tracked(tracking, *objs)
-        finally:
-            self.units.drop(tracking.application_name)  # saved or failed: the next transaction loads afresh
-
-    def save_tracked_many(self, trackings: Sequence[Tracking], *objs: Any) -> None:
-        try:
-            super().save_tracked_many(trackings, *objs)
-        finally:
-            for tracking in trackings:
-                self.units.drop(tracking.application_name)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Every save hands the replay index and the price index their entries (PostgreSQL: written in the events'

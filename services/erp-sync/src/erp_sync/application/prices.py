@@ -10,8 +10,7 @@ with whether it is listed and the last resend that carried it, written in the ev
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -75,39 +74,6 @@ class InMemoryPriceIndex:
             )
 
 
-@dataclass
-class _Unit:
-    position: int = -1
-    loaded: dict[UUID, Any] = field(default_factory=dict)
-
-
-class Units:
-    """The aggregates the handlers of one consumer transaction on one partition loaded and changed, not saved yet.
-
-    The price topic is consumed in batches (a fetch of one partition in one transaction), and two messages of a
-    batch may concern one article (a change and its revert) or a resend and its articles: each must see what the
-    ones before it did. ``name`` is the partition's tracking name, ``position`` the message's source notification
-    id. The instances are dropped when the application saves a tracking position of that name (done or failed)
-    and when a position comes again (an attempt failed before saving and is repeated); an aggregate changed
-    elsewhere meanwhile fails the save on its version, and the runtime retries."""
-
-    def __init__(self) -> None:
-        self._units: dict[str, _Unit] = {}
-        self._lock = threading.Lock()
-
-    def of(self, name: str, position: int) -> dict[UUID, Any]:
-        with self._lock:
-            unit = self._units.setdefault(name, _Unit())
-            if position <= unit.position:
-                unit.loaded.clear()
-            unit.position = position
-            return unit.loaded
-
-    def drop(self, name: str) -> None:
-        with self._lock:
-            self._units.pop(name, None)
-
-
 class Prices:
     def __init__(self, exchanges: Any) -> None:
         self.exchanges = exchanges
@@ -124,8 +90,10 @@ class Prices:
         unit: tuple[str, int] | None = None,
     ) -> list[Any]:
         """The ERP's state of one article of a customer (``state``: the wire's fields as JSON values). ``unit``:
-        the consumer transaction it is part of (see :class:`Units`)."""
-        with self._unit(unit) as loaded:
+        the consumer transaction it is part of (:mod:`kc_runtime.units`): the price topic is consumed in batches
+        (a fetch of one partition in one transaction), and two messages of a batch may concern one article (a
+        change and its revert) or a resend and its articles — each sees what the ones before it did."""
+        with self.exchanges.units.shared(unit) as loaded:
             return self._article_changed(customer_number, sku, state, changed_at, resend_id, loaded)
 
     def _article_changed(
@@ -161,7 +129,7 @@ class Prices:
         """A full resend of the customer's prices ended: the listed articles it did not carry are unlisted, and
         the request it answers (if erp-sync asked) is answered. The candidates: what the index holds (saved
         before this transaction) and the customer's articles changed earlier in it; each aggregate decides."""
-        with self._unit(unit) as loaded:
+        with self.exchanges.units.shared(unit) as loaded:
             return self._resend_ended(customer_number, resend_id, at, in_reply_to, article_count, loaded)
 
     def _resend_ended(
@@ -192,19 +160,6 @@ class Prices:
             request.answer(resend_id, article_count, unlisted, at)
             out.append(request)
         return out
-
-    @contextmanager
-    def _unit(self, unit: tuple[str, int] | None) -> Iterator[dict[UUID, Any]]:
-        """The aggregates shared within the consumer transaction; all of them forgotten when a handler fails (it
-        may have changed some before it failed)."""
-        if unit is None:
-            yield {}
-            return
-        try:
-            yield self.exchanges.units.of(*unit)
-        except BaseException:
-            self.exchanges.units.drop(unit[0])
-            raise
 
     def request_price_list(self, customer_number: str, reason: str, requested_at: datetime, key: str) -> list[Any]:
         """Ask the ERP for a full resend of the customer's prices (once per key)."""
