@@ -153,7 +153,9 @@ async def scratch(count: int, repeat: int, profile: bool = False) -> None:
         versions = migrations.history("approval")
         assert versions is not None
         await asyncio.to_thread(migrations.upgrade, versions, dsn)
-        settings = ApprovalSettings(database_url=SecretStr(dsn), roles=["api"], log_format="console", fence_timeout_s=0)
+        settings = ApprovalSettings(
+            database_url=SecretStr(dsn), process_roles=["api"], log_format="console", fence_timeout_s=0
+        )
         app = create_app(settings, caller=stand_in_caller)
         orders = app.state.runtime.app
         company = Company(orders)
@@ -266,7 +268,7 @@ async def live(company_id: str, repeat: int) -> None:
     from tests.service.approval.test_bulk_decisions_http import stand_in_caller
 
     settings = ApprovalSettings(
-        database_url=SecretStr(APPROVAL_DSN), roles=["api"], log_format="console", fence_timeout_s=0
+        database_url=SecretStr(APPROVAL_DSN), process_roles=["api"], log_format="console", fence_timeout_s=0
     )
     app = create_app(settings, caller=stand_in_caller)
     orders = app.state.runtime.app

@@ -36,7 +36,7 @@ SERVICES = {
 def openapi(service: str) -> dict[str, Any]:
     main_mod, settings_mod, settings_cls = SERVICES[service]
     settings = getattr(importlib.import_module(settings_mod), settings_cls)(
-        database_url="memory://", log_format="console", roles=["api"]
+        database_url="memory://", log_format="console", process_roles=["api"]
     )
     app = importlib.import_module(main_mod).create_app(settings)
     return app.openapi()

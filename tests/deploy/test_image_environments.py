@@ -86,7 +86,8 @@ def test_a_service_image_builds_its_app_and_holds_no_development_tool(image, com
     env = {**environment(definition), f"{prefix}DATABASE_URL": "memory://"}
     built = python(
         venv,
-        f"import {package}.main as m; app = m.create_app(); print(type(app).__name__, len(app.routes))",
+        f"import {package}.main as m, fastapi; app = m.create_app(); "
+        "print(isinstance(app, fastapi.FastAPI) and 'FastAPI', len(app.routes))",
         env,
     )
     assert built.returncode == 0, built.stderr[-3000:]

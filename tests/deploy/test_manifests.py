@@ -193,8 +193,8 @@ def test_production_runs_the_api_and_the_workers_of_every_service_apart(deploy, 
         api = pod_spec(deployments[component.name])["containers"][0]
         worker = pod_spec(deployments[f"{component.name}-worker"])["containers"][0]
         api_config = config_maps[api["envFrom"][0]["configMapRef"]["name"]]["data"]
-        assert api_config[f"{component.prefix}ROLES"] == '["api"]'
-        worker_roles = {e["name"]: e.get("value") for e in worker["env"]}[f"{component.prefix}ROLES"]
+        assert api_config[f"{component.prefix}PROCESS_ROLES"] == '["api"]'
+        worker_roles = {e["name"]: e.get("value") for e in worker["env"]}[f"{component.prefix}PROCESS_ROLES"]
         assert set(__import__("json").loads(worker_roles)) == {"consumers", "relay"}
 
 

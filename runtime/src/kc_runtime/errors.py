@@ -183,16 +183,15 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
-def document_errors(app: FastAPI) -> None:
-    """Make the OpenAPI document say what errors really look like: FastAPI documents its own validation body
-    (``HTTPValidationError``) for 422, which this service never sends; every operation answers client errors with
-    :data:`ERROR_SCHEMA` instead (``4XX``), validation errors included."""
-    generate = app.openapi
+class DocumentedErrors(FastAPI):
+    """A FastAPI app whose OpenAPI document says what errors really look like: FastAPI documents its own validation
+    body (``HTTPValidationError``) for 422, which this service never sends; every operation answers client errors
+    with :data:`ERROR_SCHEMA` instead (``4XX``), validation errors included."""
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = generate()
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema:
+            return self.openapi_schema
+        schema = super().openapi()
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
@@ -219,7 +218,5 @@ def document_errors(app: FastAPI) -> None:
                         "content": content,
                     },
                 )
-        app.openapi_schema = schema
+        self.openapi_schema = schema
         return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

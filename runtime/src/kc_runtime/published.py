@@ -57,14 +57,7 @@ class Publication:
         self._moved = asyncio.Event()
         self._pool: asyncpg.Pool | None = None
         if relay is not None:
-            # Chained onto the relay's position hook: every step of the relay wakes the waiters.
-            inner = relay.on_position
-
-            def on_position(position: int, top: int) -> None:
-                inner(position, top)
-                self._moved.set()
-
-            relay.on_position = on_position  # type: ignore[method-assign]
+            relay.moved.append(self._moved.set)  # every step of the relay wakes the waiters
 
     async def wait_for(self, notification_id: int) -> bool:
         """True once the relay's position is at or past ``notification_id``; False when the deadline passed."""

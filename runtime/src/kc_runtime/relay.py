@@ -76,6 +76,8 @@ class OutboxRelay(LogFollower):
         self.translate = translate
         self.topic_prefix = topic_prefix
         self.tracer = tracer
+        self.moved: list[Callable[[], None]] = []
+        """Called at every step of the relay's position (e.g. to wake requests waiting for their publication)."""
 
     async def process(self, batch: Batch) -> None:
         # Translation runs in a worker thread: a translator may read the event store (e.g. the aggregate at
@@ -158,3 +160,5 @@ class OutboxRelay(LogFollower):
     def on_position(self, position: int, top: int) -> None:
         metrics.RELAY_POSITION.labels(self.service).set(position)
         metrics.RELAY_LAG.labels(self.service).set(max(0, top - position))
+        for listener in self.moved:
+            listener()

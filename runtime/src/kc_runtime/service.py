@@ -1,7 +1,7 @@
 """The composition of one service process: event store, broker, relay, consumers and the HTTP app.
 
 Each service's ``create_app(settings)`` builds a :class:`ServiceRuntime` and adds its own routes and
-handlers; nothing is created at import time. ``settings.roles`` chooses what this process runs (HTTP API,
+handlers; nothing is created at import time. ``settings.process_roles`` chooses what this process runs (HTTP API,
 consumers, relay): together in development, apart where a platform team wants to scale them separately.
 """
 
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kc_runtime import context, metrics, ops, schema
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer
-from kc_runtime.errors import JsonResponse, document_errors, error_response, install_error_handlers
+from kc_runtime.errors import DocumentedErrors, JsonResponse, error_response, install_error_handlers
 from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.follower import LogFollower, LogReader, arrange
 from kc_runtime.kafka import create_broker
@@ -154,7 +154,7 @@ class ServiceRuntime:
         self.broker = create_broker(settings)
         self.stopping = asyncio.Event()
         self.relay: OutboxRelay | None = None
-        if translate is not None and "relay" in settings.roles:
+        if translate is not None and "relay" in settings.process_roles:
             self.relay = OutboxRelay(
                 service=settings.service_name,
                 app=app,
@@ -168,11 +168,12 @@ class ServiceRuntime:
                 tracer=self.tracing.tracer,
             )
         # Other followers of the notification log (mail dispatch, projections) run with the relay role.
-        self.followers: list[LogFollower] = [make(self) for make in followers] if "relay" in settings.roles else []
+        relays = "relay" in settings.process_roles
+        self.followers: list[LogFollower] = [make(self) for make in followers] if relays else []
         for follower in self._all_followers:
             follower.create_schema = settings.create_schema
         self.consumers: list[IdempotentConsumer] = []
-        if "consumers" in settings.roles and consumers:
+        if "consumers" in settings.process_roles and consumers:
             consumer = IdempotentConsumer(
                 service=settings.service_name,
                 group_id=settings.group_id,
@@ -217,11 +218,10 @@ class ServiceRuntime:
     ) -> FastAPI:
         # No trailing-slash redirects: Starlette builds their Location from the request's Host header, so
         # `GET /api/users/` with `Host: evil.example` would send the caller there. A wrong path is a 404.
-        http = FastAPI(
+        http = DocumentedErrors(
             title=title, description=description, version=version, lifespan=self._lifespan, redirect_slashes=False
         )
         install_error_handlers(http, domain_errors)
-        document_errors(http)
 
         prefix = self.settings.model_config.get("env_prefix", "")
         http.add_middleware(
@@ -285,7 +285,9 @@ class ServiceRuntime:
             name = "log-reader" if isinstance(runner, LogReader) else runner.kind
             tasks.append(asyncio.create_task(runner.run(self.stopping), name=name))
         log.info(
-            "service started", roles=self.settings.roles, consumers=sorted(t for c in self.consumers for t in c.specs)
+            "service started",
+            process_roles=self.settings.process_roles,
+            consumers=sorted(t for c in self.consumers for t in c.specs),
         )
         try:
             yield

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Literal
+import warnings
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-Role = Literal["api", "consumers", "relay"]
+ProcessRole = Literal["api", "consumers", "relay"]
+"""What a process runs (not a user's role in a company: those are users' ``roles``)."""
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 OtelExporter = Literal["none", "otlp", "console"]
@@ -18,6 +21,35 @@ OtelExporter = Literal["none", "otlp", "console"]
 # parameters: sslmode, sslrootcert, sslcert, sslkey, application_name, …) travels under this key and
 # ServiceApplication hands it to the library's pool (kc_runtime.eventstore). asyncpg reads the same query itself.
 POSTGRES_PARAMS = "KC_POSTGRES_PARAMS"
+
+
+class _RenamedVariables(PydanticBaseSettingsSource):
+    """Variables under the names earlier versions read, taken when the new name is unset (a deployment keeps
+    working through an upgrade) and reported as a ``FutureWarning`` naming the new one."""
+
+    RENAMED = {"ROLES": "process_roles"}
+
+    def __init__(self, settings_cls: type[BaseSettings], prefix: str) -> None:
+        super().__init__(settings_cls)
+        self.prefix = prefix
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        environ = {k.upper(): v for k, v in os.environ.items()}
+        for old, field in self.RENAMED.items():
+            old_name, new_name = f"{self.prefix}{old}".upper(), f"{self.prefix}{field}".upper()
+            if old_name not in environ or new_name in environ:
+                continue
+            raw = environ[old_name]
+            try:
+                found[field] = json.loads(raw)
+            except ValueError:
+                found[field] = [part.strip() for part in raw.split(",") if part.strip()]
+            warnings.warn(f"{old_name} is deprecated: set {new_name} instead", FutureWarning, stacklevel=2)
+        return found
 
 
 class ServiceSettings(BaseSettings):
@@ -83,9 +115,10 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
-    roles: list[Role] = Field(
+    process_roles: list[ProcessRole] = Field(
         default=["api", "consumers", "relay"],
-        description="What this process runs; one image can run the roles together or apart",
+        description="What this process runs; one image can run the roles together or apart (the variable's "
+        "name before 0.2 was `<PREFIX>ROLES`: still read when this one is unset, with a warning)",
     )
     consumer_group: str | None = Field(default=None, description="Defaults to the service name")
     instance_id: str | None = Field(
@@ -153,6 +186,24 @@ class ServiceSettings(BaseSettings):
         le=3600,
         description="At most one extra JWKS fetch per this interval for tokens naming an unknown key id",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        renamed = _RenamedVariables(settings_cls, getattr(env_settings, "env_prefix", ""))
+        return init_settings, env_settings, renamed, dotenv_settings, file_secret_settings
+
+    @classmethod
+    def under(cls, prefix: str) -> ServiceSettings:
+        """The settings read from ``<prefix>…`` variables (a tool reading a service's own, e.g. ``APPROVAL_``)."""
+        config = SettingsConfigDict(env_prefix=prefix, extra="ignore")
+        return type(cls.__name__, (cls,), {"model_config": config})()
 
     @property
     def group_id(self) -> str:

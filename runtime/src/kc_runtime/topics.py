@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "variables, e.g. APPROVAL_ to use a service's",
     )
     args = parser.parse_args(argv)
-    settings = ServiceSettings(_env_prefix=args.settings_prefix)  # type: ignore[call-arg]
+    settings = ServiceSettings.under(args.settings_prefix)
     bootstrap = args.bootstrap or settings.kafka_bootstrap_servers
     created = asyncio.run(ensure(bootstrap, args.replication, args.prefix, client_options(settings)))
     print(

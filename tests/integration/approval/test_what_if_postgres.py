@@ -225,7 +225,9 @@ async def test_asking_stores_nothing_and_publishes_nothing(dsn):
     await asyncio.to_thread(migrations.upgrade, versions, dsn)  # the service's schema, as deployed
     store = WhatIfStore(dsn, create=False)
     await store.pool()
-    settings = ApprovalSettings(database_url=SecretStr(dsn), roles=["api"], log_format="console", fence_timeout_s=0)
+    settings = ApprovalSettings(
+        database_url=SecretStr(dsn), process_roles=["api"], log_format="console", fence_timeout_s=0
+    )
     app = create_app(settings, caller=stand_in_caller)
     orders: Orders = app.state.runtime.app
     company, _ids = generate(orders, 5, steps=40)

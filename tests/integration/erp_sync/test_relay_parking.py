@@ -71,7 +71,7 @@ async def erp_sync(dsn: str, prefix: str) -> AsyncIterator[tuple[Any, httpx.Asyn
         topic_prefix=prefix,
         consumer_group=f"it-parking-{uuid4().hex[:8]}",
         relay_idle_interval_s=0.05,
-        roles=["api", "relay"],
+        process_roles=["api", "relay"],
     )
     http = erp_sync_main.create_app(settings)
     async with http.router.lifespan_context(http):

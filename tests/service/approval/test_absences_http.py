@@ -25,7 +25,9 @@ async def api(monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClient, Orders]]:
         return []
 
     monkeypatch.setattr(OrderSummaries, "pending_routed_to", no_waiting_orders)
-    settings = ApprovalSettings(database_url="memory://", roles=["api"], log_format="console", fence_timeout_s=0)
+    settings = ApprovalSettings(
+        database_url="memory://", process_roles=["api"], log_format="console", fence_timeout_s=0
+    )
     app = create_app(settings, caller=stand_in_caller)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://approval") as client:
         yield client, app.state.runtime.app

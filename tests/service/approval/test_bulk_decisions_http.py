@@ -34,7 +34,9 @@ def auth(member) -> dict[str, str]:
 
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[httpx.AsyncClient, Orders]]:
-    settings = ApprovalSettings(database_url="memory://", roles=["api"], log_format="console", fence_timeout_s=0)
+    settings = ApprovalSettings(
+        database_url="memory://", process_roles=["api"], log_format="console", fence_timeout_s=0
+    )
     app = create_app(settings, caller=stand_in_caller)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://approval") as client:
         yield client, app.state.runtime.app

@@ -33,7 +33,9 @@ async def stand_in_caller(request: Request) -> Caller:
 
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[httpx.AsyncClient, Mails]]:
-    settings = NotificationsSettings(database_url="memory://", roles=["api"], log_format="console", fence_timeout_s=0)
+    settings = NotificationsSettings(
+        database_url="memory://", process_roles=["api"], log_format="console", fence_timeout_s=0
+    )
     app = create_app(settings, caller=stand_in_caller)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications") as client:
         yield client, app.state.runtime.app

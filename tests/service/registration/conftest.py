@@ -120,7 +120,7 @@ class System:
 async def system() -> AsyncIterator[System]:
     settings = RegistrationSettings(
         database_url="memory://",  # type: ignore[arg-type]
-        roles=["api"],
+        process_roles=["api"],
         log_format="console",
         lockout_max_failures_per_customer_at_address=3,
         lockout_max_failures_per_customer=6,

@@ -26,7 +26,9 @@ def auth(email: str) -> dict[str, str]:
 
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    app = create_app(UsersSettings(database_url="memory://", roles=["api"], log_format="console"), verify_token=verify)
+    app = create_app(
+        UsersSettings(database_url="memory://", process_roles=["api"], log_format="console"), verify_token=verify
+    )
     directory = app.state.runtime.app
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://users") as client:
         yield client, directory

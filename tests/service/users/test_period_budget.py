@@ -15,7 +15,9 @@ from users.settings import UsersSettings
 
 @pytest.fixture
 async def company() -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    app = create_app(UsersSettings(database_url="memory://", roles=["api"], log_format="console"), verify_token=verify)
+    app = create_app(
+        UsersSettings(database_url="memory://", process_roles=["api"], log_format="console"), verify_token=verify
+    )
     msg = registration(erp_contacts=[erp_contact("Carla")])
     register(app.state.runtime.app, msg)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://users") as client:

@@ -152,7 +152,9 @@ class Company:
 
 @pytest.fixture(scope="module")
 async def api() -> AsyncIterator[tuple[httpx.AsyncClient, Directory]]:
-    app = create_app(UsersSettings(database_url="memory://", roles=["api"], log_format="console"), verify_token=verify)
+    app = create_app(
+        UsersSettings(database_url="memory://", process_roles=["api"], log_format="console"), verify_token=verify
+    )
     directory = app.state.runtime.app
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://users") as client:
         yield client, directory
@@ -253,7 +255,9 @@ async def test_the_policy_decides_every_cell(api, endpoint: Endpoint, actor: str
 
 
 def test_every_route_of_users_is_in_the_matrix_or_open_to_every_user():
-    app = create_app(UsersSettings(database_url="memory://", roles=["api"], log_format="console"), verify_token=verify)
+    app = create_app(
+        UsersSettings(database_url="memory://", process_roles=["api"], log_format="console"), verify_token=verify
+    )
     routes = {
         f"{method.upper()} {path}".replace("{user_id}", "{user}")
         .replace("{role_id}", "{role}")

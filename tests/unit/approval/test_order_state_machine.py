@@ -174,3 +174,11 @@ def test_a_rejected_order_comes_back_with_the_conversation_and_a_new_round():
     order.resubmit(BUYER, "weniger", content(OrderLine("A", "a", 5, Decimal("5.00"))), BUDGET, NOW)
     assert order.round == 2
     assert [c.kind for c in order.conversation] == ["rejection", "resubmission"]
+
+
+def test_the_status_names_the_api_shows_are_the_order_statuses():
+    from typing import get_args
+
+    from approval.domain.model import OrderStatus, StatusName
+
+    assert sorted(get_args(StatusName)) == sorted(s.value for s in OrderStatus)

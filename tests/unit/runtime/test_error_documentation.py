@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from kc_runtime.errors import ApiError, document_errors, install_error_handlers
+from kc_runtime.errors import ApiError, DocumentedErrors, install_error_handlers
 
 
 class Line(BaseModel):
@@ -15,9 +15,8 @@ class Line(BaseModel):
 
 
 def app() -> FastAPI:
-    http = FastAPI()
+    http = DocumentedErrors()
     install_error_handlers(http)
-    document_errors(http)
 
     @http.post("/lines")
     def add(line: Line) -> dict:

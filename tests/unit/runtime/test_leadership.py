@@ -22,7 +22,7 @@ class Things(ServiceApplication):
 
 
 def runtime_with(roles: list[str]) -> ServiceRuntime:
-    settings = ServiceSettings(service_name=f"things-{uuid4().hex[:6]}", roles=roles)
+    settings = ServiceSettings(service_name=f"things-{uuid4().hex[:6]}", process_roles=roles)
 
     def translate(_: Any) -> list[Any]:
         return []
@@ -40,6 +40,18 @@ def test_a_process_with_the_relay_role_leads_only_while_its_relay_holds_the_lock
 
     runtime.relay._set_active(False)  # the lock connection lost
     assert not runtime.leads()
+
+
+def test_every_step_of_the_relay_calls_its_listeners():
+    runtime = runtime_with(["relay"])
+    assert runtime.relay is not None
+    steps: list[str] = []
+    runtime.relay.moved.append(lambda: steps.append("moved"))
+
+    runtime.relay.on_position(3, 7)
+    runtime.relay.on_position(7, 7)
+
+    assert steps == ["moved", "moved"]
 
 
 def test_a_process_without_the_relay_role_never_leads():

@@ -15,7 +15,7 @@ from kc_runtime.settings import ServiceSettings
 def runtime(**settings: object) -> ServiceRuntime:
     app = ServiceApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     return ServiceRuntime(
-        ServiceSettings(service_name="svc", database_url=SecretStr("memory://"), roles=["api"], **settings),
+        ServiceSettings(service_name="svc", database_url=SecretStr("memory://"), process_roles=["api"], **settings),
         app=app,
         title="svc",
     )

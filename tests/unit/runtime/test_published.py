@@ -6,6 +6,7 @@ The real relay against PostgreSQL and Kafka: ``tests/journeys/test_change_in_for
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,15 +17,18 @@ from tests.conftest import stays_pending
 
 
 class FakeRelay:
-    """What Publication uses of the outbox relay: its position, whether it is active, its position hook."""
+    """What Publication uses of the outbox relay: its position, whether it is active, its listeners of moves."""
 
     def __init__(self) -> None:
         self.position = 0
         self.active = True
         self.seen: list[tuple[int, int]] = []
+        self.moved: list[Callable[[], None]] = []
 
     def on_position(self, position: int, top: int) -> None:
         self.seen.append((position, top))
+        for listener in self.moved:
+            listener()
 
     def step(self, position: int) -> None:
         self.position = position

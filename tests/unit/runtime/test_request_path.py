@@ -26,7 +26,7 @@ def _runtime() -> ServiceRuntime:
         ServiceSettings(
             service_name="svc-path",
             database_url=SecretStr("memory://"),
-            roles=["api"],
+            process_roles=["api"],
             profile="production",
             ops_token=SecretStr(OPS_TOKEN),
         ),

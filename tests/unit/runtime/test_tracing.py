@@ -95,7 +95,11 @@ class Fetched:
 
 def people_runtime(processors: list, *, exporter: str = "none") -> tuple[ServiceRuntime, People]:
     settings = ServiceSettings(
-        service_name="people", database_url="memory://", roles=["api"], otel_exporter=exporter, log_format="console"
+        service_name="people",
+        database_url="memory://",
+        process_roles=["api"],
+        otel_exporter=exporter,
+        log_format="console",
     )
     people = People(env=MEMORY)
     runtime = ServiceRuntime(settings, app=people, title="people", span_processors=processors)

@@ -16,7 +16,6 @@ from users.domain.errors import (
 )
 from users.domain.model import (
     ApproverCandidate,
-    ApproverRemovalReason,
     Company,
     ErpContact,
     KeyClaim,
@@ -96,8 +95,8 @@ def test_removing_an_approver_is_an_event_with_the_remaining_list():
     a, b = candidate(company), candidate(company)
     company.set_approvers([a, b], by=None)
     company.collect_events()
-    company.remove_approver(a.user_id, ApproverRemovalReason.DEACTIVATED, by=None)
-    company.remove_approver(uuid4(), ApproverRemovalReason.DEACTIVATED, by=None)
+    company.remove_approver(a.user_id, "approver_deactivated", by=None)
+    company.remove_approver(uuid4(), "approver_deactivated", by=None)
     (event,) = company.collect_events()
     assert tuple(event.approver_ids) == (b.user_id,)
     assert event.reason == "approver_deactivated"

@@ -16,8 +16,13 @@ import importlib.util
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
+
+if TYPE_CHECKING:  # alembic is imported when a migration runs, not at every start
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 VERSION_TABLE = "alembic_version"
 LOCK_KEY = "kc-schema-migration"
@@ -39,7 +44,7 @@ def history(package: str) -> Path | None:
     return path if path.is_dir() else None
 
 
-def config(versions: Path, dsn: str = "") -> object:
+def config(versions: Path, dsn: str = "") -> Config:
     """Alembic's configuration for one history (no alembic.ini: the URL is the service's own)."""
     from alembic.config import Config
 
@@ -51,10 +56,10 @@ def config(versions: Path, dsn: str = "") -> object:
     return cfg
 
 
-def _script(versions: Path):
+def _script(versions: Path) -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(config(versions))  # type: ignore[arg-type]
+    return ScriptDirectory.from_config(config(versions))
 
 
 def head(versions: Path) -> str:
@@ -75,7 +80,7 @@ def upgrade(versions: Path, dsn: str, target: str = "head") -> tuple[str | None,
     from alembic import command
 
     before = current_sync(dsn)
-    command.upgrade(config(versions, dsn), target)  # type: ignore[arg-type]
+    command.upgrade(config(versions, dsn), target)
     return before, current_sync(dsn)
 
 

@@ -7,7 +7,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from email.utils import getaddresses
 from pathlib import Path
@@ -19,9 +19,12 @@ log = structlog.get_logger("standins.smtp_sink")
 
 
 def _text_of(part: Message) -> str | None:
+    """The part's text; a part the modern API cannot decode (unknown charset, broken encoding) as UTF-8 bytes."""
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
-    except (LookupError, KeyError, ValueError, AttributeError):  # unknown charset, broken encoding
+        if not isinstance(part, MIMEPart):
+            raise ValueError("a part of the legacy API")
+        content = part.get_content()
+    except (LookupError, KeyError, ValueError, AttributeError):
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             return None

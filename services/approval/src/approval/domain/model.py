@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -265,6 +265,20 @@ class OrderStatus(StrEnum):
     CREDIT_HOLD = "credit_hold"
     """released from approval, waiting for the company's credit at the ERP (ADR 0026)"""
     """the ERP refused the order (``erp_rejection_reason``)"""
+
+
+StatusName = Literal[
+    "pending_approval",
+    "released",
+    "rejected",
+    "cancelled",
+    "transmitted",
+    "confirmed",
+    "erp_rejected",
+    "expired",
+    "credit_hold",
+]
+"""An :class:`OrderStatus` by its value, as the API shows and filters it (a test keeps the two equal)."""
 
 
 AT_THE_ERP = (OrderStatus.RELEASED, OrderStatus.TRANSMITTED)

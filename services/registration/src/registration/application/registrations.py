@@ -36,6 +36,7 @@ from registration.domain.model import (
     ConfirmationTokenInvalid,
     CustomerAccount,
     EmailTaken,
+    Language,
     Reason,
     Registration,
     RegistrationNotFound,
@@ -60,7 +61,7 @@ class Applicant:
     email: str
     first_name: str
     last_name: str
-    language: str
+    language: Language
 
 
 @dataclass(frozen=True)

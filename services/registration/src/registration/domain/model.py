@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -49,6 +49,13 @@ class AlreadyRegistered(RegistrationError):
 
 class EmailTaken(RegistrationError):
     code = "email_taken"
+
+
+Language = Literal["de", "en"]
+"""The languages the Kundencenter writes in (checked when a registration is submitted)."""
+
+PublicStatus = Literal["verifying", "awaiting_confirmation", "completed", "rejected"]
+"""What the applicant sees of an attempt (a submitted one is being verified; an expired confirmation is rejected)."""
 
 
 class Status(StrEnum):
@@ -128,7 +135,7 @@ class Registration(Aggregate):
         email: str
         first_name: str
         last_name: str
-        language: str
+        language: Language
         client_address: str
         submitted_at: datetime
 
@@ -140,7 +147,7 @@ class Registration(Aggregate):
         email: str,
         first_name: str,
         last_name: str,
-        language: str,
+        language: Language,
         client_address: str,
         submitted_at: datetime,
     ) -> None:
@@ -224,7 +231,7 @@ class Registration(Aggregate):
         email: str
         first_name: str
         last_name: str
-        language: str
+        language: Language
         company_name: str | None
         token_nonce: str
         token_hash: str
@@ -238,7 +245,7 @@ class Registration(Aggregate):
         email: str,
         first_name: str,
         last_name: str,
-        language: str,
+        language: Language,
         company_name: str | None,
         token_nonce: str,
         token_hash: str,
@@ -370,12 +377,20 @@ class Registration(Aggregate):
 
     # ---- presentation ---------------------------------------------------------------------------------
 
-    def public_status(self, now: datetime) -> tuple[str, str | None]:
+    def public_status(self, now: datetime) -> tuple[PublicStatus, str | None]:
         """(status, public reason) as the applicant may see them; an expired confirmation shows as rejected."""
         if self.is_expired(now):
-            return Status.REJECTED.value, PUBLIC_REASONS[Reason.CONFIRMATION_EXPIRED]
-        status = Status.VERIFYING if self.status is Status.SUBMITTED else self.status
-        return status.value, public_reason(self.reason)
+            return "rejected", PUBLIC_REASONS[Reason.CONFIRMATION_EXPIRED]
+        return _PUBLIC_STATUS[self.status], public_reason(self.reason)
+
+
+_PUBLIC_STATUS: dict[Status, PublicStatus] = {
+    Status.SUBMITTED: "verifying",
+    Status.VERIFYING: "verifying",
+    Status.AWAITING_CONFIRMATION: "awaiting_confirmation",
+    Status.COMPLETED: "completed",
+    Status.REJECTED: "rejected",
+}
 
 
 class CustomerAccount(Aggregate):

@@ -46,7 +46,6 @@ from users.domain.errors import (
 )
 from users.domain.model import (
     UNLIMITED,
-    ApproverRemovalReason,
     Budget,
     Company,
     ErpContact,
@@ -288,7 +287,7 @@ class Directory(ServiceApplication):
         actor.may(Action.DEACTIVATE_USER, _target(user))
         user.deactivate(by=actor.user_id)
         company = self._company(actor.company_id)
-        company.remove_approver(user.id, ApproverRemovalReason.DEACTIVATED, by=actor.user_id)
+        company.remove_approver(user.id, "approver_deactivated", by=actor.user_id)
         self.save(user, company)
         return user_row(user)
 
@@ -323,7 +322,7 @@ class Directory(ServiceApplication):
         actor.may(Action.SET_ROLES, _target(user), granted=set(user.permissions) - before)
         company = self._company(actor.company_id)
         if not user.has(Permission.APPROVE_ORDERS):
-            company.remove_approver(user.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
+            company.remove_approver(user.id, "approve_permission_lost", by=actor.user_id)
         self.save(user, company)
         return user_row(user)
 
@@ -383,7 +382,7 @@ class Directory(ServiceApplication):
                 continue
             holder.recompute_permissions(resolve, role.role_id, by=actor.user_id)
             if not holder.has(Permission.APPROVE_ORDERS):
-                company.remove_approver(holder.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
+                company.remove_approver(holder.id, "approve_permission_lost", by=actor.user_id)
             aggregates.append(holder)
         aggregates.append(company)
         self._save_with_role_name(actor.company_id, role.name, role.id, *aggregates)
@@ -445,7 +444,7 @@ class Directory(ServiceApplication):
         previous.hand_over_main_contact(remaining, resolve, by=actor.user_id)
         target.become_main_contact(resolve, by=actor.user_id)
         if not previous.has(Permission.APPROVE_ORDERS):
-            company.remove_approver(previous.id, ApproverRemovalReason.PERMISSION_LOST, by=actor.user_id)
+            company.remove_approver(previous.id, "approve_permission_lost", by=actor.user_id)
         self.save(company, previous, target)
         return self._company_row(actor.company_id)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from users.domain.email_change import EmailChange
@@ -38,6 +38,9 @@ READ_MODEL_KWARG = "read_model_changes"
 
 
 # ---- rows ------------------------------------------------------------------------------------------------
+
+SubjectType = Literal["user", "company", "role"]
+"""What an audit entry is about."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class AuditDraft:
     at: datetime
     actor_id: UUID | None
     action: str
-    subject_type: str
+    subject_type: SubjectType
     subject_id: UUID
     details: dict[str, Any]
 
@@ -116,7 +119,7 @@ class AuditEntry:
     at: datetime
     actor_id: UUID | None
     action: str
-    subject_type: str
+    subject_type: SubjectType
     subject_id: UUID
     details: dict[str, Any]
 
@@ -213,7 +216,7 @@ def role_row(role: Role) -> RoleRow:
     )
 
 
-_SUBJECTS = {"User": "user", "Company": "company", "Role": "role"}
+_SUBJECTS: dict[str, SubjectType] = {"User": "user", "Company": "company", "Role": "role"}
 
 
 def _owner(event: Any) -> str:

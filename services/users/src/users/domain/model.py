@@ -157,9 +157,8 @@ class UserStatus(StrEnum):
     INACTIVE = "inactive"
 
 
-class ApproverRemovalReason(StrEnum):
-    DEACTIVATED = "approver_deactivated"
-    PERMISSION_LOST = "approve_permission_lost"
+ApproverRemovalReason = Literal["approver_deactivated", "approve_permission_lost"]
+"""Why an approver left the company's approver list by itself: deactivated, or the approve permission lost."""
 
 
 # ---- small rules -----------------------------------------------------------------------------------------
@@ -501,16 +500,18 @@ class Company(Aggregate):
     def remove_approver(self, user_id: UUID, reason: ApproverRemovalReason, by: UUID | None) -> None:
         if user_id in self.approver_ids:
             remaining = tuple(a for a in self.approver_ids if a != user_id)
-            self._approver_removed(user_id=user_id, reason=reason.value, approver_ids=remaining, by=by)
+            self._approver_removed(user_id=user_id, reason=reason, approver_ids=remaining, by=by)
 
     class ApproverRemoved(Aggregate.Event):
         user_id: UUID
-        reason: str
+        reason: ApproverRemovalReason
         approver_ids: Sequence[UUID]
         by: UUID | None
 
     @event(ApproverRemoved)
-    def _approver_removed(self, user_id: UUID, reason: str, approver_ids: Sequence[UUID], by: UUID | None) -> None:
+    def _approver_removed(
+        self, user_id: UUID, reason: ApproverRemovalReason, approver_ids: Sequence[UUID], by: UUID | None
+    ) -> None:
         self.approver_ids = tuple(approver_ids)
 
     def transfer_main_contact(self, to: ApproverCandidate, by: UUID | None) -> None:

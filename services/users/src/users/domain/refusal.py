@@ -10,11 +10,16 @@ a redelivered completion is refused once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 _REFUSALS = uuid5(NAMESPACE_URL, "urn:kundencenter:users:registration-refusals")
+
+
+RefusalReason = Literal["email_taken"]
+"""Why a verified registration could not become a company (its main contact's address belongs to a user)."""
 
 
 class RegistrationRefusal(Aggregate):
@@ -26,12 +31,12 @@ class RegistrationRefusal(Aggregate):
         registration_id: UUID
         company_id: UUID
         customer_number: str
-        reason: str
+        reason: RefusalReason
         refused_at: datetime
 
     @event(Refused)
     def __init__(
-        self, registration_id: UUID, company_id: UUID, customer_number: str, reason: str, refused_at: datetime
+        self, registration_id: UUID, company_id: UUID, customer_number: str, reason: RefusalReason, refused_at: datetime
     ) -> None:
         self.registration_id = registration_id
         self.company_id = company_id

@@ -34,7 +34,7 @@ from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
 from approval.domain.credit import CompanyCredit
 from approval.domain.ledger import Figures
 from approval.domain.members import Member
-from approval.domain.model import Address, Order, OrderContent, OrderLine, OrderStatus
+from approval.domain.model import Address, Order, OrderContent, OrderLine, OrderStatus, StatusName
 from approval.domain.model import Comment as OrderComment
 from approval.domain.pricing import OrderRequest, RequestedLine
 from contracts.common import MultilineText, PlainText
@@ -49,10 +49,7 @@ from kc_runtime.models import Strict
 Text = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX, strip_whitespace=True, min_length=1), PlainText]
 LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX), MultilineText]
 Comment = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX), MultilineText]
-StatusFilter = Literal[
-    "pending_approval", "released", "rejected", "cancelled", "transmitted", "confirmed", "erp_rejected", "credit_hold",
-    "expired",
-]
+StatusFilter = StatusName
 
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

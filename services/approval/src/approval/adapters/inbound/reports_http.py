@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from approval.adapters.inbound.callers import Callers
 from approval.adapters.outbound.figures import TOP, FiguresStore
 from approval.application.orders import Orders
-from approval.application.reports import STATUSES, ReportQuery, rate, report_query
+from approval.application.reports import ReportQuery, rate, report_query
 from approval.domain.members import Member
+from approval.domain.model import StatusName
 from contracts.common import PlainText
 from contracts.limits import SHORT_TEXT_MAX
 from kc_runtime.auth import Caller
@@ -26,7 +27,7 @@ from kc_runtime.eventstore import WorkerPool
 
 Moment = Annotated[str, StringConstraints(max_length=40, strip_whitespace=True)]
 Reference = Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX), PlainText]
-StatusFilter = Literal[STATUSES]  # type: ignore[valid-type]
+StatusFilter = StatusName
 
 
 class Money(BaseModel):

@@ -8,7 +8,7 @@ is the support view on the internal port (not routed by the gateway).
 import hashlib
 import ipaddress
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -21,7 +21,7 @@ from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 from registration.application.registrations import Applicant, RecordedEvent, Registrations
 from registration.domain.lockout import AttemptCounter, CounterKind
-from registration.domain.model import PUBLIC_MESSAGES, Registration
+from registration.domain.model import PUBLIC_MESSAGES, Language, PublicStatus, Registration
 
 CustomerNumber = Annotated[
     str,
@@ -57,7 +57,7 @@ class RegistrationIn(Strict):
     email: Email
     first_name: PersonName
     last_name: PersonName
-    language: Literal["de", "en"] = "de"
+    language: Language = "de"
 
 
 class ConfirmIn(Strict):
@@ -66,7 +66,7 @@ class ConfirmIn(Strict):
 
 class RegistrationOut(BaseModel):
     id: UUID
-    status: Literal["verifying", "awaiting_confirmation", "completed", "rejected"]
+    status: PublicStatus
     reason: str | None = None
     """Safe to show: never says which of customer number, invoice number or e-mail address was wrong."""
     message: str | None = None
@@ -78,7 +78,7 @@ def registration_out(registration: Registration, now: datetime) -> RegistrationO
     shown, reason = registration.public_status(now)
     return RegistrationOut(
         id=registration.id,
-        status=shown,  # type: ignore[arg-type]
+        status=shown,
         reason=reason,
         message=PUBLIC_MESSAGES.get(reason) if reason else None,
         submitted_at=registration.submitted_at,

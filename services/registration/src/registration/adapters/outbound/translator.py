@@ -40,7 +40,7 @@ def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable
                 email=event.email,
                 first_name=event.first_name,
                 last_name=event.last_name,
-                language=event.language,  # type: ignore[arg-type]  # checked when the registration began
+                language=event.language,
                 token=token,
                 expires_at=event.expires_at,
                 confirm_path=confirm_path_template.format(registration_id=registration_id, token=token),

@@ -255,7 +255,7 @@ def user_out(u: UserRow) -> UserOut:
         first_name=u.first_name,
         last_name=u.last_name,
         language=u.language,
-        status=u.status,  # type: ignore[arg-type]
+        status="active" if u.status == "active" else "inactive",
         role_ids=list(u.role_ids),
         permissions=list(u.permissions),
         budget=BudgetIO.of(u.budget),
@@ -325,7 +325,7 @@ def audit_out(e: AuditEntry) -> AuditEntryOut:
         at=e.at,
         actor_id=e.actor_id,
         action=e.action,
-        subject_type=e.subject_type,  # type: ignore[arg-type]
+        subject_type=e.subject_type,
         subject_id=e.subject_id,
         details=e.details,
     )

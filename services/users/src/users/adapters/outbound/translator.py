@@ -7,7 +7,7 @@ KeyClaim events are bookkeeping and stay inside.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from contracts.base import Message, Money
@@ -48,6 +48,11 @@ class _Administered(Protocol):
 
 def _ids(event: _Administered) -> dict[str, Any]:
     return {"user_id": event.originator_id, "company_id": event.company_id, "changed_by": event.by}
+
+
+@runtime_checkable
+class _OfCompany(Protocol):
+    company_id: UUID
 
 
 def _user_message(event: User.Event) -> Message | None:
@@ -107,7 +112,7 @@ def _company_message(event: Company.Event) -> Message | None:
         return v1.ApproverRemoved(
             company_id=company_id,
             user_id=event.user_id,
-            reason=event.reason,  # type: ignore[arg-type]  # an ApproverRemovalReason value; the message checks it
+            reason=event.reason,
             approver_ids=list(event.approver_ids),
             changed_by=event.by,
         )
@@ -150,7 +155,7 @@ def translate(event: Any) -> Sequence[Outgoing]:
             company_id=event.company_id,
             registration_id=event.registration_id,
             customer_number=event.customer_number,
-            reason=event.reason,  # type: ignore[arg-type]
+            reason=event.reason,
             refused_at=event.refused_at,
         )
         topic = USERS_COMPANIES
@@ -167,7 +172,8 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return []
     if message is None:
         return []
-    return [Outgoing(topic=topic, key=str(message.company_id), message=message)]  # type: ignore[attr-defined]
+    assert isinstance(message, _OfCompany), "every message of users names its company: its key"
+    return [Outgoing(topic=topic, key=str(message.company_id), message=message)]
 
 
 def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable[[Any], Sequence[Outgoing]]:
