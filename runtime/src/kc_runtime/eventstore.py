@@ -3,6 +3,8 @@
 * :class:`ServiceApplication` records tracking positions in the same transaction as new events (the
   idempotent consumer) and stamps every stored event with the correlation and causation ids and the W3C
   traceparent of the work that caused it (so the relay can put them in the Kafka headers).
+* :class:`WithEventsRecorder` writes a service's own rows (a read model, an index) in the transaction of a save's
+  events, through :class:`WithEvents` writers.
 * :class:`WorkerPool` runs the synchronous library in a thread pool sized to its connection pool.
 """
 
@@ -14,7 +16,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import parse_qsl
 from uuid import UUID
 
@@ -31,7 +33,10 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 from eventsourcing.utils import Environment, get_topic
-from psycopg.sql import SQL, Identifier
+from psycopg import Cursor
+from psycopg import Error as PsycopgError
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
 
 from kc_runtime import context
 from kc_runtime.settings import POSTGRES_PARAMS
@@ -168,6 +173,95 @@ class MultiTrackingRecorder(PostgresProcessRecorder):
         for tracking in kwargs.get(MORE_TRACKING_KWARG, ()):
             self._insert_tracking(curs, tracking=tracking)
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+class WithEvents(Protocol):
+    """A writer of rows that must commit exactly with a save's events: a read model the next request reads, an
+    index a later message of the same partition reads, a check across aggregates that may refuse the save.
+
+    The application hands it its rows under ``kwarg`` (``processing_event.saved_kwargs[kwarg] = rows`` in its
+    ``_record``, or ``app.save(..., **{kwarg: rows})``); :class:`WithEventsRecorder` calls :meth:`write` for every
+    save carrying them, after the events are inserted (under the events table lock: writers are serialised). Use
+    it for rows that must never lag or lead the events; a projection that may lag follows the log instead
+    (:mod:`kc_runtime.follower`)."""
+
+    @property
+    def kwarg(self) -> str:
+        """The save's keyword argument that carries this writer's rows"""
+
+    @property
+    def schema(self) -> Sequence[str]:
+        """Idempotent DDL of its tables, run with the event store's ``CREATE TABLE`` statements"""
+
+    def write(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        notification_ids: Sequence[int],
+        payload: Any,
+    ) -> None:
+        """Write ``payload`` (what the save put under :attr:`kwarg`) with ``curs``, in the events' transaction, in
+        pipeline mode; ``notification_ids``: the ids of ``stored_events``, in order. An error (raised here, or by
+        the server) fails the save: neither the events nor any writer's rows are committed."""
+
+
+FAIL_TRANSACTION = (
+    b"DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'check_violation',"
+    b" MESSAGE = 'rows written with the events failed'; END $$"
+)
+
+
+class WithEventsRecorder(MultiTrackingRecorder):
+    """The process recorder that also writes the rows of its :attr:`writers` in the save's transaction.
+
+    A service names a subclass with its writers as its recorder (``PROCESS_RECORDER_TOPIC``)::
+
+        class ProjectingRecorder(WithEventsRecorder):
+            writers = (ReadModelWriter(),)
+
+    Their tables are created with the event store's (``CREATE_TABLE``); declare them to the runtime too
+    (``Tables.of(*schema, create=False)``), which requires them when it may not create them.
+
+    This is the one place that overrides the library's private ``_fetch_ids_after_insert_events`` (eventsourcing
+    9.5.6): ``PostgresApplicationRecorder.insert_events`` calls it inside the transaction that inserted the
+    events, after the insert (so after the table lock and the version checks), with the cursor holding their
+    notification ids and the save's keyword arguments, and commits whatever it wrote — also when it raises, which
+    is why a failing writer makes the server fail the transaction (:data:`FAIL_TRANSACTION`).
+    ``tests/integration/test_with_events.py`` and ``tests/unit/runtime/test_with_events.py`` fail when a new
+    version of the library changes that.
+    """
+
+    writers: ClassVar[Sequence[WithEvents]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.writers and self.datastore.enable_db_functions:
+            # the library inserts through a database function then, and never calls the hook
+            raise ValueError(f"{type(self).__name__} needs POSTGRES_ENABLE_DB_FUNCTIONS off")
+        for writer in self.writers:
+            self.sql_create_statements.extend(Composed([SQL(s)]) for s in writer.schema)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        todo = [(writer, kwargs[writer.kwarg]) for writer in self.writers if kwargs.get(writer.kwarg)]
+        if not todo:
+            return ids
+        conn = curs.connection
+        try:
+            with conn.pipeline(), conn.cursor() as cur:
+                for writer, payload in todo:
+                    writer.write(cur, stored_events, ids or (), payload)
+        except BaseException as exc:
+            if isinstance(exc, PsycopgError) and exc.sqlstate is not None:
+                raise  # the server has failed the transaction already
+            # Never let the events commit without their rows: the library would commit them. That includes a
+            # value psycopg refused on the client (a NUL character, say), which never reached the server.
+            with conn.pipeline():
+                conn.execute(FAIL_TRANSACTION)
+            raise
+        return ids
 
 
 class ServiceApplication(Application[UUID]):

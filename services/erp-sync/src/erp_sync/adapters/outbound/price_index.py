@@ -1,7 +1,8 @@
 """The price index in PostgreSQL (see ``erp_sync.application.prices``): one row per customer and article, whether
-it is listed and the last full resend that carried it. Written by the :class:`IndexingRecorder
-<erp_sync.adapters.outbound.replay_index.IndexingRecorder>` in the events' transaction, so the end of a resend,
-handled after every article of it (same key, same partition), reads exactly what was recorded before it.
+it is listed and the last full resend that carried it. Written by :class:`PriceIndexWriter` (a writer of the
+:class:`IndexingRecorder <erp_sync.adapters.outbound.replay_index.IndexingRecorder>`) in the events' transaction,
+so the end of a resend, handled after every article of it (same key, same partition), reads exactly what was
+recorded before it.
 
 Rebuildable from the ``CustomerPrice`` events; created with the event store's tables, declared to the runtime
 (:data:`TABLES`)."""
@@ -11,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from erp_sync.application.prices import PriceIndexEntry
+from erp_sync.application.prices import PRICE_INDEX_KWARG, PriceIndexEntry
 from kc_runtime.schema import Tables
 
 SCHEMA = [
@@ -37,8 +38,23 @@ UPSERT = (
 )
 
 
-def write(curs: Cursor[DictRow], entries: Sequence[PriceIndexEntry]) -> None:
-    curs.executemany(UPSERT, [{"c": e.customer_number, "s": e.sku, "l": e.listed, "r": e.resend_id} for e in entries])
+class PriceIndexWriter:
+    """A save's price index entries (``PRICE_INDEX_KWARG``), written with its events
+    (:class:`kc_runtime.eventstore.WithEvents`)."""
+
+    kwarg = PRICE_INDEX_KWARG
+    schema = SCHEMA
+
+    def write(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        notification_ids: Sequence[int],
+        payload: Sequence[PriceIndexEntry],
+    ) -> None:
+        curs.executemany(
+            UPSERT, [{"c": e.customer_number, "s": e.sku, "l": e.listed, "r": e.resend_id} for e in payload]
+        )
 
 
 class PostgresPriceIndex:

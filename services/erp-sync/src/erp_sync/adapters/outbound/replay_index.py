@@ -1,7 +1,8 @@
 """The replay index in PostgreSQL, written in the events' transaction (see ``erp_sync.application.replay_index``).
 
-:class:`IndexingRecorder` is the event store's process recorder with one addition: after inserting a save's events
-it inserts an ``erp_sync_replay_index`` row (notification id, stored at, company) for each event a replay
+:class:`IndexingRecorder` is the event store's process recorder with two writers of rows with the events
+(:class:`kc_runtime.eventstore.WithEventsRecorder`): after a save's events are inserted, :class:`ReplayIndexWriter`
+inserts an ``erp_sync_replay_index`` row (notification id, stored at, company) for each event a replay
 republishes. A replay then reads the log joined with the index from the instant on: its cost grows with what it
 republishes, not with the log. Events stored before the index existed are indexed once, by the first replay
 (:meth:`PostgresReplayIndex.backfill`); deleting the row of ``erp_sync_replay_index_state`` makes the next replay
@@ -21,12 +22,11 @@ from eventsourcing.persistence import Mapper, Notification, ProcessRecorder, Sto
 from eventsourcing.utils import get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Identifier
 
 from erp_sync.adapters.outbound import price_index
-from erp_sync.application.prices import PRICE_INDEX_KWARG, PriceIndexEntry
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
-from kc_runtime.eventstore import MultiTrackingRecorder
+from kc_runtime.eventstore import WithEventsRecorder
 from kc_runtime.schema import Tables
 
 SCHEMA = [
@@ -51,28 +51,25 @@ def _rows(entries: Sequence[IndexEntry], ids: Sequence[int]) -> list[tuple[int, 
     return [(ids[e.event_index], e.stored_at, e.company_id) for e in entries]
 
 
-class IndexingRecorder(MultiTrackingRecorder):
+class ReplayIndexWriter:
+    """A save's replay index entries (``REPLAY_INDEX_KWARG``), written with its events
+    (:class:`kc_runtime.eventstore.WithEvents`)."""
+
+    kwarg = REPLAY_INDEX_KWARG
+    schema = SCHEMA
+
+    def write(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], notification_ids: Sequence[int], payload: Any
+    ) -> None:
+        if notification_ids:
+            curs.executemany(INSERT, _rows(payload, notification_ids))
+
+
+class IndexingRecorder(WithEventsRecorder):
     """The process recorder that also writes the replay index and the price index (``price_index``), in the
     events' transaction."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.datastore.enable_db_functions:
-            raise ValueError("the replay index needs POSTGRES_ENABLE_DB_FUNCTIONS off")
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in price_index.SCHEMA)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        entries: Sequence[IndexEntry] | None = kwargs.get(REPLAY_INDEX_KWARG)
-        if entries and ids:
-            curs.executemany(INSERT, _rows(entries, ids))
-        prices: Sequence[PriceIndexEntry] | None = kwargs.get(PRICE_INDEX_KWARG)
-        if prices:
-            price_index.write(curs, prices)
-        return ids
+    writers = (ReplayIndexWriter(), price_index.PriceIndexWriter())
 
 
 class PostgresReplayIndex:

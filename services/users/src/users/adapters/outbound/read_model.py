@@ -1,10 +1,11 @@
 """The users read model in PostgreSQL, written in the same transaction as the events.
 
-:class:`ProjectingRecorder` is the event store's process recorder with one addition: after it has inserted a
-save's events (under the events table lock, so writers are serialised), it applies the save's read-model
-changes and checks the company-wide invariants that span aggregates — approvers are active users holding
-``approve_orders``; each company has exactly one active main contact. A violation raises a PostgreSQL
-``check_violation``, which rolls the whole save back and reaches the caller as a conflict (HTTP 409).
+:class:`ProjectingRecorder` is the event store's process recorder with one writer of rows with the events
+(:class:`kc_runtime.eventstore.WithEventsRecorder`): after a save's events are inserted (under the events table
+lock, so writers are serialised), :class:`ReadModelWriter` applies the save's read-model changes and checks the
+company-wide invariants that span aggregates — approvers are active users holding ``approve_orders``; each company
+has exactly one active main contact. A violation raises a PostgreSQL ``check_violation``, which rolls the whole
+save back and reaches the caller as a conflict (HTTP 409).
 
 :class:`PostgresReadModel` answers the queries, from the same connection pool (see ADR 0004).
 """
@@ -18,14 +19,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
 from psycopg.types.json import Jsonb
 
-from kc_runtime.eventstore import MultiTrackingRecorder
+from kc_runtime.eventstore import WithEventsRecorder
 from users.application.read_model import (
     READ_MODEL_KWARG,
     AuditEntry,
@@ -258,35 +257,24 @@ def apply_changes(cur: Cursor[DictRow], changes: Changes, notification_ids: Sequ
         cur.execute(CHECK_INVARIANTS.encode(), {"ids": list(changes.company_ids)})
 
 
-class ProjectingRecorder(MultiTrackingRecorder):
+class ReadModelWriter:
+    """A save's read-model changes (``READ_MODEL_KWARG``), written with its events, then the company-wide
+    invariants checked (:class:`kc_runtime.eventstore.WithEvents`)."""
+
+    kwarg = READ_MODEL_KWARG
+    schema = SCHEMA
+
+    def write(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], notification_ids: Sequence[int], payload: Any
+    ) -> None:
+        if notification_ids:
+            apply_changes(curs, payload, notification_ids, check=True)
+
+
+class ProjectingRecorder(WithEventsRecorder):
     """The process recorder that also writes the read model, in the events' transaction."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.datastore.enable_db_functions:
-            raise ValueError("the users read model needs POSTGRES_ENABLE_DB_FUNCTIONS off")
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        changes: Changes | None = kwargs.get(READ_MODEL_KWARG)
-        if changes and ids:
-            conn = curs.connection
-            try:
-                with conn.pipeline(), conn.cursor() as cur:
-                    apply_changes(cur, changes, ids, check=True)
-            except BaseException as exc:
-                if isinstance(exc, psycopg.Error) and exc.sqlstate is not None:
-                    raise  # the server has failed the transaction already
-                # Never let the events commit without their read model: make the transaction fail. That
-                # includes a value psycopg refused on the client (a NUL character, say): it never reached
-                # the server, and eventsourcing would commit the events without their read model.
-                with conn.pipeline():
-                    conn.execute(b"SELECT rm_assert(false, 'read model projection failed')")
-                raise
-        return ids
+    writers = (ReadModelWriter(),)
 
 
 class PostgresReadModel:
