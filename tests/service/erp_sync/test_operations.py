@@ -198,16 +198,13 @@ async def test_the_pending_gauge_shows_what_the_erp_has_not_answered():
     async def pending() -> dict[str, int]:
         return dict(counts)
 
-    runtime = SimpleNamespace(
-        settings=ErpSyncSettings(database_url="memory://"), app=ErpSync().exchanges, blocking=WorkerPool(1)
-    )
-    gauge = PendingGauge(runtime, pending, interval_s=1)  # type: ignore[arg-type]
-    await gauge.refresh()
+    gauge = PendingGauge("erp-sync", pending, interval_s=1, leads=lambda: True)
+    await gauge.tick()
     labels = {"kc_service": "erp-sync"}
     assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "sales_order"}) == 3
     assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "contact"}) == 0
     counts["sales_order"] = 1
-    await gauge.refresh()
+    await gauge.tick()
     assert REGISTRY.get_sample_value("kc_erp_sync_pending", {**labels, "kind": "sales_order"}) == 1
 
 

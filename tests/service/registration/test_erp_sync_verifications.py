@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from contracts.erp.v1 import (
     CustomerCenterActivated,
@@ -25,10 +27,13 @@ from contracts.registration.v1 import (
 )
 from contracts.topics import APPROVAL_ORDERS, ERP_INBOUND_CUSTOMER_VERIFICATION_RESULTS, REGISTRATION_REGISTRATIONS
 from erp_sync.adapters.inbound.kafka import consumer_specs, verification_consumer_specs
+from erp_sync.adapters.inbound.verification_http import verification_ops_router
+from erp_sync.adapters.outbound.metrics import failure_of
 from erp_sync.adapters.outbound.translator import translate
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.verifications import PendingVerifications, Verifications
-from erp_sync.domain.verification import RetryPolicy
+from erp_sync.domain.model import RetryPolicy
+from kc_runtime.eventstore import WorkerPool
 from tests.service.registration.wire import Inbox, Outbox, published
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -49,7 +54,7 @@ class ErpSync:
         self.verifications = Verifications(self.exchanges, RetryPolicy(5, 60, 3600), self.clock)
         self.inbox = Inbox(self.exchanges, "erp-sync", verification_consumer_specs(self.verifications))
         self.outbox = Outbox(self.exchanges, translate, "erp-sync")
-        self.pending = PendingVerifications(self.exchanges)
+        self.pending = PendingVerifications(self.exchanges, self.verifications.policy)
         self._ids = iter(range(1, 10_000))
 
     async def asked(self, registration_id=None, customer_number: str = "10001", invoice: str = "R-10001-1"):
@@ -77,7 +82,7 @@ class ErpSync:
 
     def tick(self) -> int:
         self.pending.refresh()
-        return sum(1 for rid in self.pending.due_now(self.clock()) if self.verifications.retry(rid))
+        return sum(1 for xid in self.pending.due_now(self.clock()) if self.verifications.resend_if_due(xid))
 
 
 @pytest.fixture
@@ -151,7 +156,7 @@ async def test_an_answered_question_is_not_asked_again(erp_sync: ErpSync):
 
 async def test_the_schedule_is_rebuilt_from_the_log_after_a_restart(erp_sync: ErpSync):
     rid = await erp_sync.asked()
-    erp_sync.pending = PendingVerifications(erp_sync.exchanges)  # a new process: empty view
+    erp_sync.pending = PendingVerifications(erp_sync.exchanges, erp_sync.verifications.policy)  # a new process
     erp_sync.clock.now = T0 + timedelta(seconds=5)
     assert erp_sync.tick() == 1
     assert erp_sync.verifications.verification(rid).attempts == 2
@@ -165,6 +170,55 @@ async def test_a_question_unanswered_past_the_deadline_fails_as_erp_unavailable(
     assert (failed.registration_id, failed.reason) == (rid, "erp_unavailable")
     await erp_sync.erp_answers(rid, "verified", CUSTOMER)  # too late
     assert erp_sync.outbox.of_type(CustomerVerified) == []
+
+
+async def test_an_abandoned_question_is_not_asked_again_and_failed_once(erp_sync: ErpSync):
+    await erp_sync.asked()
+    erp_sync.clock.now = T0 + timedelta(hours=2)
+    assert erp_sync.tick() == 1
+    erp_sync.clock.now = T0 + timedelta(hours=3)
+    assert erp_sync.tick() == 0
+    assert len(erp_sync.outbox.of_type(CustomerVerificationRequested)) == 1
+    assert len(erp_sync.outbox.of_type(CustomerVerificationFailed)) == 1
+
+
+async def test_questions_asked_again_and_abandoned_count_as_the_verifications_failures(erp_sync: ErpSync):
+    await erp_sync.asked()
+    erp_sync.clock.now = T0 + timedelta(seconds=5)
+    erp_sync.tick()
+    erp_sync.clock.now = T0 + timedelta(hours=2)
+    erp_sync.tick()
+    events = [event for _, event, _ in erp_sync.exchanges.notifications(0, 100)]
+    assert [failure_of(e) for e in events] == [None, ("verification", "retried"), ("verification", "dead_lettered")]
+
+
+def ops(erp_sync: ErpSync) -> httpx.AsyncClient:
+    app = FastAPI()
+    app.include_router(verification_ops_router(erp_sync.verifications, WorkerPool(1)))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://erp-sync")
+
+
+async def test_the_operator_view_shows_a_question_waiting_with_when_it_is_asked_again(erp_sync: ErpSync):
+    rid = await erp_sync.asked()
+    erp_sync.clock.now = T0 + timedelta(seconds=5)
+    erp_sync.tick()
+    async with ops(erp_sync) as client:
+        shown = (await client.get(f"/ops/customer-verifications/{rid}")).json()
+    assert (shown["status"], shown["attempts"], shown["outcome"]) == ("requested", 2, None)
+    assert datetime.fromisoformat(shown["next_attempt_at"]) == T0 + timedelta(seconds=15)
+
+
+async def test_the_operator_view_shows_answered_and_abandoned_questions_in_the_verifications_words(erp_sync):
+    answered, abandoned = await erp_sync.asked(), await erp_sync.asked()
+    await erp_sync.erp_answers(answered, "verified", CUSTOMER)
+    erp_sync.clock.now = T0 + timedelta(hours=2)
+    erp_sync.tick()
+    async with ops(erp_sync) as client:
+        shown = [(await client.get(f"/ops/customer-verifications/{rid}")).json() for rid in (answered, abandoned)]
+    assert [(x["status"], x["outcome"], x["next_attempt_at"]) for x in shown] == [
+        ("answered", "verified", None),
+        ("abandoned", None, None),
+    ]
 
 
 def completed(customer_number: str = "10001", company_id=None) -> RegistrationCompleted:

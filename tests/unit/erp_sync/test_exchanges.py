@@ -9,9 +9,8 @@ from uuid import uuid4
 import pytest
 
 from erp_sync.domain.customers import Customer
-from erp_sync.domain.model import ContactExchange, DeliveryStatus, SalesOrderExchange
+from erp_sync.domain.model import ContactExchange, DeliveryStatus, RetryPolicy, SalesOrderExchange
 from erp_sync.domain.operations import OperatorRun, RunStatus
-from erp_sync.domain.verification import RetryPolicy
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(initial_s=10, max_s=40, give_up_after_s=100)

@@ -3,14 +3,13 @@ active) exports kc_erp_sync_pending; another replica withdraws its series and do
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+import asyncio
 from uuid import uuid4
 
 from prometheus_client import REGISTRY
-from pydantic import SecretStr
 
 from erp_sync.adapters.outbound.metrics import PendingGauge
+from kc_runtime.periodic import Periodic
 
 
 def replica(leading: list[bool]) -> tuple[PendingGauge, list[int]]:
@@ -20,9 +19,7 @@ def replica(leading: list[bool]) -> tuple[PendingGauge, list[int]]:
         calls.append(1)
         return {"sales_order": 4, "contact": 1}
 
-    settings = SimpleNamespace(service_name=f"erp-sync-{uuid4().hex[:6]}", database_url=SecretStr("memory://"))
-    runtime: Any = SimpleNamespace(settings=settings, app=SimpleNamespace(name="Exchanges"), blocking=None)
-    return PendingGauge(runtime, counts, interval_s=5.0, leads=lambda: leading[0]), calls
+    return PendingGauge(f"erp-sync-{uuid4().hex[:6]}", counts, interval_s=5.0, leads=lambda: leading[0]), calls
 
 
 def pending(gauge: PendingGauge, kind: str) -> float | None:
@@ -59,13 +56,31 @@ async def test_a_replica_that_loses_the_lead_withdraws_its_series():
     assert pending(gauge, "contact") is None
 
 
-def test_by_default_the_gauge_asks_its_runtime_who_leads():
-    settings = SimpleNamespace(service_name="erp-sync", database_url=SecretStr("memory://"))
-    runtime: Any = SimpleNamespace(
-        settings=settings, app=SimpleNamespace(name="Exchanges"), blocking=None, leads=lambda: "asked"
+async def test_the_gauge_is_a_periodic_task_refreshed_every_interval():
+    gauge, calls = replica([True])
+    pauses: list[float] = []
+    refreshed = asyncio.Event()
+
+    async def recorded(seconds: float) -> None:
+        pauses.append(seconds)
+        refreshed.set()
+        await asyncio.Event().wait()  # until stopped
+
+    gauge.sleep = recorded
+    assert isinstance(gauge, Periodic)
+    await gauge.start()
+    try:
+        await asyncio.wait_for(refreshed.wait(), timeout=5)
+    finally:
+        await gauge.stop()
+
+    assert (calls, pauses) == ([1], [5.0])
+    assert pending(gauge, "sales_order") == 4
+
+
+def test_the_failure_counters_are_shown_at_zero_from_the_start():
+    gauge, _ = replica([False])
+    value = REGISTRY.get_sample_value(
+        "kc_erp_sync_failures_total", {"kc_service": gauge.service, "kind": "verification", "outcome": "dead_lettered"}
     )
-
-    async def counts() -> dict[str, int]:
-        return {}
-
-    assert PendingGauge(runtime, counts, interval_s=5.0).leads() == "asked"
+    assert value == 0

@@ -13,7 +13,7 @@ from erp_sync.adapters.inbound.kafka import (
     verification_consumer_specs,
 )
 from erp_sync.adapters.inbound.prices_http import price_ops_router
-from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_tick, verification_tick
+from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_look, verification_look
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
 from erp_sync.adapters.outbound import price_index, read_model, replay_index
 from erp_sync.adapters.outbound.metrics import PendingGauge
@@ -25,7 +25,7 @@ from erp_sync.application.deliveries import Deliveries
 from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
 from erp_sync.application.operations import OperatorRuns
 from erp_sync.application.verifications import Verifications
-from erp_sync.domain.verification import RetryPolicy
+from erp_sync.domain.model import RetryPolicy
 from erp_sync.settings import ErpSyncSettings
 from erp_sync.verification_settings import VerificationSettings
 from kc_runtime.serve import serve
@@ -68,31 +68,11 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         *price_consumer_specs(exchanges),
     ]
 
-    def leader(rt: ServiceRuntime) -> bool:
-        return rt.relay is not None and rt.relay.active
-
-    def verification_retries(rt: ServiceRuntime) -> RetrySchedule:
-        tick = verification_tick(verifications)
-        return RetrySchedule(
-            rt, "verification-retries", tick, verification.schedule_interval_s, lambda: leader(rt),
-            horizon_s=verifications.policy.initial_s, clock=verifications.clock,
-        )  # fmt: skip
-
-    def delivery_retries(rt: ServiceRuntime) -> RetrySchedule:
-        tick = delivery_tick(deliveries)
-        return RetrySchedule(
-            rt, "delivery-retries", tick, settings.delivery_schedule_interval_s, lambda: leader(rt),
-            horizon_s=deliveries.policy.initial_s, clock=deliveries.clock,
-        )  # fmt: skip
-
     def projector(rt: ServiceRuntime) -> ExchangeProjector:
         return ExchangeProjector(
             states=states, service=settings.service_name, app=exchanges, dsn=dsn, blocking=rt.blocking,
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
-
-    def pending_gauge(rt: ServiceRuntime) -> PendingGauge:
-        return PendingGauge(rt, states.pending, interval_s=5.0)
 
     def operations(rt: ServiceRuntime) -> Operations:
         return Operations(rt, exchanges=exchanges, runs=OperatorRuns(exchanges), deliveries=deliveries, specs=specs)
@@ -105,10 +85,25 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         title="Kundencenter erp-sync",
         description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
         domain_errors=DOMAIN_ERRORS,
-        followers=[verification_retries, delivery_retries, projector, operations, pending_gauge],
+        followers=[projector, operations],
         tables=tables,
         on_shutdown=[states.close],
     )
+    # the leading replica's periodic work (where the relay runs): the retry schedules and the pending gauge
+    periodic = [
+        RetrySchedule(
+            "verification-retries", verification_look(verifications), verification.schedule_interval_s,
+            runtime.leads, runtime.blocking, horizon_s=verifications.policy.initial_s, clock=verifications.clock,
+        ),
+        RetrySchedule(
+            "delivery-retries", delivery_look(deliveries), settings.delivery_schedule_interval_s,
+            runtime.leads, runtime.blocking, horizon_s=deliveries.policy.initial_s, clock=deliveries.clock,
+        ),
+        PendingGauge(settings.service_name, states.pending, interval_s=5.0, leads=runtime.leads),
+    ] if runtime.relay is not None else []  # fmt: skip
+    for task in periodic:
+        runtime.on_startup.append(task.start)
+        runtime.on_shutdown.insert(0, task.stop)
     runtime.include_router(ops_router(exchanges, runtime.blocking, states=states, settings=settings))
     runtime.include_router(verification_ops_router(verifications, runtime.blocking))
     runtime.include_router(price_ops_router(exchanges, runtime.blocking, settings))

@@ -12,8 +12,8 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from erp_sync.application.exchanges import DueView, Exchanges
-from erp_sync.domain.model import ContactExchange, SalesOrderExchange
-from erp_sync.domain.verification import RetryPolicy
+from erp_sync.domain.model import ContactExchange, RetryPolicy, SalesOrderExchange
+from erp_sync.domain.verification import CustomerVerificationExchange
 
 SO = SalesOrderExchange
 CX = ContactExchange
@@ -38,15 +38,7 @@ class Deliveries:
         exchange = self.exchanges.find(exchange_id)
         if not isinstance(exchange, SalesOrderExchange | ContactExchange):
             return False
-        before = exchange.version
-        exchange.resend_if_due(self.clock(), self.policy)
-        if exchange.version == before:
-            return False
-        try:
-            self.exchanges.save(exchange)
-        except IntegrityError:
-            return False  # answered concurrently; the schedule sees it on its next refresh
-        return True
+        return resend_if_due(self.exchanges, exchange, self.clock(), self.policy)
 
     def for_key(self, idempotency_key: str) -> Exchange | None:
         """The exchange an outbound message's idempotency key belongs to (sales orders and contacts)."""
@@ -62,11 +54,27 @@ class Deliveries:
         return None
 
 
+def resend_if_due(
+    exchanges: Exchanges, delivery: Exchange | CustomerVerificationExchange, now: datetime, policy: RetryPolicy
+) -> bool:
+    """Have ``delivery`` send its message again (or give up) if its answer is overdue, and save it; False if
+    nothing was due or another process won."""
+    before = delivery.version
+    delivery.resend_if_due(now, policy)
+    if delivery.version == before:
+        return False
+    try:
+        exchanges.save(delivery)
+    except IntegrityError:
+        return False  # answered concurrently; the schedule sees it on its next refresh
+    return True
+
+
 class PendingDeliveries(DueView):
     """Which deliveries (sales orders, contacts) wait for the ERP's answer, and when each is due again."""
 
-    OPENING = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)
-    CLOSING = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)
+    OPENING: tuple[type, ...] = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)
+    CLOSING: tuple[type, ...] = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)
     TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))
 
     def __init__(self, exchanges: Exchanges, policy: RetryPolicy, page: int = 1000) -> None:

@@ -9,11 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from erp_sync.application.exchanges import DueView, ExchangeNotFound, Exchanges
-from erp_sync.domain.verification import CustomerCenterActivation, CustomerVerificationExchange, RetryPolicy
+from erp_sync.application.deliveries import PendingDeliveries, resend_if_due
+from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
+from erp_sync.domain.model import RetryPolicy
+from erp_sync.domain.verification import CustomerCenterActivation, CustomerVerificationExchange, Outcome
+
+CV = CustomerVerificationExchange
 
 
 def _utcnow() -> datetime:
@@ -37,21 +40,19 @@ class Verifications:
         """Ask the ERP to verify a registration attempt; nothing if asked already (idempotent)."""
         if self.find(registration_id) is not None:
             return []
-        now = self.clock()
         return [
             CustomerVerificationExchange(
                 registration_id=registration_id,
                 customer_number=customer_number,
                 invoice_number=invoice_number,
-                requested_at=now,
-                next_attempt_at=now + self.policy.delay(1),
+                requested_at=self.clock(),
             )
         ]
 
     def answer(
         self,
         registration_id: UUID,
-        outcome: str,
+        outcome: Outcome,
         customer: dict[str, Any] | None,
         contacts: list[dict[str, Any]],
         answered_at: datetime,
@@ -86,20 +87,17 @@ class Verifications:
 
     # ---- the retry schedule -----------------------------------------------------------------------------
 
-    def retry(self, registration_id: UUID) -> bool:
-        """Ask again (or give up) if the question is due; False if nothing was due or another process won."""
-        exchange = self.find(registration_id)
+    def resend_if_due(self, exchange_id: UUID) -> bool:
+        """Ask again (or give up) if the question of exchange ``exchange_id`` (as :class:`PendingVerifications`
+        names it) is due; False if nothing was due or another process won. There is no operator's retry."""
+        exchange = self.exchanges.find(exchange_id, CustomerVerificationExchange)
         if exchange is None:
             return False
-        before = exchange.version
-        exchange.retry(self.clock(), self.policy)
-        if exchange.version == before:
-            return False
-        try:
-            self.exchanges.save(exchange)
-        except IntegrityError:
-            return False  # answered or retried concurrently; the schedule sees it on its next refresh
-        return True
+        return resend_if_due(self.exchanges, exchange, self.clock(), self.policy)
+
+    def due_at(self, exchange: CustomerVerificationExchange) -> datetime | None:
+        """When the question is asked again (None: answered or abandoned)."""
+        return exchange.due_at(self.policy)
 
     # ---- queries ----------------------------------------------------------------------------------------
 
@@ -121,25 +119,9 @@ class Verifications:
             return None
 
 
-class PendingVerifications(DueView):
-    """Which verifications wait for the ERP, and when each is due again."""
+class PendingVerifications(PendingDeliveries):
+    """Which verifications wait for the ERP's answer, and when each is due again (by exchange id)."""
 
-    TOPICS = tuple(
-        get_topic(cls)
-        for cls in (
-            CustomerVerificationExchange.Requested,
-            CustomerVerificationExchange.Rerequested,
-            CustomerVerificationExchange.Answered,
-            CustomerVerificationExchange.Abandoned,
-        )
-    )
-
-    def _apply(self, e: Any) -> None:
-        registration_id = UUID(str(e.registration_id))
-        if isinstance(e, CustomerVerificationExchange.Requested | CustomerVerificationExchange.Rerequested):
-            self.due[registration_id] = e.next_attempt_at
-        else:
-            self.due.pop(registration_id, None)
-
-    def due_now(self, now: datetime) -> list[UUID]:
-        return [rid for rid, at in sorted(self.due.items(), key=lambda kv: kv[1]) if at <= now]
+    OPENING = (CV.Requested, CV.Rerequested)
+    CLOSING = (CV.Answered, CV.Abandoned)
+    TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))

@@ -5,21 +5,21 @@ Each exchange keeps the delivery of its latest message to the ERP:
 ``requested`` (stored; the outbox relay publishes it — *sent* once the relay's position passed it) →
 ``acknowledged`` (the ERP answered: an order confirmed or rejected, a contact applied) or, when the ERP stays
 silent, re-sent with the same idempotency key and a rising ``attempt`` (backoff of :class:`RetryPolicy`) until
-``failed`` (given up: dead-lettered, waiting for an operator's retry).
+``failed`` (given up: dead-lettered, waiting for an operator's retry). The lifecycle is :class:`Delivery`, written
+once: customer verifications (:mod:`erp_sync.domain.verification`) are deliveries too.
 
 Time never comes from inside: the caller passes ``now``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
-
-from erp_sync.domain.verification import RetryPolicy
 
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:erp-sync")
 
@@ -34,6 +34,21 @@ class DeliveryStatus(StrEnum):
 
 
 ExchangeStatus = DeliveryStatus  # the name of the first version
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff of the messages the ERP leaves unanswered: ``initial_s``, doubling up to ``max_s``; after
+    ``give_up_after_s`` the delivery is given up (failed; for a verification: abandoned, and the registration is
+    told the ERP was unavailable)."""
+
+    initial_s: float = 5.0
+    max_s: float = 300.0
+    give_up_after_s: float = 24 * 3600.0
+
+    def delay(self, attempt: int) -> timedelta:
+        """The wait after the ``attempt``-th message."""
+        return timedelta(seconds=min(self.initial_s * 2 ** max(0, attempt - 1), self.max_s))
 
 
 class Delivery:

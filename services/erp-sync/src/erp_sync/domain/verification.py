@@ -3,41 +3,28 @@ and customer-center activations (fire and forget, once per customer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from erp_sync.domain.model import Delivery, DeliveryStatus
+
 _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:erp-sync")
 
-OUTCOMES = frozenset({"verified", "unknown_customer", "invoice_mismatch", "not_allowed"})
+Outcome = Literal["verified", "unknown_customer", "invoice_mismatch", "not_allowed"]
+"""The ERP's answer to a verification (the contract's outcomes)."""
+OUTCOMES = frozenset(get_args(Outcome))
 
 
-class VerificationStatus(StrEnum):
-    REQUESTED = "requested"
-    ANSWERED = "answered"
-    ABANDONED = "abandoned"
+class CustomerVerificationExchange(Delivery, Aggregate):
+    """The ERP's verification of one registration attempt. One per attempt: its id derives from it.
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff of the questions the ERP leaves unanswered: ``initial_s``, doubling up to ``max_s``; after
-    ``give_up_after_s`` the verification is abandoned (the registration is told the ERP was unavailable)."""
-
-    initial_s: float = 5.0
-    max_s: float = 300.0
-    give_up_after_s: float = 24 * 3600.0
-
-    def delay(self, attempt: int) -> timedelta:
-        """The wait after the ``attempt``-th question."""
-        return timedelta(seconds=min(self.initial_s * 2 ** max(0, attempt - 1), self.max_s))
-
-
-class CustomerVerificationExchange(Aggregate):
-    """The ERP's verification of one registration attempt. One per attempt: its id derives from it."""
+    A :class:`Delivery` of the question: asked again (``Rerequested``) with the policy's backoff while the ERP stays
+    silent, abandoned (``Abandoned``) after the policy's window, acknowledged by the ERP's answer (``Answered``).
+    There is no operator's retry: an abandoned verification has told registration ``erp_unavailable``, and the
+    applicant registers again."""
 
     @staticmethod
     def create_id(registration_id: UUID) -> UUID:
@@ -48,7 +35,9 @@ class CustomerVerificationExchange(Aggregate):
         customer_number: str
         invoice_number: str
         requested_at: datetime
-        next_attempt_at: datetime
+        next_attempt_at: datetime | None = None
+        """Written by the first version (when it was due again); read by nobody since the delivery decides from
+        ``requested_at`` and the policy. Kept so that the events stored with it load."""
 
     @event(Requested)
     def __init__(
@@ -57,49 +46,38 @@ class CustomerVerificationExchange(Aggregate):
         customer_number: str,
         invoice_number: str,
         requested_at: datetime,
-        next_attempt_at: datetime,
+        next_attempt_at: datetime | None = None,
     ) -> None:
         self.registration_id = registration_id
         self.customer_number = customer_number
         self.invoice_number = invoice_number
         self.requested_at = requested_at
-        self.next_attempt_at: datetime | None = next_attempt_at
-        self.attempts = 1
-        self.status = VerificationStatus.REQUESTED
-        self.outcome: str | None = None
+        self._deliver_from(requested_at)
+        self.outcome: Outcome | None = None
         self.answered_at: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:
         return f"customer-verification/{self.registration_id}"
 
-    def is_due(self, now: datetime) -> bool:
-        return (
-            self.status == VerificationStatus.REQUESTED
-            and self.next_attempt_at is not None
-            and now >= self.next_attempt_at
-        )
+    # ---- the ERP's silence ----------------------------------------------------------------------------------
 
-    def retry(self, now: datetime, policy: RetryPolicy) -> None:
-        """Ask again (same idempotency key), or give up when the ERP stayed silent for too long."""
-        if not self.is_due(now):
-            return
-        if now - self.requested_at >= timedelta(seconds=policy.give_up_after_s):
-            self._abandoned(
-                registration_id=self.registration_id,
-                customer_number=self.customer_number,
-                attempts=self.attempts,
-                at=now,
-            )
-            return
-        attempt = self.attempts + 1
+    def retry(self, now: datetime) -> bool:
+        """No operator's retry for a verification: once abandoned, registration was told ``erp_unavailable``."""
+        return False
+
+    def _send_again(self, attempt: int, at: datetime, by_operator: bool) -> None:
         self._rerequested(
             registration_id=self.registration_id,
             customer_number=self.customer_number,
             invoice_number=self.invoice_number,
             attempt=attempt,
-            at=now,
-            next_attempt_at=now + policy.delay(attempt),
+            at=at,
+        )
+
+    def _give_up(self, at: datetime) -> None:
+        self._abandoned(
+            registration_id=self.registration_id, customer_number=self.customer_number, attempts=self.attempts, at=at
         )
 
     class Rerequested(Aggregate.Event):
@@ -108,7 +86,8 @@ class CustomerVerificationExchange(Aggregate):
         invoice_number: str
         attempt: int
         at: datetime
-        next_attempt_at: datetime
+        next_attempt_at: datetime | None = None
+        """As ``Requested.next_attempt_at``: the first version's, read by nobody, kept so that stored events load."""
 
     @event(Rerequested)
     def _rerequested(
@@ -118,10 +97,9 @@ class CustomerVerificationExchange(Aggregate):
         invoice_number: str,
         attempt: int,
         at: datetime,
-        next_attempt_at: datetime,
+        next_attempt_at: datetime | None = None,
     ) -> None:
-        self.attempts = attempt
-        self.next_attempt_at = next_attempt_at
+        self._sent_again(attempt, at, by_operator=False)
 
     class Abandoned(Aggregate.Event):
         registration_id: UUID
@@ -131,14 +109,16 @@ class CustomerVerificationExchange(Aggregate):
 
     @event(Abandoned)
     def _abandoned(self, registration_id: UUID, customer_number: str, attempts: int, at: datetime) -> None:
-        self.status = VerificationStatus.ABANDONED
-        self.next_attempt_at = None
+        self._gave_up(at)
+
+    # ---- the ERP's answer -----------------------------------------------------------------------------------
 
     def answer(
-        self, outcome: str, customer: dict[str, Any] | None, contacts: list[dict[str, Any]], answered_at: datetime
+        self, outcome: Outcome, customer: dict[str, Any] | None, contacts: list[dict[str, Any]], answered_at: datetime
     ) -> None:
-        """The ERP's answer; only the first counts (later copies answer the same question again)."""
-        if self.status != VerificationStatus.REQUESTED:
+        """The ERP's answer; only the first counts (later copies answer the same question again), and none after
+        the verification was abandoned."""
+        if self.status is not DeliveryStatus.REQUESTED:
             return
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown verification outcome {outcome!r}")
@@ -156,8 +136,9 @@ class CustomerVerificationExchange(Aggregate):
     class Answered(Aggregate.Event):
         registration_id: UUID
         customer_number: str
-        outcome: str
+        outcome: Outcome
         customer: dict[str, Any] | None
+        """The ERP's master data of the customer: present when ``outcome`` is ``verified`` (:meth:`answer`)."""
         contacts: list[dict[str, Any]]
         answered_at: datetime
 
@@ -166,15 +147,14 @@ class CustomerVerificationExchange(Aggregate):
         self,
         registration_id: UUID,
         customer_number: str,
-        outcome: str,
+        outcome: Outcome,
         customer: dict[str, Any] | None,
         contacts: list[dict[str, Any]],
         answered_at: datetime,
     ) -> None:
-        self.status = VerificationStatus.ANSWERED
+        self.status = DeliveryStatus.ACKNOWLEDGED
         self.outcome = outcome
         self.answered_at = answered_at
-        self.next_attempt_at = None
 
 
 class CustomerCenterActivation(Aggregate):

@@ -10,7 +10,15 @@ from pydantic import BaseModel
 
 from erp_sync.application.exchanges import ExchangeNotFound
 from erp_sync.application.verifications import Verifications
+from erp_sync.domain.model import DeliveryStatus
 from kc_runtime.eventstore import WorkerPool
+
+STATUS = {
+    DeliveryStatus.REQUESTED: "requested",
+    DeliveryStatus.ACKNOWLEDGED: "answered",
+    DeliveryStatus.FAILED: "abandoned",
+}
+"""A verification's words for the states of its delivery: answered by the ERP, abandoned after its silence."""
 
 
 class VerificationOut(BaseModel):
@@ -48,12 +56,12 @@ def verification_ops_router(verifications: Verifications, blocking: WorkerPool) 
         return VerificationOut(
             registration_id=x.registration_id,
             customer_number=x.customer_number,
-            status=str(x.status),
+            status=STATUS[x.status],
             outcome=x.outcome,
             attempts=x.attempts,
             idempotency_key=x.idempotency_key,
             requested_at=x.requested_at,
-            next_attempt_at=x.next_attempt_at,
+            next_attempt_at=verifications.due_at(x),
             answered_at=x.answered_at,
             version=x.version,
         )

@@ -20,19 +20,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.prices import CustomerPrice, PriceListRequest
 from erp_sync.domain.verification import CustomerVerificationExchange
-from kc_runtime.follower import LogFollower, wait_or_stop
 from kc_runtime.metrics import withdraw
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.periodic import Periodic
 
 FAILURES = Counter(
     "kc_erp_sync_failures_total",
@@ -66,8 +63,6 @@ FAILURE_LABELS = (
     ("verification", "retried"),
     ("verification", "dead_lettered"),
 )
-
-log = structlog.get_logger("erp_sync.metrics")
 
 _SO, _CX, _CV = SalesOrderExchange, ContactExchange, CustomerVerificationExchange
 
@@ -107,38 +102,32 @@ def count_price(service: str, event: Any) -> None:
         PRICE_LIST_REQUESTS.labels(service, getattr(event, "reason", "") or "unknown", "answered").inc()
 
 
-class PendingGauge(LogFollower):
+class PendingGauge(Periodic):
     """Refreshes ``kc_erp_sync_pending`` from ``counts()`` (kind → number) every ``interval_s`` while this replica
     leads the service (``leads()``: its relay is active) and withdraws the series while it does not; a database
-    outage leaves the last figures and logs once. Runs with the relay role (beside the followers, keeping no
-    position of its own)."""
+    outage leaves the last figures and logs once (:class:`~kc_runtime.periodic.Periodic`)."""
 
-    kind = "erp-sync-metrics"
+    name = "erp-sync pending gauge"
 
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        service: str,
         counts: Callable[[], Awaitable[dict[str, int]]],
         interval_s: float,
-        leads: Callable[[], bool] | None = None,
+        *,
+        leads: Callable[[], bool],
     ) -> None:
-        super().__init__(
-            service=runtime.settings.service_name,
-            app=runtime.app,
-            dsn=runtime.settings.database_url.get_secret_value(),
-            blocking=runtime.blocking,
-        )
+        super().__init__(interval_s)
+        self.service = service
         self.counts = counts
-        self.interval_s = interval_s
-        self.leads = leads or (lambda: runtime.leads())
-        self._failing = False
+        self.leads = leads
         for labels in FAILURE_LABELS:  # shown at 0 from the start, so that rates and alerts have a series
-            FAILURES.labels(self.service, *labels)
+            FAILURES.labels(service, *labels)
         for change in ("changed", "unlisted"):
-            PRICES.labels(self.service, change)
+            PRICES.labels(service, change)
         for reason in ("registration", "operator"):
             for outcome in ("requested", "answered"):
-                PRICE_LIST_REQUESTS.labels(self.service, reason, outcome)
+                PRICE_LIST_REQUESTS.labels(service, reason, outcome)
 
     async def refresh(self) -> None:
         counts = await self.counts()
@@ -151,14 +140,3 @@ class PendingGauge(LogFollower):
             await self.refresh()
         else:
             withdraw(self.service, PENDING)
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.tick()
-                self._failing = False
-            except Exception as exc:
-                if not self._failing:
-                    log.warning("pending-exchange metrics not refreshed", error=repr(exc))
-                self._failing = True
-            await wait_or_stop(stopping, self.interval_s)

@@ -95,7 +95,7 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
             message = CustomerVerificationFailed(
                 registration_id=event.registration_id,
                 customer_number=event.customer_number,
-                reason=event.outcome,  # type: ignore[arg-type]  # the answer's outcome, one of the reasons
+                reason=event.outcome,  # every outcome but verified is a reason to fail
                 failed_at=event.answered_at,
             )
         return [Outgoing(topic=ERP_SYNC_VERIFICATIONS, key=event.customer_number, message=message)]
