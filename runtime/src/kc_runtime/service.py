@@ -11,8 +11,9 @@ import asyncio
 import hmac
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -118,18 +119,33 @@ class RequestPath:
         return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.ops_token)
 
 
+@dataclass(frozen=True)
+class HttpApi:
+    """A service's HTTP API as its OpenAPI document presents it, and the HTTP status each domain error answers
+    with (the error's ``code`` attribute becomes the body's ``error.code``)."""
+
+    title: str
+    description: str = ""
+    errors: Mapping[type[Exception], int] = field(default_factory=dict)
+    version: str = "0.1.0"
+
+
 class ServiceRuntime:
+    """What every service runs: its HTTP API, the Kafka consumers, the followers of its event log (the outbox relay
+    with ``translate``, projections), its tables — each part only where ``settings.process_roles`` says so.
+
+    ``ServiceRuntime(settings, app=orders, api=HttpApi("Kundencenter approval", errors={OrderNotFound: 404}),
+    translate=…, consumers=[…], followers=[…], tables=[…])``; a service adds its routers with
+    :meth:`include_router` and serves :attr:`http`."""
+
     def __init__(
         self,
         settings: ServiceSettings,
         *,
         app: ServiceApplication,
+        api: HttpApi,
         translate: Translator | None = None,
         consumers: Sequence[ConsumerSpec] = (),
-        title: str,
-        description: str = "",
-        version: str = "0.1.0",
-        domain_errors: dict[type[Exception], int] | None = None,
         followers: Sequence[Callable[[ServiceRuntime], LogFollower]] = (),
         on_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[Any]]] = (),
@@ -193,7 +209,7 @@ class ServiceRuntime:
             )
             consumer.register()
             self.consumers.append(consumer)
-        self.http = self._build_http(title, description, version, domain_errors or {})
+        self.http = self._build_http(api)
         # Documented in docs/platform.md (operator API), not in the shop-facing OpenAPI documents.
         self.http.include_router(ops.parked_router(self), dependencies=[self.operator], include_in_schema=False)
         self.tracing.instrument(self.http)
@@ -213,15 +229,17 @@ class ServiceRuntime:
     def include_router(self, router: APIRouter) -> None:
         self.http.include_router(router)
 
-    def _build_http(
-        self, title: str, description: str, version: str, domain_errors: dict[type[Exception], int]
-    ) -> FastAPI:
+    def _build_http(self, api: HttpApi) -> FastAPI:
         # No trailing-slash redirects: Starlette builds their Location from the request's Host header, so
         # `GET /api/users/` with `Host: evil.example` would send the caller there. A wrong path is a 404.
         http = DocumentedErrors(
-            title=title, description=description, version=version, lifespan=self._lifespan, redirect_slashes=False
+            title=api.title,
+            description=api.description,
+            version=api.version,
+            lifespan=self._lifespan,
+            redirect_slashes=False,
         )
-        install_error_handlers(http, domain_errors)
+        install_error_handlers(http, dict(api.errors))
 
         prefix = self.settings.model_config.get("env_prefix", "")
         http.add_middleware(

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY, Gauge
 
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.metrics import withdraw
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from kc_runtime.settings import ServiceSettings
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -27,7 +27,7 @@ def runtime_with(roles: list[str]) -> ServiceRuntime:
     def translate(_: Any) -> list[Any]:
         return []
 
-    return ServiceRuntime(settings, app=Things(env=MEMORY), translate=translate, title="things")
+    return ServiceRuntime(settings, app=Things(env=MEMORY), translate=translate, api=HttpApi("things"))
 
 
 def test_a_process_with_the_relay_role_leads_only_while_its_relay_holds_the_lock():

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.ops import OpsTokenMissing, development_ops_token
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from kc_runtime.settings import ServiceSettings
 
 
@@ -17,7 +17,7 @@ def runtime(**settings: object) -> ServiceRuntime:
     return ServiceRuntime(
         ServiceSettings(service_name="svc", database_url=SecretStr("memory://"), process_roles=["api"], **settings),
         app=app,
-        title="svc",
+        api=HttpApi("svc"),
     )
 
 

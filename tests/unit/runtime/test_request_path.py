@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from kc_runtime import context, metrics, service
 from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from kc_runtime.settings import ServiceSettings
 
 OPS_TOKEN = "s3cret-operator-token"
@@ -31,7 +31,7 @@ def _runtime() -> ServiceRuntime:
             ops_token=SecretStr(OPS_TOKEN),
         ),
         app=app,
-        title="svc",
+        api=HttpApi("svc"),
     )
     router = APIRouter()
 

@@ -22,7 +22,7 @@ from kc_runtime import context
 from kc_runtime.consumer import ConsumerSpec, IdempotentConsumer, Inbound
 from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.relay import OutboxRelay, Outgoing
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from kc_runtime.settings import ServiceSettings
 from kc_runtime.tracing import TRACEPARENT, add_trace_ids, setup_tracing
 
@@ -102,7 +102,7 @@ def people_runtime(processors: list, *, exporter: str = "none") -> tuple[Service
         log_format="console",
     )
     people = People(env=MEMORY)
-    runtime = ServiceRuntime(settings, app=people, title="people", span_processors=processors)
+    runtime = ServiceRuntime(settings, app=people, api=HttpApi("people"), span_processors=processors)
 
     @runtime.http.post("/people")
     async def create() -> dict[str, str]:

@@ -41,7 +41,7 @@ from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
 from kc_runtime.serve import serve
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 
 
 def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> FastAPI:
@@ -83,27 +83,29 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
         translate=make_translator(lambda order_id, version: orders.repository.get(order_id, version=version)),
         consumers=consumer_specs(orders, summaries.pending_of_company_blocking),
         followers=[projector, figures_projector, what_if_projector],
-        title="Kundencenter approval",
-        description="Orders and their approval: submission, budget evaluation, routing, decisions, conversation.",
-        domain_errors={
-            OrderNotFound: 404,
-            InvalidOrder: 422,
-            IdempotencyKeyReused: 422,
-            VersionMismatch: 412,
-            WrongState: 409,
-            NotAllowed: 403,
-            UnknownCaller: 401,
-            CallerInactive: 403,
-            OrderingBlocked: 403,
-            ArticlesRefused: 422,
-            MixedCurrencies: 422,
-            PriceChanged: 409,
-            InvalidPeriod: 422,
-            PeriodTooLong: 422,
-            LinkOutdated: 409,
-            BundleMismatch: 422,
-            BundleRefused: 409,
-        },
+        api=HttpApi(
+            title="Kundencenter approval",
+            description="Orders and their approval: submission, budget evaluation, routing, decisions, conversation.",
+            errors={
+                OrderNotFound: 404,
+                InvalidOrder: 422,
+                IdempotencyKeyReused: 422,
+                VersionMismatch: 412,
+                WrongState: 409,
+                NotAllowed: 403,
+                UnknownCaller: 401,
+                CallerInactive: 403,
+                OrderingBlocked: 403,
+                ArticlesRefused: 422,
+                MixedCurrencies: 422,
+                PriceChanged: 409,
+                InvalidPeriod: 422,
+                PeriodTooLong: 422,
+                LinkOutdated: 409,
+                BundleMismatch: 422,
+                BundleRefused: 409,
+            },
+        ),
         tables=[TABLES, FIGURE_TABLES, WHAT_IF_TABLES],
         on_startup=[summaries.pool, metrics.start],
         on_shutdown=[metrics.stop, summaries.close, figures.close, what_if.close],

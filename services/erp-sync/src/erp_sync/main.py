@@ -29,7 +29,7 @@ from erp_sync.domain.model import RetryPolicy
 from erp_sync.settings import ErpSyncSettings
 from erp_sync.verification_settings import VerificationSettings
 from kc_runtime.serve import serve
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 
 log = structlog.get_logger("erp_sync")
 
@@ -82,9 +82,11 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         app=exchanges,
         translate=translate,
         consumers=specs,
-        title="Kundencenter erp-sync",
-        description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
-        domain_errors=DOMAIN_ERRORS,
+        api=HttpApi(
+            title="Kundencenter erp-sync",
+            description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
+            errors=DOMAIN_ERRORS,
+        ),
         followers=[projector, operations],
         tables=tables,
         on_shutdown=[states.close],

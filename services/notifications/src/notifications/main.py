@@ -13,7 +13,7 @@ from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
 from kc_runtime.serve import serve
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from notifications.adapters.inbound.http import DigestSchedule, ops_router, preferences_router
 from notifications.adapters.inbound.kafka import consumer_specs
 from notifications.adapters.outbound.digests import TABLES, DigestScheduler
@@ -84,10 +84,12 @@ def create_app(settings: NotificationsSettings | None = None, caller: Any = None
         app=mails,
         consumers=consumer_specs(mails),
         followers=[dispatcher, digest_scheduler],
-        title="Kundencenter notifications",
-        description="E-mails to buyers, approvers and new customers: one mail per event and recipient, each user's "
-        "choice per kind of mail (at once, a daily digest, or none).",
-        domain_errors={PreferenceError: 422, CallerError: 401, CallerInactive: 403},
+        api=HttpApi(
+            title="Kundencenter notifications",
+            description="E-mails to buyers, approvers and new customers: one mail per event and recipient, each user's "
+            "choice per kind of mail (at once, a daily digest, or none).",
+            errors={PreferenceError: 422, CallerError: 401, CallerInactive: 403},
+        ),
         tables=[TABLES],
     )
     if caller is None:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from kc_runtime.errors import error_response
 from kc_runtime.serve import serve
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from registration.adapters.inbound.http import ops_router, registrations_router
 from registration.adapters.inbound.kafka import consumer_specs
 from registration.adapters.outbound.translator import make_translator
@@ -56,17 +56,19 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         app=registrations,
         translate=make_translator(tokens, settings.confirm_path_template),
         consumers=consumer_specs(registrations),
-        title="Kundencenter registration",
-        description="Self-registration of business customers through the ERP.",
-        domain_errors={
-            RegistrationNotFound: 404,
-            ConfirmationTokenInvalid: 400,
-            ConfirmationTokenExpired: 410,
-            ConfirmationTokenUsed: 409,
-            NotAwaitingConfirmation: 409,
-            AlreadyRegistered: 409,
-            EmailTaken: 409,
-        },
+        api=HttpApi(
+            title="Kundencenter registration",
+            description="Self-registration of business customers through the ERP.",
+            errors={
+                RegistrationNotFound: 404,
+                ConfirmationTokenInvalid: 400,
+                ConfirmationTokenExpired: 410,
+                ConfirmationTokenUsed: 409,
+                NotAwaitingConfirmation: 409,
+                AlreadyRegistered: 409,
+                EmailTaken: 409,
+            },
+        ),
     )
 
     async def too_many_attempts(_: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,7 @@ from kc_runtime.auth import Caller, TokenVerifier
 from kc_runtime.published import Publication, answer_when_published
 from kc_runtime.schema import Tables
 from kc_runtime.serve import serve
-from kc_runtime.service import ServiceRuntime
+from kc_runtime.service import HttpApi, ServiceRuntime
 from kc_runtime.tokens import TokenIssuer
 from users.adapters.inbound.http import users_routers
 from users.adapters.inbound.kafka import consumer_specs
@@ -76,11 +76,13 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
         app=directory,
         translate=make_translator(tokens, settings.email_change_confirm_path_template),
         consumers=consumer_specs(directory),
-        title="Kundencenter users",
-        description="Companies, users, roles and rights, budgets and approvers. Every call needs the shop's "
-        "JWT; the token's (issuer, subject) names the user (bound at the first sign-in by a verified e-mail), and "
-        "everything else comes from our own state.",
-        domain_errors=DOMAIN_ERRORS,
+        api=HttpApi(
+            title="Kundencenter users",
+            description="Companies, users, roles and rights, budgets and approvers. Every call needs the shop's "
+            "JWT; the token's (issuer, subject) names the user (bound at the first sign-in by a verified e-mail), and "
+            "everything else comes from our own state.",
+            errors=DOMAIN_ERRORS,
+        ),
         # The read model's tables come with the event store's (the recorder's CREATE statements): only checked.
         tables=[Tables.of(*SCHEMA, create=False)] if postgres else [],
         on_startup=[caught_up],
