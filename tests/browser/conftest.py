@@ -185,7 +185,7 @@ async def shop(users_api: UsersApi) -> Shop:
 
     company = await users_api.company()
     s = Shop(users_api, company)
-    await eventually(lambda: s._known_to_approval(company.main), what="approval to know the main contact")
+    await eventually(lambda: s.known_to_approval(company.main), what="approval to know the main contact")
     return s
 
 

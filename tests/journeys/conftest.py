@@ -55,7 +55,7 @@ registrar, users_api = journey_fixtures()
 async def shop(users_api: UsersApi) -> Shop:
     company = await users_api.company()
     s = Shop(users_api, company)
-    await eventually(lambda: s._known_to_approval(company.main), what="approval to know the main contact")
+    await eventually(lambda: s.known_to_approval(company.main), what="approval to know the main contact")
     return s
 
 

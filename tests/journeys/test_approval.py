@@ -159,7 +159,7 @@ async def test_another_companys_order_is_indistinguishable_from_a_missing_one(sh
     _, buyer = await shop.person(["buyer"], budget=BUDGET)
     order = await shop.order(buyer, quantity=1)
     other = await users_api.company()
-    await eventually(lambda: shop._known_to_approval(other.main), what="approval to know the other company")
+    await eventually(lambda: shop.known_to_approval(other.main), what="approval to know the other company")
     theirs = await shop.get(order["id"], other.main)
     missing = await shop.get("00000000-0000-4000-8000-000000000000", other.main)
     assert theirs.status_code == missing.status_code == 404

@@ -27,7 +27,7 @@ def period(hours: float = 8, start: timedelta = timedelta(0)) -> dict[str, str]:
 async def named(shop: Shop, roles: list[str], first: str, last: str, **fields: Any) -> tuple[dict, dict]:
     """A new user with a name of their own (mails name the absent approver), known to approval."""
     user, headers = await shop.api.user(shop.company, roles, first_name=first, last_name=last, **fields)
-    await eventually(lambda: shop._known_to_approval(headers), what="approval to know the new user")
+    await eventually(lambda: shop.known_to_approval(headers), what="approval to know the new user")
     return user, headers
 
 
@@ -207,7 +207,7 @@ async def test_who_may_record_an_absence_and_with_whom(shop: Shop, users_api):
         assert (r.status_code, r.json()["error"]["code"]) == (422, code), (body, r.text)
     # another company's people are not found, like people who do not exist
     other = await users_api.company()
-    await eventually(lambda: shop._known_to_approval(other.main), what="approval to know the other company")
+    await eventually(lambda: shop.known_to_approval(other.main), what="approval to know the other company")
     r = await shop.gw.post(ABSENCES, json={"substitute_id": other.main_id, **period()}, headers=anna_h)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
     assert (await shop.gw.get(ABSENCES, params={"include_past": "true"}, headers=shop.main)).json()["items"] == []

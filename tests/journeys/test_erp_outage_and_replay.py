@@ -50,7 +50,7 @@ async def test_a_replay_after_an_erp_restore_republishes_the_companys_messages_a
     since = datetime.now(UTC) - timedelta(seconds=1)  # the ERP's backup was taken before the company registered
     company = await users_api.company()
     shop = Shop(users_api, company)
-    await eventually(lambda: shop._known_to_approval(company.main), what="approval to know the main contact")
+    await eventually(lambda: shop.known_to_approval(company.main), what="approval to know the main contact")
     buyer, buyer_auth = await shop.person(["buyer"], budget=BUDGET)
     orders = [(await shop.order(buyer_auth, quantity=q))["id"] for q in (1, 2, 3)]
     for order_id in orders:

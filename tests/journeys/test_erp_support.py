@@ -34,7 +34,7 @@ async def registered_shop(users_api: UsersApi, customer_number: str) -> Shop:
     """A company registered (over Kafka, as registration would) with the ERP's customer number, ready to order."""
     company = await users_api.company(customer_number=customer_number)
     shop = Shop(users_api, company)
-    await eventually(lambda: shop._known_to_approval(company.main), what="approval to know the main contact")
+    await eventually(lambda: shop.known_to_approval(company.main), what="approval to know the main contact")
     return shop
 
 

@@ -101,5 +101,5 @@ async def test_the_buyer_the_deciders_and_the_controller_read_why_and_nobody_els
 
 async def _other_main_contact(users_api: UsersApi) -> dict:
     other = Shop(users_api, await users_api.company())
-    await eventually(lambda: other._known_to_approval(other.main), what="approval to know the other main contact")
+    await eventually(lambda: other.known_to_approval(other.main), what="approval to know the other main contact")
     return other.main

@@ -303,7 +303,7 @@ class World:
 async def _company(api: UsersApi, contacts: int) -> Shop:
     company = await api.company(erp_contacts=[erp_contact(f"E{i}") for i in range(contacts)])
     shop = Shop(api, company)
-    await eventually(lambda: shop._known_to_approval(company.main), what="approval to know the main contact")
+    await eventually(lambda: shop.known_to_approval(company.main), what="approval to know the main contact")
     return shop
 
 

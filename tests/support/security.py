@@ -162,7 +162,7 @@ async def tenant(users_api: UsersApi, *, spare_users: int = 2) -> Tenant:
     contacts = [erp_contact("Erna"), erp_contact("Egon")]
     company = await users_api.company(erp_contacts=contacts)
     shop = Shop(users_api, company)
-    await eventually(lambda: shop._known_to_approval(company.main), what="approval to know the main contact")
+    await eventually(lambda: shop.known_to_approval(company.main), what="approval to know the main contact")
     gw = users_api.gateway
     buyer, buyer_h = await shop.person(["buyer"], budget=BUDGET)
     tech, tech_h = await shop.person(["service_technician"])

@@ -28,10 +28,10 @@ class Shop:
         if budget is not None:
             fields["budget"] = budget
         user, headers = await self.api.user(self.company, roles, **fields)
-        await eventually(lambda: self._known_to_approval(headers), what="approval to know the new user")
+        await eventually(lambda: self.known_to_approval(headers), what="approval to know the new user")
         return user, headers
 
-    async def _known_to_approval(self, headers: dict) -> bool:
+    async def known_to_approval(self, headers: dict) -> bool:
         r = await self.gw.get("/api/orders", headers=headers)
         return r.status_code == 200
 

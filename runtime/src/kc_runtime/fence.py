@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -68,6 +69,14 @@ class FenceUnavailable(ApiError):
         )
 
 
+class OffsetsClient(Protocol):
+    """What the fence asks Kafka (an ``AIOKafkaConsumer`` of the service's group that never joins it)."""
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def committed(self, tp: TopicPartition) -> int | None: ...
+
+
 class ReadFence:
     """Fences on ``topics`` (keyed by company id) before a request is judged."""
 
@@ -78,6 +87,7 @@ class ReadFence:
         consumer: IdempotentConsumer | None,
         timeout_s: float,
         poll_interval_s: float = 0.01,
+        client: OffsetsClient | None = None,
     ) -> None:
         self.settings = settings
         self.service = settings.service_name
@@ -86,30 +96,35 @@ class ReadFence:
         self.consumer = consumer
         self.timeout_s = timeout_s
         self.poll_interval_s = poll_interval_s
-        self._client: AIOKafkaConsumer | None = None
+        self._client: OffsetsClient | None = client
+        """What the fence asks Kafka (end offsets, committed offsets); started by :meth:`start` unless given."""
+        self._own_client: AIOKafkaConsumer | None = None
         self._pending: _Round | None = None
         self._sender: asyncio.Task[None] | None = None
         self.companies: dict[tuple[str, str], UUID] = {}
         """(issuer, subject) → company of callers seen: which partitions to fence for them next time."""
 
     async def start(self) -> None:
+        if self._client is not None:
+            return
         # A client of the service's group that never joins it: it lists end offsets and reads committed ones.
-        self._client = AIOKafkaConsumer(
+        own = AIOKafkaConsumer(
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             client_id=f"{self.service}-fence",
             **client_options(self.settings),
         )
-        await self._client.start()
+        await own.start()
         for topic in self.topics:
-            known = self._client.partitions_for_topic(topic)
+            known = own.partitions_for_topic(topic)
             if known:
                 self.partitions[topic] = len(known)
+        self._client = self._own_client = own
 
     async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.stop()
-            self._client = None
+        if self._own_client is not None:
+            await self._own_client.stop()
+            self._client = self._own_client = None
 
     # ---- the fence ------------------------------------------------------------------------------------------
 
@@ -128,20 +143,21 @@ class ReadFence:
         started = time.perf_counter()
         scope = "company" if company_id is not None else "all"
         try:
-            await asyncio.wait_for(self._wait(self._partitions(company_id)), timeout=self.timeout_s)
+            await asyncio.wait_for(self._wait(self.partitions_of(company_id)), timeout=self.timeout_s)
         except (TimeoutError, ConnectionError, OSError, KafkaError) as exc:
             log.warning("read fence not reached", error=repr(exc), company_id=str(company_id))
             FENCE_SECONDS.labels(self.service, "failed").observe(time.perf_counter() - started)
             raise FenceUnavailable() from exc
         FENCE_SECONDS.labels(self.service, scope).observe(time.perf_counter() - started)
 
-    def _partitions(self, company_id: UUID | None) -> set[TopicPartition]:
+    def partitions_of(self, company_id: UUID | None) -> set[TopicPartition]:
+        """The partitions a request of ``company_id``'s caller waits for (every partition: a caller not seen yet)."""
         if company_id is None:
             return {TopicPartition(t, p) for t in self.topics for p in range(self.partitions[t])}
         return {TopicPartition(t, partition_of(str(company_id), self.partitions[t])) for t in self.topics}
 
     async def _wait(self, partitions: set[TopicPartition]) -> None:
-        ends = await self._end_offsets(partitions)
+        ends = await self.end_offsets(partitions)
         for tp in partitions:
             await self._applied(tp, ends.get(tp, 0))
 
@@ -178,7 +194,9 @@ class ReadFence:
 
     # ---- coalesced ListOffsets ----------------------------------------------------------------------------
 
-    async def _end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The partitions' end offsets, asked in rounds: requests arriving while one ListOffsets is in flight share
+        the next one."""
         wanted = set(partitions)
         if self._pending is None:
             self._pending = _Round()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
-from approval.adapters.inbound.http import _summary, order_out
+from approval.adapters.inbound.http import order_out, summary_out
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.domain.model import OrderLine
@@ -56,7 +56,7 @@ def test_a_listed_order_names_its_buyer_and_approvers():
         "currency": "EUR", "total_quantity": 20, "line_count": 1, "reference": None, "approvers": [first, second],
         "round": 1, "submitted_at": now, "updated_at": now,
     }  # fmt: skip
-    summary = _summary(row, {buyer: "Bea Buyer", first: "Arno Approver"})
+    summary = summary_out(row, {buyer: "Bea Buyer", first: "Arno Approver"})
     assert (summary.buyer.id, summary.buyer.name) == (buyer, "Bea Buyer")
     assert [(p.id, p.name) for p in summary.approvers_with_names] == [(first, "Arno Approver"), (second, None)]
     assert summary.approvers == [first, second]

@@ -49,14 +49,13 @@ class FakeConsumer:
 
 
 def fence(client: FakeClient, consumer: FakeConsumer | None, timeout_s: float = 5.0) -> ReadFence:
-    f = ReadFence(
+    return ReadFence(
         ServiceSettings(service_name="approval"),
         [USERS_USERS, USERS_COMPANIES],
-        consumer,
-        timeout_s,  # type: ignore[arg-type]
+        consumer,  # type: ignore[arg-type]
+        timeout_s,
+        client=client,
     )
-    f._client = client  # type: ignore[assignment]
-    return f
 
 
 def test_the_partition_is_the_one_the_producer_chooses():
@@ -71,13 +70,13 @@ async def test_requests_arriving_while_one_listoffsets_is_in_flight_share_the_ne
     client = FakeClient({tp: 0 for tp in tps})
     f = fence(client, None)
     client.release.clear()
-    first = asyncio.create_task(f._end_offsets({tps[0]}))
+    first = asyncio.create_task(f.end_offsets({tps[0]}))
 
     async def first_round_sent() -> bool:
         return len(client.requests) == 1
 
     await eventually(first_round_sent, timeout=5, interval=0.001, what="the first round on its way")
-    later = [asyncio.create_task(f._end_offsets({tp})) for tp in tps[1:] for _ in range(10)]
+    later = [asyncio.create_task(f.end_offsets({tp})) for tp in tps[1:] for _ in range(10)]
     assert await stays_pending(asyncio.gather(*later), within=0.01)
     assert len(client.requests) == 1  # 50 requests wait for the one in flight, none is sent
     client.release.set()
@@ -90,12 +89,12 @@ async def test_a_known_company_is_fenced_on_its_partition_of_each_topic_an_unkno
     client = FakeClient({})
     f = fence(client, FakeConsumer())
     company = uuid4()
-    mine = f._partitions(company)
+    mine = f.partitions_of(company)
     assert mine == {
         TopicPartition(USERS_USERS.name, partition_of(str(company), USERS_USERS.partitions)),
         TopicPartition(USERS_COMPANIES.name, partition_of(str(company), USERS_COMPANIES.partitions)),
     }
-    assert len(f._partitions(None)) == USERS_USERS.partitions + USERS_COMPANIES.partitions
+    assert len(f.partitions_of(None)) == USERS_USERS.partitions + USERS_COMPANIES.partitions
     f.remember(("iss", "sub"), company)
     await f.before(("iss", "sub"))
     assert client.requests == [mine]
@@ -119,8 +118,8 @@ async def test_the_groups_committed_offset_counts_for_a_partition_this_process_d
     company = uuid4()
     client = FakeClient({})
     f = fence(client, FakeConsumer())
-    client.ends = dict.fromkeys(f._partitions(company), 5)
-    client.committed_offsets = dict.fromkeys(f._partitions(company), 5)
+    client.ends = dict.fromkeys(f.partitions_of(company), 5)
+    client.committed_offsets = dict.fromkeys(f.partitions_of(company), 5)
     await asyncio.wait_for(f.wait(company), 1)
     assert len(client.requests) == 1
 
@@ -129,7 +128,7 @@ async def test_a_fence_not_reached_in_time_is_a_503():
     company = uuid4()
     client = FakeClient({})
     f = fence(client, FakeConsumer(), timeout_s=0.1)
-    client.ends = dict.fromkeys(f._partitions(company), 9)
+    client.ends = dict.fromkeys(f.partitions_of(company), 9)
     with pytest.raises(FenceUnavailable) as refused:
         await f.wait(company)
     assert (refused.value.status, refused.value.code) == (503, "service_unavailable")

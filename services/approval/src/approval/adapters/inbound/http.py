@@ -761,7 +761,7 @@ def _parse_if_match(value: str | None) -> int | None:
     return int(v)
 
 
-def _summary(
+def summary_out(
     row: dict[str, Any], names: dict[UUID, str], me: UUID | None = None, acting_for: list[UUID] | None = None
 ) -> SummaryOut:
     for_whom = None
@@ -799,7 +799,7 @@ async def _page(
     ``acting_for``: an inbox, whose items say for whom the caller would decide as a substitute."""
     people = {r["buyer_id"] for r in rows} | {a for r in rows for a in r["approvers"]}
     names = await blocking.run(orders.names, people) if people else {}
-    items = [_summary(r, names, me, acting_for) for r in rows]
+    items = [summary_out(r, names, me, acting_for) for r in rows]
     return PageOut(items=items, total=total, limit=limit, offset=offset)
 
 
