@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 import structlog
