@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -25,6 +25,7 @@ _NS = uuid5(NAMESPACE_URL, "urn:kundencenter:erp-sync")
 
 
 class DeliveryStatus(StrEnum):
+    _value_: Literal["requested", "acknowledged", "failed"]  # the type of .value: the literals the API shows
     REQUESTED = "requested"
     """stored, published by the relay, waiting for the ERP's answer"""
     ACKNOWLEDGED = "acknowledged"
@@ -144,7 +145,7 @@ class SalesOrderExchange(Delivery, Aggregate):
         self.awaits_answer = awaits_answer
         """False for exchanges recorded before the ERP answered sales orders: never sent again, never failed."""
         self._deliver_from(requested_at)
-        self.outcome: str | None = None
+        self.outcome: Literal["confirmed", "rejected"] | None = None
         self.erp_order_number: str | None = None
         self.rejection_reason: str | None = None
         self.answered_at: datetime | None = None
@@ -236,6 +237,9 @@ class SalesOrderExchange(Delivery, Aggregate):
         self.answered_at = at
 
 
+ContactMessage = Literal["created", "changed", "deactivated"]
+"""What a contact's message to the ERP says."""
+
 CONTACT_FIELDS = ("customer_number", "email", "first_name", "last_name", "language", "active", "is_main_contact")
 
 
@@ -290,7 +294,7 @@ class ContactExchange(Delivery, Aggregate):
         self.erp_contact_id = erp_contact_id
         self.created_at = at
         self.sequence = 1
-        self.message = "created"
+        self.message: ContactMessage = "created"
         """What the latest message says: created, changed or deactivated."""
         self.changed: list[str] = []
         self.message_at = at
@@ -362,7 +366,7 @@ class ContactExchange(Delivery, Aggregate):
         self.language = language
 
     def _new_message(
-        self, sequence: int, state: dict[str, Any], message: str, changed: list[str], at: datetime
+        self, sequence: int, state: dict[str, Any], message: ContactMessage, changed: list[str], at: datetime
     ) -> None:
         for name in CONTACT_FIELDS:
             setattr(self, name, state[name])

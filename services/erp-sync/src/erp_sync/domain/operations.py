@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from eventsourcing.domain import Aggregate, event
 
 
 class RunKind(StrEnum):
+    _value_: Literal["replay", "dead-letter-retry"]  # the type of .value: the literals the API shows
     REPLAY = "replay"
     DEAD_LETTER_RETRY = "dead-letter-retry"
 
 
 class RunStatus(StrEnum):
+    _value_: Literal["requested", "completed", "failed"]  # the type of .value
     REQUESTED = "requested"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -34,7 +36,7 @@ class OperatorRun(Aggregate):
     def __init__(self, kind: str, parameters: dict[str, Any], requested_at: datetime) -> None:
         if kind not in {k.value for k in RunKind}:
             raise ValueError(f"unknown operator run {kind!r}")
-        self.kind = kind
+        self.kind = RunKind(kind)
         self.parameters = parameters
         self.requested_at = requested_at
         self.status = RunStatus.REQUESTED

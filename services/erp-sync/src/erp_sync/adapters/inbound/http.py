@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from erp_sync.adapters.outbound.dead_letters import dead_letter_scope, is_ours, read_dead_letters
-from erp_sync.adapters.outbound.read_model import ExchangeStates, sync_status
+from erp_sync.adapters.outbound.read_model import ExchangeStates, SyncStatus, sync_status
 from erp_sync.application.contacts import Contacts
 from erp_sync.application.customers import Customers
 from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
@@ -27,8 +27,6 @@ from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import WorkerPool
 from kc_runtime.kafka import client_options
 from kc_runtime.ops import operator_dependency
-
-SyncStatus = Literal["requested", "sent", "acknowledged", "failed"]
 
 
 class SalesOrderExchangeOut(BaseModel):
@@ -158,7 +156,7 @@ class RunOut(BaseModel):
 
 def _run_out(run: OperatorRun) -> RunOut:
     return RunOut(
-        id=run.id, kind=run.kind, parameters=run.parameters, status=run.status.value,  # type: ignore[arg-type]
+        id=run.id, kind=run.kind.value, parameters=run.parameters, status=run.status.value,
         requested_at=run.requested_at, finished_at=run.finished_at, result=run.result, error=run.error,
         version=run.version,
     )  # fmt: skip
@@ -190,8 +188,7 @@ def ops_router(
         row, relay = await row_and_relay(SalesOrderExchange.create_id(order_id))
         return SalesOrderExchangeOut(
             order_id=x.order_id, company_id=x.company_id, customer_number=x.customer_number,
-            status=sync_status(row, relay, x.status.value),  # type: ignore[arg-type]
-            outcome=x.outcome, erp_order_number=x.erp_order_number,  # type: ignore[arg-type]
+            status=sync_status(row, relay, x.status), outcome=x.outcome, erp_order_number=x.erp_order_number,
             rejection_reason=x.rejection_reason, attempts=x.attempts, version=x.version,
             idempotency_key=x.idempotency_key, requested_at=x.requested_at, last_attempt_at=x.last_attempt_at,
             answered_at=x.answered_at, failed_at=x.failed_at, request=x.request,
@@ -203,8 +200,8 @@ def ops_router(
         row, relay = await row_and_relay(ContactExchange.create_id(user_id))
         return ContactExchangeOut(
             user_id=x.user_id, company_id=x.company_id, customer_number=x.customer_number,
-            erp_contact_id=x.erp_contact_id, status=sync_status(row, relay, x.status.value),  # type: ignore[arg-type]
-            message=x.message, sequence=x.sequence, idempotency_key=x.idempotency_key,  # type: ignore[arg-type]
+            erp_contact_id=x.erp_contact_id, status=sync_status(row, relay, x.status),
+            message=x.message, sequence=x.sequence, idempotency_key=x.idempotency_key,
             attempts=x.attempts, email=x.email, first_name=x.first_name, last_name=x.last_name, language=x.language,
             active=x.active, is_main_contact=x.is_main_contact, message_at=x.message_at,
             acknowledged_at=x.acknowledged_at, failed_at=x.failed_at, version=x.version,

@@ -33,6 +33,10 @@ from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.consumer import ConsumerSpec, Handler, Inbound
 
 
+def _reference(found: dict[str, Any] | None) -> erp.ContactReference | None:
+    return None if found is None else erp.ContactReference.model_validate(found)
+
+
 def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     """Released orders → sales-order requests for the ERP."""
 
@@ -55,8 +59,8 @@ def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             shipping_method=msg.shipping_method,
             buyer_comment=msg.buyer_comment,
             reference=msg.reference,
-            buyer=exchanges.contact_reference(msg.buyer_id),  # type: ignore[arg-type]
-            approver=exchanges.contact_reference(msg.approved_by),  # type: ignore[arg-type]
+            buyer=_reference(exchanges.contact_reference(msg.buyer_id)),
+            approver=_reference(exchanges.contact_reference(msg.approved_by)),
             released_at=msg.released_at,
             requested_at=datetime.now(UTC),
             bundled_orders=msg.bundled_orders,

@@ -10,18 +10,21 @@ runtime (:data:`TABLES`): created at start or by ``python -m kc_runtime.schema c
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any, Literal, cast
 from uuid import UUID
 
 import asyncpg
 
-from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.model import ContactExchange, DeliveryStatus, SalesOrderExchange
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 SO = SalesOrderExchange
 CX = ContactExchange
+
+SyncStatus = Literal["requested", "sent", "acknowledged", "failed"]
+"""A delivery's status as operators see it: ``sent`` once the relay published the latest message."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS erp_sync_exchanges (
@@ -192,13 +195,10 @@ async def _insert(
     )  # fmt: skip
 
 
-def sync_status(row: dict[str, Any] | None, relay_position: int, fallback: str) -> str:
+def sync_status(row: dict[str, Any] | None, relay_position: int, status: DeliveryStatus) -> SyncStatus:
     """``sent`` when the relay passed the latest message's notification; the aggregate's status otherwise."""
-    if fallback != "requested":
-        return fallback
-    if row is not None and row["status"] == "requested" and row["notification_id"] <= relay_position:
-        return "sent"
-    return fallback
+    published = row is not None and row["status"] == "requested" and row["notification_id"] <= relay_position
+    return "sent" if status is DeliveryStatus.REQUESTED and published else status.value
 
 
 class ExchangeProjector(LogFollower):

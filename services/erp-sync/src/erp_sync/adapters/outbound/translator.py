@@ -7,7 +7,7 @@ relay, the replay and the dead-letter writer translate the same event into the s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from contracts.erp.v1 import (
     ContactChanged,
@@ -103,6 +103,8 @@ def translate(event: Any) -> Sequence[Outgoing]:
     # ---- released orders ----
     if isinstance(event, SO.Requested):
         request = sales_order_request(event.request, 1)
+        asked = request.message
+        assert isinstance(asked, SalesOrderRequested)  # what sales_order_request makes
         return [
             request,
             Outgoing(
@@ -112,7 +114,7 @@ def translate(event: Any) -> Sequence[Outgoing]:
                     order_id=event.order_id,
                     company_id=event.company_id,
                     customer_number=event.request.get("customer_number"),
-                    idempotency_key=request.message.idempotency_key,  # type: ignore[attr-defined]
+                    idempotency_key=asked.idempotency_key,
                     transmitted_at=event.requested_at,
                 ),
             ),
@@ -161,7 +163,8 @@ def translate(event: Any) -> Sequence[Outgoing]:
         company_id = getattr(event, "company_id", None)  # None: not registered, or recorded by the first version
         if company_id is None:
             return []
-        return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]  # type: ignore[arg-type]  # set with the company id
+        assert event.customer_number is not None, "recorded together with the company id"
+        return [_erp_contact(company_id, event.customer_number, event.contact, event.change, event.timestamp)]
     if isinstance(event, Customer.ErpContactHandedOn):
         return [_erp_contact(event.company_id, event.customer_number, event.contact, "added", event.timestamp)]
     if isinstance(event, Customer.CreditChanged | Customer.CreditHandedOn) and event.company_id:
@@ -173,11 +176,18 @@ def translate(event: Any) -> Sequence[Outgoing]:
         asked = CustomerPriceListRequested(
             idempotency_key=event.idempotency_key,
             customer_number=event.customer_number,
-            reason=event.reason,  # type: ignore[arg-type]
+            reason=_price_list_reason(event.reason),
             requested_at=event.requested_at,
         )
         return [Outgoing(topic=ERP_OUTBOUND_CUSTOMER_PRICE_REQUESTS, key=event.customer_number, message=asked)]
     return translate_verification(event)
+
+
+def _price_list_reason(reason: str) -> Literal["registration", "operator"]:
+    match reason:
+        case "registration" | "operator":
+            return reason
+    raise ValueError(f"not a reason of a price-list request: {reason!r}")  # as the contract's validation would
 
 
 def article_price(event: CustomerPrice.Changed) -> Outgoing:

@@ -7,7 +7,7 @@ contacts with unusable e-mail addresses, which become contacts without one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, cast
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
@@ -76,6 +76,11 @@ def _question(event: Any, attempt: int, at: Any) -> Outgoing:
     )
 
 
+def _master_data(event: CustomerVerificationExchange.Answered) -> dict[str, Any]:
+    assert event.customer is not None, "a verified answer comes with the customer's master data (see answer())"
+    return event.customer
+
+
 def translate_verification(event: Any) -> Sequence[Outgoing]:
     if isinstance(event, Exchange.Requested):
         return [_question(event, 1, event.requested_at)]
@@ -87,7 +92,7 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
             message = CustomerVerified(
                 registration_id=event.registration_id,
                 customer_number=event.customer_number,
-                company=company_from_erp(event.customer),  # type: ignore[arg-type]  # a verified answer has it
+                company=company_from_erp(_master_data(event)),
                 erp_contacts=[contact_from_erp(c) for c in event.contacts],
                 verified_at=event.answered_at,
             )
@@ -126,7 +131,8 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
                     main_contact_email=contact["email"],
                     main_contact_first_name=contact["first_name"],
                     main_contact_last_name=contact["last_name"],
-                    main_contact_language=contact.get("language", "de"),  # type: ignore[arg-type]  # de or en
+                    # registration's MainContact.language, checked (de or en) when the completion arrived
+                    main_contact_language=cast(Literal["de", "en"], contact.get("language", "de")),
                     activated_at=event.activated_at,
                 ),
             )
