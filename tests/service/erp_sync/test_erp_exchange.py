@@ -36,8 +36,7 @@ from erp_sync.application.customers import Customers
 from erp_sync.application.deliveries import Deliveries, PendingDeliveries
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.verifications import Verifications
-from erp_sync.domain.model import DeliveryStatus
-from erp_sync.domain.model import RetryPolicy
+from erp_sync.domain.model import DeliveryStatus, RetryPolicy
 from tests.service.registration.wire import Inbox, Outbox, published
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
