@@ -6,7 +6,9 @@ stand by and take over when the holder's connection drops. A service's relay and
 position write; :func:`arrange` decides which followers share it. The follower reads the log in order from its
 stored position, hands each batch to :meth:`LogFollower.process`, and stores the new position only after
 ``process`` returned — a crash in between processes the batch again (so ``process`` must be idempotent, or its
-effects deduplicated downstream).
+effects deduplicated downstream). A :class:`Projection` (rows in the service's own database) instead writes its
+rows through the reader's connection in one transaction with its position: exactly once, no pool of its own
+(ADR 0038).
 
 Waking: the event store ``NOTIFY``s its channel in every transaction that stores events, and the follower
 ``LISTEN``s on its lock connection, so it reads as soon as a change is committed and sleeps otherwise. The flag a
@@ -43,13 +45,13 @@ Batch = list[tuple[Notification, Any, dict[str, str]]]
 class DecodedLog:
     """The service's log as its followers read it, each stored event decoded once per process.
 
-    A service's followers (relay, projectors, gauges, schedules) read the same notifications shortly after each
-    other; decoding a stored event (JSON, value objects, the aggregate's event class) is most of what a read costs,
-    and erp-sync has five followers. Each follower still reads the rows itself, from its own position, in its own
-    query (a cache of rows could not tell a gap in the ids from a row not yet read); only the decoded event and its
-    metadata are shared, for the ``capacity`` most recently decoded notifications. A committed notification never
-    changes, and the cached entry is checked against the row's aggregate and version before it is used.
-    Followers treat events and metadata as read-only (the library's events are frozen)."""
+    A service's followers (relay, projections, operator views) read the same notifications shortly after each other;
+    decoding a stored event (JSON, value objects, the aggregate's event class) is most of what a read costs. A
+    follower that reads apart (behind the others, or alone) reads the rows itself, from its own position (a cache of
+    rows could not tell a gap in the ids from a row not yet read); only the decoded event and its metadata are
+    shared, for the ``capacity`` most recently decoded notifications. A committed notification never changes, and
+    the cached entry is checked against the row's aggregate and version before it is used. Followers treat events
+    and metadata as read-only (the library's events are frozen)."""
 
     def __init__(self, app: ServiceApplication, capacity: int = 8192) -> None:
         self.app = app
@@ -210,7 +212,7 @@ class LogFollower:
 
     async def _process_isolating(self, conn: asyncpg.Connection, work: Batch) -> None:
         try:
-            await self.process(work)
+            await self._process(conn, work)
             return
         except Exception as exc:
             if not self.parks or is_infrastructure(exc) or len(work) == 0:
@@ -224,7 +226,7 @@ class LogFollower:
                 await self._park(conn, entry, f"waiting behind parked notification {blocked_by}", blocked_by)
                 continue
             try:
-                await self.process([entry])
+                await self._process(conn, [entry])
             except Exception as exc:
                 if is_infrastructure(exc):
                     raise
@@ -273,7 +275,7 @@ class LogFollower:
         if not original or original[0][0].id != row["notification_id"]:
             raise RuntimeError(f"parked notification {row['notification_id']} not found in the log")
         try:
-            await self.process_retried(original[0], request)
+            await self._process_retried(conn, original[0], request)
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
@@ -311,6 +313,13 @@ class LogFollower:
         """Handle a parked event again (``request``: the retry request's log entry). Raise as ``process`` does."""
         await self.process([entry])
 
+    async def _process(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        """The batch's effects: :meth:`process` (a :class:`Projection` writes through ``conn`` instead)."""
+        await self.process(batch)
+
+    async def _process_retried(self, conn: asyncpg.Connection, entry: Any, request: Any) -> None:
+        await self.process_retried(entry, request)
+
     async def _load_parked(self, conn: asyncpg.Connection) -> None:
         rows = await conn.fetch(
             f"SELECT aggregate_id, min(notification_id) AS first FROM {PARKED_TABLE} WHERE follower = $1"
@@ -326,6 +335,48 @@ class LogFollower:
     def _set_active(self, active: bool) -> None:
         self.active = active
         self.on_active(active)
+
+
+class ProjectionRows:
+    """The rows a :class:`Projection` keeps, as their store offers them: :meth:`project` writes a batch's rows with a
+    connection it is given; :meth:`apply` does it in a transaction of its own on the store's pool (tools, tests)."""
+
+    async def pool(self) -> asyncpg.Pool:
+        raise NotImplementedError
+
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        raise NotImplementedError
+
+    async def apply(self, batch: Batch) -> None:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            await self.project(conn, batch)
+
+
+class Projection(LogFollower):
+    """A follower whose effects are rows of the service's own database (a read model, figures): :meth:`project`
+    writes them through the reader's connection, in one transaction with the projection's position — each event is
+    projected exactly once, a crash in between leaves neither, and the projection needs no pool of its own. An
+    attempt that fails is rolled back to a savepoint, so the events before a bad one can be projected and the bad
+    one parked in the same transaction."""
+
+    def __init__(self, *, rows: ProjectionRows, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        """Write the batch's rows with ``conn`` (inside the transaction; never commit)."""
+        await self.rows.project(conn, batch)
+
+    async def process(self, batch: Batch) -> None:
+        raise TypeError("a projection writes with the reader's connection: see project()")
+
+    async def _process(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        async with conn.transaction():  # a savepoint inside the position's transaction
+            await self.project(conn, batch)
+
+    async def _process_retried(self, conn: asyncpg.Connection, entry: Any, request: Any) -> None:
+        await self._process(conn, [entry])
 
 
 class LogReader:
@@ -457,14 +508,17 @@ class LogReader:
             batch: Batch = await self.blocking.run(self.decoded_log.read, position, limit)
             for follower in members:
                 try:
-                    done = await follower._advance(conn, batch[: follower.batch_size], follower.batch_size)
+                    if isinstance(follower, Projection):
+                        done = await self._project(conn, follower, batch[: follower.batch_size])
+                    else:
+                        done = await follower._advance(conn, batch[: follower.batch_size], follower.batch_size)
                 except Exception as exc:
                     if conn.is_closed():
                         raise
                     self._back_off(follower, exc)  # the others go on; it is read again when its wait is over
                     continue
                 self._passed(follower)
-                if follower.position != position:
+                if follower.position != position and not isinstance(follower, Projection):
                     moved.append(follower)
                 if not done:
                     caught_up = False
@@ -481,6 +535,27 @@ class LogReader:
                 [f.position for f in moved],
             )
         return caught_up
+
+    async def _project(self, conn: asyncpg.Connection, projection: Projection, batch: Batch) -> bool:
+        """A projection's batch and its new position in one transaction; on failure neither, and the projection's
+        memory of parked events is read again (what the transaction parked is gone with it)."""
+        before = projection.position
+        try:
+            async with conn.transaction():
+                done = await projection._advance(conn, batch, projection.batch_size)
+                if projection.position != before:
+                    await conn.execute(
+                        "INSERT INTO kc_follower_position (name, position) VALUES ($1, $2)"
+                        " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+                        projection.name,
+                        projection.position,
+                    )
+        except Exception:
+            projection.position = before
+            if not conn.is_closed():
+                await projection._load_parked(conn)
+            raise
+        return done
 
     def _back_off(self, follower: LogFollower, exc: Exception) -> None:
         failures = self._failures.get(follower.name, 0) + 1

@@ -61,19 +61,19 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
 
     def projector(runtime: ServiceRuntime) -> OrderProjector:
         return OrderProjector(
-            summaries=summaries, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
+            rows=summaries, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 
     def figures_projector(runtime: ServiceRuntime) -> FiguresProjector:
         return FiguresProjector(
-            store=figures, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
+            rows=figures, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 
     def what_if_projector(runtime: ServiceRuntime) -> WhatIfProjector:
         return WhatIfProjector(
-            store=what_if, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
+            rows=what_if, service=settings.service_name, app=orders, dsn=dsn, blocking=runtime.blocking,
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 

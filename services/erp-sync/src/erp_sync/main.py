@@ -70,7 +70,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
 
     def projector(rt: ServiceRuntime) -> ExchangeProjector:
         return ExchangeProjector(
-            states=states, service=settings.service_name, app=exchanges, dsn=dsn, blocking=rt.blocking,
+            rows=states, service=settings.service_name, app=exchanges, dsn=dsn, blocking=rt.blocking,
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 

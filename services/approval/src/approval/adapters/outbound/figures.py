@@ -23,7 +23,7 @@ import asyncpg
 
 from approval.application.reports import ReportQuery
 from approval.domain.model import Order
-from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.follower import Batch, Projection, ProjectionRows
 from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
@@ -178,7 +178,7 @@ def _apply(row: dict[str, Any] | None, event: Any, folded: _Folded) -> dict[str,
     return row
 
 
-class FiguresStore:
+class FiguresStore(ProjectionRows):
     """The fact tables and the report's queries. The pool is created on first use, in the running event loop.
 
     ``create``: run :data:`SCHEMA` when the pool is made (tests, tools); the service's database is migrated."""
@@ -204,7 +204,7 @@ class FiguresStore:
 
     # ---- projection ---------------------------------------------------------------------------------------
 
-    async def apply(self, batch: Batch) -> None:
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
         """Project a follower batch in one transaction: the rows of the batch's orders read at once, their events
         (those after each row's version) folded onto them, the changed rows, decisions and lines written back."""
         events: dict[UUID, list[Any]] = {}
@@ -213,24 +213,22 @@ class FiguresStore:
                 events.setdefault(event.originator_id, []).append(event)
         if not events:
             return
-        pool = await self.pool()
-        async with pool.acquire() as conn, conn.transaction():
-            stored = await conn.fetch(
-                f"SELECT {', '.join(_COLUMNS)} FROM approval_fig_orders WHERE order_id = ANY($1::uuid[]) FOR UPDATE",
-                list(events),
-            )
-            folded = _Folded(rows={r["order_id"]: dict(r) for r in stored})
-            for oid, evs in events.items():
-                row = folded.rows.get(oid)
-                for event in evs:
-                    if row is not None and event.originator_version <= row["version"]:
-                        continue  # applied before: this batch is handled again
-                    row = _apply(row, event, folded)
-                    if row is not None:
-                        folded.changed.add(oid)
+        stored = await conn.fetch(
+            f"SELECT {', '.join(_COLUMNS)} FROM approval_fig_orders WHERE order_id = ANY($1::uuid[]) FOR UPDATE",
+            list(events),
+        )
+        folded = _Folded(rows={r["order_id"]: dict(r) for r in stored})
+        for oid, evs in events.items():
+            row = folded.rows.get(oid)
+            for event in evs:
+                if row is not None and event.originator_version <= row["version"]:
+                    continue  # applied before: this batch is handled again
+                row = _apply(row, event, folded)
                 if row is not None:
-                    folded.rows[oid] = row
-            await self._write(conn, folded)
+                    folded.changed.add(oid)
+            if row is not None:
+                folded.rows[oid] = row
+        await self._write(conn, folded)
 
     @staticmethod
     async def _write(conn: asyncpg.Connection, folded: _Folded) -> None:
@@ -346,12 +344,5 @@ class FiguresStore:
         return queries, args
 
 
-class FiguresProjector(LogFollower):
+class FiguresProjector(Projection):
     kind = "figures-projector"
-
-    def __init__(self, *, store: FiguresStore, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.store = store
-
-    async def process(self, batch: Batch) -> None:
-        await self.store.apply(batch)

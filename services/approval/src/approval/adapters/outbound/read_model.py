@@ -21,7 +21,7 @@ import asyncpg
 
 from approval.domain.deadlines import CompanyDeadlines
 from approval.domain.model import Order, OrderContent
-from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.follower import Batch, Projection, ProjectionRows
 from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
@@ -106,7 +106,7 @@ async def _count_existing(conn: asyncpg.Connection) -> None:
         )
 
 
-class OrderSummaries:
+class OrderSummaries(ProjectionRows):
     """Queries of the projection. The pool is created on first use, in the running event loop.
 
     ``create``: run :data:`SCHEMA` when the pool is made (tests, tools). The service passes False: its runtime
@@ -237,10 +237,8 @@ class OrderSummaries:
         assert self.loop is not None, "the read model pool is not open yet"
         return asyncio.run_coroutine_threadsafe(self.pending_of_company(company_id), self.loop).result(timeout=30)
 
-    async def apply(self, batch: Batch) -> None:
-        pool = await self.pool()
-        async with pool.acquire() as conn, conn.transaction():
-            await _project_batch(conn, [event for _notification, event, _meta in batch])
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        await _project_batch(conn, [event for _notification, event, _meta in batch])
 
 
 def _text(value: str | None) -> str | None:
@@ -474,12 +472,5 @@ async def _count(conn: asyncpg.Connection, company_id: UUID, buyer_id: UUID, sta
     )  # fmt: skip
 
 
-class OrderProjector(LogFollower):
+class OrderProjector(Projection):
     kind = "order-projector"
-
-    def __init__(self, *, summaries: OrderSummaries, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.summaries = summaries
-
-    async def process(self, batch: Batch) -> None:
-        await self.summaries.apply(batch)

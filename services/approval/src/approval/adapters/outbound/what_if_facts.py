@@ -23,7 +23,7 @@ import asyncpg
 from approval.application.what_if import Fact, Tally
 from approval.domain.budget import Budget
 from approval.domain.model import Order
-from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.follower import Batch, Projection, ProjectionRows
 from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
@@ -135,7 +135,7 @@ def fact(row: Any) -> Fact:
     )  # fmt: skip
 
 
-class WhatIfStore:
+class WhatIfStore(ProjectionRows):
     """The facts table and the what-if's reads. The pool is created on first use, in the running event loop.
 
     ``create``: run :data:`SCHEMA` when the pool is made (tests, tools); the service's database is migrated."""
@@ -161,7 +161,7 @@ class WhatIfStore:
 
     # ---- projection ---------------------------------------------------------------------------------------
 
-    async def apply(self, batch: Batch) -> None:
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
         """Project a follower batch in one transaction (the rows of its orders read at once, the events after each
         row's version folded onto them, the changed rows written back)."""
         events: dict[UUID, list[Any]] = {}
@@ -170,33 +170,31 @@ class WhatIfStore:
                 events.setdefault(event.originator_id, []).append(event)
         if not events:
             return
-        pool = await self.pool()
-        async with pool.acquire() as conn, conn.transaction():
-            stored = await conn.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM approval_whatif_orders WHERE order_id = ANY($1::uuid[]) FOR UPDATE",
-                list(events),
-            )
-            rows = {r["order_id"]: dict(r) for r in stored}
-            changed: set[UUID] = set()
-            for oid, evs in events.items():
-                row = rows.get(oid)
-                for event in evs:
-                    if row is not None and event.originator_version <= row["version"]:
-                        continue  # applied before: this batch is handled again
-                    row = fold(row, event)
-                    if row is not None:
-                        changed.add(oid)
+        stored = await conn.fetch(
+            f"SELECT {', '.join(COLUMNS)} FROM approval_whatif_orders WHERE order_id = ANY($1::uuid[]) FOR UPDATE",
+            list(events),
+        )
+        rows = {r["order_id"]: dict(r) for r in stored}
+        changed: set[UUID] = set()
+        for oid, evs in events.items():
+            row = rows.get(oid)
+            for event in evs:
+                if row is not None and event.originator_version <= row["version"]:
+                    continue  # applied before: this batch is handled again
+                row = fold(row, event)
                 if row is not None:
-                    rows[oid] = row
-            if changed:
-                placeholders = ", ".join(f"${i + 1}" for i in range(len(COLUMNS)))
-                updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c != "order_id")
-                await conn.executemany(
-                    f"INSERT INTO approval_whatif_orders ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-                    f" ON CONFLICT (order_id) DO UPDATE SET {updates}"
-                    " WHERE approval_whatif_orders.version < EXCLUDED.version",
-                    [tuple(rows[oid][c] for c in COLUMNS) for oid in sorted(changed)],
-                )
+                    changed.add(oid)
+            if row is not None:
+                rows[oid] = row
+        if changed:
+            placeholders = ", ".join(f"${i + 1}" for i in range(len(COLUMNS)))
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c != "order_id")
+            await conn.executemany(
+                f"INSERT INTO approval_whatif_orders ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+                f" ON CONFLICT (order_id) DO UPDATE SET {updates}"
+                " WHERE approval_whatif_orders.version < EXCLUDED.version",
+                [tuple(rows[oid][c] for c in COLUMNS) for oid in sorted(changed)],
+            )
 
     # ---- the what-if's reads ------------------------------------------------------------------------------
 
@@ -249,12 +247,5 @@ class WhatIfStore:
         return tally, out
 
 
-class WhatIfProjector(LogFollower):
+class WhatIfProjector(Projection):
     kind = "what-if-projector"
-
-    def __init__(self, *, store: WhatIfStore, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.store = store
-
-    async def process(self, batch: Batch) -> None:
-        await self.store.apply(batch)

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from erp_sync.domain.model import ContactExchange, DeliveryStatus, SalesOrderExchange
-from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.follower import Batch, Projection, ProjectionRows
 from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
@@ -53,7 +53,7 @@ KINDS = ("sales_order", "contact")
 SYNC_STATUSES = ("requested", "sent", "acknowledged", "failed")
 
 
-class ExchangeStates:
+class ExchangeStates(ProjectionRows):
     """Queries of the projection. The pool is created on first use, in the running event loop; the table exists
     by then (:data:`TABLES`, created or checked by the runtime at start)."""
 
@@ -134,11 +134,9 @@ class ExchangeStates:
             row = await conn.fetchrow("SELECT * FROM erp_sync_exchanges WHERE exchange_id = $1", exchange_id)
         return (dict(row) if row else None), relay
 
-    async def apply(self, batch: Batch) -> None:
-        pool = await self.pool()
-        async with pool.acquire() as conn, conn.transaction():
-            for notification, event, _meta in batch:
-                await _project(conn, notification.id, event)
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        for notification, event, _meta in batch:
+            await _project(conn, notification.id, event)
 
 
 async def _project(conn: asyncpg.Connection, notification_id: int, e: Any) -> None:
@@ -201,12 +199,5 @@ def sync_status(row: dict[str, Any] | None, relay_position: int, status: Deliver
     return "sent" if status is DeliveryStatus.REQUESTED and published else status.value
 
 
-class ExchangeProjector(LogFollower):
+class ExchangeProjector(Projection):
     kind = "exchange-projector"
-
-    def __init__(self, *, states: ExchangeStates, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.states = states
-
-    async def process(self, batch: Batch) -> None:
-        await self.states.apply(batch)

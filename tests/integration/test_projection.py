@@ -1,0 +1,198 @@
+"""A projection (kc_runtime.follower.Projection) writes its rows through the log reader's connection, in one
+transaction with its position (real PostgreSQL): a failed batch leaves neither rows nor a moved position, an
+event it cannot apply is parked while the events around it are projected in the same transaction, and a
+restarted projection goes on from where the rows end — every event projected exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from kc_runtime.follower import POSITION_TABLE_DDL, Batch, LogReader, Projection, ProjectionRows
+from kc_runtime.parking import ParkedRetry
+from kc_runtime.pools import create_pool
+from tests.conftest import eventually
+from tests.support.followers import Thing, log_store, running
+
+pytestmark = pytest.mark.integration
+
+NOTES = "CREATE TABLE IF NOT EXISTS test_notes (notification_id bigint PRIMARY KEY, text text NOT NULL)"
+
+
+class Notes(ProjectionRows):
+    """One row per note, inserted (not upserted): projecting an event twice would fail on the primary key.
+    ``fail_after``: raise after writing that many rows of a batch (a crash between rows and position)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self.fail_after: int | None = None
+        self.attempts = 0
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            self._pool = await create_pool(self.dsn, min_size=0, max_size=2)
+        return self._pool
+
+    async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        self.attempts += 1
+        written = 0
+        for notification, event, _ in batch:
+            if not isinstance(event, Thing.Noted):
+                continue
+            if event.text == "poison":
+                raise ValueError("cannot apply this note")
+            await conn.execute("INSERT INTO test_notes VALUES ($1, $2)", notification.id, event.text)
+            written += 1
+            if self.fail_after is not None and written >= self.fail_after:
+                raise ConnectionResetError("the process died here")
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+class NoteProjection(Projection):
+    kind = "notes-projection"
+
+
+async def rows(dsn: str, sql: str, *args: Any) -> list[dict]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [dict(r) for r in await conn.fetch(sql, *args)]
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def store(database):
+    async with log_store(database, "projection") as (dsn, app, blocking):
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(NOTES)
+        await conn.execute(POSITION_TABLE_DDL)
+        await conn.close()
+        notes = Notes(dsn)
+        yield dsn, app, blocking, notes
+        await notes.close()
+
+
+def projection(store: tuple) -> NoteProjection:
+    dsn, app, blocking, notes = store
+    return NoteProjection(rows=notes, service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=0.05)
+
+
+async def noted(dsn: str) -> list[str]:
+    return [r["text"] for r in await rows(dsn, "SELECT text FROM test_notes ORDER BY notification_id")]
+
+
+async def position(dsn: str, name: str) -> int | None:
+    found = await rows(dsn, "SELECT position FROM kc_follower_position WHERE name = $1", name)
+    return int(found[0]["position"]) if found else None
+
+
+async def test_a_batch_that_fails_midway_leaves_neither_rows_nor_a_moved_position(store):
+    dsn, app, blocking, notes = store
+    thing = Thing("a")
+    for text in ("one", "two", "three"):
+        thing.note(text)
+    await blocking.run(app.save, thing)
+    notes.fail_after = 2  # two rows written, then the "crash"
+    follower = projection(store)
+
+    async with running(LogReader([follower])):
+        await eventually(lambda: _true(notes.attempts >= 2), what="the failed batch to be tried again")
+        assert await noted(dsn) == []  # the rows written before the failure were rolled back with it
+        assert await position(dsn, follower.name) in (None, 0)
+        assert follower.position == 0
+        notes.fail_after = None
+        await eventually(lambda: _equal(noted(dsn), ["one", "two", "three"]), timeout=30, what="the notes projected")
+        await eventually(lambda: _equal(position(dsn, follower.name), follower.position), what="the position stored")
+
+    assert follower.position == await blocking.run(app.max_notification_id)
+
+
+async def test_the_events_around_one_it_cannot_apply_are_projected_and_the_bad_one_parked(store):
+    dsn, app, blocking, _notes = store
+    bad, good = Thing("bad"), Thing("good")
+    bad.note("before")
+    bad.note("poison")
+    bad.note("after the poison")
+    good.note("fine")
+    await blocking.run(app.save, bad, good)
+    follower = projection(store)
+
+    async with running(LogReader([follower])):
+        await eventually(lambda: _equal(noted(dsn), ["before", "fine"]), what="the others projected")
+        parked = await eventually(
+            lambda: rows(dsn, "SELECT aggregate_version, blocked_by FROM kc_parked_event ORDER BY notification_id"),
+            what="the parked events",
+        )
+        assert [(r["aggregate_version"], r["blocked_by"] is None) for r in parked] == [(3, True), (4, False)]
+
+        # a retry while the cause is still there: still parked, and nothing projected twice (the primary key)
+        await blocking.run(app.save, ParkedRetry(follower=follower.name, aggregate_id=str(bad.id)))
+
+        async def tried_again() -> list[dict]:
+            found = await rows(dsn, "SELECT attempts FROM kc_parked_event ORDER BY notification_id")
+            return found if found and found[0]["attempts"] == 2 else []
+
+        await eventually(tried_again, what="the retry to be tried")
+    assert await noted(dsn) == ["before", "fine"]
+
+
+async def test_no_moment_shows_rows_beyond_the_stored_position(store):
+    """Sampled while 120 events are projected one batch of two at a time: each sample reads the rows and the stored
+    position in one statement (one snapshot). Rows committed apart from their position would show as rows above it."""
+    dsn, app, blocking, _notes = store
+    things = [Thing(f"t{i}") for i in range(60)]
+    for thing in things:
+        thing.note("n")
+    await blocking.run(app.save, *things)
+    follower = projection(store)
+    follower.batch_size = 2
+    top = await blocking.run(app.max_notification_id)
+    conn = await asyncpg.connect(dsn)
+    samples: list[tuple[int, int]] = []
+    try:
+        async with running(LogReader([follower])):
+            while True:
+                row = await conn.fetchrow(
+                    "SELECT coalesce((SELECT position FROM kc_follower_position WHERE name = $1), 0) AS position,"
+                    " coalesce((SELECT max(notification_id) FROM test_notes), 0) AS projected",
+                    follower.name,
+                )
+                samples.append((int(row["position"]), int(row["projected"])))
+                if samples[-1][0] >= top:
+                    break
+    finally:
+        await conn.close()
+    assert len(samples) > 20
+    assert [s for s in samples if s[1] > s[0]] == []
+
+
+async def test_a_restarted_projection_goes_on_where_its_rows_end(store):
+    dsn, app, blocking, _notes = store
+    first = Thing("first")
+    first.note("one")
+    await blocking.run(app.save, first)
+    follower = projection(store)
+    async with running(LogReader([follower])):
+        await eventually(lambda: _equal(noted(dsn), ["one"]), what="the first note projected")
+
+    second = Thing("second")
+    second.note("two")
+    await blocking.run(app.save, second)
+    again = projection(store)
+    async with running(LogReader([again])):
+        await eventually(lambda: _equal(noted(dsn), ["one", "two"]), what="the second note projected")
+    assert again.position > follower.position  # it started at the stored position (a replay would hit the key)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _equal(got: Any, expected: Any) -> bool:
+    return (await got) == expected
