@@ -46,6 +46,7 @@ from kc_runtime.eventstore import ServiceApplication, WorkerPool, stamp_metadata
 from kc_runtime.faults import failpoint
 from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
 from kc_runtime.retrying import OnRetry, retrying
+from kc_runtime.units import Unit
 
 log = structlog.get_logger("kc.consumer")
 
@@ -81,6 +82,12 @@ class Inbound(Generic[M]):
             application_name=f"{self.envelope.producer}/{self.topic}/{self.partition}",
             notification_id=self.envelope.source_notification_id,
         )
+
+    @property
+    def unit(self) -> Unit:
+        """The consumer transaction this message is handled in, for the application's identity map
+        (:class:`kc_runtime.units.Units`): its partition's tracking name and the message's position."""
+        return self.tracking.application_name, self.envelope.source_notification_id
 
 
 Handler = Callable[[Inbound[Any]], Sequence[Any]]

@@ -90,3 +90,22 @@ def test_the_application_drops_the_unit_when_saving_the_position_fails():
     with pytest.raises(IntegrityError):  # the position was recorded already
         app.save_tracked(Tracking(application_name="topic/0", notification_id=5), Thing())
     assert app.units.of("topic/0", 7) == {}
+
+
+def test_a_message_names_its_unit_by_its_partitions_tracking_name_and_its_position():
+    from datetime import UTC, datetime
+
+    from contracts import Envelope
+    from contracts.topics import ERP_INBOUND_CUSTOMER_PRICES
+    from kc_runtime.consumer import Inbound
+    from tests.support.messages import registration_completed
+
+    message = registration_completed()
+    envelope = Envelope(
+        event_id=uuid4(), event_type=message.event_type, schema_version=1, occurred_at=datetime.now(UTC),
+        correlation_id="c", causation_id="c", producer="erp", source_notification_id=41,
+    )  # fmt: skip
+    inbound = Inbound(message, envelope, ERP_INBOUND_CUSTOMER_PRICES.name, 3, 7)
+
+    assert inbound.unit == (inbound.tracking.application_name, 41)
+    assert inbound.unit == (f"erp/{ERP_INBOUND_CUSTOMER_PRICES.name}/3", 41)

@@ -88,20 +88,17 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
         users.MainContactTransferred: main_contact,
     }
 
-    def unit(i: Inbound) -> tuple[str, int]:
-        return i.tracking.application_name, i.envelope.source_notification_id
-
     def transmitted(i: Inbound[erp_sync.SalesOrderTransmitted]) -> list[Any]:
         m = i.message
-        return orders.erp_transmitted(m.order_id, unit(i))
+        return orders.erp_transmitted(m.order_id, i.unit)
 
     def confirmed(i: Inbound[erp_sync.SalesOrderConfirmedByErp]) -> list[Any]:
         m = i.message
-        return orders.erp_confirmed(m.order_id, m.erp_order_number, unit(i), m.confirmed_at)
+        return orders.erp_confirmed(m.order_id, m.erp_order_number, i.unit, m.confirmed_at)
 
     def rejected(i: Inbound[erp_sync.SalesOrderRejectedByErp]) -> list[Any]:
         m = i.message
-        return orders.erp_rejected(m.order_id, m.reason, unit(i))
+        return orders.erp_rejected(m.order_id, m.reason, i.unit)
 
     def access(i: Inbound[erp_sync.CustomerCenterAccessChanged]) -> list[Any]:
         m = i.message
@@ -132,7 +129,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
             "listed": m.listed,
             "changed_at": m.changed_at,
         }
-        return orders.article_price_changed(m.customer_number, m.sku, state, m.company_id, unit(i))
+        return orders.article_price_changed(m.customer_number, m.sku, state, m.company_id, i.unit)
 
     def erp_orders(batch: Sequence[Inbound]) -> Mapping[Any, Any]:
         """The orders a batch of the ERP's word names, in one read of the event store."""

@@ -199,17 +199,14 @@ def price_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
     """The ERP's customer prices → the price mirror (and from there erp-sync's prices topic, for approval)."""
     prices = Prices(exchanges)
 
-    def unit(i: Inbound) -> tuple[str, int]:
-        return i.tracking.application_name, i.envelope.source_notification_id
-
     def article(i: Inbound[erp.CustomerArticlePriceChanged]) -> list[Any]:
         m = i.message
         state = m.model_dump(mode="json", include=PRICE_STATE_FIELDS)
-        return prices.article_changed(m.customer_number, m.sku, state, m.changed_at, m.resend_id, unit(i))
+        return prices.article_changed(m.customer_number, m.sku, state, m.changed_at, m.resend_id, i.unit)
 
     def resent(i: Inbound[erp.CustomerPriceListResent]) -> list[Any]:
         m = i.message
-        return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count, unit(i))
+        return prices.resend_ended(m.customer_number, m.resend_id, m.sent_at, m.in_reply_to, m.article_count, i.unit)
 
     # Batched: a fetch of one partition is applied in one transaction (a customer's list is hundreds of messages
     # at once). The handlers of one transaction share what they loaded (``unit``), so a change and its revert, or
