@@ -23,13 +23,13 @@ from contracts.topics import (
     USERS_USERS,
 )
 from erp_sync.adapters.outbound import operations as operations_module
-from erp_sync.adapters.outbound.dead_letters import DeadLetter
 from erp_sync.adapters.outbound.metrics import PendingGauge
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.translator import translate
 from erp_sync.application.operations import OperatorRuns
 from erp_sync.domain.model import DeliveryStatus
 from erp_sync.settings import ErpSyncSettings
+from kc_runtime.dead_letters import DeadLetter
 from kc_runtime.eventstore import WorkerPool
 from kc_runtime.relay import OutboxRelay
 from tests.service.erp_sync.test_erp_exchange import ErpSync, registration, released, user_created

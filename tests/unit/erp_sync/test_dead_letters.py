@@ -1,4 +1,6 @@
-"""erp-sync's dead-letter reader connects with the service's Kafka security settings, as every other client does."""
+"""erp-sync's dead letters: the listing reads with the service's Kafka security settings, as every other client does,
+and its scope is what erp-sync consumes (its own group's records) plus the ERP-facing topics it writes (every record).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +8,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from erp_sync.adapters.outbound import dead_letters
+from contracts import Headers
+from contracts.topics import APPROVAL_ORDERS, ERP_OUTBOUND_SALES_ORDERS, ERP_SYNC_SALES_ORDERS
+from erp_sync.adapters.outbound.dead_letters import dead_letter_scope, is_ours
 from erp_sync.settings import ErpSyncSettings
-from kc_runtime.kafka import client_options
+from kc_runtime.dead_letters import DeadLetter
 from tests.support.ops import ops_headers
 
 SECURITY = {
@@ -26,57 +30,6 @@ def sasl_settings() -> ErpSyncSettings:
         kafka_sasl_username="erp-sync",
         kafka_sasl_password=SecretStr("s3cret"),
     )
-
-
-class Recorded:
-    def __init__(self) -> None:
-        self.kwargs: list[dict[str, Any]] = []
-
-
-def fake_clients(monkeypatch) -> Recorded:
-    made = Recorded()
-
-    class Admin:
-        def __init__(self, **kwargs: Any) -> None:
-            made.kwargs.append(kwargs)
-
-        async def start(self) -> None: ...
-        async def close(self) -> None: ...
-
-        async def list_topics(self) -> list[str]:
-            return ["p.erp.outbound.sales-orders.v1.dlt"]
-
-        async def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:
-            return [{"topic": n, "partitions": [{"partition": 0}]} for n in names]
-
-    class Consumer:
-        def __init__(self, **kwargs: Any) -> None:
-            made.kwargs.append(kwargs)
-
-        async def start(self) -> None: ...
-        async def stop(self) -> None: ...
-        def assign(self, partitions: list[Any]) -> None: ...
-        async def seek_to_beginning(self, *partitions: Any) -> None: ...
-
-        async def end_offsets(self, partitions: list[Any]) -> dict[Any, int]:
-            return dict.fromkeys(partitions, 0)  # empty topics: nothing to read
-
-    monkeypatch.setattr(dead_letters, "AIOKafkaAdminClient", Admin)
-    monkeypatch.setattr(dead_letters, "AIOKafkaConsumer", Consumer)
-    return made
-
-
-async def test_the_admin_client_and_the_consumer_get_the_settings_tls_and_sasl_options(monkeypatch):
-    made = fake_clients(monkeypatch)
-    letters = await dead_letters.read_dead_letters(
-        client_options(sasl_settings()), ["erp.outbound.sales-orders.v1.dlt"], prefix="p."
-    )
-    assert letters == []
-    assert len(made.kwargs) == 2  # the admin client, then the consumer
-    for kwargs in made.kwargs:
-        assert kwargs["bootstrap_servers"] == "kafka:9093"
-        assert {k: kwargs[k] for k in SECURITY} == SECURITY
-        assert kwargs["ssl_context"] is not None
 
 
 async def test_the_dead_letter_listing_reads_with_the_services_client_options(monkeypatch):
@@ -99,3 +52,20 @@ async def test_the_dead_letter_listing_reads_with_the_services_client_options(mo
         response = await client.get("/ops/dead-letters", headers=ops_headers("erp-sync"))
     assert response.status_code == 200, response.text
     assert seen and {k: seen[0][k] for k in SECURITY} == SECURITY
+
+
+def letter(topic: str, group: str) -> DeadLetter:
+    return DeadLetter(topic, 0, 0, b"k", b"{}", {Headers.DLT_CONSUMER_GROUP: group}, 0)
+
+
+def test_the_scope_is_the_consumed_topics_and_the_erp_facing_topics_erp_sync_writes():
+    scope = dead_letter_scope("erp-sync")
+    assert scope[APPROVAL_ORDERS.dlt] == APPROVAL_ORDERS  # consumed
+    assert scope[ERP_OUTBOUND_SALES_ORDERS.dlt] == ERP_OUTBOUND_SALES_ORDERS  # written, for the ERP
+    assert ERP_SYNC_SALES_ORDERS.dlt not in scope  # written, for the other services: theirs
+
+
+def test_a_consumed_topics_dead_letter_is_ours_only_if_our_group_left_it_an_erp_facing_one_always():
+    assert is_ours(letter(APPROVAL_ORDERS.dlt, "erp-sync"), "erp-sync")
+    assert not is_ours(letter(APPROVAL_ORDERS.dlt, "notifications"), "erp-sync")
+    assert is_ours(letter(ERP_OUTBOUND_SALES_ORDERS.dlt, "erp"), "erp-sync")

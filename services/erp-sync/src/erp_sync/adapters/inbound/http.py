@@ -14,7 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from erp_sync.adapters.outbound.dead_letters import dead_letter_scope, is_ours, read_dead_letters
+from erp_sync.adapters.outbound.dead_letters import dead_letter_scope, is_ours
 from erp_sync.adapters.outbound.read_model import ExchangeStates, SyncStatus, sync_status
 from erp_sync.application.contacts import Contacts
 from erp_sync.application.customers import Customers
@@ -23,6 +23,7 @@ from erp_sync.application.operations import OperatorRuns
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.operations import OperatorRun, RunKind
 from erp_sync.settings import ErpSyncSettings
+from kc_runtime.dead_letters import read_dead_letters
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import WorkerPool
 from kc_runtime.kafka import client_options

@@ -4,17 +4,18 @@ dead letters), following the service's notification log (one active per service,
 * A delivery the ERP never answered (``Failed``) is copied to its topic's dead-letter topic, with the reason
   headers, so that it shows where every other dead letter shows.
 * A replay republishes the ERP-facing messages of the notification log since a point in time exactly as the
-  relay published them (same event ids, same idempotency keys): the ERP discards what it has.
-* A retry of dead letters handles each record once (a tracking record per dead-letter topic partition and offset,
-  saved with its effects): an undelivered ERP message is sent again through its exchange (the outbox relay puts it
-  back on its original topic); a message erp-sync's consumer gave up on is applied again by the same handler.
+  relay published them (same event ids, same idempotency keys): the ERP discards what it has. The runtime's
+  :func:`kc_runtime.replay.replay` does it, reading the log through erp-sync's replay index (by company, if asked).
+* A retry of dead letters handles each record once (the runtime's :func:`kc_runtime.dead_letters.retry_each_once`:
+  a tracking record per dead-letter topic partition and offset, saved with its effects). What is done with one is
+  erp-sync's: an undelivered ERP message is sent again through its exchange (the outbox relay puts it back on its
+  original topic); a message erp-sync's consumer gave up on is applied again by the same handler.
 
 Both runs are idempotent, so a crash in the middle (the follower does the batch again) repeats nothing harmful.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,12 +23,12 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Notification
 from pydantic import ValidationError
 
 from contracts import Envelope, Headers
 from contracts.topics import ERP, ERP_OUTBOUND_TOPICS
-from erp_sync.adapters.outbound.dead_letters import DeadLetter, dead_letter_scope, is_ours, read_dead_letters
+from erp_sync.adapters.outbound.dead_letters import dead_letter_scope, is_ours
 from erp_sync.adapters.outbound.metrics import count_failure
 from erp_sync.adapters.outbound.translator import dead_letter
 from erp_sync.application.deliveries import Deliveries
@@ -36,16 +37,15 @@ from erp_sync.application.operations import OperatorRuns
 from erp_sync.domain.operations import OperatorRun, RunKind, RunStatus
 from kc_runtime import context
 from kc_runtime.consumer import ConsumerSpec, Inbound
-from kc_runtime.eventstore import MetadataMapper
-from kc_runtime.faults import failpoint
+from kc_runtime.dead_letters import DeadLetter, read_dead_letters, retry_each_once
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.kafka import client_options
 from kc_runtime.relay import EVENT_ID_NAMESPACE
+from kc_runtime.replay import publish
+from kc_runtime.replay import replay as replay_log
 from kc_runtime.service import ServiceRuntime
 
 log = structlog.get_logger("erp_sync.operations")
-
-Prepared = list[tuple[str, bytes, bytes, dict[str, str]]]
 
 
 class Operations(LogFollower):
@@ -115,7 +115,8 @@ class Operations(LogFollower):
             Headers.DLT_ORIGINAL_OFFSET: "",
             Headers.DLT_CONSUMER_GROUP: ERP,
         }
-        await self._publish([(out.topic.dlt, out.key.encode(), out.message.model_dump_json().encode(), headers)])
+        copy = (out.topic.dlt, out.key.encode(), out.message.model_dump_json().encode(), headers)
+        await publish(self.runtime.broker, [copy], self.prefix)  # acknowledged before the follower moves on
         log.error("delivery failed, dead-lettered", topic=out.topic.name, key=out.key, attempts=event.attempts)
 
     # ---- operator runs ------------------------------------------------------------------------------------
@@ -144,39 +145,21 @@ class Operations(LogFollower):
 
     async def replay(self, parameters: dict[str, Any]) -> dict[str, Any]:
         since = datetime.fromisoformat(parameters["since"])
-        company_id = parameters.get("company_id")
+        company = UUID(parameters["company_id"]) if parameters.get("company_id") else None
         relay = self.runtime.relay
         if relay is None:
             raise RuntimeError("replays run where the outbox relay runs")
-        outbound = {t.name for t in ERP_OUTBOUND_TOPICS}
-        indexed = await self.blocking.run(self.exchanges.replay_index.backfill, self.exchanges.mapper)
+        index = self.exchanges.replay_index
+        indexed = await self.blocking.run(index.backfill, self.exchanges.mapper)
         if indexed:
             log.info("replay index filled with what the log held before it", entries=indexed)
-        position, published, by_topic = 0, 0, dict.fromkeys(sorted(outbound), 0)
-        while True:
-            page, position, more = await self.blocking.run(self._replay_page, position, since, company_id)
-            prepared = [p for p in await self.blocking.run(relay._prepare, page) if p[0] in outbound]
-            await self._publish(prepared)
-            failpoint("replay.after_publish")
-            published += len(prepared)
-            for topic, *_ in prepared:
-                by_topic[topic] += 1
-            if not more:
-                break
-        return {"published": published, "by_topic": by_topic}
 
-    def _replay_page(self, position: int, since: datetime, company_id: str | None) -> tuple[Batch, int, bool]:
-        """The next page of the replay: read through the replay index, so only what is republished is read."""
-        mapper = self.exchanges.mapper
-        assert isinstance(mapper, MetadataMapper)
-        company = UUID(company_id) if company_id else None
-        notifications = self.exchanges.replay_index.page(since, company, position, self.page)
-        page: Batch = []
-        for n in notifications:
-            event, meta = mapper.to_domain_event_with_meta(n)
-            page.append((n, event, meta))
-        last = notifications[-1].id if notifications else position
-        return page, last, len(notifications) == self.page
+        def read(after: int, limit: int) -> list[Notification]:
+            # through the replay index: only what is republished is read
+            return index.page(since, company, after, limit)
+
+        done = await replay_log(relay, since, read=read, topics={t.name for t in ERP_OUTBOUND_TOPICS}, page=self.page)
+        return {"published": done.published, "by_topic": done.by_topic}
 
     # ---- retry of dead letters ----------------------------------------------------------------------------
 
@@ -186,44 +169,27 @@ class Operations(LogFollower):
         letters = await read_dead_letters(
             client_options(self.runtime.settings), [t for t in wanted if t in scope], self.prefix
         )
-        result: dict[str, Any] = dict.fromkeys(
-            ("resent", "reapplied", "republished", "already_answered", "discarded_invalid", "done_before",
-             "not_ours"), 0,
+        done = await retry_each_once(
+            self.app, self.blocking, letters, self._retry_one,
+            covers=lambda letter: is_ours(letter, self.group_id),
+            outcomes=("resent", "reapplied", "republished", "already_answered", "discarded_invalid"),
         )  # fmt: skip
-        result["stopped"] = []
-        stopped: set[tuple[str, int]] = set()
-        for letter in letters:
-            if (letter.topic, letter.partition) in stopped:
-                continue  # the partition waits behind a record that failed again (nothing is skipped)
-            tracking = Tracking(f"dead-letters/{letter.topic}/{letter.partition}", letter.offset + 1)
-            try:
-                outcome = await self._retry_one(letter, tracking)
-            except Exception as exc:
-                log.warning("dead letter failed again", topic=letter.topic, offset=letter.offset, error=repr(exc))
-                stopped.add((letter.topic, letter.partition))
-                result["stopped"].append({**letter.describe(), "retry_error": repr(exc)[:500]})
-                continue
-            result[outcome] += 1
-        return result
+        return done.as_dict()
 
-    async def _retry_one(self, letter: DeadLetter, tracking: Tracking) -> str:
-        if (self.app.max_tracking_id(tracking.application_name) or 0) >= tracking.notification_id:
-            return "done_before"
-        if not is_ours(letter, self.group_id):
-            await self.blocking.run(self.app.save_tracked, tracking)
-            return "not_ours"
+    async def _retry_one(self, letter: DeadLetter) -> str:
         if any(letter.original_topic == t.name for t in ERP_OUTBOUND_TOPICS):
-            outcome = await self.blocking.run(self._resend, letter, tracking)
+            outcome = await self.blocking.run(self._resend, letter)
             if outcome == "republish":
                 # Not an exchange of ours (e.g. a customer-center activation): put the copy back as it was.
-                await self._publish([(letter.original_topic, letter.key or b"", letter.value, letter.original_headers)])
-                await self.blocking.run(self.app.save_tracked, tracking)
+                copy = (letter.original_topic, letter.key or b"", letter.value, letter.original_headers)
+                await publish(self.runtime.broker, [copy], self.prefix)
+                await self.blocking.run(self.app.save_tracked, letter.tracking)
                 return "republished"
             return outcome
         with context.bound(letter.headers.get(Headers.CORRELATION_ID), letter.headers.get(Headers.EVENT_ID)):
-            return await self.blocking.run(self._reapply, letter, tracking)
+            return await self.blocking.run(self._reapply, letter)
 
-    def _resend(self, letter: DeadLetter, tracking: Tracking) -> str:
+    def _resend(self, letter: DeadLetter) -> str:
         """Runs in a worker thread: send an undelivered ERP message again through its exchange."""
         for _ in range(3):
             exchange = self.deliveries.for_key(letter.idempotency_key or "")
@@ -231,24 +197,24 @@ class Operations(LogFollower):
                 return "republish"
             resent = exchange.retry(self.deliveries.clock())
             try:
-                self.app.save_tracked(tracking, exchange)
+                self.app.save_tracked(letter.tracking, exchange)
             except IntegrityError:
                 continue  # answered concurrently: look again
             return "resent" if resent else "already_answered"
         raise RuntimeError("the exchange kept changing concurrently")
 
-    def _reapply(self, letter: DeadLetter, tracking: Tracking) -> str:
+    def _reapply(self, letter: DeadLetter) -> str:
         """Runs in a worker thread: apply a message erp-sync's consumer gave up on, with the same handler."""
         spec = self.specs.get(letter.original_topic)
         try:
             envelope = Envelope.from_headers(letter.original_headers)
             message_type = spec.topic.message_type(envelope.event_type) if spec else None
             if spec is None or message_type is None or message_type not in spec.handlers:
-                self.app.save_tracked(tracking)
+                self.app.save_tracked(letter.tracking)
                 return "discarded_invalid"
             message = message_type.model_validate_json(letter.value)
         except (ValidationError, ValueError):
-            self.app.save_tracked(tracking)  # still not a valid message: no handler will ever take it
+            self.app.save_tracked(letter.tracking)  # still not a valid message: no handler will ever take it
             return "discarded_invalid"
         inbound = Inbound(
             message,
@@ -260,21 +226,8 @@ class Operations(LogFollower):
         for _ in range(3):
             aggregates = spec.handlers[message_type](inbound)
             try:
-                self.app.save_tracked(tracking, *aggregates)
+                self.app.save_tracked(letter.tracking, *aggregates)
             except IntegrityError:
                 continue  # an aggregate changed concurrently: the handler reloads
             return "reapplied"
         raise RuntimeError("the aggregates kept changing concurrently")
-
-    # ---- publishing (acknowledged before the follower moves on) ------------------------------------------
-
-    async def _publish(self, prepared: Prepared) -> None:
-        futures = []
-        for topic, key, body, headers in prepared:
-            fut = await self.runtime.broker.publish(
-                body, topic=self.prefix + topic, key=key, headers=headers, no_confirm=True
-            )
-            futures.append(fut)
-        for fut in futures:
-            if asyncio.isfuture(fut):
-                await fut
