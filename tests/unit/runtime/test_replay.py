@@ -41,6 +41,10 @@ AUDIT = Topic(name="shop.audit.v1", owner="shop", partitions=1, key="item id", m
 
 
 class Item(Aggregate):
+    class Created(Aggregate.Created):
+        name: str
+
+    @event(Created)
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -88,7 +92,7 @@ def shop():
     blocking = WorkerPool(2)
     broker = Broker([])
     relay = OutboxRelay(
-        service="shop", app=app, broker=broker, translate=translate, dsn="memory://", blocking=blocking,  # type: ignore[arg-type]
+        service="shop", app=app, broker=broker, translate=translate, dsn="memory://", blocking=blocking,
         topic_prefix="p.",
     )  # fmt: skip
     yield SimpleNamespace(app=app, relay=relay, broker=broker)
