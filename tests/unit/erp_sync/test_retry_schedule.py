@@ -1,4 +1,4 @@
-"""erp-sync's retry schedules look at the log when something can be due, not twice a second: after a look they
+"""erp-sync's retry schedules look at what is due when something can be, not twice a second: after a look they
 sleep until the earliest pending item is due, at most the policy's first wait (nothing written after the look can
 fall due sooner) and at least the schedule's interval. They are periodic tasks of the leading replica."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -16,17 +15,15 @@ from kc_runtime.periodic import Periodic
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-class WorkerPool:
-    async def run(self, fn: Any, *args: Any) -> Any:
-        return fn(*args)
-
-
 def schedule(looks: list[tuple[int, datetime | None]], leading: list[bool], interval_s: float, horizon_s: float):
     answers = iter(looks)
+
+    async def look() -> tuple[int, datetime | None]:
+        return next(answers)
+
     return RetrySchedule(
-        "delivery-retries", lambda: next(answers), interval_s, lambda: leading[0], WorkerPool(),
-        horizon_s=horizon_s, clock=lambda: NOW,
-    )  # fmt: skip
+        "delivery-retries", look, interval_s, lambda: leading[0], horizon_s=horizon_s, clock=lambda: NOW
+    )
 
 
 def test_a_schedule_is_a_periodic_task():
@@ -72,10 +69,10 @@ async def test_a_replica_that_does_not_lead_does_not_look_and_checks_again_after
 
 
 async def test_a_look_that_fails_is_tried_again_after_the_interval():
-    def failing() -> tuple[int, datetime | None]:
+    async def failing() -> tuple[int, datetime | None]:
         raise OSError("the database is away")
 
-    s = RetrySchedule("verification-retries", failing, 0.5, lambda: True, WorkerPool(), horizon_s=30.0)
+    s = RetrySchedule("verification-retries", failing, 0.5, lambda: True, horizon_s=30.0)
 
     with pytest.raises(OSError):  # the periodic task logs it and waits out the outage
         await s.tick()

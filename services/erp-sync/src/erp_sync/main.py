@@ -15,7 +15,8 @@ from erp_sync.adapters.inbound.kafka import (
 from erp_sync.adapters.inbound.prices_http import price_ops_router
 from erp_sync.adapters.inbound.retry_schedule import RetrySchedule, delivery_look, verification_look
 from erp_sync.adapters.inbound.verification_http import verification_ops_router
-from erp_sync.adapters.outbound import price_index, read_model, replay_index
+from erp_sync.adapters.outbound import due, price_index, read_model, replay_index
+from erp_sync.adapters.outbound.due import DueItems, DueProjection
 from erp_sync.adapters.outbound.metrics import PendingGauge
 from erp_sync.adapters.outbound.operations import Operations
 from erp_sync.adapters.outbound.read_model import ExchangeProjector, ExchangeStates
@@ -41,7 +42,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     verification = verification or VerificationSettings()
     env = settings.eventsourcing_env()
     index_factory = prices_factory = None
-    tables = [read_model.TABLES]
+    tables = [read_model.TABLES, due.TABLES]
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         # The replay index is written by the recorder, in the events' transaction (ADR 0008).
         env["PROCESS_RECORDER_TOPIC"] = f"{IndexingRecorder.__module__}:{IndexingRecorder.__qualname__}"
@@ -61,6 +62,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     )
     dsn = settings.database_url.get_secret_value()
     states = ExchangeStates(dsn, relay_name=f"{settings.service_name}:{exchanges.name}")
+    due_items = DueItems(dsn, deliveries=deliveries.policy, verifications=verifications.policy)
     specs = [
         *consumer_specs(exchanges),
         *exchange_consumer_specs(exchanges),
@@ -71,6 +73,12 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     def projector(rt: ServiceRuntime) -> ExchangeProjector:
         return ExchangeProjector(
             rows=states, service=settings.service_name, app=exchanges, dsn=dsn, blocking=rt.blocking,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )  # fmt: skip
+
+    def due_projector(rt: ServiceRuntime) -> DueProjection:
+        return DueProjection(
+            rows=due_items, service=settings.service_name, app=exchanges, dsn=dsn, blocking=rt.blocking,
             idle_interval_s=settings.relay_idle_interval_s,
         )  # fmt: skip
 
@@ -87,19 +95,21 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
             description="The exchange with the ERP: what was sent, acknowledged, failed; replays and dead-letter retries.",
             errors=DOMAIN_ERRORS,
         ),
-        followers=[projector, operations],
+        followers=[projector, due_projector, operations],
         tables=tables,
-        on_shutdown=[states.close],
+        on_shutdown=[states.close, due_items.close],
     )
     # the leading replica's periodic work (where the relay runs): the retry schedules and the pending gauge
     periodic = [
         RetrySchedule(
-            "verification-retries", verification_look(verifications), verification.schedule_interval_s,
-            runtime.leads, runtime.blocking, horizon_s=verifications.policy.initial_s, clock=verifications.clock,
+            "verification-retries", verification_look(due_items, verifications, runtime.blocking),
+            verification.schedule_interval_s, runtime.leads, horizon_s=verifications.policy.initial_s,
+            clock=verifications.clock,
         ),
         RetrySchedule(
-            "delivery-retries", delivery_look(deliveries), settings.delivery_schedule_interval_s,
-            runtime.leads, runtime.blocking, horizon_s=deliveries.policy.initial_s, clock=deliveries.clock,
+            "delivery-retries", delivery_look(due_items, deliveries, runtime.blocking),
+            settings.delivery_schedule_interval_s, runtime.leads, horizon_s=deliveries.policy.initial_s,
+            clock=deliveries.clock,
         ),
         PendingGauge(settings.service_name, states.pending, interval_s=5.0, leads=runtime.leads),
     ] if runtime.relay is not None else []  # fmt: skip

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
-from erp_sync.application.exchanges import DueView, Exchanges
+from erp_sync.application.exchanges import Exchanges
 from erp_sync.domain.model import ContactExchange, RetryPolicy, SalesOrderExchange
 from erp_sync.domain.verification import CustomerVerificationExchange
-
-SO = SalesOrderExchange
-CX = ContactExchange
 
 Exchange = SalesOrderExchange | ContactExchange
 
@@ -66,34 +61,5 @@ def resend_if_due(
     try:
         exchanges.save(delivery)
     except IntegrityError:
-        return False  # answered concurrently; the schedule sees it on its next refresh
+        return False  # answered concurrently; the due projection follows the answer
     return True
-
-
-class PendingDeliveries(DueView):
-    """Which deliveries (sales orders, contacts) wait for the ERP's answer, and when each is due again."""
-
-    OPENING: tuple[type, ...] = (SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent)
-    CLOSING: tuple[type, ...] = (SO.Confirmed, SO.Rejected, SO.Failed, CX.Failed, CX.Acknowledged)
-    TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))
-
-    def __init__(self, exchanges: Exchanges, policy: RetryPolicy, page: int = 1000) -> None:
-        super().__init__(exchanges, page)
-        self.policy = policy
-
-    def _apply(self, e: Any) -> None:
-        exchange_id = e.originator_id
-        if isinstance(e, self.OPENING):
-            opening: Any = e
-            if isinstance(e, SO.Requested) and not getattr(opening, "awaits_answer", False):
-                return  # recorded before the ERP answered sales orders
-            at = getattr(opening, "requested_at", None) or opening.at
-            attempt = getattr(opening, "attempt", 1)
-            self.due[exchange_id] = at + self.policy.delay(attempt)
-        elif isinstance(e, CX.Acknowledged) and not e.settles:
-            return
-        else:
-            self.due.pop(exchange_id, None)
-
-    def due_now(self, now: datetime) -> list[UUID]:
-        return [xid for xid, at in sorted(self.due.items(), key=lambda kv: kv[1]) if at <= now]

@@ -24,42 +24,6 @@ class ExchangeNotFound(Exception):
     code = "not_found"
 
 
-class DueView:
-    """An in-memory view of which exchanges wait for the ERP and when each is due again, read from the log.
-
-    Rebuilt at start (only the events of ``TOPICS`` are read) and kept current by :meth:`refresh` reading what
-    was appended since; subclasses say what an event means in :meth:`_apply`. It may name more than is due (the
-    aggregate decides); nothing is lost on a restart: the truth is in the exchange aggregates."""
-
-    TOPICS: tuple[str, ...] = ()
-
-    def __init__(self, exchanges: Exchanges, page: int = 1000) -> None:
-        self.exchanges = exchanges
-        self.page = page
-        self.position = 0
-        self.due: dict[UUID, datetime] = {}
-
-    def refresh(self) -> None:
-        recorder = self.exchanges.recorder
-        mapper = self.exchanges.mapper
-        while True:
-            notifications = recorder.select_notifications(
-                start=self.position, limit=self.page, topics=self.TOPICS, inclusive_of_start=False
-            )
-            for n in notifications:
-                self._apply(mapper.to_domain_event(n))
-                self.position = n.id
-            if len(notifications) < self.page:
-                return
-
-    def next_due(self) -> datetime | None:
-        """When the earliest item of the view is due (None: nothing pending)."""
-        return min(self.due.values(), default=None)
-
-    def _apply(self, e: Any) -> None:
-        raise NotImplementedError
-
-
 A = TypeVar("A")
 
 

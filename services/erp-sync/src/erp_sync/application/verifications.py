@@ -9,14 +9,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
-from erp_sync.application.deliveries import PendingDeliveries, resend_if_due
+from erp_sync.application.deliveries import resend_if_due
 from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
 from erp_sync.domain.model import RetryPolicy
 from erp_sync.domain.verification import CustomerCenterActivation, CustomerVerificationExchange, Outcome
-
-CV = CustomerVerificationExchange
 
 
 def _utcnow() -> datetime:
@@ -88,8 +85,8 @@ class Verifications:
     # ---- the retry schedule -----------------------------------------------------------------------------
 
     def resend_if_due(self, exchange_id: UUID) -> bool:
-        """Ask again (or give up) if the question of exchange ``exchange_id`` (as :class:`PendingVerifications`
-        names it) is due; False if nothing was due or another process won. There is no operator's retry."""
+        """Ask again (or give up) if the question of exchange ``exchange_id`` (as the retry schedule's due
+        projection names it) is due; False if nothing was due or another process won. There is no operator's retry."""
         exchange = self.exchanges.find(exchange_id, CustomerVerificationExchange)
         if exchange is None:
             return False
@@ -117,11 +114,3 @@ class Verifications:
             return self.exchanges.repository.get(CustomerCenterActivation.create_id(company_id))
         except AggregateNotFoundError:
             return None
-
-
-class PendingVerifications(PendingDeliveries):
-    """Which verifications wait for the ERP's answer, and when each is due again (by exchange id)."""
-
-    OPENING = (CV.Requested, CV.Rerequested)
-    CLOSING = (CV.Answered, CV.Abandoned)
-    TOPICS = tuple(get_topic(cls) for cls in (*OPENING, *CLOSING))
