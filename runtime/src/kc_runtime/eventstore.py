@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     ProcessRecorder,
+    Recording,
     StoredEvent,
     Tracking,
 )
@@ -312,6 +313,27 @@ class ServiceApplication(Application[UUID]):
                     vars(event).setdefault(META_KEY, meta)
             self._group_commit.save(events)
         return []
+
+    # ---- rows written with the events (WithEvents) --------------------------------------------------------
+
+    def rows_with_events(self, events: Sequence[Any]) -> dict[str, Any]:
+        """What to write in the transaction of a save of ``events``, by the :attr:`WithEvents.kwarg` of the writer
+        that writes it (none by default). Called for every save, group-committed ones included."""
+        return {}
+
+    def rows_recorded(self, rows: dict[str, Any], notification_ids: Sequence[int]) -> None:
+        """After a save that carried ``rows`` (:meth:`rows_with_events`), with its notification ids: where an
+        in-memory store (tests, no PostgreSQL) keeps them. Nothing by default."""
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        # The one override of the library's _record (eventsourcing 9.5.6): it hands the save's keyword arguments to
+        # the recorder, which hands them to the writers (WithEventsRecorder).
+        rows = self.rows_with_events(processing_event.events)
+        processing_event.saved_kwargs.update(rows)
+        recordings = super()._record(processing_event)
+        if rows:
+            self.rows_recorded(rows, [r.notification.id for r in recordings])
+        return recordings
 
     def construct_mapper(self) -> Mapper[UUID]:
         return MetadataMapper(

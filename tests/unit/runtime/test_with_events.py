@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import inspect
 
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from erp_sync.adapters.outbound.replay_index import IndexingRecorder
-from kc_runtime.eventstore import MultiTrackingRecorder, WithEventsRecorder
+from kc_runtime.eventstore import MultiTrackingRecorder, ServiceApplication, WithEventsRecorder
 from users.adapters.outbound.read_model import ProjectingRecorder
 
 
@@ -36,3 +39,36 @@ def test_the_recorder_overrides_the_hook_and_no_service_recorder_does():
     for service_recorder in (IndexingRecorder, ProjectingRecorder):
         assert issubclass(service_recorder, WithEventsRecorder)
         assert "_fetch_ids_after_insert_events" not in vars(service_recorder)
+
+
+class _Thing(Aggregate):
+    pass
+
+
+class _Counted(ServiceApplication):
+    """Hands every save's event count to a writer kwarg, and keeps what was recorded (as an in-memory store)."""
+
+    def __init__(self) -> None:
+        super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.recorded: list[tuple[dict, list[int]]] = []
+
+    def rows_with_events(self, events):
+        return {"counted": len(events)} if events else {}
+
+    def rows_recorded(self, rows, notification_ids):
+        self.recorded.append((rows, list(notification_ids)))
+
+
+def test_every_save_hands_its_rows_under_the_writers_kwarg_and_learns_their_notification_ids():
+    app = _Counted()
+    first, second = _Thing(), _Thing()
+    app.save(first, second)  # group-committed
+    tracked = _Thing()
+    app.save_tracked(Tracking(application_name="upstream", notification_id=1), tracked)
+
+    assert app.recorded == [({"counted": 2}, [1, 2]), ({"counted": 1}, [3])]
+
+
+def test_the_library_still_hands_the_saves_keyword_arguments_from_record_to_the_recorder():
+    source = inspect.getsource(Application._record)
+    assert "processing_event.saved_kwargs" in source

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.transcoding import dataclass_transcoding
@@ -154,14 +153,12 @@ class Directory(ServiceApplication):
 
     # ---- the read model follows every save --------------------------------------------------------------
 
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        changes = project(processing_event.events)
-        if changes:
-            processing_event.saved_kwargs[READ_MODEL_KWARG] = changes
-        recordings = super()._record(processing_event)
-        if changes:
-            self.read_model.record(changes, [r.notification.id for r in recordings])
-        return recordings
+    def rows_with_events(self, events: Sequence[Any]) -> dict[str, Any]:
+        changes = project(events)
+        return {READ_MODEL_KWARG: changes} if changes else {}
+
+    def rows_recorded(self, rows: dict[str, Any], notification_ids: Sequence[int]) -> None:
+        self.read_model.record(rows[READ_MODEL_KWARG], notification_ids)
 
     def catch_up_read_model(self, batch_size: int = 500) -> int:
         """Apply what the read model has not seen of the notification log (all of it after a ``clear``).
