@@ -34,9 +34,6 @@ class DeliveryStatus(StrEnum):
     """the ERP never answered: dead-lettered, waits for an operator"""
 
 
-ExchangeStatus = DeliveryStatus  # the name of the first version
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """Backoff of the messages the ERP leaves unanswered: ``initial_s``, doubling up to ``max_s``; after
