@@ -82,13 +82,13 @@ class OutboxRelay(LogFollower):
     async def process(self, batch: Batch) -> None:
         # Translation runs in a worker thread: a translator may read the event store (e.g. the aggregate at
         # the event's version) for what the wire message needs and the event does not carry.
-        await self._publish(await self.blocking.run(self._prepare, batch))
+        await self._publish(await self.blocking.run(self.prepare, batch))
 
     async def process_retried(self, entry: Any, request: Any) -> None:
         # A parked event published after later ones: it carries the retry request's notification id, above all
         # the relay has published so far, or consumers (deduplicating by the highest id per partition) would
         # take it for a duplicate. Its event id stays the original's.
-        await self._publish(await self.blocking.run(self._prepare, [entry], request[0].id))
+        await self._publish(await self.blocking.run(self.prepare, [entry], request[0].id))
 
     async def _publish(self, prepared: list[tuple[str, bytes, bytes, dict[str, str]]]) -> None:
         futures = []
@@ -125,9 +125,12 @@ class OutboxRelay(LogFollower):
                 span.end()
         failpoint("relay.after_publish")
 
-    def _prepare(
+    def prepare(
         self, batch: Batch, source_notification_id: int | None = None
     ) -> list[tuple[str, bytes, bytes, dict[str, str]]]:
+        """The messages the relay publishes for ``batch`` — (topic, key, body, headers), the event ids derived from
+        the stored events — exactly as it publishes them, and as a replay republishes them (blocking: the
+        translator may read the event store)."""
         prepared = []
         for notification, event, meta in batch:
             seen_topics: set[str] = set()

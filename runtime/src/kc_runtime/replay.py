@@ -66,7 +66,7 @@ async def replay(
     position, published = 0, 0
     while True:
         entries, position, more = await relay.blocking.run(_page, relay, read, position, page, since)
-        prepared = [p for p in await relay.blocking.run(relay._prepare, entries) if topics is None or p[0] in topics]
+        prepared = [p for p in await relay.blocking.run(relay.prepare, entries) if topics is None or p[0] in topics]
         await publish(relay.broker, prepared, relay.topic_prefix)
         failpoint("replay.after_publish")
         published += len(prepared)
