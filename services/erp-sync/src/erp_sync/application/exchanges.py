@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, overload
 from uuid import UUID
-
-from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Recording
 
 from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, price_entries
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, InMemoryReplayIndex, ReplayIndex, replay_entries
@@ -46,21 +43,21 @@ class Exchanges(ServiceApplication):
             price_index_factory(self.recorder) if price_index_factory else InMemoryPriceIndex()
         )
 
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+    def rows_with_events(self, events: Sequence[Any]) -> dict[str, Any]:
         """Every save hands the replay index and the price index their entries (PostgreSQL: written in the events'
         transaction)."""
-        entries = replay_entries(processing_event.events)
-        if entries:
-            processing_event.saved_kwargs[REPLAY_INDEX_KWARG] = entries
-        prices = price_entries(processing_event.events)
-        if prices:
-            processing_event.saved_kwargs[PRICE_INDEX_KWARG] = prices
-        recordings = super()._record(processing_event)
-        if entries:
-            self.replay_index.record(entries, [r.notification.id for r in recordings])
-        if prices:
-            self.price_index.record(prices)
-        return recordings
+        rows: dict[str, Any] = {}
+        if entries := replay_entries(events):
+            rows[REPLAY_INDEX_KWARG] = entries
+        if prices := price_entries(events):
+            rows[PRICE_INDEX_KWARG] = prices
+        return rows
+
+    def rows_recorded(self, rows: dict[str, Any], notification_ids: Sequence[int]) -> None:
+        if REPLAY_INDEX_KWARG in rows:
+            self.replay_index.record(rows[REPLAY_INDEX_KWARG], notification_ids)
+        if PRICE_INDEX_KWARG in rows:
+            self.price_index.record(rows[PRICE_INDEX_KWARG])
 
     # ---- consumer handlers (return what to save with the tracking record) ------------------------------
 
