@@ -120,7 +120,7 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
         if isinstance(event, OrderBundle.Released):
             return out(oid, _bundle_released(event))
         if isinstance(event, Order.Released):
-            if getattr(event, "bundle_id", None) is not None:
+            if event.bundle_id is not None:
                 return []  # it goes to the ERP in its bundle's message (ADR 0034)
             c: OrderContent = event.content
             return out(
@@ -131,7 +131,7 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
                     billing_address=_address(c.billing_address), payment_method=c.payment_method,
                     shipping_method=c.shipping_method, buyer_comment=c.buyer_comment, reference=c.reference,
                     approved_by=event.approved_by, released_at=event.released_at,
-                    modifications=_changes(getattr(event, "modifications", ())),
+                    modifications=_changes(event.modifications),
                 ),
             )  # fmt: skip
         if isinstance(event, Order.ReEvaluated):
@@ -197,14 +197,14 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
             )  # fmt: skip
         elif isinstance(event, Order.Approved):
             message = wire.OrderApproved(
-                **common, approver_id=event.approver_id, on_behalf_of=getattr(event, "on_behalf_of", None),
+                **common, approver_id=event.approver_id, on_behalf_of=event.on_behalf_of,
                 comment=event.comment,
                 modifications=_changes(order.modifications), total=_total(order.content), approved_at=event.at,
-                bundle_id=getattr(event, "bundle_id", None),
+                bundle_id=event.bundle_id,
             )  # fmt: skip
         elif isinstance(event, Order.Rejected):
             message = wire.OrderRejected(
-                **common, approver_id=event.approver_id, on_behalf_of=getattr(event, "on_behalf_of", None),
+                **common, approver_id=event.approver_id, on_behalf_of=event.on_behalf_of,
                 comment=event.comment, total=_total(order.content), rejected_at=event.at,
             )  # fmt: skip
         else:  # Order.Cancelled

@@ -71,7 +71,7 @@ def failure_of(event: Any) -> tuple[str, str] | None:
     """(kind, outcome) of an event that records a failure of the exchange, None for any other event."""
     if isinstance(event, _SO.Resent | _CX.Resent):
         kind = "sales_order" if isinstance(event, _SO.Resent) else "contact"
-        return kind, "operator_resent" if getattr(event, "by_operator", False) else "retried"
+        return kind, "operator_resent" if event.by_operator else "retried"
     if isinstance(event, _SO.Failed):
         return "sales_order", "dead_lettered"
     if isinstance(event, _CX.Failed):

@@ -160,7 +160,7 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return [_master_data(event.company_id, event.customer_number, event.master_data,
                              event.customer_center_allowed, event.changed_at)]  # fmt: skip
     if isinstance(event, Customer.ErpContactRecorded):
-        company_id = getattr(event, "company_id", None)  # None: not registered, or recorded by the first version
+        company_id = event.company_id  # None: the customer is not registered
         if company_id is None:
             return []
         assert event.customer_number is not None, "recorded together with the company id"
