@@ -23,7 +23,7 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
-from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresRecorder
 from psycopg.sql import SQL, Identifier
 
 from approval.application.bundles import BundleUseCases
@@ -437,14 +437,14 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
     def _query_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
         if not ids:
             return {}
-        datastore = getattr(self.recorder, "datastore", None)
         table = self.events_table_name
-        if table and hasattr(datastore, "get_connection"):  # PostgreSQL: one round trip, nothing decoded
+        if table and isinstance(self.recorder, PostgresRecorder):  # one round trip, nothing decoded
+            datastore = self.recorder.datastore
             statement = SQL(
                 "SELECT originator_id, max(originator_version) AS version FROM {schema}.{table}"
                 " WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id"
-            ).format(schema=Identifier(datastore.schema), table=Identifier(table))  # type: ignore[union-attr]
-            with datastore.get_connection() as conn, conn.cursor() as curs:  # type: ignore[union-attr]
+            ).format(schema=Identifier(datastore.schema), table=Identifier(table))
+            with datastore.get_connection() as conn, conn.cursor() as curs:
                 curs.execute(statement, [uuid_array(ids)], prepare=True)
                 return {row["originator_id"]: row["version"] for row in curs.fetchall()}
         out = {}
