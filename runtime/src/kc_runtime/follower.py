@@ -35,6 +35,7 @@ from eventsourcing.persistence import Notification
 from kc_runtime import metrics
 from kc_runtime.eventstore import MetadataMapper, ServiceApplication, WorkerPool
 from kc_runtime.parking import PARKED_TABLE, PARKED_TABLE_DDL, ParkedRetry, describe, event_type, is_infrastructure
+from kc_runtime.pools import create_pool
 from kc_runtime.retrying import backoff_s, retrying
 
 log = structlog.get_logger("kc.follower")
@@ -339,10 +340,37 @@ class LogFollower:
 
 class ProjectionRows:
     """The rows a :class:`Projection` keeps, as their store offers them: :meth:`project` writes a batch's rows with a
-    connection it is given; :meth:`apply` does it in a transaction of its own on the store's pool (tools, tests)."""
+    connection it is given; :meth:`apply` does it in a transaction of its own (tools, tests).
+
+    The store's pool serves its queries (the projection writes with the log reader's connection). It is created on
+    first use, in the running event loop, with at most ``max_size`` connections; ``schema``: statements run then
+    (tests, tools — a service's database is migrated, ADR 0019); :meth:`on_pool` runs once it is made."""
+
+    def __init__(self, dsn: str, *, max_size: int = 4, schema: Sequence[str] = ()) -> None:
+        self.dsn = dsn
+        self.max_size = max_size
+        self.schema = list(schema)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
 
     async def pool(self) -> asyncpg.Pool:
-        raise NotImplementedError
+        async with self._pool_lock:
+            if self._pool is None:
+                pool = await create_pool(self.dsn, min_size=1, max_size=self.max_size)
+                async with pool.acquire() as conn:
+                    for statement in self.schema:
+                        await conn.execute(statement)
+                    await self.on_pool(conn)
+                self._pool = pool
+        return self._pool
+
+    async def on_pool(self, conn: asyncpg.Connection) -> None:
+        """Once the pool is made (e.g. a figure read at start)."""
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
         raise NotImplementedError

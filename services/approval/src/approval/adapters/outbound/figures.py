@@ -13,7 +13,6 @@ before the position was stored) skips what it applied before.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,6 @@ import asyncpg
 from approval.application.reports import ReportQuery
 from approval.domain.model import Order
 from kc_runtime.follower import Batch, Projection, ProjectionRows
-from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 # The same statements as migration 0002 (the migration is what makes them on a deployed database; this copy is
@@ -184,23 +182,7 @@ class FiguresStore(ProjectionRows):
     ``create``: run :data:`SCHEMA` when the pool is made (tests, tools); the service's database is migrated."""
 
     def __init__(self, dsn: str, *, create: bool = True) -> None:
-        self.dsn = dsn
-        self.create = create
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
-
-    async def pool(self) -> asyncpg.Pool:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.dsn, min_size=1, max_size=4)
-                if self.create:
-                    async with self._pool.acquire() as conn:
-                        await conn.execute(SCHEMA)
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        super().__init__(dsn, schema=[SCHEMA] if create else [])
 
     # ---- projection ---------------------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ import asyncpg
 from approval.domain.deadlines import CompanyDeadlines
 from approval.domain.model import Order, OrderContent
 from kc_runtime.follower import Batch, Projection, ProjectionRows
-from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 SCHEMA = """
@@ -114,27 +113,12 @@ class OrderSummaries(ProjectionRows):
     (:data:`TABLES`)."""
 
     def __init__(self, dsn: str, *, create: bool = True) -> None:
-        self.dsn = dsn
-        self.create = create
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
+        super().__init__(dsn, max_size=8, schema=[SCHEMA, DEADLINES_SCHEMA] if create else [])
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def pool(self) -> asyncpg.Pool:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.dsn, min_size=1, max_size=8)
-                self.loop = asyncio.get_running_loop()
-                async with self._pool.acquire() as conn:
-                    if self.create:
-                        await conn.execute(SCHEMA)
-                        await conn.execute(DEADLINES_SCHEMA)
-                    await _count_existing(conn)
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+    async def on_pool(self, conn: asyncpg.Connection) -> None:
+        self.loop = asyncio.get_running_loop()
+        await _count_existing(conn)
 
     async def query(
         self,

@@ -12,7 +12,6 @@ Idempotent like the figures' projection (ADR 0021): each row remembers the versi
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,6 @@ from approval.application.what_if import Fact, Tally
 from approval.domain.budget import Budget
 from approval.domain.model import Order
 from kc_runtime.follower import Batch, Projection, ProjectionRows
-from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 # The same statement as migration 0003 (see figures.py for why both exist).
@@ -141,23 +139,7 @@ class WhatIfStore(ProjectionRows):
     ``create``: run :data:`SCHEMA` when the pool is made (tests, tools); the service's database is migrated."""
 
     def __init__(self, dsn: str, *, create: bool = True) -> None:
-        self.dsn = dsn
-        self.create = create
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
-
-    async def pool(self) -> asyncpg.Pool:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.dsn, min_size=1, max_size=4)
-                if self.create:
-                    async with self._pool.acquire() as conn:
-                        await conn.execute(SCHEMA)
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        super().__init__(dsn, schema=[SCHEMA] if create else [])
 
     # ---- projection ---------------------------------------------------------------------------------------
 

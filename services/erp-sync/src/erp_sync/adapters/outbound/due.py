@@ -15,7 +15,6 @@ The table is declared to the runtime (:data:`TABLES`) and made by the migration 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,6 @@ import asyncpg
 from erp_sync.domain.model import ContactExchange, RetryPolicy, SalesOrderExchange
 from erp_sync.domain.verification import CustomerVerificationExchange
 from kc_runtime.follower import Batch, Projection, ProjectionRows
-from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 SO = SalesOrderExchange
@@ -100,20 +98,8 @@ class DueItems(ProjectionRows):
     writes with the log reader's connection) is created on first use, in the running event loop."""
 
     def __init__(self, dsn: str, deliveries: RetryPolicy, verifications: RetryPolicy) -> None:
-        self.dsn = dsn
+        super().__init__(dsn, max_size=2)
         self.policies = {"sales_order": deliveries, "contact": deliveries, "verification": verifications}
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
-
-    async def pool(self) -> asyncpg.Pool:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.dsn, min_size=1, max_size=2)
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
 
     async def due_now(self, kinds: Sequence[str], now: datetime, limit: int) -> list[UUID]:
         """Up to ``limit`` exchanges of ``kinds`` due at ``now``, the longest overdue first."""

@@ -9,7 +9,6 @@ runtime (:data:`TABLES`): created at start or by ``python -m kc_runtime.schema c
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal, cast
 from uuid import UUID
 
@@ -17,7 +16,6 @@ import asyncpg
 
 from erp_sync.domain.model import ContactExchange, DeliveryStatus, SalesOrderExchange
 from kc_runtime.follower import Batch, Projection, ProjectionRows
-from kc_runtime.pools import create_pool
 from kc_runtime.schema import Tables
 
 SO = SalesOrderExchange
@@ -58,20 +56,8 @@ class ExchangeStates(ProjectionRows):
     by then (:data:`TABLES`, created or checked by the runtime at start)."""
 
     def __init__(self, dsn: str, relay_name: str) -> None:
-        self.dsn = dsn
+        super().__init__(dsn)
         self.relay_name = relay_name
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
-
-    async def pool(self) -> asyncpg.Pool:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.dsn, min_size=1, max_size=4)
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
 
     async def relay_position(self, conn: asyncpg.Connection) -> int:
         try:
