@@ -27,7 +27,7 @@ from kc_runtime.follower import Batch, LogFollower, wait_or_stop
 from kc_runtime.pools import create_pool
 from kc_runtime.retrying import retrying
 from kc_runtime.schema import Tables
-from notifications.adapters.outbound.dispatcher import RETRYABLE, person_of
+from notifications.adapters.outbound.dispatcher import RETRYABLE, person_of, record_until_done
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
 from notifications.adapters.outbound.templates import Rendered, Templates
 from notifications.application.mails import Mails
@@ -219,18 +219,12 @@ class DigestScheduler(LogFollower):
 
     async def _record_sent(self, digest: Digest, to: str, subject: str) -> None:
         """The server took the digest: record it, however long the database is away (as the dispatcher does)."""
-
-        def on_retry(exc: BaseException, wait: float) -> None:
-            self.log.warning(
-                "digest sent but not yet recorded, retrying",
-                digest_id=str(digest.id),
-                error=repr(exc),
-                retry_in_s=round(wait, 2),
-            )
-
-        async for attempt in retrying(initial_s=0.2, max_s=5.0, on_retry=on_retry):
-            with attempt:
-                await self.blocking.run(self.mails.mark_digest_sent, digest.id, to, subject)
+        await record_until_done(
+            self.log,
+            "digest",
+            digest.id,
+            lambda: self.blocking.run(self.mails.mark_digest_sent, digest.id, to, subject),
+        )
         self.log.info("digest sent", digest_id=str(digest.id), day=digest.day, mails=len(digest.mail_ids))
 
     def render(self, digest: Digest) -> tuple[str, Rendered] | None:

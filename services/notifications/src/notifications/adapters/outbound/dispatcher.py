@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
@@ -150,19 +151,23 @@ class MailDispatcher(LogFollower):
     async def _record_sent(self, mail: Mail, to: str, subject: str) -> None:
         """The server took the mail: record it, however long the database is away. Giving up here would send
         it again when the batch is retried."""
-
-        def on_retry(exc: BaseException, wait: float) -> None:
-            self.log.warning(
-                "mail sent but not yet recorded, retrying",
-                mail_id=str(mail.id),
-                error=repr(exc),
-                retry_in_s=round(wait, 2),
-            )
-
-        async for attempt in retrying(initial_s=0.2, max_s=5.0, on_retry=on_retry):
-            with attempt:
-                await self.blocking.run(self.mails.mark_sent, mail.id, to, subject)
+        await record_until_done(
+            self.log, "mail", mail.id, lambda: self.blocking.run(self.mails.mark_sent, mail.id, to, subject)
+        )
         self.log.info("mail sent", mail_id=str(mail.id), kind=mail.kind, cause=mail.cause)
+
+
+async def record_until_done(log: Any, what: str, item: UUID, record: Callable[[], Awaitable[Any]]) -> None:
+    """Record that the mail server took ``what`` (a mail, a digest), retrying for as long as the database is
+    away: giving up would send it again."""
+
+    def on_retry(exc: BaseException, wait: float) -> None:
+        log.warning(f"{what} sent but not yet recorded, retrying", **{f"{what}_id": str(item)}, error=repr(exc),
+                    retry_in_s=round(wait, 2))  # fmt: skip
+
+    async for attempt in retrying(initial_s=0.2, max_s=5.0, on_retry=on_retry):
+        with attempt:
+            await record()
 
 
 class DecisionLinkSigner:
