@@ -12,29 +12,23 @@ import pytest
 
 from kc_runtime.follower import POSITION_TABLE_DDL, Batch, LogReader, Projection, ProjectionRows
 from kc_runtime.parking import ParkedRetry
-from kc_runtime.pools import create_pool
 from tests.conftest import eventually
 from tests.support.followers import Thing, log_store, running
 
 pytestmark = pytest.mark.integration
 
-NOTES = "CREATE TABLE IF NOT EXISTS test_notes (notification_id bigint PRIMARY KEY, text text NOT NULL)"
+NOTES = "CREATE TABLE IF NOT EXISTS {table} (notification_id bigint PRIMARY KEY, text text NOT NULL)"
 
 
 class Notes(ProjectionRows):
     """One row per note, inserted (not upserted): projecting an event twice would fail on the primary key.
     ``fail_after``: raise after writing that many rows of a batch (a crash between rows and position)."""
 
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._pool: asyncpg.Pool | None = None
+    def __init__(self, dsn: str, table: str = "test_notes") -> None:
+        super().__init__(dsn, max_size=2, schema=[NOTES.format(table=table)])
+        self.table = table
         self.fail_after: int | None = None
         self.attempts = 0
-
-    async def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            self._pool = await create_pool(self.dsn, min_size=0, max_size=2)
-        return self._pool
 
     async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
         self.attempts += 1
@@ -44,14 +38,10 @@ class Notes(ProjectionRows):
                 continue
             if event.text == "poison":
                 raise ValueError("cannot apply this note")
-            await conn.execute("INSERT INTO test_notes VALUES ($1, $2)", notification.id, event.text)
+            await conn.execute(f"INSERT INTO {self.table} VALUES ($1, $2)", notification.id, event.text)
             written += 1
             if self.fail_after is not None and written >= self.fail_after:
                 raise ConnectionResetError("the process died here")
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
 
 
 class NoteProjection(Projection):
@@ -70,7 +60,7 @@ async def rows(dsn: str, sql: str, *args: Any) -> list[dict]:
 async def store(database):
     async with log_store(database, "projection") as (dsn, app, blocking):
         conn = await asyncpg.connect(dsn)
-        await conn.execute(NOTES)
+        await conn.execute(NOTES.format(table="test_notes"))
         await conn.execute(POSITION_TABLE_DDL)
         await conn.close()
         notes = Notes(dsn)
@@ -78,9 +68,11 @@ async def store(database):
         await notes.close()
 
 
-def projection(store: tuple) -> NoteProjection:
+def projection(store: tuple, rows: Notes | None = None, name: str | None = None) -> NoteProjection:
     dsn, app, blocking, notes = store
-    return NoteProjection(rows=notes, service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=0.05)
+    return NoteProjection(
+        rows=rows or notes, service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=0.05, name=name
+    )
 
 
 async def noted(dsn: str) -> list[str]:
@@ -170,6 +162,37 @@ async def test_no_moment_shows_rows_beyond_the_stored_position(store):
         await conn.close()
     assert len(samples) > 20
     assert [s for s in samples if s[1] > s[0]] == []
+
+
+async def test_a_projection_that_fails_leaves_the_others_of_the_cycle_projected_and_stored(store):
+    """Two projections share a reader (one transaction per cycle, a savepoint each): while one fails on every
+    attempt, the other's rows and position are committed; the failing one has neither until it passes."""
+    dsn, app, blocking, notes = store
+    other = Notes(dsn, table="test_other_notes")
+    await other.pool()  # its table
+    thing = Thing("a")
+    thing.note("one")
+    thing.note("two")
+    await blocking.run(app.save, thing)
+    notes.fail_after = 1
+    failing, fine = projection(store, name="test:failing"), projection(store, rows=other, name="test:fine")
+
+    try:
+        async with running(LogReader([failing, fine])):
+            await eventually(lambda: _equal(position(dsn, fine.name), fine.position), what="the other stored")
+            assert fine.position == await blocking.run(app.max_notification_id)
+            assert [r["text"] for r in await rows(dsn, "SELECT text FROM test_other_notes ORDER BY 1")] == [
+                "one",
+                "two",
+            ]
+            await eventually(lambda: _true(notes.attempts >= 2), what="the failing one tried again")
+            assert await noted(dsn) == []
+            assert await position(dsn, failing.name) is None
+            notes.fail_after = None
+            await eventually(lambda: _equal(noted(dsn), ["one", "two"]), timeout=30, what="the failing one passing")
+            await eventually(lambda: _equal(position(dsn, failing.name), fine.position), what="its position stored")
+    finally:
+        await other.close()
 
 
 async def test_a_restarted_projection_goes_on_where_its_rows_end(store):

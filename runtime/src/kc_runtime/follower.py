@@ -521,19 +521,31 @@ class LogReader:
         return max(0.0, min(self.idle_interval_s, soonest))
 
     async def _cycle(self, conn: asyncpg.Connection) -> bool:
-        """One read per position the due followers are at, each follower handling its part; their new positions
-        stored in one statement. True when every due follower has read the log to its end."""
+        """One read per position the due followers are at, each follower handling its part; the projections' rows
+        and every new position in one transaction (none when nothing was read). True when every due follower has
+        read the log to its end."""
         now = asyncio.get_running_loop().time()
         groups: dict[int, list[LogFollower]] = {}
         for follower in self.followers:
             if self._retry_at.get(follower.name, 0.0) <= now:
                 groups.setdefault(follower.position, []).append(follower)
+        batches: dict[int, Batch] = {}
+        for position, members in groups.items():
+            limit = max(f.batch_size for f in members)
+            batches[position] = await self.blocking.run(self.decoded_log.read, position, limit)
+        if not any(batches.values()):
+            return await self._handle_all(conn, groups, batches)
+        async with conn.transaction():
+            return await self._handle_all(conn, groups, batches)
+
+    async def _handle_all(
+        self, conn: asyncpg.Connection, groups: dict[int, list[LogFollower]], batches: dict[int, Batch]
+    ) -> bool:
         caught_up = True
         moved: list[LogFollower] = []
         top: int | None = None
         for position, members in groups.items():
-            limit = max(f.batch_size for f in members)
-            batch: Batch = await self.blocking.run(self.decoded_log.read, position, limit)
+            batch = batches[position]
             for follower in members:
                 try:
                     if isinstance(follower, Projection):
@@ -546,7 +558,7 @@ class LogReader:
                     self._back_off(follower, exc)  # the others go on; it is read again when its wait is over
                     continue
                 self._passed(follower)
-                if follower.position != position and not isinstance(follower, Projection):
+                if follower.position != position:
                     moved.append(follower)
                 if not done:
                     caught_up = False
@@ -565,25 +577,20 @@ class LogReader:
         return caught_up
 
     async def _project(self, conn: asyncpg.Connection, projection: Projection, batch: Batch) -> bool:
-        """A projection's batch and its new position in one transaction; on failure neither, and the projection's
-        memory of parked events is read again (what the transaction parked is gone with it)."""
+        """A projection's batch in a savepoint of the cycle's transaction (its position is stored with the others,
+        in the same transaction); on failure nothing of it, and its memory of parked events is read again (what the
+        savepoint parked is gone with it)."""
+        if not batch:
+            return await projection._advance(conn, batch, projection.batch_size)
         before = projection.position
         try:
             async with conn.transaction():
-                done = await projection._advance(conn, batch, projection.batch_size)
-                if projection.position != before:
-                    await conn.execute(
-                        "INSERT INTO kc_follower_position (name, position) VALUES ($1, $2)"
-                        " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-                        projection.name,
-                        projection.position,
-                    )
+                return await projection._advance(conn, batch, projection.batch_size)
         except Exception:
             projection.position = before
             if not conn.is_closed():
                 await projection._load_parked(conn)
             raise
-        return done
 
     def _back_off(self, follower: LogFollower, exc: Exception) -> None:
         failures = self._failures.get(follower.name, 0) + 1
