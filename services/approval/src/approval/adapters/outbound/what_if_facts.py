@@ -67,14 +67,10 @@ COLUMNS = (
     "ended_at", "confirmed_at", "version",
 )  # fmt: skip
 
-_ENDS = ("Rejected", "Cancelled", "RejectedByErp", "Expired")
-"""Events after which the order will not be delivered (its period budget's reservation is free again)."""
-
 
 def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
     """The order's row after ``event`` (None: not an order known here). Pure: the service tests fold in memory."""
-    name = type(event).__name__
-    if name == "Submitted":
+    if isinstance(event, Order.Submitted):
         if row is not None:
             return row
         c, b = event.content, event.budget or Budget()
@@ -90,23 +86,24 @@ def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
         )  # fmt: skip
     elif row is None:
         return None
-    elif name == "ApprovalRequested":
+    elif isinstance(event, Order.ApprovalRequested):
         if not row["held"] and row["released_at"] is None:  # the first judgement only
-            position = getattr(event, "position", None)
+            position = event.position
             row.update(
                 held=True, limits=sorted({x.limit for x in event.exceeded}), approvers=list(event.approvers),
                 tier=position.tier if position is not None else None,
             )  # fmt: skip
-    elif name == "Released":
+    elif isinstance(event, Order.Released):
         row.update(
             released_at=event.released_at, released_value=Decimal(event.content.total_value),
             released_quantity=int(event.content.total_quantity), approved=event.approved_by is not None, ended_at=None,
         )  # fmt: skip
-    elif name in _ENDS:
+    elif isinstance(event, Order.Rejected | Order.Cancelled | Order.RejectedByErp | Order.Expired):
+        # it will not be delivered: its period budget's reservation is free again
         row["ended_at"] = event.at
-    elif name == "Resubmitted":
+    elif isinstance(event, Order.Resubmitted):
         row["ended_at"] = None
-    elif name == "ConfirmedByErp":
+    elif isinstance(event, Order.ConfirmedByErp):
         row["confirmed_at"] = event.at
     row["version"] = event.originator_version
     return row
