@@ -20,7 +20,7 @@ from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -413,7 +413,7 @@ class ServiceApplication(Application[UUID]):
                     out[i] = None
             return out
         to_domain = self.mapper.to_domain_event
-        return {i: project_aggregate(None, map(to_domain, stored[i])) if i in stored else None for i in ids}
+        return {i: replay(None, map(to_domain, stored[i])) if i in stored else None for i in ids}
 
     def notifications(self, after: int, limit: int) -> list[tuple[Notification, Any, dict[str, str]]]:
         """Up to ``limit`` notifications with ids above ``after``, each with its domain event and metadata."""
@@ -431,6 +431,16 @@ class ServiceApplication(Application[UUID]):
     @property
     def events_table_name(self) -> str | None:
         return getattr(self.recorder, "events_table_name", None)
+
+
+def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The aggregate after ``events`` (``aggregate`` None: from its creation) — the library's ``project_aggregate``
+    without its per-event ``isinstance`` check against a runtime-checkable Protocol, which Python 3.11 answers by
+    collecting the protocol's attributes each time (~8 % of approval's CPU under load). Our events are the
+    library's aggregate events: each can mutate."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def uuid_array(ids: Iterable[UUID]) -> str:

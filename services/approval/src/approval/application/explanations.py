@@ -22,8 +22,6 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from eventsourcing.application import project_aggregate
-
 from approval.application.orders import Orders
 from approval.application.reports import VIEW_REPORTS
 from approval.domain.absences import Absence, Absences, may_approve
@@ -41,7 +39,7 @@ from approval.domain.model import (
 )
 from approval.domain.routing import deciders, route
 from approval.domain.tiers import ApprovalPolicy, Tier
-from kc_runtime.eventstore import select_events_of
+from kc_runtime.eventstore import replay, select_events_of
 
 Policy = Literal["one_approval", "tiers"]
 POLICY: Policy = "one_approval"
@@ -251,13 +249,13 @@ class _History:
         """The aggregate projected from its events stored up to ``at`` (None: none yet)."""
         self.load([aggregate_id])
         events = [e for e in self.events[aggregate_id] if e.timestamp <= at]
-        return project_aggregate(None, events) if events else None
+        return replay(None, events) if events else None
 
     def first_as_of(self, aggregate_id: UUID, at: datetime) -> Any:
         """As :meth:`as_of`, or, when it was opened only later, as opened (an empty ledger)."""
         found = self.as_of(aggregate_id, at)
         if found is None and self.events[aggregate_id]:
-            return project_aggregate(None, self.events[aggregate_id][:1])
+            return replay(None, self.events[aggregate_id][:1])
         return found
 
     def stored_at(self, aggregate_id: UUID) -> dict[UUID, datetime]:
@@ -277,7 +275,7 @@ class Explanations:
         events = list(orders.events.get(order_id))
         if not events or not isinstance(events[0], Order.Submitted) or events[0].company_id != member.company_id:
             raise OrderNotFound("Not found.")
-        order = project_aggregate(None, events)
+        order = replay(None, events)
         assert isinstance(order, Order)
         now = orders.clock()
         if not self._may_read(member, order, events, now):
@@ -336,7 +334,7 @@ class _Builder:
         self.policy_id = ApprovalPolicy.create_id(order.company_id)
         self.history.load([order.company_id, absences_id, self.policy_id, *ledgers, order.buyer_id,
                            *_deciders_ever(events)])  # fmt: skip
-        found = project_aggregate(None, self.history.events[absences_id])
+        found = replay(None, self.history.events[absences_id])
         # every absence ever recorded, in its final state; which of them counted at a step is judged per step
         self.absences: list[Absence] = list(found.absences.values()) if isinstance(found, Absences) else []
         self.absence_stored = self.history.stored_at(absences_id)
@@ -504,7 +502,7 @@ class _Builder:
     def _tier(self, position: TierPosition) -> tuple[Tier | None, str | None]:
         """The tier as the policy's version the order was judged on defined it (its revisions keep every version)."""
         events = self.history.events.get(self.policy_id) or []
-        policy = project_aggregate(None, events) if events else None
+        policy = replay(None, events) if events else None
         if not isinstance(policy, ApprovalPolicy) or not 0 < position.policy_version <= len(policy.revisions):
             return None, None
         revision = policy.revisions[position.policy_version - 1]

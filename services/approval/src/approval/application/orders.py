@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresRecorder
@@ -76,7 +76,7 @@ from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, pric
 from approval.domain.routing import deciders, route
 from approval.domain.tiers import Step, Tier
 from kc_runtime.consumer import MISSING, preloaded
-from kc_runtime.eventstore import ServiceApplication, uuid_array
+from kc_runtime.eventstore import ServiceApplication, replay, uuid_array
 from kc_runtime.transcoding import dataclass_transcoding
 
 
@@ -277,14 +277,14 @@ class _GrowingCache(_VersionCheckedCache):
         if cached is not None:
             newer = list(self.app.events.get(i, gt=cached.version))
             if newer:
-                found = project_aggregate(copy.deepcopy(cached), newer)
+                found = replay(copy.deepcopy(cached), newer)
                 if found is not None and found.version // SNAPSHOT_EVERY > cached.version // SNAPSHOT_EVERY:
                     self._snapshot(found)
                 return found
         snapshots = self.app.snapshots
         latest = list(snapshots.get(i, desc=True, limit=1)) if snapshots is not None else []
         events = list(self.app.events.get(i, gt=latest[0].originator_version if latest else None))
-        found = project_aggregate(None, [*latest, *events])
+        found = replay(None, [*latest, *events])
         if found is not None and len(events) >= SNAPSHOT_EVERY:
             self._snapshot(found)
         return found
@@ -1347,7 +1347,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             events = list(self.events.get(aggregate_id))
             if not events:
                 return None
-            found = project_aggregate(None, events)
+            found = replay(None, events)
             if isinstance(found, Order):
                 held[aggregate_id] = events
             return self.credit.attach(found)
