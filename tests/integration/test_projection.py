@@ -5,12 +5,13 @@ restarted projection goes on from where the rows end — every event projected e
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
 import pytest
 
-from kc_runtime.follower import POSITION_TABLE_DDL, Batch, LogReader, Projection, ProjectionRows
+from kc_runtime.follower import POSITION_TABLE_DDL, Batch, LogFollower, LogReader, Projection, ProjectionRows
 from kc_runtime.parking import ParkedRetry
 from tests.conftest import eventually
 from tests.support.followers import Thing, log_store, running
@@ -147,17 +148,19 @@ async def test_no_moment_shows_rows_beyond_the_stored_position(store):
     top = await blocking.run(app.max_notification_id)
     conn = await asyncpg.connect(dsn)
     samples: list[tuple[int, int]] = []
+
+    async def sampled_to_the_end() -> bool:
+        row = await conn.fetchrow(
+            "SELECT coalesce((SELECT position FROM kc_follower_position WHERE name = $1), 0) AS position,"
+            " coalesce((SELECT max(notification_id) FROM test_notes), 0) AS projected",
+            follower.name,
+        )
+        samples.append((int(row["position"]), int(row["projected"])))
+        return samples[-1][0] >= top
+
     try:
         async with running(LogReader([follower])):
-            while True:
-                row = await conn.fetchrow(
-                    "SELECT coalesce((SELECT position FROM kc_follower_position WHERE name = $1), 0) AS position,"
-                    " coalesce((SELECT max(notification_id) FROM test_notes), 0) AS projected",
-                    follower.name,
-                )
-                samples.append((int(row["position"]), int(row["projected"])))
-                if samples[-1][0] >= top:
-                    break
+            await eventually(sampled_to_the_end, interval=0.001, what="the projection at the log's end")
     finally:
         await conn.close()
     assert len(samples) > 20
@@ -193,6 +196,45 @@ async def test_a_projection_that_fails_leaves_the_others_of_the_cycle_projected_
             await eventually(lambda: _equal(position(dsn, failing.name), fine.position), what="its position stored")
     finally:
         await other.close()
+
+
+class Waiting(LogFollower):
+    """A plain follower whose batch waits for something outside the database (a mail server, Kafka)."""
+
+    kind = "waiting-follower"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def process(self, batch: Batch) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+
+async def test_a_plain_followers_wait_holds_no_transaction_open_and_the_projection_commits_after_it(store):
+    """A follower that is not a projection (the relay, the mail dispatcher) handles its batch outside any
+    transaction: while it waits, no session of the database is idle in a transaction; the projection of the same
+    cycle commits once it is through."""
+    dsn, app, blocking, _notes = store
+    thing = Thing("a")
+    thing.note("one")
+    await blocking.run(app.save, thing)
+    waiting = Waiting(service="test", app=app, dsn=dsn, blocking=blocking, idle_interval_s=0.05, name="test:waiting")
+    follower = projection(store)
+
+    async with running(LogReader([waiting, follower])):
+        await eventually(lambda: _true(waiting.entered.is_set()), what="the plain follower waiting")
+        open_transactions = await rows(
+            dsn,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        assert open_transactions == []
+        assert await noted(dsn) == []  # the projection comes after the plain followers
+        waiting.release.set()
+        await eventually(lambda: _equal(noted(dsn), ["one"]), what="the projection committed")
+        await eventually(lambda: _equal(position(dsn, waiting.name), waiting.position), what="both positions stored")
 
 
 async def test_a_restarted_projection_goes_on_where_its_rows_end(store):

@@ -521,51 +521,63 @@ class LogReader:
         return max(0.0, min(self.idle_interval_s, soonest))
 
     async def _cycle(self, conn: asyncpg.Connection) -> bool:
-        """One read per position the due followers are at, each follower handling its part; the projections' rows
-        and every new position in one transaction (none when nothing was read). True when every due follower has
-        read the log to its end."""
+        """One read per position the due followers are at, each follower handling its part: the others first (the
+        relay), outside any transaction — their batches may wait on Kafka or a mail server — then the projections,
+        each in a savepoint of one transaction that also stores every follower's new position (one upsert; no
+        transaction when no projection read anything). True when every due follower has read the log to its end."""
         now = asyncio.get_running_loop().time()
-        groups: dict[int, list[LogFollower]] = {}
+        work: list[tuple[int, LogFollower]] = []
+        batches: dict[int, Batch] = {}
         for follower in self.followers:
             if self._retry_at.get(follower.name, 0.0) <= now:
-                groups.setdefault(follower.position, []).append(follower)
-        batches: dict[int, Batch] = {}
-        for position, members in groups.items():
-            limit = max(f.batch_size for f in members)
+                work.append((follower.position, follower))
+        for position in dict.fromkeys(p for p, _ in work):
+            limit = max(f.batch_size for p, f in work if p == position)
             batches[position] = await self.blocking.run(self.decoded_log.read, position, limit)
-        if not any(batches.values()):
-            return await self._handle_all(conn, groups, batches)
-        async with conn.transaction():
-            return await self._handle_all(conn, groups, batches)
+        plain = [(p, f) for p, f in work if not isinstance(f, Projection)]
+        projections = [(p, f) for p, f in work if isinstance(f, Projection)]
+        caught_up, moved = await self._hand_out(conn, plain, batches)
+        if any(batches[p][: f.batch_size] for p, f in projections):
+            async with conn.transaction():
+                done, projected = await self._hand_out(conn, projections, batches)
+                await self._store_positions(conn, [*moved, *projected])
+        else:
+            done, projected = await self._hand_out(conn, projections, batches)
+            await self._store_positions(conn, [*moved, *projected])
+        return caught_up and done
 
-    async def _handle_all(
-        self, conn: asyncpg.Connection, groups: dict[int, list[LogFollower]], batches: dict[int, Batch]
-    ) -> bool:
+    async def _hand_out(
+        self, conn: asyncpg.Connection, work: Sequence[tuple[int, LogFollower]], batches: dict[int, Batch]
+    ) -> tuple[bool, list[LogFollower]]:
+        """Each follower's share of the batch read at its position; (all read to the end, the followers moved)."""
         caught_up = True
         moved: list[LogFollower] = []
         top: int | None = None
-        for position, members in groups.items():
-            batch = batches[position]
-            for follower in members:
-                try:
-                    if isinstance(follower, Projection):
-                        done = await self._project(conn, follower, batch[: follower.batch_size])
-                    else:
-                        done = await follower._advance(conn, batch[: follower.batch_size], follower.batch_size)
-                except Exception as exc:
-                    if conn.is_closed():
-                        raise
-                    self._back_off(follower, exc)  # the others go on; it is read again when its wait is over
-                    continue
-                self._passed(follower)
-                if follower.position != position:
-                    moved.append(follower)
-                if not done:
-                    caught_up = False
-                    if len(batch) >= follower.batch_size:  # a full batch: the log may be far longer
-                        if top is None:
-                            top = await self.blocking.run(self.app.max_notification_id)
-                        follower.on_position(follower.position, top)
+        for position, follower in work:
+            batch = batches[position][: follower.batch_size]
+            try:
+                if isinstance(follower, Projection):
+                    done = await self._project(conn, follower, batch)
+                else:
+                    done = await follower._advance(conn, batch, follower.batch_size)
+            except Exception as exc:
+                if conn.is_closed():
+                    raise
+                self._back_off(follower, exc)  # the others go on; it is read again when its wait is over
+                continue
+            self._passed(follower)
+            if follower.position != position:
+                moved.append(follower)
+            if not done:
+                caught_up = False
+                if len(batch) >= follower.batch_size:  # a full batch: the log may be far longer
+                    if top is None:
+                        top = await self.blocking.run(self.app.max_notification_id)
+                    follower.on_position(follower.position, top)
+        return caught_up, moved
+
+    @staticmethod
+    async def _store_positions(conn: asyncpg.Connection, moved: Sequence[LogFollower]) -> None:
         if moved:
             await conn.execute(
                 "INSERT INTO kc_follower_position (name, position)"
@@ -574,7 +586,6 @@ class LogReader:
                 [f.name for f in moved],
                 [f.position for f in moved],
             )
-        return caught_up
 
     async def _project(self, conn: asyncpg.Connection, projection: Projection, batch: Batch) -> bool:
         """A projection's batch in a savepoint of the cycle's transaction (its position is stored with the others,
