@@ -41,7 +41,13 @@ class _RenamedVariables(PydanticBaseSettingsSource):
         environ = {k.upper(): v for k, v in os.environ.items()}
         for old, field in self.RENAMED.items():
             old_name, new_name = f"{self.prefix}{old}".upper(), f"{self.prefix}{field}".upper()
-            if old_name not in environ or new_name in environ:
+            if old_name not in environ:
+                continue
+            if new_name in environ:
+                # e.g. an overlay still patching the old name onto a worker whose config map now sets the new one
+                warnings.warn(
+                    f"{old_name} is ignored: {new_name} is set; remove {old_name}", FutureWarning, stacklevel=2
+                )
                 continue
             raw = environ[old_name]
             try:

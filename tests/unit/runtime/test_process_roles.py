@@ -36,10 +36,12 @@ def test_the_former_name_is_still_read_with_a_warning(monkeypatch: pytest.Monkey
     assert settings.process_roles == ["consumers", "relay"]
 
 
-def test_the_current_name_wins_over_the_former(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_current_name_wins_over_the_former_which_is_reported_as_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SVC_PROCESS_ROLES", '["api"]')
     monkeypatch.setenv("SVC_ROLES", '["relay"]')
-    assert Svc().process_roles == ["api"]
+    with pytest.warns(FutureWarning, match="SVC_ROLES is ignored: SVC_PROCESS_ROLES is set"):
+        settings = Svc()
+    assert settings.process_roles == ["api"]
 
 
 def test_a_former_value_that_is_no_role_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
