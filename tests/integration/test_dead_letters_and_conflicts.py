@@ -100,8 +100,8 @@ async def test_two_concurrent_commands_on_one_order_one_wins_and_the_other_confl
 
 async def test_only_one_relay_is_active_per_service_and_a_standby_takes_over(database, topic_prefix, processes):
     dsn = await database("approval")
-    a = await start(approval_process(dsn, topic_prefix, ROLES='["api","relay"]'), processes)
-    b = await start(approval_process(dsn, topic_prefix, ROLES='["api","relay"]'), processes)
+    a = await start(approval_process(dsn, topic_prefix, PROCESS_ROLES='["api","relay"]'), processes)
+    b = await start(approval_process(dsn, topic_prefix, PROCESS_ROLES='["api","relay"]'), processes)
 
     async def one_active() -> bool:
         values = await asyncio.gather(*(asyncio.to_thread(p.metric, "kc_relay_active") for p in (a, b)))

@@ -4,6 +4,8 @@ schedule names, the due projection, needs PostgreSQL: tests/integration/erp_sync
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -188,10 +190,17 @@ async def test_questions_asked_again_and_abandoned_count_as_the_verifications_fa
     assert [failure_of(e) for e in events] == [None, ("verification", "retried"), ("verification", "dead_lettered")]
 
 
-def ops(erp_sync: ErpSync) -> httpx.AsyncClient:
+@asynccontextmanager
+async def ops(erp_sync: ErpSync) -> AsyncIterator[httpx.AsyncClient]:
+    """erp-sync's operator view of verifications, over HTTP in memory (its worker thread ends with the block)."""
+    pool = WorkerPool(1)
     app = FastAPI()
-    app.include_router(verification_ops_router(erp_sync.verifications, WorkerPool(1)))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://erp-sync")
+    app.include_router(verification_ops_router(erp_sync.verifications, pool))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://erp-sync") as client:
+            yield client
+    finally:
+        pool.shutdown()
 
 
 async def test_the_operator_view_shows_a_question_waiting_with_when_it_is_asked_again(erp_sync: ErpSync):

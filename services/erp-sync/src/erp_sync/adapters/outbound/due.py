@@ -9,7 +9,9 @@ not projected yet): the aggregate decides (``resend_if_due``); the truth is in t
 The projection is a :class:`kc_runtime.follower.Projection` (ADR 0038): it writes through the service's one log
 reader's connection, in one transaction with its position, and reads nothing itself. Rebuildable at any time:
 truncate ``erp_sync_due`` and reset the position of ``…:due-projector``; a new one starts at position 0 and fills
-from the whole log once. Upserts are guarded by the aggregate version, so a batch projected twice changes nothing.
+from the whole log once. Upserts are guarded by the aggregate version, so projecting the log again in its order
+changes nothing (a closed exchange leaves no row behind: an opening event projected again on its own, out of the
+log's order, would bring its row back — the schedule would name it and the aggregate decline it).
 The table is declared to the runtime (:data:`TABLES`) and made by the migration history (revision 0002).
 """
 
@@ -31,6 +33,7 @@ SO = SalesOrderExchange
 CX = ContactExchange
 CV = CustomerVerificationExchange
 
+# The migration (revision 0002) keeps its own frozen copy of this DDL (ADR 0019): change both, never the copy only.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS erp_sync_due (
     exchange_id uuid PRIMARY KEY,
