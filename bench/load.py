@@ -369,6 +369,9 @@ def _profile(cpu: StackCpu, into: Path, name: str, seconds: float) -> list[subpr
     into.mkdir(parents=True, exist_ok=True)
     # KC_FLAME_FORMAT=raw: collapsed stacks (one line per stack and its count) instead of SVG, to read or diff as text
     raw = os.environ.get("KC_FLAME_FORMAT") == "raw"
+    # KC_FLAME_GIL=1: only the samples of the thread holding the GIL — where Python spends CPU, without the time a
+    # worker thread waits on a socket with the GIL released
+    gil = os.environ.get("KC_FLAME_GIL") == "1"
     return [
         subprocess.Popen(  # noqa: S603 — our own arguments
             [
@@ -376,6 +379,7 @@ def _profile(cpu: StackCpu, into: Path, name: str, seconds: float) -> list[subpr
                 "record",
                 "--nonblocking",
                 *(["--format", "raw"] if raw else []),
+                *(["--gil"] if gil else []),
                 "-p",
                 str(cpu.roots[component]),
                 "-d",

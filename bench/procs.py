@@ -5,6 +5,12 @@ A component is what ``deploy/local/stack.py`` starts (its pid file in ``.local/r
 (the JVM's). A process that ended (a PostgreSQL backend whose connection closed) is counted through its parent:
 each process's own time plus the time of its children it has waited for (``cutime``/``cstime``), so a
 component's figure never goes back when a child ends.
+
+The PostgreSQL backends serving a stand-in's database (the ERP simulator's ``erp_simulator``: a real ERP keeps its
+records on its own machine) are counted as that stand-in's (``erp-simulator-db``), not as the server's: a backend's
+process title names its database. What cannot be told apart stays with ``postgres`` — the WAL writer's and
+checkpointer's share of the simulator's commits, and a simulator backend that ended (its time moves to the
+postmaster's ``cutime``; the simulator keeps its connections, so none ends during a step).
 """
 
 from __future__ import annotations
@@ -18,8 +24,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
-STAND_INS = frozenset({"erp-simulator", "dev-issuer", "smtp-sink"})
+STAND_INS = frozenset({"erp-simulator", "erp-simulator-db", "dev-issuer", "smtp-sink"})
 """Systems that are not ours (ERP, identity provider, mailbox): shown, but not counted as the server's CPU."""
+
+STAND_IN_DATABASES = {"erp_simulator": "erp-simulator-db"}
+"""PostgreSQL databases of stand-ins → the component their backends' CPU is counted as."""
+
+
+def _database_of(pid: int) -> str | None:
+    """The database a PostgreSQL backend serves, from its process title (``postgres: <user> <database> <host>
+    <state>``); None for background processes and anything else."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return None
+    parts = title.split()
+    if len(parts) >= 4 and parts[0] == "postgres:" and "(" in parts[3]:
+        return parts[2]
+    return None
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -80,9 +102,16 @@ class StackCpu:
             while todo:
                 pid = todo.pop()
                 if pid in procs:
-                    total += procs[pid][1]
+                    moved = STAND_IN_DATABASES.get(_database_of(pid) or "") if name == "postgres" else None
+                    if moved is not None:
+                        seconds[moved] = seconds.get(moved, 0.0) + procs[pid][1]
+                    else:
+                        total += procs[pid][1]
                 todo.extend(children.get(pid, ()))
             seconds[name] = total
+        if "postgres" in self.roots:
+            for moved in STAND_IN_DATABASES.values():
+                seconds.setdefault(moved, 0.0)
         return Sample(seconds)
 
     @staticmethod
