@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from kc_runtime import follower as follower_module
 from kc_runtime.follower import POSITION_TABLE_DDL, Batch, LogFollower, LogReader, Projection, ProjectionRows
 from kc_runtime.parking import ParkedRetry
 from tests.conftest import eventually
@@ -196,6 +197,42 @@ async def test_a_projection_that_fails_leaves_the_others_of_the_cycle_projected_
             await eventually(lambda: _equal(position(dsn, failing.name), fine.position), what="its position stored")
     finally:
         await other.close()
+
+
+async def test_when_nothing_fails_a_cycles_projections_take_no_savepoint(store, monkeypatch):
+    """The reader first tries a cycle's projections in its transaction as they are (two round trips per projection
+    and cycle fewer — the savepoints are for isolating a failure, and nearly always nothing fails): every row and
+    position is committed, and the reader's connection sent no SAVEPOINT."""
+    dsn, app, blocking, _notes = store
+    other = Notes(dsn, table="test_other_notes")
+    await other.pool()
+    sent: list[str] = []
+    connect = asyncpg.connect
+
+    async def logged(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+        conn = await connect(*args, **kwargs)
+        conn.add_query_logger(lambda record: sent.append(record.query))
+        return conn
+
+    monkeypatch.setattr(follower_module.asyncpg, "connect", logged)
+    thing = Thing("a")
+    thing.note("one")
+    thing.note("two")
+    await blocking.run(app.save, thing)
+    first, second = projection(store, name="test:first"), projection(store, rows=other, name="test:second")
+    try:
+        async with running(LogReader([first, second])):
+            await eventually(lambda: _equal(noted(dsn), ["one", "two"]), what="the first projected")
+            await eventually(lambda: _equal(position(dsn, second.name), second.position), what="both stored")
+            assert await position(dsn, first.name) == first.position == await blocking.run(app.max_notification_id)
+            assert [r["text"] for r in await rows(dsn, "SELECT text FROM test_other_notes ORDER BY 1")] == [
+                "one",
+                "two",
+            ]
+    finally:
+        await other.close()
+    assert any(q.startswith("BEGIN") for q in sent)
+    assert [q for q in sent if "SAVEPOINT" in q] == []
 
 
 class Waiting(LogFollower):
