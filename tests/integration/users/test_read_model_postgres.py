@@ -3,6 +3,7 @@ invariants under concurrency, and rebuildable from the events."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -10,14 +11,16 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 from pydantic import SecretStr
 
+from kc_runtime.migrations import history, upgrade
 from tests.service.users.conftest import World, make_world
 from tests.support.users import signed_in_user, unique_email
 from users.application.directory import Directory
-from users.domain.errors import EmailTaken, NotFound, UsersError
+from users.domain.errors import EmailTaken, NotFound, PersonErased, UsersError
 from users.domain.model import Budget, ErpContact
 from users.domain.permissions import APPROVER
 from users.main import build_directory
@@ -28,7 +31,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def dsn(database) -> str:
-    return await database("users")
+    dsn = await database("users")
+    versions = history("users")
+    assert versions is not None
+    await asyncio.to_thread(upgrade, versions, dsn)  # as the db-init Job does: person_keys comes with 0002
+    return dsn
 
 
 @pytest.fixture
@@ -176,3 +183,62 @@ def test_the_erps_contacts_and_master_data_are_in_the_read_model_and_rebuilt(ope
     before = snapshot(world)
     d.rebuild_read_model()
     assert snapshot(world) == before
+
+
+# ---- the persons' keys (ADR 0035) ----------------------------------------------------------------------------
+
+
+def key_rows(dsn: str, *user_ids: Any) -> dict[Any, tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT user_id, company_id, key, created_at, erased_at FROM person_keys WHERE user_id = ANY(%s)",
+            (list(user_ids),),
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_a_key_is_stored_with_the_save_that_creates_the_user_and_not_with_one_that_fails(open_directory, dsn):
+    world = make_world(open_directory())
+    user = world.user()
+    rows = key_rows(dsn, world.main.user_id, user.user_id)
+    assert set(rows) == {world.main.user_id, user.user_id}
+    for company_id, key, _, erased_at in rows.values():
+        assert company_id == world.company_id and len(key) == 32 and erased_at is None
+    assert rows[world.main.user_id][1] != rows[user.user_id][1]
+    assert world.directory.person_key(user.user_id) == bytes(rows[user.user_id][1])
+
+    email = unique_email("race")
+    results = race(*(lambda: world.user(email=email) for _ in range(4)))
+    made = [r for r in results if not isinstance(r, Exception)]
+    with psycopg.connect(dsn) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM person_keys WHERE company_id = %s", (world.company_id,)).fetchone()
+    assert len(made) == 1 and n == 3  # the refused saves left no key behind
+
+
+def test_an_erasure_deletes_the_key_keeps_when_and_survives_a_rebuild_of_the_read_model(open_directory, dsn):
+    d = open_directory()
+    world = make_world(d)
+    user = world.user(first_name="Gerda", last_name="Gelöscht")
+    d.deactivate_user(world.main, user.user_id)
+    erased = d.erase_user(world.main, user.user_id)
+    assert (erased.email, erased.first_name, erased.last_name) == (None, None, None) and erased.is_erased
+    (_, key, _, erased_at) = key_rows(dsn, user.user_id)[user.user_id]
+    assert key is None and erased_at == erased.erased_at
+    with pytest.raises(PersonErased):
+        d.person_key(user.user_id)
+    again = d.erase_user(world.main, user.user_id)
+    assert again == erased and key_rows(dsn, user.user_id)[user.user_id][3] == erased_at
+
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM rm_users WHERE user_id = %s AND (email IS NOT NULL OR first_name IS NOT NULL)"
+            " UNION ALL SELECT count(*) FROM rm_audit WHERE subject_id = %s AND details::text LIKE '%%Gerda%%'",
+            (user.user_id, user.user_id),
+        ).fetchall()
+    assert [n for (n,) in found] == [0, 0]
+
+    before = snapshot(world)
+    d.rebuild_read_model()
+    assert snapshot(world) == before
+    assert key_rows(dsn, user.user_id)[user.user_id][1] is None
+    assert d.get_user(world.main, user.user_id).is_erased

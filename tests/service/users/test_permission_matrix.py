@@ -63,6 +63,8 @@ class Endpoint:
     gives: frozenset[str] = frozenset()
     """The permissions the call gives (to a user or to a role)."""
     target_in_body: bool = False
+    inactive_target: bool = False
+    """The other user of the company is deactivated first (erasure needs it)."""
 
     @property
     def label(self) -> str:
@@ -110,6 +112,7 @@ ENDPOINTS = [
     Endpoint(Action.TAKE_OVER_ERP_CONTACT, "POST",   "/api/erp-contacts/{contact}/take-over", ok=201,
              gives=BUYER_PERMISSIONS),
     Endpoint(Action.VIEW_AUDIT,            "GET",    "/api/audit"),
+    Endpoint(Action.ERASE_USER,            "POST",   "/api/users/{user}/erasure", inactive_target=True),
 ]
 # fmt: on
 
@@ -234,6 +237,8 @@ async def test_the_policy_decides_every_cell(api, endpoint: Endpoint, actor: str
         target_id, target_permissions = where.main_id, ALL
     elif target == "other":
         target_id, target_permissions = _target_user(directory, where, endpoint)
+        if endpoint.inactive_target:
+            directory.deactivate_user(where.world.main, target_id)
     is_main = target == "main_contact" or (target == "self" and actor_is_main)
 
     ids = {"user": str(target_id), "contact": where.contacts[0]}
@@ -291,6 +296,7 @@ def test_every_kind_of_refusal_occurs_in_the_matrix():
         "cannot_change_own_budget",
         "cannot_change_own_approver_status",
         "cannot_deactivate_self",
+        "cannot_erase_self",
         "cannot_grant_unheld_permission",
         None,
     } <= codes

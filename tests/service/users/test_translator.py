@@ -36,6 +36,9 @@ def test_every_message_is_keyed_by_company_id_and_validates_against_its_topic(wo
     d.set_roles(main, a.user_id, [APPROVER])
     d.deactivate_user(main, a.user_id)
     d.activate_user(main, a.user_id)
+    gone = world.user()
+    d.deactivate_user(main, gone.user_id)
+    d.erase_user(main, gone.user_id)
     d.transfer_main_contact(main, a.user_id)
     d.delete_role(main, role.role_id)
     messages = wire(world)
@@ -83,3 +86,17 @@ def test_the_main_contacts_creation_names_nobody_as_its_author(world: World):
     # (the world's main contact has signed in once: UserSignInBound follows)
     assert [m.event_type for m in created][:2] == ["CompanyCreated", "UserCreated"]
     assert created[1].is_main_contact and created[1].changed_by is None
+
+
+def test_an_erasure_goes_on_the_users_topic_without_personal_data(world: World):
+    d, main = world.directory, world.main
+    gone = world.user(first_name="Gerda", last_name="Gelöscht")
+    d.deactivate_user(main, gone.user_id)
+    d.erase_user(main, gone.user_id)
+    d.erase_user(main, gone.user_id)  # repeated: nothing new on the wire
+    (erased,) = [o for o in wire(world) if o.message.event_type == "UserErased"]
+    assert erased.topic is USERS_USERS and erased.key == str(world.company_id)
+    body = erased.message.model_dump(mode="json")
+    assert set(body) == {"user_id", "company_id", "erased_at", "changed_by"}
+    assert (body["user_id"], body["changed_by"]) == (str(gone.user_id), str(main.user_id))
+    assert "Gerda" not in erased.message.model_dump_json() and gone.email not in erased.message.model_dump_json()

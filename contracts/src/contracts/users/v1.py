@@ -185,6 +185,20 @@ class UserEmailChangeRequested(Message):
     changed_by: UUID | None = None
 
 
+class UserErased(Message):
+    """The user was erased on the main contact's request (ADR 0035): their key is destroyed, so every value
+    sealed with it is unreadable from now on. Drop a cached key of the person and scrub what you keep of them in
+    plain form (names, e-mail address → null, ``erased: true``); keep the user id, so an audit trail still reads
+    "an erased user of this company". Carries no personal data. The user was deactivated before."""
+
+    event_type = "UserErased"
+
+    user_id: UUID
+    company_id: UUID
+    erased_at: datetime
+    changed_by: UUID | None = None
+
+
 # ---- users.companies.v1 ----------------------------------------------------------------------------------
 
 
@@ -294,6 +308,7 @@ USER_MESSAGES: tuple[type[Message], ...] = (
     UserPermissionsChanged,
     UserSignInBound,
     UserEmailChangeRequested,
+    UserErased,
 )
 
 COMPANY_MESSAGES: tuple[type[Message], ...] = (

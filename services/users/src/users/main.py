@@ -16,12 +16,14 @@ from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 from kc_runtime.tokens import TokenIssuer
 from users.adapters.inbound.http import users_routers
+from users.adapters.inbound.internal import internal_router
 from users.adapters.inbound.kafka import consumer_specs
+from users.adapters.outbound.person_keys import PERSON_KEYS_TABLE, PostgresPersonKeys
 from users.adapters.outbound.read_model import SCHEMA, PostgresReadModel, ProjectingRecorder
 from users.adapters.outbound.translator import make_translator
 from users.application.directory import Directory
 from users.application.read_model import InMemoryReadModel
-from users.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, VersionMismatch
+from users.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthenticated, VersionMismatch
 from users.settings import DEVELOPMENT_EMAIL_CHANGE_SECRET, UsersSettings
 
 log = structlog.get_logger("users")
@@ -31,6 +33,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    Gone: 410,
     VersionMismatch: 412,
     Invalid: 422,
 }
@@ -44,7 +47,7 @@ def build_directory(settings: UsersSettings, *, catch_up: bool = True) -> Direct
     if env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
         return Directory(env=env)
     env["PROCESS_RECORDER_TOPIC"] = f"{ProjectingRecorder.__module__}:{ProjectingRecorder.__qualname__}"
-    directory = Directory(env=env, read_model_factory=PostgresReadModel)
+    directory = Directory(env=env, read_model_factory=PostgresReadModel, person_keys_factory=PostgresPersonKeys)
     if catch_up:
         catch_up_read_model(directory)
     return directory
@@ -83,8 +86,9 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
             "everything else comes from our own state.",
             errors=DOMAIN_ERRORS,
         ),
-        # The read model's tables come with the event store's (the recorder's CREATE statements): only checked.
-        tables=[Tables.of(*SCHEMA, create=False)] if postgres else [],
+        # The read model's tables come with the event store's (the recorder's CREATE statements), the keys' with
+        # migration 0002: only checked.
+        tables=[Tables.of(*SCHEMA, create=False), Tables.of(PERSON_KEYS_TABLE, create=False)] if postgres else [],
         on_startup=[caught_up],
     )
     if verify_token is None:
@@ -92,6 +96,7 @@ def create_app(settings: UsersSettings | None = None, verify_token: Callable[[st
     email_change_ttl = timedelta(seconds=settings.email_change_ttl_s)
     for router in users_routers(directory, runtime.blocking, verify_token, tokens, email_change_ttl):
         runtime.include_router(router)
+    runtime.include_router(internal_router(directory, runtime.blocking, settings))
     if postgres and settings.publish_wait_s > 0:
         # A change is in force when it is acknowledged: answered once its event is on Kafka (ADR 0012).
         publication = Publication(

@@ -4,6 +4,7 @@ from pydantic_settings import SettingsConfigDict
 from kc_runtime.settings import ServiceSettings
 
 DEVELOPMENT_EMAIL_CHANGE_SECRET = "development-only-email-change-token-secret"  # noqa: S105  # local stack and tests only
+DEVELOPMENT_INTERNAL_TOKEN = "development-only-users-internal-token"  # noqa: S105  # local stack and tests only
 
 
 class UsersSettings(ServiceSettings):
@@ -30,4 +31,10 @@ class UsersSettings(ServiceSettings):
     email_change_confirm_path_template: str = Field(
         default="/account/email/confirm?change={change_id}&token={token}",
         description="The shop page the e-mail change's confirmation mail links to (relative to the shop's base URL)",
+    )
+    internal_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the other services present to users' internal API (/internal/person-keys, ADR "
+        "0035) on its own port, which the gateway never routes. Unset: a development token in the development "
+        "profile; outside it the internal API refuses every call (503 internal_api_not_configured)",
     )

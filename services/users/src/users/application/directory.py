@@ -17,8 +17,16 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.sealing import new_key
 from kc_runtime.transcoding import dataclass_transcoding
 from users.application.identity import BoundSubjects, Identity, identify
+from users.application.person_keys import (
+    PERSON_KEYS_KWARG,
+    InMemoryPersonKeys,
+    PersonKey,
+    PersonKeys,
+    key_changes,
+)
 from users.application.read_model import (
     READ_MODEL_KWARG,
     AuditEntry,
@@ -38,6 +46,7 @@ from users.domain.errors import (
     KeyTaken,
     MissingPermission,
     NotFound,
+    PersonErased,
     RoleInUse,
     RoleNameTaken,
     UnknownRole,
@@ -141,9 +150,13 @@ class Directory(ServiceApplication):
         self,
         env: dict[str, str] | None = None,
         read_model_factory: Callable[[Any], ReadModel] | None = None,
+        person_keys_factory: Callable[[Any], PersonKeys] | None = None,
     ) -> None:
         super().__init__(env=env)
         self.read_model: ReadModel = read_model_factory(self.recorder) if read_model_factory else InMemoryReadModel()
+        self.person_keys: PersonKeys = (
+            person_keys_factory(self.recorder) if person_keys_factory else InMemoryPersonKeys()
+        )
         self.bound_subjects = BoundSubjects()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -154,11 +167,21 @@ class Directory(ServiceApplication):
     # ---- the read model follows every save --------------------------------------------------------------
 
     def rows_with_events(self, events: Sequence[Any]) -> dict[str, Any]:
+        rows: dict[str, Any] = {}
         changes = project(events)
-        return {READ_MODEL_KWARG: changes} if changes else {}
+        if changes:
+            rows[READ_MODEL_KWARG] = changes
+        # Keys are random: made here, when the save is recorded, never where events are replayed (ADR 0035).
+        keys = key_changes(events)
+        if keys:
+            rows[PERSON_KEYS_KWARG] = keys
+        return rows
 
     def rows_recorded(self, rows: dict[str, Any], notification_ids: Sequence[int]) -> None:
-        self.read_model.record(rows[READ_MODEL_KWARG], notification_ids)
+        if READ_MODEL_KWARG in rows:
+            self.read_model.record(rows[READ_MODEL_KWARG], notification_ids)
+        if PERSON_KEYS_KWARG in rows:
+            self.person_keys.record(rows[PERSON_KEYS_KWARG])
 
     def catch_up_read_model(self, batch_size: int = 500) -> int:
         """Apply what the read model has not seen of the notification log (all of it after a ``clear``).
@@ -322,6 +345,40 @@ class Directory(ServiceApplication):
             company.remove_approver(user.id, "approve_permission_lost", by=actor.user_id)
         self.save(user, company)
         return user_row(user)
+
+    def erase_user(self, actor: Actor, user_id: UUID) -> UserRow:
+        """Erase a user (ADR 0035): their key is destroyed, their names and e-mail address leave the read model
+        and the audit, their address is free again, and ``UserErased`` is published. Only the main contact, never
+        themselves or the main contact, and only a deactivated user. Repeated: the erased user, nothing new."""
+        actor.may(Action.ERASE_USER)
+        user = self._user(actor, user_id)
+        actor.may(Action.ERASE_USER, _target(user))
+        user.erase(at=datetime.now(UTC), by=actor.user_id)
+        if user.pending_events:
+            aggregates: list[Any] = [user]
+            claim = self.find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
+            if claim is not None:
+                claim.release(user.id)
+                aggregates.append(claim)
+            self.save(*aggregates)
+        return self._user_row(actor, user.id)
+
+    # ---- keys (ADR 0035) --------------------------------------------------------------------------------
+
+    def person_key(self, user_id: UUID) -> bytes:
+        """The key of a person, for the other services (the internal endpoint). Unknown → :class:`NotFound`,
+        erased → :class:`PersonErased`. A user created before keys existed gets one now."""
+        row = self.person_keys.get(user_id)
+        if row is None:
+            user = self.read_model.user(user_id)
+            if user is None:
+                raise NotFound("No such person.", code="unknown_person")
+            if user.is_erased:
+                raise PersonErased("The person was erased.")
+            row = self.person_keys.ensure(PersonKey(user_id, user.company_id, new_key(), datetime.now(UTC)))
+        if row.key is None:
+            raise PersonErased("The person was erased.")
+        return row.key
 
     # ---- roles ------------------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ def start(
             "Only the user themselves or the main contact may change an e-mail address.",
             code="email_change_not_allowed",
         )
+    user.ensure_not_erased()
     email = clean_email(email)
     if email == user.email:
         raise Invalid("This is the user's address already.", code="email_unchanged")

@@ -45,11 +45,13 @@ SubjectType = Literal["user", "company", "role"]
 
 @dataclass(frozen=True)
 class UserRow:
+    """A user as the API shows them; an erased user (``erased_at``) has no e-mail address and no name."""
+
     user_id: UUID
     company_id: UUID
-    email: str
-    first_name: str
-    last_name: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
     language: str
     status: str
     role_ids: tuple[str, ...]
@@ -59,10 +61,15 @@ class UserRow:
     created_at: datetime
     updated_at: datetime
     version: int
+    erased_at: datetime | None = None
 
     @property
-    def email_key(self) -> str:
-        return email_key(self.email)
+    def email_key(self) -> str | None:
+        return email_key(self.email) if self.email is not None else None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     @property
     def is_active(self) -> bool:
@@ -171,12 +178,13 @@ class UserPage:
 
 
 def user_row(user: User) -> UserRow:
+    erased = user.is_erased
     return UserRow(
         user_id=user.id,
         company_id=user.company_id,
-        email=user.email,
-        first_name=user.first_name,
-        last_name=user.last_name,
+        email=None if erased else user.email,
+        first_name=None if erased else user.first_name,
+        last_name=None if erased else user.last_name,
         language=user.language,
         status=user.status.value,
         role_ids=tuple(user.role_ids),
@@ -186,6 +194,7 @@ def user_row(user: User) -> UserRow:
         created_at=user.created_at,
         updated_at=user.modified_on,
         version=user.version,
+        erased_at=user.erased_at,
     )
 
 
@@ -346,6 +355,8 @@ def row_change(event: Any) -> RowChange | None:
             return update("users", role_ids=tuple(event.role_ids), permissions=tuple(event.permissions))
         case User.PermissionsChanged():
             return update("users", permissions=tuple(event.permissions))
+        case User.Erased():
+            return update("users", email=None, first_name=None, last_name=None, erased_at=event.erased_at)
         case Company.Created():
             company = CompanyRow(
                 company_id=key,
@@ -388,6 +399,19 @@ def row_change(event: Any) -> RowChange | None:
         case User.Event() | Company.Event() | Role.Event():
             raise TypeError(f"the read model does not know {type(event).__qualname__}")
     return None
+
+
+PERSONAL_DETAILS = ("email", "previous_email", "first_name", "last_name", "issuer", "subject")
+"""Audit details that name or identify a person: dropped from an erased user's entries (ADR 0035)."""
+
+
+def erased_user(change: RowChange) -> UUID | None:
+    """The user ``change`` erases, if it does."""
+    return change.key if change.table == "users" and change.values.get("erased_at") is not None else None
+
+
+def scrubbed(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k not in PERSONAL_DETAILS}
 
 
 def project(events: Sequence[Any]) -> Changes:
@@ -448,7 +472,7 @@ class ReadModel(Protocol):
 
 
 def sort_key(row: UserRow) -> tuple[str, str, str]:
-    return (row.last_name.casefold(), row.first_name.casefold(), str(row.user_id))
+    return ((row.last_name or "").casefold(), (row.first_name or "").casefold(), str(row.user_id))
 
 
 @dataclass
@@ -475,6 +499,10 @@ class InMemoryReadModel:
                     table[change.key] = row
             for entry in changes.audit_entries(notification_ids):
                 self._audit[entry.seq] = entry
+            for erased in filter(None, map(erased_user, changes.rows)):
+                for seq, entry in self._audit.items():
+                    if entry.subject_id == erased:
+                        self._audit[seq] = replace(entry, details=scrubbed(entry.details))
             if notification_ids:
                 self._position = max(self._position, max(notification_ids))
 

@@ -64,6 +64,26 @@ class CannotDeactivateMainContact(Conflict):
     code = "cannot_deactivate_main_contact"
 
 
+class CannotEraseSelf(Conflict):
+    code = "cannot_erase_self"
+
+
+class CannotEraseMainContact(Conflict):
+    code = "cannot_erase_main_contact"
+
+
+class UserNotDeactivated(Conflict):
+    """Erasure needs a deactivated user: nobody is erased while they can still sign in."""
+
+    code = "user_not_deactivated"
+
+
+class UserErased(Conflict):
+    """The user was erased: nothing about them changes any more."""
+
+    code = "user_erased"
+
+
 class InvalidTransfer(Conflict):
     code = "invalid_transfer"
 
@@ -72,6 +92,18 @@ class KeyTaken(Conflict):
     """A unique key (an e-mail address, a role name) belongs to someone else."""
 
     code = "key_taken"
+
+
+class Gone(UsersError):
+    """Known, but gone for good (410)."""
+
+    code = "gone"
+
+
+class PersonErased(Gone):
+    """The person was erased: their key is destroyed (ADR 0035)."""
+
+    code = "person_erased"
 
 
 class Invalid(UsersError):

@@ -22,6 +22,8 @@ from contracts import limits
 from users.domain.errors import (
     CannotDeactivateMainContact,
     CannotDeactivateSelf,
+    CannotEraseMainContact,
+    CannotEraseSelf,
     InvalidApprover,
     InvalidBudget,
     InvalidEmail,
@@ -31,6 +33,8 @@ from users.domain.errors import (
     KeyTaken,
     MainContactRoleReserved,
     NotFound,
+    UserErased,
+    UserNotDeactivated,
 )
 from users.domain.permissions import (
     MAIN_CONTACT,
@@ -196,6 +200,10 @@ def _dedupe(values: Iterable[str]) -> tuple[str, ...]:
 class User(Aggregate):
     """A shop user of one company."""
 
+    erased_at: datetime | None = None
+    """When the user was erased (ADR 0035); None: not erased. A class default: events stored before erasure
+    existed never set it."""
+
     @classmethod
     def create(
         cls,
@@ -290,6 +298,7 @@ class User(Aggregate):
     # -- commands
 
     def rename(self, first_name: str, last_name: str, by: UUID | None) -> None:
+        self.ensure_not_erased()
         first, last = clean_name(first_name, "first name"), clean_name(last_name, "last name")
         if (first, last) != (self.first_name, self.last_name):
             self._renamed(company_id=self.company_id, first_name=first, last_name=last, by=by)
@@ -307,6 +316,7 @@ class User(Aggregate):
 
     def change_email(self, email: str, by: UUID | None) -> None:
         """Uniqueness is the application's job (a KeyClaim saved together with this change)."""
+        self.ensure_not_erased()
         email = clean_email(email)
         if email != self.email:
             self._email_changed(company_id=self.company_id, email=email, previous_email=self.email, by=by)
@@ -322,6 +332,7 @@ class User(Aggregate):
         self.email = email
 
     def activate(self, by: UUID | None) -> None:
+        self.ensure_not_erased()
         if not self.is_active:
             self._activated(company_id=self.company_id, by=by)
 
@@ -350,6 +361,39 @@ class User(Aggregate):
     @event(Deactivated)
     def _deactivated(self, company_id: UUID, by: UUID | None) -> None:
         self.status = UserStatus.INACTIVE
+
+    def erase(self, at: datetime, by: UUID | None) -> None:
+        """Erase the user (ADR 0035): their key is destroyed with this event, which carries no personal data.
+        Never oneself, never the main contact, and only a deactivated user. Erasing an erased user changes
+        nothing (no second event)."""
+        if by == self.id:
+            raise CannotEraseSelf("Nobody can erase themselves.")
+        if self.is_main_contact:
+            raise CannotEraseMainContact(
+                "The main contact cannot be erased; transfer the main-contact role to another user first."
+            )
+        if self.is_erased:
+            return
+        if self.is_active:
+            raise UserNotDeactivated("Deactivate the user before erasing them.")
+        self._erased(company_id=self.company_id, erased_at=at, by=by)
+
+    class Erased(Aggregate.Event):
+        company_id: UUID
+        erased_at: datetime
+        by: UUID | None
+
+    @event(Erased)
+    def _erased(self, company_id: UUID, erased_at: datetime, by: UUID | None) -> None:
+        self.erased_at = erased_at
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    def ensure_not_erased(self) -> None:
+        if self.is_erased:
+            raise UserErased("The user was erased; nothing about them changes any more.")
 
     def set_budget(self, budget: Budget, by: UUID | None) -> None:
         if budget != self.budget:

@@ -7,7 +7,7 @@ permission-matrix tests are generated from :data:`RULES` (``tests/service/users/
 The rules, in the order they are checked:
 
 1. **needs** — the permission the action needs (or the main contact, for ``MAIN_CONTACT_ONLY``);
-2. **self** — an action on oneself that nobody may take (own roles, budget, approver status, deactivation);
+2. **self** — an action on oneself that nobody may take (own roles, budget, approver status, deactivation, erasure);
 3. **the main contact** — only the main contact acts on the main contact (name, status, roles, budget; an
    e-mail change is confirmed from the new address and started only by the user or the main contact:
    ``users.application.email_changes``);
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from users.domain.errors import CannotDeactivateSelf, Forbidden, MissingPermission, UsersError
+from users.domain.errors import CannotDeactivateSelf, CannotEraseSelf, Forbidden, MissingPermission, UsersError
 from users.domain.permissions import Permission, sorted_permissions
 
 
@@ -46,6 +46,7 @@ class Action(StrEnum):
     VIEW_ERP_CONTACTS = "view_erp_contacts"
     TAKE_OVER_ERP_CONTACT = "take_over_erp_contact"
     VIEW_AUDIT = "view_audit"
+    ERASE_USER = "erase_user"
 
 
 MAIN_CONTACT_ONLY = "main_contact_only"
@@ -114,11 +115,13 @@ RULES: dict[Action, Rule] = {
     Action.VIEW_ERP_CONTACTS:     Rule(Permission.MANAGE_USERS),
     Action.TAKE_OVER_ERP_CONTACT: Rule(Permission.MANAGE_USERS, grants=True),
     Action.VIEW_AUDIT:            Rule(Permission.MANAGE_USERS),
+    Action.ERASE_USER:            Rule(MAIN_CONTACT_ONLY, on_self=CannotEraseSelf, on_target=True),
 }
 # fmt: on
 
 _SELF_MESSAGES = {
     CannotDeactivateSelf: "Nobody can deactivate themselves.",
+    CannotEraseSelf: "Nobody can erase themselves.",
     CannotChangeOwnBudget: "Nobody can change their own budget; ask another user who manages budgets.",
     CannotChangeOwnRoles: "Nobody can change their own roles; ask another user who manages users.",
     CannotChangeOwnApproverStatus: "Nobody can name or remove themselves as an approver.",

@@ -162,9 +162,9 @@ class TakeOverIn(Strict):
 class UserOut(BaseModel):
     id: UUID
     company_id: UUID
-    email: str
-    first_name: str
-    last_name: str
+    email: str | None = Field(description="null once the user is erased")
+    first_name: str | None = Field(description="null once the user is erased")
+    last_name: str | None = Field(description="null once the user is erased")
     language: str
     status: Literal["active", "inactive"]
     role_ids: list[str]
@@ -175,6 +175,7 @@ class UserOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+    erased: bool = Field(default=False, description="Erased (ADR 0035): no name, no e-mail address any more")
 
 
 class UserPageOut(BaseModel):
@@ -264,6 +265,7 @@ def user_out(u: UserRow) -> UserOut:
         created_at=u.created_at,
         updated_at=u.updated_at,
         version=u.version,
+        erased=u.is_erased,
     )
 
 
@@ -470,6 +472,18 @@ def users_routers(
     async def deactivate(user_id: UUID, who: Who, response: Response, if_match: IfMatch = None) -> UserOut:
         user = await blocking.run(directory.deactivate_user, who, user_id, parse_if_match(if_match))
         return _tagged(response, user)
+
+    @users.post(
+        "/{user_id}/erasure",
+        response_model=UserOut,
+        summary="Erase a deactivated user: their name and e-mail address become unreadable everywhere (ADR 0035)",
+        description="Only the main contact; never themselves (409 `cannot_erase_self`), never the main contact "
+        "(409 `cannot_erase_main_contact`); the user must be deactivated first (409 `user_not_deactivated`). "
+        "Answers with the erased user (no name, no e-mail address, `erased: true`); repeated, with the same "
+        "answer. Publishes `UserErased`.",
+    )
+    async def erase(user_id: UUID, who: Who, response: Response) -> UserOut:
+        return _tagged(response, await blocking.run(directory.erase_user, who, user_id))
 
     @users.put(
         "/{user_id}/budget",

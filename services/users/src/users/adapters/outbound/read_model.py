@@ -25,7 +25,9 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from kc_runtime.eventstore import WithEventsRecorder
+from users.adapters.outbound.person_keys import PersonKeyWriter
 from users.application.read_model import (
+    PERSONAL_DETAILS,
     READ_MODEL_KWARG,
     AuditEntry,
     Changes,
@@ -34,6 +36,7 @@ from users.application.read_model import (
     RowChange,
     UserPage,
     UserRow,
+    erased_user,
 )
 from users.domain.model import Budget, ErpContact, PeriodBudget, email_key
 
@@ -149,7 +152,7 @@ def _columns(table: str, values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if name == "email":
             out["email"] = value
-            out["email_key"] = email_key(value)
+            out["email_key"] = email_key(value) if value is not None else None
         elif name == "budget":
             budget: Budget = value
             out["max_total_quantity"] = budget.max_total_quantity
@@ -247,6 +250,12 @@ def apply_changes(cur: Cursor[DictRow], changes: Changes, notification_ids: Sequ
                 for e in entries
             ],
         )
+    erased = [user_id for user_id in map(erased_user, changes.rows) if user_id is not None]
+    if erased:
+        cur.execute(
+            b"UPDATE rm_audit SET details = details - %s::text[] WHERE subject_id = ANY(%s)",
+            (list(PERSONAL_DETAILS), erased),
+        )
     if notification_ids:
         cur.execute(
             b"INSERT INTO rm_position (name, position) VALUES (%s, %s) ON CONFLICT (name)"
@@ -272,9 +281,9 @@ class ReadModelWriter:
 
 
 class ProjectingRecorder(WithEventsRecorder):
-    """The process recorder that also writes the read model, in the events' transaction."""
+    """The process recorder that also writes the read model and the persons' keys, in the events' transaction."""
 
-    writers = (ReadModelWriter(),)
+    writers = (ReadModelWriter(), PersonKeyWriter())
 
 
 class PostgresReadModel:
@@ -415,6 +424,7 @@ def _user(r: dict[str, Any]) -> UserRow:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         version=r["version"],
+        erased_at=r.get("erased_at"),
     )
 
 

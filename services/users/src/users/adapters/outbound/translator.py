@@ -87,6 +87,8 @@ def _user_message(event: User.Event) -> Message | None:
             permissions=list(event.permissions),
             is_main_contact=MAIN_CONTACT in event.role_ids,
         )
+    if isinstance(event, User.Erased):
+        return v1.UserErased(**_ids(event), erased_at=event.erased_at)
     if isinstance(event, User.PermissionsChanged):
         return v1.UserPermissionsChanged(
             **_ids(event), permissions=list(event.permissions), cause_role_id=event.cause_role_id

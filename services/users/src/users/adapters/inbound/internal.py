@@ -1,0 +1,57 @@
+"""users' internal API for the other services (ADR 0035): ``GET /internal/person-keys/{user_id}``.
+
+On the service's own port only: the gateway routes ``/api/…`` paths and nothing else, and the network policy lets
+only the services in. Every call needs ``Authorization: Bearer <USERS_INTERNAL_TOKEN>`` (the development profile
+falls back to a development token; elsewhere an unset token refuses every call). Not in the shop-facing OpenAPI
+document. The answer is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from kc_runtime.errors import ApiError
+from kc_runtime.eventstore import WorkerPool
+from users.application.directory import Directory
+from users.settings import DEVELOPMENT_INTERNAL_TOKEN, UsersSettings
+
+
+class PersonKeyOut(BaseModel):
+    user_id: UUID
+    key: str = Field(description="The person's 256-bit key, base64url without padding")
+
+
+def internal_token(settings: UsersSettings) -> bytes | None:
+    """The token in force; None: the internal API is off (outside the development profile, none configured)."""
+    if settings.internal_token is not None and settings.internal_token.get_secret_value():
+        return settings.internal_token.get_secret_value().encode()
+    return DEVELOPMENT_INTERNAL_TOKEN.encode() if settings.profile == "development" else None
+
+
+def internal_router(directory: Directory, blocking: WorkerPool, settings: UsersSettings) -> APIRouter:
+    expected = internal_token(settings)
+
+    async def service_only(request: Request) -> None:
+        if expected is None:
+            raise ApiError(
+                503, "internal_api_not_configured", "USERS_INTERNAL_TOKEN is not set: the internal API is off."
+            )
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+            raise ApiError(401, "invalid_internal_token", "The internal API needs the service token.")
+
+    router = APIRouter(prefix="/internal", dependencies=[Depends(service_only)], include_in_schema=False)
+
+    @router.get("/person-keys/{user_id}", response_model=PersonKeyOut)
+    async def person_key(user_id: UUID, response: Response) -> PersonKeyOut:
+        """404 ``unknown_person``; 410 ``person_erased`` once the person was erased."""
+        key = await blocking.run(directory.person_key, user_id)
+        response.headers["Cache-Control"] = "no-store"
+        return PersonKeyOut(user_id=user_id, key=base64.urlsafe_b64encode(key).rstrip(b"=").decode())
+
+    return router
