@@ -129,6 +129,24 @@ async def test_the_lag_gauge_counts_the_messages_a_stuck_consumer_is_behind_and_
     await eventually(caught_up, what="the lag to return to 0")
 
 
+async def test_each_fetched_batch_is_observed_with_the_number_of_its_records(topic_prefix, members):
+    await publish_behind(topic_prefix, BEHIND)
+    handler = Gated()
+    handler.gate.set()
+    member = Member(topic_prefix, f"it-batch-{random_suffix()}", handler)  # at most one record per batch
+    members.append(await member.start())
+
+    def observed(suffix: str) -> float:
+        return REGISTRY.get_sample_value(f"kc_consumer_batch_messages_{suffix}", {"kc_service": member.service}) or 0
+
+    await eventually(lambda: _true(handler.handled == BEHIND), what="every message handled")
+    assert (observed("count"), observed("sum")) == (BEHIND, BEHIND)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_a_partition_taken_over_by_another_member_loses_its_lag_series_at_the_one_that_gave_it_up(
     topic_prefix, members
 ):

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from kc_runtime.follower import Batch, LogFollower, LogReader
 from tests.conftest import eventually
@@ -85,6 +86,22 @@ async def test_every_follower_gets_every_event_in_order_from_one_read_per_positi
     assert later_reads <= 2 * 5 + 2, f"{later_reads} reads for 5 transactions"
     top = app.max_notification_id()
     assert await stored_positions(dsn) == {f.name: top for f in (a, b, c)}
+
+
+async def test_each_read_that_finds_events_is_observed_with_their_number(store):
+    a, b = recorder(store, "a"), recorder(store, "b")
+    reader = LogReader([a, b])
+    reader.service = f"reads-{a.name}-{id(reader)}"  # a series of this test's own
+
+    def observed(suffix: str) -> float:
+        return REGISTRY.get_sample_value(f"kc_log_read_events_{suffix}", {"kc_service": reader.service}) or 0
+
+    expected = await save_things(store, 3)
+    async with running(reader):
+        await eventually(lambda: _true(len(b.applied) == len(expected)), what="every event at both followers")
+    # both followers at one position: every event is read once, and only reads that found some are observed
+    assert observed("sum") == len(expected)
+    assert 1 <= observed("count") <= 3
 
 
 async def test_a_follower_in_an_outage_backs_off_alone_and_catches_up_after_it(store):

@@ -353,6 +353,7 @@ class IdempotentConsumer:
         for record in records:
             uncommitted.setdefault(TopicPartition(record.topic, record.partition), record.offset)
         await self.lag.observe(client, uncommitted, batch=uncommitted)
+        metrics.CONSUMER_BATCH.labels(self.service).observe(len(records))
         chunks: dict[str, list[tuple[Inbound, Any, dict[str, str]]]] = {}
         for record in records:
             headers = decode_headers(record)

@@ -439,6 +439,7 @@ class LogReader:
         self.followers = list(followers)
         """In the order they handle a batch (the runtime puts the relay first: the ERP waits for it)."""
         self.app, self.dsn, self.blocking = first.app, first.dsn, first.blocking
+        self.service = first.service
         self.decoded_log = first.decoded_log
         self.idle_interval_s = min(f.idle_interval_s for f in followers)
         self.create_schema = any(f.create_schema for f in followers)
@@ -542,7 +543,9 @@ class LogReader:
                 work.append((follower.position, follower))
         for position in dict.fromkeys(p for p, _ in work):
             limit = max(f.batch_size for p, f in work if p == position)
-            batches[position] = await self.blocking.run(self.decoded_log.read, position, limit)
+            batches[position] = batch = await self.blocking.run(self.decoded_log.read, position, limit)
+            if batch:
+                metrics.LOG_READ_EVENTS.labels(self.service).observe(len(batch))
         plain = [(p, f) for p, f in work if not isinstance(f, Projection)]
         projections = [(p, f) for p, f in work if isinstance(f, Projection)]
         caught_up, moved = await self._hand_out(conn, plain, batches)

@@ -37,6 +37,20 @@ CONSUMER_LAG = Gauge(
     "updated when a batch is fetched and when it is committed; a revoked partition's series is removed",
     ["kc_service", "topic", "partition"],
 )
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+LOG_READ_EVENTS = Histogram(
+    "kc_log_read_events",
+    "Events a log reader's read brought to its followers (one observation per read that found any): how well the "
+    "relay and the projections batch — their cost is mostly per read, not per event",
+    ["kc_service"],
+    buckets=BATCH_BUCKETS,
+)
+CONSUMER_BATCH = Histogram(
+    "kc_consumer_batch_messages",
+    "Records in a batch a consumer fetched and handled (one observation per batch): how well the consumer batches",
+    ["kc_service"],
+    buckets=BATCH_BUCKETS,
+)
 PARKED = Counter(
     "kc_parked_events_total",
     "Events a log follower parked: poison (failed for a reason of their own content) or held (a later event of an "
