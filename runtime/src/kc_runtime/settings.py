@@ -75,6 +75,17 @@ class ServiceSettings(BaseSettings):
         description="Bearer token of the operator API under /ops/ on the service's own port (parked events, "
         "support views, commands). Required outside the development profile",
     )
+    users_internal_url: str = Field(
+        default="http://127.0.0.1:8102",
+        description="Where users' internal API is (ADR 0035: persons' keys, GET /internal/person-keys/{id} on users' "
+        "own port, never through the gateway); in a cluster users' Service, http://users",
+    )
+    users_internal_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token presented to users' internal API: the value of users' USERS_INTERNAL_TOKEN. "
+        "Unset: users' development token in the development profile; outside it a service that fetches keys "
+        "refuses to start",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     forwarded_allow_ips: str = Field(

@@ -1,0 +1,237 @@
+"""Each person's key from users, for a service's :class:`~kc_runtime.sealing.KeyRing` (ADR 0035, decision 2).
+
+Keys live in users' database only. The other services ask users' internal endpoint
+(``GET /internal/person-keys/{user_id}`` on users' own port, never routed by the gateway) with the service token
+``<PREFIX>USERS_INTERNAL_TOKEN`` (the value of users' ``USERS_INTERNAL_TOKEN``) and keep what they get in their
+key ring's memory for its ttl only — never on disk, never in a log line.
+
+:meth:`PersonKeyClient.fetch` is the ring's ``fetch`` and keeps its contract:
+
+- the key (32 bytes) while the person lives;
+- ``None`` once users says the person was erased (``410 person_erased``) — or that it never knew them
+  (``404 unknown_person``: nobody can open a value sealed for an id users does not know, either); callers that must
+  tell the two apart (e.g. before dropping a mail for good) ask :meth:`PersonKeyClient.lookup`;
+- :class:`PersonKeysUnavailable` when users cannot say (unreachable, timeouts, 5xx, an answer that is not a key),
+  after a few quick retries with the runtime's back-off; the ring caches nothing then, and the caller shows the
+  value as unavailable (or, for a mail, tries again later). A refusal that retrying cannot cure — a wrong token
+  (401) or users without a token (503 ``internal_api_not_configured``) — is :class:`PersonKeysRefused`, at once.
+
+The client is synchronous, as the ring is: call it where blocking is fine (the event store's worker threads, a
+consumer's handler run through the service's worker pool), never on the event loop itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+
+from kc_runtime.retrying import backoff
+from kc_runtime.sealing import KEY_BYTES, KeyRing
+from kc_runtime.settings import ServiceSettings
+
+log = structlog.get_logger("kc.person_keys")
+
+DEVELOPMENT_USERS_INTERNAL_TOKEN = "development-only-users-internal-token"  # noqa: S105  # local stack and tests only
+"""The token users accepts in the development profile when ``USERS_INTERNAL_TOKEN`` is unset (users' settings)."""
+
+PATH = "/internal/person-keys/{user_id}"
+
+
+class PersonKeysUnavailable(RuntimeError):
+    """users could not tell this process a person's key now (the value is shown as unavailable, a mail waits)."""
+
+
+class PersonKeysRefused(PersonKeysUnavailable):
+    """users refused the call for a reason that retrying does not cure: the token (or its absence) is wrong."""
+
+
+class UsersInternalTokenMissing(SystemExit):
+    """A service outside the development profile would fetch keys without ``<PREFIX>USERS_INTERNAL_TOKEN``."""
+
+
+class KeyState(Enum):
+    LIVE = "live"
+    ERASED = "erased"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PersonKeyAnswer:
+    """What users said about a person: their key while they live, none once erased or when never known."""
+
+    user_id: UUID
+    state: KeyState
+    key: bytes | None = None
+
+    def __repr__(self) -> str:  # never a key in a log line or a traceback
+        return f"PersonKeyAnswer(user_id={self.user_id}, state={self.state.value})"
+
+
+def users_internal_token(settings: ServiceSettings) -> str:
+    """The token this service presents to users: the configured one; in the development profile users' development
+    token; elsewhere none, and the service refuses to start (:class:`UsersInternalTokenMissing`)."""
+    token = settings.users_internal_token
+    if token is not None and token.get_secret_value():
+        return token.get_secret_value()
+    if settings.profile == "development":
+        return DEVELOPMENT_USERS_INTERNAL_TOKEN
+    prefix = settings.model_config.get("env_prefix", "")
+    raise UsersInternalTokenMissing(
+        f"{settings.service_name}: {prefix}USERS_INTERNAL_TOKEN is not set and the profile is {settings.profile!r}. "
+        f"Fetching persons' keys from users needs the token users knows as USERS_INTERNAL_TOKEN; set "
+        f"{prefix}USERS_INTERNAL_TOKEN (a secret), or KC_PROFILE=development on a developer's machine."
+    )
+
+
+class _Transient(Exception):
+    """An attempt that may succeed when repeated (carries the reason for the log, never the answer's body)."""
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def _decode_key(response: httpx.Response, user_id: UUID) -> bytes:
+    try:
+        body = response.json()
+        if str(body["user_id"]) != str(user_id):
+            raise ValueError("another person's answer")
+        text = body["key"]
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        # from None: the decoding error could quote the answer, and the answer is a key
+        raise PersonKeysUnavailable(f"users answered for person {user_id} with something that is not a key") from None
+    if len(key) != KEY_BYTES:
+        raise PersonKeysUnavailable(f"users answered for person {user_id} with something that is not a key")
+    return key
+
+
+class PersonKeyClient:
+    """users' internal endpoint for persons' keys. ``fetch`` plugs into :class:`KeyRing` (see :meth:`key_ring`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 2.0,
+        attempts: int = 3,
+        retry_within_s: float = 5.0,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout_s,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._attempts = attempts
+        self._retry_within_s = retry_within_s
+        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings, **kwargs: Any) -> PersonKeyClient:
+        """The client for a service: ``<PREFIX>USERS_INTERNAL_URL`` and ``<PREFIX>USERS_INTERNAL_TOKEN``."""
+        return cls(settings.users_internal_url, users_internal_token(settings), **kwargs)
+
+    def key_ring(self, ttl_s: float = 600.0) -> KeyRing:
+        """A key ring fed by this client (ADR 0035: keys kept at most 10 minutes)."""
+        return KeyRing(self.fetch, ttl_s=ttl_s)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> PersonKeyClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def fetch(self, user_id: UUID) -> bytes | None:
+        """The person's key; ``None`` once erased (or never known to users); :class:`PersonKeysUnavailable`."""
+        return self.lookup(user_id).key
+
+    def lookup(self, user_id: UUID) -> PersonKeyAnswer:
+        """What users says about the person (live with the key, erased, unknown), or :class:`PersonKeysUnavailable`
+        when it cannot say now (retried a few times first)."""
+        retrying = Retrying(
+            wait=backoff(*self._backoff),
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._retry_within_s),
+            sleep=self._sleep,
+            before_sleep=lambda state: log.warning(
+                "person key fetch failed, retrying",
+                user_id=str(user_id),
+                attempt=state.attempt_number,
+                reason=str(state.outcome.exception()) if state.outcome is not None else None,
+                wait_s=round(state.upcoming_sleep, 3),
+            ),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._ask(user_id)
+        except _Transient as exc:
+            log.error("person key unavailable", user_id=str(user_id), reason=str(exc))
+            raise PersonKeysUnavailable(f"users did not give the key of person {user_id}: {exc}") from None
+        raise AssertionError("unreachable")  # pragma: no cover  # tenacity either returns or raises
+
+    def _ask(self, user_id: UUID) -> PersonKeyAnswer:
+        try:
+            response = self._client.get(PATH.format(user_id=user_id))
+        except httpx.TransportError as exc:  # connection refused or reset, DNS, timeouts
+            raise _Transient(f"{type(exc).__name__}") from exc
+        status = response.status_code
+        if status == 200:
+            return PersonKeyAnswer(user_id, KeyState.LIVE, _decode_key(response, user_id))
+        if status == 410:
+            return PersonKeyAnswer(user_id, KeyState.ERASED)
+        if status == 404 and _error_code(response) == "unknown_person":
+            log.warning("person unknown to users", user_id=str(user_id))
+            return PersonKeyAnswer(user_id, KeyState.UNKNOWN)
+        code = _error_code(response)
+        if status == 401 or (status == 503 and code == "internal_api_not_configured"):
+            log.error("users refused the person key fetch", user_id=str(user_id), status=status, code=code)
+            raise PersonKeysRefused(
+                f"users refused the key fetch ({status} {code}): check <PREFIX>USERS_INTERNAL_TOKEN against "
+                "users' USERS_INTERNAL_TOKEN"
+            )
+        if status in (408, 429) or status >= 500:
+            raise _Transient(f"{status} {code or ''}".strip())
+        # any other answer (a 404 from something that is not users' endpoint, a redirect, …): not a key, not an
+        # erasure; nothing to cache, nothing that a retry now would change
+        log.error("unexpected answer to a person key fetch", user_id=str(user_id), status=status, code=code)
+        raise PersonKeysUnavailable(f"users answered {status} {code or ''} for the key of person {user_id}".strip())
+
+
+__all__ = [
+    "DEVELOPMENT_USERS_INTERNAL_TOKEN",
+    "KeyState",
+    "PersonKeyAnswer",
+    "PersonKeyClient",
+    "PersonKeysRefused",
+    "PersonKeysUnavailable",
+    "UsersInternalTokenMissing",
+    "users_internal_token",
+]

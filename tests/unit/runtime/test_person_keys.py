@@ -1,0 +1,213 @@
+"""The client of users' internal endpoint for persons' keys (ADR 0035): the key while the person lives, ``None`` in
+the key ring once users says they were erased, and an error — never a cached answer — while users cannot say."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from kc_runtime.person_keys import (
+    DEVELOPMENT_USERS_INTERNAL_TOKEN,
+    KeyState,
+    PersonKeyClient,
+    PersonKeysRefused,
+    PersonKeysUnavailable,
+    UsersInternalTokenMissing,
+    users_internal_token,
+)
+from kc_runtime.sealing import KeyRing, new_key, seal
+from kc_runtime.settings import ServiceSettings
+
+TOKEN = "the-service-token"
+PLACE = "approval/member/email"
+
+
+def b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+
+
+def error(status: int, code: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": "…"}})
+
+
+class FakeUsers:
+    """users' internal endpoint in process: the keys it holds, the erased, and scripted failures per call."""
+
+    def __init__(self) -> None:
+        self.keys: dict[UUID, bytes] = {}
+        self.erased: set[UUID] = set()
+        self.failures: list[Callable[[], httpx.Response]] = []
+        self.requests: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.failures:
+            return self.failures.pop(0)()
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return error(401, "invalid_internal_token")
+        user_id = UUID(request.url.path.rsplit("/", 1)[1])
+        if user_id in self.erased:
+            return error(410, "person_erased")
+        if user_id not in self.keys:
+            return error(404, "unknown_person")
+        return httpx.Response(200, json={"user_id": str(user_id), "key": b64(self.keys[user_id])})
+
+
+@pytest.fixture
+def users() -> FakeUsers:
+    return FakeUsers()
+
+
+def client_of(users: FakeUsers, token: str = TOKEN, **kwargs) -> PersonKeyClient:
+    waits: list[float] = []
+    client = PersonKeyClient(
+        "http://users.test", token, transport=httpx.MockTransport(users.handle), sleep=waits.append, **kwargs
+    )
+    client.waits = waits  # type: ignore[attr-defined]
+    return client
+
+
+def test_a_living_persons_key_is_fetched_from_users_internal_endpoint_with_the_service_token(users):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+    assert client_of(users).fetch(person) == key
+    (request,) = users.requests
+    assert request.method == "GET" and request.url.path == f"/internal/person-keys/{person}"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_an_erased_person_is_none_for_the_key_ring_and_erased_for_a_lookup(users):
+    person = uuid4()
+    users.erased.add(person)
+    client = client_of(users)
+    assert client.fetch(person) is None
+    assert client.lookup(person).state is KeyState.ERASED and client.lookup(person).key is None
+
+
+def test_a_person_users_never_knew_opens_nothing_but_a_lookup_tells_it_from_an_erasure(users):
+    client = client_of(users)
+    assert client.fetch(uuid4()) is None
+    assert client.lookup(uuid4()).state is KeyState.UNKNOWN
+
+
+def test_transient_failures_are_retried_with_back_off_until_users_answers(users):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+    users.failures = [lambda: httpx.Response(502), lambda: error(503, "not_ready")]
+    client = client_of(users)
+    assert client.fetch(person) == key
+    assert len(users.requests) == 3 and len(client.waits) == 2 and all(w > 0 for w in client.waits)
+
+
+def test_a_connection_that_fails_is_retried(users):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+
+    def refused() -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    users.failures = [refused]
+    assert client_of(users).fetch(person) == key
+
+
+def test_users_unreachable_for_every_attempt_is_unavailable_not_erased(users):
+    users.failures = [lambda: httpx.Response(503)] * 10
+    client = client_of(users, attempts=3)
+    with pytest.raises(PersonKeysUnavailable):
+        client.fetch(uuid4())
+    assert len(users.requests) == 3
+
+
+def test_a_wrong_token_or_users_without_one_is_refused_at_once_without_retries(users):
+    with pytest.raises(PersonKeysRefused):
+        client_of(users, token="wrong").fetch(uuid4())
+    assert len(users.requests) == 1
+    users.failures = [lambda: error(503, "internal_api_not_configured")]
+    with pytest.raises(PersonKeysRefused):
+        client_of(users).fetch(uuid4())
+    assert len(users.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda person: httpx.Response(200, json={"user_id": str(person), "key": b64(b"short")}),
+        lambda person: httpx.Response(200, json={"user_id": str(uuid4()), "key": b64(new_key())}),
+        lambda person: httpx.Response(200, text="<html>a login page</html>"),
+        lambda person: httpx.Response(404, text="Not Found"),  # not users' endpoint (a proxy, another service)
+        lambda person: httpx.Response(302, headers={"Location": "http://elsewhere.test/"}),
+    ],
+    ids=["short key", "another person", "not json", "plain 404", "redirect"],
+)
+def test_an_answer_that_is_not_a_key_nor_an_erasure_is_unavailable(users, answer):
+    person = uuid4()
+    users.failures = [lambda: answer(person)]
+    with pytest.raises(PersonKeysUnavailable):
+        client_of(users).fetch(person)
+
+
+def test_the_key_ring_opens_values_with_fetched_keys_and_shows_none_once_users_says_erased(users):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+    now = [0.0]
+    ring = KeyRing(client_of(users).fetch, ttl_s=600, clock=lambda: now[0])
+    sealed = ring.seal(person, PLACE, "anna@example.com")
+    assert ring.reveal(PLACE, sealed) == "anna@example.com"
+    assert len(users.requests) == 1  # kept for the ttl
+
+    users.erased.add(person)
+    ring.forget(person)  # UserErased arrived
+    assert ring.reveal(PLACE, sealed) is None
+
+
+def test_while_users_is_unavailable_the_ring_keeps_no_answer_and_asks_again(users):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+    sealed = seal(key, person, PLACE, "anna@example.com")
+    users.failures = [lambda: httpx.Response(503)] * 3
+    ring = client_of(users, attempts=3).key_ring()
+    with pytest.raises(PersonKeysUnavailable):
+        ring.reveal(PLACE, sealed)
+    assert ring.reveal(PLACE, sealed) == "anna@example.com"
+
+
+def test_no_key_reaches_a_log_line_or_an_error(users, caplog):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+    users.failures = [lambda: httpx.Response(500), lambda: httpx.Response(200, json={"user_id": "x", "key": b64(key)})]
+    with capture_logs() as seen, caplog.at_level(logging.DEBUG), pytest.raises(PersonKeysUnavailable) as raised:
+        client_of(users).lookup(person)
+    answer = client_of(users).lookup(person)
+    assert [e["event"] for e in seen] == ["person key fetch failed, retrying"]  # the retry was logged
+    text = json.dumps(seen, default=str) + caplog.text + str(raised.value) + repr(raised.value.__cause__) + repr(answer)
+    assert b64(key) not in text and key.hex() not in text and TOKEN not in text
+
+
+def test_the_token_is_the_configured_one_else_users_development_token_in_development_only():
+    configured = ServiceSettings(users_internal_token="from-the-secret", profile="production")  # type: ignore[arg-type]
+    assert users_internal_token(configured) == "from-the-secret"
+    assert users_internal_token(ServiceSettings(profile="development")) == DEVELOPMENT_USERS_INTERNAL_TOKEN
+    with pytest.raises(UsersInternalTokenMissing, match="USERS_INTERNAL_TOKEN"):
+        users_internal_token(ServiceSettings(profile="production"))
+
+
+def test_the_development_token_is_the_one_users_accepts_in_development():
+    from users.settings import DEVELOPMENT_INTERNAL_TOKEN
+
+    assert DEVELOPMENT_USERS_INTERNAL_TOKEN == DEVELOPMENT_INTERNAL_TOKEN
+
+
+def test_each_service_reads_the_users_address_and_token_under_its_own_prefix(monkeypatch):
+    monkeypatch.setenv("APPROVAL_USERS_INTERNAL_URL", "http://users")
+    monkeypatch.setenv("APPROVAL_USERS_INTERNAL_TOKEN", "s3cret")
+    settings = ServiceSettings.under("APPROVAL_")
+    assert settings.users_internal_url == "http://users"
+    assert users_internal_token(settings) == "s3cret"
+    assert ServiceSettings().users_internal_url == "http://127.0.0.1:8102"  # users on the local stack
