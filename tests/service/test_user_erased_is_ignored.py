@@ -1,6 +1,8 @@
 """Every consumer of users.users.v1 takes ``UserErased`` (ADR 0035) in its stride: until each service scrubs what it
 keeps of the person (a later step), the message is read, counted as ignored and its offset committed — no handler
-runs, nothing is stored, nothing goes to the dead-letter topic, and the next message is handled as before."""
+runs, nothing is stored, nothing goes to the dead-letter topic, and the next message is handled as before.
+
+The services that scrub already are named in ``SCRUBBING`` with the test of their handler."""
 
 from __future__ import annotations
 
@@ -40,11 +42,6 @@ def _erp_sync() -> tuple[ServiceApplication, list[ConsumerSpec]]:
     return exchanges, erp_sync_specs(exchanges)
 
 
-def _notifications() -> tuple[ServiceApplication, list[ConsumerSpec]]:
-    mails = Mails(env=MEMORY)
-    return mails, notifications_specs(mails)
-
-
 def _registration() -> tuple[ServiceApplication, list[ConsumerSpec]]:
     registrations = Registrations(env=MEMORY)
     return registrations, registration_specs(registrations)
@@ -53,13 +50,23 @@ def _registration() -> tuple[ServiceApplication, list[ConsumerSpec]]:
 SERVICES: dict[str, Callable[[], tuple[ServiceApplication, list[ConsumerSpec]]]] = {
     "approval": _approval,
     "erp-sync": _erp_sync,
-    "notifications": _notifications,
     "registration": _registration,
 }
 
+SCRUBBING: dict[str, str] = {
+    "notifications": "tests/service/notifications/test_erasure.py",
+}
+"""Services whose consumer handles ``UserErased`` (their scrubbing step is built), and where that is tested."""
+
 
 def test_every_consumer_of_the_users_topic_is_tested_here():
-    assert set(USERS_USERS.consumers) == set(SERVICES)
+    assert set(USERS_USERS.consumers) == set(SERVICES) | set(SCRUBBING)
+    assert not set(SERVICES) & set(SCRUBBING)
+
+
+def test_the_services_that_scrub_handle_user_erased():
+    (spec,) = [s for s in notifications_specs(Mails(env=MEMORY)) if s.topic is USERS_USERS]
+    assert UserErased in spec.handlers
 
 
 def ignored(service: str) -> float:

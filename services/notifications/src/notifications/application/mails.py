@@ -84,6 +84,8 @@ class Mails(ServiceApplication):
         """Keep what mails need to know of a user (email, names, language, active), and which user each address
         belongs to (to find a user who has not signed in yet)."""
         current = self.recipient(user_id)
+        if current is not None and current.erased:
+            return []  # a stale or replayed event of users never brings an erased person's data back
         if current is None:
             if "email" not in fields:
                 return []
@@ -97,6 +99,31 @@ class Mails(ServiceApplication):
         moved = self._address_moved(user_id, current.email, merged["email"])
         current.change(**merged)
         return [current, *moved]
+
+    def recipient_erased(self, user_id: UUID, at: datetime) -> list[Any]:
+        """users erased the person (ADR 0035): their address, names and language are forgotten, their address no
+        longer finds them, and no mail goes to them any more (the dispatcher and the digests drop what is still
+        waiting). A person not known yet is remembered as erased, so that an older event arriving later cannot make
+        them known. Erasing twice changes nothing."""
+        current = self.recipient(user_id)
+        if current is None:
+            current = Recipient.known(user_id, **{**_RECIPIENT_FIELDS, "active": False})
+            current.erase(at)
+            return [current]
+        if current.erased:
+            return []
+        released: list[Any] = []
+        if current.email:
+            index = self._found(RecipientEmail, RecipientEmail.create_id(current.email))
+            if index is not None and index.user_id == user_id:
+                index.reassign(None)
+                released.append(index)
+        current.erase(at)
+        return [current, *released]
+
+    def is_erased(self, user_id: UUID) -> bool:
+        found = self.recipient(user_id)
+        return found is not None and found.erased
 
     def _address_moved(self, user_id: UUID, before: str | None, after: str) -> list[RecipientEmail]:
         changed: list[RecipientEmail] = []
@@ -116,9 +143,11 @@ class Mails(ServiceApplication):
     def recipient_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
         """users bound the user to the identity provider's (issuer, subject): from now on only that finds them."""
         changed: list[Any] = []
+        current = self.recipient(user_id)
+        if current is not None and current.erased:
+            return []  # an erased person signs in no more: a replayed binding is not kept
         if self._found(RecipientSubject, RecipientSubject.create_id(issuer, subject)) is None:
             changed.append(RecipientSubject.bind(issuer, subject, user_id))
-        current = self.recipient(user_id)
         if current is not None and not current.signed_in:
             current.sign_in(issuer=issuer, subject=subject)
             changed.append(current)

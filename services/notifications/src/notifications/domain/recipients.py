@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -11,7 +12,11 @@ _SIGN_INS = uuid5(NAMESPACE_URL, "urn:kundencenter:notifications:sign-ins")
 
 
 class Recipient(Aggregate):
-    """A user of a customer company. Its id is the user's id."""
+    """A user of a customer company. Its id is the user's id. Once erased (ADR 0035) it keeps only the id: no
+    address, names or language, never active again, and no later event of users brings any of them back."""
+
+    erased = False
+    """(a class default too: a recipient loaded from before erasure existed reads as not erased)"""
 
     def __init__(self, email: str, first_name: str, last_name: str, language: str, active: bool) -> None:
         self.email = email
@@ -53,6 +58,20 @@ class Recipient(Aggregate):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def erase(self, at: datetime) -> None:
+        """users erased the person: forget what mails knew of them (a second erasure changes nothing)."""
+        if not self.erased:
+            self._erased(at=at)
+
+    class Erased(Aggregate.Event):
+        at: datetime
+
+    @event(Erased)
+    def _erased(self, at: datetime) -> None:
+        self.email = self.first_name = self.last_name = self.language = ""
+        self.active = False
+        self.erased = True
 
     class SignedIn(Aggregate.Event):
         issuer: str

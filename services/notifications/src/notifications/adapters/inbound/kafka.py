@@ -6,6 +6,10 @@ buyer); rejected (to the buyer, with the comment); the deadlines of waiting orde
 approval request again, to the approvers reminded), an escalation (the approval request, to the approvers it adds)
 and the expiry (to the buyer).
 Each is queued once per event and recipient, however often the event is delivered.
+
+A user erased (``UserErased``, ADR 0035) is forgotten as a recipient: no address, names or language are kept, no
+later event of users brings them back, and no mail goes to them any more (what still waits is dropped when its turn
+comes, see the dispatcher and the digests).
 """
 
 from __future__ import annotations
@@ -230,8 +234,11 @@ def _recipient_handlers(mails: Mails) -> dict[type[Message], Handler]:
         users.UserDeactivated: keep(lambda m: {"active": False}),
         # who the preferences API's caller is (ADR 0014's binding, as approval keeps it)
         users.UserSignInBound: lambda i: signed_in(i.message),
-        users.UserEmailChangeRequested: lambda i: mails.queue(
-            str(i.envelope.event_id),
-            email_change_confirmation(i.message),
+        users.UserEmailChangeRequested: lambda i: (
+            []  # a replayed request of an erased person: no mail, no names kept
+            if mails.is_erased(i.message.user_id)
+            else mails.queue(str(i.envelope.event_id), email_change_confirmation(i.message))
         ),
+        # ADR 0035: forget the person's address, names and language, in this consumer's transaction
+        users.UserErased: lambda i: mails.recipient_erased(i.message.user_id, i.message.erased_at),
     }

@@ -27,7 +27,7 @@ from kc_runtime.follower import Batch, LogFollower, wait_or_stop
 from kc_runtime.pools import create_pool
 from kc_runtime.retrying import retrying
 from kc_runtime.schema import Tables
-from notifications.adapters.outbound.dispatcher import RETRYABLE, person_of, record_until_done
+from notifications.adapters.outbound.dispatcher import ERASED, RETRYABLE, RecipientErased, person_of, record_until_done
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
 from notifications.adapters.outbound.templates import Rendered, Templates
 from notifications.application.mails import Mails
@@ -186,7 +186,12 @@ class DigestScheduler(LogFollower):
         if digest is None:
             return None  # sent already, empty, or claimed by another sender this moment
         failpoint("digest.after_claim")
-        found = await self.blocking.run(self.render, digest)
+        try:
+            found = await self.blocking.run(self.render, digest)
+        except RecipientErased:  # ADR 0035: an erased person gets no more mail; the digest is closed unsent
+            await self.blocking.run(self.mails.mark_digest_failed, digest.id, ERASED)
+            self.log.info("digest dropped: its recipient was erased", digest_id=str(digest.id))
+            return None
         if found is None:
             self.log.warning("digest recipient not known, left for the next sweep", digest_id=str(digest.id))
             return None
@@ -233,10 +238,13 @@ class DigestScheduler(LogFollower):
 
 
 def render_digest(mails: Mails, templates: Templates, base_url: str, digest: Digest) -> tuple[str, Rendered] | None:
-    """Every mail the digest collects, rendered whole in the recipient's language, as one mail to their address."""
+    """Every mail the digest collects, rendered whole in the recipient's language, as one mail to their address.
+    Raises :class:`RecipientErased` when the recipient was erased: the digest is not to be sent."""
     recipient = mails.recipient(digest.user_id)
     if recipient is None:
         return None
+    if recipient.erased:
+        raise RecipientErased(str(digest.user_id))
     items = []
     for mail_id in digest.mail_ids:
         mail = mails.find(mail_id)

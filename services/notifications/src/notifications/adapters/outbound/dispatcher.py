@@ -7,6 +7,9 @@ the Sent event. A mail for a user the users service has not announced yet waits 
 Before that, the recipient's choice for the mail's kind (ADR 0027): ``none`` records the mail as suppressed and
 sends nothing; ``digest`` defers it into their next daily digest (:mod:`notifications.adapters.outbound.digests`
 sends that).
+
+A mail to a user who was erased meanwhile (ADR 0035) is dropped: recorded as failed ("recipient erased"), never
+sent; a mail to others names an erased person no more (their name is forgotten).
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ PARALLEL = 8
 
 class RecipientUnknown(Exception):
     pass
+
+
+class RecipientErased(Exception):
+    """The mail's recipient was erased (ADR 0035): it is dropped — recorded failed with :data:`ERASED`, never
+    sent."""
+
+
+ERASED = "recipient erased"
 
 
 class MailDispatcher(LogFollower):
@@ -89,6 +100,8 @@ class MailDispatcher(LogFollower):
         recipient = self.mails.recipient(mail.to_user_id) if mail.to_user_id else None
         if recipient is None:
             raise RecipientUnknown(str(mail.to_user_id))
+        if recipient.erased:
+            raise RecipientErased(str(mail.to_user_id))
         return recipient.email, recipient.language, person_of(self.mails, mail, recipient)
 
     async def _deliver(self, mail_id: Any) -> None:
@@ -133,6 +146,9 @@ class MailDispatcher(LogFollower):
             if datetime.now(UTC) - mail.queued_at > RECIPIENT_WAIT:
                 return "recipient unknown"
             raise
+        except RecipientErased:
+            self.log.info("mail dropped: its recipient was erased", mail_id=str(mail.id), kind=mail.kind)
+            return ERASED
         except PermanentMailError as exc:
             self.log.error("mail refused for good", mail_id=str(mail.id), kind=mail.kind, error=str(exc))
             return str(exc)
