@@ -125,21 +125,28 @@ class DueItems(ProjectionRows):
         return found
 
     async def project(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        """Each exchange's last event of the batch that opens or closes its wait, in two statements for the whole
+        batch (upserts, deletes): with the version guards, the last one decides the row as applying each in turn
+        would (an exchange opened and closed in one batch leaves no row; closed and sent again, the new due time)."""
+        last: dict[UUID, tuple[str, int, datetime | None]] = {}
         for _notification, event, _meta in batch:
             kind = kind_of(event)
             if kind is None:
                 continue
-            xid, version = event.originator_id, event.originator_version
             due = due_at(event, self.policies[kind])
-            if due is not None:
-                await conn.execute(
-                    "INSERT INTO erp_sync_due (exchange_id, kind, due_at, version) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT (exchange_id) DO UPDATE SET due_at = EXCLUDED.due_at, version = EXCLUDED.version"
-                    " WHERE erp_sync_due.version < EXCLUDED.version",
-                    xid, kind, due, version,
-                )  # fmt: skip
-            elif closes(event):
-                await conn.execute("DELETE FROM erp_sync_due WHERE exchange_id = $1 AND version < $2", xid, version)
+            if due is not None or closes(event):
+                last[event.originator_id] = (kind, event.originator_version, due)
+        upserts = [(xid, kind, due, version) for xid, (kind, version, due) in last.items() if due is not None]
+        deletes = [(xid, version) for xid, (_kind, version, due) in last.items() if due is None]
+        if upserts:
+            await conn.executemany(
+                "INSERT INTO erp_sync_due (exchange_id, kind, due_at, version) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (exchange_id) DO UPDATE SET due_at = EXCLUDED.due_at, version = EXCLUDED.version"
+                " WHERE erp_sync_due.version < EXCLUDED.version",
+                upserts,
+            )
+        if deletes:
+            await conn.executemany("DELETE FROM erp_sync_due WHERE exchange_id = $1 AND version < $2", deletes)
 
 
 class DueProjection(Projection):
