@@ -1,5 +1,5 @@
-"""Production's deny-by-default network policies let every pod do its work: each pod is selected by the policies
-meant for it."""
+"""Production's deny-by-default network policies let every pod do its work and nothing more: each pod is selected by
+the policies meant for it, and only the services that fetch persons' keys reach users' API pods (ADR 0035)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import named, workloads
+from tests.deploy.conftest import named, pod_spec, workloads
 
+KEY_FETCHERS = {"approval", "notifications", "erp-sync", "registration"}
 PROD = "overlays/prod"
 
 
@@ -72,3 +73,41 @@ def test_every_production_pod_may_reach_dns_postgresql_and_kafka(prod):
         allowed = {port for policy in policies(prod, labels, "Egress") for rule in policy["spec"].get("egress") or []
                    for port in (p["port"] for p in rule.get("ports") or [])}  # fmt: skip
         assert {53, 5432, 9093} <= allowed, f"{workload['metadata']['name']}: egress {sorted(map(str, allowed))}"
+
+
+def test_only_the_services_that_fetch_keys_reach_users_api_pods_and_only_on_its_port(prod):
+    deployments = named(prod, "Deployment")
+    users_api = pod_labels(deployments["users"])
+    for name, deployment in deployments.items():
+        labels = pod_labels(deployment)
+        service = labels["app.kubernetes.io/name"]
+        inbound, outbound = ingress_from(prod, users_api, labels), egress_to(prod, labels, users_api)
+        if service in KEY_FETCHERS:
+            assert inbound == {"http"} and 8080 in outbound, name
+        else:
+            assert inbound == set(), name
+    http = {p["name"]: p["containerPort"] for p in pod_spec(deployments["users"])["containers"][0]["ports"]}["http"]
+    assert http == 8080  # the egress rule's port is users' container port (policies see the pod, not the Service)
+
+
+def test_users_and_the_services_that_fetch_keys_present_one_token_from_one_secret(rendered):
+    for build in ("base", PROD):
+        deployments = named(rendered[build], "Deployment")
+        expected = {"users": ["USERS_INTERNAL_TOKEN"]}
+        for name, deployment in deployments.items():
+            service = pod_labels(deployment)["app.kubernetes.io/name"]
+            env = {e["name"]: e for c in pod_spec(deployment)["containers"] for e in c.get("env", [])}
+            tokens = {n: e for n, e in env.items() if n.endswith("INTERNAL_TOKEN")}
+            if service in KEY_FETCHERS or name == "users":
+                assert tokens, f"{build}: {name} has no users internal token"
+                for n, e in tokens.items():
+                    assert e["valueFrom"]["secretKeyRef"] == {"name": "users-internal", "key": "token"}, (build, n)
+                if name == "users":
+                    assert list(tokens) == expected["users"]
+            else:
+                assert not tokens, f"{build}: {name} needs no users internal token"
+        config = named(rendered[build], "ConfigMap")
+        for service in KEY_FETCHERS:
+            data = next(c["data"] for n, c in config.items() if n.startswith(f"{service}-config"))
+            prefix = service.upper().replace("-", "_") + "_"
+            assert data[f"{prefix}USERS_INTERNAL_URL"] == "http://users"
