@@ -69,7 +69,7 @@ async def test_an_approver_modifies_then_approves_and_the_erp_gets_the_modified_
     approver, approver_h = await shop.person(["approver"])
     await shop.approvers(approver, seen_by=buyer)
     order = await shop.order(buyer, quantity=12)
-    assert order["approvers"] == [{"id": approver["id"], "name": "Bea Buyer"}]
+    assert order["approvers"] == [{"id": approver["id"], "name": "Bea Buyer", "erased": False}]
     await eventually(lambda: _in(inbox(shop, approver_h), order["id"]), what="the order in the approver's inbox")
 
     modified = order_body(quantity=9)

@@ -78,7 +78,7 @@ async def test_the_substitute_gets_the_absent_approvers_order_by_mail_and_approv
 
     # the substitute's inbox offers it on Anna's behalf; Anna's inbox still has it
     item = await eventually(lambda: _item(shop, sam_h, order["id"]), what="the order in the substitute's inbox")
-    assert item["substitute_for"] == {"id": anna["id"], "name": "Anna Abwesend"}
+    assert item["substitute_for"] == {"id": anna["id"], "name": "Anna Abwesend", "erased": False}
     assert (await eventually(lambda: _item(shop, anna_h, order["id"])))["substitute_for"] is None
 
     # mails: Anna's approval request as always, and Sam's as her substitute
@@ -92,7 +92,7 @@ async def test_the_substitute_gets_the_absent_approvers_order_by_mail_and_approv
     assert r.status_code == 200, r.text
     done = r.json()
     assert (done["status"], done["decided_by"]["id"]) == ("released", sam["id"])
-    assert done["decided_on_behalf_of"] == {"id": anna["id"], "name": "Anna Abwesend"}
+    assert done["decided_on_behalf_of"] == {"id": anna["id"], "name": "Anna Abwesend", "erased": False}
     said = done["conversation"][-1]
     assert (said["text"], said["author"]["id"], said["on_behalf_of"]["id"]) == (
         "In Vertretung freigegeben", sam["id"], anna["id"],

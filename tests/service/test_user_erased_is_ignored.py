@@ -32,11 +32,6 @@ from tests.support.messages import consumer_record
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
-def _approval() -> tuple[ServiceApplication, list[ConsumerSpec]]:
-    orders = Orders(env=MEMORY)
-    return orders, approval_specs(orders, lambda _company: [])
-
-
 def _erp_sync() -> tuple[ServiceApplication, list[ConsumerSpec]]:
     exchanges = Exchanges(env=MEMORY)
     return exchanges, erp_sync_specs(exchanges)
@@ -48,12 +43,12 @@ def _registration() -> tuple[ServiceApplication, list[ConsumerSpec]]:
 
 
 SERVICES: dict[str, Callable[[], tuple[ServiceApplication, list[ConsumerSpec]]]] = {
-    "approval": _approval,
     "erp-sync": _erp_sync,
     "registration": _registration,
 }
 
 SCRUBBING: dict[str, str] = {
+    "approval": "tests/service/approval/test_erasure.py",
     "notifications": "tests/service/notifications/test_erasure.py",
 }
 """Services whose consumer handles ``UserErased`` (their scrubbing step is built), and where that is tested."""
@@ -66,6 +61,8 @@ def test_every_consumer_of_the_users_topic_is_tested_here():
 
 def test_the_services_that_scrub_handle_user_erased():
     (spec,) = [s for s in notifications_specs(Mails(env=MEMORY)) if s.topic is USERS_USERS]
+    assert UserErased in spec.handlers
+    (spec,) = [s for s in approval_specs(Orders(env=MEMORY), lambda _company: []) if s.topic is USERS_USERS]
     assert UserErased in spec.handlers
 
 

@@ -56,10 +56,10 @@ async def test_an_approver_records_their_absence_and_gets_it_back_with_its_audit
     assert r.status_code == 201, r.text
     out = r.json()
     assert out == {
-        "id": out["id"], "approver": {"id": str(anna.id), "name": "Anna Muster"},
-        "substitute": {"id": str(sam.id), "name": "Sam Muster"},
+        "id": out["id"], "approver": {"id": str(anna.id), "name": "Anna Muster", "erased": False},
+        "substitute": {"id": str(sam.id), "name": "Sam Muster", "erased": False},
         "from": "2030-08-01T06:00:00Z", "until": "2030-08-15T16:00:00Z", "state": "upcoming",
-        "recorded_by": {"id": str(anna.id), "name": "Anna Muster"}, "recorded_at": out["recorded_at"],
+        "recorded_by": {"id": str(anna.id), "name": "Anna Muster", "erased": False}, "recorded_at": out["recorded_at"],
         "withdrawn_by": None, "withdrawn_at": None,
     }  # fmt: skip
     assert (await client.get(f"{PATH}/{out['id']}", headers=auth(sam))).json() == out
@@ -89,12 +89,12 @@ async def test_a_substitute_decides_on_behalf_and_the_order_says_so(world):
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["decided_by"]["id"] == str(sam.id)
-    assert out["decided_on_behalf_of"] == {"id": str(anna.id), "name": "Anna Muster"}
+    assert out["decided_on_behalf_of"] == {"id": str(anna.id), "name": "Anna Muster", "erased": False}
     assert out["conversation"][-1]["on_behalf_of"]["id"] == str(anna.id)
     offered, approved = (next(t for t in out["timeline"] if t["event"] == e) for e in ("OfferedToSubstitute",
                                                                                        "Approved"))  # fmt: skip
     assert offered["on_behalf_of"]["id"] == str(anna.id)
-    assert offered["detail"]["substitute"] == {"id": str(sam.id), "name": "Sam Muster"}
+    assert offered["detail"]["substitute"] == {"id": str(sam.id), "name": "Sam Muster", "erased": False}
     assert (approved["by"]["id"], approved["on_behalf_of"]["id"]) == (str(sam.id), str(anna.id))
 
 

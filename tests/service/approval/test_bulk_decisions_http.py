@@ -65,7 +65,7 @@ async def test_a_result_per_order_in_the_order_asked(world):
     approved, rejected_before, nothing = out["results"]
     assert approved == {
         "order_id": str(first.id), "outcome": "approved", "status": "released", "version": approved["version"],
-        "decided_by": {"id": str(approver.id), "name": "Approver Muster"}, "on_behalf_of": None, "error": None,
+        "decided_by": {"id": str(approver.id), "name": "Approver Muster", "erased": False}, "on_behalf_of": None, "error": None,
     }  # fmt: skip
     assert (rejected_before["outcome"], rejected_before["status"], rejected_before["error"]["code"]) == (
         "failed", "rejected", "wrong_state",

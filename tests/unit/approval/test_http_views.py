@@ -9,6 +9,7 @@ from uuid import uuid4
 from approval.adapters.inbound.http import order_out, summary_out
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
+from approval.domain.members import Names
 from approval.domain.model import OrderLine
 from approval.domain.pricing import OrderRequest
 from tests.support.approval import Company
@@ -45,7 +46,7 @@ def test_an_order_without_a_comment_says_none():
     company = Company(orders)
     buyer = company.member("buyer", ["place_orders"], BUDGET)
     placed = orders.submit(buyer, request(1, comment=None))
-    assert order_out(placed, orders.timeline(placed), {}).buyer_comment is None
+    assert order_out(placed, orders.timeline(placed), Names()).buyer_comment is None
 
 
 def test_a_listed_order_names_its_buyer_and_approvers():

@@ -27,7 +27,7 @@ from approval.application.reports import VIEW_REPORTS
 from approval.domain.absences import Absence, Absences, may_approve
 from approval.domain.budget import Budget, LimitExceeded
 from approval.domain.ledger import BudgetLedger, Figures
-from approval.domain.members import CompanyView, Member
+from approval.domain.members import CompanyView, Member, Names
 from approval.domain.model import (
     Change,
     NotAllowed,
@@ -203,7 +203,7 @@ class Explanation:
     order: Order
     """the order as its events make it now"""
     steps: list[Step]
-    names: dict[UUID, str]
+    names: Names
     """the people's names as approval knows them now (the users service's members view)"""
 
 

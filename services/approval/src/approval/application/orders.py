@@ -54,6 +54,7 @@ from approval.domain.members import (
     Member,
     MemberEmail,
     MemberSubject,
+    Names,
 )
 from approval.domain.model import (
     Address,
@@ -1019,8 +1020,16 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             return list(held)
         return list(self.events.get(order.id, lte=order.version))
 
-    def names(self, ids: Iterable[UUID]) -> dict[UUID, str]:
-        return {i: m.name for i, m in self._cached.get(list(ids)).items() if isinstance(m, Member)}
+    def names(self, ids: Iterable[UUID]) -> Names:
+        """The people's names as approval knows them now; an erased person's is None (and their id in ``erased``),
+        from the members loaded here anyway: no read more."""
+        names = Names()
+        for i, m in self._cached.get(list(ids)).items():
+            if isinstance(m, Member):
+                names[i] = None if m.erased else m.name
+                if m.erased:
+                    names.erased.add(i)
+        return names
 
     # ---- keeping the view of users (called by the users topics' handlers) -------------------------------
 
@@ -1046,6 +1055,8 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         if not isinstance(member, Member):
             return []
         out: list[Any] = [member]
+        if member.erased:  # a change told before the erasure, delivered after it: names and e-mail stay blank
+            changes = {k: v for k, v in changes.items() if k not in Member.PERSONAL}
         if "email" in changes and changes["email"].lower() != member.email.lower():
             old = self._find(MemberEmail.create_id(member.email))
             if isinstance(old, MemberEmail) and old.user_id == user_id:
@@ -1055,6 +1066,21 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         member.update(**changes)
         if "role_ids" in changes:
             out.extend(self._roles_changed(member))
+        return out
+
+    def member_erased(self, user_id: UUID, erased_at: datetime) -> list[Any]:
+        """Users erased the person (ADR 0035): the member forgets their names and e-mail (``Member.Erased``, which
+        the projections follow to scrub what they keep of the person), and their address no longer finds them."""
+        member = self._find(user_id)
+        if not isinstance(member, Member) or member.erased:
+            return []
+        out: list[Any] = [member]
+        if member.email:
+            index = self._find(MemberEmail.create_id(member.email))
+            if isinstance(index, MemberEmail) and index.user_id == user_id:
+                index.reassign(None)
+                out.append(index)
+        member.erase(erased_at)
         return out
 
     def company_opened(

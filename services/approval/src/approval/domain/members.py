@@ -6,6 +6,7 @@ Permissions are ours, not the token's: who may order, who may decide, with which
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -38,6 +39,8 @@ class Member(Aggregate):
         """bound to an identity provider's (issuer, subject) by users: from then on only that identifies them"""
         self.role_ids: tuple[str, ...] | None = None
         """the user's roles (None: not known — told before approval kept them; a tier may name a role, ADR 0025)"""
+        self.erased_at: datetime | None = None
+        """users erased the person (ADR 0035): their names and e-mail are gone from this state for good"""
 
     @classmethod
     def join(
@@ -79,11 +82,20 @@ class Member(Aggregate):
         "role_ids",
     )
 
+    PERSONAL = ("email", "first_name", "last_name")
+    """What names the person: never known again once they are erased"""
+
     def update(self, **changes: object) -> None:
-        """Overwrite what the users service said changed (names, e-mail, status, permissions, budget…)."""
+        """Overwrite what the users service said changed (names, e-mail, status, permissions, budget…). An erased
+        member's names and e-mail stay blank: a change told before the erasure and delivered after it (a stale
+        rename) never brings them back."""
         unknown = set(changes) - set(self.FIELDS)
         if unknown:
             raise ValueError(f"not a member field: {sorted(unknown)}")
+        if self.erased:
+            changes = {k: v for k, v in changes.items() if k not in self.PERSONAL}
+            if not changes:
+                return
         if "permissions" in changes:
             changes["permissions"] = sorted(cast("Iterable[str]", changes["permissions"]))
         self._updated(changes=changes)
@@ -100,12 +112,39 @@ class Member(Aggregate):
                 value = frozenset(cast("Iterable[str]", value))
             setattr(self, name, value)
 
+    def erase(self, at: datetime) -> None:
+        """Users erased the person (ADR 0035): forget their names and e-mail. The event names no personal value."""
+        if not self.erased:
+            self._erased(at=at)
+
+    class Erased(Aggregate.Event):
+        at: datetime
+
+    @event(Erased)
+    def _erased(self, at: datetime) -> None:
+        self.erased_at = at
+        self.email = self.first_name = self.last_name = ""
+        self.active = False
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
     def can(self, permission: str) -> bool:
         return self.active and permission in self.permissions
+
+
+class Names(dict[UUID, str | None]):
+    """People's names as approval knows them now, by id; an erased person's name is None and their id in
+    ``erased`` (views show them as an erased user, ADR 0035); an id that is absent is not known here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.erased: set[UUID] = set()
 
 
 class MemberEmail(Aggregate):

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from approval.adapters.inbound.people import PersonOut
 from approval.adapters.outbound.read_model import OrderSummaries
 from approval.application.orders import OFFERED_WAITING_MAX, Orders
 from approval.domain.absences import LONGEST, Absence, AbsenceState
-from approval.domain.members import Member
+from approval.domain.members import Member, Names
 from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
 
@@ -48,11 +49,6 @@ class AbsenceIn(Strict):
             raise PydanticCustomError("invalid_period", "Not a moment this service can keep") from exc
 
 
-class PersonOut(BaseModel):
-    id: UUID
-    name: str | None
-
-
 class AbsenceOut(BaseModel):
     """An absence with its audit: who recorded it when, and who withdrew it when."""
 
@@ -75,9 +71,9 @@ class AbsencesOut(BaseModel):
     items: list[AbsenceOut]
 
 
-def absence_out(a: Absence, names: dict[UUID, str], now: datetime) -> AbsenceOut:
+def absence_out(a: Absence, names: Names, now: datetime) -> AbsenceOut:
     def person(i: UUID) -> PersonOut:
-        return PersonOut(id=i, name=names.get(i))
+        return PersonOut.of(i, names)
 
     return AbsenceOut.model_validate(
         {

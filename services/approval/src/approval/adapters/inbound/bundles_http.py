@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from approval.adapters.inbound.http import LongText, MoneyOut, PersonOut
 from approval.application.orders import Orders
 from approval.domain.bundles import BUNDLE_MAX, BUNDLE_MIN, OrderBundle
-from approval.domain.members import Member
+from approval.domain.members import Member, Names
 from approval.domain.model import Order
 from kc_runtime.eventstore import WorkerPool
 from kc_runtime.models import Strict
@@ -76,14 +76,14 @@ class BundleOut(BaseModel):
     erp_rejection_reason: str | None
 
 
-def bundle_out(bundle: OrderBundle, visible: list[Order], names: dict[UUID, str]) -> BundleOut:
+def bundle_out(bundle: OrderBundle, visible: list[Order], names: Names) -> BundleOut:
     cur = bundle.currency
 
     def money(amount: Any) -> MoneyOut:
         return MoneyOut(amount=amount, currency=cur)
 
     def person(i: UUID) -> PersonOut:
-        return PersonOut(id=i, name=names.get(i))
+        return PersonOut.of(i, names)
 
     seen = {o.id: o for o in visible}
     lines = [ln for ln in bundle.lines if ln.order_id in seen]

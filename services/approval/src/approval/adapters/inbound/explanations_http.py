@@ -251,10 +251,10 @@ def explanation_out(x: Explanation) -> ExplanationOut:
     names = x.names
 
     def person(i: UUID | None) -> PersonOut | None:
-        return PersonOut(id=i, name=names.get(i)) if i is not None else None
+        return PersonOut.of(i, names) if i is not None else None
 
     def someone(i: UUID) -> PersonOut:
-        return PersonOut(id=i, name=names.get(i))
+        return PersonOut.of(i, names)
 
     def content(c: OrderContent) -> ExplainedContentOut:
         recorded = all(ln.price_changed_at is not None for ln in c.lines)
@@ -320,7 +320,7 @@ def explanation_out(x: Explanation) -> ExplanationOut:
     def step(s: Step) -> ExplainedStepOut:
         return ExplainedStepOut(
             n=s.n, version=s.version, kind=s.kind, event=s.event, at=s.at, round=s.round, by=person(s.by),
-            on_behalf_of=person(s.on_behalf_of), comment=s.comment,
+            on_behalf_of=person(s.on_behalf_of), comment=None if s.by in names.erased else s.comment,
             content=content(s.content) if s.content else None,
             judgement=judgement(s.judgement, x.order.buyer_id) if s.judgement else None,
             routing=routing(s.routing) if s.routing else None, waiting=waiting(s.waiting) if s.waiting else None,

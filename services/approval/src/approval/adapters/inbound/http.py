@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from approval.adapters.inbound.absences_http import add_absence_routes
 from approval.adapters.inbound.deadlines_http import add_deadline_routes
+from approval.adapters.inbound.people import PersonOut
 from approval.adapters.inbound.policy_http import (
     ApprovalTierOut,
     add_policy_routes,
@@ -33,7 +34,7 @@ from approval.application.orders import (
 from approval.domain.budget import Budget, LimitExceeded, PeriodBudget
 from approval.domain.credit import CompanyCredit
 from approval.domain.ledger import Figures
-from approval.domain.members import Member
+from approval.domain.members import Member, Names
 from approval.domain.model import Address, Order, OrderContent, OrderLine, OrderStatus, StatusName
 from approval.domain.model import Comment as OrderComment
 from approval.domain.pricing import OrderRequest, RequestedLine
@@ -237,11 +238,6 @@ class PeriodBudgetStatusOut(BaseModel):
     figures: PeriodFiguresOut | None = Field(description="null: the user has no period budget")
 
 
-class PersonOut(BaseModel):
-    id: UUID
-    name: str | None
-
-
 class PriceUsedOut(BaseModel):
     """Which of the ERP's prices priced the line (absent on orders from before approval priced lines itself)."""
 
@@ -265,7 +261,7 @@ class LineOut(BaseModel):
 class MessageOut(BaseModel):
     author: PersonOut
     kind: str
-    text: str
+    text: str | None = Field(description="Null: the author was erased (the message's place in the conversation stays)")
     at: datetime
     on_behalf_of: PersonOut | None = Field(
         default=None, description="A substitute's decision: the absent approver they decided for"
@@ -289,7 +285,8 @@ class TimelineEntry(BaseModel):
     )
     comment: str | None = Field(
         default=None,
-        description="What the person wrote with this step (a decision's, resubmission's or message's text)",
+        description="What the person wrote with this step (a decision's, resubmission's or message's text; null as "
+        "well when its author was erased)",
     )
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -362,7 +359,9 @@ class OrderOut(BaseModel):
     payment_method: str
     shipping_method: str
     reference: str | None
-    buyer_comment: str | None = Field(default=None, description="What the buyer wrote with the order (checkout)")
+    buyer_comment: str | None = Field(
+        default=None, description="What the buyer wrote with the order (checkout; null when the buyer was erased)"
+    )
     exceeded_limits: list[LimitOut]
     budget_at_submission: BudgetOut = Field(description="The budget of the last judgement (see `judged_on`)")
     judged_on: JudgedOnOut
@@ -538,9 +537,9 @@ def _figures(user_id: UUID, f: Figures) -> PeriodFiguresOut:
     )  # fmt: skip
 
 
-def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
+def _timeline(events: list[Any], names: Names) -> list[TimelineEntry]:
     def person(i: UUID | None) -> PersonOut | None:
-        return PersonOut(id=i, name=names.get(i)) if i else None
+        return PersonOut.of(i, names) if i else None
 
     out = []
     for e in events:
@@ -551,6 +550,7 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
             or getattr(e, "by", None)
             or getattr(getattr(e, "comment", None), "author_id", None)
         )
+        author = by  # who wrote the step's comment, if any (Released below names its approver, not an author)
         detail: dict[str, Any] = {}
         match e:
             case Order.ApprovalRequested():
@@ -582,10 +582,14 @@ def _timeline(events: list[Any], names: dict[UUID, str]) -> list[TimelineEntry]:
             case Order.Expired():
                 detail = {"waited_s": e.waited_s}
             case Order.OfferedToSubstitute():
-                detail = {"substitute": PersonOut(id=e.substitute_id, name=names.get(e.substitute_id)).model_dump(mode="json"),
+                detail = {"substitute": PersonOut.of(e.substitute_id, names).model_dump(mode="json"),
                           "until": e.until.isoformat()}  # fmt: skip
         said = getattr(e, "comment", None)
         text = said.text if isinstance(said, OrderComment) else said if isinstance(said, str) else None
+        if isinstance(said, OrderComment):
+            author = said.author_id
+        if author in names.erased:  # an erased person's words are gone from the views; that they spoke stays
+            text = None
         out.append(
             TimelineEntry(
                 at=e.timestamp, event=kind, by=person(by), on_behalf_of=person(getattr(e, "on_behalf_of", None)),
@@ -623,12 +627,12 @@ def _lines(c: OrderContent) -> list[LineOut]:
     ]
 
 
-def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderOut:
+def order_out(order: Order, events: list[Any], names: Names) -> OrderOut:
     c = order.content
     cur = c.currency
 
     def person(i: UUID) -> PersonOut:
-        return PersonOut(id=i, name=names.get(i))
+        return PersonOut.of(i, names)
 
     return OrderOut(
         id=order.id,
@@ -645,7 +649,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
         payment_method=c.payment_method,
         shipping_method=c.shipping_method,
         reference=c.reference,
-        buyer_comment=c.buyer_comment,
+        buyer_comment=None if order.buyer_id in names.erased else c.buyer_comment,
         exceeded_limits=[_limit(x) for x in order.exceeded],
         budget_at_submission=_budget(order.budget),
         judged_on=JudgedOnOut(
@@ -665,7 +669,7 @@ def order_out(order: Order, events: list[Any], names: dict[UUID, str]) -> OrderO
             MessageOut(
                 author=person(m.author_id),
                 kind=m.kind,
-                text=m.text,
+                text=None if m.author_id in names.erased else m.text,
                 at=m.at,
                 on_behalf_of=person(m.on_behalf_of) if m.on_behalf_of else None,
             )
@@ -706,7 +710,7 @@ def _company_credit(credit: CompanyCredit | None) -> CompanyCreditOut:
     )  # fmt: skip
 
 
-def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -> DecisionsOut:
+def _decisions(decision: str, results: list[Decision], names: Names) -> DecisionsOut:
     done: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
     out = []
     for r in results:
@@ -719,8 +723,8 @@ def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -
                 outcome="failed" if error is not None else done,
                 status=order.status.value if order is not None else None,
                 version=order.version if order is not None else None,
-                decided_by=PersonOut(id=decider, name=names.get(decider)) if decider else None,
-                on_behalf_of=PersonOut(id=for_whom, name=names.get(for_whom)) if for_whom else None,
+                decided_by=PersonOut.of(decider, names) if decider else None,
+                on_behalf_of=PersonOut.of(for_whom, names) if for_whom else None,
                 error=DecisionErrorOut(code=error.code, message=str(error), details=getattr(error, "details", None))
                 if error is not None
                 else None,
@@ -730,14 +734,14 @@ def _decisions(decision: str, results: list[Decision], names: dict[UUID, str]) -
     return DecisionsOut(results=out, decided=len(results) - failed, failed=failed)
 
 
-def _verdict(v: Verdict, names: dict[UUID, str]) -> VerdictOut:
+def _verdict(v: Verdict, names: Names) -> VerdictOut:
     return VerdictOut(
         status=v.status.value, budget=_budget(v.budget), exceeded_limits=[_limit(x) for x in v.exceeded],
-        approvers=[PersonOut(id=a, name=names.get(a)) for a in v.approvers],
+        approvers=[PersonOut.of(a, names) for a in v.approvers],
     )  # fmt: skip
 
 
-def _re_evaluation(results: list[ReJudgement], dry_run: bool, more: bool, names: dict[UUID, str]) -> ReEvaluationOut:
+def _re_evaluation(results: list[ReJudgement], dry_run: bool, more: bool, names: Names) -> ReEvaluationOut:
     out = [
         ReJudgementOut(
             order_id=r.order_id,
@@ -762,7 +766,7 @@ def _parse_if_match(value: str | None) -> int | None:
 
 
 def summary_out(
-    row: dict[str, Any], names: dict[UUID, str], me: UUID | None = None, acting_for: list[UUID] | None = None
+    row: dict[str, Any], names: Names, me: UUID | None = None, acting_for: list[UUID] | None = None
 ) -> SummaryOut:
     for_whom = None
     if me is not None and acting_for and me not in row["approvers"]:
@@ -779,9 +783,9 @@ def summary_out(
         round=row["round"],
         submitted_at=row["submitted_at"],
         updated_at=row["updated_at"],
-        buyer=PersonOut(id=row["buyer_id"], name=names.get(row["buyer_id"])),
-        approvers_with_names=[PersonOut(id=a, name=names.get(a)) for a in row["approvers"]],
-        substitute_for=PersonOut(id=for_whom, name=names.get(for_whom)) if for_whom else None,
+        buyer=PersonOut.of(row["buyer_id"], names),
+        approvers_with_names=[PersonOut.of(a, names) for a in row["approvers"]],
+        substitute_for=PersonOut.of(for_whom, names) if for_whom else None,
     )
 
 
@@ -798,7 +802,7 @@ async def _page(
     """A page of summaries with the names of their buyers and approvers (one read for the whole page); ``me``,
     ``acting_for``: an inbox, whose items say for whom the caller would decide as a substitute."""
     people = {r["buyer_id"] for r in rows} | {a for r in rows for a in r["approvers"]}
-    names = await blocking.run(orders.names, people) if people else {}
+    names = await blocking.run(orders.names, people) if people else Names()
     items = [summary_out(r, names, me, acting_for) for r in rows]
     return PageOut(items=items, total=total, limit=limit, offset=offset)
 
@@ -869,7 +873,7 @@ def orders_router(
     async def evaluate(body: OrderIn, who: Who) -> EvaluationOut:
         request = body.to_domain()
 
-        def run() -> tuple[Evaluation, dict[UUID, str]]:
+        def run() -> tuple[Evaluation, Names]:
             with orders.one_read():
                 orders.prefetch(who, request)
                 ev = orders.evaluate(resolve(who), request)
@@ -884,7 +888,7 @@ def orders_router(
             budget=_budget(ev.budget),
             total=MoneyOut(amount=content.total_value, currency=content.currency),
             total_quantity=content.total_quantity,
-            approvers=[PersonOut(id=a, name=names.get(a)) for a in ev.approvers],
+            approvers=[PersonOut.of(a, names) for a in ev.approvers],
             period_budget=_figures(ev.ledger.user_id, ev.period) if ev.period and ev.ledger else None,
         )
 
@@ -993,7 +997,7 @@ def orders_router(
                 results = orders.decide(resolve(who), body.decision, body.order_ids, body.comment)
                 deciders = {p for r in results if r.order is not None
                             for p in (r.order.decided_by, r.order.decided_on_behalf_of) if p}  # fmt: skip
-                names = orders.names(deciders) if deciders else {}
+                names = orders.names(deciders) if deciders else Names()
                 return _decisions(body.decision, results, names)
 
         return await blocking.run(run)
@@ -1039,7 +1043,7 @@ def orders_router(
             with orders.one_read():
                 results = orders.re_evaluate(me, pending[:RE_EVALUATION_MAX], body.buyer_id, body.dry_run)
                 people = {a for r in results for v in (r.before, r.after) for a in v.approvers}
-                names = orders.names(people) if people else {}
+                names = orders.names(people) if people else Names()
                 return _re_evaluation(results, body.dry_run, len(pending) > RE_EVALUATION_MAX, names)
 
         return await blocking.run(run)

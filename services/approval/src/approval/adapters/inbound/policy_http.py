@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from approval.adapters.inbound.people import PersonOut
 from approval.application.orders import Orders
-from approval.domain.members import Member
+from approval.domain.members import Member, Names
 from approval.domain.model import Order
 from approval.domain.tiers import TIER_APPROVERS_MAX, TIERS_MAX, ApprovalPolicy, Revision, Tier
 from kc_runtime.eventstore import WorkerPool
@@ -78,11 +79,6 @@ class PolicyIn(Strict):
         return [Tier(t.max_value, tuple(t.approver_ids), t.role_id) for t in self.tiers]
 
 
-class PersonOut(BaseModel):
-    id: UUID
-    name: str | None
-
-
 class MoneyOut(BaseModel):
     amount: Decimal
     currency: str
@@ -116,9 +112,9 @@ class PolicyOut(BaseModel):
     revisions: list[RevisionOut] = Field(description="Every version, oldest first: who defined it when (the audit)")
 
 
-def policy_out(policy: ApprovalPolicy | None, names: dict[UUID, str]) -> PolicyOut:
+def policy_out(policy: ApprovalPolicy | None, names: Names) -> PolicyOut:
     def person(i: UUID) -> PersonOut:
-        return PersonOut(id=i, name=names.get(i))
+        return PersonOut.of(i, names)
 
     if policy is None:
         return PolicyOut(
@@ -176,13 +172,13 @@ class ApprovalTierOut(BaseModel):
     approved_below: list[TierApprovalOut] = Field(description="This round's approvals at the tiers below")
 
 
-def approval_tier_out(order: Order, names: dict[UUID, str]) -> ApprovalTierOut | None:
+def approval_tier_out(order: Order, names: Names) -> ApprovalTierOut | None:
     p = order.position
     if p is None:
         return None
 
     def person(i: UUID) -> PersonOut:
-        return PersonOut(id=i, name=names.get(i))
+        return PersonOut.of(i, names)
 
     limit = MoneyOut(amount=p.limit, currency=p.currency or order.content.currency) if p.limit is not None else None
     return ApprovalTierOut(

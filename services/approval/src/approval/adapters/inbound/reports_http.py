@@ -15,10 +15,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from approval.adapters.inbound.callers import Callers
+from approval.adapters.inbound.people import PersonOut
 from approval.adapters.outbound.figures import TOP, FiguresStore
 from approval.application.orders import Orders
 from approval.application.reports import ReportQuery, rate, report_query
-from approval.domain.members import Member
+from approval.domain.members import Member, Names
 from approval.domain.model import StatusName
 from contracts.common import PlainText
 from contracts.limits import SHORT_TEXT_MAX
@@ -35,9 +36,8 @@ class Money(BaseModel):
     currency: str
 
 
-class Person(BaseModel):
-    id: UUID
-    name: str | None
+class Person(PersonOut):
+    """A person (``PersonOut``'s shape)."""
 
 
 class PeriodOut(BaseModel):
@@ -153,9 +153,9 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
-def build(raw: dict[str, Any], q: ReportQuery, names: dict[UUID, str]) -> FiguresOut:
+def build(raw: dict[str, Any], q: ReportQuery, names: Names) -> FiguresOut:
     def person(i: UUID) -> Person:
-        return Person(id=i, name=names.get(i))
+        return Person.of(i, names)
 
     def money(amount: Any, currency: str) -> Money:
         return Money(amount=Decimal(amount), currency=currency)
@@ -395,7 +395,7 @@ def reports_router(orders: Orders, store: FiguresStore, blocking: WorkerPool, ca
         me, q = await blocking.run(ask)
         raw = await store.figures(me.company_id, q)
         people = {r["approver_id"] for r in raw["per_approver"]} | {r["buyer_id"] for r in raw["budget_use"]}
-        names = await blocking.run(orders.names, people) if people else {}
+        names = await blocking.run(orders.names, people) if people else Names()
         out = build(raw, q, names)
         if format == "xlsx":
             return Response(

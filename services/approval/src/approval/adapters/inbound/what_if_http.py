@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from approval.adapters.inbound.callers import Callers
+from approval.adapters.inbound.people import PersonOut
 from approval.adapters.inbound.policy_http import PolicyIn
 from approval.adapters.outbound.what_if_facts import WhatIfStore
 from approval.application.orders import Orders
@@ -32,7 +33,7 @@ from approval.application.what_if import (
     replay,
 )
 from approval.domain.budget import Budget, PeriodBudget
-from approval.domain.members import Member
+from approval.domain.members import Member, Names
 from approval.domain.tiers import TIER_APPROVERS_MAX
 from kc_runtime.auth import Caller
 from kc_runtime.eventstore import WorkerPool
@@ -118,9 +119,8 @@ class Money(BaseModel):
     currency: str
 
 
-class Person(BaseModel):
-    id: UUID
-    name: str | None
+class Person(PersonOut):
+    """A person (``PersonOut``'s shape)."""
 
 
 class PeriodOut(BaseModel):
@@ -199,9 +199,9 @@ def _side(t: Tally) -> SideOut:
     return SideOut(needing_approval=counts(True), within_budget=counts(False))
 
 
-def build(out: Outcome, names: dict[UUID, str]) -> WhatIfOut:
+def build(out: Outcome, names: Names) -> WhatIfOut:
     def person(i: UUID) -> Person:
-        return Person(id=i, name=names.get(i))
+        return Person.of(i, names)
 
     def routing(r: Routing) -> RoutingOut:
         return RoutingOut(
@@ -293,7 +293,7 @@ async def answer(
     shown = {a for a, _ in result.actual.load} | {a for a, _ in result.proposed.load}
     for ch in result.changed[:SAMPLE_MAX]:
         shown |= {ch.fact.buyer_id, *ch.actual.approvers, *ch.proposed.approvers}
-    names = await blocking.run(what_ifs.orders.names, shown) if shown else {}
+    names = await blocking.run(what_ifs.orders.names, shown) if shown else Names()
     return build(result, names)
 
 
