@@ -110,6 +110,7 @@ class ErpConsumer:
         batch_size: int = 200,
     ) -> None:
         self.batch_size = batch_size
+        self._topics_seen = False
         self.broker = broker
         self.group_id = group_id
         self.topic_prefix = topic_prefix
@@ -198,12 +199,18 @@ class ErpConsumer:
         return True
 
     async def missing_topics(self) -> list[str]:
-        """Consumed topics the cluster does not have (asked through a running subscriber's consumer)."""
+        """Consumed topics the cluster does not have (asked through a running subscriber's consumer). Once all were
+        there, that is the answer: the question waits behind the consumer's held fetch (up to its poll time,
+        ``IDLE_POLL_MS``), which made every readiness probe take seconds."""
+        if self._topics_seen:
+            return []
         for subscriber in self.subscribers:
             consumer = getattr(subscriber, "consumer", None)
             if consumer is not None:
-                existing = await asyncio.wait_for(consumer.topics(), 3)
-                return [name for name in self.topic_names if name not in existing]
+                existing = await asyncio.wait_for(consumer.topics(), IDLE_POLL_MS / 1000 + 3)
+                missing = [name for name in self.topic_names if name not in existing]
+                self._topics_seen = not missing
+                return missing
         return []
 
     # ---- handling ---------------------------------------------------------------------------------------
