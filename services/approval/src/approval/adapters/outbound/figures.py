@@ -21,6 +21,7 @@ from uuid import UUID
 import asyncpg
 
 from approval.application.reports import ReportQuery
+from approval.domain.members import Member
 from approval.domain.model import Order
 from kc_runtime.follower import Batch, Projection, ProjectionRows
 from kc_runtime.schema import Tables
@@ -190,11 +191,18 @@ class FiguresStore(ProjectionRows):
         """Project a follower batch in one transaction: the rows of the batch's orders read at once, their events
         (those after each row's version) folded onto them, the changed rows, decisions and lines written back."""
         events: dict[UUID, list[Any]] = {}
+        erased: list[UUID] = []
         for _notification, event, _meta in batch:
             if isinstance(event, Order.Event):
                 events.setdefault(event.originator_id, []).append(event)
-        if not events:
-            return
+            elif isinstance(event, Member.Erased):
+                erased.append(event.originator_id)
+        if events:
+            await self._fold(conn, events)
+        if erased:  # after the batch's orders: what the person wrote before their erasure is scrubbed too
+            await self.scrub(conn, erased)
+
+    async def _fold(self, conn: asyncpg.Connection, events: dict[UUID, list[Any]]) -> None:
         stored = await conn.fetch(
             f"SELECT {', '.join(_COLUMNS)} FROM approval_fig_orders WHERE order_id = ANY($1::uuid[]) FOR UPDATE",
             list(events),
@@ -211,6 +219,23 @@ class FiguresStore(ProjectionRows):
             if row is not None:
                 folded.rows[oid] = row
         await self._write(conn, folded)
+
+    @staticmethod
+    async def scrub(conn: asyncpg.Connection, user_ids: list[UUID]) -> None:
+        """Erased people (ADR 0035): the comments they wrote on their decisions become null here — the decision, its
+        outcome and its approver's id stay, so the report still counts it (its reason as not known). The order's
+        rejection comment is the last rejection's, which may be an earlier decider's: nulled where it is the
+        erased person's. Idempotent; applied again when a batch is handled again."""
+        await conn.execute(
+            "UPDATE approval_fig_orders o SET rejection_comment = NULL WHERE o.rejection_comment IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM approval_fig_decisions d WHERE d.order_id = o.order_id"
+            "  AND d.approver_id = ANY($1::uuid[]) AND d.outcome = 'rejected' AND d.comment = o.rejection_comment)",
+            user_ids,
+        )
+        await conn.execute(
+            "UPDATE approval_fig_decisions SET comment = NULL WHERE approver_id = ANY($1::uuid[]) AND comment IS NOT NULL",
+            user_ids,
+        )
 
     @staticmethod
     async def _write(conn: asyncpg.Connection, folded: _Folded) -> None:
