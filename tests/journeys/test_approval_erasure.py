@@ -1,0 +1,129 @@
+"""approval's part of erasing a person, through the whole stack (ADR 0035, decisions 3 and 4): a buyer and an approver
+with marker names write on an order (the checkout comment, a message, the approval's comment), the approver approves
+it; both are deactivated and erased by the main contact. Then the order, its timeline, the company's list and the
+explanation show two erased users — ids kept, names and words gone, the approval still there — and no table of
+approval's database outside the event store holds a marker (the event store is sealed in a later step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import eventually
+from tests.integration.approval.test_erasure_postgres import forms
+from tests.support.infra import dsn_for, random_suffix
+from tests.support.orders import order_body
+from tests.support.shop import BUDGET, Shop
+from tests.support.users import unique_email
+
+pytestmark = pytest.mark.journey
+
+EVENT_STORE = {"orders_events", "orders_snapshots", "orders_tracking"}
+"""approval's event store (eventsourcing's recorder): plain values until its events are sealed (a later step)."""
+
+
+async def found_in_tables(markers: list[str]) -> list[tuple[str, str]]:
+    """(table, column) of approval's database outside the event store whose text, jsonb or array values hold a
+    marker in one of its forms — one scan per column."""
+    patterns = [
+        "%" + f.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for m in markers for f in forms(m)
+    ]
+    conn = await asyncpg.connect(dsn_for("approval"))
+    try:
+        columns = await conn.fetch(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c"
+            " JOIN information_schema.tables t USING (table_schema, table_name)"
+            " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+            " AND c.data_type IN ('text', 'character varying', 'character', 'jsonb', 'json', 'ARRAY')"
+        )
+        hits = []
+        for table, column in columns:
+            if table in EVENT_STORE:
+                continue
+            sql = f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE "{column}"::text ILIKE ANY($1::text[]))'
+            if await conn.fetchval(sql, patterns):
+                hits.append((table, column))
+        return hits
+    finally:
+        await conn.close()
+
+
+def holds_any(text: str, markers: list[str]) -> list[str]:
+    return [m for m in markers if any(f.lower() in text.lower() for f in forms(m))]
+
+
+async def person(shop: Shop, role: str, tag: str, first: str, last: str, **fields: Any) -> tuple[dict, dict]:
+    user, auth = await shop.api.user(
+        shop.company, [role], email=unique_email(f"erased-{tag}"), first_name=first, last_name=last, **fields
+    )
+    await eventually(lambda: shop.known_to_approval(auth), what=f"approval to know the {role}")
+    return user, auth
+
+
+async def test_an_order_decided_by_erased_users_shows_erased_users_and_keeps_the_approval(shop: Shop):
+    tag = random_suffix()
+    buyer, buyer_auth = await person(shop, "buyer", tag, f"Bruno{tag}", f"Besteller{tag}", budget=BUDGET)
+    approver, approver_auth = await person(shop, "approver", tag, f"Anna{tag}", f"Freigeber{tag}")
+    words = {"checkout": f"Rampe{tag}", "message": f"Kommentar{tag}", "approval": f"Genehmigt{tag}"}
+    markers = [buyer["email"], buyer["first_name"], buyer["last_name"], approver["email"], approver["first_name"],
+               approver["last_name"], *words.values()]  # fmt: skip
+    await shop.approvers(approver, seen_by=buyer_auth)
+
+    body = order_body(quantity=12)
+    body["buyer_comment"] = words["checkout"]
+    placed = await shop.gw.post("/api/orders", json=body, headers=buyer_auth)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    said = await shop.gw.post(f"/api/orders/{order_id}/comments", json={"text": words["message"]}, headers=buyer_auth)
+    assert said.status_code == 200, said.text
+
+    async def approved() -> dict | None:
+        r = await shop.do(order_id, "approve", approver_auth, {"comment": words["approval"]})
+        return r.json() if r.status_code == 200 else None
+
+    done = await eventually(approved, what="the approver to approve the order")
+    assert done["decided_by"] == {"id": approver["id"], "name": approver["first_name"] + " " + approver["last_name"],
+                                  "erased": False}  # fmt: skip
+    before = (await shop.get(order_id, shop.main)).text
+    assert set(holds_any(before, markers)) >= {buyer["first_name"], approver["last_name"], *words.values()}
+
+    for user in (buyer, approver):
+        r = await shop.gw.post(f"/api/users/{user['id']}/deactivate", headers=shop.main)
+        assert r.status_code == 200, r.text
+        r = await shop.gw.post(f"/api/users/{user['id']}/erasure", headers=shop.main)
+        assert r.status_code == 200, r.text
+
+    async def shown_erased() -> dict | None:
+        r = await shop.get(order_id, shop.main)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        return out if out["buyer"]["erased"] and out["decided_by"]["erased"] else None
+
+    order = await eventually(shown_erased, what="approval to show the order's buyer and approver as erased")
+    assert order["status"] in ("released", "transmitted", "confirmed")
+    assert order["buyer"] == {"id": buyer["id"], "name": None, "erased": True}
+    assert order["decided_by"] == {"id": approver["id"], "name": None, "erased": True}
+    assert order["buyer_comment"] is None
+    (step,) = [e for e in order["timeline"] if e["event"] == "Approved"]  # "approved by an erased user"
+    assert step["by"] == {"id": approver["id"], "name": None, "erased": True} and step["comment"] is None
+    kinds = [(m["kind"], m["author"]["erased"], m["text"]) for m in order["conversation"]]
+    assert kinds == [("submission", True, None), ("comment", True, None), ("approval", True, None)]
+    assert holds_any(str(order), markers) == []
+
+    async def listed() -> dict | None:  # the list is a projection: it may lag behind the order
+        r = await shop.gw.get("/api/orders", params={"scope": "company"}, headers=shop.main)
+        assert r.status_code == 200 and holds_any(r.text, markers) == [], r.text
+        return next((o for o in r.json()["items"] if o["id"] == order_id), None)
+
+    item = await eventually(listed, what="the order in the company's list")
+    assert item["buyer"] == {"id": buyer["id"], "name": None, "erased": True}
+    explained = await shop.gw.get(f"/api/orders/{order_id}/explanation", headers=shop.main)
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["decided_by"]["erased"] is True and holds_any(explained.text, markers) == []
+
+    async def scrubbed() -> bool:
+        return await found_in_tables(markers) == []
+
+    await eventually(scrubbed, what="no marker in approval's tables outside the event store")
