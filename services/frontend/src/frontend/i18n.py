@@ -679,6 +679,49 @@ TEXTS: dict[str, tuple[str, str]] = {
     "users.take_over": ("{name} übernehmen", "Take over {name}"),
     "users.taken_over": ("Der Ansprechpartner ist jetzt Benutzer.", "The contact is now a user."),
     "users.main_contact": ("Hauptkontakt", "Main contact"),
+    "users.erased_note": (
+        "Dieser Benutzer wurde gelöscht: Name und E-Mail-Adresse sind endgültig entfernt. Bestellungen und Protokoll "
+        "zeigen ihn weiter als gelöschten Benutzer.",
+        "This user has been erased: their name and e-mail address are gone for good. Orders and the audit log still "
+        "show them as an erased user.",
+    ),
+    "users.erasure_section": ("Personendaten löschen", "Erase personal data"),
+    "users.erasure_hint": (
+        "Nur für deaktivierte Benutzer; kann nicht rückgängig gemacht werden.",
+        "Only for deactivated users; this cannot be undone.",
+    ),
+    "users.erase": ("Benutzer löschen …", "Erase user …"),
+    "users.erasure_title": ("{name} löschen", "Erase {name}"),
+    "users.erasure_intro": (
+        "Sie löschen die Personendaten dieses Benutzers auf Wunsch des Betroffenen.",
+        "You are erasing this user's personal data, as the person asked.",
+    ),
+    "users.erasure_what": (
+        "Name, E-Mail-Adresse und alles, was der Benutzer geschrieben hat (Kommentare, Nachrichten), werden überall "
+        "unlesbar.",
+        "Their name, e-mail address and everything they wrote (comments, messages) become unreadable everywhere.",
+    ),
+    "users.erasure_kept": (
+        "Bestellungen, Freigaben und das Protokoll bleiben erhalten und zeigen „gelöschter Benutzer“.",
+        "Orders, approvals and the audit log stay and show “erased user”.",
+    ),
+    "users.erasure_final": (
+        "Das kann nicht rückgängig gemacht werden; der Benutzer kann nicht wieder aktiviert werden.",
+        "This cannot be undone; the user can never be activated again.",
+    ),
+    "users.erasure_confirm": (
+        "Ja, {name} endgültig löschen.",
+        "Yes, erase {name} for good.",
+    ),
+    "users.erase_for_good": ("Endgültig löschen", "Erase for good"),
+    "users.erasure_unconfirmed": (
+        "Bitte bestätigen Sie die Löschung mit dem Häkchen.",
+        "Please confirm the erasure with the tick box.",
+    ),
+    "users.erased": ("Der Benutzer ist gelöscht.", "The user has been erased."),
+    # a person users erased (ADR 0035): their id stays, their name and words do not
+    "person.erased": ("Gelöschter Benutzer", "Erased user"),
+    "person.words_removed": ("(entfernt)", "(removed)"),
     "roles.title": ("Rollen und Rechte", "Roles and permissions"),
     "roles.col.name": ("Rolle", "Role"),
     "roles.col.permissions": ("Rechte", "Permissions"),
@@ -918,6 +961,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error.cannot_deactivate_main_contact": (
         "Der Hauptkontakt kann nicht deaktiviert werden.",
         "The main contact cannot be deactivated.",
+    ),
+    "error.user_erased": (
+        "Dieser Benutzer wurde gelöscht und kann nicht mehr geändert werden.",
+        "This user has been erased and can no longer be changed.",
+    ),
+    "error.user_not_deactivated": (
+        "Nur deaktivierte Benutzer können gelöscht werden. Bitte deaktivieren Sie den Benutzer zuerst.",
+        "Only deactivated users can be erased. Please deactivate the user first.",
+    ),
+    "error.cannot_erase_self": ("Sie können sich nicht selbst löschen.", "You cannot erase yourself."),
+    "error.cannot_erase_main_contact": (
+        "Der Hauptkontakt kann nicht gelöscht werden.",
+        "The main contact cannot be erased.",
     ),
     "error.invalid_budget": ("Das Budget ist ungültig.", "The budget is not valid."),
     "error.invalid_name": ("Der Name ist ungültig.", "The name is not valid."),

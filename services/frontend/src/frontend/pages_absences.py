@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from frontend.api import ApiProblem
 from frontend.i18n import TIMEZONE
-from frontend.web import Page, Web
+from frontend.web import Page, Web, user_label
 
 APPROVE_ORDERS = "approve_orders"
 MANAGE_USERS = "manage_users"
@@ -51,10 +51,6 @@ def may_approve(page: Page) -> bool:
     return page.can(APPROVE_ORDERS) or bool(page.me.get("is_approver"))
 
 
-def _label(user: dict[str, Any]) -> str:
-    return f"{user.get('first_name', '')} {user.get('last_name', '')}".strip() or str(user.get("id", ""))[:8]
-
-
 def router(web: Web) -> APIRouter:
     r = APIRouter()
     u = web.url
@@ -76,8 +72,8 @@ def router(web: Web) -> APIRouter:
             chosen = [*(named.get("approvers") or []), *([named["main_contact"]] if named.get("main_contact") else [])]
         seen: dict[str, dict[str, str]] = {}
         for x in chosen:
-            if x.get("status", "active") == "active" and x["id"] not in seen:
-                seen[x["id"]] = {"id": x["id"], "name": _label(x)}
+            if x.get("status", "active") == "active" and not x.get("erased") and x["id"] not in seen:
+                seen[x["id"]] = {"id": x["id"], "name": user_label(x, page.t)}
         return sorted(seen.values(), key=lambda p: p["name"].casefold())
 
     def blank(page: Page) -> dict[str, str]:

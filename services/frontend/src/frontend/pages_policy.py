@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from frontend.api import ApiProblem
 from frontend.pages_absences import USERS_MAX, may_approve, may_manage
-from frontend.web import Page, Web
+from frontend.web import Page, Web, user_label
 
 API = "/api/approvals/policy"
 TIERS_MAX = 10
@@ -35,10 +35,6 @@ def amount(text: str) -> Decimal | None:
     return value if value.is_finite() and value > 0 and value == value.quantize(Decimal("0.01")) else None
 
 
-def _label(user: dict[str, Any]) -> str:
-    return f"{user.get('first_name', '')} {user.get('last_name', '')}".strip() or str(user.get("id", ""))[:8]
-
-
 def _ids(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
@@ -55,8 +51,8 @@ def router(web: Web) -> APIRouter:
         approvers = set(company.get("approver_ids") or [])
         users = await web.call(page, "GET", "/api/users", params={"status": "active", "limit": USERS_MAX})
         chosen = [
-            {"id": x["id"], "name": _label(x)} for x in users.get("items") or []
-            if x.get("status", "active") == "active"
+            {"id": x["id"], "name": user_label(x, page.t)} for x in users.get("items") or []
+            if x.get("status", "active") == "active" and not x.get("erased")
             and (APPROVE_ORDERS in (x.get("permissions") or []) or x.get("is_main_contact") or x["id"] in approvers)
         ]  # fmt: skip
         return sorted(chosen, key=lambda p: p["name"].casefold())

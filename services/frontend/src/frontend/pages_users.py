@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from frontend.api import ApiProblem
 from frontend.i18n import LANGUAGES
-from frontend.web import Page, Web
+from frontend.web import Page, Web, user_label
 
 PAGE_SIZE = 50
 
@@ -99,12 +99,37 @@ def router(web: Web) -> APIRouter:
         user = await web.call(page, "GET", f"/api/users/{user_id}")
         company = await web.call(page, "GET", "/api/company")
         return web.render(page, "user.html.j2", status=status, user=user, roles=await roles_of(page), error=error,
-                          is_approver=str(user_id) in (company.get("approver_ids") or []), company=company)  # fmt: skip
+                          is_approver=str(user_id) in (company.get("approver_ids") or []), company=company,
+                          may_erase=may_erase(page, user))  # fmt: skip
 
     @r.get(u("/users/{user_id}"))
     async def user_page(request: Request, user_id: UUID) -> Response:
         page = await web.signed_in(request)
         return await show(page, user_id)
+
+    # --- erasure (ADR 0035): the main contact, a deactivated user, a confirmation first
+    async def erasure_page(page: Page, user_id: UUID, status: int = 200, error: str | None = None) -> Response:
+        user = await web.call(page, "GET", f"/api/users/{user_id}")
+        return web.render(page, "user_erasure.html.j2", status=status, user=user, error=error)
+
+    @r.get(u("/users/{user_id}/erasure"))
+    async def erasure_form(request: Request, user_id: UUID) -> Response:
+        page = await web.signed_in(request)
+        return await erasure_page(page, user_id)
+
+    @r.post(u("/users/{user_id}/erasure"))
+    async def erase(request: Request, user_id: UUID) -> Response:
+        page = await web.signed_in(request)
+        form = await web.form(page)
+        if form.get("confirm") != "yes":
+            return await erasure_page(page, user_id, 422, page.t("users.erasure_unconfirmed"))
+        try:
+            await web.call(page, "POST", f"/api/users/{user_id}/erasure")
+        except ApiProblem as problem:
+            if problem.status == 404:
+                raise
+            return await erasure_page(page, user_id, _shown(problem), page.t.error(problem.code, problem.message))
+        return web.redirect(page, f"/users/{user_id}", flash=("info", "users.erased"))
 
     @r.post(u("/users/{user_id}/{change}"))
     async def change_user(request: Request, user_id: UUID, change: str) -> Response:
@@ -200,10 +225,23 @@ def router(web: Web) -> APIRouter:
         result = await web.call(page, "GET", "/api/audit",
                                 params={"before": before, "subject_id": str(subject) if subject else None, "limit": 50})  # fmt: skip
         people = await web.call(page, "GET", "/api/users", params={"limit": 200})
-        names = {p["id"]: f"{p['first_name']} {p['last_name']}" for p in people["items"]}
+        names = {p["id"]: user_label(p, page.t) for p in people["items"]}
         return web.render(page, "audit.html.j2", result=result, names=names, subject=subject)
 
     return r
+
+
+def may_erase(page: Page, user: dict[str, Any]) -> bool:
+    """Whether the page offers the erasure: users allows it to the main contact only, for a deactivated user who is
+    neither the main contact nor the caller (and refuses anything else with its own code, shown if it comes)."""
+    me = page.me.get("user") or {}
+    return (
+        bool(page.me.get("is_main_contact"))
+        and user.get("status") == "inactive"
+        and not user.get("erased")
+        and not user.get("is_main_contact")
+        and str(user.get("id")) != str(me.get("id"))
+    )
 
 
 def _shown(problem: ApiProblem) -> int:

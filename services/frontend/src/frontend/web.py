@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from frontend.api import Api, ApiProblem
 from frontend.i18n import Texts, from_accept_language
@@ -65,12 +66,37 @@ class Page:
         return permission in (self.me.get("permissions") or []) or bool(self.me.get("is_main_contact"))
 
 
-def person_name(person: Any) -> str:
-    """A person of the API (``{"id", "name"}``) as plain text for a sentence (``t(…, name=p | name)``), which the
-    template escapes once; the beginning of the id when the name is not known."""
+def _texts(context: Context) -> Texts:
+    t = context.get("t")
+    return t if isinstance(t, Texts) else Texts(None)
+
+
+@pass_context
+def person_name(context: Context, person: Any) -> str:
+    """A person of approval's API (``{"id", "name", "erased"}``) as plain text for a sentence
+    (``t(…, name=p | name)``), which the template escapes once: "an erased user" for an erased person (ADR 0035),
+    the beginning of the id when the name is not known."""
     if not isinstance(person, dict):
         return "–"
+    if person.get("erased"):
+        return _texts(context)("person.erased")
     return str(person.get("name") or str(person.get("id") or "")[:8] or "–")
+
+
+def user_label(user: Any, t: Texts) -> str:
+    """A user of users' API (``first_name``, ``last_name``, ``erased``) as plain text: "an erased user" once erased
+    (names and e-mail are null then), the beginning of the id when no name is there."""
+    if not isinstance(user, dict):
+        return "–"
+    if user.get("erased"):
+        return t("person.erased")
+    name = f"{user.get('first_name') or ''} {user.get('last_name') or ''}".strip()
+    return name or str(user.get("id") or "")[:8] or "–"
+
+
+@pass_context
+def user_name(context: Context, user: Any) -> str:
+    return user_label(user, _texts(context))
 
 
 def static_version() -> str:
@@ -94,6 +120,7 @@ class Web:
             lstrip_blocks=True,
         )
         self.env.filters["name"] = person_name
+        self.env.filters["user_name"] = user_name
 
     # --- addresses
     def url(self, path: str = "/") -> str:
