@@ -131,7 +131,7 @@ def history(orders: Orders) -> tuple[Company, Any, dict[str, str]]:
 
 def erase(orders: Orders, approver: Any) -> None:
     orders.save(*orders.member_changed(approver.id, active=False))
-    orders.save(*orders.member_erased(approver.id, ERASED_AT))
+    orders.save(*orders.member_erased(approver.id, approver.company_id, ERASED_AT))
 
 
 async def test_the_search_finds_the_persons_words_before_the_erasure(world, dsn):

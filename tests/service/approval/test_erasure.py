@@ -10,9 +10,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 
 from approval.adapters.inbound.explanations_http import explanation_out
 from approval.adapters.inbound.http import present_order, summary_out
@@ -20,7 +21,7 @@ from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.explanations import Explanations
 from approval.application.orders import Orders, UnknownCaller
 from approval.domain.budget import Budget
-from approval.domain.members import Member, MemberEmail
+from approval.domain.members import Member, MemberEmail, MemberSubject
 from approval.domain.model import OrderLine
 from approval.domain.pricing import OrderRequest
 from contracts.topics import USERS_USERS
@@ -32,6 +33,7 @@ from tests.service.notifications.test_mail_rules import inbound
 from tests.service.users.test_registration_consumer import FakeBatch, RecordingBroker
 from tests.support.approval import Company
 from tests.support.messages import consumer_record
+from tests.support.users import TEST_ISSUER as ISSUER
 from tests.support.users import signed_in
 from tests.unit.approval.test_order import content
 
@@ -120,11 +122,97 @@ def test_an_erasure_told_again_changes_nothing(orders):
     assert orders.repository.get(member.id).version == version
 
 
-def test_an_unknown_person_erased_stores_nothing(orders):
+def created(user_id: UUID, company_id: UUID, person: dict[str, str]) -> users.UserCreated:
+    return users.UserCreated(
+        user_id=user_id, company_id=company_id, email=person["email"], first_name=person["first_name"],
+        last_name=person["last_name"], language="de", status="active", role_ids=["approver"],
+        permissions=["approve_orders", "place_orders"], budget=users.Budget(), is_main_contact=False,
+        created_at=ERASED_AT,
+    )  # fmt: skip
+
+
+LATER = [
+    created,
+    lambda u, c, p: users.UserRenamed(user_id=u, company_id=c, first_name=p["first_name"], last_name=p["last_name"]),
+    lambda u, c, p: users.UserEmailChanged(user_id=u, company_id=c, email=p["email"], previous_email=p["email"]),
+    lambda u, c, p: users.UserActivated(user_id=u, company_id=c),
+    lambda u, c, p: users.UserSignInBound(
+        user_id=u, company_id=c, issuer=ISSUER, subject=p["email"], bound_at=ERASED_AT
+    ),
+]
+
+
+def test_a_person_erased_before_approval_knew_them_is_remembered_as_erased(orders):
+    user_id, company_id = uuid4(), uuid4()
+    message = users.UserErased(user_id=user_id, company_id=company_id, erased_at=ERASED_AT, changed_by=uuid4())
+
+    changed = handle(orders, message)
+    orders.save(*changed)
+
+    stored = orders.repository.get(user_id)
+    assert isinstance(stored, Member) and stored.erased and stored.erased_at == ERASED_AT
+    assert (stored.company_id, stored.email, stored.name, stored.active) == (company_id, "", "", False)
+    assert orders.names([user_id]) == {user_id: None} and orders.names([user_id]).erased == {user_id}
+    assert [type(e) for e in orders.events.get(user_id)] == [Member.Joined, Member.Erased]
+
+
+def test_an_erasure_told_again_of_a_person_not_known_before_changes_nothing(orders):
+    user_id, company_id = uuid4(), uuid4()
+    message = users.UserErased(user_id=user_id, company_id=company_id, erased_at=ERASED_AT, changed_by=uuid4())
+    orders.save(*handle(orders, message))
     before = orders.max_notification_id()
-    message = users.UserErased(user_id=uuid4(), company_id=uuid4(), erased_at=ERASED_AT, changed_by=uuid4())
     assert handle(orders, message) == []
     assert orders.max_notification_id() == before
+
+
+@pytest.mark.parametrize("later", LATER, ids=["created", "renamed", "email-changed", "activated", "signed-in"])
+def test_no_later_event_of_users_brings_a_person_erased_before_they_were_known_back(orders, later):
+    person = markers()
+    user_id, company_id = uuid4(), uuid4()
+    erased = users.UserErased(user_id=user_id, company_id=company_id, erased_at=ERASED_AT, changed_by=uuid4())
+    orders.save(*handle(orders, erased))
+
+    orders.save(*handle(orders, later(user_id, company_id, person)))
+
+    stored = orders.repository.get(user_id)
+    assert stored.erased and (stored.email, stored.first_name, stored.last_name, stored.active) == ("", "", "", False)
+    assert orders.names([user_id]) == {user_id: None}
+    for e in orders.events.get(user_id):
+        assert not any(v in repr(vars(e)) for v in person.values())  # nothing of theirs was stored
+    with pytest.raises(AggregateNotFoundError):  # their address finds nobody
+        orders.repository.get(MemberEmail.create_id(person["email"]))
+    with pytest.raises(AggregateNotFoundError):  # nor does their sign-in
+        orders.repository.get(MemberSubject.create_id(ISSUER, person["email"]))
+    with pytest.raises(UnknownCaller):
+        orders.caller(signed_in(person["email"]))
+
+
+async def test_an_erasure_before_the_creation_is_kept_once_through_the_real_consumer(orders):
+    """Delivered out of order (the creation re-delivered after the erasure), both in one batch, the batch
+    delivered twice: the erased member is stored once, with no name, and the tracking position skips the rest."""
+    person = markers()
+    user_id, company_id = uuid4(), uuid4()
+    (spec,) = [s for s in consumer_specs(orders, lambda _company: []) if s.topic is USERS_USERS]
+    consumer = IdempotentConsumer(
+        service="approval", group_id="approval", app=orders, broker=RecordingBroker(),
+        blocking=WorkerPool(2), spec=spec, max_attempts=2, backoff_initial_s=0.01,
+    )  # fmt: skip
+    erased = users.UserErased(user_id=user_id, company_id=company_id, erased_at=ERASED_AT, changed_by=uuid4())
+    records = tuple(
+        consumer_record(m, topic=USERS_USERS.name, key=str(company_id), producer="users",
+                        notification_id=n, offset=n, correlation_id="c")
+        for n, m in ((11, erased), (12, created(user_id, company_id, person)))
+    )  # fmt: skip
+
+    batch = FakeBatch(records)
+    await consumer.handle(batch)
+    stored = orders.max_notification_id()
+    await consumer.handle(FakeBatch(records))
+
+    member = orders.repository.get(user_id)
+    assert member.erased and member.name == "" and member.email == ""
+    assert [type(e) for e in orders.events.get(user_id)] == [Member.Joined, Member.Erased]
+    assert orders.max_notification_id() == stored and batch.acked == 1
 
 
 def test_a_stale_rename_or_address_change_after_the_erasure_brings_nothing_back(orders):

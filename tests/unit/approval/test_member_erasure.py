@@ -52,3 +52,33 @@ def test_a_member_replayed_from_its_events_stays_erased():
     for e in m.collect_events():
         copy = e.mutate(copy)
     assert copy is not None and copy.erased and copy.name == ""
+
+
+def test_an_erased_member_is_never_active_again():
+    m = member()
+    m.erase(AT)
+    m.update(active=True, permissions=["approve_orders"])
+    assert not m.active and m.permissions == frozenset({"approve_orders"})
+
+
+def test_a_person_erased_before_they_were_known_is_kept_as_an_erased_member_without_names():
+    user_id, company_id = uuid4(), uuid4()
+    m = Member.erased_before_known(user_id, company_id, AT)
+    assert (m.id, m.company_id, m.erased_at) == (user_id, company_id, AT)
+    assert m.erased and not m.active and m.permissions == frozenset()
+    assert (m.email, m.first_name, m.last_name, m.name) == ("", "", "", "")
+    m.update(first_name="Erika", last_name="Muster", email="erika@example.com", active=True)
+    assert (m.email, m.name, m.active) == ("", "", False)
+
+
+def test_a_message_names_an_erased_member_as_an_erased_user():
+    m = member()
+    assert m.label == "Erika Muster"
+    m.erase(AT)
+    assert m.label == "An erased user"
+    assert f"{m.label} may not approve orders." == "An erased user may not approve orders."
+
+
+def test_a_message_names_a_member_without_a_name_by_their_id_never_by_an_empty_name():
+    m = Member.join(uuid4(), uuid4(), "x@example.com", "", "", "de")
+    assert m.label == f"User {m.id}"

@@ -1045,7 +1045,9 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
     def member_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
         """Users bound the member to (issuer, subject): from now on only that identifies them."""
         member = self._find(user_id)
-        if not isinstance(member, Member) or self._find(MemberSubject.create_id(issuer, subject)) is not None:
+        if not isinstance(member, Member) or member.erased:  # an erased person signs in no more: a late binding
+            return []  # is not kept
+        if self._find(MemberSubject.create_id(issuer, subject)) is not None:
             return []
         member.update(signed_in=True)
         return [member, MemberSubject.bind(issuer, subject, user_id)]
@@ -1068,10 +1070,14 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             out.extend(self._roles_changed(member))
         return out
 
-    def member_erased(self, user_id: UUID, erased_at: datetime) -> list[Any]:
+    def member_erased(self, user_id: UUID, company_id: UUID, erased_at: datetime) -> list[Any]:
         """Users erased the person (ADR 0035): the member forgets their names and e-mail (``Member.Erased``, which
-        the projections follow to scrub what they keep of the person), and their address no longer finds them."""
+        the projections follow to scrub what they keep of the person), and their address no longer finds them. A
+        person not known here yet is remembered as erased (a tombstone: ids and time only), so that a creation,
+        rename or address change delivered later brings no names or e-mail back. Erasing twice changes nothing."""
         member = self._find(user_id)
+        if member is None:
+            return [Member.erased_before_known(user_id, company_id, erased_at)]
         if not isinstance(member, Member) or member.erased:
             return []
         out: list[Any] = [member]

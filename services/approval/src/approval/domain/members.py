@@ -62,6 +62,15 @@ class Member(Aggregate):
             language=language,
         )
 
+    @classmethod
+    def erased_before_known(cls, user_id: UUID, company_id: UUID, at: datetime) -> Member:
+        """A person users erased before approval knew them (ADR 0035): remembered as an erased member — id, company
+        and the time only, no names, no e-mail — so that no later event of users about them (a re-delivered or late
+        creation, rename or address change) makes them known again."""
+        member = cls.join(user_id, company_id, "", "", "", "")
+        member.erase(at)
+        return member
+
     class Joined(Aggregate.Created):
         company_id: UUID
         email: str
@@ -87,13 +96,13 @@ class Member(Aggregate):
 
     def update(self, **changes: object) -> None:
         """Overwrite what the users service said changed (names, e-mail, status, permissions, budget…). An erased
-        member's names and e-mail stay blank: a change told before the erasure and delivered after it (a stale
-        rename) never brings them back."""
+        member's names and e-mail stay blank and it stays inactive: a change told before the erasure and delivered
+        after it (a stale rename or activation) never brings them back."""
         unknown = set(changes) - set(self.FIELDS)
         if unknown:
             raise ValueError(f"not a member field: {sorted(unknown)}")
-        if self.erased:
-            changes = {k: v for k, v in changes.items() if k not in self.PERSONAL}
+        if self.erased:  # and never active again: a late activation does not let their old sign-in back in
+            changes = {k: v for k, v in changes.items() if k not in self.PERSONAL and not (k == "active" and v)}
             if not changes:
                 return
         if "permissions" in changes:
@@ -133,6 +142,14 @@ class Member(Aggregate):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def label(self) -> str:
+        """How a message names the person at the start of a sentence: their name; "An erased user" once users erased
+        them (ADR 0035); "User <id>" where no name is known — never "None", never an empty name."""
+        if self.erased:
+            return "An erased user"
+        return self.name or f"User {self.id}"
 
     def can(self, permission: str) -> bool:
         return self.active and permission in self.permissions

@@ -75,7 +75,7 @@ def consumer_specs(orders: Orders, pending_of_company: Callable[[UUID], list[UUI
             lambda m: {"permissions": m.permissions, "is_main_contact": m.is_main_contact, "role_ids": m.role_ids}
         ),
         users.UserPermissionsChanged: changed(lambda m: {"permissions": m.permissions}),
-        users.UserErased: lambda i: orders.member_erased(i.message.user_id, i.message.erased_at),
+        users.UserErased: lambda i: orders.member_erased(i.message.user_id, i.message.company_id, i.message.erased_at),
         users.UserSignInBound: lambda i: orders.member_signed_in(
             i.message.user_id,
             i.message.issuer,
