@@ -20,10 +20,13 @@ from approval.adapters.inbound.http import present_order, summary_out
 from approval.adapters.inbound.kafka import consumer_specs
 from approval.application.explanations import Explanations
 from approval.application.orders import Orders, UnknownCaller
+from approval.application.what_if import PolicyChange, WhatIfs
 from approval.domain.budget import Budget
 from approval.domain.members import Member, MemberEmail, MemberSubject
 from approval.domain.model import OrderLine
 from approval.domain.pricing import OrderRequest
+from approval.domain.tiers import NotAnApprover as TierNotAnApprover
+from approval.domain.tiers import Tier
 from contracts.topics import USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime import metrics
@@ -347,3 +350,50 @@ def test_the_explanation_shows_an_erased_decider_without_their_words(orders):
     assert out.decided_by is not None and out.decided_by.erased and out.decided_by.name is None
     assert any(s.kind == "rejection" or s.event == "Rejected" for s in out.steps)
     assert not any(value in shown(out) for value in person.values())
+
+
+# ---- refusals that name a person -------------------------------------------------------------------------------
+
+
+def erased_in_tier(orders: Orders, company: Company, known: bool) -> tuple[Member, dict[str, str]]:
+    """An approver of the company, erased (known to approval before, or erased before approval knew them)."""
+    person = markers()
+    if known:
+        approver = join(orders, company, person, ["approve_orders"])
+        erase(orders, approver)
+        return approver, person
+    message = users.UserErased(user_id=uuid4(), company_id=company.id, erased_at=ERASED_AT, changed_by=uuid4())
+    (tombstone,) = handle(orders, message)
+    orders.save(tombstone)
+    return tombstone, person
+
+
+def assert_names_an_erased_user(error: Exception, person: dict[str, str]) -> None:
+    assert str(error) == "An erased user may not approve orders."
+    assert not any(value in str(error) for value in person.values())
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known", "erased-before-known"])
+def test_a_policy_naming_an_erased_approver_is_refused_naming_an_erased_user(orders, known):
+    company = Company(orders)
+    erased, person = erased_in_tier(orders, company, known)
+    with pytest.raises(TierNotAnApprover) as refused:
+        orders.define_approval_policy(company.main, [Tier(Decimal("150"), (erased.id,))], "EUR")
+    assert_names_an_erased_user(refused.value, person)
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known", "erased-before-known"])
+def test_a_what_if_naming_an_erased_approver_is_refused_naming_an_erased_user(orders, known):
+    company = Company(orders)
+    erased, person = erased_in_tier(orders, company, known)
+    change = PolicyChange((Tier(Decimal("150"), (erased.id,)),), None)
+    with pytest.raises(TierNotAnApprover) as refused:
+        WhatIfs(orders).proposal(company.main, None, None, [], [], [change], ERASED_AT)
+    assert_names_an_erased_user(refused.value, person)
+
+
+def test_a_refusal_names_a_person_who_is_not_erased_by_their_name(orders):
+    company = Company(orders)
+    buyer = company.member("bea", ["place_orders"], BUDGET)
+    with pytest.raises(TierNotAnApprover, match=f"^{buyer.name} may not approve orders.$"):
+        orders.define_approval_policy(company.main, [Tier(Decimal("150"), (buyer.id,))], "EUR")

@@ -79,7 +79,7 @@ class PolicyUseCases:
             check_tiers(tiers, currency or "", company.currency)
         for person in people:
             if not may_approve(person, company):
-                raise NotAnApprover(f"{person.name} may not approve orders.")
+                raise NotAnApprover(f"{person.label} may not approve orders.")
         now = self.clock()
         policy = self._find(ApprovalPolicy.create_id(member.company_id))
         if isinstance(policy, ApprovalPolicy):

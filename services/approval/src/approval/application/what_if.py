@@ -530,7 +530,7 @@ class WhatIfs:
                 check_tiers(policy.tiers, currency or "", company.currency)
             for colleague in people:
                 if not may_approve(colleague, company):
-                    raise NotAnApprover(f"{colleague.name} may not approve orders.")
+                    raise NotAnApprover(f"{colleague.label} may not approve orders.")
             policy = replace(policy, currency=currency)
         return Proposal(
             member.company_id, begin, finish, {b.user_id: b for b in budgets},
