@@ -18,12 +18,13 @@ from eventsourcing.application import AggregateNotFoundError
 from approval.adapters.inbound.explanations_http import explanation_out
 from approval.adapters.inbound.http import present_order, summary_out
 from approval.adapters.inbound.kafka import consumer_specs
+from approval.adapters.outbound.translator import make_translator
 from approval.application.explanations import Explanations
 from approval.application.orders import Orders, UnknownCaller
 from approval.application.what_if import PolicyChange, WhatIfs
 from approval.domain.budget import Budget
 from approval.domain.members import Member, MemberEmail, MemberSubject
-from approval.domain.model import OrderLine
+from approval.domain.model import Address, Order, OrderLine
 from approval.domain.pricing import OrderRequest
 from approval.domain.tiers import NotAnApprover as TierNotAnApprover
 from approval.domain.tiers import Tier
@@ -397,3 +398,37 @@ def test_a_refusal_names_a_person_who_is_not_erased_by_their_name(orders):
     buyer = company.member("bea", ["place_orders"], BUDGET)
     with pytest.raises(TierNotAnApprover, match=f"^{buyer.name} may not approve orders.$"):
         orders.define_approval_policy(company.main, [Tier(Decimal("150"), (buyer.id,))], "EUR")
+
+
+# ---- the company's addresses -----------------------------------------------------------------------------------
+
+
+def test_an_erased_buyers_order_keeps_the_companys_addresses_and_still_reaches_the_erp_with_them(orders):
+    """The delivery and billing address are the company's shipping data (ADR 0035, as decided for approval): kept as
+    typed when the buyer who typed them is erased — even a name line naming the buyer — so the order can still be
+    approved and delivered, and what was shipped where stays auditable."""
+    company = Company(orders)
+    person = markers()
+    buyer = join(orders, company, person, ["place_orders"])
+    delivery = Address(
+        name=f"Wareneingang z. Hd. {person['first_name']} {person['last_name']}", street="Hafenstr. 3",
+        postal_code="20457", city="Hamburg", country="DE", additional="Rampe 2",
+    )  # fmt: skip
+    billing = Address(name="Muster GmbH", street="Hauptstr. 1", postal_code="10115", city="Berlin", country="DE")
+    wanted = replace(content(OrderLine("A-1", "Schraube", 20, Decimal("10.00"))), delivery_address=delivery,
+                     billing_address=billing, buyer_comment=person["checkout"])  # fmt: skip
+    held = orders.submit(buyer, OrderRequest.of(wanted))
+
+    erase(orders, buyer)
+
+    out = present_order(orders, orders.repository.get(held.id))
+    assert out.buyer.erased and out.buyer.name is None and out.buyer_comment is None
+    assert (out.delivery_address, out.billing_address) == (vars(delivery), vars(billing))
+
+    approved = orders.approve(company.main, held.id)
+    assert approved.status.value == "released"
+    (released,) = [e for e in orders.events.get(held.id) if isinstance(e, Order.Released)]
+    (sent,) = make_translator(lambda _id, _version: approved)(released)
+    assert sent.message.delivery_address.model_dump() == vars(delivery)
+    assert sent.message.billing_address.model_dump() == vars(billing)
+    assert sent.message.buyer_id == buyer.id

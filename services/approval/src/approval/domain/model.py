@@ -85,6 +85,13 @@ _ORDER_IDS = uuid5(NAMESPACE_URL, "urn:kundencenter:approval:orders")
 
 @dataclass(frozen=True)
 class Address:
+    """A delivery or billing address of the order: the customer company's shipping data, typed by the buyer at
+    checkout (or changed by an approver). It is the company's, not the buyer's: it stays as it was when the buyer
+    (or the approver) who typed it is erased (ADR 0035) — the order may still be approved, sent to the ERP and
+    delivered there, and what was shipped where stays auditable, as at the ERP, which keeps its sales orders. A
+    ``name`` line may name a person ("z. Hd. …"): it is kept with the rest, as approval cannot tell whose name it is
+    (the buyer's, a colleague's, a receiving department's)."""
+
     name: str
     street: str
     postal_code: str

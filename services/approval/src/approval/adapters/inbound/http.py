@@ -354,8 +354,13 @@ class OrderOut(BaseModel):
     lines: list[LineOut]
     total: MoneyOut
     total_quantity: int
-    delivery_address: dict[str, Any]
-    billing_address: dict[str, Any]
+    delivery_address: dict[str, Any] = Field(
+        description="The company's delivery address as typed at checkout (or changed by an approver); kept as it is "
+        "when the buyer is erased (ADR 0035): it is the company's shipping data"
+    )
+    billing_address: dict[str, Any] = Field(
+        description="The company's billing address; kept as it is when the buyer is erased (ADR 0035)"
+    )
     payment_method: str
     shipping_method: str
     reference: str | None
