@@ -39,6 +39,15 @@ def key_row(user_id: str) -> tuple[Any, ...] | None:
         return conn.execute("SELECT key, erased_at FROM person_keys WHERE user_id = %s", (user_id,)).fetchone()
 
 
+def approval_member_events(user_id: str) -> list[str]:
+    """The topics of the events approval stored for its member of the person, in order."""
+    with psycopg.connect(dsn_for("approval"), connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT topic FROM orders_events WHERE originator_id = %s ORDER BY originator_version", (user_id,)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
 def code(r: httpx.Response) -> tuple[int, str | None]:
     return r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else None
 
@@ -107,8 +116,10 @@ async def test_only_the_main_contact_of_the_company_erases_a_deactivated_user_an
     assert b"Gerda" not in record.value and target["email"].encode() not in record.value
 
     # approval's read fence waits until it has applied every users event of the company: it answers only after
-    # it consumed the erasure (ignored there for now), and nothing went to the dead-letter topic
+    # it consumed the erasure — its member of the person is erased (Member.Erased: names and e-mail forgotten, the
+    # id kept for the audit) — and nothing went to the dead-letter topic
     assert (await gw.get("/api/orders", headers=company.main)).status_code == 200
+    assert approval_member_events(target["id"])[-1] == "approval.domain.members:Member.Erased"
     assert await read_records(KAFKA, USERS_USERS.dlt, company.id.encode()) == []
 
 
