@@ -44,7 +44,7 @@ from contracts.topics import Topic
 from kc_runtime import context, metrics, tracing
 from kc_runtime.eventstore import ServiceApplication, WorkerPool, stamp_metadata
 from kc_runtime.faults import failpoint
-from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
+from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches, the_message
 from kc_runtime.retrying import OnRetry, retrying
 from kc_runtime.units import Unit
 
@@ -330,6 +330,7 @@ class IdempotentConsumer:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             batch=True,
+            decoder=the_message,  # the handler reads the records' bytes itself
             max_records=self.batch_size,
             batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
             **IDLE_FETCH,

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.kafka.subscriber.usecase import BatchSubscriber
+from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from kc_runtime.settings import ServiceSettings
@@ -61,6 +62,10 @@ def client_options(settings: ServiceSettings) -> dict[str, Any]:
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    """The service's broker. Without FastDepends (``apply_types=False``): a handler gets what its subscriber's
+    decoder returns (:func:`the_message`: the fetched batch itself) and nothing is injected — injecting the message
+    through faststream's ``Context`` ran a synchronous ``Context.use`` in a worker thread (anyio) for every fetched
+    batch, and the default decoder parsed every body as JSON that the consumers validate from the raw bytes anyway."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
@@ -69,7 +74,14 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         request_timeout_ms=15_000,
         linger_ms=2,
         logger=None,
+        apply_types=False,
     )
+
+
+async def the_message(msg: StreamMessage[Any]) -> StreamMessage[Any]:
+    """A subscriber's decoder that decodes nothing: its handler gets the message (a batch: every record fetched)
+    as faststream parsed it, and reads the records' raw bytes itself."""
+    return msg
 
 
 IDLE_POLL_MS = 5_000

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
+import anyio.to_thread
 import pytest
 from faststream.kafka import KafkaMessage, TestKafkaBroker
 
@@ -15,7 +16,7 @@ from erp_sync.adapters.inbound.kafka import consumer_specs
 from erp_sync.application.exchanges import Exchanges
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import WorkerPool
-from kc_runtime.kafka import create_broker
+from kc_runtime.kafka import create_broker, the_message
 from kc_runtime.settings import ServiceSettings
 
 ADDRESS = Address(name="Muster GmbH", street="Hauptstr. 1", postal_code="10115", city="Berlin", country="DE")
@@ -76,7 +77,7 @@ async def system():
     consumer.register()
     dead = []
 
-    @broker.subscriber(APPROVAL_ORDERS.dlt)
+    @broker.subscriber(APPROVAL_ORDERS.dlt, decoder=the_message)  # the runtime's brokers inject nothing
     async def dlt(msg: KafkaMessage) -> None:
         dead.append(msg.body)
 
@@ -114,3 +115,17 @@ async def test_a_message_without_envelope_goes_to_the_dead_letter_topic(system):
     _, broker, dead = system
     await broker.publish(released().model_dump_json().encode(), APPROVAL_ORDERS.name, headers={}, key=b"k")
     assert len(dead) == 1
+
+
+async def test_a_fetched_batch_reaches_the_consumer_without_a_worker_thread_of_faststream(system, monkeypatch):
+    """The runtime's brokers inject nothing: faststream's dependency injection ran ``Context.use`` in a worker
+    thread for every fetched batch (and parsed every body as JSON) before the consumer saw it."""
+    exchanges, broker, _ = system
+
+    async def no_thread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("faststream handed a batch to a worker thread")
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", no_thread)
+    msg = released()
+    await broker.publish(msg.model_dump_json().encode(), APPROVAL_ORDERS.name, headers=headers(msg, 7), key=b"k")
+    assert exchanges.sales_order(msg.order_id).version == 1

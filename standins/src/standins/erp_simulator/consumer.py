@@ -43,7 +43,7 @@ from contracts.topics import (
     Topic,
     consumed_by,
 )
-from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches
+from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches, the_message
 from kc_runtime.retrying import OnRetry, retrying
 from standins.erp_simulator import db, erp, prices, verification
 
@@ -145,6 +145,7 @@ class ErpConsumer:
             auto_offset_reset="earliest",
             # what a fetch brings is recorded in one transaction and acknowledged with one offset commit
             batch=True,
+            decoder=the_message,  # the handler reads the records' bytes itself
             max_records=self.batch_size,
             batch_timeout_ms=IDLE_POLL_MS,  # eager: each fetch is handled when it arrives
             **IDLE_FETCH,
@@ -152,7 +153,7 @@ class ErpConsumer:
             description="; ".join(f"{t.name}: {t.description}" for t in self.topics),
         )
 
-        # Only the message is injected (no other parameters: faststream would read them from the body).
+        # The handler gets the fetched batch itself (the_message: nothing decoded, nothing injected).
         async def on_batch(msg: KafkaMessage) -> None:
             await self.handle(msg)
 
