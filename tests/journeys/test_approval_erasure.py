@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests.conftest import eventually
-from tests.integration.approval.test_erasure_postgres import forms
+from tests.support.erasure import found_in_tables, holds_any
 from tests.support.infra import dsn_for, random_suffix
 from tests.support.orders import order_body
 from tests.support.shop import BUDGET, Shop
@@ -22,36 +21,6 @@ pytestmark = pytest.mark.journey
 
 EVENT_STORE = {"orders_events", "orders_snapshots", "orders_tracking"}
 """approval's event store (eventsourcing's recorder): plain values until its events are sealed (a later step)."""
-
-
-async def found_in_tables(markers: list[str]) -> list[tuple[str, str]]:
-    """(table, column) of approval's database outside the event store whose text, jsonb or array values hold a
-    marker in one of its forms — one scan per column."""
-    patterns = [
-        "%" + f.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for m in markers for f in forms(m)
-    ]
-    conn = await asyncpg.connect(dsn_for("approval"))
-    try:
-        columns = await conn.fetch(
-            "SELECT c.table_name, c.column_name FROM information_schema.columns c"
-            " JOIN information_schema.tables t USING (table_schema, table_name)"
-            " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
-            " AND c.data_type IN ('text', 'character varying', 'character', 'jsonb', 'json', 'ARRAY')"
-        )
-        hits = []
-        for table, column in columns:
-            if table in EVENT_STORE:
-                continue
-            sql = f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE "{column}"::text ILIKE ANY($1::text[]))'
-            if await conn.fetchval(sql, patterns):
-                hits.append((table, column))
-        return hits
-    finally:
-        await conn.close()
-
-
-def holds_any(text: str, markers: list[str]) -> list[str]:
-    return [m for m in markers if any(f.lower() in text.lower() for f in forms(m))]
 
 
 async def person(shop: Shop, role: str, tag: str, first: str, last: str, **fields: Any) -> tuple[dict, dict]:
@@ -124,6 +93,6 @@ async def test_an_order_decided_by_erased_users_shows_erased_users_and_keeps_the
     assert explained.json()["decided_by"]["erased"] is True and holds_any(explained.text, markers) == []
 
     async def scrubbed() -> bool:
-        return await found_in_tables(markers) == []
+        return await found_in_tables(dsn_for("approval"), markers, EVENT_STORE) == []
 
     await eventually(scrubbed, what="no marker in approval's tables outside the event store")

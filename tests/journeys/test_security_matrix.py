@@ -182,6 +182,8 @@ ENDPOINTS = [
     Endpoint("POST",   "/api/users/{user}/deactivate",           "manage_users"),
     Endpoint("PUT",    "/api/users/{user}/budget",               "manage_budgets", body=_body(BUDGET)),
     Endpoint("PUT",    "/api/users/{user}/roles",                "manage_users", body=_body({"role_ids": []})),
+    # erasing a person: the main contact only, and only a deactivated user (tests/journeys/test_users_erasure.py)
+    Endpoint("POST",   "/api/users/{user}/erasure",              MAIN_CONTACT, denied=(403, "main_contact_only")),
     Endpoint("GET",    "/api/roles",                             "manage_users"),
     Endpoint("POST",   "/api/roles",                             "manage_users", ok=201, body=_new_role),
     Endpoint("GET",    "/api/roles/{role}",                      "manage_users"),

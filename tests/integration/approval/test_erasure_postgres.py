@@ -7,11 +7,9 @@ The event store's tables still hold the plain values (approval's events are seal
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 from uuid import uuid4
 
 import asyncpg
@@ -26,11 +24,11 @@ from approval.domain.budget import Budget
 from approval.settings import ApprovalSettings
 from tests.service.approval.test_erasure import ERASED_AT, request
 from tests.support.approval import Company
+from tests.support.erasure import found_in_tables
 
 pytestmark = pytest.mark.integration
 
 BUDGET = Budget(max_quantity=10, max_value=Decimal("100.00"), currency="EUR")
-SEARCHED_TYPES = ("text", "character varying", "character", "jsonb", "json", "ARRAY")
 
 
 @pytest.fixture
@@ -50,17 +48,6 @@ async def world(dsn: str) -> AsyncIterator[tuple[Orders, list[Any]]]:
     orders.close()
 
 
-def forms(marker: str) -> set[str]:
-    """The marker as a search finds it: plain, URL-encoded, base64 (standard and URL-safe)."""
-    raw = marker.encode()
-    return {
-        marker,
-        quote(marker, safe=""),
-        base64.b64encode(raw).decode().rstrip("="),
-        base64.urlsafe_b64encode(raw).decode().rstrip("="),
-    }
-
-
 async def event_store_tables(conn: asyncpg.Connection, orders: Orders) -> set[str]:
     """The tables eventsourcing's recorder made for ``orders`` (events, snapshots, tracking): searched elsewhere."""
     prefix = (orders.events_table_name or "").removesuffix("_events")
@@ -73,25 +60,10 @@ async def found(dsn: str, orders: Orders, markers: list[str]) -> list[tuple[str,
     conn = await asyncpg.connect(dsn)
     try:
         skip = await event_store_tables(conn, orders)
-        assert skip, "the event store's tables are known (else the search would cover them and mean nothing)"
-        columns = await conn.fetch(
-            "SELECT c.table_name, c.column_name FROM information_schema.columns c"
-            " JOIN information_schema.tables t USING (table_schema, table_name)"
-            " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.data_type = ANY($1::text[])",
-            list(SEARCHED_TYPES),
-        )
-        hits = []
-        for table, column in columns:
-            if table in skip:
-                continue
-            for marker in markers:
-                for form in forms(marker):
-                    like = "%" + form.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                    if await conn.fetchval(f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE $1', like):
-                        hits.append((table, column, marker))
-        return hits
     finally:
         await conn.close()
+    assert skip, "the event store's tables are known (else the search would cover them and mean nothing)"
+    return await found_in_tables(dsn, markers, skip)
 
 
 async def project(orders: Orders, stores: list[Any]) -> None:

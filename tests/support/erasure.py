@@ -1,0 +1,59 @@
+"""Searching a service's database for a person's marker values (ADR 0035's erasure tests): every column that can
+hold text — text, json, arrays, bytes — of every table but those skipped (an event store, plain until sealed)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+
+SEARCHED_TYPES = ("text", "character varying", "character", "jsonb", "json", "ARRAY", "bytea")
+
+
+def forms(marker: str) -> set[str]:
+    """The marker as a search finds it: plain, URL-encoded, base64 (standard and URL-safe)."""
+    raw = marker.encode()
+    return {
+        marker,
+        quote(marker, safe=""),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+
+
+def holds_any(text: str, markers: list[str]) -> list[str]:
+    """The markers ``text`` holds in one of their forms (case-insensitive)."""
+    return [m for m in markers if any(f.lower() in text.lower() for f in forms(m))]
+
+
+async def found_in_tables(dsn: str, markers: list[str], skip: set[str]) -> list[tuple[str, str, str]]:
+    """(table, column, marker) for every searched column of every table of the database but ``skip`` whose values
+    contain a marker in one of its forms (case-insensitive for text; bytes as they are for bytea)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        columns = await conn.fetch(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c"
+            " JOIN information_schema.tables t USING (table_schema, table_name)"
+            " WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') AND t.table_type = 'BASE TABLE'"
+            " AND c.data_type = ANY($1::text[])",
+            list(SEARCHED_TYPES),
+        )
+        hits = []
+        for table, column, data_type in columns:
+            if table in skip:
+                continue
+            for marker in markers:
+                for form in forms(marker):
+                    if data_type == "bytea":
+                        sql = f'SELECT count(*) FROM "{table}" WHERE position($1::bytea IN "{column}") > 0'
+                        arg: Any = form.encode()
+                    else:
+                        sql = f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE $1'
+                        arg = "%" + form.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                    if await conn.fetchval(sql, arg):
+                        hits.append((table, column, marker))
+        return hits
+    finally:
+        await conn.close()
