@@ -165,9 +165,10 @@ ERP_OUTBOUND_CONTACTS = Topic(
     owner="erp-sync",
     partitions=6,
     key="user id",
-    messages=(erp_v1.ContactCreated, erp_v1.ContactChanged, erp_v1.ContactDeactivated),
+    messages=(erp_v1.ContactCreated, erp_v1.ContactChanged, erp_v1.ContactDeactivated, erp_v1.ContactErasureRequested),
     consumers=("erp",),
-    description="Contact persons (shop users) of customers: created, changed, deactivated; the whole state each time.",
+    description="Contact persons (shop users) of customers: created, changed, deactivated; the whole state each time. "
+    "Erasure requested (ADR 0035): no personal data.",
 )
 
 ERP_INBOUND_SALES_ORDER_CONFIRMATIONS = Topic(
@@ -195,10 +196,10 @@ ERP_INBOUND_CONTACTS = Topic(
     owner="erp",
     partitions=6,
     key="customer number",
-    messages=(erp_v1.ErpContactChanged,),
+    messages=(erp_v1.ErpContactChanged, erp_v1.ContactErased),
     consumers=("erp-sync",),
     description="Contact persons as the ERP keeps them: answers to the contact messages (with the ERP's ids), "
-    "and changes made in the ERP.",
+    "and changes made in the ERP; erasures done on request (ADR 0035).",
 )
 
 ERP_INBOUND_INVOICES = Topic(

@@ -407,6 +407,43 @@ class ContactDeactivated(_ContactState):
     deactivated_at: datetime
 
 
+class ContactErasureRequested(Message):
+    """``erp.outbound.contacts.v1``: the contact person was erased in the Kundencenter on the main contact's
+    request (ADR 0035); please erase or anonymise the contact person on your side. Key: user id.
+
+    Carries no personal data: the ERP finds the contact by ``erp_contact_id`` (null when the ERP never named its
+    id: then by ``user_id``). The ERP answers on ``erp.inbound.contacts.v1`` with ``ContactErased``
+    (``in_reply_to`` = this key); until it does, the message is sent again with a higher ``attempt``. After it
+    the Kundencenter sends nothing more about this user.
+    """
+
+    model_config = _examples(
+        {
+            "idempotency_key": f"contact/{_USER_ID}/4",
+            "sequence": 4,
+            "user_id": _USER_ID,
+            "company_id": _COMPANY_ID,
+            "customer_number": "10001",
+            "erp_contact_id": "C-100017",
+            "attempt": 1,
+            "requested_at": "2026-05-02T11:00:00Z",
+        }
+    )
+
+    event_type = "ContactErasureRequested"
+
+    idempotency_key: str = Field(description="Stable per message: contact/<user id>/<sequence>")
+    sequence: int = Field(ge=1, description="The n-th message about this contact: the last one")
+    user_id: UUID = Field(description="The Kundencenter's id of the contact person (a shop user)")
+    company_id: UUID
+    customer_number: ShortText | None = Field(default=None, description="Where erp-sync knows it")
+    erp_contact_id: ShortText | None = Field(
+        default=None, description="The ERP's contact id, where the ERP named it (null: find the contact by user_id)"
+    )
+    attempt: int = Field(default=1, ge=1, description="1 for the first copy; higher for copies sent again")
+    requested_at: datetime
+
+
 # ---- erp.inbound.sales-order-confirmations.v1 -----------------------------------------------------------------
 
 
@@ -585,6 +622,32 @@ class ErpContactChanged(Message):
     phone: ShortText | None = None
     active: bool = True
     changed_at: datetime
+
+
+class ContactErased(Message):
+    """``erp.inbound.contacts.v1`` (written by the ERP): the ERP erased or anonymised the contact person, as a
+    ``ContactErasureRequested`` asked (``in_reply_to`` its key). Key: customer number. Carries no personal data.
+    The answer to every copy of the request is the same."""
+
+    model_config = _examples(
+        {
+            "idempotency_key": "erp-contact-erasure/C-100017",
+            "customer_number": "10001",
+            "contact_id": "C-100017",
+            "user_id": _USER_ID,
+            "in_reply_to": f"contact/{_USER_ID}/4",
+            "erased_at": "2026-05-02T11:00:03Z",
+        }
+    )
+
+    event_type = "ContactErased"
+
+    idempotency_key: str = Field(description="The ERP's own key of this erasure")
+    customer_number: ShortText = ""
+    contact_id: ShortText | None = Field(default=None, description="The ERP's id of the erased contact person")
+    user_id: UUID = Field(description="The Kundencenter's user the request named")
+    in_reply_to: str = Field(description="The key of the ContactErasureRequested this answers")
+    erased_at: datetime
 
 
 # ---- erp.inbound.invoices.v1 ----------------------------------------------------------------------------------
