@@ -37,19 +37,14 @@ def _erp_sync() -> tuple[ServiceApplication, list[ConsumerSpec]]:
     return exchanges, erp_sync_specs(exchanges)
 
 
-def _registration() -> tuple[ServiceApplication, list[ConsumerSpec]]:
-    registrations = Registrations(env=MEMORY)
-    return registrations, registration_specs(registrations)
-
-
 SERVICES: dict[str, Callable[[], tuple[ServiceApplication, list[ConsumerSpec]]]] = {
     "erp-sync": _erp_sync,
-    "registration": _registration,
 }
 
 SCRUBBING: dict[str, str] = {
     "approval": "tests/service/approval/test_erasure.py",
     "notifications": "tests/service/notifications/test_erasure.py",
+    "registration": "tests/service/registration/test_erasure.py",
 }
 """Services whose consumer handles ``UserErased`` (their scrubbing step is built), and where that is tested."""
 
@@ -63,6 +58,8 @@ def test_the_services_that_scrub_handle_user_erased():
     (spec,) = [s for s in notifications_specs(Mails(env=MEMORY)) if s.topic is USERS_USERS]
     assert UserErased in spec.handlers
     (spec,) = [s for s in approval_specs(Orders(env=MEMORY), lambda _company: []) if s.topic is USERS_USERS]
+    assert UserErased in spec.handlers
+    (spec,) = [s for s in registration_specs(Registrations(env=MEMORY)) if s.topic is USERS_USERS]
     assert UserErased in spec.handlers
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from kc_runtime.eventstore import ServiceApplication
 from registration.application.tokens import TokenIssuer, hash_token
@@ -41,7 +42,7 @@ from registration.domain.model import (
     Registration,
     RegistrationNotFound,
 )
-from registration.domain.taken import TakenAddress
+from registration.domain.taken import AddressHolder, TakenAddress
 
 log = structlog.get_logger("registration")
 
@@ -278,20 +279,81 @@ class Registrations(ServiceApplication):
     # ---- the users' addresses (handlers of the users topic: return what to save) ------------------------
 
     def on_address_taken(self, email: str, user_id: UUID) -> list[Any]:
-        """A user holds ``email`` now (created, or changed to it)."""
+        """A user holds ``email`` now (created, or changed to it). Nothing for an erased person (ADR 0035)."""
+        holder = self._holder(user_id)
+        if holder is not None and holder.erased:
+            return []  # a late or replayed event of users never makes an erased person's address taken again
+        return [*self._take(email, user_id), *self._hold(holder, user_id, email)]
+
+    def on_address_changed(self, user_id: UUID, email: str, previous_email: str) -> list[Any]:
+        holder = self._holder(user_id)
+        if holder is not None and holder.erased:
+            return []
+        out: list[Any] = []
+        previous = self._taken(previous_email)
+        if previous is not None and TakenAddress.create_id(previous_email) != TakenAddress.create_id(email):
+            previous.release(user_id)
+            out.extend([previous] if previous.pending_events else [])
+        return [*out, *self._take(email, user_id), *self._hold(holder, user_id, email)]
+
+    def on_user_erased(self, user_id: UUID, at: datetime) -> list[Any]:
+        """users erased the person (ADR 0035): the address they hold is free again (and no longer kept in its
+        index's state), and they are remembered as erased — also one registration never knew, so that an older
+        event of users arriving later cannot make their address taken. Erasing twice changes nothing."""
+        holder = self._holder(user_id)
+        if holder is not None and holder.erased:
+            return []
+        if holder is None:
+            # known from before the holders existed (or not at all): their address is found in the index's events
+            address_ids = self._addresses_taken_by(user_id)
+            holder = AddressHolder.known(user_id, None)
+        else:
+            address_ids = {holder.address_id} if holder.address_id is not None else set()
+        freed: list[Any] = []
+        for address_id in sorted(address_ids):
+            taken = self.find(address_id, TakenAddress)
+            if taken is not None:
+                taken.erase(user_id, at)
+                freed.extend([taken] if taken.pending_events else [])
+        holder.erase(at)
+        return [holder, *freed]
+
+    def is_erased(self, user_id: UUID) -> bool:
+        holder = self._holder(user_id)
+        return holder is not None and holder.erased
+
+    def _take(self, email: str, user_id: UUID) -> list[Any]:
         found = self._taken(email)
         if found is None:
             return [TakenAddress(email=email, user_id=user_id)]
         found.take(user_id)
         return [found] if found.pending_events else []
 
-    def on_address_changed(self, user_id: UUID, email: str, previous_email: str) -> list[Any]:
-        out: list[Any] = []
-        previous = self._taken(previous_email)
-        if previous is not None and TakenAddress.create_id(previous_email) != TakenAddress.create_id(email):
-            previous.release(user_id)
-            out.extend([previous] if previous.pending_events else [])
-        return out + self.on_address_taken(email, user_id)
+    def _hold(self, holder: AddressHolder | None, user_id: UUID, email: str) -> list[Any]:
+        address_id = TakenAddress.create_id(email)
+        if holder is None:
+            return [AddressHolder.known(user_id, address_id)]
+        holder.hold(address_id)
+        return [holder] if holder.pending_events else []
+
+    def _holder(self, user_id: UUID) -> AddressHolder | None:
+        return self.find(AddressHolder.create_id(user_id), AddressHolder)
+
+    def _addresses_taken_by(self, user_id: UUID, page: int = 1000) -> set[UUID]:
+        """The ids of the address index that ever named ``user_id`` as holder, from the index's own events (a
+        scan of those only; erasure is rare). Whether the user still holds one is for the caller to check."""
+        topics = [get_topic(TakenAddress.Taken), get_topic(TakenAddress.TakenAgain)]
+        found: set[UUID] = set()
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(start, page, topics=topics)
+            for notification in notifications:
+                taken = self.mapper.to_domain_event(notification)
+                if str(getattr(taken, "user_id", "")) == str(user_id):
+                    found.add(taken.originator_id)
+            if len(notifications) < page:
+                return found
+            start = notifications[-1].id + 1
 
     def on_completion_refused(self, registration_id: UUID, reason: str) -> list[Any]:
         """users refused the completion (the address was taken meanwhile): the applicant sees the attempt

@@ -6,15 +6,20 @@ customer (so nobody learns from it whether an address has an account without kno
 invoices), and again at the confirmation. The race where a user gets the address between that check and the
 users service creating the company ends at users, which refuses the completion (``EmailTaken`` is then a
 refused registration, never a dead letter).
+
+A user erased (``UserErased``, ADR 0035) frees their address and is remembered as erased (an
+:class:`AddressHolder` tombstone): no later or replayed event of users makes the address theirs again.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 _TAKEN = uuid5(NAMESPACE_URL, "urn:kundencenter:registration:taken-addresses")
+_HOLDERS = uuid5(NAMESPACE_URL, "urn:kundencenter:registration:address-holders")
 
 
 def address_key(email: str) -> str:
@@ -62,3 +67,65 @@ class TakenAddress(Aggregate):
     @event(Released)
     def _released(self) -> None:
         self.user_id = None
+
+    def erase(self, user_id: UUID, at: datetime) -> None:
+        """Its holder was erased (ADR 0035): the address is free again and no longer kept in the state. Nothing
+        when another user holds it meanwhile."""
+        if self.user_id == user_id:
+            self._holder_erased(at=at)
+
+    class HolderErased(Aggregate.Event):
+        at: datetime
+
+    @event(HolderErased)
+    def _holder_erased(self, at: datetime) -> None:
+        self.user_id = None
+        self.email = ""
+
+
+class AddressHolder(Aggregate):
+    """A user as registration knows them: which taken address is theirs — by the address's index id, never the
+    address itself — and whether users erased them. Once erased it is a tombstone: kept, with no address, so that
+    a late or replayed event of users for that person changes nothing."""
+
+    @staticmethod
+    def create_id(user_id: UUID) -> UUID:
+        return uuid5(_HOLDERS, str(user_id))
+
+    @classmethod
+    def known(cls, user_id: UUID, address_id: UUID | None) -> AddressHolder:
+        return cls._create(cls.Known, id=cls.create_id(user_id), user_id=user_id, address_id=address_id)
+
+    class Known(Aggregate.Created):
+        user_id: UUID
+        address_id: UUID | None
+
+    def __init__(self, user_id: UUID, address_id: UUID | None) -> None:
+        self.user_id = user_id
+        self.address_id = address_id
+        self.erased = False
+
+    def hold(self, address_id: UUID) -> None:
+        """The user holds the address of index id ``address_id`` now (an erased holder holds nothing)."""
+        if not self.erased and self.address_id != address_id:
+            self._moved(address_id=address_id)
+
+    class Moved(Aggregate.Event):
+        address_id: UUID
+
+    @event(Moved)
+    def _moved(self, address_id: UUID) -> None:
+        self.address_id = address_id
+
+    def erase(self, at: datetime) -> None:
+        """users erased the person: forget which address was theirs (a second erasure records nothing)."""
+        if not self.erased:
+            self._erased(at=at)
+
+    class Erased(Aggregate.Event):
+        at: datetime
+
+    @event(Erased)
+    def _erased(self, at: datetime) -> None:
+        self.address_id = None
+        self.erased = True

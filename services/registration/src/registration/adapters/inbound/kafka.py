@@ -6,7 +6,7 @@ from typing import Any
 
 from contracts.erp_sync.v1 import CustomerVerificationFailed, CustomerVerified
 from contracts.topics import ERP_SYNC_VERIFICATIONS, USERS_COMPANIES, USERS_USERS
-from contracts.users.v1 import CompanyRegistrationRefused, UserCreated, UserEmailChanged
+from contracts.users.v1 import CompanyRegistrationRefused, UserCreated, UserEmailChanged, UserErased
 from kc_runtime.consumer import ConsumerSpec, Inbound
 from registration.application.registrations import Registrations
 
@@ -36,6 +36,11 @@ def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
         assert isinstance(msg, UserEmailChanged)
         return registrations.on_address_changed(msg.user_id, msg.email, msg.previous_email)
 
+    def on_erased(inbound: Inbound) -> list[Any]:
+        msg = inbound.message
+        assert isinstance(msg, UserErased)
+        return registrations.on_user_erased(msg.user_id, msg.erased_at)
+
     def on_refused(inbound: Inbound) -> list[Any]:
         msg = inbound.message
         assert isinstance(msg, CompanyRegistrationRefused)
@@ -47,8 +52,12 @@ def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
             topic=ERP_SYNC_VERIFICATIONS,
             handlers={CustomerVerified: on_verified, CustomerVerificationFailed: on_failed},
         ),
-        # The addresses taken by users: a registration with one of them is refused before anything is created.
-        ConsumerSpec(topic=USERS_USERS, handlers={UserCreated: on_user_created, UserEmailChanged: on_email_changed}),
+        # The addresses taken by users: a registration with one of them is refused before anything is created;
+        # an erased user's address is free again, in this consumer's transaction (ADR 0035).
+        ConsumerSpec(
+            topic=USERS_USERS,
+            handlers={UserCreated: on_user_created, UserEmailChanged: on_email_changed, UserErased: on_erased},
+        ),
         # A completion users refused (the address was taken meanwhile): the applicant is told.
         ConsumerSpec(topic=USERS_COMPANIES, handlers={CompanyRegistrationRefused: on_refused}),
     ]
