@@ -42,13 +42,15 @@ class CallerInactive(Exception):
 
 @dataclass(frozen=True)
 class MailRequest:
-    """A mail an event causes: to a user of a customer company, or to an address in a language."""
+    """A mail an event causes: to a user of a customer company, or to an address in a language — which may concern
+    a user all the same (``about_user_id``: dropped when that user is erased, ADR 0035)."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
     to_user_id: UUID | None = None
     to_email: str | None = None
     language: str | None = None
+    about_user_id: UUID | None = None
 
     @property
     def recipient_key(self) -> str:
@@ -71,7 +73,7 @@ class Mails(ServiceApplication):
             new.append(
                 Mail(
                     cause=cause, recipient_key=r.recipient_key, kind=r.kind, data=r.data, queued_at=now,
-                    to_user_id=r.to_user_id, to_email=r.to_email, language=r.language,
+                    to_user_id=r.to_user_id, to_email=r.to_email, language=r.language, about_user_id=r.about_user_id,
                 )
             )  # fmt: skip
         return new

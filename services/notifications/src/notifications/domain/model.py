@@ -2,7 +2,9 @@
 
 A mail is queued with what it is about (its kind and the facts for the template) and whom it is for — an
 address and language, or a user of a customer company, resolved when it is sent (the users service's events
-may arrive after the event that causes the mail).
+may arrive after the event that causes the mail). A mail to an address may concern a user all the same (the
+confirmation of their e-mail change, sent to the new address): it names them (``about_user_id``), so that it is
+dropped like their other mails when they are erased (ADR 0035).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Mail(Aggregate):
         to_user_id: UUID | None = None
         to_email: str | None = None
         language: str | None = None
+        about_user_id: UUID | None = None
 
     @event(Queued)
     def __init__(
@@ -55,6 +58,7 @@ class Mail(Aggregate):
         to_user_id: UUID | None = None,
         to_email: str | None = None,
         language: str | None = None,
+        about_user_id: UUID | None = None,
     ) -> None:
         self.cause = cause
         self.recipient_key = recipient_key
@@ -64,12 +68,19 @@ class Mail(Aggregate):
         self.to_user_id = to_user_id
         self.to_email = to_email
         self.language = language
+        self.about_user_id = about_user_id
+        """the user a mail to an address concerns, if any (none for mails queued before it existed)"""
         self.status = MailStatus.QUEUED
         self.sent_to: str | None = None
         self.subject: str | None = None
         self.sent_at: datetime | None = None
         self.failure: str | None = None
         self.digest_id: UUID | None = None
+
+    @property
+    def person_id(self) -> UUID | None:
+        """The user the mail concerns: its recipient, or the one a mail to an address is about."""
+        return self.to_user_id or getattr(self, "about_user_id", None)
 
     @property
     def message_id(self) -> str:

@@ -8,8 +8,9 @@ and the expiry (to the buyer).
 Each is queued once per event and recipient, however often the event is delivered.
 
 A user erased (``UserErased``, ADR 0035) is forgotten as a recipient: no address, names or language are kept, no
-later event of users brings them back, and no mail goes to them any more (what still waits is dropped when its turn
-comes, see the dispatcher and the digests).
+later event of users brings them back, and no mail goes to them or about them any more (what still waits — to their
+user id, or to an address on their behalf, like their e-mail change's confirmation — is dropped when its turn comes,
+see the dispatcher and the digests).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def confirmation(m: registration.ConfirmationRequested) -> list[MailRequest]:
 
 
 def email_change_confirmation(m: users.UserEmailChangeRequested) -> list[MailRequest]:
-    """To the *new* address (it is not the user's address yet): the single-use link that makes the change."""
+    """To the *new* address (it is not the user's address yet): the single-use link that makes the change. It
+    concerns the user: dropped, if still waiting, when they are erased."""
     return [
         MailRequest(
             "email_change_confirmation",
@@ -66,6 +68,7 @@ def email_change_confirmation(m: users.UserEmailChangeRequested) -> list[MailReq
             },
             to_email=m.email,
             language=m.language,
+            about_user_id=m.user_id,
         )
     ]
 

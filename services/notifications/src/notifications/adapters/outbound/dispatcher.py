@@ -9,7 +9,8 @@ sends nothing; ``digest`` defers it into their next daily digest (:mod:`notifica
 sends that).
 
 A mail to a user who was erased meanwhile (ADR 0035) is dropped: recorded as failed ("recipient erased"), never
-sent; a mail to others names an erased person no more (their name is forgotten).
+sent — and so is a mail to an address that concerns them (``Mail.about_user_id``: the confirmation of their e-mail
+change, to the new address); a mail to others names an erased person no more (their name is forgotten).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class MailDispatcher(LogFollower):
 
     def _address(self, mail: Mail) -> tuple[str, str | None, dict[str, Any]]:
         if mail.to_email:
+            about = mail.person_id
+            if about is not None and self.mails.is_erased(about):
+                raise RecipientErased(str(about))
             return mail.to_email, mail.language, {}
         recipient = self.mails.recipient(mail.to_user_id) if mail.to_user_id else None
         if recipient is None:
