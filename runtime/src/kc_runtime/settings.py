@@ -86,6 +86,13 @@ class ServiceSettings(BaseSettings):
         "Unset: users' development token in the development profile; outside it a service that fetches keys "
         "refuses to start",
     )
+    index_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the blind indexes that find people by their e-mail address (kc_runtime.blind_index, "
+        "ADR 0035): at least 32 bytes, one per service, never changed (an address claimed under one secret is not "
+        "found under another). Unset: a development secret in the development profile; outside it a service "
+        "keeping such an index refuses to start",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     forwarded_allow_ips: str = Field(

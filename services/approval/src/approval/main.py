@@ -38,6 +38,7 @@ from approval.domain.pricing import ArticlesRefused, MixedCurrencies, PriceChang
 from approval.settings import ApprovalSettings
 from contracts.topics import USERS_COMPANIES, USERS_USERS
 from kc_runtime.auth import TokenVerifier, caller_dependency
+from kc_runtime.blind_index import index_secret
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
 from kc_runtime.serve import serve
@@ -48,7 +49,7 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
     service tests pass a stand-in)."""
     settings = settings or ApprovalSettings()
-    orders = Orders(env=settings.eventsourcing_env())
+    orders = Orders(env=settings.eventsourcing_env(), index_secret=index_secret(settings))
     orders.shortest_deadline = settings.shortest_deadline
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start

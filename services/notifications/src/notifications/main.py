@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from contracts.topics import USERS_USERS
 from kc_runtime.auth import TokenVerifier, caller_dependency
+from kc_runtime.blind_index import index_secret
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
 from kc_runtime.serve import serve
@@ -29,7 +30,7 @@ def create_app(settings: NotificationsSettings | None = None, caller: Any = None
     """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
     service tests pass a stand-in)."""
     settings = settings or NotificationsSettings()
-    mails = Mails(env=settings.eventsourcing_env())
+    mails = Mails(env=settings.eventsourcing_env(), index_secret=index_secret(settings))
     zone = ZoneInfo(settings.digest_timezone)
     sender = SmtpSender(
         settings.smtp_host,

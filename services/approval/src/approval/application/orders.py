@@ -76,6 +76,7 @@ from approval.domain.model import (
 from approval.domain.pricing import ArticlePrice, OrderRequest, PriceBreak, price_lines
 from approval.domain.routing import deciders, route
 from approval.domain.tiers import Step, Tier
+from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication, replay, uuid_array
 from kc_runtime.transcoding import dataclass_transcoding
@@ -340,8 +341,11 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         """Every other aggregate is short-lived or seldom changed: read from its events, no snapshot query first."""
         return Repository(event_store=self.events)
 
-    def __init__(self, env: Any = None) -> None:
+    def __init__(self, env: Any = None, index_secret: bytes | None = None) -> None:
+        """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
+        development secret, for tests and the local stack)."""
         super().__init__(env)
+        self._email_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, MemberEmail.INDEX)
         self._cached = _VersionCheckedCache(self)
         # apart: a big assortment never evicts members
         self._cached_prices = _VersionCheckedCache(self, maxsize=100_000)
@@ -394,7 +398,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             member = self._member_by(MemberSubject.create_id(issuer, subject))
         if member is None:
             email = getattr(who, "email", None)
-            member = self._member_by(MemberEmail.create_id(email)) if isinstance(email, str) and email else None
+            member = self._member_by(*self.email_index_ids(email)) if isinstance(email, str) and email else None
             if member is None:
                 raise UnknownCaller("This account is not known to the customer center.")
             if member.signed_in:
@@ -405,12 +409,25 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             raise CallerInactive("This account has been deactivated.")
         return member
 
-    def _member_by(self, index_id: UUID) -> Member | None:
-        """The member an index (e-mail or sign-in) names, from the version-checked snapshots."""
-        known = self._cached.cached(index_id)
-        # one query for the versions of the index and (as last known) its member
-        ids = [index_id] if known is None or known.user_id is None else [index_id, known.user_id]
+    def email_index_ids(self, email: str) -> tuple[UUID, UUID]:
+        """The ids of an address's index: its blind index (ADR 0035 decision 4), then its legacy ``uuid5`` id
+        (claimed before the blind index; read only while the blind index of the address is not stored)."""
+        key = MemberEmail.key(email)
+        return self._email_index.id(key), MemberEmail.legacy_id(key)
+
+    def _member_by(self, *index_ids: UUID) -> Member | None:
+        """The member an index (e-mail or sign-in) names, from the version-checked snapshots; of several ids of
+        one index (an address's blind index and its legacy id), the first stored decides."""
+        # one query for the versions of the index ids and (as last known) their members
+        ids = list(index_ids)
+        for i in index_ids:
+            user_id = getattr(self._cached.cached(i), "user_id", None)
+            if user_id is not None:
+                ids.append(user_id)
         versions = self.latest_versions(ids)
+        index_id = next((i for i in index_ids if i in versions), None)
+        if index_id is None:
+            return None
         index = self._cached.get([index_id], versions).get(index_id)
         if not isinstance(index, MemberEmail | MemberSubject) or index.user_id is None:
             return None
@@ -1060,10 +1077,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         if member.erased:  # a change told before the erasure, delivered after it: names and e-mail stay blank
             changes = {k: v for k, v in changes.items() if k not in Member.PERSONAL}
         if "email" in changes and changes["email"].lower() != member.email.lower():
-            old = self._find(MemberEmail.create_id(member.email))
-            if isinstance(old, MemberEmail) and old.user_id == user_id:
-                old.reassign(None)
-                out.append(old)
+            out.extend(self._release_email(member.email, user_id))
             out.extend(self._claim_email(changes["email"], user_id))
         member.update(**changes)
         if "role_ids" in changes:
@@ -1082,10 +1096,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             return []
         out: list[Any] = [member]
         if member.email:
-            index = self._find(MemberEmail.create_id(member.email))
-            if isinstance(index, MemberEmail) and index.user_id == user_id:
-                index.reassign(None)
-                out.append(index)
+            out.extend(self._release_email(member.email, user_id))
         member.erase(erased_at)
         return out
 
@@ -1266,7 +1277,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         if isinstance(issuer, str) and isinstance(subject, str) and subject:
             ids.append(MemberSubject.create_id(issuer, subject))
         if isinstance(email, str) and email:
-            ids.append(MemberEmail.create_id(email))
+            ids.extend(self.email_index_ids(email))
         for index_id in list(ids):
             index = self._cached.cached(index_id)
             member = self._cached.cached(index.user_id) if getattr(index, "user_id", None) else None
@@ -1357,13 +1368,30 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         return order
 
     def _claim_email(self, email: str, user_id: UUID) -> list[Any]:
-        index = self._find(MemberEmail.create_id(email))
+        """The address belongs to ``user_id`` now, in its blind index. A claim under the address's legacy id moves
+        there: released in the same save (from then on the blind index alone decides)."""
+        index_id, legacy_id = self.email_index_ids(email)
+        index = self._find(index_id)
         if index is None:
-            return [MemberEmail.claim(email, user_id)]
+            legacy = self._find(legacy_id)
+            moved = [legacy] if isinstance(legacy, MemberEmail) and legacy.user_id is not None else []
+            for old in moved:
+                old.reassign(None)
+            return [MemberEmail.claim(index_id, user_id), *moved]
         if isinstance(index, MemberEmail) and index.user_id != user_id:
             index.reassign(user_id)
             return [index]
         return []
+
+    def _release_email(self, email: str, user_id: UUID) -> list[Any]:
+        """The address no longer finds ``user_id``: wherever its index names them (blind or, not moved yet, legacy)."""
+        released = []
+        for index_id in self.email_index_ids(email):
+            index = self._find(index_id)
+            if isinstance(index, MemberEmail) and index.user_id == user_id:
+                index.reassign(None)
+                released.append(index)
+        return released
 
     def _find_growing(self, aggregate_id: UUID) -> Any:
         """A period budget's ledger or a company's credit as stored now (None: never stored), the caller's own copy

@@ -165,15 +165,31 @@ class Names(dict[UUID, str | None]):
 
 
 class MemberEmail(Aggregate):
-    """Which member an e-mail address (case-insensitive) belongs to: tokens name e-mails, not our ids."""
+    """Which member an e-mail address (case-insensitive) belongs to: tokens name e-mails, not our ids.
+
+    Its id is a keyed hash of the address (a blind index, ADR 0035 decision 4), which the application computes
+    under the service's secret (:data:`INDEX` and :meth:`key`): the id of a guessed address cannot be computed from
+    the event store alone. An address claimed before kept its :meth:`legacy_id` (a ``uuid5`` of the address):
+    read while the address has no blind index yet, and released when its claim moves to the blind index."""
+
+    INDEX = "approval/member-email"
+    """the blind index's namespace"""
 
     @staticmethod
-    def create_id(email: str) -> UUID:
-        return uuid5(_NS, email.strip().lower())
+    def key(email: str) -> str:
+        """The address as the index knows it: one address however it is spelt in case or surrounding blanks."""
+        return email.strip().lower()
+
+    @staticmethod
+    def legacy_id(email: str) -> UUID:
+        """The id an address's index had before the blind index (read only: never claimed again)."""
+        return uuid5(_NS, MemberEmail.key(email))
 
     @classmethod
-    def claim(cls, email: str, user_id: UUID) -> MemberEmail:
-        return cls._create(cls.Claimed, id=cls.create_id(email), user_id=user_id)
+    def claim(cls, index_id: UUID, user_id: UUID) -> MemberEmail:
+        """The address whose blind index id is ``index_id`` belongs to ``user_id`` (the address itself is not
+        stored)."""
+        return cls._create(cls.Claimed, id=index_id, user_id=user_id)
 
     class Claimed(Aggregate.Created):
         user_id: UUID

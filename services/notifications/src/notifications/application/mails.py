@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
 from notifications.domain.digests import Digest, DigestClosed, DigestStatus, digest_day, due_at
 from notifications.domain.model import Mail, MailStatus
@@ -63,6 +64,12 @@ _RECIPIENT_FIELDS: dict[str, Any] = {"email": "", "first_name": "", "last_name":
 class Mails(ServiceApplication):
     name = "Mails"
 
+    def __init__(self, env: Any = None, index_secret: bytes | None = None) -> None:
+        """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
+        development secret, for tests and the local stack)."""
+        super().__init__(env)
+        self._email_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, RecipientEmail.INDEX)
+
     def queue(self, cause: str, requests: list[MailRequest]) -> list[Mail]:
         """The Mail aggregates to save for an event; mails queued before for the same cause are skipped."""
         now = datetime.now(UTC)
@@ -114,12 +121,7 @@ class Mails(ServiceApplication):
             return [current]
         if current.erased:
             return []
-        released: list[Any] = []
-        if current.email:
-            index = self._found(RecipientEmail, RecipientEmail.create_id(current.email))
-            if index is not None and index.user_id == user_id:
-                index.reassign(None)
-                released.append(index)
+        released = self._release_email(current.email, user_id) if current.email else []
         current.erase(at)
         return [current, *released]
 
@@ -127,20 +129,48 @@ class Mails(ServiceApplication):
         found = self.recipient(user_id)
         return found is not None and found.erased
 
+    def email_index_ids(self, email: str) -> tuple[UUID, UUID]:
+        """The ids of an address's index: its blind index (ADR 0035 decision 4), then its legacy ``uuid5`` id
+        (claimed before the blind index; read only while the blind index of the address is not stored)."""
+        key = RecipientEmail.key(email)
+        return self._email_index.id(key), RecipientEmail.legacy_id(key)
+
+    def email_index(self, email: str) -> RecipientEmail | None:
+        """The address's index: its blind index if stored, else the one under its legacy id (None: neither)."""
+        index_id, legacy_id = self.email_index_ids(email)
+        found = self.find(index_id)
+        if found is None:
+            found = self.find(legacy_id)
+        return found if isinstance(found, RecipientEmail) else None
+
     def _address_moved(self, user_id: UUID, before: str | None, after: str) -> list[RecipientEmail]:
         changed: list[RecipientEmail] = []
-        if before and before.strip().lower() != after.strip().lower():
-            old = self._found(RecipientEmail, RecipientEmail.create_id(before))
-            if old is not None and old.user_id == user_id:
-                old.reassign(None)
-                changed.append(old)
-        new = self._found(RecipientEmail, RecipientEmail.create_id(after))
+        if before and RecipientEmail.key(before) != RecipientEmail.key(after):
+            changed.extend(self._release_email(before, user_id))
+        index_id, legacy_id = self.email_index_ids(after)
+        new = self._found(RecipientEmail, index_id)
         if new is None:
-            changed.append(RecipientEmail.claim(after, user_id))
+            # a claim under the legacy id moves to the blind index, released in the same save: from then on the
+            # blind index alone decides
+            legacy = self._found(RecipientEmail, legacy_id)
+            if legacy is not None and legacy.user_id is not None:
+                legacy.reassign(None)
+                changed.append(legacy)
+            changed.append(RecipientEmail.claim(index_id, user_id))
         elif new.user_id != user_id:
             new.reassign(user_id)
             changed.append(new)
         return changed
+
+    def _release_email(self, email: str, user_id: UUID) -> list[RecipientEmail]:
+        """The address no longer finds ``user_id``: wherever its index names them (blind or, not moved yet, legacy)."""
+        released = []
+        for index_id in self.email_index_ids(email):
+            index = self._found(RecipientEmail, index_id)
+            if index is not None and index.user_id == user_id:
+                index.reassign(None)
+                released.append(index)
+        return released
 
     def recipient_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
         """users bound the user to the identity provider's (issuer, subject): from now on only that finds them."""
@@ -172,11 +202,7 @@ class Mails(ServiceApplication):
             recipient = self.recipient(bound.user_id) if bound is not None else None
         if recipient is None:
             email = getattr(who, "email", None)
-            index = (
-                self._found(RecipientEmail, RecipientEmail.create_id(email))
-                if isinstance(email, str) and email
-                else None
-            )
+            index = self.email_index(email) if isinstance(email, str) and email else None
             recipient = self.recipient(index.user_id) if index is not None and index.user_id else None
             if recipient is None:
                 raise UnknownCaller("This account is not known to the customer center.")
