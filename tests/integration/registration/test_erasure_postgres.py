@@ -25,6 +25,7 @@ from contracts.topics import USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime.settings import ServiceSettings
 from registration.application.registrations import Applicant, Registrations
+from registration.domain.taken import TakenAddress
 from tests.conftest import eventually
 from tests.integration.conftest import service_env
 from tests.support.erasure import found_in_tables
@@ -119,3 +120,22 @@ async def test_after_the_erasure_the_address_is_free_and_no_table_of_registratio
     markers = [email, first, last]
     assert {table for table, _, _ in await found_in_tables(dsn, markers, skip=set())} == EVENT_STORE
     assert await found_in_tables(dsn, markers, skip=EVENT_STORE) == []
+
+
+async def test_a_user_recorded_before_the_holders_existed_is_found_in_the_address_index_on_postgres(database):
+    """A user whose address was recorded by a release without the holders: their address is found in the address
+    index's own events (PostgreSQL's notification log, filtered by the events' topics, page by page)."""
+    dsn = await database("registration")
+    app = Registrations(env=ServiceSettings(database_url=SecretStr(dsn), db_pool_size=2).eventsourcing_env())
+    user_id, tag = uuid4(), random_suffix()
+    email, others = f"old-{tag}@example.com", [f"other-{i}-{tag}@example.com" for i in range(3)]
+    app.save(TakenAddress(email=others[0], user_id=uuid4()), TakenAddress(email=email, user_id=user_id))
+    app.save(*(TakenAddress(email=o, user_id=uuid4()) for o in others[1:]))
+    app.submit(Applicant(f"8{tag[:5]}", "R-1", f"applicant-{tag}@example.com", "Anna", "Neu", "de"), "192.0.2.78")
+    assert app._addresses_taken_by(user_id, page=1) == {TakenAddress.create_id(email)}
+
+    app.save(*app.on_user_erased(user_id, datetime.now(UTC)))
+
+    assert not app.email_taken(email) and all(app.email_taken(o) for o in others)
+    assert app.is_erased(user_id)
+    app.close()
