@@ -12,12 +12,14 @@ from itertools import chain
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.conn import AIOKafkaConnection
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from kc_runtime import metrics
 from kc_runtime.settings import ServiceSettings
 
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
@@ -61,11 +63,47 @@ def client_options(settings: ServiceSettings) -> dict[str, Any]:
     return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(kafka_security(settings))}
 
 
+KAFKA_APIS = {
+    0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit", 9: "OffsetFetch",
+    10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups",
+    16: "ListGroups", 17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
+    22: "InitProducerId", 24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn", 26: "EndTxn", 28: "TxnOffsetCommit",
+    32: "DescribeConfigs", 33: "AlterConfigs", 36: "SaslAuthenticate", 37: "CreatePartitions",
+}  # fmt: skip
+"""Kafka's names of the APIs our clients use, by API key (the protocol's, as the broker's metrics name them)."""
+
+_counted_send: Any = None
+
+
+def count_requests(service: str) -> None:
+    """Count every request this process's Kafka clients send, by API (``kc_kafka_requests_total``): aiokafka keeps
+    no such figures, and the broker's CPU goes mostly per request. Wraps ``AIOKafkaConnection.send`` once per
+    process (the producer, the consumers, the fence's and the admin clients all send through it)."""
+    global _counted_send
+    if _counted_send is not None:
+        return
+    send = AIOKafkaConnection.send
+    children: dict[type, Any] = {}
+
+    def counted(self: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
+        child = children.get(type(request))
+        if child is None:
+            key = getattr(request, "API_KEY", None)
+            api = KAFKA_APIS.get(key, f"api{key}") if isinstance(key, int) else type(request).__name__
+            child = children[type(request)] = metrics.KAFKA_REQUESTS.labels(service, api)
+        child.inc()
+        return send(self, request, expect_response)
+
+    _counted_send = counted
+    AIOKafkaConnection.send = counted
+
+
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     """The service's broker. Without FastDepends (``apply_types=False``): a handler gets what its subscriber's
     decoder returns (:func:`the_message`: the fetched batch itself) and nothing is injected — injecting the message
     through faststream's ``Context`` ran a synchronous ``Context.use`` in a worker thread (anyio) for every fetched
     batch, and the default decoder parsed every body as JSON that the consumers validate from the raw bytes anyway."""
+    count_requests(settings.service_name)
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,

@@ -51,6 +51,12 @@ CONSUMER_BATCH = Histogram(
     ["kc_service"],
     buckets=BATCH_BUCKETS,
 )
+KAFKA_REQUESTS = Counter(
+    "kc_kafka_requests_total",
+    "Requests this process's Kafka clients sent to the brokers, by API (Fetch, Produce, ListOffsets, OffsetCommit, "
+    "Heartbeat, Metadata, …): the broker's work is mostly per request, so requests per order is the figure to cut",
+    ["kc_service", "api"],
+)
 PARKED = Counter(
     "kc_parked_events_total",
     "Events a log follower parked: poison (failed for a reason of their own content) or held (a later event of an "
