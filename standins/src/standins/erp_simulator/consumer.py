@@ -2,9 +2,10 @@
 
 Acting: create each sales order once per idempotency key and answer it (confirmed, or rejected by the
 :class:`~standins.erp_simulator.erp.Rules`), keep the contact persons the Kundencenter sends and answer with the
-ERP's contact ids, answer customer verifications, switch customer centers on. Answers go through the outbox, in
-the transaction that records the message; a copy of a message (same key) is not applied again but answered again
-(a repeated request means the asker missed the answer), and counted as a discarded duplicate."""
+ERP's contact ids, erase a contact person when asked (ADR 0035), answer customer verifications, switch customer
+centers on. Answers go through the outbox, in the transaction that records the message; a copy of a message (same
+key) is not applied again but answered again (a repeated request means the asker missed the answer), and counted
+as a discarded duplicate."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from contracts.erp.v1 import (
     ContactChanged,
     ContactCreated,
     ContactDeactivated,
+    ContactErasureRequested,
     CustomerCenterActivated,
     CustomerPriceListRequested,
     CustomerVerificationRequested,
@@ -67,6 +69,7 @@ HANDLED = (
     CustomerVerificationRequested,
     CustomerCenterActivated,
     CustomerPriceListRequested,
+    ContactErasureRequested,
     *CONTACT_MESSAGES,
 )
 """Messages the simulated ERP acts on; it records every other message only."""
@@ -366,6 +369,8 @@ class ErpConsumer:
         causes = {"correlation_id": envelope.correlation_id, "causation_id": str(envelope.event_id)}
         if isinstance(parsed, CONTACT_MESSAGES):
             return row, {"kind": "contact", "message": parsed, "topic": topic.name, **causes}
+        if isinstance(parsed, ContactErasureRequested):
+            return row, {"kind": "contact_erasure", "message": parsed, "topic": topic.name, **causes}
         if isinstance(parsed, CustomerVerificationRequested):
             return row, {
                 "kind": "customer_verification",
@@ -420,6 +425,8 @@ class ErpConsumer:
             return outcome, {"customer_number": activation.customer_number}
         if order["kind"] == "contact":
             return await self._apply_contact(conn, received_id, order)
+        if order["kind"] == "contact_erasure":
+            return await self._erase_contact(conn, received_id, order)
         if order["kind"] == "price_list_request":
             return await self._resend_prices(conn, received_id, order)
         return await self._create_sales_order(conn, received_id, order)
@@ -485,6 +492,29 @@ class ErpConsumer:
         details: dict[str, Any] = {"user_id": str(message.user_id), "sequence": message.sequence}
         if contact:
             details.update(contact_id=contact["contact_id"], outbox_id=outbox_id)
+        return outcome, details
+
+    async def _erase_contact(
+        self, conn: asyncpg.Connection, received_id: int, action: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Erase the contact person as the Kundencenter asks (ADR 0035: once per key) and answer every copy with
+        ``ContactErased``."""
+        message: ContactErasureRequested = action["message"]
+        first = await db.mark_processed(conn, message.idempotency_key, "contact_erasure", action["topic"])
+        if first:
+            contact, changed = await db.erase_shop_contact(
+                conn, {**message.model_dump(mode="python"), "event_type": message.event_type}
+            )
+            outcome = "erased" if changed else "erased_before"
+        else:
+            contact = await db.shop_contact(conn, message.user_id) or {}
+            outcome = "duplicate"
+        details: dict[str, Any] = {"user_id": str(message.user_id), "sequence": message.sequence}
+        if contact:
+            answer = erp.erasure_answer(contact, message.idempotency_key, datetime.now(UTC))
+            outbox_id = await self._enqueue(conn, ERP_INBOUND_CONTACTS, answer.customer_number, answer, action)
+            details.update(contact_id=contact["contact_id"], outbox_id=outbox_id)
+        await db.set_outcome(conn, received_id, outcome)
         return outcome, details
 
     async def _resend_prices(

@@ -128,6 +128,8 @@ CREATE TABLE IF NOT EXISTS shop_contacts (
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS shop_contacts_customer ON shop_contacts (customer_number, created_at);
+-- A contact person erased on the Kundencenter's request (ADR 0035): ids kept, personal data gone.
+ALTER TABLE shop_contacts ADD COLUMN IF NOT EXISTS erased_at timestamptz;
 
 -- Every message acted on, by idempotency key (besides sales orders, which count their own duplicates).
 CREATE TABLE IF NOT EXISTS processed_messages (
@@ -514,7 +516,7 @@ async def processed(pool: asyncpg.Pool, idempotency_key: str) -> dict[str, Any] 
 SEQ = "contact_number_seq"
 
 SHOP_CONTACT_COLUMNS = """user_id, contact_id, company_id, customer_number, email, first_name, last_name, language,
-    phone, active, is_main_contact, sequence, version, messages, created_at, updated_at"""
+    phone, active, is_main_contact, sequence, version, messages, created_at, updated_at, erased_at"""
 
 
 async def shop_contact(conn: asyncpg.Connection | asyncpg.Pool, user_id: Any) -> dict[str, Any] | None:
@@ -561,6 +563,39 @@ async def apply_shop_contact(conn: asyncpg.Connection, m: dict[str, Any]) -> tup
                 version = version + 1, messages = messages || $10::jsonb, updated_at = now()
             WHERE user_id = $1 RETURNING {SHOP_CONTACT_COLUMNS}""",
         m["user_id"], m.get("customer_number"), *fields, m["sequence"], [entry],
+    )  # fmt: skip
+    assert updated is not None
+    return dict(updated), True
+
+
+async def erase_shop_contact(conn: asyncpg.Connection, m: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Erase a contact person on the Kundencenter's request (ADR 0035): names, e-mail, phone and language go, the
+    ids stay (its sales orders still name the contact id), inactive. A contact the ERP never had is kept as erased
+    (ids only), so that an older message replayed later (a lower sequence) creates nothing. Returns the contact
+    and whether it changed (False: erased before)."""
+    row = await conn.fetchrow(
+        f"SELECT {SHOP_CONTACT_COLUMNS} FROM shop_contacts WHERE user_id = $1 FOR UPDATE", m["user_id"]
+    )
+    entry = {"idempotency_key": m["idempotency_key"], "event_type": m["event_type"], "sequence": m["sequence"]}
+    if row is None:
+        contact_id = m.get("erp_contact_id") or f"C-{await conn.fetchval('SELECT nextval($1::regclass)', SEQ)}"
+        created = await conn.fetchrow(
+            f"""INSERT INTO shop_contacts (user_id, contact_id, company_id, customer_number, active, sequence, messages,
+                    erased_at)
+                VALUES ($1, $2, $3, $4, false, $5, $6, now())
+                RETURNING {SHOP_CONTACT_COLUMNS}""",
+            m["user_id"], contact_id, m["company_id"], m.get("customer_number"), m["sequence"], [entry],
+        )  # fmt: skip
+        assert created is not None
+        return dict(created), True
+    if row["erased_at"] is not None:
+        return dict(row), False
+    updated = await conn.fetchrow(
+        f"""UPDATE shop_contacts SET email = NULL, first_name = NULL, last_name = NULL, phone = NULL, language = NULL,
+                active = false, sequence = greatest(sequence, $2), version = version + 1,
+                messages = messages || $3::jsonb, updated_at = now(), erased_at = now()
+            WHERE user_id = $1 RETURNING {SHOP_CONTACT_COLUMNS}""",
+        m["user_id"], m["sequence"], [entry],
     )  # fmt: skip
     assert updated is not None
     return dict(updated), True

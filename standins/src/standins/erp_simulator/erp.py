@@ -9,6 +9,7 @@ from typing import Any
 
 from contracts.common import Address
 from contracts.erp.v1 import (
+    ContactErased,
     CustomerCreditChanged,
     CustomerMasterDataChanged,
     ErpContactChanged,
@@ -77,6 +78,18 @@ def contact_answer(contact: dict[str, Any], in_reply_to: str | None, now: dateti
         phone=contact.get("phone"),
         active=contact.get("active", True),
         changed_at=now,
+    )
+
+
+def erasure_answer(contact: dict[str, Any], in_reply_to: str, now: datetime) -> ContactErased:
+    """The answer to an erasure request (the same for every copy): the contact is erased — ids only."""
+    return ContactErased(
+        idempotency_key=f"erp-contact-erasure/{contact['contact_id']}",
+        customer_number=contact.get("customer_number") or "",
+        contact_id=contact["contact_id"],
+        user_id=contact["user_id"],
+        in_reply_to=in_reply_to,
+        erased_at=contact.get("erased_at") or now,
     )
 
 

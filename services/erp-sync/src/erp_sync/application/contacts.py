@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from erp_sync.application.exchanges import ExchangeNotFound, Exchanges
+from erp_sync.domain.customers import Customer
 from erp_sync.domain.model import ContactExchange
 
 
@@ -72,6 +73,39 @@ class Contacts:
         version = contact.version
         contact.acknowledge(ContactExchange.sequence_of(in_reply_to, user_id), erp_contact_id, at)
         return [contact] if contact.version != version else []
+
+    def user_erased(self, user_id: UUID, company_id: UUID, at: datetime) -> list[Any]:
+        """users erased the person (ADR 0035): the exchange forgets their names and e-mail and asks the ERP to
+        erase its contact person; the ERP's view of them kept with the customer is forgotten too. A person
+        erp-sync never knew is remembered as erased (a tombstone), so that no later users event about them
+        tells the ERP anything. Erasing twice changes nothing."""
+        contact = self.find(user_id)
+        if contact is None:
+            return [ContactExchange.erased_before_known(user_id, company_id, at)]
+        if contact.erased:
+            return []
+        contact.erase(at)
+        number = contact.customer_number or self.exchanges.customer_number_of(company_id)
+        customer = self.exchanges.find(Customer.create_id(number), Customer) if number else None
+        if customer is not None:
+            version = customer.version
+            customer.forget_contacts_of(user_id, at)
+            if customer.version != version:
+                return [contact, customer]
+        return [contact]
+
+    def erp_erased(self, user_id: UUID, in_reply_to: str, erp_contact_id: str | None, at: datetime) -> list[Any]:
+        """The ERP erased its contact person as asked: settles the erasure request's delivery."""
+        contact = self.find(user_id)
+        if contact is None:
+            return []
+        version = contact.version
+        contact.record_erp_erasure(ContactExchange.sequence_of(in_reply_to, user_id), erp_contact_id, at)
+        return [contact] if contact.version != version else []
+
+    def is_erased(self, user_id: UUID) -> bool:
+        found = self.find(user_id)
+        return found is not None and found.erased
 
     # ---- queries ----------------------------------------------------------------------------------------
 

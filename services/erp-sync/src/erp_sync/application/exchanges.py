@@ -102,6 +102,8 @@ class Exchanges(ServiceApplication):
         contact = self.find(ContactExchange.create_id(user_id))
         if not isinstance(contact, ContactExchange):
             return {"user_id": str(user_id)}
+        if contact.erased:  # ADR 0035: by ids only
+            return {"user_id": str(user_id), "erp_contact_id": contact.erp_contact_id}
         return {
             "user_id": str(user_id),
             "erp_contact_id": contact.erp_contact_id,

@@ -5,6 +5,10 @@ Every save computes the index entries of its events (:func:`replay_entries`) and
 recorder, which writes them in the events' transaction (PostgreSQL: ``erp_sync.adapters.outbound.replay_index``);
 the in-memory store keeps them in a list. An index entry names the notification that carries the event, its
 timestamp and its company.
+
+An erasure (ADR 0035, ``ContactExchange.Erased``) removes the index entries of the person's earlier messages in
+its save's transaction: a replay (after an ERP restore) republishes the erasure request, never the names the
+ERP was told before.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ REPLAYED: tuple[type[Any], ...] = (
     ContactExchange.Created,
     ContactExchange.Changed,
     ContactExchange.Deactivated,
+    ContactExchange.Erased,
     CustomerCenterActivation.Requested,
 )
 """The events whose ERP-facing messages a replay republishes: the first copy of every state-carrying message
@@ -42,11 +47,16 @@ class IndexEntry:
     event_index: int
     stored_at: datetime
     company_id: UUID | None
+    originator_id: UUID | None = None
+    forgets: bool = False
+    """the entries of the originator's earlier events are removed (an erasure, ADR 0035)"""
 
 
 def replay_entries(events: Sequence[Any]) -> list[IndexEntry]:
     return [
-        IndexEntry(i, e.timestamp, getattr(e, "company_id", None))
+        IndexEntry(
+            i, e.timestamp, getattr(e, "company_id", None), e.originator_id, isinstance(e, ContactExchange.Erased)
+        )
         for i, e in enumerate(events)
         if isinstance(e, REPLAYED)
     ]
@@ -70,17 +80,20 @@ class InMemoryReplayIndex:
     """The index in a list: for the in-memory event store, which starts empty with the process."""
 
     recorder: ProcessRecorder
-    _entries: list[tuple[int, datetime, UUID | None]] = field(default_factory=list)
+    _entries: list[tuple[int, datetime, UUID | None, UUID | None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, entries: Sequence[IndexEntry], notification_ids: Sequence[int]) -> None:
         with self._lock:
             for e in entries:
-                self._entries.append((notification_ids[e.event_index], e.stored_at, e.company_id))
+                n = notification_ids[e.event_index]
+                if e.forgets:
+                    self._entries = [x for x in self._entries if x[3] != e.originator_id or x[0] >= n]
+                self._entries.append((n, e.stored_at, e.company_id, e.originator_id))
 
     def page(self, since: datetime, company_id: UUID | None, after: int, limit: int) -> list[Notification]:
         with self._lock:
-            ids = sorted(n for n, at, c in self._entries if n > after and at >= since and company_id in (None, c))[
+            ids = sorted(n for n, at, c, _ in self._entries if n > after and at >= since and company_id in (None, c))[
                 :limit
             ]
         out: list[Notification] = []

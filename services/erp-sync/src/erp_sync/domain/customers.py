@@ -68,6 +68,8 @@ class Customer(Aggregate):
                 changed_at=self.changed_at,
             )
         for contact in list(self.erp_contacts.values()):
+            if contact.get("erased"):
+                continue  # ADR 0035: an erased person is handed on to no one
             self._erp_contact_handed_on(customer_number=self.customer_number, company_id=company_id, contact=contact)
         if self.credit is not None and self.credit_as_of is not None:
             self._credit_handed_on(customer_number=self.customer_number, company_id=company_id, credit=self.credit,
@@ -220,6 +222,27 @@ class Customer(Aggregate):
         change: str | None = None,
     ) -> None:
         self.erp_contacts[contact["contact_id"]] = contact
+
+    def forget_contacts_of(self, user_id: UUID, at: datetime) -> None:
+        """users erased the person (ADR 0035): the ERP's contact persons that are this user keep their ids only —
+        no names, e-mail or phone — and are inactive. Nothing else is told (users erased them already)."""
+        for contact_id, contact in list(self.erp_contacts.items()):
+            if contact.get("user_id") == str(user_id) and not contact.get("erased"):
+                self._erp_contact_erased(contact_id=contact_id, user_id=user_id, at=at)
+
+    class ErpContactErased(Aggregate.Event):
+        """Names no personal value."""
+
+        contact_id: str
+        user_id: UUID
+        at: datetime
+
+    @event(ErpContactErased)
+    def _erp_contact_erased(self, contact_id: str, user_id: UUID, at: datetime) -> None:
+        self.erp_contacts[contact_id] = {
+            "contact_id": contact_id, "user_id": str(user_id), "active": False, "erased": True,
+            "changed_at": at.isoformat(),
+        }  # fmt: skip
 
     # ---- credit (ADR 0026) -------------------------------------------------------------------------------
 

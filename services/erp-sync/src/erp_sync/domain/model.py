@@ -234,8 +234,8 @@ class SalesOrderExchange(Delivery, Aggregate):
         self.answered_at = at
 
 
-ContactMessage = Literal["created", "changed", "deactivated"]
-"""What a contact's message to the ERP says."""
+ContactMessage = Literal["created", "changed", "deactivated", "erasure_requested"]
+"""What a contact's message to the ERP says (``erasure_requested``: the last one, ADR 0035)."""
 
 CONTACT_FIELDS = ("customer_number", "email", "first_name", "last_name", "language", "active", "is_main_contact")
 
@@ -245,7 +245,18 @@ class ContactExchange(Delivery, Aggregate):
 
     Every change is a new message (``sequence`` + 1, key ``contact/<user id>/<sequence>``) carrying the whole
     state; only the latest message is delivered (re-sent, failed), since it supersedes the ones before.
+
+    Once users erased the person (ADR 0035, :meth:`erase`) the exchange keeps ids only: names and e-mail are
+    forgotten, the last message asks the ERP to erase its contact person (delivered like every message, answered
+    by the ERP's ``ContactErased``: :meth:`record_erp_erasure`), and no later change of users is sent or kept.
+    A person erased before erp-sync knew them is remembered as erased (:meth:`erased_before_known`, a tombstone
+    that sends nothing).
     """
+
+    erased_at: datetime | None = None
+    """users erased the person (ADR 0035); a class default, so an exchange stored before reads as not erased"""
+    erp_erased_at: datetime | None = None
+    """the ERP answered that it erased (or anonymised) its contact person"""
 
     @staticmethod
     def create_id(user_id: UUID) -> UUID:
@@ -269,16 +280,17 @@ class ContactExchange(Delivery, Aggregate):
         self,
         user_id: UUID,
         company_id: UUID,
-        customer_number: str | None,
-        email: str,
-        first_name: str,
-        last_name: str,
-        language: str,
-        active: bool,
-        is_main_contact: bool,
-        erp_contact_id: str | None,
         at: datetime,
+        customer_number: str | None = None,
+        email: str = "",
+        first_name: str = "",
+        last_name: str = "",
+        language: str = "",
+        active: bool = False,
+        is_main_contact: bool = False,
+        erp_contact_id: str | None = None,
     ) -> None:
+        # (defaults: what the tombstone of :meth:`erased_before_known` starts from; a Created event names them all)
         self.user_id = user_id
         self.company_id = company_id
         self.customer_number = customer_number
@@ -297,6 +309,30 @@ class ContactExchange(Delivery, Aggregate):
         self.message_at = at
         self._deliver_from(at)
         self.acknowledged_at: datetime | None = None
+
+    @classmethod
+    def erased_before_known(cls, user_id: UUID, company_id: UUID, at: datetime) -> ContactExchange:
+        """A person users erased before erp-sync knew them (ADR 0035): remembered as erased — ids and time only —
+        so that a creation or change of users delivered later (a dead letter retried) tells the ERP nothing.
+        Sends nothing: the ERP never heard of them from us."""
+        return cls._create(cls.ErasedBeforeKnown, id=cls.create_id(user_id), user_id=user_id, company_id=company_id,
+                           at=at)  # fmt: skip
+
+    class ErasedBeforeKnown(Aggregate.Created):
+        user_id: UUID
+        company_id: UUID
+        at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.erased_at = self.at
+            aggregate.sequence = 0  # no message
+            aggregate.message = "erasure_requested"
+            aggregate.status = DeliveryStatus.ACKNOWLEDGED
+            aggregate.attempts = 0
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
     @property
     def idempotency_key(self) -> str:
@@ -317,6 +353,8 @@ class ContactExchange(Delivery, Aggregate):
         unknown = set(changes) - set(CONTACT_FIELDS)
         if unknown:
             raise ValueError(f"not a contact field: {sorted(unknown)}")
+        if self.erased:  # a change told before the erasure, delivered after it: never sent, never kept
+            return
         new = {**self.state(), **{k: v for k, v in changes.items() if v is not None}}
         if new == self.state():
             return
@@ -419,6 +457,73 @@ class ContactExchange(Delivery, Aggregate):
     ) -> None:
         self._new_message(sequence, state, "deactivated", ["active"], at)
 
+    # ---- erasure (ADR 0035) ---------------------------------------------------------------------------------
+
+    def erase(self, at: datetime) -> None:
+        """users erased the person: forget their names and e-mail, and ask the ERP to erase its contact person —
+        the last message about them (a new sequence, delivered, re-sent and dead-lettered as every message; it
+        names ids only). Erasing twice changes nothing."""
+        if self.erased:
+            return
+        self._erased(
+            sequence=self.sequence + 1, user_id=self.user_id, company_id=self.company_id,
+            customer_number=self.customer_number, erp_contact_id=self.erp_contact_id, at=at,
+        )  # fmt: skip
+
+    class Erased(Aggregate.Event):
+        """Names no personal value: what the ERP is asked, by ids."""
+
+        sequence: int
+        user_id: UUID
+        company_id: UUID
+        customer_number: str | None
+        erp_contact_id: str | None
+        at: datetime
+
+    @event(Erased)
+    def _erased(
+        self,
+        sequence: int,
+        user_id: UUID,
+        company_id: UUID,
+        customer_number: str | None,
+        erp_contact_id: str | None,
+        at: datetime,
+    ) -> None:
+        self.email = self.first_name = self.last_name = ""
+        self.active = False
+        self.erased_at = at
+        self.sequence = sequence
+        self.message = "erasure_requested"
+        self.changed = []
+        self.message_at = at
+        self._deliver_from(at)
+
+    def record_erp_erasure(self, sequence: int | None, erp_contact_id: str | None, at: datetime) -> None:
+        """The ERP erased its contact person, answering the erasure request ``sequence``: settles its delivery.
+        Only the first answer counts (copies answer copies); an answer to anything else changes nothing."""
+        if not self.erased or self.message != "erasure_requested" or sequence != self.sequence:
+            return
+        if self.erp_erased_at is not None:
+            return
+        self._erp_erased(
+            user_id=self.user_id, sequence=sequence, erp_contact_id=erp_contact_id or self.erp_contact_id, at=at
+        )
+
+    class ErpErased(Aggregate.Event):
+        user_id: UUID
+        sequence: int
+        erp_contact_id: str | None
+        at: datetime
+
+    @event(ErpErased)
+    def _erp_erased(self, user_id: UUID, sequence: int, erp_contact_id: str | None, at: datetime) -> None:
+        self.erp_contact_id = erp_contact_id
+        self.erp_erased_at = at
+        self.status = DeliveryStatus.ACKNOWLEDGED
+        self.acknowledged_at = at
+        self.failed_at = None
+
     def message_state(self) -> dict[str, Any]:
         """The latest message, whole: what is sent again, or dead-lettered."""
         return {
@@ -467,7 +572,11 @@ class ContactExchange(Delivery, Aggregate):
     def acknowledge(self, sequence: int | None, erp_contact_id: str | None, at: datetime) -> None:
         """The ERP applied message ``sequence`` (None: it changed the contact on its own) and keeps the contact
         as ``erp_contact_id``. Settles the delivery when it answers the latest message."""
-        settles = sequence == self.sequence and self.status is not DeliveryStatus.ACKNOWLEDGED
+        settles = (
+            sequence == self.sequence
+            and self.status is not DeliveryStatus.ACKNOWLEDGED
+            and self.message != "erasure_requested"  # only ContactErased answers it
+        )
         new_id = bool(erp_contact_id) and erp_contact_id != self.erp_contact_id
         if settles or new_id:
             self._acknowledged(

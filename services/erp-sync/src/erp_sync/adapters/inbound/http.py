@@ -54,7 +54,9 @@ class ContactExchangeOut(BaseModel):
     customer_number: str | None
     erp_contact_id: str | None = Field(description="The ERP's id of the contact person, once it named it")
     status: SyncStatus = Field(description="Delivery of the latest message: requested, sent, acknowledged, failed")
-    message: Literal["created", "changed", "deactivated"] = Field(description="What the latest message says")
+    message: Literal["created", "changed", "deactivated", "erasure_requested"] = Field(
+        description="What the latest message says"
+    )
     sequence: int
     idempotency_key: str
     attempts: int
@@ -68,6 +70,10 @@ class ContactExchangeOut(BaseModel):
     acknowledged_at: datetime | None
     failed_at: datetime | None
     version: int
+    erased: bool = Field(
+        default=False, description="users erased the person (ADR 0035): names and e-mail are empty from then on"
+    )
+    erp_erased_at: datetime | None = Field(default=None, description="When the ERP answered that it erased them")
 
 
 class ExchangeRowOut(BaseModel):
@@ -205,7 +211,8 @@ def ops_router(
             message=x.message, sequence=x.sequence, idempotency_key=x.idempotency_key,
             attempts=x.attempts, email=x.email, first_name=x.first_name, last_name=x.last_name, language=x.language,
             active=x.active, is_main_contact=x.is_main_contact, message_at=x.message_at,
-            acknowledged_at=x.acknowledged_at, failed_at=x.failed_at, version=x.version,
+            acknowledged_at=x.acknowledged_at, failed_at=x.failed_at, version=x.version, erased=x.erased,
+            erp_erased_at=x.erp_erased_at,
         )  # fmt: skip
 
     @router.get(

@@ -87,7 +87,8 @@ def consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
 
 
 def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
-    """Shop users → contact persons for the ERP; the ERP's answers, master data, contacts and invoices."""
+    """Shop users → contact persons for the ERP (an erased user: the ERP is asked to erase its contact person,
+    ADR 0035); the ERP's answers, master data, contacts and invoices."""
     contacts = Contacts(exchanges)
     customers = Customers(exchanges)
 
@@ -111,7 +112,12 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
 
         return handle
 
+    def user_erased(i: Inbound[users.UserErased]) -> list[Any]:
+        m = i.message
+        return contacts.user_erased(m.user_id, m.company_id, m.erased_at)
+
     user_handlers: dict[Any, Handler] = {
+        users.UserErased: user_erased,
         users.UserCreated: user_created,
         users.UserRenamed: user_changed(lambda m: {"first_name": m.first_name, "last_name": m.last_name}),
         users.UserEmailChanged: user_changed(lambda m: {"email": m.email}),
@@ -148,6 +154,9 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
         m = i.message
         acknowledged: list[Any] = []
         ours = m.user_id is not None and contacts.find(m.user_id) is not None
+        if m.user_id is not None and contacts.is_erased(m.user_id):
+            # ADR 0035: the ERP's id is remembered, the person's names are not kept again
+            return contacts.erp_contact_changed(m.user_id, m.in_reply_to, m.contact_id, m.changed_at)
         if m.user_id is not None and ours:
             acknowledged = contacts.erp_contact_changed(m.user_id, m.in_reply_to, m.contact_id, m.changed_at)
         if ours and m.in_reply_to is not None:
@@ -160,6 +169,10 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
         if m.user_id is not None:
             contact["user_id"] = str(m.user_id)
         return [*acknowledged, *customers.erp_contact_recorded(m.customer_number, contact, m.changed_at)]
+
+    def erp_erased(i: Inbound[erp.ContactErased]) -> list[Any]:
+        m = i.message
+        return contacts.erp_erased(m.user_id, m.in_reply_to, m.contact_id, m.erased_at)
 
     def invoice(i: Inbound[erp.InvoiceIssued]) -> list[Any]:
         m = i.message
@@ -180,7 +193,9 @@ def exchange_consumer_specs(exchanges: Exchanges) -> list[ConsumerSpec]:
             preload=answered_exchanges,
         ),
         ConsumerSpec(topic=ERP_INBOUND_CUSTOMERS, handlers={erp.CustomerMasterDataChanged: master_data}),
-        ConsumerSpec(topic=ERP_INBOUND_CONTACTS, handlers={erp.ErpContactChanged: erp_contact}),
+        ConsumerSpec(
+            topic=ERP_INBOUND_CONTACTS, handlers={erp.ErpContactChanged: erp_contact, erp.ContactErased: erp_erased}
+        ),
         ConsumerSpec(topic=ERP_INBOUND_CUSTOMER_CREDIT, handlers={erp.CustomerCreditChanged: credit}),
         ConsumerSpec(topic=ERP_INBOUND_INVOICES, handlers={erp.InvoiceIssued: invoice}),
     ]

@@ -51,7 +51,8 @@ VERIFICATIONS = ("verification",)
 """The kind the verification schedule asks again (with the verifications' policy)."""
 
 OPENING: tuple[type, ...] = (
-    SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Resent, CV.Requested, CV.Rerequested,
+    SO.Requested, SO.Resent, CX.Created, CX.Changed, CX.Deactivated, CX.Erased, CX.Resent, CV.Requested,
+    CV.Rerequested,
 )  # fmt: skip
 """The events that send an exchange's message (again): it waits for the ERP's answer from then on."""
 CLOSING: tuple[type, ...] = (
@@ -60,6 +61,7 @@ CLOSING: tuple[type, ...] = (
     SO.Failed,
     CX.Failed,
     CX.Acknowledged,
+    CX.ErpErased,
     CV.Answered,
     CV.Abandoned,
 )
@@ -67,7 +69,10 @@ CLOSING: tuple[type, ...] = (
 
 _KINDS: dict[type, str] = {
     **dict.fromkeys((SO.Requested, SO.Resent, SO.Confirmed, SO.Rejected, SO.Failed), "sales_order"),
-    **dict.fromkeys((CX.Created, CX.Changed, CX.Deactivated, CX.Resent, CX.Failed, CX.Acknowledged), "contact"),
+    **dict.fromkeys(
+        (CX.Created, CX.Changed, CX.Deactivated, CX.Erased, CX.Resent, CX.Failed, CX.Acknowledged, CX.ErpErased),
+        "contact",
+    ),
     **dict.fromkeys((CV.Requested, CV.Rerequested, CV.Answered, CV.Abandoned), "verification"),
 }
 

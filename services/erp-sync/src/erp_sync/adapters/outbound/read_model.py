@@ -187,6 +187,14 @@ def _sets(notification_id: int, e: Any) -> dict[str, Any] | None:
             "idempotency_key": CX.key_of(e.user_id, e.sequence), "customer_number": e.state["customer_number"],
             "detail": None,
         }  # fmt: skip
+    if isinstance(e, CX.Erased):  # ADR 0035: the erasure request is the contact's latest message
+        return {
+            "status": "requested", "outcome": None, "attempts": 1, "notification_id": notification_id,
+            "idempotency_key": CX.key_of(e.user_id, e.sequence), "customer_number": e.customer_number,
+            "detail": "erasure requested",
+        }  # fmt: skip
+    if isinstance(e, CX.ErpErased):
+        return {"status": "acknowledged", "outcome": "erased", "erp_reference": e.erp_contact_id, "detail": None}
     if isinstance(e, CX.Acknowledged):
         sets: dict[str, Any] = {"erp_reference": e.erp_contact_id}
         if e.settles:

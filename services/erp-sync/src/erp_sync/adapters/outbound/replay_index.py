@@ -41,6 +41,15 @@ SCHEMA = [
 ]
 TABLES = Tables.of(*SCHEMA, create=False)  # created by IndexingRecorder, checked by the runtime
 
+EVENTS_TABLE = "exchanges_events"
+"""The event store's table (the ``Exchanges`` application's, as the baseline migration made it)."""
+
+FORGET = (
+    b"DELETE FROM erp_sync_replay_index WHERE notification_id IN"
+    b" (SELECT notification_id FROM " + EVENTS_TABLE.encode() + b" WHERE originator_id = %s AND notification_id < %s)"
+)
+"""An erasure (ADR 0035): the index entries of the person's earlier messages go, in the erasure's transaction."""
+
 INSERT = (
     b"INSERT INTO erp_sync_replay_index (notification_id, stored_at, company_id) VALUES (%s, %s, %s)"
     b" ON CONFLICT (notification_id) DO NOTHING"
@@ -62,6 +71,9 @@ class ReplayIndexWriter:
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], notification_ids: Sequence[int], payload: Any
     ) -> None:
         if notification_ids:
+            forgotten = [(e.originator_id, notification_ids[e.event_index]) for e in payload if e.forgets]
+            if forgotten:
+                curs.executemany(FORGET, forgotten)
             curs.executemany(INSERT, _rows(payload, notification_ids))
 
 

@@ -13,6 +13,7 @@ from contracts.erp.v1 import (
     ContactChanged,
     ContactCreated,
     ContactDeactivated,
+    ContactErasureRequested,
     CustomerPriceListRequested,
     SalesOrderRequested,
 )
@@ -51,6 +52,8 @@ def sales_order_request(request: dict[str, Any], attempt: int) -> Outgoing:
 
 def contact_message(m: dict[str, Any], attempt: int = 1) -> Outgoing:
     """The wire message of a contact exchange's message state (see ``ContactExchange.message_state``)."""
+    if m["message"] == "erasure_requested":
+        return erasure_request(m, attempt)
     state = m["state"]
     common: dict[str, Any] = {
         "idempotency_key": ContactExchange.key_of(m["user_id"], m["sequence"]),
@@ -71,6 +74,28 @@ def contact_message(m: dict[str, Any], attempt: int = 1) -> Outgoing:
     else:
         message = ContactChanged(**common, changed=m["changed"], changed_at=m["at"])
     return Outgoing(topic=ERP_OUTBOUND_CONTACTS, key=str(m["user_id"]), message=message)
+
+
+def erasure_request(m: dict[str, Any], attempt: int = 1) -> Outgoing:
+    """ADR 0035: the ERP is asked to erase the contact person — by ids, no personal data."""
+    message = ContactErasureRequested(
+        idempotency_key=ContactExchange.key_of(m["user_id"], m["sequence"]),
+        sequence=m["sequence"],
+        user_id=m["user_id"],
+        company_id=m["company_id"],
+        customer_number=m.get("customer_number") or m.get("state", {}).get("customer_number"),
+        erp_contact_id=m["erp_contact_id"],
+        attempt=attempt,
+        requested_at=m["at"],
+    )
+    return Outgoing(topic=ERP_OUTBOUND_CONTACTS, key=str(m["user_id"]), message=message)
+
+
+def _erased_contact(e: Any) -> dict[str, Any]:
+    return {
+        "message": "erasure_requested", "sequence": e.sequence, "user_id": e.user_id, "company_id": e.company_id,
+        "customer_number": e.customer_number, "erp_contact_id": e.erp_contact_id, "at": e.at,
+    }  # fmt: skip
 
 
 def _created_contact(e: Any) -> dict[str, Any]:
@@ -145,6 +170,8 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return [contact_message(_changed_contact(event, "changed"))]
     if isinstance(event, CX.Deactivated):
         return [contact_message(_changed_contact(event, "deactivated"))]
+    if isinstance(event, CX.Erased):
+        return [erasure_request(_erased_contact(event))]
     if isinstance(event, CX.Resent):
         return [contact_message(event.message, event.attempt)]
     # ---- customers: what the ERP keeps about registered companies (only those: key company id) ----
