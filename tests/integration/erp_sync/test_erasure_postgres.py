@@ -1,0 +1,165 @@
+"""erp-sync's erasure on PostgreSQL (ADR 0035): after ``UserErased`` went through the real idempotent consumer (in
+its transaction, with its tracking record), no table of erp-sync's database but the event store holds the person's
+marker values — plain, URL-encoded or base64 — with the read model and the due projection projected; what a replay
+reads through the replay index holds them no more (before the erasure it did: the ERP was told them); and a
+redelivery of ``UserErased`` stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from contracts.erp import v1 as erp
+from contracts.topics import ERP_INBOUND_CONTACTS, REGISTRATION_REGISTRATIONS, USERS_USERS
+from contracts.users import v1 as users
+from erp_sync.adapters.inbound.kafka import exchange_consumer_specs, verification_consumer_specs
+from erp_sync.adapters.outbound.due import SCHEMA as DUE_SCHEMA
+from erp_sync.adapters.outbound.due import DueItems
+from erp_sync.adapters.outbound.read_model import SCHEMA as EXCHANGES_SCHEMA
+from erp_sync.adapters.outbound.read_model import ExchangeStates
+from erp_sync.application.exchanges import Exchanges
+from erp_sync.application.verifications import Verifications
+from erp_sync.domain.model import ContactExchange, RetryPolicy
+from tests.integration.erp_sync.test_replay_index import indexed
+from tests.service.erp_sync.test_erp_exchange import registration, user_created
+from tests.service.registration.wire import Inbox, published
+from tests.support.erasure import found_in_tables, holds_any
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+EVENT_STORE = {"exchanges_events"}
+"""Plain until sealing (ADR 0035 decision 1): what it holds is the upcasting runbook's, not the erasure's."""
+
+
+@dataclass
+class ErpSyncOnPostgres:
+    dsn: str
+    exchanges: Exchanges
+    inbox: Inbox
+    states: ExchangeStates
+    due: DueItems
+    position: int = 0
+    delivered: int = 0
+
+    async def deliver(self, topic, key: str, message, producer: str = "test") -> None:
+        self.delivered += 1
+        await self.inbox.deliver(published(topic, key, message, self.delivered, producer))
+
+    async def project(self) -> None:
+        """What the projections' follower would do: the log since the last call, through both projections."""
+        batch = self.exchanges.notifications(self.position, 10_000)
+        for projection in (self.states, self.due):
+            await projection.apply(batch)
+        if batch:
+            self.position = batch[-1][0].id
+
+    def replayed_states(self, user_id: UUID) -> list[str]:
+        """The stored state of every event of the person's exchange a replay would read (from the beginning)."""
+        pages = self.exchanges.replay_index.page(T0 - timedelta(days=365), None, 0, 10_000)
+        xid = ContactExchange.create_id(user_id)
+        return [n.state.decode("utf-8", errors="replace") for n in pages if n.originator_id == xid]
+
+
+@pytest.fixture
+async def erp_sync(database) -> AsyncIterator[ErpSyncOnPostgres]:
+    dsn = await database("erp-sync")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(EXCHANGES_SCHEMA)
+        await conn.execute(DUE_SCHEMA)
+    finally:
+        await conn.close()
+    exchanges = indexed(dsn)
+    specs = [*exchange_consumer_specs(exchanges), *verification_consumer_specs(Verifications(exchanges))]
+    policy = RetryPolicy()
+    states = ExchangeStates(dsn, relay_name="erp-sync:Exchanges")
+    due = DueItems(dsn, deliveries=policy, verifications=policy)
+    yield ErpSyncOnPostgres(dsn, exchanges, Inbox(exchanges, "erp-sync", specs), states, due)
+    await states.close()
+    await due.close()
+    exchanges.close()
+
+
+def markers() -> dict[str, str]:
+    tag = uuid4().hex[:10]
+    return {"email": f"erika-{tag}@example.com", "first_name": f"Erika{tag}", "last_name": f"Muster{tag}"}
+
+
+async def known_contact(erp_sync: ErpSyncOnPostgres, person: dict[str, str]) -> tuple[UUID, UUID]:
+    """A user of a registered company, told to the ERP, renamed, its contact recorded as the ERP keeps it."""
+    company = uuid4()
+    await erp_sync.deliver(REGISTRATION_REGISTRATIONS, "10001", registration(company))
+    created = user_created(company, **person)
+    user_id = created.user_id
+    await erp_sync.deliver(USERS_USERS, str(company), created)
+    renamed = users.UserRenamed(user_id=user_id, company_id=company, first_name=person["first_name"], last_name="Neu")
+    await erp_sync.deliver(USERS_USERS, str(company), renamed)
+    in_erp = erp.ErpContactChanged(
+        idempotency_key="erp-contact/C-7/1", customer_number="10001", contact_id="C-7", user_id=user_id,
+        in_reply_to=None, phone="+49 711 4711", changed_at=T0, **person,
+    )  # fmt: skip
+    await erp_sync.deliver(ERP_INBOUND_CONTACTS, "10001", in_erp, producer="erp")
+    await erp_sync.deliver(USERS_USERS, str(company), users.UserDeactivated(user_id=user_id, company_id=company))
+    return user_id, company
+
+
+def erased(user_id: UUID, company_id: UUID) -> users.UserErased:
+    return users.UserErased(user_id=user_id, company_id=company_id, erased_at=T0 + timedelta(days=1))
+
+
+async def test_after_the_erasure_no_table_but_the_event_store_holds_the_person(erp_sync):
+    person = markers()
+    values = list(person.values())
+    user_id, company = await known_contact(erp_sync, person)
+    await erp_sync.project()
+
+    await erp_sync.deliver(USERS_USERS, str(company), erased(user_id, company))
+    await erp_sync.project()
+
+    assert await found_in_tables(erp_sync.dsn, values, skip=EVENT_STORE) == []
+    row = (await erp_sync.states.row(ContactExchange.create_id(user_id)))[0]
+    assert row is not None and row["idempotency_key"] == f"contact/{user_id}/4"
+    assert row["detail"] == "erasure requested" and row["status"] == "requested"
+
+
+async def test_a_replay_reads_the_erasure_request_and_no_longer_what_the_erp_was_told_before(erp_sync):
+    person = markers()
+    values = list(person.values())
+    user_id, company = await known_contact(erp_sync, person)
+    before = erp_sync.replayed_states(user_id)
+    assert len(before) == 3 and all(holds_any(state, values) for state in before)  # created, changed, deactivated
+
+    await erp_sync.deliver(USERS_USERS, str(company), erased(user_id, company))
+
+    (after,) = erp_sync.replayed_states(user_id)
+    assert "C-7" in after  # the erasure request names the ERP's contact id
+    assert holds_any(after, values) == []
+
+
+async def test_a_redelivered_erasure_stores_nothing_and_the_erps_answer_settles_it(erp_sync):
+    user_id, company = await known_contact(erp_sync, markers())
+    await erp_sync.deliver(USERS_USERS, str(company), erased(user_id, company))
+    stored = erp_sync.exchanges.max_notification_id()
+
+    await erp_sync.deliver(USERS_USERS, str(company), erased(user_id, company))  # a copy (a new offset)
+    assert erp_sync.exchanges.max_notification_id() == stored
+
+    answer = erp.ContactErased(
+        idempotency_key="erp-contact-erasure/C-7", customer_number="10001", contact_id="C-7", user_id=user_id,
+        in_reply_to=f"contact/{user_id}/4", erased_at=T0 + timedelta(days=1, seconds=3),
+    )  # fmt: skip
+    await erp_sync.deliver(ERP_INBOUND_CONTACTS, "10001", answer, producer="erp")
+    await erp_sync.project()
+    row = (await erp_sync.states.row(ContactExchange.create_id(user_id)))[0]
+    assert row is not None and (row["status"], row["outcome"]) == ("acknowledged", "erased")
+    conn = await asyncpg.connect(erp_sync.dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM erp_sync_due WHERE exchange_id = $1", row["exchange_id"]) == 0
+    finally:
+        await conn.close()
