@@ -1,8 +1,8 @@
 """erp-sync's erasure on PostgreSQL (ADR 0035): after ``UserErased`` went through the real idempotent consumer (in
 its transaction, with its tracking record), no table of erp-sync's database but the event store holds the person's
 marker values — plain, URL-encoded or base64 — with the read model and the due projection projected; what a replay
-reads through the replay index holds them no more (before the erasure it did: the ERP was told them); and a
-redelivery of ``UserErased`` stores nothing."""
+reads through the replay index holds them no more (before the erasure it did: the ERP was told them), also when
+the index is first filled after the erasure; and a redelivery of ``UserErased`` stores nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from eventsourcing.utils import get_topic
 
 from contracts.erp import v1 as erp
 from contracts.topics import ERP_INBOUND_CONTACTS, REGISTRATION_REGISTRATIONS, USERS_USERS
@@ -22,10 +23,12 @@ from erp_sync.adapters.outbound.due import SCHEMA as DUE_SCHEMA
 from erp_sync.adapters.outbound.due import DueItems
 from erp_sync.adapters.outbound.read_model import SCHEMA as EXCHANGES_SCHEMA
 from erp_sync.adapters.outbound.read_model import ExchangeStates
+from erp_sync.application.contacts import Contacts
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.verifications import Verifications
 from erp_sync.domain.model import ContactExchange, RetryPolicy
 from tests.integration.erp_sync.test_replay_index import indexed
+from tests.integration.test_exactly_once import es_env
 from tests.service.erp_sync.test_erp_exchange import registration, user_created
 from tests.service.registration.wire import Inbox, published
 from tests.support.erasure import found_in_tables, holds_any
@@ -163,3 +166,35 @@ async def test_a_redelivered_erasure_stores_nothing_and_the_erps_answer_settles_
         assert await conn.fetchval("SELECT count(*) FROM erp_sync_due WHERE exchange_id = $1", row["exchange_id"]) == 0
     finally:
         await conn.close()
+
+
+async def test_the_first_replays_backfill_indexes_none_of_an_erased_persons_earlier_messages(database):
+    dsn = await database("erp-sync")
+    person = markers()
+    user_id, company = uuid4(), uuid4()
+    before_the_index = Exchanges(env=es_env(dsn))  # the first version: no replay index
+    contacts = Contacts(before_the_index)
+    before_the_index.save(*contacts.user_created(
+        user_id, company, person["email"], person["first_name"], person["last_name"], "de", active=True,
+        is_main_contact=False, erp_contact_id=None, at=T0,
+    ))  # fmt: skip
+    kept = uuid4()  # another person: indexed by the backfill
+    before_the_index.save(*contacts.user_created(
+        kept, company, "kept@example.com", "Kim", "Kept", "de", active=True, is_main_contact=False,
+        erp_contact_id=None, at=T0,
+    ))  # fmt: skip
+    before_the_index.close()
+
+    exchanges = indexed(dsn)
+    try:
+        exchanges.save(*Contacts(exchanges).user_erased(user_id, company, T0 + timedelta(days=1)))
+        assert exchanges.replay_index.backfill(exchanges.mapper) == 1
+
+        since = T0 - timedelta(days=365)
+        replayed = [(n.originator_id, n.topic) for n in exchanges.replay_index.page(since, None, 0, 100)]
+        assert replayed == [
+            (ContactExchange.create_id(kept), get_topic(ContactExchange.Created)),
+            (ContactExchange.create_id(user_id), get_topic(ContactExchange.Erased)),
+        ]
+    finally:
+        exchanges.close()

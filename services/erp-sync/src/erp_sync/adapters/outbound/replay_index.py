@@ -26,6 +26,7 @@ from psycopg.sql import SQL, Identifier
 
 from erp_sync.adapters.outbound import price_index
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, REPLAYED, IndexEntry, replay_entries
+from erp_sync.domain.model import ContactExchange
 from kc_runtime.eventstore import WithEventsRecorder
 from kc_runtime.schema import Tables
 
@@ -119,8 +120,18 @@ class PostgresReplayIndex:
                 for row in curs.fetchall()
             ]
 
+    def _erased_exchanges(self) -> set[UUID]:
+        """The contact exchanges with an erasure (ADR 0035) anywhere in the log."""
+        statement = SQL("SELECT DISTINCT originator_id FROM {schema}.{table} WHERE topic = %s").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.recorder.events_table_name)
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [get_topic(ContactExchange.Erased)])
+            return {row["originator_id"] for row in curs.fetchall()}
+
     def backfill(self, mapper: Mapper[UUID], batch_size: int = 1000) -> int:
-        """Index the notifications below the first one the recorder indexed (all of them, if none was)."""
+        """Index the notifications below the first one the recorder indexed (all of them, if none was) — but an
+        erased person's messages before their erasure."""
         with self.datastore.get_connection() as conn:
             done = conn.execute(b"SELECT below FROM erp_sync_replay_index_state WHERE name = 'backfill'").fetchone()
             if done is not None:
@@ -129,6 +140,7 @@ class PostgresReplayIndex:
         recorder = self.recorder
         below = first["n"] if first and first["n"] is not None else (recorder.max_notification_id() or 0) + 1
         topics = [get_topic(cls) for cls in REPLAYED]
+        erased = self._erased_exchanges()
         position, added = 0, 0
         while position < below - 1:
             notifications = recorder.select_notifications(
@@ -137,7 +149,9 @@ class PostgresReplayIndex:
             if not notifications:
                 break
             events = [mapper.to_domain_event(n) for n in notifications]
-            rows = _rows(replay_entries(events), [n.id for n in notifications])
+            # an erased person's earlier messages are not indexed (ADR 0035): as the erasure removed later entries
+            entries = [e for e in replay_entries(events) if e.forgets or e.originator_id not in erased]
+            rows = _rows(entries, [n.id for n in notifications])
             with self.datastore.transaction(commit=True) as curs:
                 curs.executemany(INSERT, rows)
             added += len(rows)
