@@ -166,7 +166,7 @@ async def test_the_internal_endpoint_hands_out_the_key_only_with_the_service_tok
 async def test_without_a_token_outside_development_the_internal_api_is_off():
     settings = UsersSettings(
         database_url="memory://", process_roles=["api"], log_format="console", profile="production",
-        ops_token="an-operator-token-for-this-test",
+        ops_token="an-operator-token-for-this-test", index_secret="an-index-secret-of-at-least-32-bytes",
     )  # fmt: skip
     app = create_app(settings, verify_token=verify)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://users") as client:

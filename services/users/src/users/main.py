@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from kc_runtime.auth import Caller, TokenVerifier
+from kc_runtime.blind_index import index_secret
 from kc_runtime.published import Publication, answer_when_published
 from kc_runtime.schema import Tables
 from kc_runtime.serve import serve
@@ -44,10 +45,16 @@ def build_directory(settings: UsersSettings, *, catch_up: bool = True) -> Direct
     memory (``memory://``) with the in-memory read model. ``catch_up=False``: the caller catches the read model
     up later (the service does it at start, after the runtime checked that its tables exist)."""
     env = settings.eventsourcing_env()
+    secret = index_secret(settings)  # no start without it outside the development profile (ADR 0035)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
-        return Directory(env=env)
+        return Directory(env=env, index_secret=secret)
     env["PROCESS_RECORDER_TOPIC"] = f"{ProjectingRecorder.__module__}:{ProjectingRecorder.__qualname__}"
-    directory = Directory(env=env, read_model_factory=PostgresReadModel, person_keys_factory=PostgresPersonKeys)
+    directory = Directory(
+        env=env,
+        read_model_factory=PostgresReadModel,
+        person_keys_factory=PostgresPersonKeys,
+        index_secret=secret,
+    )
     if catch_up:
         catch_up_read_model(directory)
     return directory

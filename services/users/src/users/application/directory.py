@@ -16,6 +16,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
+from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.sealing import new_key
 from kc_runtime.transcoding import dataclass_transcoding
@@ -151,8 +152,12 @@ class Directory(ServiceApplication):
         env: dict[str, str] | None = None,
         read_model_factory: Callable[[Any], ReadModel] | None = None,
         person_keys_factory: Callable[[Any], PersonKeys] | None = None,
+        index_secret: bytes | None = None,
     ) -> None:
+        """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
+        development secret, for tests and the local stack)."""
         super().__init__(env=env)
+        self._email_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, KeyClaim.EMAIL_INDEX)
         self.read_model: ReadModel = read_model_factory(self.recorder) if read_model_factory else InMemoryReadModel()
         self.person_keys: PersonKeys = (
             person_keys_factory(self.recorder) if person_keys_factory else InMemoryPersonKeys()
@@ -263,8 +268,8 @@ class Directory(ServiceApplication):
             by=actor.user_id,
         )
         actor.may(Action.CREATE_USER, granted=user.permissions)
-        claim = self._claim_email(user.email, user.id)
-        self._save_with_email(user.email, user.id, user, claim)
+        claims = self._claim_email(user.email, user.id)
+        self._save_with_email(user.email, user.id, user, *claims)
         return user_row(user)
 
     def rename_user(
@@ -283,11 +288,8 @@ class Directory(ServiceApplication):
         email = clean_email(email)
         aggregates: list[Any] = [user]
         if email_key(email) != email_key(user.email):
-            aggregates.append(self._claim_email(email, user.id))
-            old = self.find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
-            if old is not None:
-                old.release(user.id)
-                aggregates.append(old)
+            aggregates.extend(self._claim_email(email, user.id))
+            aggregates.extend(self._release_email(user.email, user.id))
         user.change_email(email, by=actor.user_id)
         self._save_with_email(email, user.id, *aggregates)
         return user_row(user)
@@ -355,12 +357,7 @@ class Directory(ServiceApplication):
         actor.may(Action.ERASE_USER, _target(user))
         user.erase(at=datetime.now(UTC), by=actor.user_id)
         if user.pending_events:
-            aggregates: list[Any] = [user]
-            claim = self.find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
-            if claim is not None:
-                claim.release(user.id)
-                aggregates.append(claim)
-            self.save(*aggregates)
+            self.save(user, *self._release_email(user.email, user.id))
         return self._user_row(actor, user.id)
 
     # ---- keys (ADR 0035) --------------------------------------------------------------------------------
@@ -554,10 +551,10 @@ class Directory(ServiceApplication):
             by=actor.user_id,
         )
         actor.may(Action.TAKE_OVER_ERP_CONTACT, granted=user.permissions)
-        claim = self._claim_email(user.email, user.id)
+        claims = self._claim_email(user.email, user.id)
         company.record_take_over(erp_contact_id, user.id, by=actor.user_id)
         try:
-            self._save_with_email(user.email, user.id, user, claim, company)
+            self._save_with_email(user.email, user.id, user, *claims, company)
         except IntegrityError:
             # Taken over concurrently by the same request repeated? Then answer as the repetition would.
             again = self._company(actor.company_id).taken_over_by(erp_contact_id)
@@ -610,7 +607,7 @@ class Directory(ServiceApplication):
             created_at=datetime.now(UTC),
             by=None,
         )
-        claim = self._claim_email(user.email, user.id)
+        claims = self._claim_email(user.email, user.id)
         company = Company(
             company_id=company_id,
             customer_number=customer_number,
@@ -627,7 +624,7 @@ class Directory(ServiceApplication):
             inbox = ErpInbox(company_id=company_id, delivered=True)
         else:
             inbox.deliver_to(company)
-        return [company, user, claim, inbox]
+        return [company, user, *claims, inbox]
 
     # ---- from erp-sync: what the ERP keeps about the company --------------------------------------------
 
@@ -730,11 +727,46 @@ class Directory(ServiceApplication):
         claim.claim(owner_id)
         return claim
 
-    def _claim_email(self, email: str, owner_id: UUID) -> KeyClaim:
+    def email_claim_ids(self, email: str) -> tuple[UUID, UUID]:
+        """The ids of an address's claim: its blind index (ADR 0035 decision 4), then its legacy ``uuid5`` id
+        (claimed before the blind index; read only while the address has no blind claim)."""
+        key = email_key(email)
+        return self._email_index.id(key), KeyClaim.create_id(key)
+
+    def email_claim(self, email: str) -> KeyClaim | None:
+        """The address's claim: its blind claim if stored, else the one under its legacy id (None: neither)."""
+        index_id, legacy_id = self.email_claim_ids(email)
+        return self.find(index_id, KeyClaim) or self.find(legacy_id, KeyClaim)
+
+    def _claim_email(self, email: str, owner_id: UUID) -> list[KeyClaim]:
+        """The claims to save for ``owner_id`` to hold the address, in its blind index. A claim under the
+        address's legacy id moves there: released in the same save (from then on the blind claim alone decides;
+        a concurrent claim collides on either). Raises :class:`EmailTaken` when another user holds it."""
+        index_id, legacy_id = self.email_claim_ids(email)
         try:
-            return self._claim(email_key(email), owner_id)
+            claim = self.find(index_id, KeyClaim)
+            if claim is not None:
+                claim.claim(owner_id)
+                return [claim]
+            legacy = self.find(legacy_id, KeyClaim)
+            if legacy is None or legacy.owner_id is None:
+                return [KeyClaim.blind(index_id, owner_id)]
+            legacy.claim(owner_id)  # refuses another holder
+            legacy.release(owner_id)
+            return [KeyClaim.blind(index_id, owner_id), legacy]
         except KeyTaken:
             raise EmailTaken(f"The e-mail address {email} belongs to another user already.") from None
+
+    def _release_email(self, email: str, owner_id: UUID) -> list[KeyClaim]:
+        """The address is no longer ``owner_id``'s: released wherever its claim names them (blind or, not moved
+        yet, legacy)."""
+        released = []
+        for claim_id in self.email_claim_ids(email):
+            claim = self.find(claim_id, KeyClaim)
+            if claim is not None and claim.owner_id == owner_id:
+                claim.release(owner_id)
+                released.append(claim)
+        return released
 
     def _claim_role_name(self, company_id: UUID, name: str, owner_id: UUID) -> KeyClaim:
         try:
@@ -747,7 +779,7 @@ class Directory(ServiceApplication):
         try:
             self.save(*aggregates)
         except IntegrityError:
-            claim = self.find(KeyClaim.create_id(email_key(email)), KeyClaim)
+            claim = self.email_claim(email)
             if claim is not None and claim.owner_id not in (None, owner_id):
                 raise EmailTaken(f"The e-mail address {email} belongs to another user already.") from None
             raise

@@ -17,7 +17,7 @@ from kc_runtime.tokens import TokenIssuer
 from users.application.read_model import user_row
 from users.domain.email_change import EmailChange
 from users.domain.errors import EmailTaken, Invalid, MissingPermission, NotFound
-from users.domain.model import KeyClaim, User, clean_email, email_key
+from users.domain.model import User, clean_email, email_key
 
 if TYPE_CHECKING:
     from users.application.directory import Actor, Directory
@@ -72,11 +72,8 @@ def confirm(directory: Directory, change_id: UUID, token: str) -> UserRow:
     change.confirm(token, current_email=user.email, now=datetime.now(UTC))
     aggregates: list[Any] = [change, user]
     if email_key(change.email) != email_key(user.email):
-        aggregates.append(directory._claim_email(change.email, user.id))
-        old = directory.find(KeyClaim.create_id(email_key(user.email)), KeyClaim)
-        if old is not None:
-            old.release(user.id)
-            aggregates.append(old)
+        aggregates.extend(directory._claim_email(change.email, user.id))
+        aggregates.extend(directory._release_email(user.email, user.id))
     user.change_email(change.email, by=change.by)
     directory._save_with_email(change.email, user.id, *aggregates)
     return user_row(user)
@@ -87,6 +84,6 @@ def pending(directory: Directory, change_id: UUID) -> EmailChange | None:
 
 
 def _check_free(directory: Directory, email: str, user_id: UUID) -> None:
-    claim = directory.find(KeyClaim.create_id(email_key(email)), KeyClaim)
+    claim = directory.email_claim(email)
     if claim is not None and claim.owner_id not in (None, user_id):
         raise EmailTaken(f"The e-mail address {email} belongs to another user already.")

@@ -813,11 +813,26 @@ def role_name_key(company_id: UUID, name: str) -> str:
 
 class KeyClaim(Aggregate):
     """Who holds a unique key. Its id derives from the key, so two first claims collide in the event store;
-    a released key is claimed again with a new version of the same aggregate (which collides just as well)."""
+    a released key is claimed again with a new version of the same aggregate (which collides just as well).
+
+    An e-mail address's claim is a blind index (ADR 0035 decision 4): its id is a keyed hash of :func:`email_key`
+    in :data:`EMAIL_INDEX`, which the application computes under the service's secret, so the id of a guessed
+    address cannot be computed from the event store alone, and the claim keeps no address (:meth:`blind`). An
+    address claimed before kept its ``uuid5`` id (:meth:`create_id`): read while the address has no blind claim
+    yet, released when its claim moves there. Role names and sign-ins (not e-mail addresses) keep ``uuid5`` ids."""
+
+    EMAIL_INDEX = "users/email"
+    """the blind index's namespace, and the key a blind claim records instead of the address"""
 
     @staticmethod
     def create_id(key: str) -> UUID:
         return uuid5(_CLAIMS, key)
+
+    @classmethod
+    def blind(cls, index_id: UUID, owner_id: UUID) -> KeyClaim:
+        """The e-mail address whose blind index id is ``index_id`` belongs to ``owner_id`` (the address itself is
+        not stored)."""
+        return cls._create(cls.Claimed, id=index_id, key=cls.EMAIL_INDEX, owner_id=owner_id)
 
     class Claimed(Aggregate.Created):
         key: str
