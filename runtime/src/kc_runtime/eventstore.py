@@ -40,6 +40,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from kc_runtime import context
+from kc_runtime.sealing import KeyRing
 from kc_runtime.settings import POSTGRES_PARAMS
 from kc_runtime.units import Units
 
@@ -64,9 +65,16 @@ class MetadataMapper(Mapper[UUID]):
     The metadata is removed again when an event is reconstructed, so aggregates never see it.
     """
 
+    keys: KeyRing | None = None
+    """The persons' keys (ADR 0035): with them, the fields an event class declares personal (``personal_data``,
+    :class:`kc_runtime.sealing.Personal`) are stored sealed and opened when read. None: stored as they are."""
+
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         topic = get_topic(domain_event.__class__)
         event_state = dict(vars(domain_event))
+        personal = getattr(type(domain_event), "personal_data", None)
+        if personal is not None and self.keys is not None:
+            personal.seal(self.keys, event_state)  # a copy: the event in memory keeps its plain values
         originator_id = event_state.pop("originator_id")
         originator_version = event_state.pop("originator_version")
         class_version = getattr(type(domain_event), "class_version", 1)
@@ -93,6 +101,9 @@ class MetadataMapper(Mapper[UUID]):
     def to_domain_event_with_meta(self, stored_event: StoredEvent) -> tuple[Any, dict[str, str]]:
         event = super().to_domain_event(stored_event)
         meta = vars(event).pop(META_KEY, None) or {}
+        personal = getattr(type(event), "personal_data", None)
+        if personal is not None and self.keys is not None:
+            personal.open(self.keys, vars(event))
         return event, meta
 
 
@@ -277,7 +288,13 @@ class ServiceApplication(Application[UUID]):
     _kc_decoded_log: Any = None
     """The log as this process's followers read it (:class:`kc_runtime.follower.DecodedLog`), made on first use."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    person_keys: KeyRing | None = None
+    """The persons' keys its event store seals personal fields with (ADR 0035; set before the application is made,
+    by the constructor's ``person_keys``). None: personal fields are stored as they are."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, person_keys: KeyRing | None = None) -> None:
+        if person_keys is not None:
+            self.person_keys = person_keys  # before the library's constructor makes the mapper
         super().__init__(env)
         self._group_commit = GroupCommit(super().save)
         self.units = Units()
@@ -336,11 +353,13 @@ class ServiceApplication(Application[UUID]):
         return recordings
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return MetadataMapper(
+        mapper = MetadataMapper(
             transcoder=self.construct_transcoder(),
             cipher=self.factory.cipher(),
             compressor=self.factory.compressor(),
         )
+        mapper.keys = self.person_keys
+        return mapper
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()

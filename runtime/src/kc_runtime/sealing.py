@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -154,9 +155,51 @@ class KeyRing:
         return unseal(key, place, value)
 
 
+@dataclass(frozen=True)
+class Personal:
+    """The fields of an event class that hold a person's personal data (ADR 0035), declared on the class as
+    ``personal_data: ClassVar[Personal] = Personal("users/user", ("email", "first_name"))``.
+
+    When a service's event store has a :class:`KeyRing` (``ServiceApplication.person_keys``), these fields are stored
+    sealed with the key of the person that the ``owner`` field names (the aggregate's own id by default), for the
+    place ``<place>/<field>``, and opened again when the event is read — to ``None`` once the person is erased.
+    ``place`` is a stable name, not the class's topic, so a moved or renamed class still opens what it stored."""
+
+    place: str
+    fields: tuple[str, ...]
+    owner: str = "originator_id"
+
+    def seal(self, ring: KeyRing, state: dict[str, Any]) -> None:
+        """Seal this spec's fields of an event's ``state`` in place (text only: ``None`` and empty values stay as
+        they are; a text that merely looks sealed — typed by someone — is sealed like any other). A person without a
+        key (erased) keeps nothing: the field becomes ``None``. A value whose owner field names nobody stays plain
+        (it is no one's personal data)."""
+        owner = state.get(self.owner)
+        if not isinstance(owner, UUID):
+            return
+        key: bytes | None = None
+        asked = False
+        for name in self.fields:
+            value = state.get(name)
+            if not isinstance(value, str) or not value:
+                continue
+            if not asked:
+                key, asked = ring.key(owner), True
+            state[name] = None if key is None else seal(key, owner, f"{self.place}/{name}", value)
+
+    def open(self, ring: KeyRing, state: dict[str, Any]) -> None:
+        """Open this spec's sealed fields of an event's ``state`` in place (``None`` once the person is erased;
+        plain values stored before sealing stay as they are). :class:`Unreadable` for a value that was altered."""
+        for name in self.fields:
+            value = state.get(name)
+            if isinstance(value, str) and value.startswith(VERSION + ":"):
+                state[name] = ring.reveal(f"{self.place}/{name}", value)
+
+
 __all__ = [
     "KeyFetch",
     "KeyRing",
+    "Personal",
     "Sealed",
     "Unreadable",
     "is_sealed",

@@ -1,0 +1,162 @@
+"""Personal fields of events stored sealed with their person's key and opened when read (ADR 0035): what an event
+store holds after an erasure is ciphertext under a key that no longer exists."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+
+from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.sealing import KeyRing, Personal, Unreadable, is_sealed, new_key
+
+MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+class Person(Aggregate):
+    class Created(Aggregate.Created):
+        personal_data: ClassVar[Personal] = Personal("test/person", ("email", "name"))
+        email: str
+        name: str
+        team: str
+
+    @event(Created)
+    def __init__(self, email: str, name: str, team: str) -> None:
+        self.email = email
+        self.name: str | None = name
+        self.team = team
+        self.notes: list[str | None] = []
+
+    class Noted(Aggregate.Event):
+        personal_data: ClassVar[Personal] = Personal("test/note", ("text",), owner="author_id")
+        author_id: UUID | None
+        text: str | None
+
+    @event(Noted)
+    def note(self, author_id: UUID | None, text: str | None) -> None:
+        self.notes.append(text)
+
+
+class Keys:
+    """users' side: who has which key (None: erased)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[UUID, bytes | None] = {}
+        self.asked = 0
+
+    def fetch(self, person: UUID) -> bytes | None:
+        self.asked += 1
+        return self.keys.get(person)
+
+
+def stored_states(app: ServiceApplication, aggregate_id: UUID) -> list[bytes]:
+    return [e.state for e in app.recorder.select_events(aggregate_id)]
+
+
+def made(keys: Keys, **kwargs: Any) -> tuple[ServiceApplication, Person]:
+    app = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    person = Person(**kwargs)
+    keys.keys[person.id] = new_key()
+    return app, person
+
+
+def test_personal_fields_are_stored_sealed_and_read_plain() -> None:
+    keys = Keys()
+    app, person = made(keys, email="erika.marker@example.com", name="Erika Marker", team="Purchasing")
+    app.save(person)
+    (state,) = stored_states(app, person.id)
+    assert b"erika.marker" not in state and b"Erika Marker" not in state
+    assert b"Purchasing" in state  # what is not declared personal stays as it is
+    assert person.email == "erika.marker@example.com"  # the aggregate in memory keeps its plain values
+    loaded = app.repository.get(person.id)
+    assert (loaded.email, loaded.name, loaded.team) == ("erika.marker@example.com", "Erika Marker", "Purchasing")
+
+
+def test_a_comment_is_sealed_with_its_authors_key_and_a_value_of_nobody_stays_plain() -> None:
+    keys = Keys()
+    app, person = made(keys, email="a@example.com", name="A", team="T")
+    author = uuid4()
+    keys.keys[author] = new_key()
+    person.note(author, "the author's marker words")
+    person.note(None, "a note by nobody")
+    app.save(person)
+    states = stored_states(app, person.id)
+    assert b"marker words" not in states[1] and b"a note by nobody" in states[2]
+    assert app.repository.get(person.id).notes == ["the author's marker words", "a note by nobody"]
+    keys.keys[author] = None  # the author is erased, the person is not
+    fresh = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    fresh.recorder = app.recorder  # the same store, read by a process that never had the author's key
+    fresh.repository.event_store.recorder = app.recorder
+    assert fresh.repository.get(person.id).notes == [None, "a note by nobody"]
+
+
+def test_an_erased_persons_values_read_as_none_and_their_events_still_load() -> None:
+    keys = Keys()
+    ring = KeyRing(keys.fetch)
+    app = ServiceApplication(env=MEMORY, person_keys=ring)
+    person = Person(email="gone@example.com", name="Gone Person", team="Sales")
+    keys.keys[person.id] = new_key()
+    app.save(person)
+    keys.keys[person.id] = None  # users destroyed the key
+    ring.forget(person.id)  # on UserErased
+    loaded = app.repository.get(person.id)
+    assert (loaded.email, loaded.name, loaded.team) == (None, None, "Sales")
+    (state,) = stored_states(app, person.id)
+    assert b"gone@example.com" not in state
+
+
+def test_a_person_without_a_key_gets_nothing_stored() -> None:
+    keys = Keys()
+    app = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    person = Person(email="late@example.com", name="Late", team="T")  # erased (no key) before this was saved
+    app.save(person)
+    (state,) = stored_states(app, person.id)
+    assert b"late@example.com" not in state and b"Late" not in state
+    assert app.repository.get(person.id).email is None
+
+
+def test_values_stored_before_sealing_read_as_they_are() -> None:
+    keys = Keys()
+    plain = ServiceApplication(env=MEMORY)  # no key ring: as before this release
+    person = Person(email="old@example.com", name="Old", team="T")
+    plain.save(person)
+    (state,) = stored_states(plain, person.id)
+    assert b"old@example.com" in state
+    sealing = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    sealing.recorder = plain.recorder
+    sealing.repository.event_store.recorder = plain.recorder
+    assert sealing.repository.get(person.id).email == "old@example.com"
+
+
+def test_a_text_that_looks_sealed_is_sealed_like_any_other_and_reads_back_as_typed() -> None:
+    keys = Keys()
+    app, victim = made(keys, email="v@example.com", name="Victim", team="T")
+    app.save(victim)
+    (victims,) = stored_states(app, victim.id)
+    copied = next(v for v in victims.decode().split('"') if is_sealed(v))  # someone got hold of a sealed value
+    app2, mallory = made(keys, email="m@example.com", name=copied, team="T")
+    app2.save(mallory)
+    assert app2.repository.get(mallory.id).name == copied  # never opened as the victim's value
+
+
+def test_an_altered_sealed_value_does_not_load() -> None:
+    keys = Keys()
+    app, person = made(keys, email="x@example.com", name="X", team="T")
+    app.save(person)
+    (stored,) = app.recorder.select_events(person.id)
+    sealed = next(v for v in stored.state.decode().split('"') if is_sealed(v))
+    other = Personal("test/person", ("email",))
+    state = {"originator_id": person.id, "email": sealed.replace(sealed[-6:], "AAAAAA")}
+    with pytest.raises(Unreadable):
+        other.open(KeyRing(keys.fetch), state)
+
+
+def test_keys_are_asked_once_per_person_and_event() -> None:
+    keys = Keys()
+    app, person = made(keys, email="k@example.com", name="K", team="T")
+    app.save(person)
+    assert keys.asked == 1  # two fields, one key
+    app.repository.get(person.id)
+    assert keys.asked == 1  # the ring keeps it
