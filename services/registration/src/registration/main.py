@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from kc_runtime.blind_index import index_secret
 from kc_runtime.errors import error_response
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
@@ -50,7 +51,9 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         confirmation_ttl_s=settings.confirmation_ttl_s,
         max_confirmation_failures=settings.confirmation_max_failures,
     )
-    registrations = Registrations(env=settings.eventsourcing_env(), policy=policy, tokens=tokens)
+    registrations = Registrations(
+        env=settings.eventsourcing_env(), policy=policy, tokens=tokens, index_secret=index_secret(settings)
+    )
     runtime = ServiceRuntime(
         settings,
         app=registrations,

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
+from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
 from registration.application.tokens import TokenIssuer, hash_token
 from registration.domain.lockout import (
@@ -42,7 +43,7 @@ from registration.domain.model import (
     Registration,
     RegistrationNotFound,
 )
-from registration.domain.taken import AddressHolder, TakenAddress
+from registration.domain.taken import AddressHolder, TakenAddress, address_key
 
 log = structlog.get_logger("registration")
 
@@ -123,8 +124,12 @@ class Registrations(ServiceApplication):
         policy: RegistrationPolicy | None = None,
         tokens: TokenIssuer | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        index_secret: bytes | None = None,
     ) -> None:
+        """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
+        development secret, for tests and the local stack)."""
         super().__init__(env)
+        self._address_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, TakenAddress.INDEX)
         self.policy = policy or RegistrationPolicy()
         self.tokens = tokens or TokenIssuer(b"development-only-registration-token-secret")  # tests
         self.clock = clock
@@ -289,12 +294,8 @@ class Registrations(ServiceApplication):
         holder = self._holder(user_id)
         if holder is not None and holder.erased:
             return []
-        out: list[Any] = []
-        previous = self._taken(previous_email)
-        if previous is not None and TakenAddress.create_id(previous_email) != TakenAddress.create_id(email):
-            previous.release(user_id)
-            out.extend([previous] if previous.pending_events else [])
-        return [*out, *self._take(email, user_id), *self._hold(holder, user_id, email)]
+        released = self._release(previous_email, user_id) if address_key(previous_email) != address_key(email) else []
+        return [*released, *self._take(email, user_id), *self._hold(holder, user_id, email)]
 
     def on_user_erased(self, user_id: UUID, at: datetime) -> list[Any]:
         """users erased the person (ADR 0035): the address they hold is free again (and no longer kept in its
@@ -322,15 +323,40 @@ class Registrations(ServiceApplication):
         holder = self._holder(user_id)
         return holder is not None and holder.erased
 
+    def address_ids(self, email: str) -> tuple[UUID, UUID]:
+        """The ids of an address's index: its blind index (ADR 0035 decision 4), then its legacy ``uuid5`` id
+        (taken before the blind index; read only while the blind index of the address is not stored)."""
+        key = address_key(email)
+        return self._address_index.id(key), TakenAddress.create_id(key)
+
     def _take(self, email: str, user_id: UUID) -> list[Any]:
-        found = self._taken(email)
-        if found is None:
-            return [TakenAddress(email=email, user_id=user_id)]
-        found.take(user_id)
-        return [found] if found.pending_events else []
+        """The address is ``user_id``'s now, in its blind index. An index under the address's legacy id moves
+        there: released in the same save (from then on the blind index alone decides)."""
+        index_id, legacy_id = self.address_ids(email)
+        found = self.find(index_id, TakenAddress)
+        if found is not None:
+            found.take(user_id)
+            return [found] if found.pending_events else []
+        legacy = self.find(legacy_id, TakenAddress)
+        moved: list[Any] = []
+        if legacy is not None and legacy.user_id is not None:
+            legacy.release(legacy.user_id)
+            moved.append(legacy)
+        return [TakenAddress.claim(index_id, user_id), *moved]
+
+    def _release(self, email: str, user_id: UUID) -> list[Any]:
+        """The address is no longer ``user_id``'s: wherever its index names them (blind or, not moved yet,
+        legacy)."""
+        released = []
+        for index_id in self.address_ids(email):
+            taken = self.find(index_id, TakenAddress)
+            if taken is not None and taken.user_id == user_id:
+                taken.release(user_id)
+                released.append(taken)
+        return released
 
     def _hold(self, holder: AddressHolder | None, user_id: UUID, email: str) -> list[Any]:
-        address_id = TakenAddress.create_id(email)
+        address_id = self.address_ids(email)[0]
         if holder is None:
             return [AddressHolder.known(user_id, address_id)]
         holder.hold(address_id)
@@ -374,11 +400,9 @@ class Registrations(ServiceApplication):
         return found is not None and found.taken
 
     def _taken(self, email: str) -> TakenAddress | None:
-        try:
-            found: Any = self.repository.get(TakenAddress.create_id(email))
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, TakenAddress) else None
+        """The address's index: its blind index if stored, else the one under its legacy id (None: neither)."""
+        index_id, legacy_id = self.address_ids(email)
+        return self.find(index_id, TakenAddress) or self.find(legacy_id, TakenAddress)
 
     # ---- queries --------------------------------------------------------------------------------------
 

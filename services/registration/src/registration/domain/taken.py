@@ -27,11 +27,28 @@ def address_key(email: str) -> str:
 
 
 class TakenAddress(Aggregate):
-    """Who holds an e-mail address (case-insensitive); ``user_id`` None: free again."""
+    """Who holds an e-mail address (case-insensitive); ``user_id`` None: free again.
+
+    Its id is a keyed hash of the address (a blind index, ADR 0035 decision 4), which the application computes
+    under the service's secret (:data:`INDEX` and :func:`address_key`): the id of a guessed address cannot be
+    computed from the event store alone, and an index taken by :meth:`claim` keeps no address. An address taken
+    before kept its :meth:`create_id` (a ``uuid5`` of the address, with the address in its ``Taken`` event): read
+    while the address has no blind index yet, and released when it is taken there."""
+
+    INDEX = "registration/taken-address"
+    """the blind index's namespace"""
 
     @staticmethod
     def create_id(email: str) -> UUID:
+        """The legacy id (before the blind index), of an index made by the constructor (read only: never taken
+        again)."""
         return uuid5(_TAKEN, address_key(email))
+
+    @classmethod
+    def claim(cls, index_id: UUID, user_id: UUID) -> TakenAddress:
+        """The address whose blind index id is ``index_id`` belongs to ``user_id`` (the address itself is not
+        stored)."""
+        return cls._create(cls.Taken, id=index_id, email="", user_id=user_id)
 
     class Taken(Aggregate.Created):
         email: str
