@@ -40,7 +40,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from kc_runtime import context
-from kc_runtime.sealing import KeyRing
+from kc_runtime.sealing import KeyRing, Personal
 from kc_runtime.settings import POSTGRES_PARAMS
 from kc_runtime.units import Units
 
@@ -66,13 +66,15 @@ class MetadataMapper(Mapper[UUID]):
     """
 
     keys: KeyRing | None = None
-    """The persons' keys (ADR 0035): with them, the fields an event class declares personal (``personal_data``,
-    :class:`kc_runtime.sealing.Personal`) are stored sealed and opened when read. None: stored as they are."""
+    """The persons' keys (ADR 0035): with them, the fields the application declares personal for an event class
+    (``ServiceApplication.personal_data``, :class:`kc_runtime.sealing.Personal`) are stored sealed and opened when
+    read. None: stored as they are."""
+    personal: Mapping[type, Personal] = {}
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         topic = get_topic(domain_event.__class__)
         event_state = dict(vars(domain_event))
-        personal = getattr(type(domain_event), "personal_data", None)
+        personal = self.personal.get(type(domain_event))
         if personal is not None and self.keys is not None:
             personal.seal(self.keys, event_state)  # a copy: the event in memory keeps its plain values
         originator_id = event_state.pop("originator_id")
@@ -101,7 +103,7 @@ class MetadataMapper(Mapper[UUID]):
     def to_domain_event_with_meta(self, stored_event: StoredEvent) -> tuple[Any, dict[str, str]]:
         event = super().to_domain_event(stored_event)
         meta = vars(event).pop(META_KEY, None) or {}
-        personal = getattr(type(event), "personal_data", None)
+        personal = self.personal.get(type(event))
         if personal is not None and self.keys is not None:
             personal.open(self.keys, vars(event))
         return event, meta
@@ -288,13 +290,17 @@ class ServiceApplication(Application[UUID]):
     _kc_decoded_log: Any = None
     """The log as this process's followers read it (:class:`kc_runtime.follower.DecodedLog`), made on first use."""
 
-    person_keys: KeyRing | None = None
+    personal_data: ClassVar[Mapping[type, Personal]] = {}
+    """Which fields of which event classes hold a person's personal data (ADR 0035), declared by the application
+    (the domain knows nothing of sealing): stored sealed with that person's key when the application has a
+    :attr:`key_ring`."""
+    key_ring: KeyRing | None = None
     """The persons' keys its event store seals personal fields with (ADR 0035; set before the application is made,
-    by the constructor's ``person_keys``). None: personal fields are stored as they are."""
+    by the constructor's ``key_ring``). None: personal fields are stored as they are."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, person_keys: KeyRing | None = None) -> None:
-        if person_keys is not None:
-            self.person_keys = person_keys  # before the library's constructor makes the mapper
+    def __init__(self, env: Mapping[str, str] | None = None, key_ring: KeyRing | None = None) -> None:
+        if key_ring is not None:
+            self.key_ring = key_ring  # before the library's constructor makes the mapper
         super().__init__(env)
         self._group_commit = GroupCommit(super().save)
         self.units = Units()
@@ -358,7 +364,8 @@ class ServiceApplication(Application[UUID]):
             cipher=self.factory.cipher(),
             compressor=self.factory.compressor(),
         )
-        mapper.keys = self.person_keys
+        mapper.keys = self.key_ring
+        mapper.personal = self.personal_data
         return mapper
 
     def construct_recorder(self) -> ProcessRecorder:

@@ -135,6 +135,11 @@ class KeyRing:
             self._keys[person] = (key, now + self.ttl_s)
         return key
 
+    def give(self, person: UUID, key: bytes) -> None:
+        """A key made here (users, when it creates a person), so values can be sealed with it before it is stored."""
+        with self._lock:
+            self._keys[person] = (key, self.clock() + self.ttl_s)
+
     def forget(self, person: UUID) -> None:
         with self._lock:
             self._keys.pop(person, None)
@@ -157,10 +162,10 @@ class KeyRing:
 
 @dataclass(frozen=True)
 class Personal:
-    """The fields of an event class that hold a person's personal data (ADR 0035), declared on the class as
-    ``personal_data: ClassVar[Personal] = Personal("users/user", ("email", "first_name"))``.
+    """The fields of an event class that hold a person's personal data (ADR 0035), declared by the application
+    (``ServiceApplication.personal_data = {User.Created: Personal("users/user", ("email", "first_name"))}``).
 
-    When a service's event store has a :class:`KeyRing` (``ServiceApplication.person_keys``), these fields are stored
+    When a service's event store has a :class:`KeyRing` (``ServiceApplication.key_ring``), these fields are stored
     sealed with the key of the person that the ``owner`` field names (the aggregate's own id by default), for the
     place ``<place>/<field>``, and opened again when the event is read — to ``None`` once the person is erased.
     ``place`` is a stable name, not the class's topic, so a moved or renamed class still opens what it stored."""

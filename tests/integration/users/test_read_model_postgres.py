@@ -17,8 +17,11 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import SecretStr
 
 from kc_runtime.migrations import history, upgrade
+from kc_runtime.tokens import TokenIssuer
 from tests.service.users.conftest import World, make_world
+from tests.support.erasure import found_in_tables, holds_any
 from tests.support.users import signed_in_user, unique_email
+from users.application import email_changes
 from users.application.directory import Directory
 from users.domain.errors import EmailTaken, NotFound, PersonErased, UsersError
 from users.domain.model import Budget, ErpContact
@@ -27,6 +30,8 @@ from users.main import build_directory
 from users.settings import UsersSettings
 
 pytestmark = pytest.mark.integration
+
+TOKENS = TokenIssuer(b"test-secret-of-32-bytes-at-least!")
 
 
 @pytest.fixture
@@ -242,3 +247,33 @@ def test_an_erasure_deletes_the_key_keeps_when_and_survives_a_rebuild_of_the_rea
     assert snapshot(world) == before
     assert key_rows(dsn, user.user_id)[user.user_id][1] is None
     assert d.get_user(world.main, user.user_id).is_erased
+
+
+def test_after_an_erasure_no_table_of_users_holds_the_persons_names_or_addresses_not_even_the_event_store(
+    open_directory, dsn
+):
+    """ADR 0035: users' events hold a person's names and addresses sealed with their key — with the key destroyed,
+    the whole database (event store, read model, audit, claims) holds nothing readable of them."""
+    d = open_directory()
+    world = make_world(d)
+    first, last = f"Sealfirst{uuid4().hex[:8]}", f"Seallast{uuid4().hex[:8]}"
+    email, renamed, changed = unique_email("sealed"), f"Resealed{uuid4().hex[:8]}", unique_email("moved")
+    user = world.user(first_name=first, last_name=last, email=email)
+    d.rename_user(world.main, user.user_id, renamed, last)
+    change = email_changes.start(d, TOKENS, world.main, user.user_id, changed)
+    email_changes.confirm(d, change.id, TOKENS.token_for(user.user_id, change.token_nonce))
+    markers = [first, last, renamed, email.split("@")[0], changed.split("@")[0]]
+    assert asyncio.run(found_in_tables(dsn, markers, skip=set())) != []  # the read model holds them while active
+    with psycopg.connect(dsn) as conn:
+        events = conn.execute("SELECT state FROM directory_events").fetchall()
+    assert not any(holds_any(bytes(state).decode(), markers) for (state,) in events)  # sealed already
+    assert d.get_user(world.main, user.user_id).first_name == renamed  # and read plain
+
+    d.deactivate_user(world.main, user.user_id)
+    d.erase_user(world.main, user.user_id)
+    assert asyncio.run(found_in_tables(dsn, markers, skip=set())) == []
+
+    fresh = open_directory()  # another process: nothing cached, the events opened without the key
+    d.rebuild_read_model()
+    assert fresh.get_user(world.main, user.user_id).is_erased
+    assert asyncio.run(found_in_tables(dsn, markers, skip=set())) == []

@@ -100,3 +100,16 @@ def test_an_erasure_goes_on_the_users_topic_without_personal_data(world: World):
     assert set(body) == {"user_id", "company_id", "erased_at", "changed_by"}
     assert (body["user_id"], body["changed_by"]) == (str(gone.user_id), str(main.user_id))
     assert "Gerda" not in erased.message.model_dump_json() and gone.email not in erased.message.model_dump_json()
+
+
+def test_a_replay_after_an_erasure_carries_nothing_of_the_persons_names_and_addresses(world: World):
+    """The events hold the person's values sealed with a key that is gone (ADR 0035): read again — a replay of the
+    topic — they open as nothing, and the messages that would carry them are not made; their ids still go out."""
+    d, main = world.directory, world.main
+    gone = world.user(first_name="Verena", last_name="Vergessen")
+    d.rename_user(main, gone.user_id, "Vera", "Vergessen")
+    d.deactivate_user(main, gone.user_id)
+    d.erase_user(main, gone.user_id)
+    theirs = [o.message for o in wire(world) if getattr(o.message, "user_id", None) == gone.user_id]
+    assert [m.event_type for m in theirs] == ["UserDeactivated", "UserErased"]
+    assert not any("Verena" in m.model_dump_json() or "Vergessen" in m.model_dump_json() for m in theirs)

@@ -17,7 +17,6 @@ MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 class Person(Aggregate):
     class Created(Aggregate.Created):
-        personal_data: ClassVar[Personal] = Personal("test/person", ("email", "name"))
         email: str
         name: str
         team: str
@@ -30,13 +29,19 @@ class Person(Aggregate):
         self.notes: list[str | None] = []
 
     class Noted(Aggregate.Event):
-        personal_data: ClassVar[Personal] = Personal("test/note", ("text",), owner="author_id")
         author_id: UUID | None
         text: str | None
 
     @event(Noted)
     def note(self, author_id: UUID | None, text: str | None) -> None:
         self.notes.append(text)
+
+
+class People(ServiceApplication):
+    personal_data: ClassVar = {
+        Person.Created: Personal("test/person", ("email", "name")),
+        Person.Noted: Personal("test/note", ("text",), owner="author_id"),
+    }
 
 
 class Keys:
@@ -51,12 +56,12 @@ class Keys:
         return self.keys.get(person)
 
 
-def stored_states(app: ServiceApplication, aggregate_id: UUID) -> list[bytes]:
+def stored_states(app: People, aggregate_id: UUID) -> list[bytes]:
     return [e.state for e in app.recorder.select_events(aggregate_id)]
 
 
-def made(keys: Keys, **kwargs: Any) -> tuple[ServiceApplication, Person]:
-    app = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+def made(keys: Keys, **kwargs: Any) -> tuple[People, Person]:
+    app = People(env=MEMORY, key_ring=KeyRing(keys.fetch))
     person = Person(**kwargs)
     keys.keys[person.id] = new_key()
     return app, person
@@ -86,7 +91,7 @@ def test_a_comment_is_sealed_with_its_authors_key_and_a_value_of_nobody_stays_pl
     assert b"marker words" not in states[1] and b"a note by nobody" in states[2]
     assert app.repository.get(person.id).notes == ["the author's marker words", "a note by nobody"]
     keys.keys[author] = None  # the author is erased, the person is not
-    fresh = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    fresh = People(env=MEMORY, key_ring=KeyRing(keys.fetch))
     fresh.recorder = app.recorder  # the same store, read by a process that never had the author's key
     fresh.repository.event_store.recorder = app.recorder
     assert fresh.repository.get(person.id).notes == [None, "a note by nobody"]
@@ -95,7 +100,7 @@ def test_a_comment_is_sealed_with_its_authors_key_and_a_value_of_nobody_stays_pl
 def test_an_erased_persons_values_read_as_none_and_their_events_still_load() -> None:
     keys = Keys()
     ring = KeyRing(keys.fetch)
-    app = ServiceApplication(env=MEMORY, person_keys=ring)
+    app = People(env=MEMORY, key_ring=ring)
     person = Person(email="gone@example.com", name="Gone Person", team="Sales")
     keys.keys[person.id] = new_key()
     app.save(person)
@@ -109,7 +114,7 @@ def test_an_erased_persons_values_read_as_none_and_their_events_still_load() -> 
 
 def test_a_person_without_a_key_gets_nothing_stored() -> None:
     keys = Keys()
-    app = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    app = People(env=MEMORY, key_ring=KeyRing(keys.fetch))
     person = Person(email="late@example.com", name="Late", team="T")  # erased (no key) before this was saved
     app.save(person)
     (state,) = stored_states(app, person.id)
@@ -119,12 +124,12 @@ def test_a_person_without_a_key_gets_nothing_stored() -> None:
 
 def test_values_stored_before_sealing_read_as_they_are() -> None:
     keys = Keys()
-    plain = ServiceApplication(env=MEMORY)  # no key ring: as before this release
+    plain = People(env=MEMORY)  # no key ring: as before this release
     person = Person(email="old@example.com", name="Old", team="T")
     plain.save(person)
     (state,) = stored_states(plain, person.id)
     assert b"old@example.com" in state
-    sealing = ServiceApplication(env=MEMORY, person_keys=KeyRing(keys.fetch))
+    sealing = People(env=MEMORY, key_ring=KeyRing(keys.fetch))
     sealing.recorder = plain.recorder
     sealing.repository.event_store.recorder = plain.recorder
     assert sealing.repository.get(person.id).email == "old@example.com"

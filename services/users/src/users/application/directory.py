@@ -8,22 +8,23 @@ Permissions come from the actor's roles here, never from the token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.sealing import new_key
+from kc_runtime.sealing import KeyRing, Personal, new_key
 from kc_runtime.transcoding import dataclass_transcoding
 from users.application.identity import BoundSubjects, Identity, identify
 from users.application.person_keys import (
     PERSON_KEYS_KWARG,
     InMemoryPersonKeys,
+    KeyErased,
     PersonKey,
     PersonKeys,
     key_changes,
@@ -41,6 +42,7 @@ from users.application.read_model import (
     role_row,
     user_row,
 )
+from users.domain.email_change import EmailChange
 from users.domain.errors import (
     EmailTaken,
     Invalid,
@@ -79,6 +81,10 @@ from users.domain.permissions import (
 from users.domain.policy import Action, Target, Who, check
 
 A = TypeVar("A")
+
+KEY_TTL_S = 30.0
+"""How long users keeps a person's key in memory for its event store: another replica's erasure takes effect here
+within it (users reads its own table; the other services keep keys for 10 minutes, ADR 0035)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,16 @@ class Directory(ServiceApplication):
     """Companies, users, roles, approvers: the users service's eventsourcing application."""
 
     name = "Directory"
+    personal_data: ClassVar[Mapping[type, Personal]] = {
+        User.Created: Personal("users/user", ("email", "first_name", "last_name")),
+        User.Renamed: Personal("users/user", ("first_name", "last_name")),
+        User.EmailChanged: Personal("users/user", ("email", "previous_email")),
+        EmailChange.Requested: Personal(
+            "users/email-change", ("email", "previous_email", "first_name", "last_name"), owner="user_id"
+        ),
+    }
+    """A user's names and addresses, stored sealed with their own key (ADR 0035): once the key is destroyed, the
+    event store holds nothing readable of them."""
 
     def __init__(
         self,
@@ -156,7 +172,9 @@ class Directory(ServiceApplication):
     ) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
         development secret, for tests and the local stack)."""
-        super().__init__(env=env)
+        # The persons' keys for the event store, from users' own table (a replica's erasure reaches the others
+        # within the ring's time to live).
+        super().__init__(env=env, key_ring=KeyRing(self._key_to_seal, ttl_s=KEY_TTL_S))
         self._email_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, KeyClaim.EMAIL_INDEX)
         self.read_model: ReadModel = read_model_factory(self.recorder) if read_model_factory else InMemoryReadModel()
         self.person_keys: PersonKeys = (
@@ -180,6 +198,11 @@ class Directory(ServiceApplication):
         keys = key_changes(events)
         if keys:
             rows[PERSON_KEYS_KWARG] = keys
+            ring = self.key_ring
+            assert ring is not None
+            for change in keys:
+                if isinstance(change, PersonKey) and change.key is not None:
+                    ring.give(change.user_id, change.key)  # the new person's events are sealed with it below
         return rows
 
     def rows_recorded(self, rows: dict[str, Any], notification_ids: Sequence[int]) -> None:
@@ -187,6 +210,11 @@ class Directory(ServiceApplication):
             self.read_model.record(rows[READ_MODEL_KWARG], notification_ids)
         if PERSON_KEYS_KWARG in rows:
             self.person_keys.record(rows[PERSON_KEYS_KWARG])
+            ring = self.key_ring
+            assert ring is not None
+            for change in rows[PERSON_KEYS_KWARG]:
+                if isinstance(change, KeyErased):
+                    ring.forget(change.user_id)
 
     def catch_up_read_model(self, batch_size: int = 500) -> int:
         """Apply what the read model has not seen of the notification log (all of it after a ``clear``).
@@ -361,6 +389,14 @@ class Directory(ServiceApplication):
         return self._user_row(actor, user.id)
 
     # ---- keys (ADR 0035) --------------------------------------------------------------------------------
+
+    def _key_to_seal(self, user_id: UUID) -> bytes | None:
+        """The key the event store seals and opens a person's values with: None once erased, or for a person
+        users does not know. A user created before keys existed gets one now."""
+        try:
+            return self.person_key(user_id)
+        except (NotFound, PersonErased):
+            return None
 
     def person_key(self, user_id: UUID) -> bytes:
         """The key of a person, for the other services (the internal endpoint). Unknown → :class:`NotFound`,

@@ -55,7 +55,18 @@ class _OfCompany(Protocol):
     company_id: UUID
 
 
+def _erased(*values: object) -> bool:
+    """Whether a person's values were sealed with a key that no longer exists (ADR 0035): the event store opens
+    them as None. Their messages are not made again (a replay after the erasure): the person's ids still come with
+    their other events and with ``UserErased``."""
+    return any(v is None for v in values)
+
+
 def _user_message(event: User.Event) -> Message | None:
+    if isinstance(event, User.Created | User.Renamed | User.EmailChanged) and _erased(
+        *(getattr(event, f) for f in ("email", "first_name", "last_name", "previous_email") if hasattr(event, f))
+    ):
+        return None
     if isinstance(event, User.Created):
         return v1.UserCreated(
             **_ids(event),
@@ -184,6 +195,8 @@ def make_translator(tokens: TokenIssuer, confirm_path_template: str) -> Callable
 
     def translate_all(event: Any) -> Sequence[Outgoing]:
         if isinstance(event, EmailChange.Requested):
+            if _erased(event.email, event.previous_email, event.first_name, event.last_name):
+                return []
             token = tokens.token_for(event.user_id, event.token_nonce)
             message = v1.UserEmailChangeRequested(
                 change_id=event.originator_id,
