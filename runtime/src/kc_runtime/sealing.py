@@ -14,6 +14,7 @@ value every view shows as "an erased user". Nothing here logs or stores a key or
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import threading
 import time
@@ -178,27 +179,50 @@ class Personal:
         """Seal this spec's fields of an event's ``state`` in place (text only: ``None`` and empty values stay as
         they are; a text that merely looks sealed — typed by someone — is sealed like any other). A person without a
         key (erased) keeps nothing: the field becomes ``None``. A value whose owner field names nobody stays plain
-        (it is no one's personal data)."""
+        (it is no one's personal data). A field ``"content.comment"`` is the field ``comment`` of the value (a
+        dataclass or a dict) in ``content``, replaced by a copy."""
         owner = state.get(self.owner)
         if not isinstance(owner, UUID):
             return
         key: bytes | None = None
         asked = False
         for name in self.fields:
-            value = state.get(name)
+            value = _get(state, name)
             if not isinstance(value, str) or not value:
                 continue
             if not asked:
                 key, asked = ring.key(owner), True
-            state[name] = None if key is None else seal(key, owner, f"{self.place}/{name}", value)
+            _set(state, name, None if key is None else seal(key, owner, f"{self.place}/{name}", value))
 
     def open(self, ring: KeyRing, state: dict[str, Any]) -> None:
         """Open this spec's sealed fields of an event's ``state`` in place (``None`` once the person is erased;
         plain values stored before sealing stay as they are). :class:`Unreadable` for a value that was altered."""
         for name in self.fields:
-            value = state.get(name)
+            value = _get(state, name)
             if isinstance(value, str) and value.startswith(VERSION + ":"):
-                state[name] = ring.reveal(f"{self.place}/{name}", value)
+                _set(state, name, ring.reveal(f"{self.place}/{name}", value))
+
+
+def _get(state: dict[str, Any], name: str) -> Any:
+    head, _, leaf = name.partition(".")
+    value = state.get(head)
+    if not leaf or value is None:
+        return value
+    return value.get(leaf) if isinstance(value, dict) else getattr(value, leaf, None)
+
+
+def _set(state: dict[str, Any], name: str, value: Any) -> None:
+    head, _, leaf = name.partition(".")
+    if not leaf:
+        state[head] = value
+        return
+    inner = state[head]
+    if isinstance(inner, dict):
+        state[head] = {**inner, leaf: value}
+    elif dataclasses.is_dataclass(inner) and not isinstance(inner, type):
+        state[head] = dataclasses.replace(inner, **{leaf: value})
+    else:
+        raise TypeError(f"{name}: a personal field inside a {type(inner).__name__} (a dataclass or a dict only)")
 
 
 __all__ = [

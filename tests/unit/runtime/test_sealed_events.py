@@ -3,6 +3,7 @@ store holds after an erasure is ciphertext under a key that no longer exists."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
@@ -11,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.sealing import KeyRing, Personal, Unreadable, is_sealed, new_key
+from kc_runtime.transcoding import dataclass_transcoding
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
@@ -165,3 +167,50 @@ def test_keys_are_asked_once_per_person_and_event() -> None:
     assert keys.asked == 1  # two fields, one key
     app.repository.get(person.id)
     assert keys.asked == 1  # the ring keeps it
+
+
+@dataclass(frozen=True)
+class Content:
+    lines: int
+    comment: str | None
+
+
+class Order(Aggregate):
+    class Placed(Aggregate.Created):
+        buyer_id: UUID
+        content: Content
+        extra: dict
+
+    @event(Placed)
+    def __init__(self, buyer_id: UUID, content: Content, extra: dict) -> None:
+        self.content = content
+        self.extra = extra
+
+
+class Orders(ServiceApplication):
+    personal_data: ClassVar = {
+        Order.Placed: Personal("test/order", ("content.comment", "extra.note"), owner="buyer_id"),
+    }
+
+    def register_transcodings(self, transcoder: Any) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(dataclass_transcoding(Content))
+
+
+def test_a_field_inside_a_value_object_or_a_dict_is_sealed_and_opened() -> None:
+    keys = Keys()
+    buyer = uuid4()
+    keys.keys[buyer] = new_key()
+    ring = KeyRing(keys.fetch)
+    app = Orders(env=MEMORY, key_ring=ring)
+    order = Order(buyer, Content(3, "deliver to gate marker-7"), {"note": "call marker-8", "n": 1})
+    app.save(order)
+    (state,) = stored_states(app, order.id)
+    assert b"marker-7" not in state and b"marker-8" not in state and b'"n":1' in state.replace(b" ", b"")
+    assert order.content.comment == "deliver to gate marker-7"  # the value object in memory is not touched
+    loaded = app.repository.get(order.id)
+    assert (loaded.content, loaded.extra) == (Content(3, "deliver to gate marker-7"), {"note": "call marker-8", "n": 1})
+    keys.keys[buyer] = None
+    ring.forget(buyer)
+    gone = app.repository.get(order.id)
+    assert (gone.content, gone.extra) == (Content(3, None), {"note": None, "n": 1})
