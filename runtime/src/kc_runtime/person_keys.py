@@ -36,7 +36,7 @@ import structlog
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from kc_runtime.retrying import backoff
-from kc_runtime.sealing import KEY_BYTES, KeyRing
+from kc_runtime.sealing import KEY_BYTES, UNKNOWN, KeyRing
 from kc_runtime.settings import ServiceSettings
 
 log = structlog.get_logger("kc.person_keys")
@@ -155,8 +155,13 @@ class PersonKeyClient:
         return cls(settings.users_internal_url, users_internal_token(settings), **kwargs)
 
     def key_ring(self, ttl_s: float = 600.0) -> KeyRing:
-        """A key ring fed by this client (ADR 0035: keys kept at most 10 minutes)."""
-        return KeyRing(self.fetch, ttl_s=ttl_s)
+        """A key ring fed by this client (ADR 0035: keys kept at most 10 minutes): a person users does not know
+        answers :data:`~kc_runtime.sealing.UNKNOWN` (their values stay plain), an erased one ``None``."""
+        return KeyRing(self.fetch_for_ring, ttl_s=ttl_s)
+
+    def fetch_for_ring(self, user_id: UUID) -> bytes | None:
+        answer = self.lookup(user_id)
+        return UNKNOWN if answer.state is KeyState.UNKNOWN else answer.key
 
     def close(self) -> None:
         self._client.close()

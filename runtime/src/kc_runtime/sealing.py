@@ -111,7 +111,11 @@ def unseal(key: bytes, place: str, value: str) -> str:
 
 
 KeyFetch = Callable[[UUID], "bytes | None"]
-"""A person's key from where keys are kept; ``None``: the person was erased (or never had one)."""
+"""A person's key from where keys are kept; ``None``: the person was erased (or never had one); :data:`UNKNOWN`:
+users knows no such person (a key ring that seals keeps their values plain: no key, nobody to erase)."""
+
+UNKNOWN = b""
+"""What a :data:`KeyFetch` answers for an id users does not know as a person (test data, an ERP contact)."""
 
 
 class KeyRing:
@@ -147,8 +151,8 @@ class KeyRing:
 
     def seal(self, person: UUID, place: str, text: str) -> str:
         key = self.key(person)
-        if key is None:
-            raise Unreadable(f"person {person} has no key (erased)")
+        if not key:
+            raise Unreadable(f"person {person} has no key (erased or not known)")
         return seal(key, person, place, text)
 
     def reveal(self, place: str, value: str | None) -> str | None:
@@ -156,7 +160,7 @@ class KeyRing:
         if value is None or not is_sealed(value):
             return value
         key = self.key(person_of(value))
-        if key is None:
+        if not key:  # erased (or, for a value sealed by nobody we know, never had a key)
             return None
         return unseal(key, place, value)
 
@@ -192,6 +196,8 @@ class Personal:
                 continue
             if not asked:
                 key, asked = ring.key(owner), True
+            if key == UNKNOWN:
+                continue  # not a person users knows: nobody whose erasure would have to reach it
             _set(state, name, None if key is None else seal(key, owner, f"{self.place}/{name}", value))
 
     def open(self, ring: KeyRing, state: dict[str, Any]) -> None:
@@ -226,6 +232,7 @@ def _set(state: dict[str, Any], name: str, value: Any) -> None:
 
 
 __all__ = [
+    "UNKNOWN",
     "KeyFetch",
     "KeyRing",
     "Personal",

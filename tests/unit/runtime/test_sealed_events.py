@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 
 from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.sealing import KeyRing, Personal, Unreadable, is_sealed, new_key
+from kc_runtime.sealing import UNKNOWN, KeyRing, Personal, Unreadable, is_sealed, new_key
 from kc_runtime.transcoding import dataclass_transcoding
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -214,3 +214,19 @@ def test_a_field_inside_a_value_object_or_a_dict_is_sealed_and_opened() -> None:
     ring.forget(buyer)
     gone = app.repository.get(order.id)
     assert (gone.content, gone.extra) == (Content(3, None), {"note": None, "n": 1})
+
+
+def test_a_person_users_does_not_know_keeps_plain_values_and_an_erased_one_nothing() -> None:
+    keys = Keys()
+    app, person = made(keys, email="p@example.com", name="P", team="T")
+    stranger, erased = uuid4(), uuid4()
+    keys.keys[erased] = None
+    ring = app.key_ring
+    assert ring is not None
+    ring.fetch = lambda who: UNKNOWN if who == stranger else keys.fetch(who)
+    person.note(stranger, "words of an ERP contact")
+    person.note(erased, "words of an erased person")
+    app.save(person)
+    states = stored_states(app, person.id)
+    assert b"words of an ERP contact" in states[1] and b"erased person" not in states[2]
+    assert app.repository.get(person.id).notes == ["words of an ERP contact", None]

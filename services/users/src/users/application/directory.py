@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.sealing import KeyRing, Personal, new_key
+from kc_runtime.sealing import UNKNOWN, KeyRing, Personal, new_key
 from kc_runtime.transcoding import dataclass_transcoding
 from users.application.identity import BoundSubjects, Identity, identify
 from users.application.person_keys import (
@@ -391,12 +391,14 @@ class Directory(ServiceApplication):
     # ---- keys (ADR 0035) --------------------------------------------------------------------------------
 
     def _key_to_seal(self, user_id: UUID) -> bytes | None:
-        """The key the event store seals and opens a person's values with: None once erased, or for a person
-        users does not know. A user created before keys existed gets one now."""
+        """The key the event store seals and opens a person's values with: None once erased, ``UNKNOWN`` for an id
+        that is no user (values stay plain). A user created before keys existed gets one now."""
         try:
             return self.person_key(user_id)
-        except (NotFound, PersonErased):
+        except PersonErased:
             return None
+        except NotFound:
+            return UNKNOWN
 
     def person_key(self, user_id: UUID) -> bytes:
         """The key of a person, for the other services (the internal endpoint). Unknown → :class:`NotFound`,
