@@ -69,14 +69,15 @@ class MetadataMapper(Mapper[UUID]):
     """The persons' keys (ADR 0035): with them, the fields the application declares personal for an event class
     (``ServiceApplication.personal_data``, :class:`kc_runtime.sealing.Personal`) are stored sealed and opened when
     read. None: stored as they are."""
-    personal: Mapping[type, Personal] = {}
+    personal: Mapping[type, Personal | tuple[Personal, ...]] = {}
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         topic = get_topic(domain_event.__class__)
         event_state = dict(vars(domain_event))
         personal = self.personal.get(type(domain_event))
         if personal is not None and self.keys is not None:
-            personal.seal(self.keys, event_state)  # a copy: the event in memory keeps its plain values
+            for spec in personal if isinstance(personal, tuple) else (personal,):
+                spec.seal(self.keys, event_state)  # a copy: the event in memory keeps its plain values
         originator_id = event_state.pop("originator_id")
         originator_version = event_state.pop("originator_version")
         class_version = getattr(type(domain_event), "class_version", 1)
@@ -105,7 +106,8 @@ class MetadataMapper(Mapper[UUID]):
         meta = vars(event).pop(META_KEY, None) or {}
         personal = self.personal.get(type(event))
         if personal is not None and self.keys is not None:
-            personal.open(self.keys, vars(event))
+            for spec in personal if isinstance(personal, tuple) else (personal,):
+                spec.open(self.keys, vars(event))
         return event, meta
 
 
@@ -290,7 +292,7 @@ class ServiceApplication(Application[UUID]):
     _kc_decoded_log: Any = None
     """The log as this process's followers read it (:class:`kc_runtime.follower.DecodedLog`), made on first use."""
 
-    personal_data: ClassVar[Mapping[type, Personal]] = {}
+    personal_data: ClassVar[Mapping[type, Personal | tuple[Personal, ...]]] = {}
     """Which fields of which event classes hold a person's personal data (ADR 0035), declared by the application
     (the domain knows nothing of sealing): stored sealed with that person's key when the application has a
     :attr:`key_ring`."""

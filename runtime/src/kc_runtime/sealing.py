@@ -173,7 +173,9 @@ class Personal:
     When a service's event store has a :class:`KeyRing` (``ServiceApplication.key_ring``), these fields are stored
     sealed with the key of the person that the ``owner`` field names (the aggregate's own id by default), for the
     place ``<place>/<field>``, and opened again when the event is read — to ``None`` once the person is erased.
-    ``place`` is a stable name, not the class's topic, so a moved or renamed class still opens what it stored."""
+    ``place`` is a stable name, not the class's topic, so a moved or renamed class still opens what it stored.
+    ``owner`` and the fields may name a field of a value object or dict in the event (``"request.buyer_id"``); an
+    event whose values belong to several people declares one :class:`Personal` per person (a tuple)."""
 
     place: str
     fields: tuple[str, ...]
@@ -185,7 +187,12 @@ class Personal:
         key (erased) keeps nothing: the field becomes ``None``. A value whose owner field names nobody stays plain
         (it is no one's personal data). A field ``"content.comment"`` is the field ``comment`` of the value (a
         dataclass or a dict) in ``content``, replaced by a copy."""
-        owner = state.get(self.owner)
+        owner = _get(state, self.owner)
+        if isinstance(owner, str):  # an id inside a dict (a message kept as it was sent)
+            try:
+                owner = UUID(owner)
+            except ValueError:
+                return
         if not isinstance(owner, UUID):
             return
         key: bytes | None = None

@@ -230,3 +230,37 @@ def test_a_person_users_does_not_know_keeps_plain_values_and_an_erased_one_nothi
     states = stored_states(app, person.id)
     assert b"words of an ERP contact" in states[1] and b"erased person" not in states[2]
     assert app.repository.get(person.id).notes == ["words of an ERP contact", None]
+
+
+class Request(Aggregate):
+    class Made(Aggregate.Created):
+        request: dict
+
+    @event(Made)
+    def __init__(self, request: dict) -> None:
+        self.request = request
+
+
+class Requests(ServiceApplication):
+    personal_data: ClassVar = {
+        Request.Made: (
+            Personal("test/request/buyer", ("request.buyer_name",), owner="request.buyer_id"),
+            Personal("test/request/approver", ("request.approver_name",), owner="request.approver_id"),
+        ),
+    }
+
+
+def test_values_of_several_people_in_one_event_are_each_sealed_with_their_own_key() -> None:
+    keys = Keys()
+    buyer, approver = uuid4(), uuid4()
+    keys.keys.update({buyer: new_key(), approver: new_key()})
+    ring = KeyRing(keys.fetch)
+    app = Requests(env=MEMORY, key_ring=ring)
+    kept = {"buyer_id": str(buyer), "buyer_name": "Bruno Buyer", "approver_id": str(approver), "approver_name": "Anna"}
+    made_request = Request(kept)
+    app.save(made_request)
+    (state,) = stored_states(app, made_request.id)
+    assert b"Bruno" not in state and b"Anna" not in state
+    keys.keys[approver] = None
+    ring.forget(approver)
+    assert app.repository.get(made_request.id).request == {**kept, "approver_name": None}
