@@ -47,8 +47,12 @@ DEVELOPMENT_USERS_INTERNAL_TOKEN = "development-only-users-internal-token"  # no
 PATH = "/internal/person-keys/{user_id}"
 
 
-class PersonKeysUnavailable(RuntimeError):
-    """users could not tell this process a person's key now (the value is shown as unavailable, a mail waits)."""
+class PersonKeysUnavailable(ConnectionError):
+    """users could not tell this process a person's key now (the value is shown as unavailable, a mail waits).
+
+    A ``ConnectionError``: like a database that is away, an outage of the machinery, never the fault of the
+    message or event being handled — consumers and followers wait it out (never a dead letter, never parked) and a
+    request answers ``503 service_unavailable``."""
 
 
 class PersonKeysRefused(PersonKeysUnavailable):

@@ -215,3 +215,32 @@ def test_each_service_reads_the_users_address_and_token_under_its_own_prefix(mon
     assert settings.users_internal_url == "http://users"
     assert users_internal_token(settings) == "s3cret"
     assert ServiceSettings().users_internal_url == "http://127.0.0.1:8102"  # users on the local stack
+
+
+def test_keys_that_cannot_be_had_now_are_an_outage_waited_out_never_a_dead_letter_nor_a_parked_event() -> None:
+    """A consumer or follower that seals or opens a person's values while users is away must wait, as for a
+    database that is away: the message is not at fault (ADR 0035)."""
+    from kc_runtime.consumer import TRANSIENT_ERRORS
+    from kc_runtime.parking import is_infrastructure
+
+    for error in (PersonKeysUnavailable("users away"), PersonKeysRefused("wrong token")):
+        assert isinstance(error, TRANSIENT_ERRORS)
+        assert is_infrastructure(error)
+
+
+def test_a_request_that_needs_a_key_users_cannot_give_now_answers_503() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from kc_runtime.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/needs-a-key")
+    def needs_a_key() -> None:
+        raise PersonKeysUnavailable("users away")
+
+    answer = TestClient(app).get("/needs-a-key")
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "service_unavailable"
+    assert answer.headers["Retry-After"]
