@@ -41,6 +41,7 @@ from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.blind_index import index_secret
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
+from kc_runtime.person_keys import PersonKeyClient
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 
@@ -49,7 +50,9 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
     service tests pass a stand-in)."""
     settings = settings or ApprovalSettings()
-    orders = Orders(env=settings.eventsourcing_env(), index_secret=index_secret(settings))
+    # the persons' keys from users (ADR 0035): names, e-mail addresses and comments are stored sealed with them
+    keys = PersonKeyClient.from_settings(settings)
+    orders = Orders(env=settings.eventsourcing_env(), index_secret=index_secret(settings), key_ring=keys.key_ring())
     orders.shortest_deadline = settings.shortest_deadline
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
@@ -59,6 +62,9 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     metrics = BusinessMetrics(
         settings.service_name, summaries.pool, settings.business_metrics_interval_s, leads=lambda: runtime.leads()
     )
+
+    async def close_keys() -> None:
+        keys.close()
 
     def projector(runtime: ServiceRuntime) -> OrderProjector:
         return OrderProjector(
@@ -109,7 +115,7 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
         ),
         tables=[TABLES, FIGURE_TABLES, WHAT_IF_TABLES],
         on_startup=[summaries.pool, metrics.start],
-        on_shutdown=[metrics.stop, summaries.close, figures.close, what_if.close],
+        on_shutdown=[metrics.stop, summaries.close, figures.close, what_if.close, close_keys],
     )
     # the deadlines of waiting orders, taken by the leading replica (ADR 0033)
     timer = DeadlineTimer(

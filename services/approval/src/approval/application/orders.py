@@ -12,11 +12,11 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import structlog
@@ -79,6 +79,7 @@ from approval.domain.tiers import Step, Tier
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication, replay, uuid_array
+from kc_runtime.sealing import KeyRing, Personal
 from kc_runtime.transcoding import dataclass_transcoding
 
 
@@ -337,14 +338,41 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
     is_snapshotting_enabled = True
     """the snapshot store (``orders_snapshots``), for the aggregates that grow with the orders only (_GrowingCache)"""
 
+    personal_data: ClassVar[Mapping[type, Personal | tuple[Personal, ...]]] = {
+        # a member's names and e-mail, as users told them (the member's id is the user's)
+        Member.Joined: Personal("approval/member", ("email", "first_name", "last_name")),
+        Member.Updated: Personal("approval/member", ("changes.email", "changes.first_name", "changes.last_name")),
+        # the words people wrote on orders: the buyer's checkout comment wherever a content is stored, each
+        # decision's, resubmission's, cancellation's and conversation's comment by its author
+        Order.Submitted: Personal("approval/order/content", ("content.buyer_comment",), owner="buyer_id"),
+        Order.Modified: Personal("approval/order/content", ("content.buyer_comment",), owner="buyer_id"),
+        Order.Released: Personal("approval/order/content", ("content.buyer_comment",), owner="buyer_id"),
+        Order.Resubmitted: (
+            Personal("approval/order/content", ("content.buyer_comment",), owner="buyer_id"),
+            Personal("approval/order/resubmission", ("comment",), owner="buyer_id"),
+        ),
+        Order.Approved: Personal("approval/order/decision", ("comment",), owner="approver_id"),
+        Order.Escalated: Personal("approval/order/decision", ("comment",), owner="approver_id"),
+        Order.Rejected: Personal("approval/order/decision", ("comment",), owner="approver_id"),
+        Order.Cancelled: Personal("approval/order/cancellation", ("comment",), owner="by"),
+        Order.Commented: Personal("approval/order/conversation", ("comment.text",), owner="comment.author_id"),
+        OrderBundle.Released: Personal("approval/bundle", ("comment",), owner="bundled_by"),
+    }
+    """What people wrote or are called, stored sealed with their own key (ADR 0035): once users destroys the key,
+    the event store holds nothing readable of them, and these fields open as None. Delivery and billing addresses
+    are the company's shipping data and stay plain (ADR 0035, approval's part); snapshots (GrowingSnapshot: ledgers
+    and credit) hold none of these fields."""
+
     def construct_repository(self) -> Repository[UUID]:
         """Every other aggregate is short-lived or seldom changed: read from its events, no snapshot query first."""
         return Repository(event_store=self.events)
 
-    def __init__(self, env: Any = None, index_secret: bytes | None = None) -> None:
+    def __init__(self, env: Any = None, index_secret: bytes | None = None, key_ring: KeyRing | None = None) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
-        development secret, for tests and the local stack)."""
-        super().__init__(env)
+        development secret, for tests and the local stack). ``key_ring``: the persons' keys (ADR 0035; users'
+        internal endpoint through ``kc_runtime.person_keys``) its event store seals :attr:`personal_data` with; None:
+        stored as they are (tests)."""
+        super().__init__(env, key_ring=key_ring)
         self._email_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, MemberEmail.INDEX)
         self._cached = _VersionCheckedCache(self)
         # apart: a big assortment never evicts members
@@ -1056,7 +1084,7 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         if self._find(user_id) is not None:
             return []
         member = Member.join(user_id, company_id, email, first_name, last_name, language)
-        member.update(**state)
+        member.update(**state, email_index=self.email_index_ids(email)[0])
         return [member, *self._claim_email(email, user_id), *self._roles_changed(member)]
 
     def member_signed_in(self, user_id: UUID, issuer: str, subject: str) -> list[Any]:
@@ -1076,9 +1104,10 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         out: list[Any] = [member]
         if member.erased:  # a change told before the erasure, delivered after it: names and e-mail stay blank
             changes = {k: v for k, v in changes.items() if k not in Member.PERSONAL}
-        if "email" in changes and changes["email"].lower() != member.email.lower():
-            out.extend(self._release_email(member.email, user_id))
+        if "email" in changes and changes["email"].lower() != (member.email or "").lower():
+            out.extend(self._release_email(member.email, user_id, member.email_index))
             out.extend(self._claim_email(changes["email"], user_id))
+            changes["email_index"] = self.email_index_ids(changes["email"])[0]
         member.update(**changes)
         if "role_ids" in changes:
             out.extend(self._roles_changed(member))
@@ -1090,13 +1119,14 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
         person not known here yet is remembered as erased (a tombstone: ids and time only), so that a creation,
         rename or address change delivered later brings no names or e-mail back. Erasing twice changes nothing."""
         member = self._find(user_id)
+        if self.key_ring is not None:  # this process opens none of their values from now on (ADR 0035)
+            self.key_ring.forget(user_id)
         if member is None:
             return [Member.erased_before_known(user_id, company_id, erased_at)]
         if not isinstance(member, Member) or member.erased:
             return []
         out: list[Any] = [member]
-        if member.email:
-            out.extend(self._release_email(member.email, user_id))
+        out.extend(self._release_email(member.email, user_id, member.email_index))
         member.erase(erased_at)
         return out
 
@@ -1383,10 +1413,13 @@ class Orders(BundleUseCases, DeadlineUseCases, PolicyUseCases, ServiceApplicatio
             return [index]
         return []
 
-    def _release_email(self, email: str, user_id: UUID) -> list[Any]:
-        """The address no longer finds ``user_id``: wherever its index names them (blind or, not moved yet, legacy)."""
+    def _release_email(self, email: str | None, user_id: UUID, index_id: UUID | None = None) -> list[Any]:
+        """The address no longer finds ``user_id``: wherever its index names them (blind or, not moved yet, legacy).
+        ``index_id``: the blind index the member claimed (kept on the member; found without the address, which does
+        not open once the person's key is gone)."""
         released = []
-        for index_id in self.email_index_ids(email):
+        ids = [*(self.email_index_ids(email) if email else ()), *((index_id,) if index_id is not None else ())]
+        for index_id in dict.fromkeys(ids):
             index = self._find(index_id)
             if isinstance(index, MemberEmail) and index.user_id == user_id:
                 index.reassign(None)

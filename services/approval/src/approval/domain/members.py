@@ -25,6 +25,10 @@ VIEW_COMPANY_ORDERS = "view_company_orders"
 class Member(Aggregate):
     """A user of a customer company, as approval needs to know them. Its id is the user's id."""
 
+    email_index: UUID | None = None
+    """the id of the blind index its address claims (ADR 0035 decision 4): its claim is released on erasure even when
+    the address no longer opens (sealed with a key users destroyed first); None: joined before it was kept"""
+
     def __init__(self, company_id: UUID, email: str, first_name: str, last_name: str, language: str) -> None:
         self.company_id = company_id
         self.email = email
@@ -89,6 +93,7 @@ class Member(Aggregate):
         "is_main_contact",
         "signed_in",
         "role_ids",
+        "email_index",
     )
 
     PERSONAL = ("email", "first_name", "last_name")
@@ -133,6 +138,7 @@ class Member(Aggregate):
     def _erased(self, at: datetime) -> None:
         self.erased_at = at
         self.email = self.first_name = self.last_name = ""
+        self.email_index = None
         self.active = False
 
     @property
@@ -141,7 +147,8 @@ class Member(Aggregate):
 
     @property
     def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        """Their names (blank while they do not open: the key of a person being erased is gone before users says)."""
+        return " ".join(n for n in (self.first_name, self.last_name) if n)
 
     @property
     def label(self) -> str:

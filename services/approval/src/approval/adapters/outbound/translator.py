@@ -1,7 +1,8 @@
 """Domain events of the Order aggregate → contract messages on the orders topic (APPROVAL_ORDERS).
 
 Runs in a worker thread of the relay: where the wire message needs what the event does not carry (the
-buyer, the totals), it reads the order as it was at that event's version.
+buyer, the totals), it reads the order as it was at that event's version. The words people wrote open as None once
+their author is erased (ADR 0035): optional fields of the messages go out null, a rejection's required comment empty.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def _bundle_released(event: OrderBundle.Released) -> wire.OrderReleased:
     )  # fmt: skip
 
 
+def _words(comment: str | None) -> str:
+    """A rejection's comment, which the message requires: empty once its author was erased (ADR 0035: sealed with a
+    key that no longer exists, it opens as None — a replay still says that the order was rejected, and by whom)."""
+    return comment if comment is not None else ""
+
+
 def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequence[Outgoing]]:
     """``load(order_id, version)``: the order as it was after that version."""
 
@@ -205,7 +212,7 @@ def make_translator(load: Callable[[Any, int], Order]) -> Callable[[Any], Sequen
         elif isinstance(event, Order.Rejected):
             message = wire.OrderRejected(
                 **common, approver_id=event.approver_id, on_behalf_of=event.on_behalf_of,
-                comment=event.comment, total=_total(order.content), rejected_at=event.at,
+                comment=_words(event.comment), total=_total(order.content), rejected_at=event.at,
             )  # fmt: skip
         else:  # Order.Cancelled
             message = wire.OrderCancelled(**common, comment=event.comment, cancelled_at=event.at)
