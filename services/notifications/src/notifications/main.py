@@ -13,6 +13,7 @@ from kc_runtime.auth import TokenVerifier, caller_dependency
 from kc_runtime.blind_index import index_secret
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
+from kc_runtime.person_keys import PersonKeyClient
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 from notifications.adapters.inbound.http import DigestSchedule, ops_router, preferences_router
@@ -30,7 +31,9 @@ def create_app(settings: NotificationsSettings | None = None, caller: Any = None
     """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
     service tests pass a stand-in)."""
     settings = settings or NotificationsSettings()
-    mails = Mails(env=settings.eventsourcing_env(), index_secret=index_secret(settings))
+    # the persons' keys from users (ADR 0035): addresses and names are stored sealed with them and opened to send
+    keys = PersonKeyClient.from_settings(settings)
+    mails = Mails(env=settings.eventsourcing_env(), index_secret=index_secret(settings), key_ring=keys.key_ring())
     zone = ZoneInfo(settings.digest_timezone)
     sender = SmtpSender(
         settings.smtp_host,
@@ -93,6 +96,10 @@ def create_app(settings: NotificationsSettings | None = None, caller: Any = None
         ),
         tables=[TABLES],
     )
+    async def close_keys() -> None:
+        keys.close()
+
+    runtime.on_shutdown.append(close_keys)
     if caller is None:
         caller = caller_dependency(TokenVerifier.from_settings(settings))
     fence = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.sealing import KeyRing, Personal
 from notifications.domain.digests import Digest, DigestClosed, DigestStatus, digest_day, due_at
 from notifications.domain.model import Mail, MailStatus
 from notifications.domain.preferences import CATALOGUE, DEFAULT, Delivery, Preferences, preference_kind
@@ -61,13 +62,42 @@ class MailRequest:
 _RECIPIENT_FIELDS: dict[str, Any] = {"email": "", "first_name": "", "last_name": "", "language": "de", "active": True}
 
 
+_RECIPIENT = "notifications/recipient"
+_MAIL = "notifications/mail"
+
+
 class Mails(ServiceApplication):
     name = "Mails"
+    personal_data: ClassVar[Mapping[type, Personal | tuple[Personal, ...]]] = {
+        Recipient.Known: Personal(_RECIPIENT, ("email", "first_name", "last_name", "language")),
+        Recipient.Changed: Personal(_RECIPIENT, ("email", "first_name", "last_name", "language")),
+        Recipient.SignedIn: Personal(_RECIPIENT, ("subject",)),
+        Mail.Queued: (
+            # a mail to an address on a user's behalf (their e-mail change's confirmation): the address, their
+            # names and language; a mail to a user names them by id only (their address is read when it is sent)
+            Personal(
+                _MAIL,
+                ("to_email", "recipient_key", "language", "data.first_name", "data.last_name"),
+                owner="about_user_id",
+            ),
+            # an approver's comment in the buyer's mail (approved, rejected): sealed with its author's key
+            Personal(f"{_MAIL}/author", ("data.comment",), owner="data.approver_id"),
+        ),
+        Mail.Sent: Personal(_MAIL, ("to", "subject"), owner="person_id"),
+        Digest.Sent: Personal("notifications/digest", ("to", "subject"), owner="user_id"),
+    }
+    """What mails know of people, stored sealed with each person's key (ADR 0035): once users destroyed the key,
+    the event store holds nothing readable of them. Stays plain — nobody users knows owns it, so nobody whose erasure
+    would reach it: the registration mails' applicant (address, names: no user yet, the messages name no user id);
+    an order's reference, amounts and an approver's modifications (their before/after values are items of a list,
+    which a :class:`Personal` cannot name; a changed delivery address may name a person); a comment in mails queued
+    before its author's id was kept with it; a failed mail's reason (the dispatcher leaves the address out of it)."""
 
-    def __init__(self, env: Any = None, index_secret: bytes | None = None) -> None:
+    def __init__(self, env: Any = None, index_secret: bytes | None = None, key_ring: KeyRing | None = None) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
-        development secret, for tests and the local stack)."""
-        super().__init__(env)
+        development secret, for tests and the local stack). ``key_ring``: the persons' keys (users' internal
+        endpoint, ADR 0035) that :attr:`personal_data` is sealed with; None: stored as it is (tests)."""
+        super().__init__(env, key_ring=key_ring)
         self._email_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, RecipientEmail.INDEX)
 
     def queue(self, cause: str, requests: list[MailRequest]) -> list[Mail]:
@@ -93,7 +123,7 @@ class Mails(ServiceApplication):
         """Keep what mails need to know of a user (email, names, language, active), and which user each address
         belongs to (to find a user who has not signed in yet)."""
         current = self.recipient(user_id)
-        if current is not None and current.erased:
+        if current is not None and current.forgotten:
             return []  # a stale or replayed event of users never brings an erased person's data back
         if current is None:
             if "email" not in fields:
@@ -118,16 +148,22 @@ class Mails(ServiceApplication):
         if current is None:
             current = Recipient.known(user_id, **{**_RECIPIENT_FIELDS, "active": False})
             current.erase(at)
-            return [current]
-        if current.erased:
-            return []
-        released = self._release_email(current.email, user_id) if current.email else []
-        current.erase(at)
-        return [current, *released]
+            changed: list[Any] = [current]
+        elif current.erased:
+            changed = []
+        else:
+            # the address is readable while this process still holds their key; once the key is gone the blind
+            # index of the address is left claimed (a keyed hash: no address in it) until the address is claimed again
+            released = self._release_email(current.email, user_id) if current.email else []
+            current.erase(at)
+            changed = [current, *released]
+        if self.key_ring is not None:
+            self.key_ring.forget(user_id)  # nothing of theirs opens here any more, however long the key was kept
+        return changed
 
     def is_erased(self, user_id: UUID) -> bool:
         found = self.recipient(user_id)
-        return found is not None and found.erased
+        return found is not None and found.forgotten
 
     def email_index_ids(self, email: str) -> tuple[UUID, UUID]:
         """The ids of an address's index: its blind index (ADR 0035 decision 4), then its legacy ``uuid5`` id
@@ -176,7 +212,7 @@ class Mails(ServiceApplication):
         """users bound the user to the identity provider's (issuer, subject): from now on only that finds them."""
         changed: list[Any] = []
         current = self.recipient(user_id)
-        if current is not None and current.erased:
+        if current is not None and current.forgotten:
             return []  # an erased person signs in no more: a replayed binding is not kept
         if self._found(RecipientSubject, RecipientSubject.create_id(issuer, subject)) is None:
             changed.append(RecipientSubject.bind(issuer, subject, user_id))

@@ -107,15 +107,18 @@ class Digest(Aggregate):
     def mark_sent(self, to: str, subject: str, at: datetime) -> None:
         if self.status is DigestStatus.SENT:
             return
-        self._sent(to=to, subject=subject, at=at)
+        self._sent(to=to, subject=subject, at=at, user_id=self.user_id)
 
     class Sent(Aggregate.Event):
         to: str
         subject: str
         at: datetime
+        user_id: UUID | None = None
+        """whose address ``to`` is (None for digests sent before it was recorded): the person whose key seals it
+        (ADR 0035)"""
 
     @event(Sent)
-    def _sent(self, to: str, subject: str, at: datetime) -> None:
+    def _sent(self, to: str, subject: str, at: datetime, user_id: UUID | None = None) -> None:
         self.status = DigestStatus.SENT
         self.sent_to = to
         self.sent_at = at

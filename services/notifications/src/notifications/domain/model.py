@@ -90,15 +90,18 @@ class Mail(Aggregate):
     def mark_sent(self, to: str, subject: str, at: datetime) -> None:
         if self.status is MailStatus.SENT:
             return
-        self._sent(to=to, subject=subject, at=at)
+        self._sent(to=to, subject=subject, at=at, person_id=self.person_id)
 
     class Sent(Aggregate.Event):
         to: str
         subject: str
         at: datetime
+        person_id: UUID | None = None
+        """whose address ``to`` is — the user the mail concerns (None: nobody known, and for mails sent before it
+        was recorded): the person whose key seals the address and the subject (ADR 0035)"""
 
     @event(Sent)
-    def _sent(self, to: str, subject: str, at: datetime) -> None:
+    def _sent(self, to: str, subject: str, at: datetime, person_id: UUID | None = None) -> None:
         self.status = MailStatus.SENT
         self.sent_to = to
         self.subject = subject

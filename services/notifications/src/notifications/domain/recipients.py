@@ -57,7 +57,14 @@ class Recipient(Aggregate):
 
     @property
     def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        # a name that is no longer there (its person's key destroyed, ADR 0035) is left out, never shown as "None"
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def forgotten(self) -> bool:
+        """Erased here, or their address unreadable: users destroyed their key (ADR 0035) before its
+        ``UserErased`` arrived here. Either way no mail goes to them and nothing of users brings them back."""
+        return self.erased or self.email is None
 
     def erase(self, at: datetime) -> None:
         """users erased the person: forget what mails knew of them (a second erasure changes nothing)."""

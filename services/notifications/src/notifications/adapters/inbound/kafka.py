@@ -121,6 +121,7 @@ def approved(m: approval.OrderApproved) -> list[MailRequest]:
     data = {
         **_order_facts(m),
         "comment": m.comment or "",
+        "approver_id": str(m.approver_id),  # the comment's author: sealed with their key (ADR 0035)
         "modifications": [x.model_dump(mode="json") for x in m.modifications],
         "bundled": m.bundle_id is not None,
     }
@@ -171,7 +172,8 @@ def expired(m: approval.OrderExpired) -> list[MailRequest]:
 
 
 def rejected(m: approval.OrderRejected) -> list[MailRequest]:
-    return [MailRequest("order_rejected", {**_order_facts(m), "comment": m.comment}, to_user_id=m.buyer_id)]
+    data = {**_order_facts(m), "comment": m.comment, "approver_id": str(m.approver_id)}  # the comment's author
+    return [MailRequest("order_rejected", data, to_user_id=m.buyer_id)]
 
 
 MAIL_RULES: dict[str, dict[type[Message], Rule]] = {

@@ -27,7 +27,14 @@ from kc_runtime.follower import Batch, LogFollower, wait_or_stop
 from kc_runtime.pools import create_pool
 from kc_runtime.retrying import retrying
 from kc_runtime.schema import Tables
-from notifications.adapters.outbound.dispatcher import ERASED, RETRYABLE, RecipientErased, person_of, record_until_done
+from notifications.adapters.outbound.dispatcher import (
+    ERASED,
+    RETRYABLE,
+    RecipientErased,
+    person_of,
+    record_until_done,
+    without_address,
+)
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
 from notifications.adapters.outbound.templates import Rendered, Templates
 from notifications.application.mails import Mails
@@ -212,8 +219,9 @@ class DigestScheduler(LogFollower):
                     await self.blocking.run(self.sender.send, to, rendered, digest.message_id, "digest")
                     failpoint("digest.after_send")
         except PermanentMailError as exc:
-            self.log.error("digest refused for good", digest_id=str(digest.id), error=str(exc))
-            await self.blocking.run(self.mails.mark_digest_failed, digest.id, str(exc))
+            reason = without_address(str(exc), to)
+            self.log.error("digest refused for good", digest_id=str(digest.id), error=reason)
+            await self.blocking.run(self.mails.mark_digest_failed, digest.id, reason)
             return None
         except RETRYABLE as exc:
             self.log.warning("mail server unavailable for a digest, left for the next sweep", error=repr(exc))
@@ -243,7 +251,7 @@ def render_digest(mails: Mails, templates: Templates, base_url: str, digest: Dig
     recipient = mails.recipient(digest.user_id)
     if recipient is None:
         return None
-    if recipient.erased:
+    if recipient.forgotten:
         raise RecipientErased(str(digest.user_id))
     items = []
     for mail_id in digest.mail_ids:

@@ -16,6 +16,7 @@ change, to the new address); a mail to others names an erased person no more (th
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from kc_runtime.decision_links import ACTIONS, DecisionLink, sign
 from kc_runtime.follower import Batch, LogFollower
+from kc_runtime.person_keys import PersonKeysUnavailable
 from kc_runtime.retrying import retrying
 from notifications.adapters.outbound.formats import SHOP_TIMEZONE
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
@@ -96,15 +98,17 @@ class MailDispatcher(LogFollower):
                 raise result
 
     def _address(self, mail: Mail) -> tuple[str, str | None, dict[str, Any]]:
-        if mail.to_email:
+        """Whom to send to, in which language, and what the mail says of people — read from the event store, where
+        addresses are sealed (ADR 0035): opened with the person's key, unreadable (None) once they are erased."""
+        if mail.to_user_id is None:  # to an address
             about = mail.person_id
-            if about is not None and self.mails.is_erased(about):
+            if mail.to_email is None or (about is not None and self.mails.is_erased(about)):
                 raise RecipientErased(str(about))
             return mail.to_email, mail.language, {}
-        recipient = self.mails.recipient(mail.to_user_id) if mail.to_user_id else None
+        recipient = self.mails.recipient(mail.to_user_id)
         if recipient is None:
             raise RecipientUnknown(str(mail.to_user_id))
-        if recipient.erased:
+        if recipient.forgotten:
             raise RecipientErased(str(mail.to_user_id))
         return recipient.email, recipient.language, person_of(self.mails, mail, recipient)
 
@@ -114,11 +118,14 @@ class MailDispatcher(LogFollower):
         def on_retry(exc: BaseException, wait: float) -> None:
             if isinstance(exc, RecipientUnknown):
                 self.log.info("recipient not known yet, waiting", mail_id=str(mail_id), retry_in_s=round(wait, 2))
+            elif isinstance(exc, PersonKeysUnavailable):  # ADR 0035: without the key the mail waits
+                self.log.warning("recipient's key unavailable, waiting", mail_id=str(mail_id), error=str(exc),
+                                 retry_in_s=round(wait, 2))  # fmt: skip
             else:
                 self.log.warning("mail server unavailable, retrying", error=repr(exc), retry_in_s=round(wait, 2))
 
         async for attempt in retrying(
-            initial_s=0.5, max_s=30.0, retry_on=(RecipientUnknown, *RETRYABLE), on_retry=on_retry
+            initial_s=0.5, max_s=30.0, retry_on=(RecipientUnknown, PersonKeysUnavailable, *RETRYABLE), on_retry=on_retry
         ):
             # Read again before every attempt: it may have been sent meanwhile, or its recipient chosen otherwise.
             found: Mail | None = await self.blocking.run(self.mails.find, mail_id)
@@ -139,6 +146,7 @@ class MailDispatcher(LogFollower):
     async def _send(self, mail: Mail) -> tuple[str, str] | str:
         """Address, render and send: (address, subject) once the server took it, or why it failed for good. Raises
         :class:`RecipientUnknown` (within :data:`RECIPIENT_WAIT`) and ``RETRYABLE`` errors: worth another attempt."""
+        to = ""
         try:
             to, language, person = await self.blocking.run(self._address, mail)
             links = self.links.urls(mail, self.base_url) if self.links is not None else {}
@@ -154,8 +162,9 @@ class MailDispatcher(LogFollower):
             self.log.info("mail dropped: its recipient was erased", mail_id=str(mail.id), kind=mail.kind)
             return ERASED
         except PermanentMailError as exc:
-            self.log.error("mail refused for good", mail_id=str(mail.id), kind=mail.kind, error=str(exc))
-            return str(exc)
+            reason = without_address(str(exc), to)
+            self.log.error("mail refused for good", mail_id=str(mail.id), kind=mail.kind, error=reason)
+            return reason
         return to, rendered.subject
 
     async def _hold(self, mail: Mail, delivery: Delivery) -> None:
@@ -175,6 +184,12 @@ class MailDispatcher(LogFollower):
             self.log, "mail", mail.id, lambda: self.blocking.run(self.mails.mark_sent, mail.id, to, subject)
         )
         self.log.info("mail sent", mail_id=str(mail.id), kind=mail.kind, cause=mail.cause)
+
+
+def without_address(reason: str, address: str) -> str:
+    """A mail server's refusal as it is recorded (``Mail.Failed``, stored plain): without the recipient's address,
+    which servers often quote ("550 <a@b>: unknown user")."""
+    return re.sub(re.escape(address), "<recipient>", reason, flags=re.IGNORECASE) if address else reason
 
 
 async def record_until_done(log: Any, what: str, item: UUID, record: Callable[[], Awaitable[Any]]) -> None:
