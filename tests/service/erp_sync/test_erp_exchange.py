@@ -38,6 +38,7 @@ from erp_sync.application.deliveries import Deliveries
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.application.verifications import Verifications
 from erp_sync.domain.model import DeliveryStatus, RetryPolicy
+from kc_runtime.sealing import KeyRing
 from tests.service.registration.wire import Inbox, Outbox, published
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -53,8 +54,9 @@ class Clock:
 
 
 class ErpSync:
-    def __init__(self) -> None:
-        self.exchanges = Exchanges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    def __init__(self, key_ring: KeyRing | None = None) -> None:
+        """``key_ring``: the persons' keys its event store seals personal values with (ADR 0035); None: plain."""
+        self.exchanges = Exchanges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, key_ring=key_ring)
         specs = [
             *consumer_specs(self.exchanges),
             *exchange_consumer_specs(self.exchanges),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import structlog
 from fastapi import FastAPI
 
@@ -29,12 +31,32 @@ from erp_sync.application.verifications import Verifications
 from erp_sync.domain.model import RetryPolicy
 from erp_sync.settings import ErpSyncSettings
 from erp_sync.verification_settings import VerificationSettings
+from kc_runtime.person_keys import PersonKeyClient, PersonKeysUnavailable
+from kc_runtime.sealing import KeyFetch
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 
 log = structlog.get_logger("erp_sync")
 
 DOMAIN_ERRORS: dict[type[Exception], int] = {ExchangeNotFound: 404}
+
+
+class PersonKeysOutage(ConnectionError):
+    """users could not give a person's key now (unreachable, or refusing erp-sync's token): an outage, waited out
+    like the database's — the consumer retries the message, the relay and the projections retry the event — never
+    a reason to dead-letter a message or park an event."""
+
+
+def waited_out(fetch: KeyFetch) -> KeyFetch:
+    """``fetch`` with users' unavailability raised as :class:`PersonKeysOutage`."""
+
+    def fetch_or_outage(user_id: UUID) -> bytes | None:
+        try:
+            return fetch(user_id)
+        except PersonKeysUnavailable as exc:
+            raise PersonKeysOutage(str(exc)) from exc
+
+    return fetch_or_outage
 
 
 def create_app(settings: ErpSyncSettings | None = None, verification: VerificationSettings | None = None) -> FastAPI:
@@ -49,7 +71,14 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         index_factory = PostgresReplayIndex
         prices_factory = price_index.PostgresPriceIndex
         tables.extend([replay_index.TABLES, price_index.TABLES])
-    exchanges = Exchanges(env=env, replay_index_factory=index_factory, price_index_factory=prices_factory)
+    # the persons' keys from users (ADR 0035): names, e-mail addresses and comments are stored sealed with them;
+    # fetched (blocking HTTP, kept 10 minutes) where events are encoded and decoded: the worker threads
+    keys = PersonKeyClient.from_settings(settings)
+    ring = keys.key_ring()
+    ring.fetch = waited_out(ring.fetch)
+    exchanges = Exchanges(
+        env=env, replay_index_factory=index_factory, price_index_factory=prices_factory, key_ring=ring
+    )
     verifications = Verifications(
         exchanges,
         RetryPolicy(verification.retry_initial_s, verification.retry_max_s, verification.give_up_after_s),
@@ -69,6 +98,9 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         *verification_consumer_specs(verifications),
         *price_consumer_specs(exchanges),
     ]
+
+    async def close_keys() -> None:
+        keys.close()
 
     def projector(rt: ServiceRuntime) -> ExchangeProjector:
         return ExchangeProjector(
@@ -97,7 +129,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
         ),
         followers=[projector, due_projector, operations],
         tables=tables,
-        on_shutdown=[states.close, due_items.close],
+        on_shutdown=[states.close, due_items.close, close_keys],
     )
     # the leading replica's periodic work (where the relay runs): the retry schedules and the pending gauge
     periodic = [

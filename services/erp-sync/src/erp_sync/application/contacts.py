@@ -78,7 +78,12 @@ class Contacts:
         """users erased the person (ADR 0035): the exchange forgets their names and e-mail and asks the ERP to
         erase its contact person; the ERP's view of them kept with the customer is forgotten too. A person
         erp-sync never knew is remembered as erased (a tombstone), so that no later users event about them
-        tells the ERP anything. Erasing twice changes nothing."""
+        tells the ERP anything. Erasing twice changes nothing.
+
+        The person's key is dropped from this process's key ring first: what is read from here on opens as
+        nothing, and what is stored keeps nothing of them (users answers that they are erased)."""
+        if self.exchanges.key_ring is not None:
+            self.exchanges.key_ring.forget(user_id)
         contact = self.find(user_id)
         if contact is None:
             return [ContactExchange.erased_before_known(user_id, company_id, at)]

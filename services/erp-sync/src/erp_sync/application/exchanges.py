@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID
 
+from erp_sync.application.personal import PERSONAL_DATA
 from erp_sync.application.prices import PRICE_INDEX_KWARG, InMemoryPriceIndex, PriceIndex, price_entries
 from erp_sync.application.replay_index import REPLAY_INDEX_KWARG, InMemoryReplayIndex, ReplayIndex, replay_entries
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.consumer import MISSING, preloaded
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.sealing import KeyRing, Personal
 
 """The save's keyword with the tracking records besides the first (a consumer batch of several partitions)."""
 
@@ -28,14 +30,20 @@ class Exchanges(ServiceApplication):
     """The event store of erp-sync (every exchange with the ERP), and the use cases of released orders."""
 
     name = "Exchanges"
+    personal_data: ClassVar[Mapping[type, Personal | tuple[Personal, ...]]] = PERSONAL_DATA
+    """Names, e-mail, phone and comments of shop users, stored sealed with their own key (ADR 0035): once users
+    destroyed the key, the event store holds nothing readable of them (see :mod:`erp_sync.application.personal`)."""
 
     def __init__(
         self,
         env: Mapping[str, str] | None = None,
         replay_index_factory: Callable[[Any], ReplayIndex] | None = None,
         price_index_factory: Callable[[Any], PriceIndex] | None = None,
+        key_ring: KeyRing | None = None,
     ) -> None:
-        super().__init__(env)
+        """``key_ring``: the persons' keys (ADR 0035; users' internal endpoint through ``kc_runtime.person_keys``)
+        its event store seals :attr:`personal_data` with; None: stored as they are (tests, tools)."""
+        super().__init__(env, key_ring=key_ring)
         self.replay_index: ReplayIndex = (
             replay_index_factory(self.recorder) if replay_index_factory else InMemoryReplayIndex(self.recorder)
         )

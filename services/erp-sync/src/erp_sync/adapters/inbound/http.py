@@ -205,11 +205,14 @@ def ops_router(
     async def contact(user_id: UUID) -> ContactExchangeOut:
         x = await blocking.run(contacts.contact, user_id)
         row, relay = await row_and_relay(ContactExchange.create_id(user_id))
+        # None: users erased the person and erp-sync has not yet taken the UserErased in (ADR 0035) — shown as an
+        # erased exchange shows them
         return ContactExchangeOut(
             user_id=x.user_id, company_id=x.company_id, customer_number=x.customer_number,
             erp_contact_id=x.erp_contact_id, status=sync_status(row, relay, x.status),
             message=x.message, sequence=x.sequence, idempotency_key=x.idempotency_key,
-            attempts=x.attempts, email=x.email, first_name=x.first_name, last_name=x.last_name, language=x.language,
+            attempts=x.attempts, email=x.email or "", first_name=x.first_name or "", last_name=x.last_name or "",
+            language=x.language,
             active=x.active, is_main_contact=x.is_main_contact, message_at=x.message_at,
             acknowledged_at=x.acknowledged_at, failed_at=x.failed_at, version=x.version, erased=x.erased,
             erp_erased_at=x.erp_erased_at,

@@ -2,6 +2,9 @@
 
 Pure: every event carries what its messages need (resent and failed deliveries carry the whole message), so the
 relay, the replay and the dead-letter writer translate the same event into the same message.
+
+Events are translated as the event store opens them (ADR 0035): personal values plain — messages to the ERP stay
+plain (decision 5) — and None once their person is erased, which the ERP is then told by ids only.
 """
 
 from __future__ import annotations
@@ -50,10 +53,21 @@ def sales_order_request(request: dict[str, Any], attempt: int) -> Outgoing:
     return Outgoing(topic=ERP_OUTBOUND_SALES_ORDERS, key=str(message.order_id), message=message)
 
 
-def contact_message(m: dict[str, Any], attempt: int = 1) -> Outgoing:
-    """The wire message of a contact exchange's message state (see ``ContactExchange.message_state``)."""
+def erased(m: dict[str, Any]) -> bool:
+    """Whether a contact's message names a person whose key users destroyed (ADR 0035): the event store opens their
+    names and e-mail as None. Nothing of it goes to the ERP — a relay or a replay behind the erasure sends nothing,
+    the erasure request that follows asks the ERP to erase its contact person."""
+    state = m.get("state") or {}
+    return any(state.get(name) is None for name in ("email", "first_name", "last_name"))
+
+
+def contact_message(m: dict[str, Any], attempt: int = 1) -> Outgoing | None:
+    """The wire message of a contact exchange's message state (see ``ContactExchange.message_state``); None for
+    the message of an erased person that was read after the erasure."""
     if m["message"] == "erasure_requested":
         return erasure_request(m, attempt)
+    if erased(m):
+        return None
     state = m["state"]
     common: dict[str, Any] = {
         "idempotency_key": ContactExchange.key_of(m["user_id"], m["sequence"]),
@@ -124,6 +138,11 @@ def dead_letter(event: Any) -> Outgoing | None:
     return None
 
 
+def _contact(m: dict[str, Any], attempt: int = 1) -> list[Outgoing]:
+    out = contact_message(m, attempt)
+    return [] if out is None else [out]
+
+
 def translate(event: Any) -> Sequence[Outgoing]:
     # ---- released orders ----
     if isinstance(event, SO.Requested):
@@ -165,15 +184,15 @@ def translate(event: Any) -> Sequence[Outgoing]:
         return [Outgoing(topic=ERP_SYNC_SALES_ORDERS, key=str(event.order_id), message=rejected)]
     # ---- contact persons ----
     if isinstance(event, CX.Created):
-        return [contact_message(_created_contact(event))]
+        return _contact(_created_contact(event))
     if isinstance(event, CX.Changed):
-        return [contact_message(_changed_contact(event, "changed"))]
+        return _contact(_changed_contact(event, "changed"))
     if isinstance(event, CX.Deactivated):
-        return [contact_message(_changed_contact(event, "deactivated"))]
+        return _contact(_changed_contact(event, "deactivated"))
     if isinstance(event, CX.Erased):
         return [erasure_request(_erased_contact(event))]
     if isinstance(event, CX.Resent):
-        return [contact_message(event.message, event.attempt)]
+        return _contact(event.message, event.attempt)
     # ---- customers: what the ERP keeps about registered companies (only those: key company id) ----
     # Every event becomes at most one message on that topic: consumers track a topic's messages by
     # the position of the event they come from.
