@@ -3,7 +3,9 @@ comments is erased; once the projections have followed the log past ``Member.Era
 of any of approval's tables outside the event store holds their names, e-mail or words — also when the log is
 projected again from the start (a batch handled twice, a rebuilt read model) — while the decisions stay counted.
 
-The event store's tables still hold the plain values (approval's events are sealed in a later step of the ADR)."""
+Without a key ring (these tests' processes know no users' key endpoint: the stack's users answers unknown_person, so
+values stay plain), the event store's tables hold the plain values and are skipped; with a key ring (a stand-in for
+users' keys) approval's events are stored sealed, and after the erasure no table at all holds the person's values."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from approval.adapters.outbound.what_if_facts import WhatIfStore
 from approval.application.orders import Orders
 from approval.domain.budget import Budget
 from approval.settings import ApprovalSettings
+from kc_runtime.sealing import KeyRing, new_key
 from tests.service.approval.test_erasure import ERASED_AT, request
 from tests.support.approval import Company
 from tests.support.erasure import found_in_tables
@@ -104,6 +107,46 @@ def history(orders: Orders) -> tuple[Company, Any, dict[str, str]]:
 def erase(orders: Orders, approver: Any) -> None:
     orders.save(*orders.member_changed(approver.id, active=False))
     orders.save(*orders.member_erased(approver.id, approver.company_id, ERASED_AT))
+
+
+class EveryoneHasAKey:
+    """users' key endpoint, standing in: everyone is a user with a key, until erased (None)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[Any, bytes | None] = {}
+
+    def fetch(self, person: Any) -> bytes | None:
+        return self.keys.setdefault(person, new_key())
+
+
+async def test_with_sealing_no_table_the_event_store_included_holds_the_erased_persons_values(dsn):
+    users = EveryoneHasAKey()
+    orders = Orders(env=ApprovalSettings(database_url=SecretStr(dsn)).eventsourcing_env(), key_ring=KeyRing(users.fetch))
+    stores: list[Any] = [OrderSummaries(dsn), FiguresStore(dsn), WhatIfStore(dsn)]
+    for store in stores:
+        await store.pool()
+    try:
+        _company, approver, person = history(orders)
+        await project(orders, stores)
+        conn = await asyncpg.connect(dsn)
+        try:
+            event_store = await event_store_tables(conn, orders)
+        finally:
+            await conn.close()
+        before = await found_in_tables(dsn, list(person.values()), set())
+        assert ("approval_fig_decisions", "comment", person["approval"]) in before  # the search finds what is there
+        assert not [hit for hit in before if hit[0] in event_store]  # stored sealed: none in the event store
+
+        users.keys[approver.id] = None  # users destroys the key, then says UserErased
+        erase(orders, approver)
+        await project(orders, stores)
+
+        assert await found_in_tables(dsn, list(person.values()), set()) == []
+        assert orders.repository.get(approver.id).erased
+    finally:
+        for store in stores:
+            await store.close()
+        orders.close()
 
 
 async def test_the_search_finds_the_persons_words_before_the_erasure(world, dsn):
