@@ -23,8 +23,9 @@ from kc_runtime.sealing import UNKNOWN, KeyRing, is_sealed, new_key
 from notifications.adapters.outbound.digests import render_digest
 from notifications.adapters.outbound.dispatcher import ERASED, MailDispatcher, RecipientErased, without_address
 from notifications.adapters.outbound.templates import Templates
-from notifications.application.mails import Mails
+from notifications.application.mails import Mails, UnknownCaller
 from notifications.domain.model import Mail, MailStatus
+from notifications.domain.recipients import RecipientEmail
 from tests.service.notifications.test_erasure import RecordingSender, created, erased, follower_kwargs, markers
 from tests.service.notifications.test_mail_rules import handle
 from tests.service.notifications.test_preferences_and_digests import BERLIN, MORNING, TOTAL, queue, token
@@ -210,6 +211,39 @@ async def test_a_mail_waiting_when_the_key_is_gone_before_the_erasure_arrives_is
     assert mails.is_erased(user_id)
     renamed = users.UserRenamed(user_id=user_id, company_id=uuid4(), first_name="Wieder", last_name="Da")
     assert handle(mails, renamed, USERS_USERS) == []  # nothing of users makes them readable again
+
+
+def test_an_erasure_releases_the_address_index_although_the_address_no_longer_opens(mails, keys, ring):
+    person = markers()
+    user_id = known(mails, keys.person(), person)
+    keys.erase(user_id)
+    ring.forget(user_id)  # no key held here when UserErased arrives
+    assert mails.recipient(user_id).email is None
+
+    mails.save(*handle(mails, erased(user_id, uuid4()), USERS_USERS))
+
+    index = mails.find(mails.email_index_ids(person["email"])[0])
+    assert isinstance(index, RecipientEmail) and index.user_id is None
+    with pytest.raises(UnknownCaller):
+        mails.caller(token(email=person["email"]))
+
+
+def test_a_changed_address_is_released_although_the_old_one_no_longer_opens_and_the_new_one_is_claimed(
+    mails, keys, ring
+):
+    person = markers()
+    user_id = known(mails, keys.person(), person)
+    new_address = f"new-{person['email']}"
+    mails.save(*handle(mails, users.UserEmailChanged(user_id=user_id, company_id=uuid4(), email=new_address,
+                                                     previous_email=person["email"]), USERS_USERS))  # fmt: skip
+    keys.erase(user_id)
+    ring.forget(user_id)
+
+    mails.save(*handle(mails, erased(user_id, uuid4()), USERS_USERS))
+
+    for address in (person["email"], new_address):
+        index = mails.find(mails.email_index_ids(address)[0])
+        assert isinstance(index, RecipientEmail) and index.user_id is None, address
 
 
 def test_a_digest_of_a_person_whose_key_is_gone_is_not_rendered(mails, keys, ring):

@@ -128,15 +128,16 @@ class Mails(ServiceApplication):
         if current is None:
             if "email" not in fields:
                 return []
+            index_id = self.email_index_ids(fields["email"])[0]
             return [
-                Recipient.known(user_id, **{**_RECIPIENT_FIELDS, **fields}),
+                Recipient.known(user_id, **{**_RECIPIENT_FIELDS, **fields}, email_index=index_id),
                 *self._address_moved(user_id, None, fields["email"]),
             ]
         merged = {k: fields.get(k, getattr(current, k)) for k in _RECIPIENT_FIELDS}
         if merged == {k: getattr(current, k) for k in _RECIPIENT_FIELDS}:
             return []
-        moved = self._address_moved(user_id, current.email, merged["email"])
-        current.change(**merged)
+        moved = self._address_moved(user_id, current.email, merged["email"], current.email_index)
+        current.change(**merged, email_index=self.email_index_ids(merged["email"])[0])
         return [current, *moved]
 
     def recipient_erased(self, user_id: UUID, at: datetime) -> list[Any]:
@@ -152,9 +153,9 @@ class Mails(ServiceApplication):
         elif current.erased:
             changed = []
         else:
-            # the address is readable while this process still holds their key; once the key is gone the blind
-            # index of the address is left claimed (a keyed hash: no address in it) until the address is claimed again
-            released = self._release_email(current.email, user_id) if current.email else []
+            # their address opens while this process still holds their key; once the key is gone, the index is
+            # found by the id the recipient kept (a recipient recorded before it was kept: by the address only)
+            released = self._release_email(current.email, user_id, current.email_index)
             current.erase(at)
             changed = [current, *released]
         if self.key_ring is not None:
@@ -179,10 +180,12 @@ class Mails(ServiceApplication):
             found = self.find(legacy_id)
         return found if isinstance(found, RecipientEmail) else None
 
-    def _address_moved(self, user_id: UUID, before: str | None, after: str) -> list[RecipientEmail]:
+    def _address_moved(
+        self, user_id: UUID, before: str | None, after: str, before_index: UUID | None = None
+    ) -> list[RecipientEmail]:
         changed: list[RecipientEmail] = []
         if before and RecipientEmail.key(before) != RecipientEmail.key(after):
-            changed.extend(self._release_email(before, user_id))
+            changed.extend(self._release_email(before, user_id, before_index))
         index_id, legacy_id = self.email_index_ids(after)
         new = self._found(RecipientEmail, index_id)
         if new is None:
@@ -198,11 +201,13 @@ class Mails(ServiceApplication):
             changed.append(new)
         return changed
 
-    def _release_email(self, email: str, user_id: UUID) -> list[RecipientEmail]:
-        """The address no longer finds ``user_id``: wherever its index names them (blind or, not moved yet, legacy)."""
+    def _release_email(self, email: str | None, user_id: UUID, index_id: UUID | None = None) -> list[RecipientEmail]:
+        """The address no longer finds ``user_id``: wherever its index names them (blind or, not moved yet, legacy;
+        ``index_id``: the blind index the recipient kept, for an address that no longer opens)."""
+        ids = dict.fromkeys([*(self.email_index_ids(email) if email else ()), *([index_id] if index_id else [])])
         released = []
-        for index_id in self.email_index_ids(email):
-            index = self._found(RecipientEmail, index_id)
+        for claim_id in ids:
+            index = self._found(RecipientEmail, claim_id)
             if index is not None and index.user_id == user_id:
                 index.reassign(None)
                 released.append(index)

@@ -17,23 +17,30 @@ class Recipient(Aggregate):
 
     erased = False
     """(a class default too: a recipient loaded from before erasure existed reads as not erased)"""
+    email_index: UUID | None = None
+    """the id of their address's index (:class:`RecipientEmail`, a keyed hash): found again when the address itself no
+    longer opens (ADR 0035), so their erasure releases it. None for a recipient recorded before it was kept"""
 
-    def __init__(self, email: str, first_name: str, last_name: str, language: str, active: bool) -> None:
+    def __init__(
+        self, email: str, first_name: str, last_name: str, language: str, active: bool, email_index: UUID | None = None
+    ) -> None:
         self.email = email
         self.first_name = first_name
         self.last_name = last_name
         self.language = language
         self.active = active
+        self.email_index = email_index
         self.signed_in = False
         """bound by users to an identity provider's (issuer, subject): from then on only that identifies them"""
 
     @classmethod
     def known(
-        cls, user_id: UUID, email: str, first_name: str, last_name: str, language: str, active: bool
-    ) -> Recipient:
+        cls, user_id: UUID, email: str, first_name: str, last_name: str, language: str, active: bool,
+        email_index: UUID | None = None,
+    ) -> Recipient:  # fmt: skip
         return cls._create(
             cls.Known, id=user_id, email=email, first_name=first_name, last_name=last_name, language=language,
-            active=active,
+            active=active, email_index=email_index,
         )  # fmt: skip
 
     class Known(Aggregate.Created):
@@ -42,6 +49,7 @@ class Recipient(Aggregate):
         last_name: str
         language: str
         active: bool
+        email_index: UUID | None = None
 
     class Changed(Aggregate.Event):
         email: str
@@ -49,11 +57,16 @@ class Recipient(Aggregate):
         last_name: str
         language: str
         active: bool
+        email_index: UUID | None = None
 
     @event(Changed)
-    def change(self, email: str, first_name: str, last_name: str, language: str, active: bool) -> None:
+    def change(
+        self, email: str, first_name: str, last_name: str, language: str, active: bool, email_index: UUID | None = None
+    ) -> None:
         self.email, self.first_name, self.last_name = email, first_name, last_name
         self.language, self.active = language, active
+        if email_index is not None:  # a change recorded before the index was kept leaves it as it was
+            self.email_index = email_index
 
     @property
     def name(self) -> str:
@@ -77,6 +90,7 @@ class Recipient(Aggregate):
     @event(Erased)
     def _erased(self, at: datetime) -> None:
         self.email = self.first_name = self.last_name = self.language = ""
+        self.email_index = None
         self.active = False
         self.erased = True
 
