@@ -50,9 +50,10 @@ def create_app(settings: ApprovalSettings | None = None, caller: Any = None) -> 
     """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
     service tests pass a stand-in)."""
     settings = settings or ApprovalSettings()
+    secret = index_secret(settings)
     # the persons' keys from users (ADR 0035): names, e-mail addresses and comments are stored sealed with them
     keys = PersonKeyClient.from_settings(settings)
-    orders = Orders(env=settings.eventsourcing_env(), index_secret=index_secret(settings), key_ring=keys.key_ring())
+    orders = Orders(env=settings.eventsourcing_env(), index_secret=secret, key_ring=keys.key_ring())
     orders.shortest_deadline = settings.shortest_deadline
     dsn = settings.database_url.get_secret_value()
     summaries = OrderSummaries(dsn, create=False)  # the runtime creates (or checks) TABLES at start
