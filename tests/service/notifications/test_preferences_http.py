@@ -14,6 +14,7 @@ from contracts.topics import USERS_USERS
 from contracts.users import v1 as users
 from kc_runtime.auth import Caller
 from kc_runtime.errors import ApiError
+from kc_runtime.sealing import KeyRing, new_key
 from notifications.application.mails import Mails
 from notifications.main import create_app
 from notifications.settings import NotificationsSettings
@@ -36,7 +37,9 @@ async def api() -> AsyncIterator[tuple[httpx.AsyncClient, Mails]]:
     settings = NotificationsSettings(
         database_url="memory://", process_roles=["api"], log_format="console", fence_timeout_s=0
     )
-    app = create_app(settings, caller=stand_in_caller)
+    # users' key endpoint stands in as a dict: every person of these tests lives and has a key (ADR 0035)
+    keys: dict[UUID, bytes] = {}
+    app = create_app(settings, caller=stand_in_caller, key_ring=KeyRing(lambda who: keys.setdefault(who, new_key())))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications") as client:
         yield client, app.state.runtime.app
 

@@ -18,7 +18,7 @@ import pytest
 from contracts.approval import v1 as approval
 from contracts.topics import APPROVAL_ORDERS, USERS_USERS
 from contracts.users import v1 as users
-from kc_runtime.person_keys import PersonKeysUnavailable
+from kc_runtime.person_keys import PersonKeyClient, PersonKeysUnavailable
 from kc_runtime.sealing import UNKNOWN, KeyRing, is_sealed, new_key
 from notifications.adapters.outbound.digests import render_digest
 from notifications.adapters.outbound.dispatcher import ERASED, MailDispatcher, RecipientErased, without_address
@@ -26,6 +26,8 @@ from notifications.adapters.outbound.templates import Templates
 from notifications.application.mails import Mails, UnknownCaller
 from notifications.domain.model import Mail, MailStatus
 from notifications.domain.recipients import RecipientEmail
+from notifications.main import create_app
+from notifications.settings import NotificationsSettings
 from tests.service.notifications.test_erasure import RecordingSender, created, erased, follower_kwargs, markers
 from tests.service.notifications.test_mail_rules import handle
 from tests.service.notifications.test_preferences_and_digests import BERLIN, MORNING, TOTAL, queue, token
@@ -319,3 +321,15 @@ def test_the_mail_kept_in_memory_keeps_its_plain_values(mails, keys):
     (mail,) = handle(mails, rejection(user_id, keys.person(), "Zu teuer"), APPROVAL_ORDERS)
     mails.save(mail)
     assert isinstance(mail, Mail) and mail.data["comment"] == "Zu teuer"
+
+
+def test_the_service_seals_with_keys_from_users_internal_endpoint_unless_given_a_ring():
+    settings = NotificationsSettings(database_url="memory://", process_roles=["api"], log_format="console",
+                                     fence_timeout_s=0)  # fmt: skip
+    ring = create_app(settings, caller=lambda: None).state.runtime.app.key_ring
+    given = KeyRing(lambda who: UNKNOWN)
+
+    assert isinstance(ring, KeyRing) and isinstance(getattr(ring.fetch, "__self__", None), PersonKeyClient)
+    assert ring.ttl_s == 600.0  # kept 10 minutes at most (ADR 0035 decision 2)
+    assert create_app(settings, caller=lambda: None, key_ring=given).state.runtime.app.key_ring is given
+    ring.fetch.__self__.close()  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from kc_runtime.blind_index import index_secret
 from kc_runtime.decision_links import secret_in_force
 from kc_runtime.fence import ReadFence
 from kc_runtime.person_keys import PersonKeyClient
+from kc_runtime.sealing import KeyRing
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 from notifications.adapters.inbound.http import DigestSchedule, ops_router, preferences_router
@@ -27,13 +28,17 @@ from notifications.domain.preferences import PreferenceError
 from notifications.settings import NotificationsSettings
 
 
-def create_app(settings: NotificationsSettings | None = None, caller: Any = None) -> FastAPI:
+def create_app(
+    settings: NotificationsSettings | None = None, caller: Any = None, key_ring: KeyRing | None = None
+) -> FastAPI:
     """``caller``: the dependency that yields the verified caller (default: the JWT verifier of ``settings``;
-    service tests pass a stand-in)."""
+    service tests pass a stand-in). ``key_ring``: the persons' keys (default: fetched from users' internal endpoint;
+    service tests pass a ring over a stand-in)."""
     settings = settings or NotificationsSettings()
     # the persons' keys from users (ADR 0035): addresses and names are stored sealed with them and opened to send
-    keys = PersonKeyClient.from_settings(settings)
-    mails = Mails(env=settings.eventsourcing_env(), index_secret=index_secret(settings), key_ring=keys.key_ring())
+    keys = PersonKeyClient.from_settings(settings) if key_ring is None else None
+    ring = keys.key_ring() if keys is not None else key_ring
+    mails = Mails(env=settings.eventsourcing_env(), index_secret=index_secret(settings), key_ring=ring)
     zone = ZoneInfo(settings.digest_timezone)
     sender = SmtpSender(
         settings.smtp_host,
@@ -96,8 +101,10 @@ def create_app(settings: NotificationsSettings | None = None, caller: Any = None
         ),
         tables=[TABLES],
     )
+
     async def close_keys() -> None:
-        keys.close()
+        if keys is not None:
+            keys.close()
 
     runtime.on_shutdown.append(close_keys)
     if caller is None:
