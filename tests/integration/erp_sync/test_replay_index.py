@@ -12,14 +12,15 @@ from erp_sync.adapters.outbound.replay_index import IndexingRecorder, PostgresRe
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.domain.customers import Customer
 from erp_sync.domain.model import SalesOrderExchange
+from kc_runtime.sealing import KeyRing
 from tests.integration.test_exactly_once import es_env
 
 pytestmark = pytest.mark.integration
 
 
-def indexed(dsn: str) -> Exchanges:
+def indexed(dsn: str, key_ring: KeyRing | None = None) -> Exchanges:
     env = {**es_env(dsn), "PROCESS_RECORDER_TOPIC": f"{IndexingRecorder.__module__}:{IndexingRecorder.__qualname__}"}
-    return Exchanges(env=env, replay_index_factory=PostgresReplayIndex)
+    return Exchanges(env=env, replay_index_factory=PostgresReplayIndex, key_ring=key_ring)
 
 
 def order(exchanges: Exchanges, company_id) -> SalesOrderExchange:
