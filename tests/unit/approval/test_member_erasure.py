@@ -82,3 +82,11 @@ def test_a_message_names_an_erased_member_as_an_erased_user():
 def test_a_message_names_a_member_without_a_name_by_their_id_never_by_an_empty_name():
     m = Member.join(uuid4(), uuid4(), "x@example.com", "", "", "de")
     assert m.label == f"User {m.id}"
+
+
+def test_a_member_whose_names_no_longer_open_is_named_by_id_never_none():
+    """Sealed names open as None once the person's key is gone (ADR 0035), possibly before approval is told of the
+    erasure: the member's name is blank then, and a message names them by id."""
+    member = Member.join(uuid4(), uuid4(), None, None, None, "de")  # type: ignore[arg-type]
+    assert member.name == ""
+    assert member.label == f"User {member.id}"
