@@ -57,3 +57,53 @@ async def found_in_tables(dsn: str, markers: list[str], skip: set[str]) -> list[
         return hits
     finally:
         await conn.close()
+
+
+async def topic_ends(bootstrap: str, topics: list[str]) -> dict[Any, int]:
+    """The end offset of every partition of ``topics`` now (what a later search starts from)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+async def found_in_topics(bootstrap: str, since: dict[Any, int], markers: list[str]) -> list[tuple[str, str]]:
+    """(topic, marker) for every record written to a partition of ``since`` after its offset there whose key, value
+    or headers hold a marker in one of its forms."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    hits: set[tuple[str, str]] = set()
+    try:
+        partitions = list(since)
+        ends = await consumer.end_offsets(partitions)
+        todo = {tp for tp in partitions if ends[tp] > since[tp]}
+        if not todo:
+            return []
+        consumer.assign(sorted(todo, key=lambda tp: (tp.topic, tp.partition)))
+        for tp in todo:
+            consumer.seek(tp, since[tp])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while todo:
+            assert loop.time() < deadline, f"could not read {sorted(t.topic for t in todo)} to their ends"
+            for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                for r in records:
+                    text = b" ".join([r.key or b"", r.value or b"", *(v for _, v in r.headers)]).decode(
+                        "utf-8", "replace"
+                    )
+                    hits.update((tp.topic, m) for m in holds_any(text, markers))
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    todo.discard(tp)
+        return sorted(hits)
+    finally:
+        await consumer.stop()

@@ -22,6 +22,10 @@ class Message(BaseModel):
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
+    personal: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """``(field, owner field)``: the fields holding a person's personal data and the field naming that person. On
+    the wire they are sealed with the person's key (ADR 0035 decision 6: ``kc1:<person>:<nonce>:<ciphertext>``);
+    consumers of the Kundencenter's runtime open them before they validate a message."""
 
 
 class Money(BaseModel):

@@ -46,6 +46,7 @@ from kc_runtime.eventstore import ServiceApplication, WorkerPool, stamp_metadata
 from kc_runtime.faults import failpoint
 from kc_runtime.kafka import IDLE_FETCH, IDLE_POLL_MS, decode_headers, eager_batches, the_message
 from kc_runtime.retrying import OnRetry, retrying
+from kc_runtime.sealed_messages import needs_opening, open_body
 from kc_runtime.units import Unit
 
 log = structlog.get_logger("kc.consumer")
@@ -356,11 +357,16 @@ class IdempotentConsumer:
         await self.lag.observe(client, uncommitted, batch=uncommitted)
         metrics.CONSUMER_BATCH.labels(self.service).observe(len(records))
         chunks: dict[str, list[tuple[Inbound, Any, dict[str, str]]]] = {}
+        opened = await self._open_sealed(records)
         for record in records:
             headers = decode_headers(record)
             spec = self.specs[record.topic.removeprefix(self.topic_prefix)]
+            body = opened.get(id(record), record.value)
+            if body is None:  # a person's values whose key is gone: nothing of theirs is handled any more
+                metrics.CONSUMED.labels(self.service, spec.topic.name, "erased").inc()
+                continue
             try:
-                inbound = self._validate(spec, record.value, headers, record.partition, record.offset)
+                inbound = self._validate(spec, body, headers, record.partition, record.offset)
             except PoisonMessage as poison:
                 await self._dead_letter(spec, record, headers, poison.reason, poison.error)
                 continue
@@ -396,6 +402,37 @@ class IdempotentConsumer:
                 self._commit_timer = asyncio.create_task(self._commit_later(), name="consumer-commit")
         self.progressed.set()
         await self.lag.observe(client, batch=uncommitted)
+
+    async def _open_sealed(self, records: Sequence[Any]) -> dict[int, bytes | None]:
+        """The bodies of ``records`` whose personal fields are sealed (ADR 0035 decision 6), opened — by record id;
+        ``None`` for one whose person is erased. In a worker thread (a key may be fetched from users), waiting out
+        an outage of users like one of the database: a message is never dead-lettered for it."""
+        ring = self.app.key_ring
+        if ring is None:
+            return {}
+        todo = []
+        for record in records:
+            if not record.value:
+                continue
+            spec = self.specs.get(record.topic.removeprefix(self.topic_prefix))
+            event_type = dict(decode_headers(record)).get(Headers.EVENT_TYPE)
+            message_type = spec.topic.message_type(event_type) if spec is not None and event_type else None
+            if message_type is not None and needs_opening(message_type, record.value):
+                todo.append((record, message_type))
+        if not todo:
+            return {}
+
+        def open_all() -> dict[int, bytes | None]:
+            return {id(r): open_body(t, r.value, ring) for r, t in todo}
+
+        async for attempt in retrying(
+            initial_s=self.backoff_initial_s, max_s=self.backoff_max_s, retry_on=TRANSIENT_ERRORS,
+            on_retry=lambda exc, wait: log.warning("persons' keys unavailable, retrying", error=repr(exc),
+                                                   retry_in_s=round(wait, 2)),
+        ):  # fmt: skip
+            with attempt:
+                return await self.blocking.run(open_all)
+        raise AssertionError("unreachable")  # pragma: no cover  # retries for ever or returns
 
     def _commits_now(self, client: Any, records: Sequence[Any], dead_lettered_before: int) -> bool:
         """Whether this batch's offsets are committed at once rather than by the timer: always without an interval,

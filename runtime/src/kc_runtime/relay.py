@@ -29,6 +29,7 @@ from kc_runtime.eventstore import ServiceApplication, WorkerPool
 from kc_runtime.faults import failpoint
 from kc_runtime.follower import Batch, LogFollower
 from kc_runtime.parking import Outage
+from kc_runtime.sealed_messages import seal_body
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d3c1e-6b59-4c8e-9b8a-3f0f5d1e2a10")
 
@@ -154,7 +155,9 @@ class OutboxRelay(LogFollower):
                 )
                 headers = envelope.to_headers()
                 tracing.inject(headers, None, meta.get("traceparent"))  # the stored trace context
-                prepared.append((out.topic.name, out.key.encode(), out.message.model_dump_json().encode(), headers))
+                # personal fields sealed with their owners' keys (ADR 0035 decision 6; a key may be fetched here)
+                body = seal_body(out.message, self.app.key_ring)
+                prepared.append((out.topic.name, out.key.encode(), body, headers))
         return prepared
 
     def on_active(self, active: bool) -> None:

@@ -30,6 +30,7 @@ class OrderReleased(Message):
     """
 
     event_type = "OrderReleased"
+    personal = (("buyer_comment", "buyer_id"),)
 
     order_id: UUID
     company_id: UUID
@@ -153,6 +154,7 @@ class OrderApproved(Message):
     """An approver approved the order (its release follows as OrderReleased)."""
 
     event_type = "OrderApproved"
+    personal = (("comment", "approver_id"),)
 
     order_id: UUID
     company_id: UUID
@@ -174,6 +176,7 @@ class OrderApproved(Message):
 
 class OrderRejected(Message):
     event_type = "OrderRejected"
+    personal = (("comment", "approver_id"),)
 
     order_id: UUID
     company_id: UUID

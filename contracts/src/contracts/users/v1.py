@@ -54,6 +54,7 @@ class UserCreated(Message):
     an ERP contact taken over. Carries the user's whole state."""
 
     event_type = "UserCreated"
+    personal = (("email", "user_id"), ("first_name", "user_id"), ("last_name", "user_id"))
 
     user_id: UUID
     company_id: UUID
@@ -73,6 +74,7 @@ class UserCreated(Message):
 
 class UserRenamed(Message):
     event_type = "UserRenamed"
+    personal = (("first_name", "user_id"), ("last_name", "user_id"))
 
     user_id: UUID
     company_id: UUID
@@ -85,6 +87,7 @@ class UserEmailChanged(Message):
     """The user's e-mail address changed (it identifies the user at the shop's identity provider)."""
 
     event_type = "UserEmailChanged"
+    personal = (("email", "user_id"), ("previous_email", "user_id"))
 
     user_id: UUID
     company_id: UUID
@@ -170,6 +173,12 @@ class UserEmailChangeRequested(Message):
     old address stays until that moment."""
 
     event_type = "UserEmailChangeRequested"
+    personal = (
+        ("email", "user_id"),
+        ("previous_email", "user_id"),
+        ("first_name", "user_id"),
+        ("last_name", "user_id"),
+    )
 
     change_id: UUID
     user_id: UUID

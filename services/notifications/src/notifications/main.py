@@ -36,9 +36,10 @@ def create_app(
     service tests pass a ring over a stand-in)."""
     settings = settings or NotificationsSettings()
     # the persons' keys from users (ADR 0035): addresses and names are stored sealed with them and opened to send
+    secret = index_secret(settings)  # each missing secret refuses the start, the index's first
     keys = PersonKeyClient.from_settings(settings) if key_ring is None else None
     ring = keys.key_ring() if keys is not None else key_ring
-    mails = Mails(env=settings.eventsourcing_env(), index_secret=index_secret(settings), key_ring=ring)
+    mails = Mails(env=settings.eventsourcing_env(), index_secret=secret, key_ring=ring)
     zone = ZoneInfo(settings.digest_timezone)
     sender = SmtpSender(
         settings.smtp_host,

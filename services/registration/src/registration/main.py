@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from kc_runtime.blind_index import index_secret
 from kc_runtime.errors import error_response
+from kc_runtime.person_keys import PersonKeyClient
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 from registration.adapters.inbound.http import ops_router, registrations_router
@@ -52,7 +53,11 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         max_confirmation_failures=settings.confirmation_max_failures,
     )
     registrations = Registrations(
-        env=settings.eventsourcing_env(), policy=policy, tokens=tokens, index_secret=index_secret(settings)
+        env=settings.eventsourcing_env(),
+        policy=policy,
+        tokens=tokens,
+        index_secret=index_secret(settings),
+        key_ring=PersonKeyClient.from_settings(settings).key_ring(),  # opens users' sealed values (ADR 0035)
     )
     runtime = ServiceRuntime(
         settings,

@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.sealing import KeyRing
 from registration.application.tokens import TokenIssuer, hash_token
 from registration.domain.lockout import (
     AttemptCounter,
@@ -125,10 +126,12 @@ class Registrations(ServiceApplication):
         tokens: TokenIssuer | None = None,
         clock: Callable[[], datetime] = _utcnow,
         index_secret: bytes | None = None,
+        key_ring: KeyRing | None = None,
     ) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
-        development secret, for tests and the local stack)."""
-        super().__init__(env)
+        development secret, for tests and the local stack). ``key_ring``: the persons' keys that open their values
+        in users' messages (ADR 0035 decision 6)."""
+        super().__init__(env, key_ring=key_ring)
         self._address_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, TakenAddress.INDEX)
         self.policy = policy or RegistrationPolicy()
         self.tokens = tokens or TokenIssuer(b"development-only-registration-token-secret")  # tests

@@ -39,6 +39,8 @@ def consumer_specs(registrations: Registrations) -> list[ConsumerSpec]:
     def on_erased(inbound: Inbound) -> list[Any]:
         msg = inbound.message
         assert isinstance(msg, UserErased)
+        if registrations.key_ring is not None:
+            registrations.key_ring.forget(msg.user_id)  # this process opens nothing of theirs any more
         return registrations.on_user_erased(msg.user_id, msg.erased_at)
 
     def on_refused(inbound: Inbound) -> list[Any]:

@@ -1,0 +1,64 @@
+"""Personal fields of messages sealed on the wire (ADR 0035 decision 6).
+
+A message class declares which of its fields hold whose personal data (``Message.personal``: ``(field, owner
+field)`` pairs). The relay validates a message with its plain values, then seals those fields in the JSON it
+publishes, each with its owner's key (:func:`seal_body`); a consumer opens them before it validates the body
+(:func:`open_body`), so handlers and the contracts' validators only ever see plain values, and a topic read after
+the person's erasure shows ciphertext only. Values of a person users does not know stay plain; a value whose
+person was erased by the time it is consumed opens to null where the message allows null, and a message that cannot
+be without it (a user's own name) is not handled (its ``UserErased`` follows).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from contracts import Message
+from kc_runtime.sealing import VERSION, KeyRing, Personal
+
+MARK = f'"{VERSION}:'.encode()
+"""How a sealed value starts inside a JSON body (a quick test before a body is parsed)."""
+
+
+@cache
+def specs(message_type: type[Message]) -> tuple[Personal, ...]:
+    """The message type's personal fields, one :class:`Personal` per owner (place ``msg/<event type>``)."""
+    by_owner: dict[str, list[str]] = {}
+    for field, owner in getattr(message_type, "personal", ()):
+        by_owner.setdefault(owner, []).append(field)
+    place = f"msg/{message_type.event_type}"
+    return tuple(Personal(place, tuple(fields), owner=owner) for owner, fields in by_owner.items())
+
+
+def seal_body(message: Message, ring: KeyRing | None) -> bytes:
+    """The message's JSON, its personal fields sealed with their owners' keys (blocking: a key may be fetched)."""
+    personal = specs(type(message))
+    if ring is None or not personal:
+        return message.model_dump_json().encode()
+    state: dict[str, Any] = message.model_dump(mode="json")
+    for spec in personal:
+        spec.seal(ring, state)
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def needs_opening(message_type: type[Message] | None, body: bytes) -> bool:
+    return message_type is not None and bool(specs(message_type)) and MARK in body
+
+
+def open_body(message_type: type[Message], body: bytes, ring: KeyRing) -> bytes | None:
+    """``body`` with its sealed personal fields opened (blocking: a key may be fetched). A value whose person is
+    erased opens to null where the message allows it (an erased approver's comment); where the message cannot be
+    without it (a user's own name), ``None``: the message is not handled."""
+    state: dict[str, Any] = json.loads(body)
+    fields = message_type.model_fields
+    for spec in specs(message_type):
+        sealed = [f for f in spec.fields if isinstance(state.get(f), str) and state[f].startswith(f"{VERSION}:")]
+        spec.open(ring, state)
+        if any(state.get(f) is None and f in fields and fields[f].is_required() for f in sealed):
+            return None
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+__all__ = ["needs_opening", "open_body", "seal_body", "specs"]

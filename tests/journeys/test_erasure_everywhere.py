@@ -1,0 +1,82 @@
+"""The proof of issue 18 item 4 (ADR 0035): a buyer and an approver with marker names and addresses write on an
+order (the checkout comment, a message, the approval's comment), the approver approves it, mails go out; both are
+deactivated and erased by the main contact. Afterwards no table of any of our services' databases — event stores
+included — and no record our services wrote to Kafka since the test began holds a marker, plain, URL-encoded or
+base64, while the order still shows it was approved by an erased user of the company. Only the ERP's topics may:
+what we send the ERP is plain (decision 5: it cannot open sealed values, and it is asked to erase its contact
+person), and what the ERP writes is its own record."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.topics import ERP_INBOUND_TOPICS, ERP_OUTBOUND_TOPICS, TOPICS
+from tests.conftest import eventually
+from tests.journeys.test_approval_erasure import person
+from tests.support.erasure import found_in_tables, found_in_topics, topic_ends
+from tests.support.infra import KAFKA, dsn_for, random_suffix
+from tests.support.orders import order_body
+from tests.support.shop import BUDGET, Shop
+
+pytestmark = pytest.mark.journey
+
+DATABASES = ("users", "registration", "approval", "notifications", "erp_sync")
+THE_ERPS = {n for t in (*ERP_OUTBOUND_TOPICS, *ERP_INBOUND_TOPICS) for n in (t.name, t.dlt)}
+"""The topics to and from the ERP: plain by decision 5 (to it), the ERP's own records (from it)."""
+
+
+async def test_after_an_erasure_no_store_and_no_topic_of_ours_holds_anything_of_the_erased_people(shop: Shop):
+    tag = random_suffix()
+    since = await topic_ends(KAFKA, [n for t in TOPICS for n in (t.name, t.dlt)])
+    buyer, buyer_auth = await person(shop, "buyer", tag, f"Everywhere{tag}", f"Besteller{tag}", budget=BUDGET)
+    approver, approver_auth = await person(shop, "approver", tag, f"Allerorts{tag}", f"Freigeber{tag}")
+    words = {"checkout": f"Rampe{tag}", "message": f"Kommentar{tag}", "approval": f"Genehmigt{tag}"}
+    markers = [buyer["email"], buyer["first_name"], buyer["last_name"], approver["email"], approver["first_name"],
+               approver["last_name"], *words.values()]  # fmt: skip
+    await shop.approvers(approver, seen_by=buyer_auth)
+
+    body = order_body(quantity=12)
+    body["buyer_comment"] = words["checkout"]
+    placed = await shop.gw.post("/api/orders", json=body, headers=buyer_auth)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    said = await shop.gw.post(f"/api/orders/{order_id}/comments", json={"text": words["message"]}, headers=buyer_auth)
+    assert said.status_code == 200, said.text
+
+    async def approved() -> dict | None:
+        r = await shop.do(order_id, "approve", approver_auth, {"comment": words["approval"]})
+        return r.json() if r.status_code == 200 else None
+
+    await eventually(approved, what="the approver to approve the order")
+    for user in (buyer, approver):
+        r = await shop.gw.post(f"/api/users/{user['id']}/deactivate", headers=shop.main)
+        assert r.status_code == 200, r.text
+        r = await shop.gw.post(f"/api/users/{user['id']}/erasure", headers=shop.main)
+        assert r.status_code == 200, r.text
+
+    async def shown_erased() -> dict | None:
+        r = await shop.get(order_id, shop.main)
+        out = r.json()
+        return out if out["buyer"]["erased"] and out["decided_by"]["erased"] else None
+
+    order = await eventually(shown_erased, what="approval to show the buyer and the approver as erased")
+    assert order["decided_by"] == {"id": approver["id"], "name": None, "erased": True}  # the audit keeps its shape
+
+    async def where_found() -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
+        for database in DATABASES:
+            found += [(database, table, marker) for table, _, marker in
+                      await found_in_tables(dsn_for(database), markers, skip=set())]  # fmt: skip
+        on_topics = await found_in_topics(KAFKA, since, markers)
+        found += [("kafka", topic, marker) for topic, marker in on_topics if topic not in THE_ERPS]
+        return found
+
+    async def nothing_found() -> bool:
+        return await where_found() == []
+
+    # projections and consumers may lag a moment behind the erasure: wait until nothing is found, and say where
+    # something still was when the time is up
+    try:
+        await eventually(nothing_found, what="no marker in any store or topic of ours", timeout=30, interval=1)
+    except AssertionError:
+        pytest.fail(f"still found after the erasure: {sorted(set(await where_found()))}")
