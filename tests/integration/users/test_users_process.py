@@ -6,10 +6,12 @@ import asyncio
 import json
 import signal
 
+import psycopg
 import pytest
 
 from contracts import Headers
 from contracts.topics import REGISTRATION_REGISTRATIONS, USERS_COMPANIES, USERS_USERS
+from kc_runtime.sealing import is_sealed, unseal
 from tests.conftest import eventually
 from tests.integration.conftest import read_topic, service_env
 from tests.support.infra import KAFKA, ServiceProcess, random_suffix
@@ -57,7 +59,12 @@ async def test_a_registration_becomes_a_company_and_its_main_contact_on_the_user
     assert types_of(companies) == ["CompanyCreated"]
     assert types_of(user_records) == ["UserCreated"]
     created = json.loads(user_records[0].value)
-    assert created["email"] == msg.main_contact.email and created["is_main_contact"] is True
+    assert created["is_main_contact"] is True
+    # the address travels sealed with the main contact's own key (ADR 0035 decision 6), which opens it
+    assert is_sealed(created["email"]) and msg.main_contact.email not in user_records[0].value.decode()
+    with psycopg.connect(dsn) as conn:
+        (key,) = conn.execute("SELECT key FROM person_keys WHERE user_id = %s", (created["user_id"],)).fetchone()
+    assert unseal(bytes(key), "msg/UserCreated/email", created["email"]) == msg.main_contact.email
     headers = {k: v.decode() for k, v in user_records[0].headers}
     assert headers[Headers.PRODUCER] == "users"
     assert int(headers[Headers.SOURCE_NOTIFICATION_ID]) > int(
