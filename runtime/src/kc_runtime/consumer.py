@@ -341,7 +341,12 @@ class IdempotentConsumer:
         )
 
         async def on_batch(msg: KafkaMessage) -> None:
-            await self.handle(msg)
+            try:
+                await self.handle(msg)
+            except Exception:
+                # faststream swallows a handler's exception (its logger is off): say it here
+                log.exception("handling a fetched batch failed", group_id=self.group_id)
+                raise
 
         eager_batches(subscriber)(on_batch)
 

@@ -7,12 +7,15 @@ same connection options from :func:`client_options`.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from itertools import chain
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.conn import AIOKafkaConnection
+from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.kafka.subscriber.usecase import BatchSubscriber
@@ -21,6 +24,8 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from kc_runtime import metrics
 from kc_runtime.settings import ServiceSettings
+
+log = structlog.get_logger("kc.kafka")
 
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
@@ -144,7 +149,15 @@ class _EagerBatchSubscriber(BatchSubscriber):
     __slots__ = ()
 
     async def get_msg(self, consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[Any, Any], ...]:
-        fetched = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+        try:
+            fetched = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+        except (KafkaError, ConsumerStoppedError, asyncio.CancelledError):
+            raise  # faststream's loop waits out the first and ends on the others
+        except Exception as exc:
+            # Anything else would end faststream's consume loop for good, silently (its logger is off): the
+            # consumer would stop fetching and leave its group. Logged, and waited out like a broker error.
+            log.error("fetching failed, retrying", error=repr(exc)[:300])
+            raise KafkaError(repr(exc)[:300]) from exc
         return tuple(chain.from_iterable(fetched.values()))
 
 
