@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -398,9 +399,13 @@ class IdempotentConsumer:
             key = (record.topic, record.partition)
             self.applied[key] = max(self.applied.get(key, 0), record.offset + 1)
         if self._commits_now(client, records, dead_lettered_before):
-            await msg.ack()
-            self._committed.update((TopicPartition(*key), offset) for key, offset in self.applied.items())
-            self._last_commit = time.monotonic()
+            try:
+                await msg.ack()
+            except KafkaError as exc:  # a rebalance under way: the next commit (or the new owner) covers it
+                log.warning("offset commit failed, left to the next one", error=repr(exc)[:200])
+            else:
+                self._committed.update((TopicPartition(*key), offset) for key, offset in self.applied.items())
+                self._last_commit = time.monotonic()
         else:
             self._client = client
             if self._commit_timer is None or self._commit_timer.done():
