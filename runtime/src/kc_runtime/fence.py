@@ -33,7 +33,7 @@ from prometheus_client import Counter, Histogram
 from contracts.topics import Topic
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.errors import ApiError
-from kc_runtime.kafka import client_options
+from kc_runtime.kafka import FENCE_CLIENT_SUFFIX, client_options
 from kc_runtime.settings import ServiceSettings
 
 log = structlog.get_logger("kc.fence")
@@ -111,7 +111,7 @@ class ReadFence:
         own = AIOKafkaConsumer(
             group_id=self.settings.group_id,
             enable_auto_commit=False,
-            client_id=f"{self.service}-fence",
+            client_id=self.service + FENCE_CLIENT_SUFFIX,  # its requests count under the service
             **client_options(self.settings),
         )
         await own.start()

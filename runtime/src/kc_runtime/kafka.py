@@ -79,23 +79,29 @@ KAFKA_APIS = {
 
 _counted_send: Any = None
 
+FENCE_CLIENT_SUFFIX = "-fence"
+"""The read fence's client is ``<service>-fence`` (its requests count under the service)."""
 
-def count_requests(service: str) -> None:
+
+def count_requests() -> None:
     """Count every request this process's Kafka clients send, by API (``kc_kafka_requests_total``): aiokafka keeps
     no such figures, and the broker's CPU goes mostly per request. Wraps ``AIOKafkaConnection.send`` once per
-    process (the producer, the consumers, the fence's and the admin clients all send through it)."""
+    process (the producer, the consumers, the fence's and the admin clients all send through it); the service is
+    the client's id (our clients are named after their service; the read fence's ``<service>-fence``)."""
     global _counted_send
     if _counted_send is not None:
         return
     send = AIOKafkaConnection.send
-    children: dict[type, Any] = {}
+    children: dict[tuple[str, type], Any] = {}
 
     def counted(self: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
-        child = children.get(type(request))
+        client = getattr(self, "_client_id", None) or "unknown"
+        child = children.get((client, type(request)))
         if child is None:
             key = getattr(request, "API_KEY", None)
             api = KAFKA_APIS.get(key, f"api{key}") if isinstance(key, int) else type(request).__name__
-            child = children[type(request)] = metrics.KAFKA_REQUESTS.labels(service, api)
+            service = client.removesuffix(FENCE_CLIENT_SUFFIX)
+            child = children[(client, type(request))] = metrics.KAFKA_REQUESTS.labels(service, api)
         child.inc()
         return send(self, request, expect_response)
 
@@ -108,7 +114,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     decoder returns (:func:`the_message`: the fetched batch itself) and nothing is injected — injecting the message
     through faststream's ``Context`` ran a synchronous ``Context.use`` in a worker thread (anyio) for every fetched
     batch, and the default decoder parsed every body as JSON that the consumers validate from the raw bytes anyway."""
-    count_requests(settings.service_name)
+    count_requests()
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
