@@ -7,6 +7,7 @@ with their person's key (ADR 0035 plan step 1), which users destroyed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from tests.support.users import unique_email
 
 pytestmark = pytest.mark.journey
 
+
 async def person(shop: Shop, role: str, tag: str, first: str, last: str, **fields: Any) -> tuple[dict, dict]:
     user, auth = await shop.api.user(
         shop.company, [role], email=unique_email(f"erased-{tag}"), first_name=first, last_name=last, **fields
@@ -28,10 +30,25 @@ async def person(shop: Shop, role: str, tag: str, first: str, last: str, **field
     return user, auth
 
 
-async def test_an_order_decided_by_erased_users_shows_erased_users_and_keeps_the_approval(shop: Shop):
+@dataclass
+class Written:
+    """A buyer and an approver with marker names who wrote on an order the approver approved."""
+
+    buyer: dict
+    approver: dict
+    words: dict[str, str]
+    markers: list[str]
+    order_id: str
+    approved: dict
+    """the order as the approval answered it"""
+
+
+async def written_on_and_approved(shop: Shop, buyer_name: str, approver_name: str) -> Written:
+    """The buyer writes the checkout comment and a message on an order over budget, the approver approves it with
+    a comment; every name, address and word carries a marker of this run."""
     tag = random_suffix()
-    buyer, buyer_auth = await person(shop, "buyer", tag, f"Bruno{tag}", f"Besteller{tag}", budget=BUDGET)
-    approver, approver_auth = await person(shop, "approver", tag, f"Anna{tag}", f"Freigeber{tag}")
+    buyer, buyer_auth = await person(shop, "buyer", tag, f"{buyer_name}{tag}", f"Besteller{tag}", budget=BUDGET)
+    approver, approver_auth = await person(shop, "approver", tag, f"{approver_name}{tag}", f"Freigeber{tag}")
     words = {"checkout": f"Rampe{tag}", "message": f"Kommentar{tag}", "approval": f"Genehmigt{tag}"}
     markers = [buyer["email"], buyer["first_name"], buyer["last_name"], approver["email"], approver["first_name"],
                approver["last_name"], *words.values()]  # fmt: skip
@@ -50,16 +67,30 @@ async def test_an_order_decided_by_erased_users_shows_erased_users_and_keeps_the
         return r.json() if r.status_code == 200 else None
 
     done = await eventually(approved, what="the approver to approve the order")
-    assert done["decided_by"] == {"id": approver["id"], "name": approver["first_name"] + " " + approver["last_name"],
-                                  "erased": False}  # fmt: skip
-    before = (await shop.get(order_id, shop.main)).text
-    assert set(holds_any(before, markers)) >= {buyer["first_name"], approver["last_name"], *words.values()}
+    return Written(buyer, approver, words, markers, order_id, done)
 
-    for user in (buyer, approver):
+
+async def deactivated_and_erased(shop: Shop, *users: dict) -> None:
+    """The main contact deactivates and erases each of ``users``."""
+    for user in users:
         r = await shop.gw.post(f"/api/users/{user['id']}/deactivate", headers=shop.main)
         assert r.status_code == 200, r.text
         r = await shop.gw.post(f"/api/users/{user['id']}/erasure", headers=shop.main)
         assert r.status_code == 200, r.text
+
+
+async def test_an_order_decided_by_erased_users_shows_erased_users_and_keeps_the_approval(shop: Shop):
+    written = await written_on_and_approved(shop, "Bruno", "Anna")
+    buyer, approver, words, markers, order_id = (
+        written.buyer, written.approver, written.words, written.markers, written.order_id
+    )  # fmt: skip
+    assert written.approved["decided_by"] == {"id": approver["id"],
+                                              "name": approver["first_name"] + " " + approver["last_name"],
+                                              "erased": False}  # fmt: skip
+    before = (await shop.get(order_id, shop.main)).text
+    assert set(holds_any(before, markers)) >= {buyer["first_name"], approver["last_name"], *words.values()}
+
+    await deactivated_and_erased(shop, buyer, approver)
 
     async def shown_erased() -> dict | None:
         r = await shop.get(order_id, shop.main)

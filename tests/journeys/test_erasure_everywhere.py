@@ -12,11 +12,10 @@ import pytest
 
 from contracts.topics import ERP_INBOUND_TOPICS, ERP_OUTBOUND_TOPICS, TOPICS
 from tests.conftest import eventually
-from tests.journeys.test_approval_erasure import person
+from tests.journeys.test_approval_erasure import deactivated_and_erased, written_on_and_approved
 from tests.support.erasure import found_in_tables, found_in_topics, topic_ends
-from tests.support.infra import KAFKA, dsn_for, random_suffix
-from tests.support.orders import order_body
-from tests.support.shop import BUDGET, Shop
+from tests.support.infra import KAFKA, dsn_for
+from tests.support.shop import Shop
 
 pytestmark = pytest.mark.journey
 
@@ -26,33 +25,10 @@ THE_ERPS = {n for t in (*ERP_OUTBOUND_TOPICS, *ERP_INBOUND_TOPICS) for n in (t.n
 
 
 async def test_after_an_erasure_no_store_and_no_topic_of_ours_holds_anything_of_the_erased_people(shop: Shop):
-    tag = random_suffix()
     since = await topic_ends(KAFKA, [n for t in TOPICS for n in (t.name, t.dlt)])
-    buyer, buyer_auth = await person(shop, "buyer", tag, f"Everywhere{tag}", f"Besteller{tag}", budget=BUDGET)
-    approver, approver_auth = await person(shop, "approver", tag, f"Allerorts{tag}", f"Freigeber{tag}")
-    words = {"checkout": f"Rampe{tag}", "message": f"Kommentar{tag}", "approval": f"Genehmigt{tag}"}
-    markers = [buyer["email"], buyer["first_name"], buyer["last_name"], approver["email"], approver["first_name"],
-               approver["last_name"], *words.values()]  # fmt: skip
-    await shop.approvers(approver, seen_by=buyer_auth)
-
-    body = order_body(quantity=12)
-    body["buyer_comment"] = words["checkout"]
-    placed = await shop.gw.post("/api/orders", json=body, headers=buyer_auth)
-    assert placed.status_code == 201, placed.text
-    order_id = placed.json()["id"]
-    said = await shop.gw.post(f"/api/orders/{order_id}/comments", json={"text": words["message"]}, headers=buyer_auth)
-    assert said.status_code == 200, said.text
-
-    async def approved() -> dict | None:
-        r = await shop.do(order_id, "approve", approver_auth, {"comment": words["approval"]})
-        return r.json() if r.status_code == 200 else None
-
-    await eventually(approved, what="the approver to approve the order")
-    for user in (buyer, approver):
-        r = await shop.gw.post(f"/api/users/{user['id']}/deactivate", headers=shop.main)
-        assert r.status_code == 200, r.text
-        r = await shop.gw.post(f"/api/users/{user['id']}/erasure", headers=shop.main)
-        assert r.status_code == 200, r.text
+    written = await written_on_and_approved(shop, "Everywhere", "Allerorts")
+    buyer, approver, markers, order_id = written.buyer, written.approver, written.markers, written.order_id
+    await deactivated_and_erased(shop, buyer, approver)
 
     async def shown_erased() -> dict | None:
         r = await shop.get(order_id, shop.main)
