@@ -64,6 +64,12 @@ async def test_the_client_fetches_a_users_key_and_reports_them_erased_once_the_m
         assert await asyncio.to_thread(keys.fetch, UUID(company.main_id)) is not None
         assert (await asyncio.to_thread(keys.lookup, uuid4())).state is KeyState.UNKNOWN
 
+        # many at once, in one request, from users' PostgreSQL: the same answers
+        stranger, main = uuid4(), UUID(company.main_id)
+        many = await asyncio.to_thread(keys.lookup_many, [person, main, stranger])
+        assert [many[p].state for p in (person, main, stranger)] == [KeyState.ERASED, KeyState.LIVE, KeyState.UNKNOWN]
+        assert many[main].key == await asyncio.to_thread(keys.fetch, main)
+
 
 async def test_the_client_with_a_wrong_token_is_refused_by_users(users_api: UsersApi):
     company = await users_api.company()

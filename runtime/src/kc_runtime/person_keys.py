@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
 import httpx
@@ -45,6 +46,12 @@ DEVELOPMENT_USERS_INTERNAL_TOKEN = "development-only-users-internal-token"  # no
 """The token users accepts in the development profile when ``USERS_INTERNAL_TOKEN`` is unset (users' settings)."""
 
 PATH = "/internal/person-keys/{user_id}"
+MANY_PATH = "/internal/person-keys"
+"""``POST {"user_ids": [...]}`` → ``{"persons": [{"user_id", "state": "live"|"erased"|"unknown", "key"?}]}``."""
+MANY_AT_MOST = 200
+"""Ids per request for many keys (users refuses more with 422)."""
+
+_T = TypeVar("_T")
 
 
 class PersonKeysUnavailable(ConnectionError):
@@ -116,9 +123,19 @@ def _decode_key(response: httpx.Response, user_id: UUID) -> bytes:
         if str(body["user_id"]) != str(user_id):
             raise ValueError("another person's answer")
         text = body["key"]
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         # from None: the decoding error could quote the answer, and the answer is a key
+        raise PersonKeysUnavailable(f"users answered for person {user_id} with something that is not a key") from None
+    return _key_of(text, user_id)
+
+
+def _key_of(text: object, user_id: UUID) -> bytes:
+    """The key in its base64url text, or :class:`PersonKeysUnavailable` (never quoting the text)."""
+    try:
+        if not isinstance(text, str):
+            raise ValueError("not a text")
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
         raise PersonKeysUnavailable(f"users answered for person {user_id} with something that is not a key") from None
     if len(key) != KEY_BYTES:
         raise PersonKeysUnavailable(f"users answered for person {user_id} with something that is not a key")
@@ -161,7 +178,7 @@ class PersonKeyClient:
     def key_ring(self, ttl_s: float = 600.0) -> KeyRing:
         """A key ring fed by this client (ADR 0035: keys kept at most 10 minutes): a person users does not know
         answers :data:`~kc_runtime.sealing.UNKNOWN` (their values stay plain), an erased one ``None``."""
-        return KeyRing(self.fetch_for_ring, ttl_s=ttl_s)
+        return KeyRing(self.fetch_for_ring, ttl_s=ttl_s, fetch_many=self.fetch_many_for_ring)
 
     def fetch_for_ring(self, user_id: UUID) -> bytes | None:
         answer = self.lookup(user_id)
@@ -183,6 +200,30 @@ class PersonKeyClient:
     def lookup(self, user_id: UUID) -> PersonKeyAnswer:
         """What users says about the person (live with the key, erased, unknown), or :class:`PersonKeysUnavailable`
         when it cannot say now (retried a few times first)."""
+        return self._with_retries(lambda: self._ask(user_id), f"person {user_id}", user_id=str(user_id))
+
+    def lookup_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKeyAnswer]:
+        """What users says about each of ``user_ids``, in one request per :data:`MANY_AT_MOST` of them (a consumer's
+        batch of many people's values costs one round trip, not one per person); :class:`PersonKeysUnavailable` as
+        for :meth:`lookup`."""
+        wanted = list(dict.fromkeys(user_ids))
+        answers: dict[UUID, PersonKeyAnswer] = {}
+        for start in range(0, len(wanted), MANY_AT_MOST):
+            chunk = wanted[start : start + MANY_AT_MOST]
+            answers.update(
+                self._with_retries(
+                    functools.partial(self._ask_many, chunk), f"{len(chunk)} persons", persons=len(chunk)
+                )
+            )
+        return answers
+
+    def fetch_many_for_ring(self, user_ids: Sequence[UUID]) -> dict[UUID, bytes | None]:
+        return {
+            user_id: UNKNOWN if answer.state is KeyState.UNKNOWN else answer.key
+            for user_id, answer in self.lookup_many(user_ids).items()
+        }
+
+    def _with_retries(self, ask: Callable[[], _T], what: str, **context: Any) -> _T:
         retrying = Retrying(
             wait=backoff(*self._backoff),
             retry=retry_if_exception_type(_Transient),
@@ -190,7 +231,7 @@ class PersonKeyClient:
             sleep=self._sleep,
             before_sleep=lambda state: log.warning(
                 "person key fetch failed, retrying",
-                user_id=str(user_id),
+                **context,
                 attempt=state.attempt_number,
                 reason=str(state.outcome.exception()) if state.outcome is not None else None,
                 wait_s=round(state.upcoming_sleep, 3),
@@ -200,11 +241,58 @@ class PersonKeyClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._ask(user_id)
+                    return ask()
         except _Transient as exc:
-            log.error("person key unavailable", user_id=str(user_id), reason=str(exc))
-            raise PersonKeysUnavailable(f"users did not give the key of person {user_id}: {exc}") from None
+            log.error("person key unavailable", **context, reason=str(exc))
+            raise PersonKeysUnavailable(f"users did not give the key of {what}: {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover  # tenacity either returns or raises
+
+    def _ask_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKeyAnswer]:
+        try:
+            response = self._client.post(MANY_PATH, json={"user_ids": [str(u) for u in user_ids]})
+        except httpx.TransportError as exc:
+            raise _Transient(f"{type(exc).__name__}") from exc
+        if response.status_code != 200:
+            self._refused_or_transient(response, f"{len(user_ids)} persons")
+        try:
+            persons = response.json()["persons"]
+            answers = {UUID(str(p["user_id"])): p for p in persons}
+        except (ValueError, KeyError, TypeError):
+            raise PersonKeysUnavailable(
+                "users answered a request for many keys with something that is not keys"
+            ) from None
+        result: dict[UUID, PersonKeyAnswer] = {}
+        for user_id in user_ids:
+            person = answers.get(user_id)
+            person = person if isinstance(person, dict) else {}
+            state = person.get("state")
+            if state == KeyState.LIVE.value:
+                result[user_id] = PersonKeyAnswer(user_id, KeyState.LIVE, _key_of(person.get("key"), user_id))
+            elif state == KeyState.ERASED.value:
+                result[user_id] = PersonKeyAnswer(user_id, KeyState.ERASED)
+            elif state == KeyState.UNKNOWN.value:
+                log.warning("person unknown to users", user_id=str(user_id))
+                result[user_id] = PersonKeyAnswer(user_id, KeyState.UNKNOWN)
+            else:
+                raise PersonKeysUnavailable(f"users left person {user_id} out of its answer for many keys")
+        return result
+
+    def _refused_or_transient(self, response: httpx.Response, what: str) -> NoReturn:
+        """Raise what a non-200 answer means: refused (401, no token), transient (408, 429, 5xx), or unavailable."""
+        status = response.status_code
+        code = _error_code(response)
+        if status == 401 or (status == 503 and code == "internal_api_not_configured"):
+            log.error("users refused the person key fetch", what=what, status=status, code=code)
+            raise PersonKeysRefused(
+                f"users refused the key fetch ({status} {code}): check <PREFIX>USERS_INTERNAL_TOKEN against "
+                "users' USERS_INTERNAL_TOKEN"
+            )
+        if status in (408, 429) or status >= 500:
+            raise _Transient(f"{status} {code or ''}".strip())
+        # any other answer (a 404 from something that is not users' endpoint, a redirect, …): not a key, not an
+        # erasure; nothing to cache, nothing that a retry now would change
+        log.error("unexpected answer to a person key fetch", what=what, status=status, code=code)
+        raise PersonKeysUnavailable(f"users answered {status} {code or ''} for the key of {what}".strip())
 
     def _ask(self, user_id: UUID) -> PersonKeyAnswer:
         try:
@@ -219,19 +307,7 @@ class PersonKeyClient:
         if status == 404 and _error_code(response) == "unknown_person":
             log.warning("person unknown to users", user_id=str(user_id))
             return PersonKeyAnswer(user_id, KeyState.UNKNOWN)
-        code = _error_code(response)
-        if status == 401 or (status == 503 and code == "internal_api_not_configured"):
-            log.error("users refused the person key fetch", user_id=str(user_id), status=status, code=code)
-            raise PersonKeysRefused(
-                f"users refused the key fetch ({status} {code}): check <PREFIX>USERS_INTERNAL_TOKEN against "
-                "users' USERS_INTERNAL_TOKEN"
-            )
-        if status in (408, 429) or status >= 500:
-            raise _Transient(f"{status} {code or ''}".strip())
-        # any other answer (a 404 from something that is not users' endpoint, a redirect, …): not a key, not an
-        # erasure; nothing to cache, nothing that a retry now would change
-        log.error("unexpected answer to a person key fetch", user_id=str(user_id), status=status, code=code)
-        raise PersonKeysUnavailable(f"users answered {status} {code or ''} for the key of person {user_id}".strip())
+        self._refused_or_transient(response, f"person {user_id}")
 
 
 __all__ = [

@@ -12,11 +12,13 @@ be without it (a user's own name) is not handled (its ``UserErased`` follows).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 from contracts import Message
-from kc_runtime.sealing import VERSION, KeyRing, Personal
+from kc_runtime.sealing import VERSION, KeyRing, Personal, Unreadable, person_of
 
 MARK = f'"{VERSION}:'.encode()
 """How a sealed value starts inside a JSON body (a quick test before a body is parsed)."""
@@ -51,7 +53,28 @@ def open_body(message_type: type[Message], body: bytes, ring: KeyRing) -> bytes 
     """``body`` with its sealed personal fields opened (blocking: a key may be fetched). A value whose person is
     erased opens to null where the message allows it (an erased approver's comment); where the message cannot be
     without it (a user's own name), ``None``: the message is not handled."""
-    state: dict[str, Any] = json.loads(body)
+    return _open_state(message_type, json.loads(body), ring)
+
+
+def open_bodies(bodies: Sequence[tuple[type[Message], bytes]], ring: KeyRing) -> list[bytes | None]:
+    """Each body opened as by :func:`open_body`, the keys of all persons named in them asked for at once first
+    (:meth:`KeyRing.prefetch`): a consumer's batch of many people's messages costs one round trip to users."""
+    states: list[dict[str, Any]] = [json.loads(body) for _, body in bodies]
+    persons: set[UUID] = set()
+    for (message_type, _), state in zip(bodies, states, strict=True):
+        for spec in specs(message_type):
+            for name in spec.fields:
+                value = state.get(name)
+                if isinstance(value, str) and value.startswith(f"{VERSION}:"):
+                    try:
+                        persons.add(person_of(value))
+                    except Unreadable:
+                        pass  # refused when opened, as by open_body
+    ring.prefetch(persons)
+    return [_open_state(t, state, ring) for (t, _), state in zip(bodies, states, strict=True)]
+
+
+def _open_state(message_type: type[Message], state: dict[str, Any], ring: KeyRing) -> bytes | None:
     fields = message_type.model_fields
     for spec in specs(message_type):
         sealed = [f for f in spec.fields if isinstance(state.get(f), str) and state[f].startswith(f"{VERSION}:")]
@@ -61,4 +84,4 @@ def open_body(message_type: type[Message], body: bytes, ring: KeyRing) -> bytes 
     return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-__all__ = ["needs_opening", "open_body", "seal_body", "specs"]
+__all__ = ["needs_opening", "open_bodies", "open_body", "seal_body", "specs"]

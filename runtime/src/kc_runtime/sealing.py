@@ -18,7 +18,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -114,6 +114,10 @@ KeyFetch = Callable[[UUID], "bytes | None"]
 """A person's key from where keys are kept; ``None``: the person was erased (or never had one); :data:`UNKNOWN`:
 users knows no such person (a key ring that seals keeps their values plain: no key, nobody to erase)."""
 
+KeyFetchMany = Callable[[Sequence[UUID]], "dict[UUID, bytes | None]"]
+"""The keys of several persons at once, each answered as :data:`KeyFetch` would (a person left out is fetched alone
+when needed)."""
+
 UNKNOWN = b""
 """What a :data:`KeyFetch` answers for an id users does not know as a person (test data, an ERP contact)."""
 
@@ -122,8 +126,15 @@ class KeyRing:
     """The keys this process was given, each kept for ``ttl_s`` at most (so an erasure elsewhere takes effect here
     within that time even if its message is late), and dropped at once by :meth:`forget` (on ``UserErased``)."""
 
-    def __init__(self, fetch: KeyFetch, ttl_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fetch: KeyFetch,
+        ttl_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        fetch_many: KeyFetchMany | None = None,
+    ) -> None:
         self.fetch = fetch
+        self.fetch_many = fetch_many
         self.ttl_s = ttl_s
         self.clock = clock
         self._keys: dict[UUID, tuple[bytes | None, float]] = {}
@@ -139,6 +150,23 @@ class KeyRing:
         with self._lock:
             self._keys[person] = (key, now + self.ttl_s)
         return key
+
+    def prefetch(self, persons: Iterable[UUID]) -> None:
+        """Fetch the keys of ``persons`` this ring does not hold now in one call (``fetch_many``), so that a batch of
+        values of many people costs one round trip, not one per person. Without ``fetch_many``, nothing: each key is
+        fetched when first needed."""
+        if self.fetch_many is None:
+            return
+        now = self.clock()
+        with self._lock:
+            missing = sorted({p for p in persons if (known := self._keys.get(p)) is None or known[1] <= now}, key=str)
+        if not missing:
+            return
+        keys = self.fetch_many(missing)
+        with self._lock:
+            for person in missing:
+                if person in keys:
+                    self._keys[person] = (keys[person], now + self.ttl_s)
 
     def give(self, person: UUID, key: bytes) -> None:
         """A key made here (users, when it creates a person), so values can be sealed with it before it is stored."""
@@ -241,6 +269,7 @@ def _set(state: dict[str, Any], name: str, value: Any) -> None:
 __all__ = [
     "UNKNOWN",
     "KeyFetch",
+    "KeyFetchMany",
     "KeyRing",
     "Personal",
     "Sealed",

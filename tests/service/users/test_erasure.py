@@ -163,6 +163,26 @@ async def test_the_internal_endpoint_hands_out_the_key_only_with_the_service_tok
     assert (r.status_code, r.json()["error"]["code"]) == (410, "person_erased")
 
 
+async def test_the_internal_endpoint_hands_out_many_keys_at_once_only_with_the_service_token(api):
+    client, directory, main = api
+    living, erased, stranger = await _new_user(client, main), await _new_user(client, main), str(uuid4())
+    await client.post(f"/api/users/{erased}/deactivate", headers=auth(main))
+    await client.post(f"/api/users/{erased}/erasure", headers=auth(main))
+    body = {"user_ids": [living, erased, stranger]}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, auth(main)):
+        r = await client.post("/internal/person-keys", json=body, headers=headers)
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_internal_token"), headers
+    r = await client.post("/internal/person-keys", json=body, headers=INTERNAL)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    persons = {p["user_id"]: p for p in r.json()["persons"]}
+    assert base64.urlsafe_b64decode(persons[living]["key"] + "=") == directory.person_key(UUID(living))
+    assert persons[erased] == {"user_id": erased, "state": "erased", "key": None}
+    assert persons[stranger] == {"user_id": stranger, "state": "unknown", "key": None}
+    for bad in ({"user_ids": []}, {"user_ids": ["not-an-id"]}, {"user_ids": [str(uuid4()) for _ in range(201)]}, {}):
+        r = await client.post("/internal/person-keys", json=bad, headers=INTERNAL)
+        assert r.status_code == 422 and r.json()["error"]["code"], bad
+
+
 async def test_without_a_token_outside_development_the_internal_api_is_off():
     settings = UsersSettings(
         database_url="memory://", process_roles=["api"], log_format="console", profile="production",

@@ -54,12 +54,22 @@ class FakeUsers:
             return self.failures.pop(0)()
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return error(401, "invalid_internal_token")
+        if request.method == "POST":
+            return httpx.Response(200, json={"persons": [self.state(UUID(u)) for u in json.loads(request.content)["user_ids"]]})
         user_id = UUID(request.url.path.rsplit("/", 1)[1])
         if user_id in self.erased:
             return error(410, "person_erased")
         if user_id not in self.keys:
             return error(404, "unknown_person")
         return httpx.Response(200, json={"user_id": str(user_id), "key": b64(self.keys[user_id])})
+
+
+    def state(self, user_id: UUID) -> dict[str, str]:
+        if user_id in self.erased:
+            return {"user_id": str(user_id), "state": "erased"}
+        if user_id not in self.keys:
+            return {"user_id": str(user_id), "state": "unknown"}
+        return {"user_id": str(user_id), "state": "live", "key": b64(self.keys[user_id])}
 
 
 @pytest.fixture
@@ -244,3 +254,74 @@ def test_a_request_that_needs_a_key_users_cannot_give_now_answers_503() -> None:
     answer = TestClient(app).get("/needs-a-key")
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "service_unavailable"
     assert answer.headers["Retry-After"]
+
+
+def test_many_persons_keys_come_in_one_request_each_as_live_erased_or_unknown(users):
+    living, erased, stranger = uuid4(), uuid4(), uuid4()
+    users.keys[living] = key = new_key()
+    users.erased.add(erased)
+    answers = client_of(users).lookup_many([living, erased, stranger, living])
+    (request,) = users.requests
+    assert request.method == "POST" and request.url.path == "/internal/person-keys"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(request.content) == {"user_ids": [str(living), str(erased), str(stranger)]}
+    assert (answers[living].state, answers[living].key) == (KeyState.LIVE, key)
+    assert (answers[erased].state, answers[erased].key) == (KeyState.ERASED, None)
+    assert answers[stranger].state is KeyState.UNKNOWN
+
+
+def test_more_persons_than_one_request_takes_are_asked_for_in_several(users):
+    persons = [uuid4() for _ in range(person_keys.MANY_AT_MOST + 1)]
+    answers = client_of(users).lookup_many(persons)
+    assert [len(json.loads(r.content)["user_ids"]) for r in users.requests] == [person_keys.MANY_AT_MOST, 1]
+    assert set(answers) == set(persons)
+
+
+def test_a_key_ring_fetches_what_a_batch_needs_at_once_and_then_asks_for_nothing_it_holds(users):
+    living, erased, stranger = uuid4(), uuid4(), uuid4()
+    users.keys[living] = key = new_key()
+    users.erased.add(erased)
+    ring = client_of(users).key_ring()
+    ring.prefetch([living, erased, stranger])
+    assert len(users.requests) == 1
+    value = seal(key, living, PLACE, "anna@example.com")
+    assert ring.reveal(PLACE, value) == "anna@example.com"
+    assert ring.key(erased) is None and ring.key(stranger) == b""
+    ring.prefetch([living, erased, stranger])
+    assert len(users.requests) == 1  # all held: no request
+
+
+def test_many_keys_are_retried_while_users_fails_and_then_unavailable_never_erased(users):
+    person = uuid4()
+    users.keys[person] = new_key()
+    users.failures = [lambda: error(503, "service_unavailable"), lambda: httpx.Response(502)]
+    client = client_of(users)
+    assert client.lookup_many([person])[person].state is KeyState.LIVE
+    assert len(users.requests) == 3 and len(client.waits) == 2
+    users.failures = [lambda: error(503, "service_unavailable")] * 3
+    ring = client.key_ring()
+    with pytest.raises(PersonKeysUnavailable):
+        ring.prefetch([person])
+    assert ring.key(person) == users.keys[person]  # nothing was cached for the outage: asked again
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: httpx.Response(200, json={"persons": []}),
+        lambda: httpx.Response(200, json={"persons": [{"user_id": "x", "state": "live"}]}),
+        lambda: httpx.Response(200, text="not json"),
+        lambda: httpx.Response(404),
+    ],
+)
+def test_an_answer_for_many_that_leaves_a_person_out_or_is_not_keys_is_unavailable(users, answer):
+    users.failures = [answer]
+    with pytest.raises(PersonKeysUnavailable):
+        client_of(users).lookup_many([uuid4()])
+
+
+def test_a_wrong_token_for_many_keys_is_refused_at_once(users):
+    client = client_of(users, token="wrong")
+    with pytest.raises(PersonKeysRefused):
+        client.lookup_many([uuid4()])
+    assert len(users.requests) == 1

@@ -23,8 +23,15 @@ class Keys:
     def __init__(self) -> None:
         self.keys: dict[UUID, bytes | None] = {}
 
+        self.asked: list[list[UUID]] = []
+
     def fetch(self, person: UUID) -> bytes | None:
+        self.asked.append([person])
         return self.keys.get(person, UNKNOWN)
+
+    def fetch_many(self, persons: list[UUID]) -> dict[UUID, bytes | None]:
+        self.asked.append(list(persons))
+        return {p: self.keys.get(p, UNKNOWN) for p in persons}
 
 
 def renamed(event: Person.Renamed) -> list[Outgoing]:  # type: ignore[name-defined]
@@ -46,9 +53,9 @@ def erased_count() -> float:
     )
 
 
-async def published(keys: Keys, person: Person) -> FakeBroker:
+async def published(keys: Keys, *persons: Person) -> FakeBroker:
     people = People(env=MEMORY, key_ring=KeyRing(keys.fetch))
-    people.save(person)
+    people.save(*persons)
     broker = FakeBroker()
     relay = OutboxRelay(service="people", app=people, broker=broker, translate=translate, dsn="",
                         blocking=WorkerPool(2))  # type: ignore[arg-type]  # fmt: skip
@@ -56,13 +63,14 @@ async def published(keys: Keys, person: Person) -> FakeBroker:
     return broker
 
 
-def consumer_of(keys: Keys, seen: list[str]) -> IdempotentConsumer:
+def consumer_of(keys: Keys, seen: list[str], *, many: bool = False) -> IdempotentConsumer:
     def on_renamed(inbound: Inbound) -> list[Note]:
         seen.append(inbound.message.first_name)
         return [Note(inbound.message.user_id)]
 
     return IdempotentConsumer(
-        service="notes-sealed", group_id="notes", app=Notes(env=MEMORY, key_ring=KeyRing(keys.fetch)),
+        service="notes-sealed", group_id="notes",
+        app=Notes(env=MEMORY, key_ring=KeyRing(keys.fetch, fetch_many=keys.fetch_many if many else None)),
         broker=FakeBroker(), blocking=WorkerPool(2), specs=[ConsumerSpec(topic=USERS_USERS,
         handlers={users.UserRenamed: on_renamed})],
     )  # type: ignore[arg-type]  # fmt: skip
@@ -137,3 +145,18 @@ def test_an_erased_approvers_comment_opens_to_null_and_the_approval_is_still_han
     ring.forget(approver)
     opened = open_body(OrderApproved, body, ring)
     assert opened is not None and OrderApproved.model_validate_json(opened).comment is None
+
+
+async def test_a_batch_of_many_peoples_messages_asks_users_for_all_their_keys_at_once():
+    keys = Keys()
+    people = [Person(uuid4(), "Anna") for _ in range(5)]
+    for n, person in enumerate(people):
+        keys.keys[person.id] = new_key()
+        person.rename(f"Name {n}")
+    records = (await published(keys, *people)).records
+    assert len(records) == 5
+    keys.asked.clear()
+    seen: list[str] = []
+    await consumer_of(keys, seen, many=True).handle(Fetched(records))  # type: ignore[arg-type]
+    assert seen == [f"Name {n}" for n in range(5)]
+    assert keys.asked == [sorted((p.id for p in people), key=str)]  # one request, every person, none alone

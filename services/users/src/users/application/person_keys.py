@@ -65,6 +65,9 @@ class PersonKeys(Protocol):
 
     def get(self, user_id: UUID) -> PersonKey | None: ...
 
+    def get_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKey]:
+        """The rows of those of ``user_ids`` that have one."""
+
     def ensure(self, key: PersonKey) -> PersonKey:
         """``key`` stored unless the person has a row already; the stored row (a user created before keys)."""
 
@@ -89,6 +92,9 @@ class InMemoryPersonKeys:
 
     def get(self, user_id: UUID) -> PersonKey | None:
         return self._rows.get(user_id)
+
+    def get_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKey]:
+        return {u: row for u in user_ids if (row := self._rows.get(u)) is not None}
 
     def ensure(self, key: PersonKey) -> PersonKey:
         with self._lock:

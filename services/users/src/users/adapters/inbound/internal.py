@@ -1,4 +1,5 @@
-"""users' internal API for the other services (ADR 0035): ``GET /internal/person-keys/{user_id}``.
+"""users' internal API for the other services (ADR 0035): ``GET /internal/person-keys/{user_id}``, and
+``POST /internal/person-keys`` for many at once.
 
 On the service's own port only: the gateway routes ``/api/…`` paths and nothing else, and the network policy lets
 only the services in. Every call needs ``Authorization: Bearer <USERS_INTERNAL_TOKEN>`` (the development profile
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import WorkerPool
+from kc_runtime.sealing import UNKNOWN
 from users.application.directory import Directory
 from users.settings import DEVELOPMENT_INTERNAL_TOKEN, UsersSettings
 
@@ -24,6 +27,28 @@ from users.settings import DEVELOPMENT_INTERNAL_TOKEN, UsersSettings
 class PersonKeyOut(BaseModel):
     user_id: UUID
     key: str = Field(description="The person's 256-bit key, base64url without padding")
+
+
+MANY_AT_MOST = 200
+"""Ids in one request for many keys (the runtime's client sends at most this many)."""
+
+
+class ManyKeysIn(BaseModel):
+    user_ids: list[UUID] = Field(min_length=1, max_length=MANY_AT_MOST)
+
+
+class PersonKeyState(BaseModel):
+    user_id: UUID
+    state: Literal["live", "erased", "unknown"]
+    key: str | None = Field(default=None, description="The person's 256-bit key while they live, base64url")
+
+
+class ManyKeysOut(BaseModel):
+    persons: list[PersonKeyState]
+
+
+def _b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode()
 
 
 def internal_token(settings: UsersSettings) -> bytes | None:
@@ -52,6 +77,23 @@ def internal_router(directory: Directory, blocking: WorkerPool, settings: UsersS
         """404 ``unknown_person``; 410 ``person_erased`` once the person was erased."""
         key = await blocking.run(directory.person_key, user_id)
         response.headers["Cache-Control"] = "no-store"
-        return PersonKeyOut(user_id=user_id, key=base64.urlsafe_b64encode(key).rstrip(b"=").decode())
+        return PersonKeyOut(user_id=user_id, key=_b64(key))
+
+    @router.post("/person-keys", response_model=ManyKeysOut)
+    async def person_keys(body: ManyKeysIn, response: Response) -> ManyKeysOut:
+        """The keys of many persons at once (a consumer's batch): each ``live`` with the key, ``erased`` or
+        ``unknown``; 422 for more than 200 ids."""
+        keys = await blocking.run(directory.person_keys_of, list(dict.fromkeys(body.user_ids)))
+        response.headers["Cache-Control"] = "no-store"
+        return ManyKeysOut(
+            persons=[
+                PersonKeyState(user_id=u, state="erased")
+                if key is None
+                else PersonKeyState(user_id=u, state="unknown")
+                if key == UNKNOWN
+                else PersonKeyState(user_id=u, state="live", key=_b64(key))
+                for u, key in keys.items()
+            ]
+        )
 
     return router

@@ -80,6 +80,13 @@ class PostgresPersonKeys:
             row = conn.execute(b"SELECT * FROM person_keys WHERE user_id = %s", (user_id,)).fetchone()
         return _key(row) if row else None
 
+    def get_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKey]:
+        if not user_ids:
+            return {}
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute(b"SELECT * FROM person_keys WHERE user_id = ANY(%s)", (list(user_ids),)).fetchall()
+        return {row["user_id"]: _key(row) for row in rows}
+
     def ensure(self, key: PersonKey) -> PersonKey:
         with self.datastore.transaction(commit=True) as cur:
             cur.execute(*_statement(key))
