@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import structlog
 from fastapi import FastAPI
 
@@ -31,32 +29,13 @@ from erp_sync.application.verifications import Verifications
 from erp_sync.domain.model import RetryPolicy
 from erp_sync.settings import ErpSyncSettings
 from erp_sync.verification_settings import VerificationSettings
-from kc_runtime.person_keys import PersonKeyClient, PersonKeysUnavailable
-from kc_runtime.sealing import KeyFetch
+from kc_runtime.person_keys import PersonKeyClient
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 
 log = structlog.get_logger("erp_sync")
 
 DOMAIN_ERRORS: dict[type[Exception], int] = {ExchangeNotFound: 404}
-
-
-class PersonKeysOutage(ConnectionError):
-    """users could not give a person's key now (unreachable, or refusing erp-sync's token): an outage, waited out
-    like the database's — the consumer retries the message, the relay and the projections retry the event — never
-    a reason to dead-letter a message or park an event."""
-
-
-def waited_out(fetch: KeyFetch) -> KeyFetch:
-    """``fetch`` with users' unavailability raised as :class:`PersonKeysOutage`."""
-
-    def fetch_or_outage(user_id: UUID) -> bytes | None:
-        try:
-            return fetch(user_id)
-        except PersonKeysUnavailable as exc:
-            raise PersonKeysOutage(str(exc)) from exc
-
-    return fetch_or_outage
 
 
 def create_app(settings: ErpSyncSettings | None = None, verification: VerificationSettings | None = None) -> FastAPI:
@@ -74,8 +53,7 @@ def create_app(settings: ErpSyncSettings | None = None, verification: Verificati
     # the persons' keys from users (ADR 0035): names, e-mail addresses and comments are stored sealed with them;
     # fetched (blocking HTTP, kept 10 minutes) where events are encoded and decoded: the worker threads
     keys = PersonKeyClient.from_settings(settings)
-    ring = keys.key_ring()
-    ring.fetch = waited_out(ring.fetch)
+    ring = keys.key_ring()  # users unavailable: PersonKeysUnavailable, a ConnectionError waited out as an outage
     exchanges = Exchanges(
         env=env, replay_index_factory=index_factory, price_index_factory=prices_factory, key_ring=ring
     )
