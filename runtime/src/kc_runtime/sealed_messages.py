@@ -17,8 +17,10 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel
+
 from contracts import Message
-from kc_runtime.sealing import VERSION, KeyRing, Personal, Unreadable, person_of
+from kc_runtime.sealing import VERSION, KeyRing, Personal, Unreadable, person_of, value_at
 
 MARK = f'"{VERSION}:'.encode()
 """How a sealed value starts inside a JSON body (a quick test before a body is parsed)."""
@@ -64,8 +66,8 @@ def open_bodies(bodies: Sequence[tuple[type[Message], bytes]], ring: KeyRing) ->
     for (message_type, _), state in zip(bodies, states, strict=True):
         for spec in specs(message_type):
             for name in spec.fields:
-                value = state.get(name)
-                if isinstance(value, str) and value.startswith(f"{VERSION}:"):
+                value = value_at(state, name)
+                if _is_sealed_text(value):
                     try:
                         persons.add(person_of(value))
                     except Unreadable:
@@ -75,13 +77,30 @@ def open_bodies(bodies: Sequence[tuple[type[Message], bytes]], ring: KeyRing) ->
 
 
 def _open_state(message_type: type[Message], state: dict[str, Any], ring: KeyRing) -> bytes | None:
-    fields = message_type.model_fields
     for spec in specs(message_type):
-        sealed = [f for f in spec.fields if isinstance(state.get(f), str) and state[f].startswith(f"{VERSION}:")]
+        sealed = [f for f in spec.fields if _is_sealed_text(value_at(state, f))]
         spec.open(ring, state)
-        if any(state.get(f) is None and f in fields and fields[f].is_required() for f in sealed):
+        if any(value_at(state, f) is None and _required(message_type, f) for f in sealed):
             return None
     return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _is_sealed_text(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(f"{VERSION}:")
+
+
+@cache
+def _required(message_type: type[BaseModel], field: str) -> bool:
+    """Whether the message cannot be without ``field`` (``"main_contact.email"``: the field of a nested model,
+    required where the model itself is)."""
+    head, _, leaf = field.partition(".")
+    info = message_type.model_fields.get(head)
+    if info is None or not info.is_required():
+        return False
+    if not leaf:
+        return True
+    inner = info.annotation
+    return isinstance(inner, type) and issubclass(inner, BaseModel) and _required(inner, leaf)
 
 
 __all__ = ["needs_opening", "open_bodies", "open_body", "seal_body", "specs"]

@@ -215,7 +215,7 @@ class Personal:
         key (erased) keeps nothing: the field becomes ``None``. A value whose owner field names nobody stays plain
         (it is no one's personal data). A field ``"content.comment"`` is the field ``comment`` of the value (a
         dataclass or a dict) in ``content``, replaced by a copy."""
-        owner = _get(state, self.owner)
+        owner = value_at(state, self.owner)
         if isinstance(owner, str):  # an id inside a dict (a message kept as it was sent)
             try:
                 owner = UUID(owner)
@@ -226,7 +226,7 @@ class Personal:
         key: bytes | None = None
         asked = False
         for name in self.fields:
-            value = _get(state, name)
+            value = value_at(state, name)
             if not isinstance(value, str) or not value:
                 continue
             if not asked:
@@ -239,12 +239,14 @@ class Personal:
         """Open this spec's sealed fields of an event's ``state`` in place (``None`` once the person is erased;
         plain values stored before sealing stay as they are). :class:`Unreadable` for a value that was altered."""
         for name in self.fields:
-            value = _get(state, name)
+            value = value_at(state, name)
             if isinstance(value, str) and value.startswith(VERSION + ":"):
                 _set(state, name, ring.reveal(f"{self.place}/{name}", value))
 
 
-def _get(state: dict[str, Any], name: str) -> Any:
+def value_at(state: dict[str, Any], name: str) -> Any:
+    """The field ``name`` of an event's or message's ``state``; ``"a.b"``: the field ``b`` of the value (a dict or
+    an object) in ``a``; ``None`` where there is none."""
     head, _, leaf = name.partition(".")
     value = state.get(head)
     if not leaf or value is None:
@@ -279,4 +281,5 @@ __all__ = [
     "person_of",
     "seal",
     "unseal",
+    "value_at",
 ]

@@ -160,3 +160,30 @@ async def test_a_batch_of_many_peoples_messages_asks_users_for_all_their_keys_at
     await consumer_of(keys, seen, many=True).handle(Fetched(records))  # type: ignore[arg-type]
     assert seen == [f"Name {n}" for n in range(5)]
     assert keys.asked == [sorted((p.id for p in people), key=str)]  # one request, every person, none alone
+
+
+def test_a_nested_models_personal_fields_are_sealed_with_the_key_the_nested_owner_names():
+    from contracts.registration.v1 import CompanyMasterData, MainContact, RegistrationCompleted
+
+    keys = Keys()
+    person = uuid4()
+    keys.keys[person] = new_key()
+    ring = KeyRing(keys.fetch)
+    completed = RegistrationCompleted(
+        registration_id=uuid4(), company_id=uuid4(), completed_at="2026-12-07T10:00:00Z",
+        company=CompanyMasterData(customer_number="K-1", name="Muster GmbH"),
+        main_contact=MainContact(email="ute.unterschrift@example.com", first_name="Ute", last_name="Unterschrift",
+                                 user_id=person),
+    )  # fmt: skip
+    body = seal_body(completed, ring)
+    assert b"unterschrift" not in body.lower() and b"Muster GmbH" in body
+    contact = json.loads(body)["main_contact"]
+    assert all(is_sealed(contact[f]) for f in ("email", "first_name", "last_name"))
+    opened = open_body(RegistrationCompleted, body, ring)
+    assert RegistrationCompleted.model_validate_json(opened or b"") == completed
+    keys.keys[person] = None
+    ring.forget(person)
+    assert open_body(RegistrationCompleted, body, ring) is None  # the main contact cannot be without an address
+    without_person = completed.model_copy(update={"main_contact": completed.main_contact.model_copy(
+        update={"user_id": None})})  # fmt: skip
+    assert b"ute.unterschrift@example.com" in seal_body(without_person, ring)  # nobody to seal for: plain as before

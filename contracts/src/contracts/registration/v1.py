@@ -47,6 +47,12 @@ class MainContact(BaseModel):
     first_name: ShortText
     last_name: ShortText
     language: Literal["de", "en"] = "de"
+    user_id: UUID | None = Field(
+        default=None,
+        description="The id users gives the main contact: minted by registration when the attempt was submitted, "
+        "whose key users made then (ADR 0040), so everything the applicant gave is sealed with the key that erasing "
+        "the user destroys. Absent for attempts submitted before: users mints one, and their values stay plain",
+    )
 
 
 class RegistrationCompleted(Message):
@@ -57,6 +63,11 @@ class RegistrationCompleted(Message):
     """
 
     event_type = "RegistrationCompleted"
+    personal = (
+        ("main_contact.email", "main_contact.user_id"),
+        ("main_contact.first_name", "main_contact.user_id"),
+        ("main_contact.last_name", "main_contact.user_id"),
+    )
 
     registration_id: UUID
     company_id: UUID
@@ -88,6 +99,7 @@ class ConfirmationRequested(Message):
     """
 
     event_type = "ConfirmationRequested"
+    personal = (("email", "person_id"), ("first_name", "person_id"), ("last_name", "person_id"))
 
     registration_id: UUID
     email: EmailStr
@@ -98,3 +110,9 @@ class ConfirmationRequested(Message):
     expires_at: datetime
     confirm_path: ShortText = Field(description="Shop page of the confirmation link, relative, with id and token")
     company_name: ShortText | None = Field(default=None, description="The company's name as the ERP knows it")
+    person_id: UUID | None = Field(
+        default=None,
+        description="The applicant as a person: the id the main contact will have (``RegistrationCompleted."
+        "main_contact.user_id``), whose key seals the address and names (ADR 0040). Absent for attempts submitted "
+        "before: values plain",
+    )
