@@ -20,6 +20,7 @@ from registration.adapters.outbound.translator import make_translator
 from registration.application.registrations import Registrations
 from registration.main import create_app
 from registration.settings import RegistrationSettings
+from tests.service.registration.keys import UsersKeys
 from tests.service.registration.wire import Inbox, Outbox, published
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -61,6 +62,7 @@ class System:
     inbox: Inbox
     outbox: Outbox
     settings: RegistrationSettings
+    keys: UsersKeys
     _ids = itertools.count(1)
 
     def client(self, ip: str | None = None) -> httpx.AsyncClient:
@@ -128,7 +130,8 @@ async def system() -> AsyncIterator[System]:
         confirmation_ttl_s=600,
         confirmation_max_failures=3,
     )
-    app = create_app(settings)
+    keys = UsersKeys()
+    app = create_app(settings, key_ring=keys.ring(), reserve_key=keys.reserve)
     registrations: Registrations = app.state.runtime.app
     clock = Clock()
     registrations.clock = clock
@@ -141,4 +144,5 @@ async def system() -> AsyncIterator[System]:
             registrations, make_translator(registrations.tokens, settings.confirm_path_template), "registration"
         ),
         settings=settings,
+        keys=keys,
     )

@@ -9,12 +9,13 @@ from fastapi.responses import JSONResponse
 from kc_runtime.blind_index import index_secret
 from kc_runtime.errors import error_response
 from kc_runtime.person_keys import PersonKeyClient
+from kc_runtime.sealing import KeyRing
 from kc_runtime.serve import serve
 from kc_runtime.service import HttpApi, ServiceRuntime
 from registration.adapters.inbound.http import ops_router, registrations_router
 from registration.adapters.inbound.kafka import consumer_specs
 from registration.adapters.outbound.translator import make_translator
-from registration.application.registrations import RegistrationPolicy, Registrations
+from registration.application.registrations import KeyReservation, RegistrationPolicy, Registrations
 from registration.application.tokens import TokenIssuer
 from registration.domain.lockout import LockoutPolicy, TooManyAttempts
 from registration.domain.model import (
@@ -32,8 +33,19 @@ from registration.settings import DEVELOPMENT_TOKEN_SECRET, RegistrationSettings
 log = structlog.get_logger("registration")
 
 
-def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
+def create_app(
+    settings: RegistrationSettings | None = None,
+    *,
+    key_ring: KeyRing | None = None,
+    reserve_key: KeyReservation | None = None,
+) -> FastAPI:
+    """``key_ring`` and ``reserve_key``: the persons' keys and users making a new applicant's key (ADR 0035, 0040);
+    by default users' internal endpoint (``PersonKeyClient``); service tests pass stand-ins."""
     settings = settings or RegistrationSettings()
+    secret = index_secret(settings)
+    if key_ring is None:
+        keys = PersonKeyClient.from_settings(settings)
+        key_ring, reserve_key = keys.key_ring(), keys.reserve
     tokens = TokenIssuer(settings.token_secret.get_secret_value().encode())
     policy = RegistrationPolicy(
         per_customer_at_address=LockoutPolicy(
@@ -56,8 +68,9 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         env=settings.eventsourcing_env(),
         policy=policy,
         tokens=tokens,
-        index_secret=index_secret(settings),
-        key_ring=PersonKeyClient.from_settings(settings).key_ring(),  # opens users' sealed values (ADR 0035)
+        index_secret=secret,
+        key_ring=key_ring,  # seals the applicant's values, opens users' (ADR 0035, 0040)
+        reserve_key=reserve_key,
     )
     runtime = ServiceRuntime(
         settings,

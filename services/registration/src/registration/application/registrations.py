@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import UUID
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
@@ -22,9 +22,10 @@ from eventsourcing.utils import get_topic
 
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
 from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.sealing import KeyRing
+from kc_runtime.sealing import KeyRing, Personal
 from registration.application.tokens import TokenIssuer, hash_token
 from registration.domain.lockout import (
+    ADDRESS_KINDS,
     AttemptCounter,
     CounterKind,
     LockoutPolicy,
@@ -97,6 +98,31 @@ class RecordedEvent:
     data: dict[str, Any]
 
 
+KeyReservation = Callable[[UUID], bytes]
+"""users makes the key of a person who is not a user yet and answers it (``PersonKeyClient.reserve``, ADR 0040);
+raises ``PersonKeysUnavailable`` (a ``ConnectionError``) when users cannot answer."""
+
+APPLICANT = "registration/registration"
+"""The place of the applicant's values in registration's events (sealing's associated data: never renamed)."""
+
+PERSONAL_DATA: dict[type, Personal] = {
+    Registration.Submitted: Personal(
+        APPLICANT, ("email", "first_name", "last_name", "client_address"), owner="person_id"
+    ),
+    Registration.ConfirmationRequested: Personal(APPLICANT, ("email", "first_name", "last_name"), owner="person_id"),
+    Registration.Completed: Personal(
+        APPLICANT, ("main_contact.email", "main_contact.first_name", "main_contact.last_name"), owner="person_id"
+    ),
+    CustomerAccount.Registered: Personal(
+        "registration/customer-account", ("main_contact_email",), owner="main_contact_id"
+    ),
+    CustomerAccount.RegisteredAgain: Personal(
+        "registration/customer-account", ("main_contact_email",), owner="main_contact_id"
+    ),
+}
+"""registration's events that hold the applicant's values, sealed with the key of the attempt's ``person_id``
+(ADR 0040). Events without a person (stored before) keep their plain values."""
+
 _HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "token_hash", "token_nonce", "originator_topic"}
 
 
@@ -117,6 +143,7 @@ class Registrations(ServiceApplication):
     # Snapshots are taken by the commands themselves (see _snapshot): the group-committed save() hands the
     # library events, not aggregates, so its automatic snapshotting would never fire.
     is_snapshotting_enabled = True
+    personal_data: ClassVar[dict[type, Personal]] = PERSONAL_DATA
 
     def __init__(
         self,
@@ -127,12 +154,18 @@ class Registrations(ServiceApplication):
         clock: Callable[[], datetime] = _utcnow,
         index_secret: bytes | None = None,
         key_ring: KeyRing | None = None,
+        reserve_key: KeyReservation | None = None,
     ) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the
-        development secret, for tests and the local stack). ``key_ring``: the persons' keys that open their values
-        in users' messages (ADR 0035 decision 6)."""
+        development secret, for tests and the local stack). ``key_ring``: the persons' keys that seal the
+        applicant's values in the event store and the messages, and open those of users' messages (ADR 0035
+        decision 6, ADR 0040). ``reserve_key``: users making a new applicant's key (ADR 0040); with both, every
+        attempt is a person whose values are sealed — without (tests, tools), attempts name no person and keep
+        their values plain."""
         super().__init__(env, key_ring=key_ring)
+        self.reserve_key = reserve_key
         self._address_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, TakenAddress.INDEX)
+        self._counter_index = BlindIndex(index_secret or DEVELOPMENT_INDEX_SECRET, AttemptCounter.INDEX)
         self.policy = policy or RegistrationPolicy()
         self.tokens = tokens or TokenIssuer(b"development-only-registration-token-secret")  # tests
         self.clock = clock
@@ -144,7 +177,12 @@ class Registrations(ServiceApplication):
 
     def submit(self, applicant: Applicant, client_address: str) -> Registration:
         """Record an attempt and ask the ERP to verify it — or refuse it (still recorded) when the customer
-        number or the client address is locked or over its limit: raises :class:`TooManyAttempts`."""
+        number or the client address is locked or over its limit: raises :class:`TooManyAttempts`.
+
+        The applicant becomes a person first (ADR 0040): a fresh id whose key users makes now, so nothing they
+        gave is stored unsealed. When users cannot answer, ``PersonKeysUnavailable`` (a ``ConnectionError``:
+        503) and nothing is stored."""
+        person_id = self._new_person()
         keys = (
             AttemptCounter.create_id(CounterKind.CUSTOMER_NUMBER, applicant.customer_number),
             AttemptCounter.create_id(CounterKind.CLIENT_ADDRESS, client_address),
@@ -153,9 +191,18 @@ class Registrations(ServiceApplication):
             ),
         )
         with self._serialised(*keys):
-            return self._submit(applicant, client_address)
+            return self._submit(applicant, client_address, person_id)
 
-    def _submit(self, applicant: Applicant, client_address: str) -> Registration:
+    def _new_person(self) -> UUID | None:
+        """A new person's id with its key in this process's ring (asked of users outside the attempt's locks: a
+        slow users holds up no other attempt); None without a key ring or reservations."""
+        if self.key_ring is None or self.reserve_key is None:
+            return None
+        person_id = uuid4()
+        self.key_ring.give(person_id, self.reserve_key(person_id))
+        return person_id
+
+    def _submit(self, applicant: Applicant, client_address: str, person_id: UUID | None) -> Registration:
         for attempt in range(CONFLICT_RETRIES):
             if attempt:
                 _jitter(attempt)
@@ -174,6 +221,7 @@ class Registrations(ServiceApplication):
                 language=applicant.language,
                 client_address=client_address,
                 submitted_at=now,
+                person_id=person_id,
             )
             try:
                 by_address.check(now, self.policy.per_address)
@@ -216,7 +264,7 @@ class Registrations(ServiceApplication):
                 if self._saved(registration):
                     raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
                 continue
-            if self.email_taken(registration.email):
+            if registration.email is not None and self.email_taken(registration.email):
                 registration.reject(Reason.EMAIL_TAKEN, now)
                 if self._saved(registration):
                     raise EmailTaken("This e-mail address already belongs to an account of the customer center.")
@@ -229,9 +277,10 @@ class Registrations(ServiceApplication):
                     registration_id=registration.id,
                     main_contact_email=registration.email,
                     at=now,
+                    main_contact_id=registration.person_id,
                 )
             else:  # released: users refused an earlier completion
-                account.register_again(registration.id, registration.email, now)
+                account.register_again(registration.id, registration.email, now, registration.person_id)
             if self._saved(registration, account):
                 return registration
         raise IntegrityError("the confirmation kept colliding with concurrent changes")
@@ -249,9 +298,11 @@ class Registrations(ServiceApplication):
         for counter in counters:
             counter.record_resolved(registration.id, now)
         registration.verified(company, erp_contacts, now)
-        if self._registered(registration.customer_number):
+        if registration.applicant_erased:
+            pass  # nobody left to ask (ADR 0040): the attempt ends unconfirmed
+        elif self._registered(registration.customer_number):
             registration.reject(Reason.ALREADY_REGISTERED, now)
-        elif self.email_taken(registration.email):
+        elif registration.email is not None and self.email_taken(registration.email):
             registration.reject(Reason.EMAIL_TAKEN, now)
         else:
             issued = self.tokens.issue(registration.id)
@@ -416,11 +467,19 @@ class Registrations(ServiceApplication):
         return found
 
     def counter(self, kind: CounterKind, key: str) -> AttemptCounter | None:
-        try:
-            counter: AttemptCounter = self.repository.get(AttemptCounter.create_id(kind, key))
-        except AggregateNotFoundError:
-            return None
-        return counter
+        """The counter of a customer number or client address: for an address its blind index, else the one made
+        under its ``uuid5`` id before (kept and counted on: a lockout in force stays in force)."""
+        for counter_id in self.counter_ids(kind, key):
+            found = self.find(counter_id, AttemptCounter)
+            if found is not None:
+                return found
+        return None
+
+    def counter_ids(self, kind: CounterKind, key: str) -> tuple[UUID, ...]:
+        """Where the counter of ``key`` is: its blind index id then its legacy id (a client address's), or its id."""
+        if kind in ADDRESS_KINDS:
+            return self._counter_index.id(f"{kind}/{key}"), AttemptCounter.create_id(kind, key)
+        return (AttemptCounter.create_id(kind, key),)
 
     def attempts_of_customer(self, customer_number: str, limit: int = 100) -> list[Registration]:
         """Every attempt for a customer number, newest first (successful or not, refused ones included)."""
@@ -495,15 +554,21 @@ class Registrations(ServiceApplication):
         return account
 
     def _counter(self, kind: CounterKind, key: str) -> AttemptCounter:
-        return self.counter(kind, key) or AttemptCounter(kind=kind, key=key)
+        found = self.counter(kind, key)
+        if found is not None:
+            return found
+        if kind in ADDRESS_KINDS:
+            return AttemptCounter.blind(self.counter_ids(kind, key)[0], kind)
+        return AttemptCounter(kind=kind, key=key)
 
     def _counters_of(self, registration: Registration) -> list[AttemptCounter]:
-        found = [
-            self.counter(CounterKind.CUSTOMER_NUMBER, registration.customer_number),
-            self.counter(CounterKind.CLIENT_ADDRESS, registration.client_address),
-            self.counter(
-                CounterKind.CUSTOMER_AT_ADDRESS,
-                customer_at_address(registration.customer_number, registration.client_address),
-            ),
-        ]
+        found = [self.counter(CounterKind.CUSTOMER_NUMBER, registration.customer_number)]
+        address = registration.client_address
+        if address is not None:  # None: the applicant's person was erased, their address with them
+            found += [
+                self.counter(CounterKind.CLIENT_ADDRESS, address),
+                self.counter(
+                    CounterKind.CUSTOMER_AT_ADDRESS, customer_at_address(registration.customer_number, address)
+                ),
+            ]
         return [c for c in found if c is not None]

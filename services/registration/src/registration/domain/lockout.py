@@ -5,6 +5,11 @@ Attempts count while they wait for the ERP's answer (a burst of guesses is held 
 arrives) and when the ERP could not verify them; an attempt the ERP verified stops counting. When the failures
 within the window reach the limit, the counter locks for a while (``LockedOut``, an event support can see).
 The events of the customer-number counter are also the index of that customer's attempts.
+
+A counter of a client address (alone or with a customer number) has a keyed hash of its key as id and keeps no
+address (:meth:`AttemptCounter.blind`, ADR 0035 decision 4, ADR 0040): an address is an applicant's personal data,
+and a ``uuid5`` of an IPv4 address is undone by trying them all. Counters made before keep their ``uuid5`` id and the
+address in their first event (until the copy-and-switch runbook).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class CounterKind(StrEnum):
     """One client address, whatever customer numbers it tries."""
     CUSTOMER_AT_ADDRESS = "customer_at_address"
     """One customer number from one client address: the guesser is locked, not the customer."""
+
+
+ADDRESS_KINDS = frozenset({CounterKind.CLIENT_ADDRESS, CounterKind.CUSTOMER_AT_ADDRESS})
+"""The counters whose key holds a client address: blind (see the module's docstring)."""
 
 
 def customer_at_address(customer_number: str, client_address: str) -> str:
@@ -61,9 +70,18 @@ def _seconds(delta: timedelta) -> int:
 class AttemptCounter(Aggregate):
     """Attempts of one customer number or one client address within a sliding window."""
 
+    INDEX = "registration/attempt-counter"
+    """the blind index's namespace of the counters of client addresses"""
+
     @staticmethod
     def create_id(kind: str, key: str) -> UUID:
+        """The id of a customer-number counter; of a client address's counter made before the blind index."""
         return uuid5(_NS, f"{kind}/{key}")
+
+    @classmethod
+    def blind(cls, counter_id: UUID, kind: str) -> AttemptCounter:
+        """A new counter whose id is the blind index of its key (``counter_id``): the key is not stored."""
+        return cls._create(cls.Opened, id=counter_id, kind=kind, key="")
 
     class Opened(Aggregate.Created):
         kind: str

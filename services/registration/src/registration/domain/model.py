@@ -127,29 +127,36 @@ class ConfirmationOutcome(StrEnum):
 
 
 class Registration(Aggregate):
-    """One registration attempt."""
+    """One registration attempt.
+
+    ``person_id`` is the applicant as a person (ADR 0040): the id their user will have once the attempt completes,
+    minted at submission, whose key (made by users then) seals the applicant's address, names and client address
+    in the stored events. Attempts submitted before have none: their values are plain. Once the person is erased,
+    those values read as ``None``."""
 
     class Submitted(Aggregate.Created):
         customer_number: str
         invoice_number: str
-        email: str
-        first_name: str
-        last_name: str
+        email: str | None
+        first_name: str | None
+        last_name: str | None
         language: Language
-        client_address: str
+        client_address: str | None
         submitted_at: datetime
+        person_id: UUID | None = None
 
     @event(Submitted)
     def __init__(
         self,
         customer_number: str,
         invoice_number: str,
-        email: str,
-        first_name: str,
-        last_name: str,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
         language: Language,
-        client_address: str,
+        client_address: str | None,
         submitted_at: datetime,
+        person_id: UUID | None = None,
     ) -> None:
         self.customer_number = customer_number
         self.invoice_number = invoice_number
@@ -159,6 +166,7 @@ class Registration(Aggregate):
         self.language = language
         self.client_address = client_address
         self.submitted_at = submitted_at
+        self.person_id = person_id
         self.updated_at = submitted_at
         self.status = Status.SUBMITTED
         self.reason: Reason | None = None
@@ -192,6 +200,12 @@ class Registration(Aggregate):
     def is_verifying(self) -> bool:
         return self.status is Status.VERIFYING
 
+    @property
+    def applicant_erased(self) -> bool:
+        """The applicant's person was erased (their sealed values read as None): nobody left to confirm or to
+        become the main contact."""
+        return self.person_id is not None and self.email is None
+
     def verified(self, company: dict[str, Any], erp_contacts: list[dict[str, Any]], at: datetime) -> None:
         """The ERP verified the attempt (customer, invoice, customer center allowed)."""
         if not self.is_verifying:
@@ -211,7 +225,7 @@ class Registration(Aggregate):
 
     def request_confirmation(self, token_nonce: str, token_hash: str, expires_at: datetime, at: datetime) -> None:
         """Ask the applicant to confirm the e-mail address with a token (the mail is sent from this event)."""
-        if self.status is not Status.VERIFYING or self.company is None:
+        if self.status is not Status.VERIFYING or self.company is None or self.applicant_erased:
             raise NotAwaitingConfirmation("Only a verified attempt can be confirmed.")
         self._confirmation_requested(
             customer_number=self.customer_number,
@@ -224,33 +238,36 @@ class Registration(Aggregate):
             token_hash=token_hash,
             expires_at=expires_at,
             at=at,
+            person_id=self.person_id,
         )
 
     class ConfirmationRequested(Aggregate.Event):
         customer_number: str
-        email: str
-        first_name: str
-        last_name: str
+        email: str | None
+        first_name: str | None
+        last_name: str | None
         language: Language
         company_name: str | None
         token_nonce: str
         token_hash: str
         expires_at: datetime
         at: datetime
+        person_id: UUID | None = None
 
     @event(ConfirmationRequested)
     def _confirmation_requested(
         self,
         customer_number: str,
-        email: str,
-        first_name: str,
-        last_name: str,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
         language: Language,
         company_name: str | None,
         token_nonce: str,
         token_hash: str,
         expires_at: datetime,
         at: datetime,
+        person_id: UUID | None = None,
     ) -> None:
         self.status = Status.AWAITING_CONFIRMATION
         self.token_nonce = token_nonce
@@ -301,7 +318,7 @@ class Registration(Aggregate):
 
     def complete(self, at: datetime) -> None:
         """The applicant confirmed: the company and its main contact are to be created (event carries all)."""
-        if self.status is not Status.AWAITING_CONFIRMATION or self.company is None:
+        if self.status is not Status.AWAITING_CONFIRMATION or self.company is None or self.applicant_erased:
             raise NotAwaitingConfirmation("This registration is not awaiting a confirmation.")
         self._completed(
             company_id=company_id_for(self.customer_number),
@@ -315,15 +332,18 @@ class Registration(Aggregate):
             },
             erp_contacts=self.erp_contacts,
             completed_at=at,
+            person_id=self.person_id,
         )
 
     class Completed(Aggregate.Event):
         company_id: UUID
         customer_number: str
         company: dict[str, Any]
-        main_contact: dict[str, str]
+        main_contact: dict[str, str | None]
         erp_contacts: list[dict[str, Any]]
         completed_at: datetime
+        person_id: UUID | None = None
+        """The main contact's user id to be (ADR 0040); None for attempts submitted before."""
 
     @event(Completed)
     def _completed(
@@ -331,9 +351,10 @@ class Registration(Aggregate):
         company_id: UUID,
         customer_number: str,
         company: dict[str, Any],
-        main_contact: dict[str, str],
+        main_contact: dict[str, str | None],
         erp_contacts: list[dict[str, Any]],
         completed_at: datetime,
+        person_id: UUID | None = None,
     ) -> None:
         self.status = Status.COMPLETED
         self.company_id = company_id
@@ -406,11 +427,20 @@ class CustomerAccount(Aggregate):
     class Registered(Aggregate.Created):
         customer_number: str
         registration_id: UUID
-        main_contact_email: str
+        main_contact_email: str | None
         at: datetime
+        main_contact_id: UUID | None = None
+        """Whose key seals ``main_contact_email`` (the registration's ``person_id``, ADR 0040); None before."""
 
     @event(Registered)
-    def __init__(self, customer_number: str, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
+    def __init__(
+        self,
+        customer_number: str,
+        registration_id: UUID,
+        main_contact_email: str | None,
+        at: datetime,
+        main_contact_id: UUID | None = None,
+    ) -> None:
         self.customer_number = customer_number
         self.registration_id = registration_id
         self.main_contact_email = main_contact_email
@@ -429,18 +459,28 @@ class CustomerAccount(Aggregate):
     def _released(self) -> None:
         self.released = True
 
-    def register_again(self, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
+    def register_again(
+        self, registration_id: UUID, main_contact_email: str | None, at: datetime, main_contact_id: UUID | None = None
+    ) -> None:
         if not self.released:
             raise AlreadyRegistered("Your company is already registered; please ask its main contact.")
-        self._registered_again(registration_id=registration_id, main_contact_email=main_contact_email, at=at)
+        self._registered_again(
+            registration_id=registration_id,
+            main_contact_email=main_contact_email,
+            at=at,
+            main_contact_id=main_contact_id,
+        )
 
     class RegisteredAgain(Aggregate.Event):
         registration_id: UUID
-        main_contact_email: str
+        main_contact_email: str | None
         at: datetime
+        main_contact_id: UUID | None = None
 
     @event(RegisteredAgain)
-    def _registered_again(self, registration_id: UUID, main_contact_email: str, at: datetime) -> None:
+    def _registered_again(
+        self, registration_id: UUID, main_contact_email: str | None, at: datetime, main_contact_id: UUID | None = None
+    ) -> None:
         self.registration_id = registration_id
         self.main_contact_email = main_contact_email
         self.registered_at = at

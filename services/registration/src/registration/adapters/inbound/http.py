@@ -161,11 +161,15 @@ class AttemptOut(BaseModel):
     id: UUID
     customer_number: str
     invoice_number: str
-    email: str
-    first_name: str
-    last_name: str
+    person_id: UUID | None = None
+    """The applicant as a person (ADR 0040): the main contact's user id once completed; None before that release."""
+    erased: bool = False
+    """The applicant's person was erased: e-mail address, names and client address are null for good."""
+    email: str | None
+    first_name: str | None
+    last_name: str | None
     language: str
-    client_address: str
+    client_address: str | None
     status: str
     reason: str | None
     """The whole truth (e.g. ``invoice_mismatch``), for support only."""
@@ -213,6 +217,8 @@ def attempt_out(r: Registration, now: datetime, history: list[RecordedEvent] | N
         id=r.id,
         customer_number=r.customer_number,
         invoice_number=r.invoice_number,
+        person_id=r.person_id,
+        erased=r.applicant_erased,
         email=r.email,
         first_name=r.first_name,
         last_name=r.last_name,
@@ -228,14 +234,15 @@ def attempt_out(r: Registration, now: datetime, history: list[RecordedEvent] | N
     )
 
 
-def counter_out(c: AttemptCounter, registrations: Registrations) -> CounterOut:
+def counter_out(c: AttemptCounter, registrations: Registrations, key: str | None = None) -> CounterOut:
+    """``key``: the customer number or client address asked for (a client address's counter keeps none)."""
     now = registrations.clock()
     policy = (
         registrations.policy.per_customer if c.kind == CounterKind.CUSTOMER_NUMBER else registrations.policy.per_address
     )
     return CounterOut(
         kind=str(c.kind),
-        key=c.key,
+        key=key if key is not None else c.key,
         locked=c.is_locked(now),
         locked_until=c.locked_until,
         lockouts=c.lockouts,
@@ -289,6 +296,6 @@ def ops_router(registrations: Registrations, blocking: WorkerPool) -> APIRouter:
         counter = await blocking.run(registrations.counter, kind, key)
         if counter is None:
             raise ApiError(404, "not_found", "No attempts recorded for this key.")
-        return counter_out(counter, registrations)
+        return counter_out(counter, registrations, key)
 
     return router
