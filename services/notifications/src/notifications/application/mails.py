@@ -73,8 +73,9 @@ class Mails(ServiceApplication):
         Recipient.Changed: Personal(_RECIPIENT, ("email", "first_name", "last_name", "language")),
         Recipient.SignedIn: Personal(_RECIPIENT, ("subject",)),
         Mail.Queued: (
-            # a mail to an address on a user's behalf (their e-mail change's confirmation): the address, their
-            # names and language; a mail to a user names them by id only (their address is read when it is sent)
+            # a mail to an address on a user's behalf (their e-mail change's confirmation; a registration's mails
+            # to the applicant, who will be the main contact, ADR 0040): the address, their names and language; a
+            # mail to a user names them by id only (their address is read when it is sent)
             Personal(
                 _MAIL,
                 ("to_email", "recipient_key", "language", "data.first_name", "data.last_name"),
@@ -88,8 +89,8 @@ class Mails(ServiceApplication):
     }
     """What mails know of people, stored sealed with each person's key (ADR 0035): once users destroyed the key,
     the event store holds nothing readable of them. Stays plain — nobody users knows owns it, so nobody whose erasure
-    would reach it: the registration mails' applicant (address, names: no user yet, the messages name no user id);
-    an order's reference, amounts and an approver's modifications (their before/after values are items of a list,
+    would reach it: the registration mails' applicant of an attempt submitted before registration named the person
+    (``ConfirmationRequested.person_id``, ``main_contact.user_id``, ADR 0040: address, names); an order's reference, amounts and an approver's modifications (their before/after values are items of a list,
     which a :class:`Personal` cannot name; a changed delivery address may name a person); a comment in mails queued
     before its author's id was kept with it; a failed mail's reason (the dispatcher leaves the address out of it)."""
 

@@ -3,8 +3,9 @@
 A mail is queued with what it is about (its kind and the facts for the template) and whom it is for — an
 address and language, or a user of a customer company, resolved when it is sent (the users service's events
 may arrive after the event that causes the mail). A mail to an address may concern a user all the same (the
-confirmation of their e-mail change, sent to the new address): it names them (``about_user_id``), so that it is
-dropped like their other mails when they are erased (ADR 0035).
+confirmation of their e-mail change, sent to the new address; a registration's mails to the applicant, who will be
+its main contact, ADR 0040): it names them (``about_user_id``), so that it is dropped like their other mails when
+they are erased (ADR 0035).
 """
 
 from __future__ import annotations

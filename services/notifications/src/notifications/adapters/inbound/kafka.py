@@ -38,6 +38,9 @@ def _order_facts(m: Any) -> dict[str, Any]:
 
 
 def confirmation(m: registration.ConfirmationRequested) -> list[MailRequest]:
+    """The double opt-in mail, to the applicant's address. It concerns the person the applicant will be as main contact
+    (``person_id``, ADR 0040): their address and names are stored sealed with that person's key, and the mail is
+    dropped, if still waiting, once the key is gone. Without ``person_id`` (attempts submitted before): plain."""
     return [
         MailRequest(
             "registration_confirmation",
@@ -50,6 +53,7 @@ def confirmation(m: registration.ConfirmationRequested) -> list[MailRequest]:
             },
             to_email=str(m.email),
             language=m.language,
+            about_user_id=m.person_id,
         )
     ]
 
@@ -74,6 +78,8 @@ def email_change_confirmation(m: users.UserEmailChangeRequested) -> list[MailReq
 
 
 def welcome(m: registration.RegistrationCompleted) -> list[MailRequest]:
+    """To the new main contact's address: it concerns them (``main_contact.user_id``, ADR 0040), sealed with their key
+    and dropped, if still waiting, once they are erased. Without the id (attempts submitted before): plain."""
     c = m.main_contact
     data = {
         "first_name": c.first_name,
@@ -81,7 +87,9 @@ def welcome(m: registration.RegistrationCompleted) -> list[MailRequest]:
         "company_name": m.company.name,
         "customer_number": m.company.customer_number,
     }
-    return [MailRequest("registration_completed", data, to_email=str(c.email), language=c.language)]
+    return [
+        MailRequest("registration_completed", data, to_email=str(c.email), language=c.language, about_user_id=c.user_id)
+    ]
 
 
 def approval_requested(m: approval.OrderApprovalRequested) -> list[MailRequest]:
