@@ -1,18 +1,21 @@
 """Where erp-sync's events hold personal data (ADR 0035): a kept message's values two dicts deep are sealed in a copy
 under the place the runtime's Personal gives the whole path, and opened again; users' unavailability is an outage
-the consumer waits out, never a reason to dead-letter."""
+the consumer waits out, never a reason to dead-letter; a customer-center activation's main contact is sealed with the
+key of the user id the completed registration names (ADR 0040), and stays plain without one."""
 
 from __future__ import annotations
 
-from uuid import uuid4
+import copy
+from uuid import UUID, uuid4
 
 import pytest
 
-from erp_sync.application.personal import Deep
+from erp_sync.application.personal import PERSONAL_DATA, Deep
+from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.consumer import TRANSIENT_ERRORS
 from kc_runtime.parking import is_infrastructure
 from kc_runtime.person_keys import PersonKeysRefused, PersonKeysUnavailable
-from kc_runtime.sealing import UNKNOWN, KeyRing, is_sealed, new_key, unseal
+from kc_runtime.sealing import UNKNOWN, KeyRing, Personal, is_sealed, new_key, unseal
 
 SPEC = Deep("test/order", ("request.buyer_comment", "request.buyer.email"), owner="request.buyer_id")
 
@@ -56,3 +59,46 @@ def test_a_person_users_does_not_know_stays_plain_an_erased_one_keeps_nothing():
 @pytest.mark.parametrize("error", [PersonKeysUnavailable("users unreachable"), PersonKeysRefused("401")])
 def test_users_unavailable_is_an_outage_waited_out_not_a_poison_message(error):
     assert isinstance(error, TRANSIENT_ERRORS) and is_infrastructure(error)
+
+
+# ---- the main contact of a completed registration (ADR 0040) ----------------------------------------------------
+
+
+def activation_state(user_id: object) -> dict:
+    contact = {"email": "m@example.com", "first_name": "Martha", "last_name": "Main", "language": "en"}
+    return {"company_id": uuid4(), "customer_number": "10001", "main_contact": {**contact, "user_id": user_id}}
+
+
+def test_an_activations_main_contact_is_sealed_with_the_key_of_the_user_id_it_names():
+    (spec,) = [PERSONAL_DATA[CustomerCenterActivation.Requested]]
+    assert isinstance(spec, Personal)
+    main, key = uuid4(), new_key()
+    ring = KeyRing(lambda person: key if person == main else None)
+    state = activation_state(str(main))  # the completion's main contact as the consumer dumps it: ids as text
+    before = copy.deepcopy(state)
+
+    spec.seal(ring, state)
+
+    contact = state["main_contact"]
+    assert all(is_sealed(contact[n]) for n in ("email", "first_name", "last_name"))
+    assert unseal(key, "erp-sync/customer-center-activation/main_contact.email", contact["email"]) == "m@example.com"
+    assert (contact["language"], contact["user_id"], state["customer_number"]) == ("en", str(main), "10001")
+    spec.open(ring, state)
+    assert state == before
+
+
+def test_an_activations_main_contact_without_a_user_id_stays_plain():
+    spec = PERSONAL_DATA[CustomerCenterActivation.Requested]
+    assert isinstance(spec, Personal)
+    asked: list[UUID] = []
+
+    def fetch(person: UUID) -> bytes:
+        asked.append(person)
+        return new_key()
+
+    state = activation_state(None)
+    before = copy.deepcopy(state)
+
+    spec.seal(KeyRing(fetch), state)
+
+    assert state == before and asked == []

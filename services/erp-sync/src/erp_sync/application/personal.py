@@ -3,9 +3,10 @@ person's key, opened when read — to ``None`` once the person is erased. Messag
 the relay translates the opened events.
 
 What stays plain: values of a person users does not know (an ERP contact that is no shop user, test data: users
-answers ``unknown_person``), and what names no person — the main contact a completed registration names (no user id
-yet when erp-sync records the customer-center activation), the ERP's contacts in a verification's answer (no user
-ids) and the few ``Customer.Linked`` events of a development version that listed the ERP's contacts.
+answers ``unknown_person``), and what names no person — the main contact of a registration completed without their
+user id (``main_contact.user_id``: attempts submitted before registration minted it, ADR 0040), the ERP's contacts in
+a verification's answer (no user ids) and the few ``Customer.Linked`` events of a development version that listed
+the ERP's contacts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from erp_sync.domain.customers import Customer
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
+from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.sealing import KeyRing, Personal
 
 
@@ -84,6 +86,10 @@ the approver's names and e-mail with the approver's."""
 ERP_CONTACT = "erp-sync/customer/erp-contact"
 """The place of a contact person as the ERP keeps it, with the key of the shop user it is (none: plain)."""
 
+ACTIVATION = "erp-sync/customer-center-activation"
+"""The place of the main contact a customer-center activation names (the registration's applicant), with the key of
+the user registration minted for them (``main_contact.user_id``; none: plain)."""
+
 
 def _request(*events: type) -> dict[type, tuple[Personal, ...]]:
     buyer = Deep(SALES_ORDER, ("request.buyer_comment", *(f"request.buyer.{n}" for n in _NAMES)),
@@ -113,5 +119,8 @@ PERSONAL_DATA: Mapping[type, Personal | tuple[Personal, ...]] = {
     **_in_message(CX.Resent, CX.Failed),
     **_request(SO.Requested, SO.Resent, SO.Failed),
     **_erp_contact(Customer.ErpContactRecorded, Customer.ErpContactHandedOn),
+    CustomerCenterActivation.Requested: Personal(
+        ACTIVATION, tuple(f"main_contact.{n}" for n in _NAMES), owner="main_contact.user_id"
+    ),
 }
 """erp-sync's events that hold personal data, and whose it is (``Exchanges.personal_data``)."""

@@ -119,6 +119,10 @@ def translate_verification(event: Any) -> Sequence[Outgoing]:
         ]
     if isinstance(event, Activation.Requested):
         contact = event.main_contact
+        if any(contact.get(name) is None for name in ("email", "first_name", "last_name")):
+            # sealed with the main contact's key (ADR 0040), which users destroyed since (ADR 0035): a relay or a
+            # replay behind the erasure tells the ERP nothing of them (the message cannot be without them)
+            return []
         return [
             Outgoing(
                 topic=ERP_OUTBOUND_CUSTOMER_CENTER_ACTIVATIONS,
