@@ -16,6 +16,10 @@ key ring's memory for its ttl only — never on disk, never in a log line.
   value as unavailable (or, for a mail, tries again later). A refusal that retrying cannot cure — a wrong token
   (401) or users without a token (503 ``internal_api_not_configured``) — is :class:`PersonKeysRefused`, at once.
 
+:meth:`PersonKeyClient.reserve` (``PUT /internal/person-keys/{user_id}``, ADR 0040) has users make a key for a
+person who is no user yet — registration's future main contact, under the id registration minted — or answers the
+one they have; :class:`PersonErasedError` once that id's key was erased, the outage and refusal errors as above.
+
 The client is synchronous, as the ring is: call it where blocking is fine (the event store's worker threads, a
 consumer's handler run through the service's worker pool), never on the event loop itself.
 """
@@ -46,6 +50,7 @@ DEVELOPMENT_USERS_INTERNAL_TOKEN = "development-only-users-internal-token"  # no
 """The token users accepts in the development profile when ``USERS_INTERNAL_TOKEN`` is unset (users' settings)."""
 
 PATH = "/internal/person-keys/{user_id}"
+"""``GET``: a person's key (404 ``unknown_person``, 410 ``person_erased``); ``PUT``: reserve one (ADR 0040)."""
 MANY_PATH = "/internal/person-keys"
 """``POST {"user_ids": [...]}`` → ``{"persons": [{"user_id", "state": "live"|"erased"|"unknown", "key"?}]}``."""
 MANY_AT_MOST = 200
@@ -64,6 +69,15 @@ class PersonKeysUnavailable(ConnectionError):
 
 class PersonKeysRefused(PersonKeysUnavailable):
     """users refused the call for a reason that retrying does not cure: the token (or its absence) is wrong."""
+
+
+class PersonErasedError(LookupError):
+    """users answered ``410 person_erased`` to a reservation: the id's key was destroyed, and nothing can be sealed
+    for that person any more (a definite answer, not an outage: never retried; mint another id)."""
+
+    def __init__(self, user_id: UUID) -> None:
+        super().__init__(f"person {user_id} was erased: users keeps no key for them")
+        self.user_id = user_id
 
 
 class UsersInternalTokenMissing(SystemExit):
@@ -202,6 +216,15 @@ class PersonKeyClient:
         when it cannot say now (retried a few times first)."""
         return self._with_retries(lambda: self._ask(user_id), f"person {user_id}", user_id=str(user_id))
 
+    def reserve(self, user_id: UUID) -> bytes:
+        """The key of a person who is to become a user with ``user_id`` (ADR 0040): users makes it now if it knows
+        no key for that id, else answers the one it has (so a repeated call — a retry, a redelivery — gets the same
+        key). Raises :class:`PersonErasedError` when users answers 410 (the id's key was erased: raised rather than
+        returning None, so no caller seals with nothing), :class:`PersonKeysRefused` for a wrong or missing token,
+        and :class:`PersonKeysUnavailable` when users cannot answer now (retried a few times first, as
+        :meth:`lookup`)."""
+        return self._with_retries(lambda: self._reserve(user_id), f"person {user_id}", user_id=str(user_id))
+
     def lookup_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKeyAnswer]:
         """What users says about each of ``user_ids``, in one request per :data:`MANY_AT_MOST` of them (a consumer's
         batch of many people's values costs one round trip, not one per person); :class:`PersonKeysUnavailable` as
@@ -294,6 +317,17 @@ class PersonKeyClient:
         log.error("unexpected answer to a person key fetch", what=what, status=status, code=code)
         raise PersonKeysUnavailable(f"users answered {status} {code or ''} for the key of {what}".strip())
 
+    def _reserve(self, user_id: UUID) -> bytes:
+        try:
+            response = self._client.put(PATH.format(user_id=user_id))
+        except httpx.TransportError as exc:
+            raise _Transient(f"{type(exc).__name__}") from exc
+        if response.status_code == 200:
+            return _decode_key(response, user_id)
+        if response.status_code == 410:
+            raise PersonErasedError(user_id)
+        self._refused_or_transient(response, f"person {user_id}")
+
     def _ask(self, user_id: UUID) -> PersonKeyAnswer:
         try:
             response = self._client.get(PATH.format(user_id=user_id))
@@ -313,6 +347,7 @@ class PersonKeyClient:
 __all__ = [
     "DEVELOPMENT_USERS_INTERNAL_TOKEN",
     "KeyState",
+    "PersonErasedError",
     "PersonKeyAnswer",
     "PersonKeyClient",
     "PersonKeysRefused",

@@ -4,6 +4,7 @@ invariants under concurrency, and rebuildable from the events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -17,10 +18,12 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import SecretStr
 
 from kc_runtime.migrations import history, upgrade
+from kc_runtime.sealing import is_sealed, unseal
 from kc_runtime.tokens import TokenIssuer
-from tests.service.users.conftest import World, make_world
+from tests.service.users.conftest import World, make_world, register
+from tests.service.users.test_registrant_keys import erase_main_contact, naming
 from tests.support.erasure import found_in_tables, holds_any
-from tests.support.users import signed_in_user, unique_email
+from tests.support.users import registration, signed_in, signed_in_user, unique_email
 from users.application import email_changes
 from users.application.directory import Directory
 from users.domain.errors import EmailTaken, NotFound, PersonErased, UsersError
@@ -277,3 +280,75 @@ def test_after_an_erasure_no_table_of_users_holds_the_persons_names_or_addresses
     d.rebuild_read_model()
     assert fresh.get_user(world.main, user.user_id).is_erased
     assert asyncio.run(found_in_tables(dsn, markers, skip=set())) == []
+
+
+# ---- a key reserved for registration's future main contact (ADR 0040) ----------------------------------------
+
+
+def test_a_reserved_key_is_pending_until_the_registrations_main_contact_takes_it_and_goes_with_their_erasure(
+    open_directory, dsn
+):
+    d, person = open_directory(), uuid4()
+    reserved = d.reserve_person_key(person)
+    company_id, key, reserved_at, erased_at = key_rows(dsn, person)[person]
+    assert (company_id, bytes(key), erased_at) == (None, reserved, None)
+    assert open_directory().reserve_person_key(person) == reserved  # another process: the same key
+
+    msg = naming(registration(), person)
+    register(d, msg)
+    company_id, key, created_at, erased_at = key_rows(dsn, person)[person]
+    assert (company_id, bytes(key), created_at, erased_at) == (msg.company_id, reserved, reserved_at, None)
+    with psycopg.connect(dsn) as conn:
+        (state,) = conn.execute(
+            "SELECT state FROM directory_events WHERE originator_id = %s AND originator_version = 1", (person,)
+        ).fetchone()
+    email = json.loads(bytes(state))["email"]
+    assert is_sealed(email) and unseal(reserved, "users/user/email", email) == str(msg.main_contact.email)
+
+    fresh = open_directory()  # nothing cached: the key ring finds the (no longer pending) row
+    main = fresh.authenticate(signed_in(str(msg.main_contact.email)))
+    assert main.user_id == person and fresh.get_user(main, person).first_name == msg.main_contact.first_name
+    erase_main_contact(World(fresh, msg.company_id, main, str(msg.main_contact.email), msg))
+    company_id, key, _, erased_at = key_rows(dsn, person)[person]
+    assert (company_id, key) == (msg.company_id, None) and erased_at is not None
+    with pytest.raises(PersonErased):
+        fresh.reserve_person_key(person)
+
+
+def test_a_registration_naming_another_companys_user_creates_a_new_person_and_leaves_their_key(open_directory, dsn):
+    d = open_directory()
+    world = make_world(d)
+    user = world.user()
+    before = key_rows(dsn, user.user_id)[user.user_id]
+    msg = naming(registration(), user.user_id)
+    register(d, msg)
+    newcomer = d.authenticate(signed_in(str(msg.main_contact.email)))
+    assert newcomer.user_id != user.user_id
+    rows = key_rows(dsn, user.user_id, newcomer.user_id)
+    assert rows[user.user_id] == before and rows[newcomer.user_id][0] == msg.company_id
+    assert bytes(rows[newcomer.user_id][1]) != bytes(before[1])
+
+
+def test_a_created_users_save_fails_when_another_key_is_stored_for_their_id_and_leaves_nothing(
+    open_directory, dsn, monkeypatch
+):
+    """A reservation that comes in between reading the created users' rows and the save: their values would be
+    sealed with a key that is not stored — the save fails instead, and its retry takes the stored key."""
+    d, person = open_directory(), uuid4()
+    reserved = d.reserve_person_key(person)
+    msg = naming(registration(), person)
+    with monkeypatch.context() as m:
+        m.setattr(d.person_keys, "get_many", lambda user_ids: {})  # as if read before the reservation
+        with pytest.raises(IntegrityError):
+            register(d, msg)
+    assert key_rows(dsn, person)[person][:2] == (None, reserved)
+    with psycopg.connect(dsn) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM directory_events WHERE originator_id = %s", (person,)).fetchone()
+    assert n == 0 and d.read_model.company(msg.company_id) is None
+    register(d, msg)  # the retry reads the row: the stored key, given to the ring over the failed save's
+    assert key_rows(dsn, person)[person][:2] == (msg.company_id, reserved)
+    with psycopg.connect(dsn) as conn:
+        (state,) = conn.execute(
+            "SELECT state FROM directory_events WHERE originator_id = %s AND originator_version = 1", (person,)
+        ).fetchone()
+    assert unseal(reserved, "users/user/last_name", json.loads(bytes(state))["last_name"]) == "Main"

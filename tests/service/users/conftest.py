@@ -30,6 +30,7 @@ def register(directory: Directory, msg: RegistrationCompleted) -> list:
         ],
         registration_id=msg.registration_id,
         registered_at=msg.completed_at,
+        main_contact_id=msg.main_contact.user_id,
     )
     directory.save(*aggregates)
     return aggregates

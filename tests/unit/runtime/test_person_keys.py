@@ -18,6 +18,7 @@ from kc_runtime import person_keys
 from kc_runtime.person_keys import (
     DEVELOPMENT_USERS_INTERNAL_TOKEN,
     KeyState,
+    PersonErasedError,
     PersonKeyClient,
     PersonKeysRefused,
     PersonKeysUnavailable,
@@ -40,7 +41,8 @@ def error(status: int, code: str) -> httpx.Response:
 
 
 class FakeUsers:
-    """users' internal endpoint in process: the keys it holds, the erased, and scripted failures per call."""
+    """users' internal endpoint in process: the keys it holds, the erased, and scripted failures per call; ``PUT``
+    reserves a key (made for an id it holds none for)."""
 
     def __init__(self) -> None:
         self.keys: dict[UUID, bytes] = {}
@@ -55,14 +57,17 @@ class FakeUsers:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return error(401, "invalid_internal_token")
         if request.method == "POST":
-            return httpx.Response(200, json={"persons": [self.state(UUID(u)) for u in json.loads(request.content)["user_ids"]]})
+            return httpx.Response(
+                200, json={"persons": [self.state(UUID(u)) for u in json.loads(request.content)["user_ids"]]}
+            )
         user_id = UUID(request.url.path.rsplit("/", 1)[1])
         if user_id in self.erased:
             return error(410, "person_erased")
+        if request.method == "PUT":
+            self.keys.setdefault(user_id, new_key())
         if user_id not in self.keys:
             return error(404, "unknown_person")
         return httpx.Response(200, json={"user_id": str(user_id), "key": b64(self.keys[user_id])})
-
 
     def state(self, user_id: UUID) -> dict[str, str]:
         if user_id in self.erased:
@@ -325,3 +330,87 @@ def test_a_wrong_token_for_many_keys_is_refused_at_once(users):
     with pytest.raises(PersonKeysRefused):
         client.lookup_many([uuid4()])
     assert len(users.requests) == 1
+
+
+# ---- reserving a key for a person who is no user yet (ADR 0040) ----------------------------------------------
+
+
+def test_reserving_puts_to_users_internal_endpoint_with_the_service_token_and_answers_the_key(users):
+    person = uuid4()
+    key = client_of(users).reserve(person)
+    assert key == users.keys[person] and len(key) == 32
+    (request,) = users.requests
+    assert request.method == "PUT" and request.url.path == f"/internal/person-keys/{person}"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_reserving_again_answers_the_key_users_holds(users):
+    person, key = uuid4(), new_key()
+    users.keys[person] = key
+    client = client_of(users)
+    assert client.reserve(person) == key and client.reserve(person) == key
+
+
+def test_reserving_an_erased_persons_id_raises_at_once_never_retried(users):
+    person = uuid4()
+    users.erased.add(person)
+    with pytest.raises(PersonErasedError) as erased:
+        client_of(users).reserve(person)
+    assert erased.value.user_id == person and not isinstance(erased.value, PersonKeysUnavailable)
+    assert len(users.requests) == 1
+
+
+def test_reserving_is_retried_while_users_fails_and_then_unavailable(users):
+    person = uuid4()
+
+    def refused() -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    users.failures = [refused, lambda: httpx.Response(502)]
+    client = client_of(users)
+    assert client.reserve(person) == users.keys[person]
+    assert len(users.requests) == 3 and len(client.waits) == 2
+    users.failures = [lambda: error(503, "service_unavailable")] * 3
+    with pytest.raises(PersonKeysUnavailable) as unavailable:
+        client_of(users, attempts=3).reserve(uuid4())
+    assert not isinstance(unavailable.value, PersonKeysRefused) and len(users.requests) == 6
+
+
+def test_reserving_with_a_wrong_token_or_at_users_without_one_is_refused_at_once(users):
+    with pytest.raises(PersonKeysRefused):
+        client_of(users, token="wrong").reserve(uuid4())
+    assert len(users.requests) == 1
+    users.failures = [lambda: error(503, "internal_api_not_configured")]
+    with pytest.raises(PersonKeysRefused):
+        client_of(users).reserve(uuid4())
+    assert len(users.requests) == 2 and users.keys == {}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda person: httpx.Response(200, json={"user_id": str(person), "key": b64(b"short")}),
+        lambda person: httpx.Response(200, json={"user_id": str(uuid4()), "key": b64(new_key())}),
+        lambda person: httpx.Response(200, text="<html>a login page</html>"),
+        lambda person: httpx.Response(404, text="Not Found"),
+        lambda person: httpx.Response(405),  # a users that knows no PUT yet
+    ],
+    ids=["short key", "another person", "not json", "plain 404", "no PUT yet"],
+)
+def test_a_reservation_answered_with_something_that_is_not_a_key_is_unavailable(users, answer):
+    person = uuid4()
+    users.failures = [lambda: answer(person)]
+    with pytest.raises(PersonKeysUnavailable):
+        client_of(users).reserve(person)
+    assert len(users.requests) == 1
+
+
+def test_no_reserved_key_reaches_a_log_line_or_an_error(users, caplog, monkeypatch):
+    person, key = uuid4(), new_key()
+    users.failures = [lambda: httpx.Response(500), lambda: httpx.Response(200, json={"user_id": "x", "key": b64(key)})]
+    with capture_logs() as seen, caplog.at_level(logging.DEBUG), pytest.raises(PersonKeysUnavailable) as raised:
+        monkeypatch.setattr(person_keys, "log", structlog.get_logger("kc.person_keys"))
+        client_of(users).reserve(person)
+    assert [e["event"] for e in seen] == ["person key fetch failed, retrying"]  # the retry was logged
+    text = json.dumps(seen, default=str) + caplog.text + str(raised.value) + repr(raised.value.__cause__)
+    assert b64(key) not in text and key.hex() not in text and TOKEN not in text

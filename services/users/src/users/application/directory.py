@@ -27,6 +27,7 @@ from users.application.person_keys import (
     KeyErased,
     PersonKey,
     PersonKeys,
+    created_users,
     key_changes,
 )
 from users.application.read_model import (
@@ -194,8 +195,10 @@ class Directory(ServiceApplication):
         changes = project(events)
         if changes:
             rows[READ_MODEL_KWARG] = changes
-        # Keys are random: made here, when the save is recorded, never where events are replayed (ADR 0035).
-        keys = key_changes(events)
+        # Keys are random: made here, when the save is recorded, never where events are replayed (ADR 0035). A user
+        # created with a reserved id takes its pending key (ADR 0040): one query for the created users' rows.
+        created = created_users(events)
+        keys = key_changes(events, pending=self.person_keys.get_many(created) if created else None)
         if keys:
             rows[PERSON_KEYS_KWARG] = keys
             ring = self.key_ring
@@ -411,6 +414,22 @@ class Directory(ServiceApplication):
             if user.is_erased:
                 raise PersonErased("The person was erased.")
             row = self.person_keys.ensure(PersonKey(user_id, user.company_id, new_key(), datetime.now(UTC)))
+        if row.key is None:
+            raise PersonErased("The person was erased.")
+        return row.key
+
+    def reserve_person_key(self, user_id: UUID) -> bytes:
+        """The key of a person who is to become a user with ``user_id`` (ADR 0040: registration's future main
+        contact, whose id it minted when the attempt was submitted): made now if the person has none, else the
+        one they have (idempotent; a user's own key for a user's id). Erased → :class:`PersonErased`.
+
+        The row is pending — no company — until :meth:`register_company` creates the main contact with that id and
+        its key; a registration that never completes leaves it so."""
+        try:
+            return self.person_key(user_id)
+        except NotFound:
+            pass
+        row = self.person_keys.ensure(PersonKey(user_id, None, new_key(), datetime.now(UTC)))
         if row.key is None:
             raise PersonErased("The person was erased.")
         return row.key
@@ -644,15 +663,23 @@ class Directory(ServiceApplication):
         erp_contacts: Sequence[ErpContact],
         registration_id: UUID | None,
         registered_at: datetime,
+        main_contact_id: UUID | None = None,
     ) -> list[Any]:
         """The aggregates to save for a completed registration: the company and its main contact (and the
         claim of the main contact's e-mail). None if the company exists already (idempotent by company id).
+
+        ``main_contact_id``: the id registration minted for the main contact and reserved a key for (ADR 0040); the
+        main contact is created with it, and the save seals their values with that key and gives the key row the
+        company. An id that is taken — anything stored under it (a user of any company), or a key row that is no
+        pending person's (erased, or a company's) — is never reused: the main contact gets a fresh id and key, as
+        without one (a registration never takes over an existing user).
 
         Raises :class:`EmailTaken` when the main contact's address belongs to a user already.
         """
         if self.find(company_id, Company) is not None:
             return []
         user = User.create(
+            id=self._registrant_id(main_contact_id),
             company_id=company_id,
             email=main_contact_email,
             first_name=main_contact_first_name,
@@ -711,6 +738,13 @@ class Directory(ServiceApplication):
             target = self._inbox(company_id)
             target.hold_contact(contact)
         return [target] if target.pending_events else []
+
+    def _registrant_id(self, user_id: UUID | None) -> UUID | None:
+        """``user_id`` if a new main contact may have it (see :meth:`register_company`), else None (a fresh id)."""
+        if user_id is None or self.find(user_id) is not None:
+            return None
+        row = self.person_keys.get(user_id)
+        return user_id if row is None or row.is_pending else None
 
     def _inbox(self, company_id: UUID) -> ErpInbox:
         return self.find(ErpInbox.create_id(company_id), ErpInbox) or ErpInbox(company_id=company_id)

@@ -220,12 +220,16 @@ class User(Aggregate):
         main_contact: bool = False,
         created_at: datetime,
         by: UUID | None,
+        id: UUID | None = None,
     ) -> User:
+        """A new user; ``id``: the one chosen for them (a registration's main contact, ADR 0040), else a random one."""
         requested = _dedupe(role_ids)
         if MAIN_CONTACT in requested:
             raise MainContactRoleReserved("The main-contact role is only handed on by a transfer.")
         roles = (MAIN_CONTACT, *requested) if main_contact else requested
-        return cls(
+        return cls._create(
+            cls.Created,
+            id=id,
             company_id=company_id,
             email=clean_email(email),
             first_name=clean_name(first_name, "first name"),

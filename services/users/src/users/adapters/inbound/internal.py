@@ -1,5 +1,6 @@
 """users' internal API for the other services (ADR 0035): ``GET /internal/person-keys/{user_id}``, and
-``POST /internal/person-keys`` for many at once.
+``POST /internal/person-keys`` for many at once; ``PUT /internal/person-keys/{user_id}`` reserves a key for a person
+who is no user yet (ADR 0040: registration's future main contact).
 
 On the service's own port only: the gateway routes ``/api/…`` paths and nothing else, and the network policy lets
 only the services in. Every call needs ``Authorization: Bearer <USERS_INTERNAL_TOKEN>`` (the development profile
@@ -76,6 +77,15 @@ def internal_router(directory: Directory, blocking: WorkerPool, settings: UsersS
     async def person_key(user_id: UUID, response: Response) -> PersonKeyOut:
         """404 ``unknown_person``; 410 ``person_erased`` once the person was erased."""
         key = await blocking.run(directory.person_key, user_id)
+        response.headers["Cache-Control"] = "no-store"
+        return PersonKeyOut(user_id=user_id, key=_b64(key))
+
+    @router.put("/person-keys/{user_id}", response_model=PersonKeyOut)
+    async def reserve_person_key(user_id: UUID, response: Response) -> PersonKeyOut:
+        """The key of a person who is to become a user with this id (ADR 0040): made now for a person users does
+        not know yet (pending: no company until the user is created with this id), else the one they have — so
+        repeating the call answers the same key. 410 ``person_erased`` once the id's key was erased."""
+        key = await blocking.run(directory.reserve_person_key, user_id)
         response.headers["Cache-Control"] = "no-store"
         return PersonKeyOut(user_id=user_id, key=_b64(key))
 

@@ -17,8 +17,10 @@ from users.domain.refusal import RegistrationRefusal
 
 def consumer_specs(directory: Directory) -> list[ConsumerSpec]:
     def on_registration_completed(inbound: Inbound) -> list[Any]:
-        """Create the company and its main contact; nothing when the company exists (a repeated completion).
-        The main contact's address taken meanwhile: refused (recorded and published), never dead-lettered."""
+        """Create the company and its main contact — with the id registration minted and reserved a key for
+        (``main_contact.user_id``, ADR 0040) unless that id is taken; nothing when the company exists (a repeated
+        completion). The main contact's address taken meanwhile: refused (recorded and published), never
+        dead-lettered."""
         msg = inbound.message
         assert isinstance(msg, RegistrationCompleted)
         try:
@@ -57,6 +59,7 @@ def consumer_specs(directory: Directory) -> list[ConsumerSpec]:
             ],
             registration_id=msg.registration_id,
             registered_at=msg.completed_at,
+            main_contact_id=msg.main_contact.user_id,
         )
 
     def on_erp_master_data(inbound: Inbound) -> list[Any]:

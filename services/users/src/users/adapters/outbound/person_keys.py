@@ -1,7 +1,8 @@
 """The persons' keys in PostgreSQL (``person_keys``, ADR 0035), written in the events' transaction.
 
-The table is made by migration 0002 only (not by the recorder's statements): its DDL here is what the runtime
-checks for at start. Nothing here logs a key.
+The table is made by migrations 0002 and 0003 only (not by the recorder's statements): its DDL here is what the
+runtime checks for at start. A row without a company is a pending person's (ADR 0040: a registrant's key, made
+before they are a user); the save that creates them as a user fills the company in. Nothing here logs a key.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from users.application.person_keys import PERSON_KEYS_KWARG, KeyChange, KeyErase
 
 PERSON_KEYS_TABLE = """CREATE TABLE IF NOT EXISTS person_keys (
     user_id uuid PRIMARY KEY,
-    company_id uuid NOT NULL,
+    company_id uuid,
     key bytea,
     created_at timestamptz NOT NULL,
     erased_at timestamptz,
@@ -30,6 +31,19 @@ INSERT_KEY = (
     b"INSERT INTO person_keys (user_id, company_id, key, created_at) VALUES (%s, %s, %s, %s)"
     b" ON CONFLICT (user_id) DO NOTHING"
 )
+# A created user's key: a new row, or the pending row whose key it is (the user created with a reserved id) given
+# its company. Anything else already there is left alone — and the check below fails the save.
+CREATED_KEY = (
+    b"INSERT INTO person_keys (user_id, company_id, key, created_at) VALUES (%s, %s, %s, %s)"
+    b" ON CONFLICT (user_id) DO UPDATE SET company_id = EXCLUDED.company_id"
+    b" WHERE person_keys.company_id IS NULL AND person_keys.key = EXCLUDED.key"
+)
+# The user's events are sealed with the key the save made or adopted: never commit them unless it is the one stored
+# (a reservation that came in between reading the pending rows and this save, say); a retry reads the rows again.
+CHECK_CREATED_KEY = (
+    b"SELECT rm_assert(EXISTS (SELECT 1 FROM person_keys WHERE user_id = %s AND company_id = %s AND key = %s),"
+    b" 'a created user''s key must be the one stored for them')"
+)
 # An erasure keeps the first erased_at; a person without a row (created before keys) gets an erased one.
 ERASE_KEY = (
     b"INSERT INTO person_keys (user_id, company_id, key, created_at, erased_at) VALUES (%s, %s, NULL, %s, %s)"
@@ -38,11 +52,14 @@ ERASE_KEY = (
 )
 
 
-def _statement(change: KeyChange) -> tuple[bytes, tuple[Any, ...]]:
+def _statements(change: KeyChange) -> list[tuple[bytes, tuple[Any, ...]]]:
     if isinstance(change, PersonKey):
-        return INSERT_KEY, (change.user_id, change.company_id, change.key, change.created_at)
+        return [
+            (CREATED_KEY, (change.user_id, change.company_id, change.key, change.created_at)),
+            (CHECK_CREATED_KEY, (change.user_id, change.company_id, change.key)),
+        ]
     assert isinstance(change, KeyErased)
-    return ERASE_KEY, (change.user_id, change.company_id, change.erased_at, change.erased_at)
+    return [(ERASE_KEY, (change.user_id, change.company_id, change.erased_at, change.erased_at))]
 
 
 class PersonKeyWriter:
@@ -56,7 +73,8 @@ class PersonKeyWriter:
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], notification_ids: Sequence[int], payload: Any
     ) -> None:
         for change in payload:
-            curs.execute(*_statement(change))
+            for statement in _statements(change):
+                curs.execute(*statement)
 
 
 def _key(r: dict[str, Any]) -> PersonKey:
@@ -89,7 +107,7 @@ class PostgresPersonKeys:
 
     def ensure(self, key: PersonKey) -> PersonKey:
         with self.datastore.transaction(commit=True) as cur:
-            cur.execute(*_statement(key))
+            cur.execute(INSERT_KEY, (key.user_id, key.company_id, key.key, key.created_at))
             cur.execute(b"SELECT * FROM person_keys WHERE user_id = %s", (key.user_id,))
             row = cur.fetchone()
         assert row is not None
