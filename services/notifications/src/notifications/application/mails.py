@@ -88,11 +88,20 @@ class Mails(ServiceApplication):
         Digest.Sent: Personal("notifications/digest", ("to", "subject"), owner="user_id"),
     }
     """What mails know of people, stored sealed with each person's key (ADR 0035): once users destroyed the key,
-    the event store holds nothing readable of them. Stays plain — nobody users knows owns it, so nobody whose erasure
-    would reach it: the registration mails' applicant of an attempt submitted before registration named the person
-    (``ConfirmationRequested.person_id``, ``main_contact.user_id``, ADR 0040: address, names); an order's reference, amounts and an approver's modifications (their before/after values are items of a list,
-    which a :class:`Personal` cannot name; a changed delivery address may name a person); a comment in mails queued
-    before its author's id was kept with it; a failed mail's reason (the dispatcher leaves the address out of it)."""
+    the event store holds nothing readable of them. A kept mail names nobody else under its reader's key: other
+    people are named by id only (the buyer's ``buyer_id``, the absent approver a substitute stands in for,
+    ``on_behalf_of``: their name is read from the recipients when the mail is sent, nothing once they are erased),
+    their words sealed with their own key (an approver's comment, ``approver_id``), and the subject kept of a sent
+    mail leaves other people's names out (the dispatcher's ``kept_subject``: a substitute's "Approval requested
+    (substitute): …"); a digest's kept subject names nobody. Stays plain — nobody users knows owns it, so nobody whose
+    erasure would reach it: the registration mails' applicant of an attempt submitted before registration named the
+    person (``ConfirmationRequested.person_id``, ``main_contact.user_id``, ADR 0040: address, names); a comment in
+    mails queued before its author's id was kept with it; a failed mail's reason (the dispatcher leaves the address
+    out of it). An order's reference, amounts and an approver's modifications (quantities, prices, the delivery or
+    billing address, the reference) are the order's data, not a person's — plain as in approval's store (a delivery
+    address's name line is the company's shipping data there too, ADR 0035) and as :class:`Personal` could not name
+    them anyway (items of a list). Subjects kept of substitutes' mails sent before this release still name the
+    absent approver, sealed with the substitute's key."""
 
     def __init__(self, env: Any = None, index_secret: bytes | None = None, key_ring: KeyRing | None = None) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the

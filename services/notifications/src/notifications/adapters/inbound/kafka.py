@@ -105,8 +105,9 @@ def approval_requested(m: approval.OrderApprovalRequested) -> list[MailRequest]:
 
 
 def offered_to_substitute(m: approval.OrderOfferedToSubstitute) -> list[MailRequest]:
-    """The approval request, to the substitute of an absent approver: who they stand in for, until when (the name is
-    the absent approver's as known when the mail is sent)."""
+    """The approval request, to the substitute of an absent approver: who they stand in for, until when. The absent
+    approver is kept by id only: their name is the one known when the mail is sent (none once they are erased), and
+    the subject kept of the sent mail leaves it out (ADR 0035)."""
     data = {
         **_order_facts(m),
         "buyer_id": str(m.buyer_id),

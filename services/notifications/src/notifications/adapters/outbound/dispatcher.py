@@ -11,6 +11,10 @@ sends that).
 A mail to a user who was erased meanwhile (ADR 0035) is dropped: recorded as failed ("recipient erased"), never
 sent — and so is a mail to an address that concerns them (``Mail.about_user_id``: the confirmation of their e-mail
 change, to the new address); a mail to others names an erased person no more (their name is forgotten).
+
+What is kept of a sent mail (``Mail.Sent``: the address and the subject, sealed with the reader's key) names nobody
+but the reader: a substitute's mail names the absent approver when it is sent, and its subject is kept without
+their name (:func:`kept_subject`), so their erasure leaves nothing of them readable under the substitute's key.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from kc_runtime.person_keys import PersonKeysUnavailable
 from kc_runtime.retrying import retrying
 from notifications.adapters.outbound.formats import SHOP_TIMEZONE
 from notifications.adapters.outbound.smtp import PermanentMailError, SmtpSender
-from notifications.adapters.outbound.templates import Templates
+from notifications.adapters.outbound.templates import Rendered, Templates
 from notifications.application.mails import Mails
 from notifications.domain.model import Mail, MailStatus
 from notifications.domain.preferences import Delivery
@@ -144,14 +148,18 @@ class MailDispatcher(LogFollower):
             await self._record_sent(mail, *outcome)
 
     async def _send(self, mail: Mail) -> tuple[str, str] | str:
-        """Address, render and send: (address, subject) once the server took it, or why it failed for good. Raises
-        :class:`RecipientUnknown` (within :data:`RECIPIENT_WAIT`) and ``RETRYABLE`` errors: worth another attempt."""
+        """Address, render and send: (address, the subject to keep) once the server took it, or why it failed for
+        good. Raises :class:`RecipientUnknown` (within :data:`RECIPIENT_WAIT`) and ``RETRYABLE`` errors: worth another
+        attempt."""
         to = ""
         try:
             to, language, person = await self.blocking.run(self._address, mail)
             links = self.links.urls(mail, self.base_url) if self.links is not None else {}
             rendered = self.templates.render(
                 mail.kind, language, shop_url=self.base_url, **person, **mail.data, **links
+            )
+            subject = kept_subject(
+                self.templates, mail.kind, rendered, person, shop_url=self.base_url, **mail.data, **links
             )
             await self.blocking.run(self.sender.send, to, rendered, mail.message_id, mail.kind)
         except RecipientUnknown:
@@ -165,7 +173,7 @@ class MailDispatcher(LogFollower):
             reason = without_address(str(exc), to)
             self.log.error("mail refused for good", mail_id=str(mail.id), kind=mail.kind, error=reason)
             return reason
-        return to, rendered.subject
+        return to, subject
 
     async def _hold(self, mail: Mail, delivery: Delivery) -> None:
         """The recipient chose the digest or nothing for this kind: recorded instead of sent."""
@@ -228,9 +236,24 @@ class DecisionLinkSigner:
         return out
 
 
+OTHER_PEOPLE = ("on_behalf_of_name",)
+"""What :func:`person_of` says of people other than the mail's reader: in the mail as sent, never in what is kept of
+it (``Mail.Sent.subject`` is sealed with the reader's key, ADR 0035; the mail's data names them by id only)."""
+
+
+def kept_subject(templates: Templates, kind: str, rendered: Rendered, person: dict[str, Any], **data: Any) -> str:
+    """The subject recorded of a sent mail: the one sent, rendered again without other people's names where it had
+    any (a substitute's "Approval requested (substitute): …" — for whom is in the mail's data, by id)."""
+    if not any(name in person for name in OTHER_PEOPLE):
+        return rendered.subject
+    own = {key: value for key, value in person.items() if key not in OTHER_PEOPLE}
+    return templates.subject(kind, rendered.language, **own, **data)
+
+
 def person_of(mails: Mails, mail: Mail, recipient: Recipient) -> dict[str, Any]:
     """What a mail to a user says of people: the reader's name and, in a substitute's mail, whom they stand in for
-    (as known when the mail is rendered)."""
+    (as known when the mail is rendered: nothing once they are erased or their key is gone). Names of others are
+    listed in :data:`OTHER_PEOPLE`: they are rendered, never kept."""
     person = {"recipient_name": recipient.name, "recipient_first_name": recipient.first_name}
     absent = mail.data.get("on_behalf_of")
     if isinstance(absent, str):

@@ -46,6 +46,12 @@ class Templates:
             html=env.get_template(f"{lang}/{kind}.html.j2").render(data),
         )
 
+    def subject(self, kind: str, language: str | None, **data: Any) -> str:
+        """The subject alone, as :meth:`render` makes it (what the dispatcher keeps of a sent mail)."""
+        lang = language if language in LANGUAGES else "de"
+        data = {key: clean(value, key) for key, value in data.items()}
+        return one_line(self._envs[lang].get_template(f"{lang}/{kind}.subject.j2").render(data))
+
     def render_digest(self, language: str | None, items: list[Rendered], **data: Any) -> Rendered:
         """The daily digest (ADR 0027): ``items`` are the mails it collects, each rendered whole (subject, text and
         HTML as :meth:`render` made them, so nothing of them is lost) in the digest's language."""
