@@ -280,6 +280,12 @@ class WithEventsRecorder(MultiTrackingRecorder):
         return ids
 
 
+LegacyStep = Callable[[Any, dict[str, Any]], int]
+"""A re-seal step for a legacy event state (:attr:`ServiceApplication.legacy_personal_data`): given the application and
+the stored state as decoded (with ``originator_id`` and ``originator_version``), changes it in place and answers
+how many values it changed (0: nothing to do, as for a state stored today or handled by an earlier run)."""
+
+
 class ServiceApplication(Application[UUID]):
     """Base of every service's eventsourcing Application.
 
@@ -296,6 +302,11 @@ class ServiceApplication(Application[UUID]):
     """Which fields of which event classes hold a person's personal data (ADR 0035), declared by the application
     (the domain knows nothing of sealing): stored sealed with that person's key when the application has a
     :attr:`key_ring`."""
+    legacy_personal_data: ClassVar[Mapping[type, LegacyStep]] = {}
+    """Read by the re-seal only (:mod:`kc_runtime.reseal`, ADR 0035 "Upcasting"): event classes whose states stored
+    before a release hold personal values as no new event does, each with the step that makes such a state what
+    it would be stored as today — naming the person who owns its values (then :attr:`personal_data` seals them)
+    or blanking a value nothing reads."""
     key_ring: KeyRing | None = None
     """The persons' keys its event store seals personal fields with (ADR 0035; set before the application is made,
     by the constructor's ``key_ring``). None: personal fields are stored as they are."""

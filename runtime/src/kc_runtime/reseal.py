@@ -23,9 +23,17 @@ processes hold open) and doubles the table's space for a while — for no gain i
 A state is sealed as it is stored, before any upcaster: the fields declared are those of the current class (no event
 class of ours has a ``class_version`` above 1 yet; one that renames a personal field must declare the old name too).
 
+**Legacy states.** An event stored by an older release may hold personal values as no new event does: with no
+owner to seal them for (a registration attempt submitted before ADR 0040), or where nothing reads them (the address
+an e-mail claim made before the blind indexes kept). The application declares such classes with a step each
+(``ServiceApplication.legacy_personal_data``, read here only), called in notification order before the state is
+sealed: it names the owner (then ``personal_data`` seals the values) or blanks the value, and answers how many it
+changed — 0 for a state stored today or by an earlier run, so a second run still changes nothing.
+
 Not walked: the snapshots table. Personal fields are declared per event class, and the aggregates that are
-snapshotted (approval's ledgers and credit, registration's lockout counters) hold none; a counter of a client
-address made before the blind index keeps its address in its id's key, which names no person to seal it for.
+snapshotted (approval's ledgers and credit, registration's lockout counters) hold none; a snapshot of an aggregate
+whose events were written again is dropped (it holds what they held before): the service reads the aggregate from
+its events and snapshots it anew.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from eventsourcing.persistence import Mapper
 from eventsourcing.utils import resolve_topic
 from psycopg.sql import SQL, Identifier
 
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.eventstore import LegacyStep, ServiceApplication
 from kc_runtime.sealing import KeyRing, Personal, is_sealed
 
 log = structlog.get_logger("kc.reseal")
@@ -66,6 +74,11 @@ class Resealed:
     """Plain values of a person whose key is gone, now ``None``."""
     values_kept_plain: int = 0
     """Plain values whose owner users does not know as a person (stored plain today, too)."""
+    legacy_values: int = 0
+    """Values of legacy states changed by the application's steps (``legacy_personal_data``): an owner named, a
+    value nothing reads blanked."""
+    snapshots_dropped: int = 0
+    """Snapshots of aggregates whose events were written again (taken from what they held before)."""
     pages: int = 0
 
 
@@ -76,10 +89,12 @@ class Outcome:
     sealed: int = 0
     erased: int = 0
     kept_plain: int = 0
+    legacy: int = 0
+    """Values the application's legacy step changed (an owner named, a value blanked)."""
 
     @property
     def changed(self) -> bool:
-        return bool(self.sealed or self.erased)
+        return bool(self.sealed or self.erased or self.legacy)
 
 
 def _get(state: Any, path: str) -> Any:
@@ -179,7 +194,8 @@ def reseal(app: ServiceApplication, page_size: int = PAGE_SIZE) -> Resealed:
         raise TypeError(f"{app.name}'s event store is not on PostgreSQL")
     summary = Resealed(table=table)
     personal: Mapping[type, Personal | tuple[Personal, ...]] = app.personal_data
-    if not personal:
+    legacy: Mapping[type, LegacyStep] = app.legacy_personal_data
+    if not personal and not legacy:
         log.info("reseal: no personal data declared", application=app.name, table=table)
         return summary
     mapper = app.mapper
@@ -190,6 +206,14 @@ def reseal(app: ServiceApplication, page_size: int = PAGE_SIZE) -> Resealed:
     update = SQL(
         "UPDATE {schema}.{table} SET state = %s WHERE originator_id = %s AND originator_version = %s AND state = %s"
     ).format(schema=Identifier(datastore.schema), table=Identifier(table))
+    snapshots: Any = getattr(getattr(app.snapshots, "recorder", None), "events_table_name", None)
+    drop = (
+        SQL("DELETE FROM {schema}.{table} WHERE originator_id = ANY(%s)").format(
+            schema=Identifier(datastore.schema), table=Identifier(snapshots)
+        )
+        if snapshots
+        else None
+    )
     classes: dict[str, type | None] = {}
     after = 0
     while True:
@@ -198,24 +222,27 @@ def reseal(app: ServiceApplication, page_size: int = PAGE_SIZE) -> Resealed:
         if not rows:
             break
         after = rows[-1]["notification_id"]
-        todo: list[tuple[dict[str, Any], dict[str, Any], Personal | tuple[Personal, ...]]] = []
+        todo: list[tuple[dict[str, Any], dict[str, Any], Personal | tuple[Personal, ...], int]] = []
         for row in rows:
             topic = row["topic"]
             if topic not in classes:
                 classes[topic] = _resolve(topic)
             cls = classes[topic]
-            spec = personal.get(cls) if cls is not None else None
-            if spec is None:
+            spec = personal.get(cls, ()) if cls is not None else ()
+            step = legacy.get(cls) if cls is not None else None
+            if not spec and step is None:
                 continue
             state = decode_state(mapper, bytes(row["state"]))
             # the owner of most fields is the aggregate, which the stored state leaves out (as the mapper does)
             state["originator_id"] = row["originator_id"]
             state["originator_version"] = row["originator_version"]
-            todo.append((row, state, spec))
+            # in notification order: a step may rely on the earlier events of the aggregate having been seen
+            stepped = step(app, state) if step is not None else 0
+            todo.append((row, state, spec, stepped))
         ring.prefetch(_owners(todo))
         updates: list[tuple[Outcome, tuple[bytes, UUID, int, bytes]]] = []
-        for row, state, spec in todo:
-            outcome = reseal_state(ring, spec, state)
+        for row, state, spec, stepped in todo:
+            outcome = dataclasses.replace(reseal_state(ring, spec, state), legacy=stepped)
             if not outcome.changed:
                 summary.values_kept_plain += outcome.kept_plain
                 continue
@@ -225,14 +252,22 @@ def reseal(app: ServiceApplication, page_size: int = PAGE_SIZE) -> Resealed:
         changed = 0
         if updates:
             with datastore.transaction(commit=True) as curs:
+                rewritten: set[UUID] = set()
                 for outcome, params in updates:
                     curs.execute(update, params)
                     if curs.rowcount != 1:
                         continue  # changed since it was read (another run at the same time): that run counts it
                     changed += 1
+                    rewritten.add(params[1])
                     summary.values_sealed += outcome.sealed
                     summary.values_erased += outcome.erased
                     summary.values_kept_plain += outcome.kept_plain
+                    summary.legacy_values += outcome.legacy
+                if drop is not None and rewritten:
+                    # a snapshot holds the aggregate as its events were then: the service reads it from its
+                    # events again (and snapshots it anew)
+                    curs.execute(drop, [list(rewritten)])
+                    summary.snapshots_dropped += curs.rowcount
         summary.pages += 1
         summary.events_read += len(rows)
         summary.events_resealed += changed
@@ -256,9 +291,9 @@ def _resolve(topic: str) -> type | None:
     return cls
 
 
-def _owners(todo: Iterable[tuple[Any, dict[str, Any], Personal | tuple[Personal, ...]]]) -> set[UUID]:
+def _owners(todo: Iterable[tuple[Any, dict[str, Any], Personal | tuple[Personal, ...], int]]) -> set[UUID]:
     owners: set[UUID] = set()
-    for _, state, spec in todo:
+    for _, state, spec, _stepped in todo:
         owners |= owners_to_seal(state, spec)
     return owners
 
@@ -268,7 +303,8 @@ def describe(service: str, summary: Resealed) -> str:
     return (
         f"{service}: {summary.table}: {summary.events_read} events read, {summary.events_resealed} re-sealed"
         f" ({summary.values_sealed} values sealed, {summary.values_erased} of erased persons cleared,"
-        f" {summary.values_kept_plain} kept plain: no person users knows)"
+        f" {summary.values_kept_plain} kept plain: no person users knows;"
+        f" {summary.legacy_values} values of legacy events given an owner or blanked)"
     )
 
 

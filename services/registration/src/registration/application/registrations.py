@@ -123,6 +123,45 @@ PERSONAL_DATA: dict[type, Personal] = {
 """registration's events that hold the applicant's values, sealed with the key of the attempt's ``person_id``
 (ADR 0040). Events without a person (stored before) keep their plain values."""
 
+
+def _legacy_attempt(app: Registrations, state: dict[str, Any]) -> int:
+    return app.legacy_person(state, "person_id", attempt=state["originator_id"])
+
+
+def _legacy_account(app: Registrations, state: dict[str, Any]) -> int:
+    return app.legacy_person(state, "main_contact_id", attempt=state["registration_id"])
+
+
+def _legacy_taken_address(app: Registrations, state: dict[str, Any]) -> int:
+    if not state.get("email"):
+        return 0  # a blind claim (ADR 0035 decision 4) keeps no address
+    state["email"] = ""
+    return 1
+
+
+def _legacy_counter(app: Registrations, state: dict[str, Any]) -> int:
+    if state.get("kind") not in ADDRESS_KINDS or not state.get("key"):
+        return 0  # a customer number's counter (no one's address), or a blind one (keeps no key)
+    state["key"] = ""
+    return 1
+
+
+LEGACY_PERSONAL_DATA: dict[type, Callable[[Registrations, dict[str, Any]], int]] = {
+    Registration.Submitted: _legacy_attempt,
+    Registration.ConfirmationRequested: _legacy_attempt,
+    Registration.Completed: _legacy_attempt,
+    CustomerAccount.Registered: _legacy_account,
+    CustomerAccount.RegisteredAgain: _legacy_account,
+    TakenAddress.Taken: _legacy_taken_address,
+    AttemptCounter.Opened: _legacy_counter,
+}
+"""What the re-seal (``kc_runtime.reseal``, ADR 0035 "Upcasting") does to events stored before ADR 0040 and the
+blind indexes: an attempt without a person gets one (:meth:`Registrations.legacy_person`), whose key then seals
+its values as :data:`PERSONAL_DATA` says; an address taken under its legacy ``uuid5`` id loses the address its
+``Taken`` event kept (nothing reads it: the claim is found by its id, as a blind one is), and so does a client
+address's lockout counter made before its blind index its ``Opened`` event (found by its id; support asks for a
+counter with its key)."""
+
 _HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "token_hash", "token_nonce", "originator_topic"}
 
 
@@ -144,6 +183,7 @@ class Registrations(ServiceApplication):
     # library events, not aggregates, so its automatic snapshotting would never fire.
     is_snapshotting_enabled = True
     personal_data: ClassVar[dict[type, Personal]] = PERSONAL_DATA
+    legacy_personal_data: ClassVar[dict[type, Callable[[Any, dict[str, Any]], int]]] = LEGACY_PERSONAL_DATA
 
     def __init__(
         self,
@@ -172,6 +212,7 @@ class Registrations(ServiceApplication):
         # Attempts touching the same counters are serialised inside this process (they would only collide in
         # the store and retry); across processes, optimistic concurrency and a retry with jitter remain.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._legacy_persons: dict[UUID, UUID] = {}
 
     # ---- HTTP commands --------------------------------------------------------------------------------
 
@@ -201,6 +242,27 @@ class Registrations(ServiceApplication):
         person_id = uuid4()
         self.key_ring.give(person_id, self.reserve_key(person_id))
         return person_id
+
+    def legacy_person(self, state: dict[str, Any], field: str, attempt: UUID) -> int:
+        """The re-seal's step for an event of ``attempt`` stored before ADR 0040 (``state[field]`` None): it names
+        the attempt's person — the one an earlier event of the attempt named (the re-seal walks in notification
+        order: the submission first), else a fresh person whose key users reserves now — so the applicant's values
+        are sealed with that key, one person for every event of the attempt, as if it had been submitted today.
+        Answers 1 if it named them, 0 if the event named a person already (remembered for the attempt's later
+        events). A completed attempt's person is not the main contact users created from it (a user id the
+        attempt never learnt): erasing that user does not reach these values (ADR 0040, "Not covered")."""
+        named = state.get(field)
+        if named is not None:
+            self._legacy_persons.setdefault(attempt, named)
+            return 0
+        person = self._legacy_persons.get(attempt)
+        if person is None:
+            person = self._new_person()
+            if person is None:
+                raise ValueError("an attempt stored before ADR 0040 needs a person: run with users' key reservations")
+            self._legacy_persons[attempt] = person
+        state[field] = person
+        return 1
 
     def _submit(self, applicant: Applicant, client_address: str, person_id: UUID | None) -> Registration:
         for attempt in range(CONFLICT_RETRIES):

@@ -149,6 +149,18 @@ def custom_view(row: RoleRow) -> RoleView:
     return RoleView(str(row.role_id), row.name, row.description, tuple(row.permissions), False, row.version)
 
 
+def _legacy_email_claim(app: Any, state: dict[str, Any]) -> int:
+    """The re-seal's step (``kc_runtime.reseal``, ADR 0035 "Upcasting") for a claim of an e-mail address made before
+    the blind index: its ``Claimed`` event kept the address (``email/<address>``) as its key, which nothing reads
+    (the claim is found by its ``uuid5`` id): it keeps what a blind claim keeps instead, :data:`KeyClaim.EMAIL_INDEX`.
+    Claims of role names and sign-ins are no one's address and keep their keys."""
+    key = state.get("key")
+    if not isinstance(key, str) or not key.startswith(email_key("")):
+        return 0
+    state["key"] = KeyClaim.EMAIL_INDEX
+    return 1
+
+
 class Directory(ServiceApplication):
     """Companies, users, roles, approvers: the users service's eventsourcing application."""
 
@@ -163,6 +175,9 @@ class Directory(ServiceApplication):
     }
     """A user's names and addresses, stored sealed with their own key (ADR 0035): once the key is destroyed, the
     event store holds nothing readable of them."""
+    legacy_personal_data: ClassVar[Mapping[type, Callable[[Any, dict[str, Any]], int]]] = {
+        KeyClaim.Claimed: _legacy_email_claim
+    }
 
     def __init__(
         self,
