@@ -44,7 +44,11 @@ async def test_a_step_is_taken_once_when_the_process_dies_at_its_save(database, 
     doomed = approval_process(dsn, topic_prefix, **TIMER)
     processes.append(doomed.start(failpoints=dies))  # the first deadline step it takes is the reminder
     assert await asyncio.to_thread(doomed.wait_exit) == -signal.SIGKILL
-    assert steps(orders, held.id) == ([] if dies == "deadline.before_save" else ["Reminded"])
+    saved = steps(orders, held.id)
+    if dies == "deadline.before_save":
+        assert saved == []
+    else:  # the reminder — or, when the process came up after the expiry was due too (a loaded machine), the expiry
+        assert saved in (["Reminded"], ["Expired"])
 
     await ready(doomed.restarted(), processes)
 
@@ -54,7 +58,7 @@ async def test_a_step_is_taken_once_when_the_process_dies_at_its_save(database, 
     await eventually(expired, timeout=30, what="the restarted process to let the order expire")
     taken = steps(orders, held.id)
     if dies == "deadline.after_save":
-        assert taken == ["Reminded", "Expired"]  # the saved reminder is not taken again
+        assert taken == (["Reminded", "Expired"] if saved == ["Reminded"] else ["Expired"])  # the saved step not again
     else:  # the reminder never saved is taken after the restart — unless the expiry was due by then (the furthest)
         assert taken in (["Reminded", "Expired"], ["Expired"])
     assert orders.get_order(buyer, held.id).status.value == "expired"
