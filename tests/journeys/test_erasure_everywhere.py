@@ -13,7 +13,7 @@ import pytest
 from contracts.topics import ERP_INBOUND_TOPICS, ERP_OUTBOUND_TOPICS, TOPICS
 from tests.conftest import eventually
 from tests.journeys.test_approval_erasure import deactivated_and_erased, written_on_and_approved
-from tests.support.erasure import found_in_tables, found_in_topics, topic_ends
+from tests.support.erasure import nothing_left, topic_ends
 from tests.support.infra import KAFKA, dsn_for
 from tests.support.shop import Shop
 
@@ -38,21 +38,4 @@ async def test_after_an_erasure_no_store_and_no_topic_of_ours_holds_anything_of_
     order = await eventually(shown_erased, what="approval to show the buyer and the approver as erased")
     assert order["decided_by"] == {"id": approver["id"], "name": None, "erased": True}  # the audit keeps its shape
 
-    async def where_found() -> list[tuple[str, str, str]]:
-        found: list[tuple[str, str, str]] = []
-        for database in DATABASES:
-            found += [(database, table, marker) for table, _, marker in
-                      await found_in_tables(dsn_for(database), markers, skip=set())]  # fmt: skip
-        on_topics = await found_in_topics(KAFKA, since, markers)
-        found += [("kafka", topic, marker) for topic, marker in on_topics if topic not in THE_ERPS]
-        return found
-
-    async def nothing_found() -> bool:
-        return await where_found() == []
-
-    # projections and consumers may lag a moment behind the erasure: wait until nothing is found, and say where
-    # something still was when the time is up
-    try:
-        await eventually(nothing_found, what="no marker in any store or topic of ours", timeout=30, interval=1)
-    except AssertionError:
-        pytest.fail(f"still found after the erasure: {sorted(set(await where_found()))}")
+    await nothing_left(KAFKA, since, markers, {d: dsn_for(d) for d in DATABASES}, THE_ERPS)

@@ -16,7 +16,7 @@ from contracts.topics import ERP_INBOUND_TOPICS, ERP_OUTBOUND_TOPICS, TOPICS
 from tests.conftest import eventually
 from tests.journeys.conftest import bearer
 from tests.journeys.test_registration_support import Registrar, confirmation_token, new_customer, random_ip
-from tests.support.erasure import found_in_tables, found_in_topics, topic_ends
+from tests.support.erasure import found_in_topics, nothing_left, topic_ends
 from tests.support.infra import KAFKA, dsn_for
 
 pytestmark = pytest.mark.journey
@@ -68,22 +68,7 @@ async def test_a_former_main_contact_erased_leaves_nothing_readable_of_what_they
     erased = await gateway.post(f"/api/users/{former_id}/erasure", headers=colleague)
     assert erased.status_code == 200, erased.text
 
-    async def where_found() -> list[tuple[str, str, str]]:
-        found: list[tuple[str, str, str]] = []
-        for database in DATABASES:
-            found += [(database, table, marker) for table, _, marker in
-                      await found_in_tables(dsn_for(database), markers, skip=set())]  # fmt: skip
-        on_topics = await found_in_topics(KAFKA, since, markers)
-        found += [("kafka", topic, marker) for topic, marker in on_topics if topic not in THE_ERPS]
-        return found
-
-    async def nothing_found() -> bool:
-        return await where_found() == []
-
-    try:
-        await eventually(nothing_found, what="no marker in any store or topic of ours", timeout=30, interval=1)
-    except AssertionError:
-        pytest.fail(f"still found after the erasure: {sorted(set(await where_found()))}")
+    await nothing_left(KAFKA, since, markers, {d: dsn_for(d) for d in DATABASES}, THE_ERPS)
 
     shown = (await gateway.get(f"/api/users/{former_id}", headers=colleague)).json()
     assert (shown["erased"], shown["email"], shown["first_name"], shown["last_name"]) == (True, None, None, None)

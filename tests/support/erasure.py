@@ -107,3 +107,30 @@ async def found_in_topics(bootstrap: str, since: dict[Any, int], markers: list[s
         return sorted(hits)
     finally:
         await consumer.stop()
+
+
+async def nothing_left(
+    bootstrap: str, since: dict[Any, int], markers: list[str], databases: dict[str, str], plain_topics: set[str]
+) -> None:
+    """Wait (30 s at most) until no table of ``databases`` (name → DSN; event stores included) and no record written
+    to a topic of ``since`` after its offset there — but ``plain_topics`` — holds a marker; fail naming where one
+    still was. Projections and consumers may lag a moment behind an erasure."""
+    import pytest
+
+    from tests.conftest import eventually
+
+    async def where_found() -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
+        for name, dsn in databases.items():
+            found += [(name, table, marker) for table, _, marker in await found_in_tables(dsn, markers, skip=set())]
+        on_topics = await found_in_topics(bootstrap, since, markers)
+        found += [("kafka", topic, marker) for topic, marker in on_topics if topic not in plain_topics]
+        return found
+
+    async def nothing_found() -> bool:
+        return await where_found() == []
+
+    try:
+        await eventually(nothing_found, what="no marker in any store or topic of ours", timeout=30, interval=1)
+    except AssertionError:
+        pytest.fail(f"still found after the erasure: {sorted(set(await where_found()))}")
