@@ -298,3 +298,53 @@ async def test_the_registrant_created_after_a_reservation_over_http_is_sealed_wi
     )
     got = await client.get(f"/internal/person-keys/{person}", headers=INTERNAL)
     assert key_of(got) == handed_out
+
+
+async def test_the_main_contact_a_registration_created_is_named_by_registration_and_company(api):
+    client, directory, main = api
+    company = directory.read_model.user(directory.authenticate(signed_in(main)).user_id)
+    assert company is not None
+    registration_id = directory.find(company.company_id).registration_id
+    r = await client.get(
+        f"/internal/registrations/{registration_id}/main-contact",
+        params={"company_id": str(company.company_id)},
+        headers=INTERNAL,
+    )
+    assert r.status_code == 200 and r.json() == {"user_id": str(company.user_id)}
+
+
+def test_the_main_contact_named_is_the_one_the_registration_created_even_after_a_transfer(world: World):
+    original = world.main.user_id
+    successor = world.user()
+    world.directory.transfer_main_contact(world.main, successor.user_id)
+    assert world.directory.find(world.company_id).main_contact_id == successor.user_id
+
+    named = world.directory.registration_main_contact(world.registration.registration_id, world.company_id)
+
+    assert named == original
+
+
+async def test_a_registration_that_created_no_company_there_is_unknown(api):
+    client, directory, main = api
+    row = directory.read_model.user(directory.authenticate(signed_in(main)).user_id)
+    assert row is not None
+    registration_id = directory.find(row.company_id).registration_id
+    for reg, company in ((uuid4(), row.company_id), (registration_id, uuid4()), (uuid4(), uuid4())):
+        r = await client.get(
+            f"/internal/registrations/{reg}/main-contact", params={"company_id": str(company)}, headers=INTERNAL
+        )
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "unknown_registration"), (reg, company)
+
+
+async def test_asking_for_a_registrations_main_contact_needs_the_service_token(api):
+    client, directory, main = api
+    row = directory.read_model.user(directory.authenticate(signed_in(main)).user_id)
+    assert row is not None
+    registration_id = directory.find(row.company_id).registration_id
+    for headers in ({}, {"Authorization": "Bearer wrong"}, auth(main)):
+        r = await client.get(
+            f"/internal/registrations/{registration_id}/main-contact",
+            params={"company_id": str(row.company_id)},
+            headers=headers,
+        )
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_internal_token"), headers

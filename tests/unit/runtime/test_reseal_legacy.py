@@ -6,14 +6,16 @@ loses the address; states stored today are left as they are."""
 from __future__ import annotations
 
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.utils import resolve_topic
 
-from kc_runtime.reseal import reseal_state
-from registration.application.registrations import Registrations
+from kc_runtime.reseal import decode_state, reseal_state
+from kc_runtime.sealing import is_sealed, new_key
+from registration.application.registrations import Applicant, Registrations
 from registration.domain.lockout import AttemptCounter, CounterKind
-from registration.domain.model import CustomerAccount, Registration
+from registration.domain.model import CustomerAccount, Registration, company_id_for
 from registration.domain.taken import TakenAddress
 from tests.service.registration.keys import UsersKeys
 from users.application.directory import Directory
@@ -143,3 +145,134 @@ def test_a_legacy_email_claim_of_users_loses_its_address_and_other_claims_keep_t
     assert step(directory, KeyClaim.Claimed, blind) == 0 and step(directory, KeyClaim.Claimed, role) == 0
     assert role["key"].startswith("role-name/")
     directory.close()
+
+
+class Users:
+    """users' lookup of the main contact a registration created (``PersonKeyClient.registration_main_contact``)."""
+
+    def __init__(self) -> None:
+        self.main_contacts: dict[tuple[UUID, UUID], UUID] = {}
+        self.asked: list[tuple[UUID, UUID]] = []
+
+    def main_contact(self, registration_id: UUID, company_id: UUID) -> UUID | None:
+        self.asked.append((registration_id, company_id))
+        return self.main_contacts.get((registration_id, company_id))
+
+
+def stored_plain(app: Registrations, *, complete: bool) -> UUID:
+    """An attempt as a release before ADR 0040 stored it in ``app``'s store: no person, the values plain."""
+    reserve, app.reserve_key = app.reserve_key, None  # the release before: no reservations, so no person
+    number = f"4{uuid4().int % 10**5:05d}"
+    submitted = app.submit(Applicant(number, "R-1", "alt@example.com", "Alt", "Bestand", "de"), "203.0.113.9")
+    if complete:
+        app.save(*app.on_verified(submitted.id, {"customer_number": number, "name": "Alt GmbH"}, []))
+        registration = app.registration(submitted.id)
+        token = app.tokens.token_for(registration.id, registration.token_nonce)  # type: ignore[arg-type]
+        assert app.confirm(registration.id, token).person_id is None
+    app.reserve_key = reserve
+    return submitted.id
+
+
+def resealed(app: Registrations, attempt: UUID) -> list[dict[str, Any]]:
+    """The attempt's events as the re-seal writes them: each stepped, then sealed (``kc_runtime.reseal``)."""
+    states = []
+    for stored in app.recorder.select_events(attempt):
+        cls = resolve_topic(stored.topic)
+        state = decode_state(app.mapper, stored.state)
+        state["originator_id"] = stored.originator_id
+        if cls in app.legacy_personal_data:
+            step(app, cls, state)
+        if cls in app.personal_data:
+            reseal_state(app.key_ring, app.personal_data[cls], state)  # type: ignore[arg-type]
+        states.append(state)
+    return states
+
+
+@pytest.fixture
+def users() -> Users:
+    return Users()
+
+
+@pytest.fixture
+def completed_app(keys: UsersKeys, users: Users) -> Registrations:
+    app = Registrations(key_ring=keys.ring(), reserve_key=keys.reserve)
+    app.registration_main_contact = users.main_contact
+    return app
+
+
+def test_a_completed_legacy_attempt_names_the_main_contact_users_created_and_reserves_nobody(completed_app, keys, users):
+    attempt = stored_plain(completed_app, complete=True)
+    main_contact = uuid4()
+    keys.keys[main_contact] = new_key()  # a user: their key is users'
+    users.main_contacts[(attempt, company_id_for(completed_app.registration(attempt).customer_number))] = main_contact
+
+    states = resealed(completed_app, attempt)
+
+    named = [s["person_id"] for s in states if "person_id" in s]
+    assert len(named) == 3 and set(named) == {main_contact}  # Submitted, ConfirmationRequested, Completed
+    assert keys.reserved == [] and len(users.asked) == 1
+
+
+def test_the_customer_account_of_a_completed_legacy_attempt_names_the_same_main_contact(completed_app, keys, users):
+    attempt = stored_plain(completed_app, complete=True)
+    number = completed_app.registration(attempt).customer_number
+    main_contact = uuid4()
+    keys.keys[main_contact] = new_key()
+    users.main_contacts[(attempt, company_id_for(number))] = main_contact
+    resealed(completed_app, attempt)
+    (stored,) = completed_app.recorder.select_events(CustomerAccount.create_id(number))
+    account = decode_state(completed_app.mapper, stored.state)
+
+    assert step(completed_app, CustomerAccount.Registered, account) == 1
+    assert account["main_contact_id"] == main_contact and keys.reserved == []
+
+
+def test_destroying_the_main_contacts_key_leaves_nothing_of_a_completed_legacy_attempt_readable(
+    completed_app, keys, users
+):
+    attempt = stored_plain(completed_app, complete=True)
+    main_contact = uuid4()
+    keys.keys[main_contact] = new_key()
+    users.main_contacts[(attempt, company_id_for(completed_app.registration(attempt).customer_number))] = main_contact
+    states = resealed(completed_app, attempt)
+    submitted, completed = states[0], next(s for s in states if "main_contact" in s)
+    assert is_sealed(submitted["email"]) and is_sealed(completed["main_contact"]["email"])
+    assert keys.ring().reveal("registration/registration/email", submitted["email"]) == "alt@example.com"
+
+    keys.erase(main_contact)
+
+    after = keys.ring()  # a ring asking users again, as every replica's does once its keys' time is up
+    assert after.reveal("registration/registration/email", submitted["email"]) is None
+    assert after.reveal("registration/registration/first_name", submitted["first_name"]) is None
+    assert after.reveal("registration/registration/main_contact.email", completed["main_contact"]["email"]) is None
+
+
+def test_a_legacy_attempt_that_never_completed_is_given_a_reserved_person_without_asking_users(
+    completed_app, keys, users
+):
+    attempt = stored_plain(completed_app, complete=False)
+
+    named = [s["person_id"] for s in resealed(completed_app, attempt) if "person_id" in s]
+
+    assert named == keys.reserved and len(named) == 1 and users.asked == []
+
+
+def test_a_completed_legacy_attempt_users_created_no_main_contact_from_is_given_a_reserved_person(
+    completed_app, keys, users
+):
+    attempt = stored_plain(completed_app, complete=True)
+
+    named = [s["person_id"] for s in resealed(completed_app, attempt) if "person_id" in s]
+
+    assert len(users.asked) == 1 and len(keys.reserved) == 1 and set(named) == {keys.reserved[0]}
+
+
+def test_a_completed_legacy_attempt_needs_users_lookup_of_its_main_contact(keys):
+    app = Registrations(key_ring=keys.ring(), reserve_key=keys.reserve)
+    attempt = stored_plain(app, complete=True)
+    (submitted, *_) = app.recorder.select_events(attempt)
+    state = decode_state(app.mapper, submitted.state)
+
+    with pytest.raises(ValueError, match="registration lookup"):
+        step(app, Registration.Submitted, state | {"originator_id": attempt})
+    assert keys.reserved == []
