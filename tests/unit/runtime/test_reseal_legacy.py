@@ -11,8 +11,12 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.utils import resolve_topic
 
+from erp_sync.application.exchanges import Exchanges
+from erp_sync.domain.verification import CustomerCenterActivation
 from kc_runtime.reseal import decode_state, reseal_state
 from kc_runtime.sealing import is_sealed, new_key
+from notifications.application.mails import MailRequest, Mails
+from notifications.domain.model import Mail
 from registration.application.registrations import Applicant, Registrations
 from registration.domain.lockout import AttemptCounter, CounterKind
 from registration.domain.model import CustomerAccount, Registration, company_id_for
@@ -200,7 +204,9 @@ def completed_app(keys: UsersKeys, users: Users) -> Registrations:
     return app
 
 
-def test_a_completed_legacy_attempt_names_the_main_contact_users_created_and_reserves_nobody(completed_app, keys, users):
+def test_a_completed_legacy_attempt_names_the_main_contact_users_created_and_reserves_nobody(
+    completed_app, keys, users
+):
     attempt = stored_plain(completed_app, complete=True)
     main_contact = uuid4()
     keys.keys[main_contact] = new_key()  # a user: their key is users'
@@ -276,3 +282,126 @@ def test_a_completed_legacy_attempt_needs_users_lookup_of_its_main_contact(keys)
     with pytest.raises(ValueError, match="registration lookup"):
         step(app, Registration.Submitted, state | {"originator_id": attempt})
     assert keys.reserved == []
+
+
+def legacy_activation() -> dict[str, Any]:
+    """erp-sync's customer-center activation as a release before ADR 0040 stored it: no ``main_contact.user_id``."""
+    return {
+        "originator_id": uuid4(),
+        "company_id": uuid4(),
+        "registration_id": uuid4(),
+        "customer_number": "10001",
+        "main_contact": {"email": "alt@example.com", "first_name": "Alt", "last_name": "Bestand", "user_id": None},
+    }
+
+
+def test_a_legacy_activation_names_the_main_contact_users_created_and_is_sealed_with_their_key(keys, users):
+    exchanges = Exchanges(key_ring=keys.ring())
+    exchanges.registration_main_contact = users.main_contact
+    state, main_contact = legacy_activation(), uuid4()
+    keys.keys[main_contact] = new_key()
+    users.main_contacts[(state["registration_id"], state["company_id"])] = main_contact
+
+    assert step(exchanges, CustomerCenterActivation.Requested, state) == 1
+    outcome = reseal_state(exchanges.key_ring, exchanges.personal_data[CustomerCenterActivation.Requested], state)  # type: ignore[arg-type]
+
+    assert state["main_contact"]["user_id"] == str(main_contact) and outcome.sealed == 3
+    place = "erp-sync/customer-center-activation/main_contact.email"
+    assert keys.ring().reveal(place, state["main_contact"]["email"]) == "alt@example.com"
+    keys.erase(main_contact)
+    assert keys.ring().reveal(place, state["main_contact"]["email"]) is None
+    exchanges.close()
+
+
+def test_a_legacy_activation_users_created_no_main_contact_from_stays_as_it_is(keys, users):
+    exchanges = Exchanges(key_ring=keys.ring())
+    exchanges.registration_main_contact = users.main_contact
+    state = legacy_activation()
+
+    assert step(exchanges, CustomerCenterActivation.Requested, state) == 0
+    assert state["main_contact"]["user_id"] is None and len(users.asked) == 1
+    exchanges.close()
+
+
+def test_an_activation_that_names_its_main_contact_is_left_without_asking_users(keys, users):
+    exchanges = Exchanges(key_ring=keys.ring())
+    exchanges.registration_main_contact = users.main_contact
+    state, named = legacy_activation(), str(uuid4())
+    state["main_contact"]["user_id"] = named
+
+    assert step(exchanges, CustomerCenterActivation.Requested, state) == 0
+    assert state["main_contact"]["user_id"] == named and users.asked == []
+    exchanges.close()
+
+
+def test_a_legacy_activation_needs_users_lookup_of_its_main_contact(keys):
+    exchanges = Exchanges(key_ring=keys.ring())
+    with pytest.raises(ValueError, match="users' lookup"):
+        step(exchanges, CustomerCenterActivation.Requested, legacy_activation())
+    exchanges.close()
+
+
+def legacy_mail(mails: Mails, kind: str = "registration_confirmation", *, sent: bool) -> UUID:
+    """A registration's mail to its applicant as a release before ADR 0040 queued it (about nobody), sent or not."""
+    request = MailRequest(kind, {"first_name": "Alt", "last_name": "Bestand", "confirm_path": "/c/1"},
+                          to_email="alt@example.com", language="de")  # fmt: skip
+    (mail,) = mails.queue(str(uuid4()), [request])
+    mails.save(mail)
+    if sent:
+        mails.mark_sent(mail.id, "Alt Bestand <alt@example.com>", "Bitte bestätigen Sie Ihre Registrierung")
+    return mail.id
+
+
+def stepped(mails: Mails, mail_id: UUID) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    for stored in mails.recorder.select_events(mail_id):
+        cls = resolve_topic(stored.topic)
+        state = decode_state(mails.mapper, stored.state) | {"originator_id": stored.originator_id}
+        out.append((step(mails, cls, state) if cls in mails.legacy_personal_data else 0, state))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["registration_confirmation", "registration_completed"])
+def test_a_sent_legacy_registration_mail_keeps_neither_the_address_nor_the_names_but_its_kind_and_times(kind):
+    mails = Mails()
+    mail_id = legacy_mail(mails, kind, sent=True)
+
+    (queued_changed, queued), (sent_changed, sent) = stepped(mails, mail_id)
+
+    assert (queued_changed, sent_changed) == (4, 1)
+    assert (queued["to_email"], queued["recipient_key"], sent["to"]) == ("", "", "")
+    assert (queued["data"]["first_name"], queued["data"]["last_name"]) == ("", "")
+    assert queued["kind"] == kind and queued["queued_at"] and sent["at"] and sent["subject"]
+    assert "alt@example.com" not in repr([queued, sent]) and "Bestand" not in repr([queued, sent])
+    mails.close()
+
+
+def test_a_legacy_registration_mail_still_waiting_keeps_what_it_is_to_be_sent_with():
+    mails = Mails()
+    mail_id = legacy_mail(mails, sent=False)
+
+    ((changed, queued),) = stepped(mails, mail_id)
+
+    assert changed == 0 and queued["to_email"] == "alt@example.com" and queued["data"]["first_name"] == "Alt"
+    mails.close()
+
+
+def test_a_registration_mail_about_its_applicant_is_left_to_be_sealed_with_their_key():
+    mails = Mails()
+    request = MailRequest("registration_completed", {"first_name": "Neu", "last_name": "Kunde"},
+                          to_email="neu@example.com", language="de", about_user_id=uuid4())  # fmt: skip
+    (mail,) = mails.queue(str(uuid4()), [request])
+    mails.save(mail)
+    mails.mark_sent(mail.id, "neu@example.com", "Willkommen")
+
+    assert [changed for changed, _ in stepped(mails, mail.id)] == [0, 0]
+    mails.close()
+
+
+def test_a_second_run_over_a_blanked_legacy_mail_changes_nothing():
+    mails = Mails()
+    mail_id = legacy_mail(mails, sent=True)
+    states = stepped(mails, mail_id)
+
+    assert [step(mails, cls, state) for cls, (_, state) in zip((Mail.Queued, Mail.Sent), states, strict=True)] == [0, 0]
+    mails.close()
