@@ -13,8 +13,12 @@ from eventsourcing.utils import resolve_topic
 
 from erp_sync.application.exchanges import Exchanges
 from erp_sync.domain.verification import CustomerCenterActivation
-from kc_runtime.reseal import decode_state, reseal_state
+from kc_runtime import reseal as reseal_module
+from kc_runtime.eventstore import WorkerPool
+from kc_runtime.person_keys import PersonKeyClient
+from kc_runtime.reseal import Resealed, decode_state, reseal_state
 from kc_runtime.sealing import is_sealed, new_key
+from kc_runtime.settings import ServiceSettings
 from notifications.application.mails import MailRequest, Mails
 from notifications.domain.model import Mail
 from registration.application.registrations import Applicant, Registrations
@@ -200,7 +204,7 @@ def users() -> Users:
 @pytest.fixture
 def completed_app(keys: UsersKeys, users: Users) -> Registrations:
     app = Registrations(key_ring=keys.ring(), reserve_key=keys.reserve)
-    app.registration_main_contact = users.main_contact
+    app.main_contact_lookup = users.main_contact
     return app
 
 
@@ -297,7 +301,7 @@ def legacy_activation() -> dict[str, Any]:
 
 def test_a_legacy_activation_names_the_main_contact_users_created_and_is_sealed_with_their_key(keys, users):
     exchanges = Exchanges(key_ring=keys.ring())
-    exchanges.registration_main_contact = users.main_contact
+    exchanges.main_contact_lookup = users.main_contact
     state, main_contact = legacy_activation(), uuid4()
     keys.keys[main_contact] = new_key()
     users.main_contacts[(state["registration_id"], state["company_id"])] = main_contact
@@ -315,7 +319,7 @@ def test_a_legacy_activation_names_the_main_contact_users_created_and_is_sealed_
 
 def test_a_legacy_activation_users_created_no_main_contact_from_stays_as_it_is(keys, users):
     exchanges = Exchanges(key_ring=keys.ring())
-    exchanges.registration_main_contact = users.main_contact
+    exchanges.main_contact_lookup = users.main_contact
     state = legacy_activation()
 
     assert step(exchanges, CustomerCenterActivation.Requested, state) == 0
@@ -325,7 +329,7 @@ def test_a_legacy_activation_users_created_no_main_contact_from_stays_as_it_is(k
 
 def test_an_activation_that_names_its_main_contact_is_left_without_asking_users(keys, users):
     exchanges = Exchanges(key_ring=keys.ring())
-    exchanges.registration_main_contact = users.main_contact
+    exchanges.main_contact_lookup = users.main_contact
     state, named = legacy_activation(), str(uuid4())
     state["main_contact"]["user_id"] = named
 
@@ -405,3 +409,39 @@ def test_a_second_run_over_a_blanked_legacy_mail_changes_nothing():
 
     assert [step(mails, cls, state) for cls, (_, state) in zip((Mail.Queued, Mail.Sent), states, strict=True)] == [0, 0]
     mails.close()
+
+
+class FakeRuntime:
+    """What ``kc_runtime.schema.build_runtime`` answers, around an application (nothing to shut down)."""
+
+    def __init__(self, app: Any, profile: str) -> None:
+        self.app = app
+        self.settings = ServiceSettings(profile=profile, users_internal_url="http://users.test")  # type: ignore[arg-type]
+        self.on_shutdown: list[Any] = []
+        self.blocking = WorkerPool(1)
+
+
+def run_command(monkeypatch, app: Any, profile: str = "development") -> list[Any]:
+    ran: list[Any] = []
+    monkeypatch.setattr("kc_runtime.schema.build_runtime", lambda package, create: FakeRuntime(app, profile))
+    monkeypatch.setattr(reseal_module, "reseal", lambda app, page_size: ran.append(app) or Resealed(table="t"))
+    assert reseal_module.main(["registration"]) == 0
+    return ran
+
+
+def test_the_command_gives_an_application_with_legacy_registrations_users_lookup_of_their_main_contact(
+    monkeypatch, keys
+):
+    app = Registrations(key_ring=keys.ring(), reserve_key=keys.reserve)
+
+    assert run_command(monkeypatch, app) == [app]
+
+    lookup = app.main_contact_lookup
+    assert lookup is not None and lookup.__name__ == "registration_main_contact"
+    assert isinstance(lookup.__self__, PersonKeyClient)  # type: ignore[attr-defined]
+
+
+def test_the_command_makes_no_users_client_for_an_application_without_legacy_registrations(monkeypatch):
+    directory = Directory()  # users' own run: in production it has no token for itself, and needs none
+    assert run_command(monkeypatch, directory, profile="production") == [directory]
+    assert not hasattr(directory, "main_contact_lookup")

@@ -38,9 +38,9 @@ def _legacy_activation(app: Exchanges, state: dict[str, Any]) -> int:
     main_contact = state.get("main_contact")
     if not isinstance(main_contact, dict) or main_contact.get("user_id") is not None:
         return 0
-    if app.registration_main_contact is None:
+    if app.main_contact_lookup is None:
         raise ValueError("an activation stored before ADR 0040 needs its main contact: run with users' lookup")
-    user_id = app.registration_main_contact(state["registration_id"], state["company_id"])
+    user_id = app.main_contact_lookup(state["registration_id"], state["company_id"])
     if user_id is None:
         return 0
     main_contact["user_id"] = str(user_id)
@@ -59,7 +59,7 @@ class Exchanges(ServiceApplication):
     }
     """Read by the re-seal only (ADR 0040, "Not covered"): an activation of a registration submitted before ADR 0040
     is given the main contact users created from it."""
-    registration_main_contact: MainContactLookup | None = None
+    main_contact_lookup: MainContactLookup | None = None
     """users' lookup of a registration's main contact, for the re-seal's step (set by ``kc_runtime.reseal``)."""
 
     def __init__(

@@ -190,7 +190,7 @@ class Registrations(ServiceApplication):
     is_snapshotting_enabled = True
     personal_data: ClassVar[dict[type, Personal]] = PERSONAL_DATA
     legacy_personal_data: ClassVar[dict[type, Callable[[Any, dict[str, Any]], int]]] = LEGACY_PERSONAL_DATA
-    registration_main_contact: MainContactLookup | None = None
+    main_contact_lookup: MainContactLookup | None = None
     """users naming the main contact a completed attempt created (``PersonKeyClient.registration_main_contact``):
     read by the re-seal's step only (:meth:`legacy_person`); set by ``kc_runtime.reseal``'s command."""
 
@@ -256,7 +256,7 @@ class Registrations(ServiceApplication):
         """The re-seal's step for an event of ``attempt`` stored before ADR 0040 (``state[field]`` None): it names
         the attempt's person — the one an earlier event of the attempt named (the re-seal walks in notification
         order: the submission first); for an attempt that completed, the main contact users created from it
-        (:attr:`registration_main_contact`: their key is users' already, and erasing them then reaches these values
+        (:attr:`main_contact_lookup`: their key is users' already, and erasing them then reaches these values
         too); else a fresh person whose key users reserves now — so the applicant's values are sealed with that
         key, one person for every event of the attempt, as if it had been submitted today. Answers 1 if it named
         them, 0 if the event named a person already (remembered for the attempt's later events)."""
@@ -280,11 +280,11 @@ class Registrations(ServiceApplication):
         registration = self._find(attempt)
         if registration is None or registration.company_id is None:
             return None
-        if self.registration_main_contact is None:
+        if self.main_contact_lookup is None:
             raise ValueError(
                 "a completed attempt stored before ADR 0040 needs its main contact: run with users' registration lookup"
             )
-        return self.registration_main_contact(attempt, registration.company_id)
+        return self.main_contact_lookup(attempt, registration.company_id)
 
     def _submit(self, applicant: Applicant, client_address: str, person_id: UUID | None) -> Registration:
         for attempt in range(CONFLICT_RETRIES):
