@@ -53,8 +53,6 @@ PATH = "/internal/person-keys/{user_id}"
 """``GET``: a person's key (404 ``unknown_person``, 410 ``person_erased``); ``PUT``: reserve one (ADR 0040)."""
 MANY_PATH = "/internal/person-keys"
 """``POST {"user_ids": [...]}`` → ``{"persons": [{"user_id", "state": "live"|"erased"|"unknown", "key"?}]}``."""
-MAIN_CONTACT_PATH = "/internal/registrations/{registration_id}/main-contact"
-"""``GET ?company_id=…`` → ``{"user_id"}``: the main contact a registration created (404 ``unknown_registration``)."""
 MANY_AT_MOST = 200
 """Ids per request for many keys (users refuses more with 422)."""
 
@@ -227,17 +225,6 @@ class PersonKeyClient:
         :meth:`lookup`)."""
         return self._with_retries(lambda: self._reserve(user_id), f"person {user_id}", user_id=str(user_id))
 
-    def registration_main_contact(self, registration_id: UUID, company_id: UUID) -> UUID | None:
-        """The user users created as main contact when ``registration_id`` registered ``company_id`` (the original
-        one, not today's after a transfer); None when that registration created no company there (users answers
-        404 ``unknown_registration``). For the re-seal of registrations stored before ADR 0040. Refusals and outages
-        as :meth:`lookup`."""
-        return self._with_retries(
-            lambda: self._main_contact(registration_id, company_id),
-            f"registration {registration_id}",
-            registration_id=str(registration_id),
-        )
-
     def lookup_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKeyAnswer]:
         """What users says about each of ``user_ids``, in one request per :data:`MANY_AT_MOST` of them (a consumer's
         batch of many people's values costs one round trip, not one per person); :class:`PersonKeysUnavailable` as
@@ -340,24 +327,6 @@ class PersonKeyClient:
         if response.status_code == 410:
             raise PersonErasedError(user_id)
         self._refused_or_transient(response, f"person {user_id}")
-
-    def _main_contact(self, registration_id: UUID, company_id: UUID) -> UUID | None:
-        try:
-            response = self._client.get(
-                MAIN_CONTACT_PATH.format(registration_id=registration_id), params={"company_id": str(company_id)}
-            )
-        except httpx.TransportError as exc:
-            raise _Transient(f"{type(exc).__name__}") from exc
-        if response.status_code == 200:
-            try:
-                return UUID(str(response.json()["user_id"]))
-            except (ValueError, KeyError, TypeError):
-                raise PersonKeysUnavailable(
-                    f"users answered for registration {registration_id} with something that is not a user id"
-                ) from None
-        if response.status_code == 404 and _error_code(response) == "unknown_registration":
-            return None
-        self._refused_or_transient(response, f"registration {registration_id}")
 
     def _ask(self, user_id: UUID) -> PersonKeyAnswer:
         try:

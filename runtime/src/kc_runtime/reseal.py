@@ -28,10 +28,7 @@ owner to seal them for (a registration attempt submitted before ADR 0040), or wh
 an e-mail claim made before the blind indexes kept). The application declares such classes with a step each
 (``ServiceApplication.legacy_personal_data``, read here only), called in notification order before the state is
 sealed: it names the owner (then ``personal_data`` seals the values) or blanks the value, and answers how many it
-changed — 0 for a state stored today or by an earlier run, so a second run still changes nothing. An application
-with a ``main_contact_lookup`` attribute gets users' lookup of a registration's main contact there
-(``PersonKeyClient.registration_main_contact``) from the command: its steps name that user as a completed legacy
-registration's person.
+changed — 0 for a state stored today or by an earlier run, so a second run still changes nothing.
 
 Not walked: the snapshots table. Personal fields are declared per event class, and the aggregates that are
 snapshotted (approval's ledgers and credit, registration's lockout counters) hold none; a snapshot of an aggregate
@@ -56,7 +53,6 @@ from eventsourcing.utils import resolve_topic
 from psycopg.sql import SQL, Identifier
 
 from kc_runtime.eventstore import LegacyStep, ServiceApplication
-from kc_runtime.person_keys import PersonKeyClient
 from kc_runtime.sealing import KeyRing, Personal, is_sealed
 
 log = structlog.get_logger("kc.reseal")
@@ -322,21 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="events per page and transaction")
     args = parser.parse_args(argv)
     runtime = build_runtime(args.package, create=False)
-    users: PersonKeyClient | None = None
     try:
         app = runtime.app
         assert isinstance(app, ServiceApplication)
-        if hasattr(app, "main_contact_lookup"):
-            # legacy steps that name a completed registration's main contact ask users (ADR 0040, "Not covered");
-            # only theirs: users' own run needs no client (nor the token one needs)
-            users = PersonKeyClient.from_settings(runtime.settings)
-            app.main_contact_lookup = users.registration_main_contact
         summary = reseal(app, page_size=args.page_size)
         print(describe(runtime.settings.service_name, summary))
         return 0
     finally:
-        if users is not None:
-            users.close()
         asyncio.run(_shut_down(runtime))
         runtime.blocking.shutdown()
         runtime.app.close()

@@ -49,8 +49,6 @@ class FakeUsers:
         self.erased: set[UUID] = set()
         self.failures: list[Callable[[], httpx.Response]] = []
         self.requests: list[httpx.Request] = []
-        self.main_contacts: dict[tuple[UUID, UUID], UUID] = {}
-        """(registration id, company id) → the main contact that registration created."""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -62,12 +60,6 @@ class FakeUsers:
             return httpx.Response(
                 200, json={"persons": [self.state(UUID(u)) for u in json.loads(request.content)["user_ids"]]}
             )
-        if request.url.path.startswith("/internal/registrations/"):
-            registration_id = UUID(request.url.path.split("/")[3])
-            found = self.main_contacts.get((registration_id, UUID(request.url.params["company_id"])))
-            if found is None:
-                return error(404, "unknown_registration")
-            return httpx.Response(200, json={"user_id": str(found)})
         user_id = UUID(request.url.path.rsplit("/", 1)[1])
         if user_id in self.erased:
             return error(410, "person_erased")
@@ -422,69 +414,3 @@ def test_no_reserved_key_reaches_a_log_line_or_an_error(users, caplog, monkeypat
     assert [e["event"] for e in seen] == ["person key fetch failed, retrying"]  # the retry was logged
     text = json.dumps(seen, default=str) + caplog.text + str(raised.value) + repr(raised.value.__cause__)
     assert b64(key) not in text and key.hex() not in text and TOKEN not in text
-
-
-def test_the_main_contact_a_registration_created_is_asked_of_users_with_the_service_token(users):
-    registration_id, company_id, main_contact = uuid4(), uuid4(), uuid4()
-    users.main_contacts[(registration_id, company_id)] = main_contact
-
-    assert client_of(users).registration_main_contact(registration_id, company_id) == main_contact
-    (request,) = users.requests
-    assert request.method == "GET" and request.url.path == f"/internal/registrations/{registration_id}/main-contact"
-    assert request.url.params["company_id"] == str(company_id)
-    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-
-
-def test_a_registration_that_created_no_company_there_has_no_main_contact(users):
-    registration_id, company_id = uuid4(), uuid4()
-    users.main_contacts[(registration_id, uuid4())] = uuid4()
-
-    assert client_of(users).registration_main_contact(registration_id, company_id) is None
-    assert client_of(users).registration_main_contact(uuid4(), company_id) is None
-
-
-def test_asking_for_a_registrations_main_contact_is_retried_while_users_fails_then_unavailable(users):
-    registration_id, company_id, main_contact = uuid4(), uuid4(), uuid4()
-    users.main_contacts[(registration_id, company_id)] = main_contact
-
-    def refused() -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
-
-    users.failures = [refused, lambda: httpx.Response(502)]
-    client = client_of(users)
-    assert client.registration_main_contact(registration_id, company_id) == main_contact
-    assert len(users.requests) == 3 and len(client.waits) == 2
-    users.failures = [lambda: error(503, "service_unavailable")] * 3
-    with pytest.raises(PersonKeysUnavailable) as unavailable:
-        client_of(users, attempts=3).registration_main_contact(registration_id, company_id)
-    assert not isinstance(unavailable.value, PersonKeysRefused) and len(users.requests) == 6
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        lambda: error(401, "invalid_internal_token"),
-        lambda: error(503, "internal_api_not_configured"),
-    ],
-    ids=["wrong token", "no token at users"],
-)
-def test_asking_for_a_registrations_main_contact_is_refused_at_once(users, answer):
-    users.failures = [answer]
-    with pytest.raises(PersonKeysRefused):
-        client_of(users).registration_main_contact(uuid4(), uuid4())
-    assert len(users.requests) == 1
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        lambda: httpx.Response(404, text="Not Found"),  # a users that knows no such endpoint yet
-        lambda: httpx.Response(200, json={"user_id": "not-an-id"}),
-        lambda: httpx.Response(200, text="<html>a login page</html>"),
-    ],
-    ids=["plain 404", "not an id", "not json"],
-)
-def test_a_main_contact_answer_that_is_not_an_id_nor_unknown_is_unavailable_never_none(users, answer):
-    users.failures = [answer]
-    with pytest.raises(PersonKeysUnavailable):
-        client_of(users).registration_main_contact(uuid4(), uuid4())

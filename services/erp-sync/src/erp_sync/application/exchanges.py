@@ -26,27 +26,6 @@ class ExchangeNotFound(Exception):
 A = TypeVar("A")
 
 
-MainContactLookup = Callable[[UUID, UUID], UUID | None]
-"""users naming the main contact it created from a registration (registration id, company id), None if it created
-none from it (``PersonKeyClient.registration_main_contact``)."""
-
-
-def _legacy_activation(app: Exchanges, state: dict[str, Any]) -> int:
-    """The re-seal's step for an activation stored before ADR 0040 (``main_contact.user_id`` missing): it names the
-    main contact users created from the registration, so their key seals the address and names as today; left
-    plain if users created none from it (nobody whose erasure would reach it)."""
-    main_contact = state.get("main_contact")
-    if not isinstance(main_contact, dict) or main_contact.get("user_id") is not None:
-        return 0
-    if app.main_contact_lookup is None:
-        raise ValueError("an activation stored before ADR 0040 needs its main contact: run with users' lookup")
-    user_id = app.main_contact_lookup(state["registration_id"], state["company_id"])
-    if user_id is None:
-        return 0
-    main_contact["user_id"] = str(user_id)
-    return 1
-
-
 class Exchanges(ServiceApplication):
     """The event store of erp-sync (every exchange with the ERP), and the use cases of released orders."""
 
@@ -54,13 +33,6 @@ class Exchanges(ServiceApplication):
     personal_data: ClassVar[Mapping[type, Personal | tuple[Personal, ...]]] = PERSONAL_DATA
     """Names, e-mail, phone and comments of shop users, stored sealed with their own key (ADR 0035): once users
     destroyed the key, the event store holds nothing readable of them (see :mod:`erp_sync.application.personal`)."""
-    legacy_personal_data: ClassVar[Mapping[type, Callable[[Any, dict[str, Any]], int]]] = {
-        CustomerCenterActivation.Requested: _legacy_activation,
-    }
-    """Read by the re-seal only (ADR 0040, "Not covered"): an activation of a registration submitted before ADR 0040
-    is given the main contact users created from it."""
-    main_contact_lookup: MainContactLookup | None = None
-    """users' lookup of a registration's main contact, for the re-seal's step (set by ``kc_runtime.reseal``)."""
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
@@ -66,50 +66,6 @@ _RECIPIENT = "notifications/recipient"
 _MAIL = "notifications/mail"
 
 
-REGISTRATION_MAILS = frozenset({"registration_confirmation", "registration_completed"})
-"""The mails to a registration's applicant (double opt-in, welcome): about them since ADR 0040 (``about_user_id``)."""
-
-
-def _legacy_sent_registration_mail(app: Mails, originator_id: UUID) -> bool:
-    """Whether the mail is a registration's mail to its applicant queued before ADR 0040 (about nobody) and sent."""
-    mail = app.find(originator_id, Mail)
-    return (
-        mail is not None
-        and mail.kind in REGISTRATION_MAILS
-        and mail.about_user_id is None
-        and mail.status is MailStatus.SENT
-    )
-
-
-def _legacy_queued(app: Mails, state: dict[str, Any]) -> int:
-    """The re-seal's step for a registration mail queued before ADR 0040 (no ``about_user_id``: nobody whose key
-    would seal the applicant's address and names). Once sent, the kept mail no longer needs them: the address (and
-    the recipient key, which is the address) and the names in its data are blanked; kind, cause and times stay. A
-    mail still waiting keeps them to be sent (a run after it went out blanks them)."""
-    if state.get("kind") not in REGISTRATION_MAILS or state.get("about_user_id") is not None:
-        return 0
-    data = state.get("data") or {}
-    values = [state.get("to_email"), state.get("recipient_key"), data.get("first_name"), data.get("last_name")]
-    if not any(values) or not _legacy_sent_registration_mail(app, state["originator_id"]):
-        return 0
-    state["to_email"], state["recipient_key"] = "", ""
-    for name in ("first_name", "last_name"):
-        if name in data:
-            data[name] = ""
-    return sum(1 for v in values if v)
-
-
-def _legacy_sent(app: Mails, state: dict[str, Any]) -> int:
-    """The re-seal's step for the sending of such a mail: the address it was sent to is blanked (see
-    :func:`_legacy_queued`); the subject and the time stay."""
-    if state.get("person_id") is not None or not state.get("to"):
-        return 0
-    if not _legacy_sent_registration_mail(app, state["originator_id"]):
-        return 0
-    state["to"] = ""
-    return 1
-
-
 class Mails(ServiceApplication):
     name = "Mails"
     personal_data: ClassVar[Mapping[type, Personal | tuple[Personal, ...]]] = {
@@ -146,13 +102,6 @@ class Mails(ServiceApplication):
     address's name line is the company's shipping data there too, ADR 0035) and as :class:`Personal` could not name
     them anyway (items of a list). Subjects kept of substitutes' mails sent before this release still name the
     absent approver, sealed with the substitute's key."""
-
-    legacy_personal_data: ClassVar[Mapping[type, Callable[[Any, dict[str, Any]], int]]] = {
-        Mail.Queued: _legacy_queued,
-        Mail.Sent: _legacy_sent,
-    }
-    """Read by the re-seal only (ADR 0040, "Not covered"): a registration's mail to its applicant queued before ADR
-    0040 names nobody whose key would seal it; once sent, its address and names are blanked instead."""
 
     def __init__(self, env: Any = None, index_secret: bytes | None = None, key_ring: KeyRing | None = None) -> None:
         """``index_secret``: the service's blind index secret (``kc_runtime.blind_index.index_secret``; None: the

@@ -102,11 +102,6 @@ KeyReservation = Callable[[UUID], bytes]
 """users makes the key of a person who is not a user yet and answers it (``PersonKeyClient.reserve``, ADR 0040);
 raises ``PersonKeysUnavailable`` (a ``ConnectionError``) when users cannot answer."""
 
-MainContactLookup = Callable[[UUID, UUID], UUID | None]
-"""users naming the main contact it created from a registration (registration id, company id), None if it created
-none from it (``PersonKeyClient.registration_main_contact``); raises ``PersonKeysUnavailable`` when users cannot
-answer."""
-
 APPLICANT = "registration/registration"
 """The place of the applicant's values in registration's events (sealing's associated data: never renamed)."""
 
@@ -161,8 +156,7 @@ LEGACY_PERSONAL_DATA: dict[type, Callable[[Registrations, dict[str, Any]], int]]
     AttemptCounter.Opened: _legacy_counter,
 }
 """What the re-seal (``kc_runtime.reseal``, ADR 0035 "Upcasting") does to events stored before ADR 0040 and the
-blind indexes: an attempt without a person gets one (:meth:`Registrations.legacy_person`: a completed attempt's main
-contact as users created them, else a reserved one), whose key then seals
+blind indexes: an attempt without a person gets one (:meth:`Registrations.legacy_person`), whose key then seals
 its values as :data:`PERSONAL_DATA` says; an address taken under its legacy ``uuid5`` id loses the address its
 ``Taken`` event kept (nothing reads it: the claim is found by its id, as a blind one is), and so does a client
 address's lockout counter made before its blind index its ``Opened`` event (found by its id; support asks for a
@@ -190,9 +184,6 @@ class Registrations(ServiceApplication):
     is_snapshotting_enabled = True
     personal_data: ClassVar[dict[type, Personal]] = PERSONAL_DATA
     legacy_personal_data: ClassVar[dict[type, Callable[[Any, dict[str, Any]], int]]] = LEGACY_PERSONAL_DATA
-    main_contact_lookup: MainContactLookup | None = None
-    """users naming the main contact a completed attempt created (``PersonKeyClient.registration_main_contact``):
-    read by the re-seal's step only (:meth:`legacy_person`); set by ``kc_runtime.reseal``'s command."""
 
     def __init__(
         self,
@@ -255,36 +246,23 @@ class Registrations(ServiceApplication):
     def legacy_person(self, state: dict[str, Any], field: str, attempt: UUID) -> int:
         """The re-seal's step for an event of ``attempt`` stored before ADR 0040 (``state[field]`` None): it names
         the attempt's person — the one an earlier event of the attempt named (the re-seal walks in notification
-        order: the submission first); for an attempt that completed, the main contact users created from it
-        (:attr:`main_contact_lookup`: their key is users' already, and erasing them then reaches these values
-        too); else a fresh person whose key users reserves now — so the applicant's values are sealed with that
-        key, one person for every event of the attempt, as if it had been submitted today. Answers 1 if it named
-        them, 0 if the event named a person already (remembered for the attempt's later events)."""
+        order: the submission first), else a fresh person whose key users reserves now — so the applicant's values
+        are sealed with that key, one person for every event of the attempt, as if it had been submitted today.
+        Answers 1 if it named them, 0 if the event named a person already (remembered for the attempt's later
+        events). A completed attempt's person is not the main contact users created from it (a user id the
+        attempt never learnt): erasing that user does not reach these values (ADR 0040, "Not covered")."""
         named = state.get(field)
         if named is not None:
             self._legacy_persons.setdefault(attempt, named)
             return 0
         person = self._legacy_persons.get(attempt)
         if person is None:
-            person = self._legacy_main_contact(attempt) or self._new_person()
+            person = self._new_person()
             if person is None:
                 raise ValueError("an attempt stored before ADR 0040 needs a person: run with users' key reservations")
             self._legacy_persons[attempt] = person
         state[field] = person
         return 1
-
-    def _legacy_main_contact(self, attempt: UUID) -> UUID | None:
-        """The main contact users created from ``attempt`` if it completed (None: it did not, or users created none
-        from it — another attempt registered the company); loaded, as its first event is stepped before its
-        completion is."""
-        registration = self._find(attempt)
-        if registration is None or registration.company_id is None:
-            return None
-        if self.main_contact_lookup is None:
-            raise ValueError(
-                "a completed attempt stored before ADR 0040 needs its main contact: run with users' registration lookup"
-            )
-        return self.main_contact_lookup(attempt, registration.company_id)
 
     def _submit(self, applicant: Applicant, client_address: str, person_id: UUID | None) -> Registration:
         for attempt in range(CONFLICT_RETRIES):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from kc_runtime.blind_index import DEVELOPMENT_INDEX_SECRET, BlindIndex
@@ -754,21 +753,6 @@ class Directory(ServiceApplication):
             target = self._inbox(company_id)
             target.hold_contact(contact)
         return [target] if target.pending_events else []
-
-    def registration_main_contact(self, registration_id: UUID, company_id: UUID) -> UUID:
-        """The user created as main contact when ``registration_id`` registered company ``company_id`` — the one
-        :meth:`register_company` created, not today's main contact after a transfer (the company as first saved).
-        For the re-seal of registrations stored before ADR 0040 (ADR 0040, "Not covered"). :class:`NotFound`
-        ``unknown_registration`` when that registration did not create the company (no such company, another
-        attempt created it, or it was created without a registration)."""
-        try:
-            company: Any = self.repository.get(company_id, version=1)
-        except AggregateNotFoundError:
-            company = None
-        if not isinstance(company, Company) or company.registration_id != registration_id:
-            raise NotFound("No company was registered by that registration.", code="unknown_registration")
-        main_contact: UUID = company.main_contact_id
-        return main_contact
 
     def _registrant_id(self, user_id: UUID | None) -> UUID | None:
         """``user_id`` if a new main contact may have it (see :meth:`register_company`), else None (a fresh id)."""

@@ -1,8 +1,6 @@
 """users' internal API for the other services (ADR 0035): ``GET /internal/person-keys/{user_id}``, and
 ``POST /internal/person-keys`` for many at once; ``PUT /internal/person-keys/{user_id}`` reserves a key for a person
-who is no user yet (ADR 0040: registration's future main contact);
-``GET /internal/registrations/{registration_id}/main-contact?company_id=…`` names the main contact a registration
-created (the re-seal of attempts stored before ADR 0040).
+who is no user yet (ADR 0040: registration's future main contact).
 
 On the service's own port only: the gateway routes ``/api/…`` paths and nothing else, and the network policy lets
 only the services in. Every call needs ``Authorization: Bearer <USERS_INTERNAL_TOKEN>`` (the development profile
@@ -48,10 +46,6 @@ class PersonKeyState(BaseModel):
 
 class ManyKeysOut(BaseModel):
     persons: list[PersonKeyState]
-
-
-class MainContactOut(BaseModel):
-    user_id: UUID
 
 
 def _b64(key: bytes) -> str:
@@ -111,13 +105,5 @@ def internal_router(directory: Directory, blocking: WorkerPool, settings: UsersS
                 for u, key in keys.items()
             ]
         )
-
-    @router.get("/registrations/{registration_id}/main-contact", response_model=MainContactOut)
-    async def registration_main_contact(registration_id: UUID, company_id: UUID) -> MainContactOut:
-        """The user created as main contact when this registration registered ``company_id`` (the original one,
-        not today's after a transfer): registration knows an attempt's company id (from its customer number), users
-        finds companies by id. 404 ``unknown_registration`` when that registration did not create that company."""
-        user_id = await blocking.run(directory.registration_main_contact, registration_id, company_id)
-        return MainContactOut(user_id=user_id)
 
     return router
