@@ -101,7 +101,10 @@ async def confirmation_token(registration_id: str, email: str, timeout: float = 
             r = await c.get(f"{SMTP_SINK}/messages", params={"to": email})
         if r.status_code == 200:
             for mail in r.json():
-                found = TOKEN_IN_MAIL.search((mail.get("text") or "") + (mail.get("html") or ""))
+                body = (mail.get("text") or "") + (mail.get("html") or "")
+                # this attempt's mail: the link names the registration (an earlier attempt with the same address
+                # may have been mailed too, e.g. before registration learned that a user holds the address)
+                found = TOKEN_IN_MAIL.search(body) if registration_id in body else None
                 if found:
                     return found.group(1)
         return await token_on_the_wire(registration_id)
