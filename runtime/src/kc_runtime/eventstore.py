@@ -40,7 +40,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from kc_runtime import context
-from kc_runtime.sealing import KeyRing, Personal
+from kc_runtime.sealing import KeyRing, Personal, specs_of
 from kc_runtime.settings import POSTGRES_PARAMS
 from kc_runtime.units import Units
 
@@ -76,7 +76,7 @@ class MetadataMapper(Mapper[UUID]):
         event_state = dict(vars(domain_event))
         personal = self.personal.get(type(domain_event))
         if personal is not None and self.keys is not None:
-            for spec in personal if isinstance(personal, tuple) else (personal,):
+            for spec in specs_of(personal):
                 spec.seal(self.keys, event_state)  # a copy: the event in memory keeps its plain values
         originator_id = event_state.pop("originator_id")
         originator_version = event_state.pop("originator_version")
@@ -106,7 +106,7 @@ class MetadataMapper(Mapper[UUID]):
         meta = vars(event).pop(META_KEY, None) or {}
         personal = self.personal.get(type(event))
         if personal is not None and self.keys is not None:
-            for spec in personal if isinstance(personal, tuple) else (personal,):
+            for spec in specs_of(personal):
                 spec.open(self.keys, vars(event))
         return event, meta
 

@@ -98,6 +98,10 @@ class PersonKeyAnswer:
     state: KeyState
     key: bytes | None = None
 
+    def for_ring(self) -> bytes | None:
+        """As a :class:`KeyRing` takes it: the key, ``None`` once erased, :data:`UNKNOWN` for a stranger."""
+        return UNKNOWN if self.state is KeyState.UNKNOWN else self.key
+
     def __repr__(self) -> str:  # never a key in a log line or a traceback
         return f"PersonKeyAnswer(user_id={self.user_id}, state={self.state.value})"
 
@@ -195,8 +199,7 @@ class PersonKeyClient:
         return KeyRing(self.fetch_for_ring, ttl_s=ttl_s, fetch_many=self.fetch_many_for_ring)
 
     def fetch_for_ring(self, user_id: UUID) -> bytes | None:
-        answer = self.lookup(user_id)
-        return UNKNOWN if answer.state is KeyState.UNKNOWN else answer.key
+        return self.lookup(user_id).for_ring()
 
     def close(self) -> None:
         self._client.close()
@@ -241,10 +244,7 @@ class PersonKeyClient:
         return answers
 
     def fetch_many_for_ring(self, user_ids: Sequence[UUID]) -> dict[UUID, bytes | None]:
-        return {
-            user_id: UNKNOWN if answer.state is KeyState.UNKNOWN else answer.key
-            for user_id, answer in self.lookup_many(user_ids).items()
-        }
+        return {user_id: answer.for_ring() for user_id, answer in self.lookup_many(user_ids).items()}
 
     def _with_retries(self, ask: Callable[[], _T], what: str, **context: Any) -> _T:
         retrying = Retrying(
@@ -270,11 +270,14 @@ class PersonKeyClient:
             raise PersonKeysUnavailable(f"users did not give the key of {what}: {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover  # tenacity either returns or raises
 
-    def _ask_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKeyAnswer]:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._client.post(MANY_PATH, json={"user_ids": [str(u) for u in user_ids]})
-        except httpx.TransportError as exc:
+            return self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # connection refused or reset, DNS, timeouts
             raise _Transient(f"{type(exc).__name__}") from exc
+
+    def _ask_many(self, user_ids: Sequence[UUID]) -> dict[UUID, PersonKeyAnswer]:
+        response = self._send("POST", MANY_PATH, json={"user_ids": [str(u) for u in user_ids]})
         if response.status_code != 200:
             self._refused_or_transient(response, f"{len(user_ids)} persons")
         try:
@@ -318,10 +321,7 @@ class PersonKeyClient:
         raise PersonKeysUnavailable(f"users answered {status} {code or ''} for the key of {what}".strip())
 
     def _reserve(self, user_id: UUID) -> bytes:
-        try:
-            response = self._client.put(PATH.format(user_id=user_id))
-        except httpx.TransportError as exc:
-            raise _Transient(f"{type(exc).__name__}") from exc
+        response = self._send("PUT", PATH.format(user_id=user_id))
         if response.status_code == 200:
             return _decode_key(response, user_id)
         if response.status_code == 410:
@@ -329,10 +329,7 @@ class PersonKeyClient:
         self._refused_or_transient(response, f"person {user_id}")
 
     def _ask(self, user_id: UUID) -> PersonKeyAnswer:
-        try:
-            response = self._client.get(PATH.format(user_id=user_id))
-        except httpx.TransportError as exc:  # connection refused or reset, DNS, timeouts
-            raise _Transient(f"{type(exc).__name__}") from exc
+        response = self._send("GET", PATH.format(user_id=user_id))
         status = response.status_code
         if status == 200:
             return PersonKeyAnswer(user_id, KeyState.LIVE, _decode_key(response, user_id))

@@ -53,7 +53,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg.sql import SQL, Identifier
 
 from kc_runtime.eventstore import LegacyStep, ServiceApplication
-from kc_runtime.sealing import KeyRing, Personal, is_sealed
+from kc_runtime.sealing import KeyRing, Personal, deep_value_at, is_sealed, specs_of
 
 log = structlog.get_logger("kc.reseal")
 
@@ -97,41 +97,16 @@ class Outcome:
         return bool(self.sealed or self.erased or self.legacy)
 
 
-def _get(state: Any, path: str) -> Any:
-    """The value at a dotted ``path`` through dicts and objects (any depth: a :class:`Personal` subclass may reach
-    deeper than ``kc_runtime.sealing.value_at``); ``None`` where there is none."""
-    value = state
-    for name in path.split("."):
-        if value is None:
-            return None
-        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
-    return value
-
-
-def _owner(state: dict[str, Any], spec: Personal) -> UUID | None:
-    owner = _get(state, spec.owner)
-    if isinstance(owner, str):
-        try:
-            return UUID(owner)
-        except ValueError:
-            return None
-    return owner if isinstance(owner, UUID) else None
-
-
 def _is_plain(value: Any) -> bool:
     return isinstance(value, str) and bool(value) and not is_sealed(value)
-
-
-def _specs(personal: Personal | tuple[Personal, ...]) -> tuple[Personal, ...]:
-    return personal if isinstance(personal, tuple) else (personal,)
 
 
 def owners_to_seal(state: dict[str, Any], personal: Personal | tuple[Personal, ...]) -> set[UUID]:
     """The persons whose keys sealing ``state``'s plain personal fields needs (to fetch them for a page at once)."""
     owners = set()
-    for spec in _specs(personal):
-        owner = _owner(state, spec)
-        if owner is not None and any(_is_plain(_get(state, name)) for name in spec.fields):
+    for spec in specs_of(personal):
+        owner = spec.owner_of(state)
+        if owner is not None and any(_is_plain(deep_value_at(state, name)) for name in spec.fields):
             owners.add(owner)
     return owners
 
@@ -141,16 +116,16 @@ def reseal_state(ring: KeyRing, personal: Personal | tuple[Personal, ...], state
     only the fields that hold plain text: a sealed value keeps its nonce). ``state`` holds the event's
     ``originator_id`` (the default owner)."""
     sealed = erased = kept = 0
-    for spec in _specs(personal):
-        plain = tuple(name for name in spec.fields if _is_plain(_get(state, name)))
+    for spec in specs_of(personal):
+        plain = tuple(name for name in spec.fields if _is_plain(deep_value_at(state, name)))
         if not plain:
             continue
-        if _owner(state, spec) is None:
+        if spec.owner_of(state) is None:
             continue  # names no person: no one's personal data (Personal.seal keeps it as it is, too)
-        before = [_get(state, name) for name in plain]
+        before = [deep_value_at(state, name) for name in plain]
         dataclasses.replace(spec, fields=plain).seal(ring, state)
         for name, was in zip(plain, before, strict=True):
-            now = _get(state, name)
+            now = deep_value_at(state, name)
             if now is None:
                 erased += 1
             elif now == was:

@@ -209,19 +209,25 @@ class Personal:
     fields: tuple[str, ...]
     owner: str = "originator_id"
 
+    def owner_of(self, state: dict[str, Any]) -> UUID | None:
+        """The person the ``owner`` field names (an id, or its text inside a dict: a message kept as it was sent);
+        None where it names nobody."""
+        owner = value_at(state, self.owner)
+        if isinstance(owner, str):
+            try:
+                return UUID(owner)
+            except ValueError:
+                return None
+        return owner if isinstance(owner, UUID) else None
+
     def seal(self, ring: KeyRing, state: dict[str, Any]) -> None:
         """Seal this spec's fields of an event's ``state`` in place (text only: ``None`` and empty values stay as
         they are; a text that merely looks sealed — typed by someone — is sealed like any other). A person without a
         key (erased) keeps nothing: the field becomes ``None``. A value whose owner field names nobody stays plain
         (it is no one's personal data). A field ``"content.comment"`` is the field ``comment`` of the value (a
         dataclass or a dict) in ``content``, replaced by a copy."""
-        owner = value_at(state, self.owner)
-        if isinstance(owner, str):  # an id inside a dict (a message kept as it was sent)
-            try:
-                owner = UUID(owner)
-            except ValueError:
-                return
-        if not isinstance(owner, UUID):
+        owner = self.owner_of(state)
+        if owner is None:
             return
         key: bytes | None = None
         asked = False
@@ -246,12 +252,29 @@ class Personal:
 
 def value_at(state: dict[str, Any], name: str) -> Any:
     """The field ``name`` of an event's or message's ``state``; ``"a.b"``: the field ``b`` of the value (a dict or
-    an object) in ``a``; ``None`` where there is none."""
+    an object) in ``a`` — one level: ``"a.b.c"`` is the field ``"b.c"`` of ``a`` (what a :class:`Personal` names);
+    ``None`` where there is none."""
     head, _, leaf = name.partition(".")
     value = state.get(head)
     if not leaf or value is None:
         return value
     return value.get(leaf) if isinstance(value, dict) else getattr(value, leaf, None)
+
+
+def deep_value_at(state: Any, path: str) -> Any:
+    """The value at a dotted ``path`` through dicts and objects, to any depth (``"request.buyer.email"``: what a
+    :class:`Personal` subclass reaching deeper names); ``None`` where there is none."""
+    value = state
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
+
+
+def specs_of(personal: Personal | tuple[Personal, ...]) -> tuple[Personal, ...]:
+    """An event class's declaration (one :class:`Personal`, or one per person) as a tuple."""
+    return personal if isinstance(personal, tuple) else (personal,)
 
 
 def _set(state: dict[str, Any], name: str, value: Any) -> None:
@@ -276,10 +299,12 @@ __all__ = [
     "Personal",
     "Sealed",
     "Unreadable",
+    "deep_value_at",
     "is_sealed",
     "new_key",
     "person_of",
     "seal",
+    "specs_of",
     "unseal",
     "value_at",
 ]

@@ -20,33 +20,15 @@ from contracts.topics import REGISTRATION_REGISTRATIONS, USERS_USERS
 from kc_runtime.consumer import IdempotentConsumer
 from kc_runtime.eventstore import WorkerPool
 from kc_runtime.sealed_messages import seal_body
-from kc_runtime.sealing import KeyRing
 from notifications.adapters.inbound.kafka import consumer_specs
 from notifications.adapters.outbound.dispatcher import ERASED
 from notifications.application.mails import Mails
 from notifications.domain.model import Mail, MailStatus
 from tests.service.notifications.test_erasure import RecordingSender, erased, markers
 from tests.service.notifications.test_mail_rules import handle
-from tests.service.notifications.test_sealed_events import Users, assert_holds_none, dispatcher, stored
+from tests.service.notifications.test_sealed_events import assert_holds_none, dispatcher, stored
 from tests.service.users.test_registration_consumer import FakeBatch, RecordingBroker
 from tests.support.messages import consumer_record
-
-MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-
-
-@pytest.fixture
-def keys() -> Users:
-    return Users()
-
-
-@pytest.fixture
-def ring(keys: Users) -> KeyRing:
-    return KeyRing(keys.fetch)
-
-
-@pytest.fixture
-def mails(ring: KeyRing) -> Mails:
-    return Mails(env=MEMORY, key_ring=ring)
 
 
 def confirmation_requested(person: dict[str, str], person_id: UUID | None) -> registration.ConfirmationRequested:

@@ -58,21 +58,6 @@ class Users:
         self.keys[person] = None
 
 
-@pytest.fixture
-def keys() -> Users:
-    return Users()
-
-
-@pytest.fixture
-def ring(keys: Users) -> KeyRing:
-    return KeyRing(keys.fetch)
-
-
-@pytest.fixture
-def mails(ring: KeyRing) -> Mails:
-    return Mails(env=MEMORY, key_ring=ring)
-
-
 def stored(mails: Mails, aggregate_id: UUID) -> bytes:
     """Every state the event store holds of the aggregate, as it is stored."""
     return b"\n".join(e.state for e in mails.recorder.select_events(aggregate_id))

@@ -35,28 +35,12 @@ from tests.service.notifications.test_preferences_and_digests import BERLIN, MOR
 from tests.service.notifications.test_sealed_events import Users, dispatcher, stored
 from tests.support.erasure import holds_any
 
-MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 UNTIL = datetime(2026, 12, 24, 16, 0, tzinfo=UTC)
 KEPT_SUBJECT = {
     "en": "Approval requested (substitute): order of €1,234.50 (PO-4711)",
     "de": "Freigabe erbeten (Vertretung): Bestellung über 1.234,50 € (PO-4711)",
 }
 AS_SUBSTITUTE = {"en": "as the substitute, who is away until", "de": "als Vertretung, abwesend bis"}
-
-
-@pytest.fixture
-def keys() -> Users:
-    return Users()
-
-
-@pytest.fixture
-def ring(keys: Users) -> KeyRing:
-    return KeyRing(keys.fetch)
-
-
-@pytest.fixture
-def mails(ring: KeyRing) -> Mails:
-    return Mails(env=MEMORY, key_ring=ring)
 
 
 def person(mails: Mails, keys: Users, language: str = "en") -> tuple[UUID, dict[str, str]]:

@@ -18,7 +18,7 @@ from typing import Any
 from erp_sync.domain.customers import Customer
 from erp_sync.domain.model import ContactExchange, SalesOrderExchange
 from erp_sync.domain.verification import CustomerCenterActivation
-from kc_runtime.sealing import KeyRing, Personal
+from kc_runtime.sealing import KeyRing, Personal, deep_value_at
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,15 @@ class Deep(Personal):
         for path in (self.owner, *self.fields):
             head, _, rest = path.partition(".")
             if rest:
-                view.setdefault(head, {})[rest] = _deep_get(state, path)
+                view.setdefault(head, {})[rest] = deep_value_at(state, path)
             else:
                 view[head] = state.get(head)
         apply(view)
         for path in self.fields:
             head, _, rest = path.partition(".")
             after = view[head][rest] if rest else view[head]
-            if after is not _deep_get(state, path):
+            if after is not deep_value_at(state, path):
                 _deep_set(state, path, after)
-
-
-def _deep_get(value: Any, path: str) -> Any:
-    for name in path.split("."):
-        if value is None:
-            return None
-        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
-    return value
 
 
 def _deep_set(state: dict[str, Any], path: str, value: Any) -> None:

@@ -540,7 +540,9 @@ class ContactExchange(Delivery, Aggregate):
     # ---- the ERP's silence ----------------------------------------------------------------------------------
 
     def _send_again(self, attempt: int, at: datetime, by_operator: bool) -> None:
-        self._resent(user_id=self.user_id, attempt=attempt, at=at, by_operator=by_operator, message=self.message_state())
+        self._resent(
+            user_id=self.user_id, attempt=attempt, at=at, by_operator=by_operator, message=self.message_state()
+        )
 
     def _give_up(self, at: datetime) -> None:
         self._failed(user_id=self.user_id, attempts=self.attempts, at=at, message=self.message_state())

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from kc_runtime.errors import ApiError
 from kc_runtime.eventstore import WorkerPool
+from kc_runtime.person_keys import MANY_AT_MOST
 from kc_runtime.sealing import UNKNOWN
 from users.application.directory import Directory
 from users.settings import DEVELOPMENT_INTERNAL_TOKEN, UsersSettings
@@ -28,10 +29,6 @@ from users.settings import DEVELOPMENT_INTERNAL_TOKEN, UsersSettings
 class PersonKeyOut(BaseModel):
     user_id: UUID
     key: str = Field(description="The person's 256-bit key, base64url without padding")
-
-
-MANY_AT_MOST = 200
-"""Ids in one request for many keys (the runtime's client sends at most this many)."""
 
 
 class ManyKeysIn(BaseModel):
@@ -50,6 +47,14 @@ class ManyKeysOut(BaseModel):
 
 def _b64(key: bytes) -> str:
     return base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+
+
+def _state(user_id: UUID, key: bytes | None) -> PersonKeyState:
+    if key is None:
+        return PersonKeyState(user_id=user_id, state="erased")
+    if key == UNKNOWN:
+        return PersonKeyState(user_id=user_id, state="unknown")
+    return PersonKeyState(user_id=user_id, state="live", key=_b64(key))
 
 
 def internal_token(settings: UsersSettings) -> bytes | None:
@@ -95,15 +100,6 @@ def internal_router(directory: Directory, blocking: WorkerPool, settings: UsersS
         ``unknown``; 422 for more than 200 ids."""
         keys = await blocking.run(directory.person_keys_of, list(dict.fromkeys(body.user_ids)))
         response.headers["Cache-Control"] = "no-store"
-        return ManyKeysOut(
-            persons=[
-                PersonKeyState(user_id=u, state="erased")
-                if key is None
-                else PersonKeyState(user_id=u, state="unknown")
-                if key == UNKNOWN
-                else PersonKeyState(user_id=u, state="live", key=_b64(key))
-                for u, key in keys.items()
-            ]
-        )
+        return ManyKeysOut(persons=[_state(u, key) for u, key in keys.items()])
 
     return router
